@@ -49,6 +49,8 @@ void BuildProgress::OnLine(std::string_view line) {
   }
   static constexpr std::string_view kBuilt = "Successfully built ";
   if (line.rfind(kBuilt, 0) == 0 && image_id_.empty()) image_id_ = line.substr(kBuilt.size());
+  // The engine's own bookkeeping says nothing about why a step failed.
+  if (line.empty() || line.rfind(" ---> ", 0) == 0 || line.rfind("Removing intermediate container", 0) == 0) return;
   tail_.emplace_back(line);
   if (tail_.size() > tail_lines_) tail_.pop_front();
 }
