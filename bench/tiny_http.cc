@@ -1,0 +1,30 @@
+// tiny-http: the smallest HTTP responder, for measuring the engine floor (create -> start ->
+// first answer) without any runtime's start-up cost. Answers every request with 200 "ok"
+// and closes the connection. Usage: tiny-http [port] (default 8080).
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+int main(int argc, char** argv) {
+  int port = argc > 1 ? std::atoi(argv[1]) : 8080;
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_ANY);
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0) return 1;
+  static const char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  char buf[4096];
+  for (;;) {
+    int c = accept(fd, nullptr, nullptr);
+    if (c < 0) continue;
+    ssize_t n = read(c, buf, sizeof buf);
+    if (n > 0) (void)!write(c, kAnswer, sizeof kAnswer - 1);
+    close(c);
+  }
+}
