@@ -1,0 +1,75 @@
+#pragma once
+
+#include <boost/asio/steady_timer.hpp>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "http_listener.h"
+#include "lambda_event.h"
+#include "request_meta.h"
+
+namespace gantry::shim {
+
+// One request to the function, from the moment it is admitted until it is answered. The
+// first Finish wins: a runner answering after the timeout already sent a 504 (or the other
+// way round) is harmless. Not thread-safe: lives on the shim's io thread.
+class Call {
+ public:
+  Call(std::string id, HttpRequest request, std::chrono::steady_clock::time_point deadline,
+       Responder respond);
+
+  const std::string& id() const { return id_; }
+  HttpRequest& request() { return request_; }
+  const RequestMeta& meta() const { return meta_; }
+  std::chrono::steady_clock::time_point deadline() const { return deadline_; }
+  bool finished() const { return finished_; }
+
+  // Answers the caller with the function's reply (X-Call-Id added). Returns false if the
+  // call was already answered.
+  bool Finish(const FunctionReply& reply);
+  // Answers with a ready-made response (http mode passes the function's own through).
+  bool Finish(HttpResponse response);
+
+  // Runs once when the call is answered, whoever answers it (the shim counts it out).
+  void OnFinished(std::function<void()> fn) { on_finished_ = std::move(fn); }
+
+ private:
+  std::string id_;
+  HttpRequest request_;
+  RequestMeta meta_;
+  std::chrono::steady_clock::time_point deadline_;
+  Responder respond_;
+  std::function<void()> on_finished_;
+  bool finished_ = false;
+};
+
+// Runs the function for the shim in one of its modes. Implementations start and supervise
+// the function's processes and answer every call they are given (Finish), possibly after
+// the shim already gave up on it. Not thread-safe: everything runs on the io thread.
+class FunctionRunner {
+ public:
+  // Called when the function can't run at all (its command keeps failing before it gets
+  // ready): the shim answers what is pending and exits with `exit_code`.
+  using FatalFn = std::function<void(int exit_code, const std::string& message)>;
+
+  virtual ~FunctionRunner() = default;
+
+  // Starts the function's persistent process, if the mode has one. Returns false with
+  // `error` when it can't start at all.
+  virtual bool Start(FatalFn on_fatal, std::string& error) = 0;
+  // True once the function can take calls (/_/ready).
+  virtual bool Ready() const = 0;
+  // Runs one call; answers it with call->Finish, sooner or later.
+  virtual void Invoke(const std::shared_ptr<Call>& call) = 0;
+  // The call timed out and was answered 504: stop working on it (kill its process, or
+  // restart a handler that hangs).
+  virtual void Abandon(const std::shared_ptr<Call>& call) = 0;
+  // Stops restarting and sends `signal` to every function process.
+  virtual void Stop(int signal) = 0;
+  // True while any function process is alive.
+  virtual bool Running() const = 0;
+};
+
+}  // namespace gantry::shim

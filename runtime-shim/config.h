@@ -1,0 +1,71 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace gantry::shim {
+
+enum class Mode { kExec, kHttp, kRuntimeApi };
+
+// Where the shim listens: a unix socket path (the default) or a TCP host:port.
+struct ListenAddress {
+  bool is_unix = true;
+  std::string path;  // unix only
+  std::string host;  // tcp only
+  unsigned short port = 0;
+};
+
+// Everything the shim is configured with; validated once by ParseConfig and immutable after.
+struct ShimConfig {
+  Mode mode = Mode::kExec;
+  std::vector<std::string> command;  // the function: argv of the program to run
+  ListenAddress listen{true, "/run/gantry/shim.sock", "", 0};
+  std::string upstream_host = "127.0.0.1";  // http mode: where the function's server listens
+  unsigned short upstream_port = 8080;
+  std::chrono::milliseconds timeout{30000};        // per request
+  std::chrono::milliseconds grace{8000};           // drain on SIGTERM
+  std::chrono::milliseconds ready_timeout{30000};  // function process up and accepting
+  std::size_t max_inflight = 64;
+  std::size_t max_body = 6 * 1024 * 1024;  // request body limit in bytes
+  std::string content_type = "application/octet-stream";  // exec mode responses
+  std::string function_name = "function";
+  bool show_help = false;
+  bool show_version = false;
+};
+
+struct ConfigResult {
+  std::optional<ShimConfig> config;
+  std::string error;  // set when config is empty
+};
+
+// Builds the configuration from environment variables (GANTRY_*, plus OpenFaaS's
+// `fprocess` for the command) overridden by command-line flags; everything after "--" is
+// the command. Returns the config, or an error naming the variable or flag at fault.
+ConfigResult ParseConfig(const std::map<std::string, std::string>& env,
+                         const std::vector<std::string>& args);
+
+// "30s", "250ms", "2m", "1.5s" or a bare number of seconds. Empty on anything else or a
+// negative value.
+std::optional<std::chrono::milliseconds> ParseDuration(std::string_view text);
+
+// "1048576", "512k", "6M", "1Gi" (k/K/Ki = 1024). Empty on anything else.
+std::optional<std::size_t> ParseByteSize(std::string_view text);
+
+// "unix:/path", "/path", "tcp:host:port", "host:port" or ":port". Empty on anything else.
+std::optional<ListenAddress> ParseListenAddress(std::string_view text);
+
+// Splits a command line on whitespace, honouring single and double quotes and backslash
+// escapes (no expansion). Empty on an unterminated quote.
+std::optional<std::vector<std::string>> SplitCommandLine(std::string_view text);
+
+std::optional<Mode> ParseMode(std::string_view text);
+std::string_view ModeName(Mode mode);
+
+extern const char kUsage[];
+
+}  // namespace gantry::shim

@@ -1,0 +1,143 @@
+#include "exec_runner.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <boost/asio/write.hpp>
+#include <cstdlib>
+#include <cstring>
+
+#include "log.h"
+#include "output_lines.h"
+
+namespace gantry::shim {
+
+namespace asio = boost::asio;
+
+namespace {
+
+constexpr std::size_t kStderrTail = 4096;
+
+// Everything one exec call is waiting for: stdout to close, stderr to close, the exit.
+struct ExecRun {
+  ExecRun(asio::io_context& io, int stdin_fd, int stdout_fd)
+      : stdin_pipe(io, stdin_fd), stdout_pipe(io, stdout_fd), tail(kStderrTail) {}
+
+  std::shared_ptr<Call> call;
+  asio::posix::stream_descriptor stdin_pipe;
+  asio::posix::stream_descriptor stdout_pipe;
+  std::string output;
+  TailBuffer tail;
+  char buffer[16384];
+  int pending = 3;
+  int wait_status = 0;
+  std::string content_type;
+};
+
+void Complete(const std::shared_ptr<ExecRun>& run) {
+  if (--run->pending > 0) return;
+  int status = run->wait_status;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    FunctionReply reply;
+    reply.headers.emplace_back("Content-Type", run->content_type);
+    reply.body = std::move(run->output);
+    run->call->Finish(reply);
+    return;
+  }
+  FunctionReply reply;
+  reply.status = 500;
+  reply.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
+  reply.body = "function failed: " + DescribeWaitStatus(status) + "\n" + run->tail.Text();
+  if (!reply.body.empty() && reply.body.back() != '\n') reply.body += '\n';
+  run->call->Finish(reply);
+}
+
+void ReadStdout(const std::shared_ptr<ExecRun>& run) {
+  run->stdout_pipe.async_read_some(
+      asio::buffer(run->buffer), [run](const boost::system::error_code& ec, std::size_t n) {
+        run->output.append(run->buffer, n);
+        if (ec) {
+          boost::system::error_code ignored;
+          run->stdout_pipe.close(ignored);
+          Complete(run);
+          return;
+        }
+        ReadStdout(run);
+      });
+}
+
+}  // namespace
+
+ExecRunner::ExecRunner(asio::io_context& io, const ShimConfig& config, ProcessReaper& reaper)
+    : io_(io), config_(config), reaper_(reaper) {}
+
+bool ExecRunner::Start(FatalFn, std::string& error) {
+  const char* path = std::getenv("PATH");
+  auto program = FindExecutable(config_.command.front(), path ? path : "/usr/bin:/bin");
+  if (!program) {
+    error = "command not found or not executable: " + config_.command.front();
+    return false;
+  }
+  argv_ = config_.command;
+  argv_[0] = *program;
+  base_env_ = CurrentEnvironment();
+  return true;
+}
+
+void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
+  if (stopped_) {
+    call->Finish(ErrorReply(503, "shim is stopping", call->id()));
+    return;
+  }
+  SpawnOptions options;
+  options.argv = argv_;
+  options.env = base_env_;
+  for (auto& var : CgiEnvironment(call->meta(), call->request().body().size())) {
+    options.env.push_back(std::move(var));
+  }
+  options.pipe_stdin = true;
+  int error = 0;
+  auto child = Spawn(options, error);
+  if (!child) {
+    LogShim("call " + call->id() + ": cannot start " + argv_[0] + ": " + std::strerror(error));
+    call->Finish(ErrorReply(500, "cannot start function: " + std::string(std::strerror(error)),
+                            call->id()));
+    return;
+  }
+  auto run = std::make_shared<ExecRun>(io_, child->stdin_fd, child->stdout_fd);
+  run->call = call;
+  run->content_type = config_.content_type;
+  children_[call->id()] = child->pid;
+
+  std::string id = call->id();
+  auto err_pump = std::make_shared<OutputPump>(
+      io_, child->stderr_fd, "stderr", [id] { return id; },
+      [run](std::string_view bytes) { run->tail.Append(bytes); }, [run] { Complete(run); });
+  err_pump->Start();
+  ReadStdout(run);
+  reaper_.Watch(child->pid, [this, run, id](int status) {
+    children_.erase(id);
+    run->wait_status = status;
+    Complete(run);
+  });
+  // The body goes in whole; a function that exits without reading it just closes the pipe.
+  asio::async_write(run->stdin_pipe, asio::buffer(call->request().body()),
+                    [run](const boost::system::error_code&, std::size_t) {
+                      boost::system::error_code ignored;
+                      run->stdin_pipe.close(ignored);
+                    });
+}
+
+void ExecRunner::Abandon(const std::shared_ptr<Call>& call) {
+  auto it = children_.find(call->id());
+  if (it == children_.end()) return;
+  // Its whole process group: whatever the function started dies with it, so the pipes close.
+  ::kill(-it->second, SIGKILL);
+}
+
+void ExecRunner::Stop(int signal) {
+  stopped_ = true;
+  for (const auto& [id, pid] : children_) ::kill(-pid, signal);
+}
+
+}  // namespace gantry::shim

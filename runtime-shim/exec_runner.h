@@ -1,0 +1,43 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <boost/asio/io_context.hpp>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "call.h"
+#include "config.h"
+#include "process.h"
+
+namespace gantry::shim {
+
+// exec mode: one process per call, started with posix_spawn. The request body goes to its
+// stdin, its stdout is the response body (200 on exit status 0), its stderr goes to the log
+// line by line with the call id, and any other exit is a 500 carrying the tail of stderr.
+// The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
+// Always ready. Not thread-safe: runs on the shim's io thread.
+class ExecRunner final : public FunctionRunner {
+ public:
+  ExecRunner(boost::asio::io_context& io, const ShimConfig& config, ProcessReaper& reaper);
+
+  bool Start(FatalFn on_fatal, std::string& error) override;
+  bool Ready() const override { return !stopped_; }
+  void Invoke(const std::shared_ptr<Call>& call) override;
+  void Abandon(const std::shared_ptr<Call>& call) override;
+  void Stop(int signal) override;
+  bool Running() const override { return !children_.empty(); }
+
+ private:
+  boost::asio::io_context& io_;
+  const ShimConfig& config_;
+  ProcessReaper& reaper_;
+  std::vector<std::string> argv_;      // argv_[0] resolved once at start
+  std::vector<std::string> base_env_;  // the shim's environment
+  std::map<std::string, pid_t> children_;  // call id -> running child
+  bool stopped_ = false;
+};
+
+}  // namespace gantry::shim

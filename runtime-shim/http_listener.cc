@@ -1,0 +1,175 @@
+#include "http_listener.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/local/stream_protocol.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <optional>
+
+#include "log.h"
+
+namespace gantry::shim {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using Socket = asio::generic::stream_protocol::socket;
+
+HttpResponse TextResponse(unsigned status, std::string body, unsigned version) {
+  HttpResponse response{static_cast<http::status>(status), version};
+  response.set(http::field::content_type, "text/plain; charset=utf-8");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+namespace {
+
+// One client connection: read a request, let the handler answer, write, repeat.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Socket socket, std::size_t body_limit, const RequestHandler& handler)
+      : socket_(std::move(socket)), body_limit_(body_limit), handler_(handler) {}
+
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(body_limit_);
+    parser_->header_limit(64 * 1024);
+    http::async_read(socket_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+        ec == asio::error::connection_reset || ec == asio::error::operation_aborted) {
+      Shutdown();
+      return;
+    }
+    if (ec == http::error::body_limit) {
+      Write(TextResponse(413, "request body larger than " + std::to_string(body_limit_) +
+                                  " bytes\n"),
+            /*close=*/true);
+      return;
+    }
+    if (ec) {
+      if (ec != asio::error::bad_descriptor) Write(TextResponse(400, "bad request: " + ec.message() + "\n"), true);
+      return;
+    }
+    HttpRequest request = parser_->release();
+    bool keep_alive = request.keep_alive();
+    unsigned version = request.version();
+    auto self = shared_from_this();
+    handler_(std::move(request), [self, keep_alive, version](HttpResponse response) {
+      response.version(version);
+      bool close = !keep_alive || !response.keep_alive();
+      response.keep_alive(!close);
+      self->Write(std::move(response), close);
+    });
+  }
+
+  void Write(HttpResponse response, bool close) {
+    if (close) response.keep_alive(false);
+    auto message = std::make_shared<HttpResponse>(std::move(response));
+    http::async_write(socket_, *message,
+                      [self = shared_from_this(), message, close](beast::error_code ec, std::size_t) {
+                        if (ec || close) {
+                          self->Shutdown();
+                          return;
+                        }
+                        self->Read();
+                      });
+  }
+
+  void Shutdown() {
+    beast::error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    socket_.close(ignored);
+  }
+
+  Socket socket_;
+  std::size_t body_limit_;
+  RequestHandler handler_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+};
+
+}  // namespace
+
+HttpListener::HttpListener(asio::io_context& io, std::size_t body_limit, RequestHandler handler)
+    : io_(io), body_limit_(body_limit), handler_(std::move(handler)), acceptor_(io) {}
+
+HttpListener::~HttpListener() { Close(); }
+
+bool HttpListener::Listen(const ListenAddress& address, std::string& error) {
+  beast::error_code ec;
+  asio::generic::stream_protocol::endpoint endpoint;
+  if (address.is_unix) {
+    ::unlink(address.path.c_str());
+    endpoint = asio::local::stream_protocol::endpoint(address.path);
+  } else {
+    auto ip = asio::ip::make_address(address.host == "localhost" ? "127.0.0.1" : address.host, ec);
+    if (ec) {
+      error = "bad listen address \"" + address.host + "\": " + ec.message();
+      return false;
+    }
+    endpoint = asio::ip::tcp::endpoint(ip, address.port);
+  }
+  acceptor_.open(endpoint.protocol(), ec);
+  if (!ec && !address.is_unix) acceptor_.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) acceptor_.bind(endpoint, ec);
+  if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    error = "listen on " + (address.is_unix ? address.path : address.host + ":" + std::to_string(address.port)) +
+            ": " + ec.message();
+    return false;
+  }
+  if (address.is_unix) {
+    unix_path_ = address.path;
+    ::chmod(unix_path_.c_str(), 0666);
+  } else {
+    sockaddr_storage storage{};
+    socklen_t length = sizeof storage;
+    if (::getsockname(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
+      if (storage.ss_family == AF_INET) {
+        port_ = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
+      } else if (storage.ss_family == AF_INET6) {
+        port_ = ntohs(reinterpret_cast<sockaddr_in6*>(&storage)->sin6_port);
+      }
+    }
+  }
+  Accept();
+  return true;
+}
+
+void HttpListener::Close() {
+  beast::error_code ignored;
+  if (acceptor_.is_open()) acceptor_.close(ignored);
+  if (!unix_path_.empty()) ::unlink(unix_path_.c_str());
+  unix_path_.clear();
+}
+
+void HttpListener::Accept() {
+  acceptor_.async_accept([this](beast::error_code ec, Socket socket) {
+    if (ec == asio::error::operation_aborted || !acceptor_.is_open()) return;
+    if (!ec) {
+      if (port_ != 0) {
+        int one = 1;
+        ::setsockopt(socket.native_handle(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+      }
+      std::make_shared<Session>(std::move(socket), body_limit_, handler_)->Read();
+    } else {
+      LogShim("accept: " + ec.message());
+    }
+    Accept();
+  });
+}
+
+}  // namespace gantry::shim

@@ -1,0 +1,55 @@
+#pragma once
+
+#include <boost/asio/basic_socket_acceptor.hpp>
+#include <boost/asio/generic/stream_protocol.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/beast/http.hpp>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "config.h"
+
+namespace gantry::shim {
+
+using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
+using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
+// Sends the response to one request; call it exactly once. Dropping it unanswered closes
+// the connection.
+using Responder = std::function<void(HttpResponse)>;
+using RequestHandler = std::function<void(HttpRequest&&, Responder)>;
+
+// An HTTP/1.1 server on a unix socket or TCP port: accepts connections, reads requests
+// one at a time per connection (keep-alive), hands each to the handler and writes its
+// response. Bodies over `body_limit` get a 413 and malformed requests a 400, both closing
+// the connection. Not thread-safe: everything runs on one io_context.
+class HttpListener {
+ public:
+  HttpListener(boost::asio::io_context& io, std::size_t body_limit, RequestHandler handler);
+  ~HttpListener();
+
+  // Binds and starts accepting. A unix socket path left over from an earlier run is
+  // replaced, and the socket is made connectable by any user (the gateway runs as
+  // another uid). Returns false with `error` set when it can't listen.
+  bool Listen(const ListenAddress& address, std::string& error);
+  // The bound TCP port (for "127.0.0.1:0").
+  unsigned short port() const { return port_; }
+  // Stops accepting and removes the unix socket; open connections finish their request.
+  void Close();
+
+ private:
+  void Accept();
+
+  boost::asio::io_context& io_;
+  std::size_t body_limit_;
+  RequestHandler handler_;
+  boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
+  std::string unix_path_;
+  unsigned short port_ = 0;
+};
+
+// A plain-text response with the given status (Connection: keep-alive as the request asked).
+HttpResponse TextResponse(unsigned status, std::string body, unsigned version = 11);
+
+}  // namespace gantry::shim

@@ -1,0 +1,237 @@
+#include "http_runner.h"
+
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+
+#include <boost/asio/connect.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
+#include <limits>
+
+#include "log.h"
+
+namespace gantry::shim {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr std::size_t kMaxIdle = 64;
+constexpr auto kProbeInterval = std::chrono::milliseconds(20);
+
+// Headers that belong to one hop, not to the message (RFC 9110 7.6.1).
+constexpr http::field kHopByHop[] = {
+    http::field::connection,         http::field::keep_alive, http::field::proxy_connection,
+    http::field::te,                 http::field::trailer,    http::field::transfer_encoding,
+    http::field::upgrade,            http::field::proxy_authenticate,
+};
+
+template <class Message>
+void StripHopByHop(Message& message) {
+  for (auto field : kHopByHop) message.erase(field);
+}
+
+void NoDelay(tcp::socket& socket) {
+  boost::system::error_code ignored;
+  socket.set_option(tcp::no_delay(true), ignored);
+}
+
+}  // namespace
+
+struct HttpRunner::Exchange {
+  std::shared_ptr<Call> call;
+  std::unique_ptr<tcp::socket> socket;
+  bool reused = false;
+  bool retried = false;
+  uint64_t generation = 0;
+  HttpRequest request;
+  beast::flat_buffer buffer;
+  std::optional<http::response_parser<http::string_body>> parser;
+};
+
+HttpRunner::HttpRunner(asio::io_context& io, const ShimConfig& config, const Clock& clock,
+                       ProcessReaper& reaper)
+    : io_(io), config_(config), clock_(clock), reaper_(reaper), probe_timer_(io) {}
+
+bool HttpRunner::Start(FatalFn on_fatal, std::string& error) {
+  boost::system::error_code ec;
+  auto address = asio::ip::make_address(
+      config_.upstream_host == "localhost" ? "127.0.0.1" : config_.upstream_host, ec);
+  if (ec) {
+    error = "upstream \"" + config_.upstream_host + "\" is not an IP address";
+    return false;
+  }
+  upstream_ = tcp::endpoint(address, config_.upstream_port);
+  ProcessSupervisor::Hooks hooks;
+  hooks.on_started = [this] {
+    ++generation_;
+    ready_ = false;
+    probe_until_ = clock_.Now() + config_.ready_timeout;
+    Probe();
+  };
+  hooks.on_exit = [this](int) {
+    ready_ = false;
+    idle_.clear();
+    probe_timer_.cancel();
+    if (probe_socket_) {
+      boost::system::error_code ignored;
+      probe_socket_->close(ignored);
+    }
+  };
+  hooks.call_id = [this] { return active_.size() == 1 ? active_.begin()->first : std::string(); };
+  hooks.on_fatal = std::move(on_fatal);
+  supervisor_.emplace(io_, reaper_, clock_, "function server", config_.command,
+                      CurrentEnvironment(), std::move(hooks));
+  return supervisor_->Start(error);
+}
+
+void HttpRunner::Probe() {
+  if (stopped_ || ready_) return;
+  uint64_t generation = generation_;
+  probe_socket_ = std::make_shared<tcp::socket>(io_);
+  auto socket = probe_socket_;
+  socket->async_connect(upstream_, [this, socket, generation](const boost::system::error_code& ec) {
+    if (stopped_ || generation != generation_ || ready_) return;
+    if (!ec) {
+      ready_ = true;
+      supervisor_->MarkReady();
+      LogShim("function server accepting on " + upstream_.address().to_string() + ":" +
+              std::to_string(upstream_.port()));
+      NoDelay(*socket);
+      idle_.push_back(std::make_unique<tcp::socket>(std::move(*socket)));
+      auto waiting = std::move(waiting_);
+      waiting_.clear();
+      for (auto& call : waiting) {
+        if (!call->finished()) Proxy(call);
+      }
+      return;
+    }
+    if (clock_.Now() >= probe_until_) {
+      LogShim("function server not accepting on port " + std::to_string(upstream_.port()) +
+              " after " + std::to_string(config_.ready_timeout.count()) + " ms; restarting it");
+      supervisor_->Kill(SIGKILL);
+      return;
+    }
+    probe_timer_.expires_after(kProbeInterval);
+    probe_timer_.async_wait([this](const boost::system::error_code& timer_ec) {
+      if (!timer_ec) Probe();
+    });
+  });
+}
+
+void HttpRunner::Invoke(const std::shared_ptr<Call>& call) {
+  if (stopped_) {
+    call->Finish(ErrorReply(503, "shim is stopping", call->id()));
+    return;
+  }
+  if (!ready_) {
+    waiting_.push_back(call);
+    return;
+  }
+  Proxy(call);
+}
+
+void HttpRunner::Proxy(const std::shared_ptr<Call>& call) {
+  auto exchange = std::make_shared<Exchange>();
+  exchange->call = call;
+  exchange->generation = generation_;
+  exchange->request = call->request();
+  StripHopByHop(exchange->request);
+  exchange->request.version(11);
+  exchange->request.keep_alive(true);
+  exchange->request.prepare_payload();
+  active_[call->id()] = exchange;
+  if (!idle_.empty()) {
+    exchange->socket = std::move(idle_.back());
+    idle_.pop_back();
+    exchange->reused = true;
+    Send(exchange);
+    return;
+  }
+  Connect(exchange);
+}
+
+void HttpRunner::Connect(const std::shared_ptr<Exchange>& exchange) {
+  exchange->socket = std::make_unique<tcp::socket>(io_);
+  exchange->socket->async_connect(upstream_, [this, exchange](const boost::system::error_code& ec) {
+    if (ec) {
+      Fail(exchange, "connect: " + ec.message());
+      return;
+    }
+    NoDelay(*exchange->socket);
+    Send(exchange);
+  });
+}
+
+void HttpRunner::Send(const std::shared_ptr<Exchange>& exchange) {
+  http::async_write(
+      *exchange->socket, exchange->request,
+      [this, exchange](const boost::system::error_code& ec, std::size_t) {
+        if (ec) {
+          Fail(exchange, "send: " + ec.message());
+          return;
+        }
+        exchange->parser.emplace();
+        exchange->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+        if (exchange->request.method() == http::verb::head) exchange->parser->skip(true);
+        http::async_read(
+            *exchange->socket, exchange->buffer, *exchange->parser,
+            [this, exchange](const boost::system::error_code& read_ec, std::size_t) {
+              if (read_ec) {
+                Fail(exchange, "read: " + read_ec.message());
+                return;
+              }
+              active_.erase(exchange->call->id());
+              HttpResponse response = exchange->parser->release();
+              bool keep = response.keep_alive();
+              StripHopByHop(response);
+              exchange->call->Finish(std::move(response));
+              if (keep && !stopped_ && exchange->generation == generation_ && ready_ &&
+                  idle_.size() < kMaxIdle && exchange->buffer.size() == 0) {
+                idle_.push_back(std::move(exchange->socket));
+              }
+            });
+      });
+}
+
+void HttpRunner::Fail(const std::shared_ptr<Exchange>& exchange, const std::string& what) {
+  auto& call = exchange->call;
+  // A kept-alive connection the server closed meanwhile: try once more on a new one.
+  if (exchange->reused && !exchange->retried && !call->finished() && !stopped_ &&
+      (exchange->parser == std::nullopt || !exchange->parser->got_some())) {
+    exchange->retried = true;
+    exchange->reused = false;
+    exchange->buffer.clear();
+    exchange->parser.reset();
+    Connect(exchange);
+    return;
+  }
+  active_.erase(call->id());
+  if (call->finished()) return;
+  LogShim("call " + call->id() + ": function server " + what);
+  call->Finish(ErrorReply(502, "function server: " + what, call->id()));
+}
+
+void HttpRunner::Abandon(const std::shared_ptr<Call>& call) {
+  auto it = active_.find(call->id());
+  if (it != active_.end()) {
+    boost::system::error_code ignored;
+    if (it->second->socket) it->second->socket->close(ignored);
+    active_.erase(it);
+  }
+  std::erase(waiting_, call);
+}
+
+void HttpRunner::Stop(int signal) {
+  stopped_ = true;
+  probe_timer_.cancel();
+  for (auto& call : waiting_) call->Finish(ErrorReply(503, "shim is stopping", call->id()));
+  waiting_.clear();
+  if (supervisor_) supervisor_->Stop(signal);
+}
+
+}  // namespace gantry::shim

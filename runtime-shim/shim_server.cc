@@ -1,0 +1,218 @@
+#include "shim_server.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <cstdio>
+
+#include "log.h"
+
+namespace gantry::shim {
+
+namespace asio = boost::asio;
+namespace http = boost::beast::http;
+
+namespace {
+
+bool UsableCallId(std::string_view id) {
+  if (id.empty() || id.size() > 128) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.' || c == ':';
+    if (!ok) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+ShimServer::ShimServer(asio::io_context& io, const ShimConfig& config, const Clock& clock,
+                       FunctionRunner& runner)
+    : io_(io),
+      config_(config),
+      clock_(clock),
+      runner_(runner),
+      listener_(io, config.max_body,
+                [this](HttpRequest&& request, Responder respond) {
+                  Handle(std::move(request), std::move(respond));
+                }),
+      admission_(config.max_inflight),
+      drain_timer_(io),
+      exit_timer_(io) {
+  char prefix[32];
+  auto seed = static_cast<unsigned long long>(clock_.UnixMillis()) ^
+              (static_cast<unsigned long long>(::getpid()) << 40);
+  std::snprintf(prefix, sizeof prefix, "%08llx", (seed * 0x9E3779B97F4A7C15ull) >> 32);
+  id_prefix_ = prefix;
+}
+
+bool ShimServer::Start(std::string& error) {
+  if (!runner_.Start([this](int code, const std::string& message) { Fatal(code, message); }, error)) {
+    return false;
+  }
+  if (!listener_.Listen(config_.listen, error)) return false;
+  LogShim("mode " + std::string(ModeName(config_.mode)) + ", listening on " +
+          (config_.listen.is_unix ? "unix:" + config_.listen.path
+                                  : "tcp:" + config_.listen.host + ":" +
+                                        std::to_string(config_.listen.port)));
+  return true;
+}
+
+std::string ShimServer::NewCallId(const HttpRequest& request) {
+  auto given = request.find("X-Call-Id");
+  std::string id;
+  if (given != request.end() && UsableCallId(given->value())) {
+    id = std::string(given->value());
+    if (calls_.count(id) != 0) id += "-" + std::to_string(next_call_++);
+  } else {
+    id = id_prefix_ + "-" + std::to_string(next_call_++);
+  }
+  return id;
+}
+
+void ShimServer::Handle(HttpRequest&& request, Responder respond) {
+  std::string_view target = request.target();
+  if (target.starts_with("/_/")) {
+    if (target == "/_/health") {
+      respond(TextResponse(200, "ok\n"));
+    } else if (target == "/_/ready") {
+      if (admission_.draining()) {
+        respond(TextResponse(503, "draining\n"));
+      } else if (!runner_.Ready()) {
+        respond(TextResponse(503, "function not ready\n"));
+      } else {
+        respond(TextResponse(200, "ready\n"));
+      }
+    } else {
+      respond(TextResponse(404, "no such shim endpoint\n"));
+    }
+    return;
+  }
+  switch (admission_.TryEnter()) {
+    case Admission::Verdict::kDraining: {
+      HttpResponse response = TextResponse(503, "draining: this replica is shutting down\n");
+      response.keep_alive(false);
+      respond(std::move(response));
+      return;
+    }
+    case Admission::Verdict::kBusy: {
+      HttpResponse response = TextResponse(
+          429, "too many calls in flight (max " + std::to_string(config_.max_inflight) + ")\n");
+      response.set(http::field::retry_after, "1");
+      respond(std::move(response));
+      return;
+    }
+    case Admission::Verdict::kAdmitted:
+      break;
+  }
+
+  std::string id = NewCallId(request);
+  auto deadline = clock_.Now() + config_.timeout;
+  auto call = std::make_shared<Call>(id, std::move(request), deadline, std::move(respond));
+  auto timer = std::make_shared<asio::steady_timer>(io_, config_.timeout);
+  calls_[id] = call;
+  call->OnFinished([this, id, timer] {
+    timer->cancel();
+    calls_.erase(id);
+    admission_.Leave();
+    CheckDrained();
+  });
+  std::weak_ptr<Call> weak = call;
+  timer->async_wait([this, weak](const boost::system::error_code& ec) {
+    if (ec) return;
+    auto expired = weak.lock();
+    if (!expired || expired->finished()) return;
+    LogShim("call " + expired->id() + " timed out after " +
+            std::to_string(config_.timeout.count()) + " ms");
+    auto keep = expired;  // Finish erases the map entry
+    keep->Finish(ErrorReply(504, "function timed out after " +
+                                     std::to_string(config_.timeout.count()) + " ms",
+                            keep->id()));
+    runner_.Abandon(keep);
+  });
+  runner_.Invoke(call);
+}
+
+void ShimServer::OnSignal(int signal) {
+  if (stopping_ || admission_.draining()) {
+    LogShim("second signal: stopping now");
+    for (auto& [id, call] : std::map(calls_)) {
+      call->Finish(ErrorReply(503, "shim stopped before the call finished", id));
+    }
+    StopFunction();
+    return;
+  }
+  LogShim(std::string(signal == SIGINT ? "SIGINT" : "SIGTERM") + ": draining " +
+          std::to_string(admission_.inflight()) + " call(s), grace " +
+          std::to_string(config_.grace.count()) + " ms");
+  admission_.StartDrain();
+  drain_timer_.expires_after(config_.grace);
+  drain_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (ec || stopping_) return;
+    LogShim("grace period over with " + std::to_string(admission_.inflight()) +
+            " call(s) in flight");
+    for (auto& [id, call] : std::map(calls_)) {
+      call->Finish(ErrorReply(503, "shim stopped before the call finished", id));
+    }
+    StopFunction();
+  });
+  CheckDrained();
+}
+
+void ShimServer::CheckDrained() {
+  if (admission_.Drained() && !stopping_) StopFunction();
+}
+
+void ShimServer::StopFunction() {
+  if (stopping_) {
+    runner_.Stop(SIGKILL);
+    return;
+  }
+  stopping_ = true;
+  drain_timer_.cancel();
+  listener_.Close();
+  runner_.Stop(SIGTERM);
+  // The function gets what is left of a short grace of its own, then SIGKILL.
+  WaitForExit(clock_.Now() + std::chrono::milliseconds(2000));
+}
+
+void ShimServer::WaitForExit(std::chrono::steady_clock::time_point kill_at) {
+  if (!runner_.Running()) {
+    Finish(exit_code_);
+    return;
+  }
+  if (clock_.Now() >= kill_at) {
+    LogShim("function did not stop after SIGTERM: SIGKILL");
+    runner_.Stop(SIGKILL);
+    kill_at = clock_.Now() + std::chrono::milliseconds(500);
+  }
+  exit_timer_.expires_after(std::chrono::milliseconds(10));
+  exit_timer_.async_wait([this, kill_at](const boost::system::error_code& ec) {
+    if (!ec) WaitForExit(kill_at);
+  });
+}
+
+void ShimServer::Finish(int exit_code) {
+  if (finished_) return;
+  finished_ = true;
+  exit_code_ = exit_code;
+  listener_.Close();
+  // Let the last responses leave their sockets before the io loop stops.
+  exit_timer_.expires_after(std::chrono::milliseconds(50));
+  exit_timer_.async_wait([this](const boost::system::error_code&) {
+    LogShim("stopped");
+    io_.stop();
+  });
+}
+
+void ShimServer::Fatal(int exit_code, const std::string& message) {
+  LogShim("function can't run: " + message);
+  exit_code_ = exit_code;
+  for (auto& [id, call] : std::map(calls_)) {
+    call->Finish(ErrorReply(502, "function can't run: " + message, id));
+  }
+  admission_.StartDrain();
+  if (!stopping_) StopFunction();
+}
+
+}  // namespace gantry::shim
