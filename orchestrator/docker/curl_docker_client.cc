@@ -27,6 +27,32 @@ std::string ContainerPath(std::string_view id, std::string_view suffix = "") {
   return fmt::format("/containers/{}{}", UrlEncode(id), suffix);
 }
 
+core::Status FinishJson(JsonStreamDecoder& decoder) {
+  if (auto r = decoder.Finish(); !r) return r.error();
+  return core::Ok();
+}
+
+// Streams the answer to `request` into `feed` (a decoder's Feed: Result<bool>, false =
+// stop), then `finish` (the decoder's end-of-stream check). A decoder error ends the
+// transfer and comes back with the call named.
+template <typename Feed, typename Finish>
+core::Status StreamInto(CurlTransport& transport, const HttpRequest& request, const BodyReader* upload,
+                        Feed&& feed, Finish&& finish, std::stop_token stop = {}) {
+  core::Status decode_error;
+  auto status = transport.Stream(
+      request, upload,
+      [&](std::string_view data) {
+        core::Result<bool> r = feed(data);
+        if (!r) decode_error = r.error();
+        return r.ok() && *r;
+      },
+      std::move(stop));
+  if (!status) return status.error();
+  if (decode_error.ok()) decode_error = finish();
+  if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
+  return core::Ok();
+}
+
 }  // namespace
 
 core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(CurlDockerClientOptions options) {
@@ -96,16 +122,11 @@ core::Result<std::string> CurlDockerClient::BuildImage(const BuildOptions& optio
                                                        const BuildProgressFn& progress) {
   HttpRequest request = ImageBuildRequest(options);
   BuildProgress tracker(progress);
-  core::Status decode_error;
   JsonStreamDecoder decoder([&](const json& m) { return tracker.OnMessage(m); });
-  auto status = transport_->Stream(request, &context, [&](std::string_view data) {
-    auto r = decoder.Feed(data);
-    if (!r) decode_error = r.error();
-    return r.ok() && *r;
-  });
-  if (!status) return status.error();
-  if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
-  if (auto r = decoder.Finish(); !r) return r.error().WithContext(request.Describe());
+  auto streamed = StreamInto(
+      *transport_, request, &context, [&](std::string_view d) { return decoder.Feed(d); },
+      [&] { return FinishJson(decoder); });
+  if (!streamed) return streamed.error();
   auto outcome = tracker.Outcome();
   if (!outcome) return outcome.error().WithContext(request.Describe());
   return outcome;
@@ -136,15 +157,10 @@ core::Result<std::string> CurlDockerClient::ImportImage(const ImportOptions& opt
     if (m.contains("status") && m["status"].is_string()) id = m["status"].get<std::string>();
     return true;
   });
-  core::Status decode_error;
-  auto status = transport_->Stream(request, &rootfs, [&](std::string_view data) {
-    auto r = decoder.Feed(data);
-    if (!r) decode_error = r.error();
-    return r.ok();
-  });
-  if (!status) return status.error();
-  if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
-  if (auto r = decoder.Finish(); !r) return r.error().WithContext(request.Describe());
+  auto streamed = StreamInto(
+      *transport_, request, &rootfs, [&](std::string_view d) { return decoder.Feed(d); },
+      [&] { return FinishJson(decoder); });
+  if (!streamed) return streamed.error();
   if (!error.empty()) return core::Error::InvalidArgument(fmt::format("{}: {}", request.Describe(), error));
   if (id.rfind("sha256:", 0) != 0) {
     return core::Error::Internal(fmt::format("{}: engine answered without an image id", request.Describe()));
@@ -212,43 +228,29 @@ core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& opti
     return !consumer_stopped;
   });
   StdcopyDecoder frames([&](Stream s, std::string_view data) { return lines.Feed(s, data); });
-  core::Status decode_error;
-  auto status = transport_->Stream(
-      request, nullptr,
-      [&](std::string_view data) {
-        auto r = frames.Feed(data);
-        if (!r) decode_error = r.error();
-        return r.ok() && *r;
+  return StreamInto(
+      *transport_, request, nullptr, [&](std::string_view d) { return frames.Feed(d); },
+      [&]() -> core::Status {
+        if (!consumer_stopped) lines.Flush();
+        return core::Ok();
       },
       std::move(stop));
-  if (!status) return status.error();
-  if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
-  if (!consumer_stopped) lines.Flush();
-  return core::Ok();
 }
 
 core::Status CurlDockerClient::Events(const EventsOptions& options, const EventFn& on_event, std::stop_token stop) {
   HttpRequest request = EventsRequest(options);
-  core::Status decode_error;
+  core::Status parse_error;
   JsonStreamDecoder decoder([&](const json& m) {
     auto event = ParseEvent(m);
     if (!event) {
-      decode_error = event.error();
+      parse_error = event.error();
       return false;
     }
     return on_event(*event);
   });
-  auto status = transport_->Stream(
-      request, nullptr,
-      [&](std::string_view data) {
-        auto r = decoder.Feed(data);
-        if (!r) decode_error = r.error();
-        return r.ok() && *r;
-      },
-      std::move(stop));
-  if (!status) return status.error();
-  if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
-  return core::Ok();
+  return StreamInto(
+      *transport_, request, nullptr, [&](std::string_view d) { return decoder.Feed(d); },
+      [&] { return parse_error; }, std::move(stop));
 }
 
 }  // namespace gantry::docker
