@@ -1,16 +1,25 @@
 // gantry: the kubectl-style command-line client of gantryd.
 #include <CLI/CLI.hpp>
 
+#include "cli/validate_command.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"gantry: deploy and call functions on a Gantry controller", "gantry"};
   app.set_version_flag("--version", std::string("gantry ") + std::string(gantry::core::kVersion));
-  app.require_subcommand(0);
-  CLI11_PARSE(app, argc, argv);
+  app.require_subcommand(0, 1);
+  int exit_code = 0;
+  gantry::cli::AddValidateCommand(app, exit_code);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    // --help and --version are "errors" that exit 0; every real usage error exits 2.
+    int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
   if (argc == 1) {
     std::fputs(app.help().c_str(), stdout);
     return 2;
   }
-  return 0;
+  return exit_code;
 }

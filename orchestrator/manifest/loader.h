@@ -1,0 +1,75 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <variant>
+#include <vector>
+
+#include "manifest/file_system.h"
+#include "manifest/yaml_tree.h"
+#include "spec/function_spec.h"
+#include "spec/secret_spec.h"
+
+namespace gantry::manifest {
+
+// One error in one file: "echo.yaml:12:5: spec.scale.max: must be ≥ spec.scale.min (2)".
+// position.line is 0 for an error about the file as a whole; path is empty for an error
+// about a document as a whole or a syntax error.
+struct ManifestError {
+  std::string file;
+  Position position;
+  std::string path;
+  std::string message;
+
+  // "file:line:column: path: message", leaving out what is unknown.
+  std::string ToString() const;
+  bool operator==(const ManifestError&) const = default;
+};
+
+// When a function names a secret the loaded files do not define, is that an error? The
+// secret may already be on the server, so it is only knowable when the files are meant to
+// hold every secret.
+enum class SecretCheck {
+  kNone,                // never
+  kDefinedNamespaces,   // in namespaces where the files define at least one secret (default)
+  kAll,                 // always: the files define every secret their functions use
+};
+
+struct LoadOptions {
+  bool recursive = false;  // descend into sub-directories of a directory argument
+  YamlLimits limits;
+  SecretCheck secret_check = SecretCheck::kDefinedNamespaces;
+};
+
+// One valid object and where it came from.
+struct LoadedObject {
+  std::variant<spec::FunctionSpec, spec::SecretSpec> object;
+  std::string file;
+  Position position;  // start of its document
+};
+
+// Everything loaded from one apply's worth of paths: valid objects in file and document
+// order, and every error, sorted by file (in the order read), line and column. An object
+// with errors is left out of `objects`; other objects of the same file are still there.
+struct LoadResult {
+  std::vector<LoadedObject> objects;
+  std::vector<ManifestError> errors;
+  std::vector<std::string> files;  // every manifest file read, in order
+
+  bool ok() const { return errors.empty(); }
+};
+
+// Loads the manifests named by `paths`: a file, or a directory whose *.yaml, *.yml and
+// *.json files are read in name order (sub-directories too with options.recursive). Each
+// file may hold several documents. `source` and secret `file` paths are resolved against
+// the directory of the manifest that names them, and checked to exist. Names must be
+// unique per kind and namespace across everything loaded. Never throws.
+LoadResult LoadManifests(FileSystem& fs, const std::vector<std::string>& paths,
+                         const LoadOptions& options);
+
+// Like LoadManifests for one file whose content is already in memory (stdin, tests, the
+// fuzzer): `file_name` is used in errors, `base_dir` to resolve relative paths.
+LoadResult LoadManifestText(FileSystem& fs, std::string_view text, const std::string& file_name,
+                            const std::string& base_dir, const LoadOptions& options);
+
+}  // namespace gantry::manifest

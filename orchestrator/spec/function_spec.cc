@@ -1,0 +1,89 @@
+#include "spec/function_spec.h"
+
+#include "spec/duration.h"
+#include "spec/function_manifest.h"
+#include "spec/quantity.h"
+
+namespace gantry::spec {
+namespace {
+
+struct RuntimeEntry {
+  Runtime runtime;
+  std::string_view name;
+};
+
+constexpr RuntimeEntry kRuntimes[] = {
+    {Runtime::kPython3, "python3"}, {Runtime::kNode, "node"},   {Runtime::kExec, "exec"},
+    {Runtime::kDockerfile, "dockerfile"}, {Runtime::kImage, "image"},
+};
+
+nlohmann::json StringOrNull(const std::string& s) {
+  return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(s);
+}
+
+}  // namespace
+
+std::string_view RuntimeName(Runtime runtime) {
+  for (const RuntimeEntry& e : kRuntimes) {
+    if (e.runtime == runtime) return e.name;
+  }
+  return "unknown";
+}
+
+std::optional<Runtime> ParseRuntime(std::string_view name) {
+  for (const RuntimeEntry& e : kRuntimes) {
+    if (e.name == name) return e.runtime;
+  }
+  return std::nullopt;
+}
+
+const std::vector<std::string_view>& RuntimeNames() {
+  static const std::vector<std::string_view> names = [] {
+    std::vector<std::string_view> out;
+    for (const RuntimeEntry& e : kRuntimes) out.push_back(e.name);
+    return out;
+  }();
+  return names;
+}
+
+nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
+  // nlohmann::json objects are std::map-backed, so keys come out sorted.
+  nlohmann::json metadata = {
+      {"name", spec.name()},
+      {"namespace", spec.namespace_name()},
+      {"labels", nlohmann::json(spec.labels())},
+  };
+  nlohmann::json body = {
+      {"runtime", std::string(RuntimeName(spec.runtime()))},
+      {"handler", StringOrNull(spec.handler())},
+      {"command", spec.command().empty() ? nlohmann::json(nullptr) : nlohmann::json(spec.command())},
+      {"source", StringOrNull(spec.source())},
+      {"dockerfile", StringOrNull(spec.dockerfile())},
+      {"image", StringOrNull(spec.image())},
+      {"port", spec.port() == 0 ? nlohmann::json(nullptr) : nlohmann::json(spec.port())},
+      {"env", nlohmann::json(spec.env())},
+      {"secrets", nlohmann::json(spec.secrets())},
+      {"resources",
+       {{"memory", FormatMemory(spec.resources().memory_bytes)},
+        {"cpu", FormatCpu(spec.resources().cpu_millis)}}},
+      {"timeout", FormatDuration(spec.timeout())},
+      {"concurrency", spec.concurrency()},
+      {"scale",
+       {{"min", spec.scale().min},
+        {"max", spec.scale().max},
+        {"idleTimeout", FormatDuration(spec.scale().idle_timeout)}}},
+  };
+  return {
+      {"apiVersion", std::string(kApiVersion)},
+      {"kind", "Function"},
+      {"metadata", std::move(metadata)},
+      {"spec", std::move(body)},
+  };
+}
+
+std::string CanonicalString(const FunctionSpec& spec) {
+  // Validation admits only UTF-8, so "replace" never fires; it keeps this from throwing.
+  return ToCanonicalJson(spec).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
+}  // namespace gantry::spec

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "core/result.h"
+
+namespace gantry::spec {
+
+// How a function's code is run. python3 and node use Gantry's templates with a handler;
+// exec runs a command per request; dockerfile builds the user's own Dockerfile from the
+// source directory; image runs a ready image that serves HTTP itself.
+enum class Runtime { kPython3, kNode, kExec, kDockerfile, kImage };
+
+// "python3", "node", "exec", "dockerfile", "image".
+std::string_view RuntimeName(Runtime runtime);
+// Parses a runtime name; nullopt for anything else.
+std::optional<Runtime> ParseRuntime(std::string_view name);
+// Every runtime name, in declaration order.
+const std::vector<std::string_view>& RuntimeNames();
+
+// Defaults a manifest gets for fields it leaves out.
+inline constexpr std::string_view kDefaultNamespace = "default";
+inline constexpr std::int64_t kDefaultMemoryBytes = std::int64_t{128} * 1024 * 1024;
+inline constexpr std::int64_t kDefaultCpuMillis = 500;
+inline constexpr std::chrono::milliseconds kDefaultTimeout{30'000};
+inline constexpr int kDefaultConcurrency = 1;
+inline constexpr int kDefaultScaleMin = 0;
+inline constexpr int kDefaultScaleMax = 10;
+inline constexpr std::chrono::milliseconds kDefaultIdleTimeout{300'000};
+inline constexpr int kDefaultPort = 8080;
+inline constexpr std::string_view kDefaultDockerfile = "Dockerfile";
+
+struct Resources {
+  std::int64_t memory_bytes = kDefaultMemoryBytes;
+  std::int64_t cpu_millis = kDefaultCpuMillis;
+};
+
+struct ScalePolicy {
+  int min = kDefaultScaleMin;
+  int max = kDefaultScaleMax;
+  std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;
+};
+
+// FunctionSpec is a validated function: every field checked, every default filled in. It
+// is immutable — only ValidateFunction() makes one — and a plain copyable value, safe to
+// share between threads. Fields a runtime does not use are empty (handler for exec, ...).
+class FunctionSpec {
+ public:
+  const std::string& name() const { return name_; }
+  const std::string& namespace_name() const { return namespace_name_; }
+  // "namespace/name".
+  std::string QualifiedName() const { return namespace_name_ + "/" + name_; }
+  const std::map<std::string, std::string>& labels() const { return labels_; }
+
+  Runtime runtime() const { return runtime_; }
+  const std::string& handler() const { return handler_; }
+  const std::vector<std::string>& command() const { return command_; }
+  // The source directory as written, lexically normalised ("./src/" -> "src"); empty
+  // for runtime image and for exec without source.
+  const std::string& source() const { return source_; }
+  // source() resolved against the manifest's directory; what the builder reads.
+  const std::string& source_path() const { return source_path_; }
+  const std::string& dockerfile() const { return dockerfile_; }
+  const std::string& image() const { return image_; }
+  // The TCP port an image or dockerfile function serves HTTP on; 0 for the others.
+  int port() const { return port_; }
+  const std::map<std::string, std::string>& env() const { return env_; }
+  // Secret names, sorted and unique.
+  const std::vector<std::string>& secrets() const { return secrets_; }
+  const Resources& resources() const { return resources_; }
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  int concurrency() const { return concurrency_; }
+  const ScalePolicy& scale() const { return scale_; }
+
+ private:
+  friend class FunctionSpecBuilder;
+  FunctionSpec() = default;
+
+  std::string name_;
+  std::string namespace_name_;
+  std::map<std::string, std::string> labels_;
+  Runtime runtime_ = Runtime::kExec;
+  std::string handler_;
+  std::vector<std::string> command_;
+  std::string source_;
+  std::string source_path_;
+  std::string dockerfile_;
+  std::string image_;
+  int port_ = 0;
+  std::map<std::string, std::string> env_;
+  std::vector<std::string> secrets_;
+  Resources resources_;
+  std::chrono::milliseconds timeout_ = kDefaultTimeout;
+  int concurrency_ = kDefaultConcurrency;
+  ScalePolicy scale_;
+};
+
+// The canonical JSON form: every field present (null where the runtime does not use it),
+// quantities and durations in their normal form ("128Mi", "500m", "30s"), keys sorted.
+// Two manifests that mean the same function give equal canonical forms. source_path() is
+// left out: it depends on where the checkout lives, not on what the function is.
+nlohmann::json ToCanonicalJson(const FunctionSpec& spec);
+
+// ToCanonicalJson(spec).dump(): compact, sorted keys, UTF-8.
+std::string CanonicalString(const FunctionSpec& spec);
+
+}  // namespace gantry::spec

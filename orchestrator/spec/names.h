@@ -1,0 +1,31 @@
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace gantry::spec {
+
+// Each check returns nullopt when `text` is acceptable, or a short reason otherwise
+// ("must be at most 63 characters", ...), for a message like `metadata.name: "Echo" is not
+// a valid name: <reason>`.
+
+// An RFC 1123 label (Kubernetes "DNS-1123 label"): 1-63 characters of a-z, 0-9 and '-',
+// starting and ending with a letter or digit. Used for function, secret and namespace names.
+std::optional<std::string> CheckDns1123Label(std::string_view text);
+
+// A process environment variable name: [A-Za-z_][A-Za-z0-9_]*, at most 256 characters.
+std::optional<std::string> CheckEnvName(std::string_view text);
+
+// A label key: an optional DNS-subdomain prefix and '/', then 1-63 characters of
+// [A-Za-z0-9._-] starting and ending with an alphanumeric.
+std::optional<std::string> CheckLabelKey(std::string_view text);
+
+// A label value: empty, or 1-63 characters of [A-Za-z0-9._-] starting and ending with an
+// alphanumeric.
+std::optional<std::string> CheckLabelValue(std::string_view text);
+
+// A Docker image reference: [host[:port]/]path[:tag][@sha256:hex], lower-case path.
+std::optional<std::string> CheckImageReference(std::string_view text);
+
+}  // namespace gantry::spec
