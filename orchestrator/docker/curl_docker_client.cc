@@ -55,7 +55,7 @@ core::Status StreamInto(CurlTransport& transport, const HttpRequest& request, co
 
 }  // namespace
 
-core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(CurlDockerClientOptions options) {
+core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(const CurlDockerClientOptions& options) {
   std::string host = options.docker_host;
   if (host.empty()) {
     const char* env = std::getenv("DOCKER_HOST");

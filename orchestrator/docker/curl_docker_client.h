@@ -21,7 +21,7 @@ class CurlDockerClient final : public DockerClient {
  public:
   // Resolves the endpoint and negotiates the API version. kInvalidArgument for a bad
   // DOCKER_HOST; kUnavailable when the engine can't be reached or is too old.
-  static core::Result<std::unique_ptr<CurlDockerClient>> Connect(CurlDockerClientOptions options = {});
+  static core::Result<std::unique_ptr<CurlDockerClient>> Connect(const CurlDockerClientOptions& options = {});
 
   core::Status Ping() override;
   core::Result<VersionInfo> Version() override;

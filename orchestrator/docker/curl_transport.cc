@@ -11,7 +11,7 @@ namespace gantry::docker {
 namespace {
 
 constexpr std::string_view kDefaultSocket = "/var/run/docker.sock";
-constexpr std::size_t kMaxErrorBody = 64 * 1024;
+constexpr std::size_t kMaxErrorBody = std::size_t{64} * 1024;
 constexpr std::size_t kMaxIdleHandles = 32;
 
 std::once_flag g_curl_init;

@@ -18,7 +18,7 @@ class JsonStreamDecoder {
   // Return false to stop.
   using MessageFn = std::function<bool(const nlohmann::json& message)>;
 
-  explicit JsonStreamDecoder(MessageFn on_message, std::size_t max_message = 16 * 1024 * 1024)
+  explicit JsonStreamDecoder(MessageFn on_message, std::size_t max_message = std::size_t{16} * 1024 * 1024)
       : on_message_(std::move(on_message)), max_message_(max_message) {}
 
   // Returns false when the consumer asked to stop; kInternal when a message is not JSON

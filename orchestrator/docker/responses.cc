@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <string>
 
 namespace gantry::docker {
@@ -143,8 +144,10 @@ core::Result<ContainerInfo> ParseContainerInspect(const json& j) {
       if (auto ports = ns->find("Ports"); ports != ns->end() && ports->is_object()) {
         for (const auto& [key, bindings] : ports->items()) {
           if (!bindings.is_array() || bindings.empty()) continue;
-          std::string host_port = Get<std::string>(bindings[0], "HostPort");
-          if (!host_port.empty()) c.host_ports[key] = std::stoi(host_port);
+          auto host_port = Get<std::string>(bindings[0], "HostPort");
+          int port = 0;
+          auto [end, ec] = std::from_chars(host_port.data(), host_port.data() + host_port.size(), port);
+          if (ec == std::errc() && end == host_port.data() + host_port.size()) c.host_ports[key] = port;
         }
       }
     }

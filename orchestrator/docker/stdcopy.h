@@ -44,7 +44,7 @@ class LineAssembler {
  public:
   using LineFn = std::function<bool(Stream stream, std::string_view line)>;
 
-  explicit LineAssembler(LineFn on_line, std::size_t max_line = 64 * 1024)
+  explicit LineAssembler(LineFn on_line, std::size_t max_line = std::size_t{64} * 1024)
       : on_line_(std::move(on_line)), max_line_(max_line) {}
 
   // Returns false when the consumer asked to stop.

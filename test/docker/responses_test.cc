@@ -44,7 +44,8 @@ TEST_CASE("container inspect parses state, labels, limits and ports", "[docker][
                    "NetworkMode": "bridge"},
     "NetworkSettings": {"IPAddress": "172.17.0.2",
                         "Networks": {"bridge": {"IPAddress": "172.17.0.2"}},
-                        "Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}], "9/udp": null}}
+                        "Ports": {"8080/tcp": [{"HostIp": "127.0.0.1", "HostPort": "49153"}], "9/udp": null,
+                                  "7/tcp": [{"HostIp": "127.0.0.1", "HostPort": "x7"}]}}
   })");
   auto c = ParseContainerInspect(j);
   REQUIRE(c.ok());
@@ -61,6 +62,7 @@ TEST_CASE("container inspect parses state, labels, limits and ports", "[docker][
   CHECK(c->networks.at("bridge") == "172.17.0.2");
   CHECK(c->host_ports.at("8080/tcp") == 49153);
   CHECK(c->host_ports.count("9/udp") == 0);
+  CHECK(c->host_ports.count("7/tcp") == 0);  // a port that is not a number is left out
 }
 
 TEST_CASE("answers of the wrong shape are internal errors, not exceptions", "[docker][responses]") {
