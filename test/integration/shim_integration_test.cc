@@ -1,0 +1,356 @@
+// gantry-shim in real containers (CTest label "integration"): images built FROM the local
+// base images with the static shim as entrypoint, run as nobody with a read-only root and
+// no network, called through the unix socket in a bind-mounted host directory. Every image
+// and container carries the test's gantry.test label and is removed even when a check fails.
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <future>
+#include <regex>
+#include <thread>
+
+#include "support/engine.h"
+#include "support/tar.h"
+#include "shim_support.h"
+
+namespace gantry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr const char* kBase = "gantry/base:bookworm";
+constexpr const char* kPython = "gantry/python3:bookworm";
+constexpr const char* kNode = "gantry/node:bookworm";
+
+// Waits for a file the function writes into the bind-mounted directory: the sign that a
+// call is running inside the container.
+bool WaitForFile(const std::string& path, std::chrono::milliseconds limit = 20s) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  while (std::chrono::steady_clock::now() < until) {
+    if (std::filesystem::exists(path)) return true;
+    std::this_thread::sleep_for(10ms);
+  }
+  return false;
+}
+
+// Waits for the container to stop; returns its exit code, or -1.
+int64_t WaitExit(TestEngine& engine, const std::string& id) {
+  auto result = engine.client().WaitContainer(id);
+  return result.ok() ? result->exit_code : -1;
+}
+
+TEST_CASE("shim exec: cat echoes the body; health and ready answer", "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat"});
+  REQUIRE(shim.WaitReady());
+  CHECK(shim.Call("GET", "/_/health").status == 200);
+  std::string body = "hello from the test\nsecond line\n" + std::string(100000, 'x');
+  auto reply = shim.Call("POST", "/", body);
+  REQUIRE(reply.error.empty());
+  CHECK(reply.status == 200);
+  CHECK(reply.body == body);
+  CHECK_FALSE(reply.headers["x-call-id"].empty());
+  auto empty = shim.Call("GET", "/");
+  CHECK(empty.status == 200);
+  CHECK(empty.body.empty());
+}
+
+TEST_CASE("shim exec: a script reads Http_Method, Http_Query and headers", "[integration][shim]") {
+  TestEngine engine;
+  std::string script =
+      "#!/bin/sh\n"
+      "printf 'method=%s path=%s query=%s custom=%s type=%s body=' \"$Http_Method\" \"$Http_Path\" "
+      "\"$Http_Query\" \"$Http_X_Custom\" \"$Http_Content_Type\"\n"
+      "cat\n"
+      "echo 'a log line' >&2\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh"});
+  REQUIRE(shim.WaitReady());
+  auto reply = shim.Call("PUT", "/items/7?a=1&b=two", "payload",
+                         {{"X-Custom", "yes"}, {"Content-Type", "text/plain"}, {"X-Call-Id", "test-call-1"}});
+  REQUIRE(reply.error.empty());
+  CHECK(reply.status == 200);
+  CHECK(reply.body == "method=PUT path=/items/7 query=a=1&b=two custom=yes type=text/plain body=payload");
+  CHECK(reply.headers["x-call-id"] == "test-call-1");
+  auto get = shim.Call("GET", "/?q=x");
+  CHECK(get.body == "method=GET path=/ query=q=x custom= type= body=");
+  // stderr reaches the log line by line, tagged with the call id.
+  CHECK_THAT(shim.Logs(), Catch::Contains("[test-call-1] stderr: a log line"));
+}
+
+TEST_CASE("shim exec: failures, timeouts, body limit and in-flight limit", "[integration][shim]") {
+  TestEngine engine;
+  std::string script =
+      "#!/bin/sh\n"
+      "case \"$Http_Query\" in\n"
+      "  fail) echo 'first detail' >&2; echo 'something broke' >&2; exit 3;;\n"
+      "  hang) sleep 300;;\n"
+      "  slow) touch /run/gantry/slow-started; sleep 3; echo slow done; exit 0;;\n"
+      "esac\n"
+      "echo fine\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh", "GANTRY_TIMEOUT=2s",
+                      "GANTRY_MAX_INFLIGHT=1", "GANTRY_MAX_BODY=1k"});
+  REQUIRE(shim.WaitReady());
+
+  auto failed = shim.Call("GET", "/?fail");
+  CHECK(failed.status == 500);
+  CHECK_THAT(failed.body, Catch::Contains("exit status 3"));
+  CHECK_THAT(failed.body, Catch::Contains("first detail\nsomething broke"));
+
+  auto hung = shim.Call("GET", "/?hang");
+  CHECK(hung.status == 504);
+  CHECK(json::parse(hung.body)["callId"] == hung.headers["x-call-id"]);
+  CHECK(shim.Call("GET", "/").body == "fine\n");  // the shim is free again
+
+  CHECK(shim.Call("POST", "/", std::string(2048, 'b')).status == 413);
+  CHECK(shim.Call("POST", "/", std::string(512, 'b')).status == 200);
+
+  auto slow = std::async(std::launch::async, [&] { return shim.Call("GET", "/?slow"); });
+  REQUIRE(WaitForFile(shim.dir() + "/slow-started"));
+  auto refused = shim.Call("GET", "/");
+  CHECK(refused.status == 429);
+  // Timeout is 2 s and the slow call takes 3 s: it is cut off too.
+  CHECK(slow.get().status == 504);
+}
+
+TEST_CASE("shim http: proxies to the function's own server over kept-alive connections",
+          "[integration][shim]") {
+  TestEngine engine;
+  std::string server =
+      "const http = require('http');\n"
+      "http.createServer((req, res) => {\n"
+      "  const chunks = [];\n"
+      "  req.on('data', (c) => chunks.push(c));\n"
+      "  req.on('end', () => {\n"
+      "    if (req.url === '/crash') process.exit(4);\n"
+      "    console.log(`served ${req.method} ${req.url}`);\n"
+      "    res.setHeader('X-Upstream-Port', String(req.socket.remotePort));\n"
+      "    res.setHeader('X-Pid', String(process.pid));\n"
+      "    res.statusCode = req.url.startsWith('/created') ? 201 : 200;\n"
+      "    res.end(`${req.method} ${req.url} h=${req.headers['x-h']} body=${Buffer.concat(chunks)}`);\n"
+      "  });\n"
+      "}).listen(8080, '127.0.0.1');\n";
+  ShimContainer shim(engine, kNode, {{"server.js", server, 0644}},
+                     {"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
+  REQUIRE(shim.WaitReady());
+  auto reply = shim.Call("POST", "/created/1?x=y", "the body", {{"X-H", "v"}});
+  REQUIRE(reply.error.empty());
+  CHECK(reply.status == 201);
+  CHECK(reply.body == "POST /created/1?x=y h=v body=the body");
+  std::string port = reply.headers["x-upstream-port"];
+  CHECK_FALSE(port.empty());
+  for (int i = 0; i < 3; ++i) {
+    auto again = shim.Call("GET", "/again");
+    CHECK(again.status == 200);
+    CHECK(again.headers["x-upstream-port"] == port);  // the same kept-alive connection
+  }
+  std::string pid = reply.headers["x-pid"];
+  auto crashed = shim.Call("GET", "/crash");
+  CHECK(crashed.status == 502);
+  REQUIRE(shim.WaitReady());
+  auto after = shim.Call("GET", "/after");
+  CHECK(after.status == 200);
+  CHECK(after.headers["x-pid"] != pid);  // restarted
+  std::string logs = shim.Logs();
+  CHECK_THAT(logs, Catch::Contains("stdout: served GET /again"));
+  CHECK_THAT(logs, Catch::Contains("function server exited (exit status 4)"));
+}
+
+const char kPythonHandler[] = R"(import os, time
+calls = 0
+def main(req):
+    global calls
+    calls += 1
+    print("handling", req.method, req.path, flush=True)
+    q = req.query
+    if "fail" in q:
+        raise ValueError("bad input: " + q["fail"])
+    if "crash" in q:
+        os._exit(7)
+    if "hang" in q:
+        time.sleep(3600)
+    if "status" in q:
+        return int(q["status"]), {"X-From": "python"}, "custom body"
+    return {"method": req.method, "path": req.path, "query": q, "body": req.body,
+            "header": req.headers.get("x-h"), "calls": calls, "pid": os.getpid()}
+
+def lambda_style(event, context):
+    return {"statusCode": 202, "headers": {"Content-Type": "text/plain"},
+            "body": event["rawPath"] + " " + context.aws_request_id}
+)";
+
+TEST_CASE("shim runtime-api: python3 handler through the Lambda Runtime API", "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kPython,
+                     {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                      {"handler.py", kPythonHandler, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                      "GANTRY_HANDLER=handler.main", "GANTRY_TIMEOUT=3s"});
+  REQUIRE(shim.WaitReady());
+
+  auto reply = shim.Call("POST", "/orders?id=42&x=a%20b", "{\"n\": 1}", {{"X-H", "hv"}});
+  REQUIRE(reply.error.empty());
+  REQUIRE(reply.status == 200);
+  json first = json::parse(reply.body);
+  CHECK(first["method"] == "POST");
+  CHECK(first["path"] == "/orders");
+  CHECK(first["query"]["id"] == "42");
+  CHECK(first["query"]["x"] == "a b");
+  CHECK(first["body"] == "{\"n\": 1}");
+  CHECK(first["header"] == "hv");
+  json second = json::parse(shim.Call("GET", "/").body);
+  CHECK(second["calls"] == 2);  // the same warm process
+  CHECK(second["pid"] == first["pid"]);
+
+  auto custom = shim.Call("GET", "/?status=201");
+  CHECK(custom.status == 201);
+  CHECK(custom.headers["x-from"] == "python");
+  CHECK(custom.body == "custom body");
+
+  auto failed = shim.Call("GET", "/?fail=oops", "", {{"X-Call-Id", "py-fail-1"}});
+  CHECK(failed.status == 500);
+  json error = json::parse(failed.body);
+  CHECK(error["error"] == "bad input: oops");
+  CHECK(error["type"] == "ValueError");
+  CHECK(error["callId"] == "py-fail-1");
+
+  auto crashed = shim.Call("GET", "/?crash");
+  CHECK(crashed.status == 502);
+  json third = json::parse(shim.Call("GET", "/").body);
+  CHECK(third["pid"] != first["pid"]);  // restarted
+  CHECK(third["calls"] == 1);
+
+  auto hung = shim.Call("GET", "/?hang");
+  CHECK(hung.status == 504);
+  json fourth = json::parse(shim.Call("GET", "/").body);
+  CHECK(fourth["pid"] != third["pid"]);  // the hung handler was replaced
+
+  std::string logs = shim.Logs();
+  CHECK_THAT(logs, Catch::Contains("[py-fail-1] stdout: handling GET /"));
+  CHECK_THAT(logs, Catch::Contains("[py-fail-1] stderr: ValueError: bad input: oops"));
+  CHECK_THAT(logs, Catch::Contains("handler exited (exit status 7)"));
+}
+
+TEST_CASE("shim runtime-api: a Lambda-style python3 handler gets event and context",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kPython,
+                     {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                      {"handler.py", kPythonHandler, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                      "GANTRY_HANDLER=handler.lambda_style"});
+  REQUIRE(shim.WaitReady());
+  auto reply = shim.Call("GET", "/some/path", "", {{"X-Call-Id", "lambda-1"}});
+  CHECK(reply.status == 202);
+  CHECK(reply.body == "/some/path lambda-1");
+}
+
+TEST_CASE("shim runtime-api: node handler through the Lambda Runtime API", "[integration][shim]") {
+  TestEngine engine;
+  std::string handler =
+      "let calls = 0;\n"
+      "exports.main = async (req) => {\n"
+      "  calls += 1;\n"
+      "  console.log(`handling ${req.method} ${req.path}`);\n"
+      "  if (req.query.fail) throw new RangeError(`bad input: ${req.query.fail}`);\n"
+      "  if (req.query.crash) process.exit(9);\n"
+      "  if (req.query.hang) await new Promise((resolve) => setTimeout(resolve, 3600000));\n"
+      "  if (req.query.status) return { statusCode: Number(req.query.status), headers: { 'X-From': 'node' }, body: 'custom' };\n"
+      "  return { method: req.method, path: req.path, query: req.query, body: req.body,\n"
+      "           header: req.headers['x-h'], calls, pid: process.pid };\n"
+      "};\n";
+  ShimContainer shim(engine, kNode,
+                     {{"bootstrap.js", BootstrapFile("node/bootstrap.js"), 0755},
+                      {"handler.js", handler, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
+                      "GANTRY_HANDLER=handler.main", "GANTRY_TIMEOUT=3s"});
+  REQUIRE(shim.WaitReady());
+  auto reply = shim.Call("PATCH", "/things?id=9", "raw body", {{"X-H", "hv"}});
+  REQUIRE(reply.status == 200);
+  json first = json::parse(reply.body);
+  CHECK(first["method"] == "PATCH");
+  CHECK(first["path"] == "/things");
+  CHECK(first["query"]["id"] == "9");
+  CHECK(first["body"] == "raw body");
+  CHECK(first["header"] == "hv");
+  CHECK(json::parse(shim.Call("GET", "/").body)["calls"] == 2);
+
+  auto custom = shim.Call("GET", "/?status=418");
+  CHECK(custom.status == 418);
+  CHECK(custom.headers["x-from"] == "node");
+
+  auto failed = shim.Call("GET", "/?fail=nope", "", {{"X-Call-Id", "node-fail-1"}});
+  CHECK(failed.status == 500);
+  json error = json::parse(failed.body);
+  CHECK(error["error"] == "bad input: nope");
+  CHECK(error["type"] == "RangeError");
+  CHECK(error["callId"] == "node-fail-1");
+
+  CHECK(shim.Call("GET", "/?crash=1").status == 502);
+  json after_crash = json::parse(shim.Call("GET", "/").body);
+  CHECK(after_crash["pid"] != first["pid"]);
+
+  CHECK(shim.Call("GET", "/?hang=1").status == 504);
+  json after_hang = json::parse(shim.Call("GET", "/").body);
+  CHECK(after_hang["pid"] != after_crash["pid"]);
+
+  CHECK_THAT(shim.Logs(), Catch::Contains("[node-fail-1] stderr: RangeError: bad input: nope"));
+}
+
+TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0", "[integration][shim]") {
+  TestEngine engine;
+  std::string script =
+      "#!/bin/sh\n"
+      "if [ \"$Http_Query\" = slow ]; then touch /run/gantry/slow-started; sleep 2; echo drained ok; exit 0; fi\n"
+      "echo quick\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh", "GANTRY_GRACE=8s"});
+  REQUIRE(shim.WaitReady());
+  auto slow = std::async(std::launch::async, [&] { return shim.Call("GET", "/?slow"); });
+  REQUIRE(WaitForFile(shim.dir() + "/slow-started"));
+  REQUIRE(engine.client().KillContainer(shim.id(), "SIGTERM").ok());
+  // Draining: not ready, new calls refused -- until the last call is done and it exits.
+  // (The signal arrives asynchronously: wait for the shim to notice it.)
+  ShimReply ready;
+  for (int i = 0; i < 500; ++i) {
+    ready = shim.Call("GET", "/_/ready");
+    if (ready.status != 200) break;
+    std::this_thread::sleep_for(10ms);
+  }
+  auto refused = shim.Call("GET", "/");
+  auto done = slow.get();
+  CHECK(done.status == 200);
+  CHECK(done.body == "drained ok\n");
+  CHECK(ready.status == 503);
+  CHECK(refused.status == 503);
+  CHECK(WaitExit(engine, shim.id()) == 0);
+  CHECK_THAT(shim.Logs(), Catch::Contains("SIGTERM: draining 1 call(s)"));
+}
+
+TEST_CASE("shim: a function that can't run makes the shim exit with a clear status",
+          "[integration][shim]") {
+  TestEngine engine;
+  SECTION("exec command not found: 127") {
+    ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=/no/such/program"});
+    CHECK(WaitExit(engine, shim.id()) == 127);
+    CHECK_THAT(shim.Logs(), Catch::Contains("function can't run: command not found or not executable: /no/such/program"));
+  }
+  SECTION("handler that fails to import: init error, then 3 after the restarts") {
+    ShimContainer shim(engine, kPython,
+                       {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                        {"handler.py", "import no_such_module\n", 0644}},
+                       {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                        "GANTRY_HANDLER=handler.main"});
+    CHECK(WaitExit(engine, shim.id()) == 3);
+    std::string logs = shim.Logs();
+    CHECK_THAT(logs, Catch::Contains("handler init error"));
+    CHECK_THAT(logs, Catch::Contains("No module named 'no_such_module'"));
+    CHECK_THAT(logs, Catch::Contains("function can't run: handler exited 5 times before getting ready"));
+  }
+}
+
+}  // namespace
+}  // namespace gantry::testing
