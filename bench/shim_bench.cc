@@ -1,0 +1,260 @@
+// gantry-bench-shim: requests/s and p50/p99 latency of gantry-shim in each mode, at
+// concurrency 1 and 16, called from the host through the shim's unix socket in a
+// bind-mounted directory -- each beside a floor measured in the same run:
+//   exec         a bare posix_spawn + pipes loop running the same command in the container
+//   http         the function's own server called directly on the container's loopback
+//   runtime-api  the same handler served by node's own http server, called directly
+// The images (built by bench/shim) hold the shim, the function files and the two static
+// bench tools. Every container carries gantry.bench=shim-run and is removed at the end.
+//   gantry-bench-shim --node-image IMG --python-image IMG [-n REQUESTS] [-t SECONDS]
+#include <stdlib.h>
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "docker/curl_docker_client.h"
+#include "shim_load.h"
+
+namespace {
+
+using gantry::bench::LoadOptions;
+using gantry::bench::LoadResult;
+using gantry::bench::LoadTarget;
+using gantry::docker::ContainerSpec;
+using gantry::docker::DockerClient;
+
+constexpr const char* kRunLabel = "gantry.bench";
+constexpr const char* kRunValue = "shim-run";
+constexpr const char* kLoadTool = "/usr/local/bin/gantry-bench-shim-load";
+constexpr const char* kSpawnTool = "/usr/local/bin/gantry-bench-shim-spawn-floor";
+
+struct Settings {
+  std::string node_image;
+  std::string python_image;
+  long long requests = 20000;
+  long long exec_requests = 3000;
+  double seconds = 6;
+};
+
+struct Row {
+  std::string mode;
+  int concurrency = 1;
+  LoadResult shim;
+  std::optional<LoadResult> floor;
+  std::string floor_name;
+};
+
+[[noreturn]] void Die(const std::string& message) {
+  std::fprintf(stderr, "gantry-bench-shim: %s\n", message.c_str());
+  std::exit(1);
+}
+
+// A shim container with its socket directory; removed (both) when it goes.
+class ShimRun {
+ public:
+  ShimRun(DockerClient& docker, const std::string& image, std::vector<std::string> env)
+      : docker_(docker) {
+    char dir_template[] = "/tmp/gantry-bench-shim.XXXXXX";
+    if (::mkdtemp(dir_template) == nullptr) Die("mkdtemp failed");
+    dir_ = dir_template;
+    ::chmod(dir_.c_str(), 0777);
+    ContainerSpec spec;
+    spec.image = image;
+    spec.env = std::move(env);
+    spec.env.push_back("GANTRY_LISTEN=unix:/run/gantry/shim.sock");
+    spec.env.push_back("GANTRY_MAX_INFLIGHT=256");
+    spec.labels = {{kRunLabel, kRunValue}};
+    spec.user = "65534:65534";
+    spec.read_only_rootfs = true;
+    spec.cap_drop = {"ALL"};
+    spec.security_opt = {"no-new-privileges"};
+    spec.network_mode = "none";
+    spec.mounts.push_back({.type = gantry::docker::Mount::Type::kBind, .source = dir_, .target = "/run/gantry"});
+    spec.mounts.push_back({.type = gantry::docker::Mount::Type::kTmpfs, .target = "/tmp"});
+    auto id = docker_.CreateContainer(spec);
+    if (!id.ok()) Die("create: " + id.error().ToString());
+    id_ = *id;
+    if (auto started = docker_.StartContainer(id_); !started.ok()) Die("start: " + started.error().ToString());
+  }
+  ~ShimRun() {
+    (void)docker_.RemoveContainer(id_, {.force = true});
+    std::error_code ignored;
+    std::filesystem::remove_all(dir_, ignored);
+  }
+  ShimRun(const ShimRun&) = delete;
+  ShimRun& operator=(const ShimRun&) = delete;
+
+  const std::string& id() const { return id_; }
+  LoadTarget target() const { return LoadTarget{dir_ + "/shim.sock", "", 0}; }
+
+  void WaitReady() {
+    LoadOptions probe;
+    probe.method = "GET";
+    probe.target = "/_/ready";
+    probe.requests = 1;
+    probe.max_time = std::chrono::seconds(2);
+    for (int i = 0; i < 300; ++i) {
+      if (std::filesystem::exists(dir_ + "/shim.sock") && gantry::bench::RunLoad(target(), probe).ok == 1) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    Die("shim in " + id_.substr(0, 12) + " never got ready");
+  }
+
+ private:
+  DockerClient& docker_;
+  std::string dir_;
+  std::string id_;
+};
+
+// Runs one of the static bench tools in a container of `image` (sharing the network of
+// `network_of` when given) and parses the line it prints.
+LoadResult RunTool(DockerClient& docker, const std::string& image, std::vector<std::string> command,
+                   const std::string& network_of) {
+  ContainerSpec spec;
+  spec.image = image;
+  spec.entrypoint = {command.front()};
+  spec.cmd.assign(command.begin() + 1, command.end());
+  spec.labels = {{kRunLabel, kRunValue}};
+  spec.user = "65534:65534";
+  spec.network_mode = network_of.empty() ? "none" : "container:" + network_of;
+  auto id = docker.CreateContainer(spec);
+  if (!id.ok()) Die("create tool: " + id.error().ToString());
+  if (auto started = docker.StartContainer(*id); !started.ok()) Die("start tool: " + started.error().ToString());
+  auto waited = docker.WaitContainer(*id);
+  std::string output;
+  (void)docker.Logs(*id, {}, [&](gantry::docker::Stream, std::string_view line) {
+    output.append(line);
+    output += '\n';
+    return true;
+  });
+  (void)docker.RemoveContainer(*id, {.force = true});
+  LoadResult result;
+  if (!waited.ok() || !gantry::bench::ParseResult(output, result)) Die("floor tool failed: " + output);
+  return result;
+}
+
+LoadResult Measure(const LoadTarget& target, int concurrency, long long requests, double seconds) {
+  LoadOptions options;
+  options.concurrency = concurrency;
+  options.requests = requests;
+  options.max_time = std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
+  auto result = gantry::bench::RunLoad(target, options);
+  if (result.failed > 0) {
+    std::fprintf(stderr, "  %lld failed (first: %s)\n", static_cast<long long>(result.failed),
+                 result.first_error.c_str());
+  }
+  return result;
+}
+
+void Warm(const LoadTarget& target) { (void)Measure(target, 4, 300, 5); }
+
+std::vector<std::string> ToolArgs(const char* tool, int concurrency, long long requests, double seconds) {
+  return {tool, "-c", std::to_string(concurrency), "-n", std::to_string(requests), "-t", std::to_string(seconds),
+          "--body", "hello"};
+}
+
+void Print(const std::vector<Row>& rows) {
+  std::printf("\n%-22s %4s | %9s %8s %8s | %-30s %9s %8s %8s | %10s\n", "mode", "conc", "shim rps", "p50 ms",
+              "p99 ms", "floor", "rps", "p50 ms", "p99 ms", "shim/floor");
+  std::printf("%s\n", std::string(133, '-').c_str());
+  for (const auto& row : rows) {
+    std::printf("%-22s %4d | %9.0f %8.2f %8.2f | ", row.mode.c_str(), row.concurrency, row.shim.rps,
+                row.shim.p50_ms, row.shim.p99_ms);
+    if (row.floor) {
+      std::printf("%-30s %9.0f %8.2f %8.2f | %10.2f\n", row.floor_name.c_str(), row.floor->rps, row.floor->p50_ms,
+                  row.floor->p99_ms, row.floor->rps > 0 ? row.shim.rps / row.floor->rps : 0.0);
+    } else {
+      std::printf("%-30s %9s %8s %8s | %10s\n", row.floor_name.c_str(), "-", "-", "-", "-");
+    }
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  Settings settings;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--node-image") settings.node_image = argv[i + 1];
+    else if (flag == "--python-image") settings.python_image = argv[i + 1];
+    else if (flag == "-n") settings.requests = std::atoll(argv[i + 1]);
+    else if (flag == "-t") settings.seconds = std::atof(argv[i + 1]);
+    else Die("unknown flag " + flag);
+  }
+  if (settings.node_image.empty() || settings.python_image.empty()) Die("--node-image and --python-image are required");
+  settings.exec_requests = std::max(1LL, settings.requests / 6);
+  auto client = gantry::docker::CurlDockerClient::Connect();
+  if (!client) Die(client.error().ToString());
+  DockerClient& docker = **client;
+  const int kConcurrencies[] = {1, 16};
+  std::vector<Row> rows;
+
+  {
+    std::fprintf(stderr, "exec mode (cat)...\n");
+    ShimRun shim(docker, settings.node_image, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat"});
+    shim.WaitReady();
+    Warm(shim.target());
+    for (int c : kConcurrencies) {
+      Row row{"exec (cat)", c, Measure(shim.target(), c, settings.exec_requests, settings.seconds), std::nullopt,
+              "posix_spawn+pipes loop"};
+      auto args = ToolArgs(kSpawnTool, c, settings.exec_requests, settings.seconds);
+      args.insert(args.end(), {"--", "/bin/cat"});
+      row.floor = RunTool(docker, settings.node_image, args, "");
+      rows.push_back(row);
+    }
+  }
+  std::optional<LoadResult> node_direct[2];
+  {
+    std::fprintf(stderr, "http mode (node server)...\n");
+    ShimRun shim(docker, settings.node_image,
+                 {"GANTRY_MODE=http", "GANTRY_COMMAND=node /fn/server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
+    shim.WaitReady();
+    Warm(shim.target());
+    for (int k = 0; k < 2; ++k) {
+      int c = kConcurrencies[k];
+      Row row{"http (node server)", c, Measure(shim.target(), c, settings.requests, settings.seconds), std::nullopt,
+              "node server, direct"};
+      auto args = ToolArgs(kLoadTool, c, settings.requests, settings.seconds);
+      args.insert(args.end(), {"--tcp", "127.0.0.1:8080"});
+      row.floor = RunTool(docker, settings.node_image, args, shim.id());
+      node_direct[k] = row.floor;
+      rows.push_back(row);
+    }
+  }
+  {
+    std::fprintf(stderr, "runtime-api mode (node handler)...\n");
+    ShimRun shim(docker, settings.node_image,
+                 {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js", "GANTRY_HANDLER=handler.main"});
+    shim.WaitReady();
+    Warm(shim.target());
+    for (int k = 0; k < 2; ++k) {
+      int c = kConcurrencies[k];
+      rows.push_back(Row{"runtime-api (node)", c, Measure(shim.target(), c, settings.requests, settings.seconds),
+                         node_direct[k], "node server, direct (above)"});
+    }
+  }
+  {
+    std::fprintf(stderr, "runtime-api mode (python3 handler)...\n");
+    ShimRun shim(docker, settings.python_image,
+                 {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py", "GANTRY_HANDLER=handler.main"});
+    shim.WaitReady();
+    Warm(shim.target());
+    for (int c : kConcurrencies) {
+      rows.push_back(Row{"runtime-api (python3)", c, Measure(shim.target(), c, settings.requests, settings.seconds),
+                         std::nullopt, "(no python3 http server here)"});
+    }
+  }
+  if (auto left = docker.ListContainers({std::string(kRunLabel) + "=" + kRunValue}, true)) {
+    for (const auto& c : *left) (void)docker.RemoveContainer(c.id, {.force = true});
+  }
+  Print(rows);
+  std::printf("\nrequests of 5 bytes (\"hello\", echoed back); at most %lld requests (exec: %lld) or %.0f s per point;\n"
+              "shim: from the host through the unix socket; floors: inside the same image.\n",
+              settings.requests, settings.exec_requests, settings.seconds);
+  return 0;
+}
