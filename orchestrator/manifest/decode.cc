@@ -198,7 +198,10 @@ class Decoder {
         ok = false;
       }
     }
-    if (!ok) return std::nullopt;
+    if (!ok) {
+      out_.failed_paths.push_back(f.path);  // given, though wrong: not "missing" too
+      return std::nullopt;
+    }
     return out;
   }
 
@@ -218,7 +221,9 @@ class Decoder {
         continue;
       }
       Record(entry);
-      if (auto s = String(entry, " (quote values like \"true\" or \"\" for empty)")) {
+      const YamlNode& v = *e.value;
+      bool quotable = v.kind == Kind::kNull || (v.kind == Kind::kScalar && v.plain && IsBoolWord(v.value));
+      if (auto s = String(entry, quotable ? " (quote values like \"true\", or write \"\" for empty)" : "")) {
         out.emplace(e.key->value, std::move(*s));
       }
     }
@@ -302,6 +307,10 @@ DecodedDocument DecodeDocument(const YamlDocument& document, const std::string& 
   }
   auto fields = d.Fields(root, "", kTopFields);
   auto missing = [&](std::string_view name, std::string message) {
+    // Not when a misspelling of it was already reported ("specs: ... did you mean").
+    for (const std::string& failed : out.failed_paths) {
+      if (failed == name) return;
+    }
     d.Error(root.position, std::string(name), std::move(message));
   };
 

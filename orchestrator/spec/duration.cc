@@ -59,16 +59,15 @@ core::Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
     }
     if (!any_digit) return invalid(i == 0 && !rest.empty() ? "expected a number" : "not a number");
     std::string_view after = rest.substr(i);
+    // The unit is everything up to the next number: "30sec" has unit "sec", not "s".
+    std::string_view name = after.substr(0, after.find_first_of("0123456789."));
     const Unit* unit = nullptr;
     for (const Unit& u : kUnits) {
-      if (after.starts_with(u.name)) {
-        unit = &u;
-        break;
-      }
+      if (name == u.name) unit = &u;
     }
     if (unit == nullptr) {
-      if (after.empty()) return invalid("missing unit");
-      return invalid(fmt::format("unknown unit \"{}\"", after.substr(0, after.find_first_of("0123456789."))));
+      if (name.empty()) return invalid("missing unit");
+      return invalid(fmt::format("unknown unit \"{}\"", name));
     }
     if (whole > kMaxMillis / unit->millis) return invalid("too long");
     std::int64_t part = whole * unit->millis;

@@ -103,6 +103,7 @@ core::Result<std::int64_t> ParseMemory(std::string_view text) {
     }
   }
   if (number.starts_with('-')) return invalid("must not be negative");
+  if (number.find_first_of("0123456789") == std::string_view::npos) return invalid("not a number");
   Decimal d;
   if (!SplitDecimal(number, &d)) {
     if (multiplier == 1 && !number.empty() && (number.back() < '0' || number.back() > '9')) {

@@ -67,16 +67,6 @@ std::optional<std::string> CheckHandler(std::string_view handler, Runtime runtim
   return std::nullopt;
 }
 
-std::string AllowedRuntimesFor(bool (*pred)(Runtime)) {
-  std::string out;
-  for (std::string_view name : RuntimeNames()) {
-    if (!pred(*ParseRuntime(name))) continue;
-    if (!out.empty()) out += ", ";
-    out += name;
-  }
-  return out;
-}
-
 // Collects errors with a terse call syntax.
 class ErrorSink {
  public:
@@ -168,8 +158,7 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
 
     if (m.handler) {
       if (!TakesHandler(*runtime)) {
-        sink.Add("spec.handler", "not allowed for runtime {} (only {} take a handler)", rt,
-                 AllowedRuntimesFor(TakesHandler));
+        sink.Add("spec.handler", "not allowed for runtime {} (only python3 and node take a handler)", rt);
       } else if (auto why = CheckHandler(*m.handler, *runtime)) {
         sink.Add("spec.handler", "{}", *why);
       } else {
