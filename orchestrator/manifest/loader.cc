@@ -92,7 +92,8 @@ class Batch {
     std::size_t file_index = result_.files.size();
     result_.files.push_back(file);
     YamlParse parse = ParseYaml(text, options_.limits);
-    for (const YamlDocument& doc : parse.documents) {
+    for (std::size_t doc_index = 0; doc_index < parse.documents.size(); ++doc_index) {
+      const YamlDocument& doc = parse.documents[doc_index];
       if (doc.root->kind == YamlNode::Kind::kNull) continue;  // "---" with nothing after it
       DecodedDocument decoded = DecodeDocument(doc, base_dir);
       Record record;
@@ -109,6 +110,11 @@ class Batch {
       } else {
         continue;
       }
+      // Validation may pass a document whose shape was wrong (an unknown field, say); it is
+      // still not a valid object.
+      bool yaml_error = std::any_of(parse.errors.begin(), parse.errors.end(),
+                                    [&](const YamlError& e) { return e.document == doc_index; });
+      if (!decoded.errors.empty() || yaml_error) record.object.reset();
       records_.push_back(std::move(record));
     }
     for (const YamlError& e : parse.errors) Add(file_index, file, e.position, "", e.message);

@@ -35,6 +35,7 @@ class TreeBuilder : public YAML::EventHandler {
       : limits_(limits), errors_(errors) {}
 
   void OnDocumentStart(const YAML::Mark& mark) override {
+    ++documents_started_;
     stack_.clear();
     root_.reset();
     start_ = ToPosition(mark);
@@ -181,9 +182,10 @@ class TreeBuilder : public YAML::EventHandler {
                  })) {
         for (const NodePtr& item : e.value->items) sources.push_back(item);
       } else {
-        errors_.push_back({e.value->position, fmt::format("merge key \"<<\" needs a mapping or a list "
-                                                          "of mappings, got {}",
-                                                          DescribeKind(*e.value))});
+        errors_.push_back({e.value->position,
+                           fmt::format("merge key \"<<\" needs a mapping or a list of mappings, got {}",
+                                       DescribeKind(*e.value)),
+                           documents_started_ - 1});
       }
     }
     std::set<std::string> present;
@@ -228,6 +230,7 @@ class TreeBuilder : public YAML::EventHandler {
   NodePtr root_;
   Position start_;
   std::size_t nodes_ = 0;
+  std::size_t documents_started_ = 0;
 };
 
 // The position of the first byte that is not part of well-formed UTF-8, if any. Everything
@@ -293,11 +296,11 @@ YamlParse ParseYaml(std::string_view text, const YamlLimits& limits) {
       result.documents.push_back({builder.TakeRoot(), builder.start()});
     }
   } catch (const LimitExceeded& e) {
-    result.errors.push_back({e.position, e.message});
+    result.errors.push_back({e.position, e.message, result.documents.size()});
   } catch (const YAML::Exception& e) {
-    result.errors.push_back({ToPosition(e.mark), "yaml: " + e.msg});
+    result.errors.push_back({ToPosition(e.mark), "yaml: " + e.msg, result.documents.size()});
   } catch (const std::exception& e) {
-    result.errors.push_back({{}, fmt::format("yaml: {}", e.what())});
+    result.errors.push_back({{}, fmt::format("yaml: {}", e.what()), result.documents.size()});
   }
   return result;
 }

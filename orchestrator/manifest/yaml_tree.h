@@ -52,6 +52,7 @@ struct YamlLimits {
 struct YamlError {
   Position position;
   std::string message;
+  std::size_t document = 0;  // index of the document it was found in
 };
 
 struct YamlDocument {

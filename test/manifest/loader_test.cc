@@ -195,5 +195,26 @@ TEST_CASE("Undefined secrets: reported as the check mode says", "[manifest][load
   CHECK(r.objects.size() == 1);  // the secret; the function is left out
 }
 
+TEST_CASE("A document with any error is not a valid object", "[manifest][loader]") {
+  MemoryFileSystem fs;
+  const std::string good = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: ok}\n"
+                           "spec: {runtime: exec, command: [cat]}\n";
+  const std::string_view extras[] = {
+      "  extra: 1\n",           // unknown field
+      "  <<: 3\n",              // bad merge key
+      "  ? [a]\n  : b\n",       // key that is not a string
+      "  timeout: 1s\n  timeout: 2s\n",  // duplicate key
+  };
+  for (std::string_view extra : extras) {
+    INFO(extra);
+    std::string bad = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: bad}\n"
+                      "spec:\n  runtime: exec\n  command: [cat]\n" + std::string(extra);
+    LoadResult r = LoadManifestText(fs, good + "---\n" + bad, "f.yaml", "", {});
+    CHECK_FALSE(r.ok());
+    REQUIRE(r.objects.size() == 1);
+    CHECK(std::get<spec::FunctionSpec>(r.objects[0].object).name() == "ok");
+  }
+}
+
 }  // namespace
 }  // namespace gantry::manifest
