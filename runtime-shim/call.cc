@@ -1,5 +1,9 @@
 #include "call.h"
 
+#include <boost/beast/http/write.hpp>
+#include <cstdio>
+#include <sstream>
+
 namespace gantry::shim {
 
 namespace http = boost::beast::http;
@@ -27,7 +31,7 @@ bool Call::Finish(HttpResponse response) {
   response.set("X-Call-Id", id_);
   response.prepare_payload();
   Responder respond = std::move(respond_);
-  respond_ = nullptr;
+  respond_ = {};
   respond(std::move(response));
   if (on_finished_) {
     auto fn = std::move(on_finished_);
@@ -35,6 +39,86 @@ bool Call::Finish(HttpResponse response) {
     fn();
   }
   return true;
+}
+
+namespace {
+
+// Frames the body of a streamed response for the client (HTTP/1.1 chunks, or raw bytes
+// when the length is known or the connection closes at the end) and tells the call when
+// it is over.
+class CallStream final : public ResponseStream {
+ public:
+  CallStream(std::shared_ptr<ResponseStream> raw, bool chunked, bool close_at_end,
+             std::function<void()> on_end)
+      : raw_(std::move(raw)), chunked_(chunked), close_at_end_(close_at_end), on_end_(std::move(on_end)) {}
+  ~CallStream() override { End(false); }
+
+  void Write(std::string bytes, std::function<void(bool ok)> done) override {
+    if (ended_ || bytes.empty()) {
+      done(!ended_);
+      return;
+    }
+    if (chunked_) {
+      char size[32];
+      std::snprintf(size, sizeof size, "%zx\r\n", bytes.size());
+      bytes.insert(0, size);
+      bytes += "\r\n";
+    }
+    raw_->Write(std::move(bytes), std::move(done));
+  }
+
+  void End(bool ok) override {
+    if (ended_) return;
+    ended_ = true;
+    if (ok && chunked_) {
+      auto raw = raw_;
+      bool close = close_at_end_;
+      raw_->Write("0\r\n\r\n", [raw, close](bool written) { raw->End(written && !close); });
+    } else {
+      raw_->End(ok && !close_at_end_);
+    }
+    if (on_end_) {
+      auto fn = std::move(on_end_);
+      on_end_ = nullptr;
+      fn();
+    }
+  }
+
+ private:
+  std::shared_ptr<ResponseStream> raw_;
+  bool chunked_;
+  bool close_at_end_;
+  std::function<void()> on_end_;
+  bool ended_ = false;
+};
+
+}  // namespace
+
+Call::~Call() = default;
+
+std::shared_ptr<ResponseStream> Call::StartStream(http::response_header<> head) {
+  if (finished_) return nullptr;
+  auto raw = respond_.Stream();
+  if (!raw) return nullptr;
+  finished_ = true;
+  streaming_ = true;
+  bool has_length = head.find(http::field::content_length) != head.end();
+  bool http11 = respond_.version >= 11;
+  bool chunked = !has_length && http11;
+  // Without a length or chunking (HTTP/1.0) the end of the body is the end of the connection.
+  bool close_at_end = !respond_.keep_alive || (!has_length && !http11);
+  head.version(respond_.version);
+  head.set("X-Call-Id", id_);
+  head.erase(http::field::transfer_encoding);
+  if (chunked) head.set(http::field::transfer_encoding, "chunked");
+  head.set(http::field::connection, close_at_end ? "close" : "keep-alive");
+  std::ostringstream text;
+  text << head;
+  respond_ = {};
+  auto stream = std::make_shared<CallStream>(raw, chunked, close_at_end, std::move(on_finished_));
+  on_finished_ = nullptr;
+  raw->Write(text.str(), [](bool) {});
+  return stream;
 }
 
 }  // namespace gantry::shim

@@ -19,6 +19,7 @@ class Call {
  public:
   Call(std::string id, HttpRequest request, std::chrono::steady_clock::time_point deadline,
        Responder respond);
+  ~Call();
 
   const std::string& id() const { return id_; }
   HttpRequest& request() { return request_; }
@@ -32,7 +33,16 @@ class Call {
   // Answers with a ready-made response (http mode passes the function's own through).
   bool Finish(HttpResponse response);
 
-  // Runs once when the call is answered, whoever answers it (the shim counts it out).
+  // Starts a streamed answer with the function's response head (X-Call-Id added): the
+  // body follows through the returned stream, chunked unless the head has a
+  // Content-Length. The call counts as answered from now on (no 504 any more), but as in
+  // flight until the stream ends. Returns null if the call was already answered or the
+  // connection can't stream.
+  std::shared_ptr<ResponseStream> StartStream(
+      boost::beast::http::response_header<> head);
+  bool streaming() const { return streaming_; }
+
+  // Runs once when the call is done, whoever answers it (the shim counts it out).
   void OnFinished(std::function<void()> fn) { on_finished_ = std::move(fn); }
 
  private:
@@ -43,6 +53,7 @@ class Call {
   Responder respond_;
   std::function<void()> on_finished_;
   bool finished_ = false;
+  bool streaming_ = false;
 };
 
 // Runs the function for the shim in one of its modes. Implementations start and supervise

@@ -7,8 +7,10 @@
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <deque>
 #include <optional>
 
 #include "log.h"
@@ -67,13 +69,80 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep_alive = request.keep_alive();
     unsigned version = request.version();
     auto self = shared_from_this();
-    handler_(std::move(request), [self, keep_alive, version](HttpResponse response) {
-      response.version(version);
-      bool close = !keep_alive || !response.keep_alive();
-      response.keep_alive(!close);
-      self->Write(std::move(response), close);
-    });
+    Responder responder(
+        [self, keep_alive, version](HttpResponse response) {
+          response.version(version);
+          bool close = !keep_alive || !response.keep_alive();
+          response.keep_alive(!close);
+          self->Write(std::move(response), close);
+        },
+        [self] { return std::static_pointer_cast<ResponseStream>(std::make_shared<RawStream>(self)); });
+    responder.keep_alive = keep_alive;
+    responder.version = version;
+    handler_(std::move(request), std::move(responder));
   }
+
+  // The connection as a byte stream for one streamed response. Writes go out one at a
+  // time, in order (asio allows one write in flight per socket); End waits for them.
+  class RawStream final : public ResponseStream, public std::enable_shared_from_this<RawStream> {
+   public:
+    explicit RawStream(std::shared_ptr<Session> session) : session_(std::move(session)) {}
+    void Write(std::string bytes, std::function<void(bool ok)> done) override {
+      if (failed_ || ended_) {
+        done(false);
+        return;
+      }
+      queue_.push_back({std::move(bytes), std::move(done)});
+      if (!writing_) WriteNext();
+    }
+    void End(bool ok) override {
+      if (ended_) return;
+      ended_ = true;
+      end_ok_ = ok;
+      if (!writing_) Finish();
+    }
+
+   private:
+    struct Pending {
+      std::string bytes;
+      std::function<void(bool ok)> done;
+    };
+
+    void WriteNext() {
+      if (queue_.empty()) {
+        writing_ = false;
+        if (ended_) Finish();
+        return;
+      }
+      writing_ = true;
+      asio::async_write(session_->socket_, asio::buffer(queue_.front().bytes),
+                        [self = shared_from_this()](beast::error_code ec, std::size_t) {
+                          Pending done = std::move(self->queue_.front());
+                          self->queue_.pop_front();
+                          if (ec) self->failed_ = true;
+                          done.done(!ec);
+                          if (self->failed_) {
+                            for (auto& rest : self->queue_) rest.done(false);
+                            self->queue_.clear();
+                          }
+                          self->WriteNext();
+                        });
+    }
+    void Finish() {
+      if (end_ok_ && !failed_) {
+        session_->Read();
+      } else {
+        session_->Shutdown();
+      }
+    }
+
+    std::shared_ptr<Session> session_;
+    std::deque<Pending> queue_;
+    bool writing_ = false;
+    bool ended_ = false;
+    bool end_ok_ = false;
+    bool failed_ = false;
+  };
 
   void Write(HttpResponse response, bool close) {
     if (close) response.keep_alive(false);

@@ -15,9 +15,41 @@ namespace gantry::shim {
 
 using HttpRequest = boost::beast::http::request<boost::beast::http::string_body>;
 using HttpResponse = boost::beast::http::response<boost::beast::http::string_body>;
-// Sends the response to one request; call it exactly once. Dropping it unanswered closes
-// the connection.
-using Responder = std::function<void(HttpResponse)>;
+// A response written to the client piece by piece (http mode relays a large or unbounded
+// body this way): raw bytes in order, then End. Not thread-safe.
+class ResponseStream {
+ public:
+  virtual ~ResponseStream() = default;
+  // Queues `bytes` for the client; `done(ok)` runs once they are written (ok is false when
+  // the client is gone).
+  virtual void Write(std::string bytes, std::function<void(bool ok)> done) = 0;
+  // The response is complete (`ok`: the connection may serve the next request) or broken
+  // (the connection is closed, so the client sees a truncated response, never a hang).
+  virtual void End(bool ok) = 0;
+};
+
+// Answers one request, exactly once: either a whole response, or Stream() and then the
+// stream's bytes. Dropping it unanswered closes the connection. Copyable.
+class Responder {
+ public:
+  using SendFn = std::function<void(HttpResponse)>;
+  using StreamFn = std::function<std::shared_ptr<ResponseStream>()>;
+
+  Responder() = default;
+  Responder(SendFn send, StreamFn stream = nullptr) : send_(std::move(send)), stream_(std::move(stream)) {}  // NOLINT
+
+  void operator()(HttpResponse response) const { send_(std::move(response)); }
+  // The raw connection, for a response whose head the caller writes itself; null when this
+  // responder can't stream.
+  std::shared_ptr<ResponseStream> Stream() const { return stream_ ? stream_() : nullptr; }
+  // The request asked to keep the connection, and its HTTP version (11 = 1.1).
+  bool keep_alive = true;
+  unsigned version = 11;
+
+ private:
+  SendFn send_;
+  StreamFn stream_;
+};
 using RequestHandler = std::function<void(HttpRequest&&, Responder)>;
 
 // An HTTP/1.1 server on a unix socket or TCP port: accepts connections, reads requests

@@ -7,6 +7,7 @@
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <array>
 #include <limits>
 
 #include "log.h"
@@ -21,6 +22,8 @@ using tcp = asio::ip::tcp;
 namespace {
 
 constexpr std::size_t kMaxIdle = 64;
+// Responses up to this size are answered whole (one write); larger ones are streamed.
+constexpr std::size_t kBufferUpTo = 64 * 1024;
 constexpr auto kProbeInterval = std::chrono::milliseconds(20);
 
 // Headers that belong to one hop, not to the message (RFC 9110 7.6.1).
@@ -50,7 +53,10 @@ struct HttpRunner::Exchange {
   uint64_t generation = 0;
   HttpRequest request;
   beast::flat_buffer buffer;
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::array<char, 64 * 1024> chunk;
+  std::string collected;                  // the body so far, while not streaming
+  std::shared_ptr<ResponseStream> stream;  // once streaming
 };
 
 HttpRunner::HttpRunner(asio::io_context& io, const ShimConfig& config, const Clock& clock,
@@ -168,34 +174,96 @@ void HttpRunner::Connect(const std::shared_ptr<Exchange>& exchange) {
 }
 
 void HttpRunner::Send(const std::shared_ptr<Exchange>& exchange) {
-  http::async_write(
-      *exchange->socket, exchange->request,
-      [this, exchange](const boost::system::error_code& ec, std::size_t) {
+  http::async_write(*exchange->socket, exchange->request,
+                    [this, exchange](const boost::system::error_code& ec, std::size_t) {
+                      if (ec) {
+                        Fail(exchange, "send: " + ec.message());
+                        return;
+                      }
+                      exchange->parser.emplace();
+                      exchange->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
+                      if (exchange->request.method() == http::verb::head) exchange->parser->skip(true);
+                      http::async_read_header(*exchange->socket, exchange->buffer, *exchange->parser,
+                                              [this, exchange](const boost::system::error_code& read_ec,
+                                                               std::size_t) {
+                                                if (read_ec) {
+                                                  Fail(exchange, "read: " + read_ec.message());
+                                                  return;
+                                                }
+                                                auto& parser = *exchange->parser;
+                                                auto length = parser.content_length();
+                                                if (!parser.is_done() && (!length || *length > kBufferUpTo)) {
+                                                  // Large or open-ended (chunked, server-sent
+                                                  // events): send the head now, relay the body
+                                                  // as it comes.
+                                                  auto head = parser.get().base();
+                                                  StripHopByHop(head);
+                                                  exchange->stream = exchange->call->StartStream(std::move(head));
+                                                  if (!exchange->stream) {
+                                                    Abandon(exchange->call);
+                                                    return;
+                                                  }
+                                                }
+                                                ReadBody(exchange);
+                                              });
+                    });
+}
+
+void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
+  auto& parser = *exchange->parser;
+  if (parser.is_done()) {
+    Done(exchange);
+    return;
+  }
+  parser.get().body().data = exchange->chunk.data();
+  parser.get().body().size = exchange->chunk.size();
+  http::async_read_some(
+      *exchange->socket, exchange->buffer, parser,
+      [this, exchange](boost::system::error_code ec, std::size_t) {
+        if (ec == http::error::need_buffer) ec = {};  // the chunk buffer is full: pass it on
         if (ec) {
-          Fail(exchange, "send: " + ec.message());
+          if (exchange->stream) {
+            LogShim("call " + exchange->call->id() + ": function server broke off its response: " +
+                    ec.message());
+            active_.erase(exchange->call->id());
+            exchange->stream->End(false);
+            return;
+          }
+          Fail(exchange, "read: " + ec.message());
           return;
         }
-        exchange->parser.emplace();
-        exchange->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-        if (exchange->request.method() == http::verb::head) exchange->parser->skip(true);
-        http::async_read(
-            *exchange->socket, exchange->buffer, *exchange->parser,
-            [this, exchange](const boost::system::error_code& read_ec, std::size_t) {
-              if (read_ec) {
-                Fail(exchange, "read: " + read_ec.message());
-                return;
-              }
-              active_.erase(exchange->call->id());
-              HttpResponse response = exchange->parser->release();
-              bool keep = response.keep_alive();
-              StripHopByHop(response);
-              exchange->call->Finish(std::move(response));
-              if (keep && !stopped_ && exchange->generation == generation_ && ready_ &&
-                  idle_.size() < kMaxIdle && exchange->buffer.size() == 0) {
-                idle_.push_back(std::move(exchange->socket));
-              }
-            });
+        std::size_t got = exchange->chunk.size() - exchange->parser->get().body().size;
+        std::string bytes(exchange->chunk.data(), got);
+        if (!exchange->stream) {
+          exchange->collected += bytes;
+          ReadBody(exchange);
+          return;
+        }
+        exchange->stream->Write(std::move(bytes), [this, exchange](bool ok) {
+          if (!ok) {  // the client went away: so does the upstream connection
+            Abandon(exchange->call);
+            return;
+          }
+          ReadBody(exchange);
+        });
       });
+}
+
+void HttpRunner::Done(const std::shared_ptr<Exchange>& exchange) {
+  active_.erase(exchange->call->id());
+  bool keep = exchange->parser->keep_alive();
+  if (exchange->stream) {
+    exchange->stream->End(true);
+  } else {
+    HttpResponse response(std::move(exchange->parser->get().base()));
+    StripHopByHop(response);
+    response.body() = std::move(exchange->collected);
+    exchange->call->Finish(std::move(response));
+  }
+  if (keep && !stopped_ && exchange->generation == generation_ && ready_ && idle_.size() < kMaxIdle &&
+      exchange->buffer.size() == 0) {
+    idle_.push_back(std::move(exchange->socket));
+  }
 }
 
 void HttpRunner::Fail(const std::shared_ptr<Exchange>& exchange, const std::string& what) {
@@ -207,6 +275,7 @@ void HttpRunner::Fail(const std::shared_ptr<Exchange>& exchange, const std::stri
     exchange->reused = false;
     exchange->buffer.clear();
     exchange->parser.reset();
+    exchange->collected.clear();
     Connect(exchange);
     return;
   }
@@ -219,9 +288,11 @@ void HttpRunner::Fail(const std::shared_ptr<Exchange>& exchange, const std::stri
 void HttpRunner::Abandon(const std::shared_ptr<Call>& call) {
   auto it = active_.find(call->id());
   if (it != active_.end()) {
-    boost::system::error_code ignored;
-    if (it->second->socket) it->second->socket->close(ignored);
+    auto exchange = it->second;
     active_.erase(it);
+    boost::system::error_code ignored;
+    if (exchange->socket) exchange->socket->close(ignored);
+    if (exchange->stream) exchange->stream->End(false);
   }
   std::erase(waiting_, call);
 }

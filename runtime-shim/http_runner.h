@@ -20,7 +20,8 @@ namespace gantry::shim {
 
 // http mode: starts the function's own HTTP server once (restarted if it exits), waits
 // until its port accepts connections, and proxies each call to it -- method, target,
-// headers and body -- over kept-alive loopback connections, passing its response back.
+// headers and body -- over kept-alive loopback connections, passing its response back (whole up to 64 KiB,
+// streamed as it arrives beyond that).
 // Calls that arrive before it is ready wait (within their deadline). Not thread-safe:
 // runs on the shim's io thread.
 class HttpRunner final : public FunctionRunner {
@@ -41,6 +42,8 @@ class HttpRunner final : public FunctionRunner {
   void Proxy(const std::shared_ptr<Call>& call);
   void Connect(const std::shared_ptr<Exchange>& exchange);
   void Send(const std::shared_ptr<Exchange>& exchange);
+  void ReadBody(const std::shared_ptr<Exchange>& exchange);
+  void Done(const std::shared_ptr<Exchange>& exchange);
   void Fail(const std::shared_ptr<Exchange>& exchange, const std::string& what);
 
   boost::asio::io_context& io_;

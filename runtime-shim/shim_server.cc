@@ -121,7 +121,16 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
   timer->async_wait([this, weak](const boost::system::error_code& ec) {
     if (ec) return;
     auto expired = weak.lock();
-    if (!expired || expired->finished()) return;
+    if (!expired) return;
+    if (expired->finished()) {
+      // A streamed answer still running at the deadline is cut off (its head is out, so
+      // a 504 is no longer possible): the client sees the connection close.
+      if (expired->streaming()) {
+        LogShim("call " + expired->id() + ": streamed response cut off at the timeout");
+        runner_.Abandon(expired);
+      }
+      return;
+    }
     LogShim("call " + expired->id() + " timed out after " +
             std::to_string(config_.timeout.count()) + " ms");
     auto keep = expired;  // Finish erases the map entry

@@ -126,6 +126,13 @@ TEST_CASE("shim http: proxies to the function's own server over kept-alive conne
       "  req.on('data', (c) => chunks.push(c));\n"
       "  req.on('end', () => {\n"
       "    if (req.url === '/crash') process.exit(4);\n"
+      "    if (req.url === '/big') { res.end('0123456789'.repeat(100000)); return; }\n"
+      "    if (req.url === '/events') {\n"
+      "      let i = 0;\n"
+      "      const t = setInterval(() => { res.write(`event ${i}\\n`); if (++i === 3) { clearInterval(t); res.end(); } }, 50);\n"
+      "      return;\n"
+      "    }\n"
+      "    if (req.url === '/endless') { res.write('x'.repeat(100000)); return; }\n"
       "    console.log(`served ${req.method} ${req.url}`);\n"
       "    res.setHeader('X-Upstream-Port', String(req.socket.remotePort));\n"
       "    res.setHeader('X-Pid', String(process.pid));\n"
@@ -134,7 +141,8 @@ TEST_CASE("shim http: proxies to the function's own server over kept-alive conne
       "  });\n"
       "}).listen(8080, '127.0.0.1');\n";
   ShimContainer shim(engine, kNode, {{"server.js", server, 0644}},
-                     {"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
+                     {"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js", "GANTRY_UPSTREAM=127.0.0.1:8080",
+                      "GANTRY_TIMEOUT=3s"});
   REQUIRE(shim.WaitReady());
   auto reply = shim.Call("POST", "/created/1?x=y", "the body", {{"X-H", "v"}});
   REQUIRE(reply.error.empty());
@@ -147,6 +155,22 @@ TEST_CASE("shim http: proxies to the function's own server over kept-alive conne
     CHECK(again.status == 200);
     CHECK(again.headers["x-upstream-port"] == port);  // the same kept-alive connection
   }
+  // Large and open-ended bodies are relayed as they come (chunked when the server gave no
+  // length); one that never ends is cut off at the timeout instead of hanging.
+  auto big = shim.Call("GET", "/big");
+  CHECK(big.status == 200);
+  CHECK(big.body.size() == 1000000);
+  CHECK(big.body.substr(999990) == "0123456789");
+  auto events = shim.Call("GET", "/events");
+  CHECK(events.status == 200);
+  CHECK(events.headers["transfer-encoding"] == "chunked");
+  CHECK(events.body == "event 0\nevent 1\nevent 2\n");
+  CHECK_FALSE(events.headers["x-call-id"].empty());
+  auto endless = shim.Call("GET", "/endless", "", {}, 20s);
+  CHECK(endless.status == 0);
+  CHECK_THAT(endless.error, Catch::StartsWith("read: "));
+  CHECK(shim.Call("GET", "/again").status == 200);
+
   std::string pid = reply.headers["x-pid"];
   auto crashed = shim.Call("GET", "/crash");
   CHECK(crashed.status == 502);
