@@ -187,7 +187,12 @@ ImageInfo ImageFrom(const json& j) {
     i.labels = GetLabels(*cfg, "Labels");
   }
   if (auto created = j.find("Created"); created != j.end()) {
-    i.created = created->is_string() ? created->get<std::string>() : created->dump();
+    if (created->is_number_integer()) {
+      i.created_unix = created->get<int64_t>();
+      i.created = created->dump();
+    } else if (created->is_string()) {
+      i.created = created->get<std::string>();
+    }
   }
   return i;
 }

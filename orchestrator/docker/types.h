@@ -132,7 +132,8 @@ struct ImageInfo {
   std::vector<std::string> repo_tags;
   Labels labels;
   int64_t size = 0;
-  std::string created;
+  std::string created;       // as the engine wrote it (RFC 3339 from inspect)
+  int64_t created_unix = 0;  // seconds since the epoch (from list), 0 when unknown
 };
 
 struct BuildOptions {

@@ -93,8 +93,9 @@ TEST_CASE("events, lists and wait results parse", "[docker][responses]") {
   CHECK((*list)[0].name == "one");
   CHECK((*list)[0].labels.at("k") == "v");
 
-  auto images = ParseImageList(json::parse(R"([{"Id":"sha256:1","RepoTags":["a:b"],"Labels":null,"Size":5}])"));
+  auto images = ParseImageList(json::parse(R"([{"Id":"sha256:1","RepoTags":["a:b"],"Labels":null,"Size":5,"Created":1700000000}])"));
   REQUIRE(images.ok());
+  CHECK((*images)[0].created_unix == 1700000000);
   CHECK((*images)[0].repo_tags == std::vector<std::string>{"a:b"});
 
   auto wait = ParseWait(json::parse(R"({"StatusCode":3,"Error":null})"));

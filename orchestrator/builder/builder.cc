@@ -1,0 +1,97 @@
+#include "builder/builder.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "spec/sha256.h"
+
+namespace gantry::builder {
+namespace {
+
+constexpr std::size_t kTagHexDigits = 20;
+
+std::string ContextTag(const spec::FunctionSpec& spec, std::string_view tar, std::string_view dockerfile) {
+  spec::Sha256 h;
+  h.Update(dockerfile);
+  h.Update(std::string_view("\0", 1));
+  h.Update(tar);
+  return fmt::format("{}:{}", ImageRepository(spec), spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
+}
+
+docker::LabelSelector FunctionSelector(const spec::FunctionSpec& spec) {
+  return {"gantry.function=" + spec.name(), "gantry.namespace=" + spec.namespace_name()};
+}
+
+}  // namespace
+
+std::string ImageRepository(const spec::FunctionSpec& spec) {
+  return fmt::format("gantry/fn-{}-{}", spec.namespace_name(), spec.name());
+}
+
+core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
+  auto plan = PlanBuild(spec, options_.templates);
+  if (!plan) return plan.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
+  auto tar = plan->context.Tar();
+  if (!tar) return tar.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
+  return ContextTag(spec, *tar, plan->dockerfile);
+}
+
+core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress) {
+  std::string what = fmt::format("build {}", spec.QualifiedName());
+  if (spec.runtime() == spec::Runtime::kImage) {
+    auto image = docker_.InspectImage(spec.image());
+    if (!image) {
+      if (image.error().code() == core::ErrorCode::kNotFound) {
+        return core::Error::NotFound(fmt::format(
+            "{}: image {} is not on this engine (no registry is pulled from: build or load it first)", what,
+            spec.image()));
+      }
+      return image.error().WithContext(what);
+    }
+    return BuiltImage{.ref = spec.image(), .id = image->id, .cached = true, .http_port = spec.port()};
+  }
+
+  auto plan = PlanBuild(spec, options_.templates);
+  if (!plan) return plan.error().WithContext(what);
+  auto tar = plan->context.Tar();
+  if (!tar) return tar.error().WithContext(what);
+  std::string tag = ContextTag(spec, *tar, plan->dockerfile);
+
+  if (auto existing = docker_.InspectImage(tag)) {
+    return BuiltImage{.ref = tag, .id = existing->id, .cached = true, .http_port = plan->http_port};
+  } else if (existing.error().code() != core::ErrorCode::kNotFound) {
+    return existing.error().WithContext(what);
+  }
+
+  docker::BuildOptions build{.tags = {tag}, .dockerfile = plan->dockerfile};
+  build.labels = options_.extra_labels;
+  build.labels["gantry.function"] = spec.name();
+  build.labels["gantry.namespace"] = spec.namespace_name();
+  build.labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
+  auto id = docker_.BuildImage(build, docker::ReadFromString(*tar), progress);
+  if (!id) return id.error().WithContext(what);
+  Prune(spec, tag);
+  return BuiltImage{.ref = tag, .id = *id, .cached = false, .http_port = plan->http_port};
+}
+
+int Builder::Prune(const spec::FunctionSpec& spec, const std::string& current) {
+  auto images = docker_.ListImages(FunctionSelector(spec));
+  if (!images) return 0;
+  std::sort(images->begin(), images->end(),
+            [](const docker::ImageInfo& a, const docker::ImageInfo& b) { return a.created_unix > b.created_unix; });
+  int kept = 0;
+  int removed = 0;
+  for (const docker::ImageInfo& image : *images) {
+    bool is_current = std::find(image.repo_tags.begin(), image.repo_tags.end(), current) != image.repo_tags.end();
+    if (is_current || kept < options_.keep_images - 1) {
+      if (!is_current) ++kept;
+      continue;
+    }
+    // An image a container still uses answers kConflict and stays until a later prune.
+    if (docker_.RemoveImage(image.id, /*force=*/false).ok()) ++removed;
+  }
+  return removed;
+}
+
+}  // namespace gantry::builder

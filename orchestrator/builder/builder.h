@@ -1,0 +1,61 @@
+#pragma once
+
+#include <string>
+
+#include "builder/templates.h"
+#include "core/result.h"
+#include "docker/docker_client.h"
+#include "spec/function_spec.h"
+
+namespace gantry::builder {
+
+struct BuilderOptions {
+  TemplateOptions templates;
+  // Images kept per function, the current one included; older ones are removed after a
+  // build (images a container still uses stay).
+  int keep_images = 3;
+  // Added to every image built (tests put gantry.test here).
+  docker::Labels extra_labels;
+};
+
+// The image a function runs.
+struct BuiltImage {
+  std::string ref;   // "gantry/fn-default-echo:1a2b..." (or the user's image for runtime image)
+  std::string id;    // "sha256:..."
+  bool cached = false;  // true when nothing was built (the tag existed, or runtime image)
+  int http_port = 0;    // the port the image serves HTTP on itself; 0: the shim's socket
+};
+
+// Turns a FunctionSpec and its source directory into an image through the Engine API
+// (POST /build). Images are tagged by content: gantry/fn-<namespace>-<name>:<hash>, the
+// hash over the build context's bytes (the source after .dockerignore/.gantryignore, the
+// generated Dockerfile, the shim and bootstrap), so an existing tag is never rebuilt and
+// any change to what goes into the image gives a new tag. Thread-safe when the
+// DockerClient is; building the same function twice at once is the caller's to avoid.
+class Builder {
+ public:
+  Builder(docker::DockerClient& docker, BuilderOptions options) : docker_(docker), options_(std::move(options)) {}
+
+  // Returns the function's image, building it when its tag doesn't exist, with each line
+  // of build output passed to `progress`. Errors: kNotFound (source, Dockerfile, shim or,
+  // for runtime image, the image itself missing), kInvalidArgument (a build step failed:
+  // the step, the engine's message and the step's last output lines), or the engine's.
+  core::Result<BuiltImage> Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress = nullptr);
+
+  // The tag the function's current source would get, without building. Same errors as
+  // Build's planning.
+  core::Result<std::string> Tag(const spec::FunctionSpec& spec) const;
+
+  // Removes the function's images beyond the newest `keep_images` (never `current`).
+  // Returns how many were removed.
+  int Prune(const spec::FunctionSpec& spec, const std::string& current);
+
+ private:
+  docker::DockerClient& docker_;
+  BuilderOptions options_;
+};
+
+// "gantry/fn-<namespace>-<name>" (a valid repository name: both are DNS-1123 labels).
+std::string ImageRepository(const spec::FunctionSpec& spec);
+
+}  // namespace gantry::builder

@@ -1,0 +1,123 @@
+#include "builder/templates.h"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+namespace gantry::builder {
+namespace {
+
+using spec::Runtime;
+
+std::string JsonArray(const std::vector<std::string>& items) { return nlohmann::json(items).dump(); }
+std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }
+
+// The shim as entrypoint, running `command` (everything after "--").
+std::string ShimEntrypoint(std::string_view mode, const std::vector<std::string>& command) {
+  std::vector<std::string> cmd = {"--"};
+  cmd.insert(cmd.end(), command.begin(), command.end());
+  return fmt::format("ENV GANTRY_MODE={}\nENTRYPOINT [\"{}\"]\nCMD {}\n", mode, kImageShimPath, JsonArray(cmd));
+}
+
+core::Result<std::string> BaseImage(const TemplateOptions& options, Runtime runtime) {
+  auto it = options.base_images.find(runtime);
+  if (it == options.base_images.end() || it->second.empty()) {
+    return core::Error::InvalidArgument(fmt::format("no base image configured for runtime {}", spec::RuntimeName(runtime)));
+  }
+  return it->second;
+}
+
+std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& base, std::string_view interpreter,
+                            std::string_view bootstrap) {
+  std::string df = fmt::format("FROM {}\n", base);
+  df += fmt::format("COPY gantry-shim {}\n", kImageShimPath);
+  df += fmt::format("COPY {0} /opt/gantry/{0}\n", bootstrap);
+  df += fmt::format("COPY function/ {}/\n", kTaskRoot);
+  df += fmt::format("WORKDIR {}\n", kTaskRoot);
+  df += fmt::format("ENV LAMBDA_TASK_ROOT={} _HANDLER={} AWS_LAMBDA_FUNCTION_NAME={}\n", kTaskRoot,
+                    Quote(spec.handler()), Quote(spec.name()));
+  // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
+  if (interpreter == "python3") df += "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1\n";
+  df += fmt::format("USER {}\n", kFunctionUser);
+  df += ShimEntrypoint("runtime-api", {std::string(interpreter), "/opt/gantry/" + std::string(bootstrap)});
+  return df;
+}
+
+}  // namespace
+
+core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options) {
+  BuildPlan plan;
+  Runtime runtime = spec.runtime();
+  if (runtime == Runtime::kImage) {
+    return core::Error::InvalidArgument(fmt::format("function {} uses runtime image: nothing to build", spec.QualifiedName()));
+  }
+  if (runtime == Runtime::kDockerfile) {
+    IgnoreRules ignore = ReadIgnoreFiles(spec.source_path());
+    if (auto s = plan.context.AddDirectory(spec.source_path(), "", ignore); !s) return s.error();
+    if (!plan.context.Contains(spec.dockerfile())) {
+      return core::Error::NotFound(fmt::format("{}: no {} in {} (or it is ignored)", spec.QualifiedName(),
+                                               spec.dockerfile(), spec.source_path()));
+    }
+    plan.dockerfile = spec.dockerfile();
+    plan.http_port = spec.port();
+    if (!spec.command().empty()) {
+      // The user's image is the environment; the shim on top runs the command per request.
+      std::ifstream in(std::filesystem::path(spec.source_path()) / spec.dockerfile(), std::ios::binary);
+      std::ostringstream user;
+      user << in.rdbuf();
+      std::string df = user.str();
+      if (!df.empty() && df.back() != '\n') df.push_back('\n');
+      df += fmt::format("COPY .gantry/gantry-shim {}\n", kImageShimPath);
+      df += ShimEntrypoint("exec", spec.command());
+      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s) return s.error();
+      plan.context.AddFile(".gantry/Dockerfile", std::move(df));
+      plan.dockerfile = ".gantry/Dockerfile";
+      plan.http_port = 0;
+    }
+    return plan;
+  }
+
+  auto base = BaseImage(options, runtime);
+  if (!base) return base.error();
+  if (auto s = plan.context.AddHostFile(options.shim_path, "gantry-shim", true); !s) {
+    return s.error().WithContext("the gantry-shim binary");
+  }
+  if (!spec.source_path().empty()) {
+    IgnoreRules ignore = ReadIgnoreFiles(spec.source_path());
+    if (auto s = plan.context.AddDirectory(spec.source_path(), "function", ignore); !s) return s.error();
+  }
+  std::string df;
+  switch (runtime) {
+    case Runtime::kPython3:
+    case Runtime::kNode: {
+      bool python = runtime == Runtime::kPython3;
+      std::string bootstrap = python ? "bootstrap.py" : "bootstrap.js";
+      std::string host_bootstrap =
+          (std::filesystem::path(options.bootstrap_dir) / (python ? "python3" : "node") / bootstrap).string();
+      if (auto s = plan.context.AddHostFile(host_bootstrap, bootstrap, false); !s) {
+        return s.error().WithContext("the runtime bootstrap");
+      }
+      // An empty source still needs the directory for COPY.
+      if (spec.source_path().empty()) plan.context.AddFile("function/.keep", "");
+      df = HandlerTemplate(spec, *base, python ? "python3" : "node", bootstrap);
+      break;
+    }
+    case Runtime::kExec: {
+      df = fmt::format("FROM {}\nCOPY gantry-shim {}\n", *base, kImageShimPath);
+      if (!spec.source_path().empty()) df += fmt::format("COPY function/ {}/\n", kTaskRoot);
+      df += fmt::format("WORKDIR {}\nUSER {}\n", spec.source_path().empty() ? "/" : kTaskRoot, kFunctionUser);
+      df += ShimEntrypoint("exec", spec.command());
+      break;
+    }
+    default:
+      break;
+  }
+  plan.context.AddFile("Dockerfile", std::move(df));
+  return plan;
+}
+
+}  // namespace gantry::builder

@@ -1,0 +1,50 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "builder/build_context.h"
+#include "core/result.h"
+#include "spec/function_spec.h"
+
+namespace gantry::builder {
+
+// Where things live inside a template-built image.
+inline constexpr const char* kImageShimPath = "/usr/local/bin/gantry-shim";
+inline constexpr const char* kTaskRoot = "/var/task";
+// The shim's socket directory, bind-mounted from the host per replica.
+inline constexpr const char* kSocketDir = "/run/gantry";
+// The unprivileged user functions run as (nobody:nogroup on Debian).
+inline constexpr const char* kFunctionUser = "65534:65534";
+
+struct TemplateOptions {
+  // Base image per template runtime (python3, node, exec). Local gantry/* images by
+  // default; elsewhere e.g. python:3.12-slim.
+  std::map<spec::Runtime, std::string> base_images = {
+      {spec::Runtime::kPython3, "gantry/python3:bookworm"},
+      {spec::Runtime::kNode, "gantry/node:bookworm"},
+      {spec::Runtime::kExec, "gantry/base:bookworm"},
+  };
+  std::string shim_path;      // the static gantry-shim on this host
+  std::string bootstrap_dir;  // holds python3/bootstrap.py and node/bootstrap.js
+};
+
+// What a function's build needs: the context and the Dockerfile's path inside it.
+struct BuildPlan {
+  BuildContext context;
+  std::string dockerfile = "Dockerfile";
+  // The TCP port the image serves HTTP on itself; 0 when the shim serves it on its socket.
+  int http_port = 0;
+};
+
+// Lays out the build of `spec` (not runtime image, which builds nothing):
+//   python3/node: FROM the runtime's base, the shim, the bootstrap, the source under
+//     /var/task, user 65534, the shim as entrypoint in runtime-api mode;
+//   exec: FROM the base, the shim in exec mode running spec.command, the source (if any);
+//   dockerfile: the user's own Dockerfile and source; with spec.command, the shim is added
+//     on top and runs the command per request (exec mode), else the image serves HTTP on
+//     spec.port itself.
+// kNotFound when the source, the user's Dockerfile, the shim or a bootstrap is missing.
+core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options);
+
+}  // namespace gantry::builder

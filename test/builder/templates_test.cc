@@ -1,0 +1,171 @@
+#include "builder/templates.h"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <catch2/catch.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+
+#include "manifest/file_system.h"
+#include "manifest/loader.h"
+
+namespace gantry::builder {
+namespace {
+
+namespace fs = std::filesystem;
+
+// A scratch directory with a manifest and its source; yields the validated spec.
+class Project {
+ public:
+  Project() {
+    dir_ = fs::temp_directory_path() / ("gantry-tpl-" + std::to_string(getpid()) + "-" + std::to_string(n_++));
+    fs::create_directories(dir_ / "src");
+    std::ofstream(dir_ / "shim") << "SHIM";
+    fs::create_directories(dir_ / "boot/python3");
+    fs::create_directories(dir_ / "boot/node");
+    std::ofstream(dir_ / "boot/python3/bootstrap.py") << "PY";
+    std::ofstream(dir_ / "boot/node/bootstrap.js") << "JS";
+  }
+  ~Project() { fs::remove_all(dir_); }
+
+  void Write(const std::string& rel, const std::string& content) { std::ofstream(dir_ / rel) << content; }
+
+  spec::FunctionSpec Spec(const std::string& spec_yaml) {
+    Write("f.yaml", "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: fn}\nspec:\n" + spec_yaml);
+    manifest::LocalFileSystem fs;
+    auto loaded = manifest::LoadManifests(fs, {(dir_ / "f.yaml").string()}, {});
+    for (const auto& e : loaded.errors) FAIL_CHECK(e.ToString());
+    REQUIRE(loaded.objects.size() == 1);
+    return std::get<spec::FunctionSpec>(loaded.objects[0].object);
+  }
+
+  TemplateOptions Options() const {
+    TemplateOptions o;
+    o.shim_path = (dir_ / "shim").string();
+    o.bootstrap_dir = (dir_ / "boot").string();
+    return o;
+  }
+
+ private:
+  static inline int n_ = 0;
+  fs::path dir_;
+};
+
+std::map<std::string, std::string> Files(const BuildPlan& plan) {
+  auto tar = plan.context.Tar();
+  REQUIRE(tar.ok());
+  std::map<std::string, std::string> out;
+  struct archive* a = archive_read_new();
+  archive_read_support_format_tar(a);
+  archive_read_open_memory(a, tar->data(), tar->size());
+  struct archive_entry* e = nullptr;
+  while (archive_read_next_header(a, &e) == ARCHIVE_OK) {
+    std::string content;
+    char buf[4096];
+    la_ssize_t n;
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) content.append(buf, static_cast<std::size_t>(n));
+    if (archive_entry_filetype(e) == AE_IFREG) out[archive_entry_pathname(e)] = content;
+  }
+  archive_read_free(a);
+  return out;
+}
+
+TEST_CASE("python3 template: base, shim, bootstrap, source, non-root, runtime-api", "[builder][templates]") {
+  Project p;
+  p.Write("src/handler.py", "def main(req): return 'hi'\n");
+  auto plan = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  REQUIRE(plan.ok());
+  CHECK(plan->dockerfile == "Dockerfile");
+  CHECK(plan->http_port == 0);
+  auto files = Files(*plan);
+  CHECK(files["gantry-shim"] == "SHIM");
+  CHECK(files["bootstrap.py"] == "PY");
+  CHECK(files["function/handler.py"] == "def main(req): return 'hi'\n");
+  const std::string& df = files["Dockerfile"];
+  CHECK_THAT(df, Catch::StartsWith("FROM gantry/python3:bookworm\n"));
+  CHECK_THAT(df, Catch::Contains("COPY function/ /var/task/\n"));
+  CHECK_THAT(df, Catch::Contains("_HANDLER=\"handler.main\""));
+  CHECK_THAT(df, Catch::Contains("USER 65534:65534\n"));
+  CHECK_THAT(df, Catch::Contains("ENV GANTRY_MODE=runtime-api\n"));
+  CHECK_THAT(df, Catch::Contains("ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n"));
+  CHECK_THAT(df, Catch::Contains("CMD [\"--\",\"python3\",\"/opt/gantry/bootstrap.py\"]\n"));
+}
+
+TEST_CASE("node template uses the node base and bootstrap", "[builder][templates]") {
+  Project p;
+  p.Write("src/handler.js", "exports.main = async () => 'hi';\n");
+  TemplateOptions o = p.Options();
+  o.base_images[spec::Runtime::kNode] = "node:20-slim";  // a registry image elsewhere
+  auto plan = PlanBuild(p.Spec("  runtime: node\n  handler: handler.main\n  source: ./src\n"), o);
+  REQUIRE(plan.ok());
+  auto files = Files(*plan);
+  CHECK(files["bootstrap.js"] == "JS");
+  CHECK_THAT(files["Dockerfile"], Catch::StartsWith("FROM node:20-slim\n"));
+  CHECK_THAT(files["Dockerfile"], Catch::Contains("CMD [\"--\",\"node\",\"/opt/gantry/bootstrap.js\"]"));
+  CHECK_THAT(files["Dockerfile"], !Catch::Contains("PYTHON"));
+}
+
+TEST_CASE("exec template runs the command through the shim, with or without source", "[builder][templates]") {
+  Project p;
+  auto bare = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"-c\", \"echo 'a b'\"]\n"), p.Options());
+  REQUIRE(bare.ok());
+  auto files = Files(*bare);
+  CHECK_THAT(files["Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\n"));
+  CHECK_THAT(files["Dockerfile"], Catch::Contains("ENV GANTRY_MODE=exec\n"));
+  CHECK_THAT(files["Dockerfile"], Catch::Contains("CMD [\"--\",\"sh\",\"-c\",\"echo 'a b'\"]\n"));
+  CHECK_THAT(files["Dockerfile"], !Catch::Contains("COPY function/"));
+
+  p.Write("src/run.sh", "cat\n");
+  auto with_source = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"run.sh\"]\n  source: ./src\n"), p.Options());
+  REQUIRE(with_source.ok());
+  CHECK_THAT(Files(*with_source)["Dockerfile"], Catch::Contains("COPY function/ /var/task/\nWORKDIR /var/task\n"));
+}
+
+TEST_CASE("dockerfile runtime builds the user's Dockerfile, with the shim on top for a command",
+          "[builder][templates]") {
+  Project p;
+  p.Write("src/Dockerfile", "FROM gantry/base:bookworm\nCOPY app /app");
+  p.Write("src/app", "x");
+  auto own = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  port: 9000\n"), p.Options());
+  REQUIRE(own.ok());
+  CHECK(own->dockerfile == "Dockerfile");
+  CHECK(own->http_port == 9000);
+  CHECK(Files(*own)["Dockerfile"] == "FROM gantry/base:bookworm\nCOPY app /app");
+
+  auto shimmed = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
+  REQUIRE(shimmed.ok());
+  CHECK(shimmed->dockerfile == ".gantry/Dockerfile");
+  CHECK(shimmed->http_port == 0);
+  auto files = Files(*shimmed);
+  CHECK(files[".gantry/gantry-shim"] == "SHIM");
+  CHECK_THAT(files[".gantry/Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\nCOPY app /app\n"));
+  CHECK_THAT(files[".gantry/Dockerfile"], Catch::EndsWith("CMD [\"--\",\"cat\"]\n"));
+}
+
+TEST_CASE("missing pieces are named", "[builder][templates]") {
+  Project p;
+  p.Write("src/handler.py", "");
+  TemplateOptions o = p.Options();
+  o.shim_path = "/nonexistent/gantry-shim";
+  auto no_shim = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
+  REQUIRE_FALSE(no_shim.ok());
+  CHECK(no_shim.error().code() == core::ErrorCode::kNotFound);
+  CHECK_THAT(no_shim.error().message(), Catch::Contains("gantry-shim"));
+
+  // The validator checks that the Dockerfile exists; only the builder knows it is ignored.
+  p.Write("src/Dockerfile", "FROM x\n");
+  p.Write("src/.gantryignore", "Dockerfile\n");
+  auto ignored = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n"), p.Options());
+  REQUIRE_FALSE(ignored.ok());
+  CHECK_THAT(ignored.error().message(), Catch::Contains("no Dockerfile") && Catch::Contains("ignored"));
+
+  auto image = PlanBuild(p.Spec("  runtime: image\n  image: my/app:1\n"), p.Options());
+  REQUIRE_FALSE(image.ok());
+  CHECK(image.error().code() == core::ErrorCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace gantry::builder
