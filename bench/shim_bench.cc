@@ -10,8 +10,10 @@
 #include <stdlib.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -33,12 +35,13 @@ constexpr const char* kRunValue = "shim-run";
 constexpr const char* kLoadTool = "/usr/local/bin/gantry-bench-shim-load";
 constexpr const char* kSpawnTool = "/usr/local/bin/gantry-bench-shim-spawn-floor";
 
+constexpr int kRounds = 3;
+
 struct Settings {
   std::string node_image;
   std::string python_image;
-  long long requests = 20000;
-  long long exec_requests = 3000;
-  double seconds = 6;
+  long long requests = 30000;  // per point, over all rounds (exec: a sixth)
+  double seconds = 9;          // per point, over all rounds
 };
 
 struct Row {
@@ -176,6 +179,27 @@ void Print(const std::vector<Row>& rows) {
 
 }  // namespace
 
+// The round with the median requests/s (ties: the earlier).
+LoadResult Median(std::vector<LoadResult> rounds) {
+  std::sort(rounds.begin(), rounds.end(), [](const LoadResult& a, const LoadResult& b) { return a.rps < b.rps; });
+  return rounds[rounds.size() / 2];
+}
+
+// Measures shim and floor in alternating rounds, so that load from elsewhere on the machine
+// hits both alike, and keeps the median round of each.
+Row MeasurePoint(const std::string& mode, int concurrency, const std::string& floor_name,
+                 const std::function<LoadResult()>& shim, const std::function<LoadResult()>& floor) {
+  std::vector<LoadResult> shim_rounds;
+  std::vector<LoadResult> floor_rounds;
+  for (int round = 0; round < kRounds; ++round) {
+    shim_rounds.push_back(shim());
+    if (floor) floor_rounds.push_back(floor());
+  }
+  Row row{mode, concurrency, Median(shim_rounds), std::nullopt, floor_name};
+  if (!floor_rounds.empty()) row.floor = Median(floor_rounds);
+  return row;
+}
+
 int main(int argc, char** argv) {
   Settings settings;
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -187,7 +211,10 @@ int main(int argc, char** argv) {
     else Die("unknown flag " + flag);
   }
   if (settings.node_image.empty() || settings.python_image.empty()) Die("--node-image and --python-image are required");
-  settings.exec_requests = std::max(1LL, settings.requests / 6);
+  // Per round: a third of the requests and of the time.
+  long long requests = std::max(1LL, settings.requests / kRounds);
+  long long exec_requests = std::max(1LL, settings.requests / 6 / kRounds);
+  double seconds = settings.seconds / kRounds;
   auto client = gantry::docker::CurlDockerClient::Connect();
   if (!client) Die(client.error().ToString());
   DockerClient& docker = **client;
@@ -200,42 +227,31 @@ int main(int argc, char** argv) {
     shim.WaitReady();
     Warm(shim.target());
     for (int c : kConcurrencies) {
-      Row row{"exec (cat)", c, Measure(shim.target(), c, settings.exec_requests, settings.seconds), std::nullopt,
-              "posix_spawn+pipes loop"};
-      auto args = ToolArgs(kSpawnTool, c, settings.exec_requests, settings.seconds);
+      auto args = ToolArgs(kSpawnTool, c, exec_requests, seconds);
       args.insert(args.end(), {"--", "/bin/cat"});
-      row.floor = RunTool(docker, settings.node_image, args, "");
-      rows.push_back(row);
+      rows.push_back(MeasurePoint(
+          "exec (cat)", c, "posix_spawn+pipes loop", [&] { return Measure(shim.target(), c, exec_requests, seconds); },
+          [&] { return RunTool(docker, settings.node_image, args, ""); }));
     }
   }
-  std::optional<LoadResult> node_direct[2];
   {
-    std::fprintf(stderr, "http mode (node server)...\n");
-    ShimRun shim(docker, settings.node_image,
-                 {"GANTRY_MODE=http", "GANTRY_COMMAND=node /fn/server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
-    shim.WaitReady();
-    Warm(shim.target());
-    for (int k = 0; k < 2; ++k) {
-      int c = kConcurrencies[k];
-      Row row{"http (node server)", c, Measure(shim.target(), c, settings.requests, settings.seconds), std::nullopt,
-              "node server, direct"};
-      auto args = ToolArgs(kLoadTool, c, settings.requests, settings.seconds);
+    std::fprintf(stderr, "http mode (node server) and runtime-api mode (node handler)...\n");
+    ShimRun http_shim(docker, settings.node_image,
+                      {"GANTRY_MODE=http", "GANTRY_COMMAND=node /fn/server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
+    ShimRun api_shim(docker, settings.node_image,
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js", "GANTRY_HANDLER=handler.main"});
+    http_shim.WaitReady();
+    api_shim.WaitReady();
+    Warm(http_shim.target());
+    Warm(api_shim.target());
+    for (int c : kConcurrencies) {
+      auto args = ToolArgs(kLoadTool, c, requests, seconds);
       args.insert(args.end(), {"--tcp", "127.0.0.1:8080"});
-      row.floor = RunTool(docker, settings.node_image, args, shim.id());
-      node_direct[k] = row.floor;
-      rows.push_back(row);
-    }
-  }
-  {
-    std::fprintf(stderr, "runtime-api mode (node handler)...\n");
-    ShimRun shim(docker, settings.node_image,
-                 {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js", "GANTRY_HANDLER=handler.main"});
-    shim.WaitReady();
-    Warm(shim.target());
-    for (int k = 0; k < 2; ++k) {
-      int c = kConcurrencies[k];
-      rows.push_back(Row{"runtime-api (node)", c, Measure(shim.target(), c, settings.requests, settings.seconds),
-                         node_direct[k], "node server, direct (above)"});
+      auto direct = [&] { return RunTool(docker, settings.node_image, args, http_shim.id()); };
+      rows.push_back(MeasurePoint("http (node server)", c, "node server, direct",
+                                  [&] { return Measure(http_shim.target(), c, requests, seconds); }, direct));
+      rows.push_back(MeasurePoint("runtime-api (node)", c, "node server, direct",
+                                  [&] { return Measure(api_shim.target(), c, requests, seconds); }, direct));
     }
   }
   {
@@ -245,16 +261,20 @@ int main(int argc, char** argv) {
     shim.WaitReady();
     Warm(shim.target());
     for (int c : kConcurrencies) {
-      rows.push_back(Row{"runtime-api (python3)", c, Measure(shim.target(), c, settings.requests, settings.seconds),
-                         std::nullopt, "(no python3 http server here)"});
+      rows.push_back(MeasurePoint("runtime-api (python3)", c, "(no python3 http server here)",
+                                  [&] { return Measure(shim.target(), c, requests, seconds); }, nullptr));
     }
   }
   if (auto left = docker.ListContainers({std::string(kRunLabel) + "=" + kRunValue}, true)) {
     for (const auto& c : *left) (void)docker.RemoveContainer(c.id, {.force = true});
   }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return a.mode != b.mode ? a.mode < b.mode : a.concurrency < b.concurrency;
+  });
   Print(rows);
-  std::printf("\nrequests of 5 bytes (\"hello\", echoed back); at most %lld requests (exec: %lld) or %.0f s per point;\n"
-              "shim: from the host through the unix socket; floors: inside the same image.\n",
-              settings.requests, settings.exec_requests, settings.seconds);
+  std::printf("\nrequests of 5 bytes (\"hello\", echoed back); median of %d alternating rounds of shim and floor,\n"
+              "each at most %lld requests (exec: %lld) or %.1f s; shim: from the host through the unix socket;\n"
+              "floors: inside the same image.\n",
+              kRounds, requests, exec_requests, seconds);
   return 0;
 }

@@ -7,7 +7,6 @@
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
-#include <array>
 #include <limits>
 
 #include "log.h"
@@ -24,6 +23,7 @@ namespace {
 constexpr std::size_t kMaxIdle = 64;
 // Responses up to this size are answered whole (one write); larger ones are streamed.
 constexpr std::size_t kBufferUpTo = 64 * 1024;
+constexpr std::size_t kChunkSize = 64 * 1024;
 constexpr auto kProbeInterval = std::chrono::milliseconds(20);
 
 // Headers that belong to one hop, not to the message (RFC 9110 7.6.1).
@@ -54,7 +54,7 @@ struct HttpRunner::Exchange {
   HttpRequest request;
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
-  std::array<char, 64 * 1024> chunk;
+  std::unique_ptr<char[]> chunk;           // allocated on first use, left uninitialised
   std::string collected;                  // the body so far, while not streaming
   std::shared_ptr<ResponseStream> stream;  // once streaming
 };
@@ -215,8 +215,9 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
     Done(exchange);
     return;
   }
-  parser.get().body().data = exchange->chunk.data();
-  parser.get().body().size = exchange->chunk.size();
+  if (!exchange->chunk) exchange->chunk = std::make_unique_for_overwrite<char[]>(kChunkSize);
+  parser.get().body().data = exchange->chunk.get();
+  parser.get().body().size = kChunkSize;
   http::async_read_some(
       *exchange->socket, exchange->buffer, parser,
       [this, exchange](boost::system::error_code ec, std::size_t) {
@@ -232,8 +233,8 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
           Fail(exchange, "read: " + ec.message());
           return;
         }
-        std::size_t got = exchange->chunk.size() - exchange->parser->get().body().size;
-        std::string bytes(exchange->chunk.data(), got);
+        std::size_t got = kChunkSize - exchange->parser->get().body().size;
+        std::string bytes(exchange->chunk.get(), got);
         if (!exchange->stream) {
           exchange->collected += bytes;
           ReadBody(exchange);

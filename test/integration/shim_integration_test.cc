@@ -6,7 +6,9 @@
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
+#include <fstream>
 #include <future>
+#include <map>
 #include <regex>
 #include <thread>
 
@@ -78,6 +80,48 @@ TEST_CASE("shim exec: a script reads Http_Method, Http_Query and headers", "[int
   CHECK(get.body == "method=GET path=/ query=q=x custom= type= body=");
   // stderr reaches the log line by line, tagged with the call id.
   CHECK_THAT(shim.Logs(), Catch::Contains("[test-call-1] stderr: a log line"));
+}
+
+// Children of host process `parent` (from /proc): pid -> state letter ('Z' for a zombie).
+std::map<int, char> ChildrenOf(int64_t parent) {
+  std::map<int, char> children;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream in(entry.path() / "stat");
+    std::string stat;
+    if (!std::getline(in, stat)) continue;
+    auto close = stat.rfind(')');
+    if (close == std::string::npos || close + 4 >= stat.size()) continue;
+    char state = stat[close + 2];
+    int64_t ppid = std::atoll(stat.c_str() + close + 4);
+    if (ppid == parent) children[std::atoi(stat.c_str())] = state;
+  }
+  return children;
+}
+
+TEST_CASE("shim exec: as PID 1 it reaps orphaned grandchildren", "[integration][shim]") {
+  TestEngine engine;
+  // Each call leaves a background process behind that outlives it, re-parented to PID 1.
+  std::string script = "#!/bin/sh\n(sleep 1 >/dev/null 2>&1 &)\necho left one behind\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh"});
+  REQUIRE(shim.WaitReady());
+  for (int i = 0; i < 5; ++i) CHECK(shim.Call("GET", "/").body == "left one behind\n");
+  auto info = engine.client().InspectContainer(shim.id());
+  REQUIRE(info.ok());
+  int64_t shim_pid = info->state.pid;
+  REQUIRE(shim_pid > 0);
+  // The orphans are re-parented to the shim (seen here while they sleep); once they have
+  // exited nothing may remain, not even a zombie.
+  std::map<int, char> children = ChildrenOf(shim_pid);
+  CHECK_FALSE(children.empty());
+  for (int i = 0; i < 1000 && !children.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    children = ChildrenOf(shim_pid);
+  }
+  std::string left;
+  for (const auto& [pid, state] : children) left += std::to_string(pid) + ":" + state + " ";
+  INFO("children of the shim (pid:state): " << left);
+  CHECK(children.empty());
 }
 
 TEST_CASE("shim exec: failures, timeouts, body limit and in-flight limit", "[integration][shim]") {
