@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -17,6 +18,7 @@ namespace asio = boost::asio;
 namespace {
 
 constexpr std::size_t kStderrTail = 4096;
+constexpr std::size_t kSpawnThreads = 4;
 
 // Everything one exec call is waiting for: stdout to close, stderr to close, the exit.
 struct ExecRun {
@@ -69,7 +71,12 @@ void ReadStdout(const std::shared_ptr<ExecRun>& run) {
 }  // namespace
 
 ExecRunner::ExecRunner(asio::io_context& io, const ShimConfig& config, ProcessReaper& reaper)
-    : io_(io), config_(config), reaper_(reaper) {}
+    : io_(io), config_(config), reaper_(reaper), spawner_(kSpawnThreads) {}
+
+ExecRunner::~ExecRunner() {
+  spawner_.stop();
+  spawner_.join();
+}
 
 bool ExecRunner::Start(FatalFn, std::string& error) {
   const char* path = std::getenv("PATH");
@@ -89,15 +96,25 @@ void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
     call->Finish(ErrorReply(503, "shim is stopping", call->id()));
     return;
   }
-  SpawnOptions options;
-  options.argv = argv_;
-  options.env = base_env_;
+  auto options = std::make_shared<SpawnOptions>();
+  options->argv = argv_;
+  options->env = base_env_;
   for (auto& var : CgiEnvironment(call->meta(), call->request().body().size())) {
-    options.env.push_back(std::move(var));
+    options->env.push_back(std::move(var));
   }
-  options.pipe_stdin = true;
-  int error = 0;
-  auto child = Spawn(options, error);
+  options->pipe_stdin = true;
+  ++spawning_;
+  // posix_spawn holds its caller until the child has exec'd: off the io thread, so calls
+  // keep flowing while children start.
+  asio::post(spawner_, [this, call, options] {
+    int error = 0;
+    auto child = reaper_.SpawnTracked(*options, error);
+    asio::post(io_, [this, call, child, error] { Started(call, child, error); });
+  });
+}
+
+void ExecRunner::Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child, int error) {
+  --spawning_;
   if (!child) {
     LogShim("call " + call->id() + ": cannot start " + argv_[0] + ": " + std::strerror(error));
     call->Finish(ErrorReply(500, "cannot start function: " + std::string(std::strerror(error)),
@@ -107,19 +124,21 @@ void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
   auto run = std::make_shared<ExecRun>(io_, child->stdin_fd, child->stdout_fd);
   run->call = call;
   run->content_type = config_.content_type;
-  children_[call->id()] = child->pid;
-
   std::string id = call->id();
-  auto err_pump = std::make_shared<OutputPump>(
-      io_, child->stderr_fd, "stderr", [id] { return id; },
-      [run](std::string_view bytes) { run->tail.Append(bytes); }, [run] { Complete(run); });
-  err_pump->Start();
-  ReadStdout(run);
+  children_[id] = child->pid;
   reaper_.Watch(child->pid, [this, run, id](int status) {
     children_.erase(id);
     run->wait_status = status;
     Complete(run);
   });
+  // Abandoned (timed out) or stopped while it was starting: it goes at once.
+  if (call->finished() || stopped_) ::kill(-child->pid, SIGKILL);
+
+  auto err_pump = std::make_shared<OutputPump>(
+      io_, child->stderr_fd, "stderr", [id] { return id; },
+      [run](std::string_view bytes) { run->tail.Append(bytes); }, [run] { Complete(run); });
+  err_pump->Start();
+  ReadStdout(run);
   // The body goes in whole; a function that exits without reading it just closes the pipe.
   asio::async_write(run->stdin_pipe, asio::buffer(call->request().body()),
                     [run](const boost::system::error_code&, std::size_t) {

@@ -3,6 +3,8 @@
 #include <sys/types.h>
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/thread_pool.hpp>
+#include <optional>
 #include <map>
 #include <memory>
 #include <string>
@@ -18,26 +20,32 @@ namespace gantry::shim {
 // stdin, its stdout is the response body (200 on exit status 0), its stderr goes to the log
 // line by line with the call id, and any other exit is a 500 carrying the tail of stderr.
 // The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
-// Always ready. Not thread-safe: runs on the shim's io thread.
+// Always ready. Processes are started on four helper threads (posix_spawn blocks until the
+// child has exec'd); everything else, and every method, runs on the shim's io thread.
 class ExecRunner final : public FunctionRunner {
  public:
   ExecRunner(boost::asio::io_context& io, const ShimConfig& config, ProcessReaper& reaper);
+  ~ExecRunner() override;
 
   bool Start(FatalFn on_fatal, std::string& error) override;
   bool Ready() const override { return !stopped_; }
   void Invoke(const std::shared_ptr<Call>& call) override;
   void Abandon(const std::shared_ptr<Call>& call) override;
   void Stop(int signal) override;
-  bool Running() const override { return !children_.empty(); }
+  bool Running() const override { return !children_.empty() || spawning_ > 0; }
 
  private:
+  void Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child, int error);
+
   boost::asio::io_context& io_;
   const ShimConfig& config_;
   ProcessReaper& reaper_;
   std::vector<std::string> argv_;      // argv_[0] resolved once at start
   std::vector<std::string> base_env_;  // the shim's environment
   std::map<std::string, pid_t> children_;  // call id -> running child
+  int spawning_ = 0;                       // handed to spawner_, not yet Started
   bool stopped_ = false;
+  boost::asio::thread_pool spawner_;       // last: joined before the rest goes
 };
 
 }  // namespace gantry::shim

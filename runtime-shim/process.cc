@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <cerrno>
 #include <cstring>
@@ -162,7 +163,30 @@ std::string DescribeWaitStatus(int wait_status) {
 
 ProcessReaper::ProcessReaper(boost::asio::io_context& io) : sigchld_(io, SIGCHLD) { Arm(); }
 
-void ProcessReaper::Watch(pid_t pid, ExitFn fn) { watched_[pid] = std::move(fn); }
+std::optional<SpawnedChild> ProcessReaper::SpawnTracked(const SpawnOptions& options, int& error) {
+  std::shared_lock spawning(spawning_);
+  auto child = Spawn(options, error);
+  if (child) {
+    std::lock_guard lock(tracked_mutex_);
+    tracked_.insert(child->pid);
+  }
+  return child;
+}
+
+void ProcessReaper::Watch(pid_t pid, ExitFn fn) {
+  {
+    std::lock_guard lock(tracked_mutex_);
+    tracked_.erase(pid);
+  }
+  auto early = early_exits_.find(pid);
+  if (early != early_exits_.end()) {
+    int status = early->second;
+    early_exits_.erase(early);
+    boost::asio::post(sigchld_.get_executor(), [fn = std::move(fn), status] { fn(status); });
+    return;
+  }
+  watched_[pid] = std::move(fn);
+}
 
 void ProcessReaper::Arm() {
   sigchld_.async_wait([this](const boost::system::error_code& ec, int) {
@@ -173,12 +197,18 @@ void ProcessReaper::Arm() {
 }
 
 void ProcessReaper::ReapAll() {
+  // No spawn may be between posix_spawn and tracking its pid while we reap.
+  std::unique_lock spawning(spawning_);
   for (;;) {
     int status = 0;
     pid_t pid = ::waitpid(-1, &status, WNOHANG);
     if (pid <= 0) return;  // none left to reap now (0), or no children at all (-1)
     auto it = watched_.find(pid);
-    if (it == watched_.end()) continue;  // an orphan re-parented to PID 1: just reaped
+    if (it == watched_.end()) {
+      std::lock_guard lock(tracked_mutex_);
+      if (tracked_.count(pid) != 0) early_exits_[pid] = status;
+      continue;  // otherwise an orphan re-parented to PID 1: just reaped
+    }
     ExitFn fn = std::move(it->second);
     watched_.erase(it);
     fn(status);

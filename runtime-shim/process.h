@@ -7,6 +7,9 @@
 #include <boost/asio/signal_set.hpp>
 #include <functional>
 #include <map>
+#include <mutex>
+#include <set>
+#include <shared_mutex>
 #include <memory>
 #include <optional>
 #include <string>
@@ -48,13 +51,19 @@ std::vector<std::string> CurrentEnvironment();
 std::string DescribeWaitStatus(int wait_status);
 
 // Reaps every child of the shim on SIGCHLD, including orphans re-parented to it as PID 1,
-// and tells whoever watches a pid how it ended. Not thread-safe: runs on one io_context.
+// and tells whoever watches a pid how it ended. Children may also be started off the io
+// thread with SpawnTracked: one that exits before its Watch is registered keeps its
+// status until then (the spawn and the reaping exclude each other, so no exit is lost or
+// mistaken for an orphan's). Watch and the reaping run on the io thread; SpawnTracked is
+// thread-safe.
 class ProcessReaper {
  public:
   using ExitFn = std::function<void(int wait_status)>;
 
   explicit ProcessReaper(boost::asio::io_context& io);
 
+  // Spawn, from any thread; the caller must Watch the pid (on the io thread) afterwards.
+  std::optional<SpawnedChild> SpawnTracked(const SpawnOptions& options, int& error);
   // Calls `fn` on the io thread once `pid` has exited.
   void Watch(pid_t pid, ExitFn fn);
   std::size_t watched() const { return watched_.size(); }
@@ -64,7 +73,11 @@ class ProcessReaper {
   void ReapAll();
 
   boost::asio::signal_set sigchld_;
-  std::map<pid_t, ExitFn> watched_;
+  std::map<pid_t, ExitFn> watched_;     // io thread only
+  std::map<pid_t, int> early_exits_;    // io thread only: tracked, exited before Watch
+  std::shared_mutex spawning_;          // shared by spawns, exclusive while reaping
+  std::mutex tracked_mutex_;
+  std::set<pid_t> tracked_;             // GUARDED_BY(tracked_mutex_): spawned, not yet watched
 };
 
 // Reads a child's stdout or stderr, cuts it into lines and logs each line with the id of
