@@ -67,6 +67,9 @@ struct Field {
   std::string path;
 };
 
+// Decoder walks one document's tree against the known fields, recording where each field
+// was written and reporting every shape error into a DecodedDocument. One per document;
+// not thread-safe.
 class Decoder {
  public:
   explicit Decoder(DecodedDocument& out) : out_(out) {}

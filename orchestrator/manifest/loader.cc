@@ -67,6 +67,10 @@ struct Record {
   std::optional<std::variant<spec::FunctionSpec, spec::SecretSpec>> object;  // when valid
 };
 
+// Batch is one command's worth of manifests: it reads files, parses, decodes and validates
+// each document as it comes, keeps a Record per object, and at Finish() runs the checks
+// that need all of them (duplicate names, undefined secrets) and sorts the errors. Used
+// once, by one thread.
 class Batch {
  public:
   Batch(FileSystem& fs, const LoadOptions& options) : fs_(fs), options_(options) {}

@@ -118,6 +118,25 @@ TEST_CASE("Valid manifests yield their expected specs", "[manifest][golden]") {
     CHECK_FALSE(result.objects.empty());
     std::string stem = name.substr(0, name.rfind('.'));
     CompareGolden(dir + "/" + stem + ".golden.json", Describe(local, result).dump(2) + "\n");
+
+    // The canonical form is itself a manifest (JSON is YAML) meaning the same function.
+    for (const LoadedObject& o : result.objects) {
+      const auto* fn = std::get_if<spec::FunctionSpec>(&o.object);
+      if (fn == nullptr) continue;
+      nlohmann::json canonical = spec::ToCanonicalJson(*fn);
+      nlohmann::json& body = canonical["spec"];
+      for (auto it = body.begin(); it != body.end();) {
+        it = it.value().is_null() ? body.erase(it) : std::next(it);
+      }
+      LoadOptions options;
+      options.secret_check = SecretCheck::kNone;
+      LoadResult again = LoadManifestText(local, canonical.dump(), "canonical.json", dir, options);
+      REQUIRE(again.ok());
+      REQUIRE(again.objects.size() == 1);
+      const auto& back = std::get<spec::FunctionSpec>(again.objects[0].object);
+      CHECK(spec::CanonicalString(back) == spec::CanonicalString(*fn));
+      CHECK(*HashFunction(local, back) == *HashFunction(local, *fn));
+    }
   }
 }
 
