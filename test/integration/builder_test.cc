@@ -1,0 +1,382 @@
+// The builder against the real engine (CTest label "integration"): every example builds and
+// answers in a container; unchanged source is a cache hit (no POST /build, counted); a
+// change makes a new tag; a failed step is named; ignored files stay out of the image.
+// Each test deploys into a namespace of its own, so content-addressed tags never collide
+// between tests running at once; every image and container carries the test's label.
+#include <catch2/catch.hpp>
+#include <curl/curl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <filesystem>
+#include <fstream>
+#include <regex>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "builder/builder.h"
+#include "manifest/file_system.h"
+#include "manifest/loader.h"
+#include "shim_support.h"
+#include "support/engine.h"
+
+namespace gantry::builder {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using testing::ShimReply;
+using testing::TestEngine;
+
+// Forwards to the real client, counting the builds it is asked for.
+class CountingDockerClient final : public docker::DockerClient {
+ public:
+  explicit CountingDockerClient(docker::DockerClient& real) : real_(real) {}
+  int builds() const { return builds_; }
+
+  core::Status Ping() override { return real_.Ping(); }
+  core::Result<docker::VersionInfo> Version() override { return real_.Version(); }
+  core::Result<docker::EngineInfo> Info() override { return real_.Info(); }
+  std::string ApiVersion() const override { return real_.ApiVersion(); }
+  core::Result<std::string> BuildImage(const docker::BuildOptions& o, const docker::BodyReader& c,
+                                       const docker::BuildProgressFn& p) override {
+    ++builds_;
+    return real_.BuildImage(o, c, p);
+  }
+  core::Result<docker::ImageInfo> InspectImage(std::string_view n) override { return real_.InspectImage(n); }
+  core::Result<std::vector<docker::ImageInfo>> ListImages(const docker::LabelSelector& l) override {
+    return real_.ListImages(l);
+  }
+  core::Status RemoveImage(std::string_view n, bool f) override { return real_.RemoveImage(n, f); }
+  core::Result<std::string> ImportImage(const docker::ImportOptions& o, const docker::BodyReader& r) override {
+    return real_.ImportImage(o, r);
+  }
+  core::Result<std::string> CreateContainer(const docker::ContainerSpec& s) override { return real_.CreateContainer(s); }
+  core::Status StartContainer(std::string_view id) override { return real_.StartContainer(id); }
+  core::Result<docker::ContainerInfo> InspectContainer(std::string_view id) override {
+    return real_.InspectContainer(id);
+  }
+  core::Status StopContainer(std::string_view id, int t) override { return real_.StopContainer(id, t); }
+  core::Status KillContainer(std::string_view id, std::string_view s) override { return real_.KillContainer(id, s); }
+  core::Status RemoveContainer(std::string_view id, const docker::RemoveOptions& o) override {
+    return real_.RemoveContainer(id, o);
+  }
+  core::Status PauseContainer(std::string_view id) override { return real_.PauseContainer(id); }
+  core::Status UnpauseContainer(std::string_view id) override { return real_.UnpauseContainer(id); }
+  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override { return real_.WaitContainer(id); }
+  core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& l,
+                                                                     bool all) override {
+    return real_.ListContainers(l, all);
+  }
+  core::Status Logs(std::string_view id, const docker::LogsOptions& o, const docker::LogLineFn& f,
+                    std::stop_token s) override {
+    return real_.Logs(id, o, f, std::move(s));
+  }
+  core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f, std::stop_token s) override {
+    return real_.Events(o, f, std::move(s));
+  }
+
+ private:
+  docker::DockerClient& real_;
+  std::atomic<int> builds_{0};
+};
+
+BuilderOptions Options(const TestEngine& engine) {
+  BuilderOptions o;
+  o.templates.shim_path = GANTRY_SHIM_BINARY;
+  o.templates.bootstrap_dir = std::string(GANTRY_SOURCE_DIR) + "/runtime-shim/bootstrap";
+  o.extra_labels = engine.labels();
+  return o;
+}
+
+// Loads the manifest at `manifest` (a file) into the test's own namespace.
+spec::FunctionSpec LoadInto(const TestEngine& engine, const fs::path& manifest) {
+  std::ifstream in(manifest);
+  std::stringstream text;
+  text << in.rdbuf();
+  std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"),
+                                        "\nmetadata:\n  namespace: " + engine.value() + "\n");
+  manifest::LocalFileSystem local;
+  auto loaded = manifest::LoadManifestText(local, yaml, manifest.string(), manifest.parent_path().string(), {});
+  for (const auto& e : loaded.errors) FAIL_CHECK(e.ToString());
+  REQUIRE(loaded.objects.size() == 1);
+  auto spec = std::get<spec::FunctionSpec>(loaded.objects[0].object);
+  REQUIRE(spec.namespace_name() == engine.value());
+  return spec;
+}
+
+spec::FunctionSpec Example(const TestEngine& engine, const std::string& name) {
+  return LoadInto(engine, fs::path(GANTRY_SOURCE_DIR) / "examples" / name / "gantry.yaml");
+}
+
+size_t Append(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+// One HTTP call to 127.0.0.1:port (libcurl).
+ShimReply CallTcp(int port, const std::string& method, const std::string& target, const std::string& body = "") {
+  ShimReply reply;
+  CURL* h = curl_easy_init();
+  std::string url = "http://127.0.0.1:" + std::to_string(port) + target;
+  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+  if (!body.empty()) {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
+  }
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &reply.body);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, 20L);
+  CURLcode rc = curl_easy_perform(h);
+  long status = 0;
+  curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &status);
+  reply.status = static_cast<int>(status);
+  if (rc != CURLE_OK) reply.error = curl_easy_strerror(rc);
+  curl_easy_cleanup(h);
+  return reply;
+}
+
+// A built function running the way Gantry runs one: read-only root, no capabilities,
+// no-new-privileges, tmpfs /tmp; the shim's socket in a bind-mounted host directory, or
+// (for images serving HTTP themselves) a port published on 127.0.0.1.
+class Running {
+ public:
+  Running(TestEngine& engine, const BuiltImage& image) : engine_(engine), http_port_(image.http_port) {
+    char dir_template[] = "/tmp/gantry-builder-test.XXXXXX";
+    REQUIRE(::mkdtemp(dir_template) != nullptr);
+    dir_ = dir_template;
+    ::chmod(dir_.c_str(), 0777);  // functions run as nobody
+    docker::ContainerSpec spec{.image = image.ref, .labels = engine.labels()};
+    spec.read_only_rootfs = true;
+    spec.cap_drop = {"ALL"};
+    spec.security_opt = {"no-new-privileges"};
+    spec.pids_limit = 256;
+    spec.mounts.push_back({.type = docker::Mount::Type::kTmpfs, .target = "/tmp"});
+    if (http_port_ > 0) {
+      spec.ports = {{.container_port = http_port_}};
+    } else {
+      spec.network_mode = "none";
+      spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = dir_, .target = kSocketDir});
+    }
+    auto id = engine.client().CreateContainer(spec);
+    REQUIRE(id.ok());
+    id_ = *id;
+    REQUIRE(engine.client().StartContainer(id_).ok());
+    if (http_port_ > 0) {
+      auto info = engine.client().InspectContainer(id_);
+      REQUIRE(info.ok());
+      host_port_ = info->host_ports.at(std::to_string(http_port_) + "/tcp");
+    }
+  }
+  ~Running() {
+    std::error_code ignored;
+    fs::remove_all(dir_, ignored);
+  }
+
+  ShimReply Call(const std::string& method, const std::string& target, const std::string& body = "") const {
+    if (http_port_ > 0) return CallTcp(host_port_, method, target, body);
+    return testing::CallUnix(dir_ + "/shim.sock", method, target, body);
+  }
+
+  // Until the function answers (the shim's /_/ready, or any HTTP answer); false after 30 s.
+  bool WaitReady() const {
+    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+      ShimReply r = Call("GET", http_port_ > 0 ? "/" : "/_/ready");
+      if (r.error.empty() && (http_port_ > 0 ? r.status > 0 : r.status == 200)) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
+ private:
+  TestEngine& engine_;
+  int http_port_;
+  int host_port_ = 0;
+  std::string dir_;
+  std::string id_;
+};
+
+// Builds `spec` and starts it; REQUIREs both to work.
+BuiltImage MustBuild(Builder& builder, const spec::FunctionSpec& spec) {
+  std::vector<std::string> lines;
+  auto built = builder.Build(spec, [&](std::string_view l) { lines.emplace_back(l); });
+  if (!built.ok()) FAIL(built.error().ToString());
+  CHECK_THAT(built->ref, Catch::StartsWith("gantry/fn-" + spec.namespace_name() + "-" + spec.name() + ":"));
+  return *built;
+}
+
+TEST_CASE("the python3 and node examples build and answer", "[integration][builder]") {
+  TestEngine engine;
+  Builder builder(engine.client(), Options(engine));
+
+  Running python(engine, MustBuild(builder, Example(engine, "hello-python")));
+  Running node(engine, MustBuild(builder, Example(engine, "hello-node")));
+  REQUIRE(python.WaitReady());
+  auto p = python.Call("GET", "/?name=Ada");
+  CHECK(p.status == 200);
+  CHECK_THAT(p.body, Catch::Contains("\"message\"") && Catch::Contains("hello, Ada!"));
+  REQUIRE(node.WaitReady());
+  auto n = node.Call("POST", "/", "Grace");
+  CHECK(n.status == 200);
+  CHECK_THAT(n.body, Catch::Contains("\"message\":\"hello, Grace!\""));
+}
+
+TEST_CASE("the exec examples build and answer", "[integration][builder]") {
+  TestEngine engine;
+  Builder builder(engine.client(), Options(engine));
+  Running echo(engine, MustBuild(builder, Example(engine, "echo")));
+  Running wordcount(engine, MustBuild(builder, Example(engine, "wordcount")));
+  REQUIRE(echo.WaitReady());
+  CHECK(echo.Call("POST", "/", "hi there\n").body == "hi there\n");
+  REQUIRE(wordcount.WaitReady());
+  auto w = wordcount.Call("POST", "/", "The cat and the hat, and THE bat.");
+  CHECK(w.status == 200);
+  CHECK(w.body == "3 the\n2 and\n1 bat\n1 cat\n1 hat\n");
+}
+
+TEST_CASE("the custom Dockerfile and the CSV example build and answer", "[integration][builder]") {
+  TestEngine engine;
+  Builder builder(engine.client(), Options(engine));
+  BuiltImage custom_image = MustBuild(builder, Example(engine, "custom-dockerfile"));
+  CHECK(custom_image.http_port == 8080);
+  Running custom(engine, custom_image);
+  Running csv(engine, MustBuild(builder, Example(engine, "csv-aggregate")));
+  REQUIRE(custom.WaitReady());
+  auto t = custom.Call("GET", "/time");
+  CHECK(t.status == 200);
+  CHECK_THAT(t.body, Catch::Matches(R"(\{"now":"20\d\d-.*Z"\})"));
+  CHECK_THAT(custom.Call("POST", "/x?y=1", "data").body, Catch::Contains("\"body\":\"data\""));
+
+  std::ifstream sample(fs::path(GANTRY_SOURCE_DIR) / "examples/csv-aggregate/sales.csv");
+  std::stringstream csv_text;
+  csv_text << sample.rdbuf();
+  REQUIRE(csv.WaitReady());
+  auto agg = csv.Call("POST", "/?by=region", csv_text.str());
+  CHECK(agg.status == 200);
+  CHECK_THAT(agg.body, Catch::Contains("\"north\":{\"count\":2,\"sum\":{\"units\":13,\"revenue\":159.5}"));
+  CHECK_THAT(agg.body, Catch::Contains("\"rows\":5"));
+  auto bad = csv.Call("POST", "/?by=colour", csv_text.str());
+  CHECK(bad.status == 400);
+  CHECK_THAT(bad.body, Catch::Contains("no column \\\"colour\\\""));
+}
+
+// A scratch function directory: an exec function that lists its own source.
+class Scratch {
+ public:
+  explicit Scratch(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("src")) {
+    fs::create_directories(dir_ / "src");
+    Write("gantry.yaml",
+          "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: lister\nspec:\n"
+          "  runtime: exec\n  command: [\"ls\", \"-A\", \"/var/task\"]\n  source: ./src\n");
+    Write("src/keep.txt", "kept " + engine.value());
+    Write("src/drop.csv", "a,b");
+    Write("src/.gantryignore", "*.csv\n");
+  }
+  ~Scratch() { fs::remove_all(dir_); }
+  void Write(const std::string& rel, const std::string& text) const { std::ofstream(dir_ / rel) << text; }
+  fs::path manifest() const { return dir_ / "gantry.yaml"; }
+  const fs::path& dir() const { return dir_; }
+
+ private:
+  fs::path dir_;
+};
+
+TEST_CASE("unchanged source is a cache hit: no POST /build", "[integration][builder]") {
+  TestEngine engine;
+  CountingDockerClient counting(engine.client());
+  Builder builder(counting, Options(engine));
+  Scratch scratch(engine);
+  auto spec = LoadInto(engine, scratch.manifest());
+
+  BuiltImage first = MustBuild(builder, spec);
+  CHECK_FALSE(first.cached);
+  CHECK(counting.builds() == 1);
+  BuiltImage second = MustBuild(builder, LoadInto(engine, scratch.manifest()));
+  CHECK(second.cached);
+  CHECK(second.ref == first.ref);
+  CHECK(second.id == first.id);
+  CHECK(counting.builds() == 1);  // the engine was not asked to build again
+
+  // The ignored file is not in the image; .gantryignore itself isn't either.
+  Running lister(engine, first);
+  REQUIRE(lister.WaitReady());
+  CHECK(lister.Call("GET", "/").body == "keep.txt\n");
+}
+
+TEST_CASE("a changed file changes the tag, and old images are pruned", "[integration][builder]") {
+  TestEngine engine;
+  BuilderOptions options = Options(engine);
+  options.keep_images = 2;
+  CountingDockerClient counting(engine.client());
+  Builder builder(counting, options);
+  Scratch scratch(engine);
+  auto spec = LoadInto(engine, scratch.manifest());
+  auto tag1 = builder.Tag(spec);
+  REQUIRE(tag1.ok());
+  // Changing an ignored file changes nothing.
+  scratch.Write("src/drop.csv", "changed,but,ignored");
+  CHECK(*builder.Tag(spec) == *tag1);
+
+  std::vector<std::string> refs;
+  for (int i = 0; i < 4; ++i) {
+    scratch.Write("src/keep.txt", "version " + std::to_string(i));
+    refs.push_back(MustBuild(builder, spec).ref);
+    std::this_thread::sleep_for(1100ms);  // image creation times are in whole seconds
+  }
+  CHECK(counting.builds() == 4);
+  CHECK(std::set<std::string>(refs.begin(), refs.end()).size() == 4);
+  CHECK(refs[0] != *tag1);
+
+  auto left = engine.client().ListImages({"gantry.function=lister", "gantry.namespace=" + engine.value()});
+  REQUIRE(left.ok());
+  std::set<std::string> tags;
+  for (const auto& image : *left) tags.insert(image.repo_tags.begin(), image.repo_tags.end());
+  CHECK(tags == std::set<std::string>{refs[2], refs[3]});
+}
+
+TEST_CASE("a failing build names the failing step and its output", "[integration][builder]") {
+  TestEngine engine;
+  Builder builder(engine.client(), Options(engine));
+  fs::path dir = fs::temp_directory_path() / engine.Name("broken");
+  fs::create_directories(dir / "src");
+  std::ofstream(dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
+                                        "spec:\n  runtime: dockerfile\n  source: ./src\n";
+  std::ofstream(dir / "src/Dockerfile") << "FROM gantry/base:bookworm\nRUN echo compiling things && exit 3\n";
+  auto built = builder.Build(LoadInto(engine, dir / "gantry.yaml"));
+  fs::remove_all(dir);
+  REQUIRE_FALSE(built.ok());
+  CHECK(built.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK_THAT(built.error().message(),
+             Catch::StartsWith("build " + engine.value() + "/broken: POST /build: step 2/") &&
+                 Catch::Contains("\"RUN echo compiling things && exit 3\" failed") &&
+                 Catch::Contains("returned a non-zero code: 3") && Catch::EndsWith("\n  compiling things"));
+}
+
+TEST_CASE("runtime image builds nothing and a missing image is named", "[integration][builder]") {
+  TestEngine engine;
+  CountingDockerClient counting(engine.client());
+  Builder builder(counting, Options(engine));
+  fs::path dir = fs::temp_directory_path() / engine.Name("image");
+  fs::create_directories(dir);
+  std::ofstream(dir / "present.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: present\n"
+                                         "spec:\n  runtime: image\n  image: gantry/base:bookworm\n  port: 9000\n";
+  std::ofstream(dir / "missing.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: missing\n"
+                                         "spec:\n  runtime: image\n  image: gantry-test/none:1\n";
+  auto present = builder.Build(LoadInto(engine, dir / "present.yaml"));
+  auto missing = builder.Build(LoadInto(engine, dir / "missing.yaml"));
+  fs::remove_all(dir);
+  REQUIRE(present.ok());
+  CHECK(present->cached);
+  CHECK(present->ref == "gantry/base:bookworm");
+  CHECK(present->http_port == 9000);
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code() == core::ErrorCode::kNotFound);
+  CHECK_THAT(missing.error().message(), Catch::Contains("gantry-test/none:1 is not on this engine"));
+  CHECK(counting.builds() == 0);
+}
+
+}  // namespace
+}  // namespace gantry::builder
