@@ -64,7 +64,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
     return existing.error().WithContext(what);
   }
 
-  docker::BuildOptions build{.tags = {tag}, .dockerfile = plan->dockerfile};
+  docker::BuildOptions build{.tags = {tag}, .dockerfile = plan->dockerfile, .no_cache = options_.no_cache};
   build.labels = options_.extra_labels;
   build.labels["gantry.function"] = spec.name();
   build.labels["gantry.namespace"] = spec.namespace_name();

@@ -16,6 +16,8 @@ struct BuilderOptions {
   int keep_images = 3;
   // Added to every image built (tests put gantry.test here).
   docker::Labels extra_labels;
+  // Build without the engine's layer cache (benchmarks of a cold build).
+  bool no_cache = false;
 };
 
 // The image a function runs.

@@ -1,0 +1,112 @@
+// gantry-bench-build: how long one example takes to become an image, three ways, n times:
+//   cold      first build, engine layer cache off (what a new function pays);
+//   rebuild   same context under a new tag, engine layer cache on;
+//   unchanged the tag exists: the builder only asks the engine whether it does (no build).
+// Every image carries gantry.bench and is removed at the end.
+//
+//   gantry-bench-build --example examples/hello-python --shim build/bin/gantry-shim.stripped
+//                      --bootstrap runtime-shim/bootstrap [-n 5]
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "builder/builder.h"
+#include "docker/curl_docker_client.h"
+#include "manifest/file_system.h"
+#include "manifest/loader.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+namespace fs = std::filesystem;
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string example, shim, bootstrap;
+  int n = 5;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string a = argv[i];
+    if (a == "--example") example = argv[i + 1];
+    else if (a == "--shim") shim = argv[i + 1];
+    else if (a == "--bootstrap") bootstrap = argv[i + 1];
+    else if (a == "-n") n = std::max(1, std::atoi(argv[i + 1]));
+  }
+  if (example.empty() || shim.empty() || bootstrap.empty()) {
+    std::fprintf(stderr, "usage: gantry-bench-build --example DIR --shim FILE --bootstrap DIR [-n N]\n");
+    return 2;
+  }
+  auto client = gantry::docker::CurlDockerClient::Connect();
+  if (!client) {
+    std::fprintf(stderr, "bench-build: %s\n", client.error().ToString().c_str());
+    return 1;
+  }
+  std::string label = "build-" + std::to_string(getpid());
+  gantry::builder::BuilderOptions options;
+  options.templates.shim_path = shim;
+  options.templates.bootstrap_dir = bootstrap;
+  options.extra_labels = {{"gantry.bench", label}};
+
+  fs::path manifest = fs::path(example) / "gantry.yaml";
+  std::stringstream text;
+  text << std::ifstream(manifest).rdbuf();
+  // Each round builds into namespaces of its own, so every tag starts out absent.
+  auto load = [&](const std::string& ns) {
+    std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"), "\nmetadata:\n  namespace: " + ns + "\n");
+    gantry::manifest::LocalFileSystem local;
+    auto loaded = gantry::manifest::LoadManifestText(local, yaml, manifest.string(), example, {});
+    if (!loaded.ok() || loaded.objects.size() != 1) {
+      std::fprintf(stderr, "bench-build: %s does not load\n", manifest.c_str());
+      std::exit(1);
+    }
+    return std::get<gantry::spec::FunctionSpec>(loaded.objects[0].object);
+  };
+
+  std::map<std::string, std::vector<double>> ms;
+  bool failed = false;
+  for (int i = 0; i < n && !failed; ++i) {
+    for (const char* way : {"cold", "rebuild", "unchanged"}) {
+      gantry::builder::BuilderOptions o = options;
+      o.no_cache = std::string(way) == "cold";
+      gantry::builder::Builder builder(**client, o);
+      std::string ns = std::string(way) == "rebuild" ? "bench-" + label + "-r" + std::to_string(i)
+                                                     : "bench-" + label + "-c" + std::to_string(i);
+      auto spec = load(ns);
+      auto t0 = Clock::now();
+      auto built = builder.Build(spec);
+      double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();
+      if (!built) {
+        std::fprintf(stderr, "bench-build: %s\n", built.error().ToString().c_str());
+        failed = true;
+        break;
+      }
+      if (built->cached != (std::string(way) == "unchanged")) {
+        std::fprintf(stderr, "bench-build: %s build was %scached\n", way, built->cached ? "" : "not ");
+        failed = true;
+      }
+      ms[way].push_back(elapsed);
+    }
+  }
+  if (auto images = (*client)->ListImages({"gantry.bench=" + label})) {
+    for (const auto& image : *images) (void)(*client)->RemoveImage(image.id, true);
+  }
+  if (failed) return 1;
+  std::printf("build of %s, n=%d per row\n\n%-10s %10s\n", example.c_str(), n, "way", "median ms");
+  for (const char* way : {"cold", "rebuild", "unchanged"}) std::printf("%-10s %10.1f\n", way, Median(ms[way]));
+  std::printf("\ncold / unchanged: %.0fx\n", Median(ms["cold"]) / std::max(Median(ms["unchanged"]), 0.001));
+  return 0;
+}
