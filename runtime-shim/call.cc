@@ -1,8 +1,6 @@
 #include "call.h"
 
-#include <boost/beast/http/write.hpp>
 #include <cstdio>
-#include <sstream>
 
 namespace gantry::shim {
 
@@ -112,12 +110,24 @@ std::shared_ptr<ResponseStream> Call::StartStream(http::response_header<> head) 
   head.erase(http::field::transfer_encoding);
   if (chunked) head.set(http::field::transfer_encoding, "chunked");
   head.set(http::field::connection, close_at_end ? "close" : "keep-alive");
-  std::ostringstream text;
-  text << head;
+  // Written by hand: an ostream here would pull the locale machinery (1 MB) into the
+  // static binary.
+  std::string text = head.version() >= 11 ? "HTTP/1.1 " : "HTTP/1.0 ";
+  text += std::to_string(head.result_int());
+  text += ' ';
+  text.append(head.reason());
+  text += "\r\n";
+  for (const auto& field : head) {
+    text.append(field.name_string());
+    text += ": ";
+    text.append(field.value());
+    text += "\r\n";
+  }
+  text += "\r\n";
   respond_ = {};
   auto stream = std::make_shared<CallStream>(raw, chunked, close_at_end, std::move(on_finished_));
   on_finished_ = nullptr;
-  raw->Write(text.str(), [](bool) {});
+  raw->Write(std::move(text), [](bool) {});
   return stream;
 }
 
