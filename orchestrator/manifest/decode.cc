@@ -27,6 +27,11 @@ Position PathIndex::Locate(const std::string& path) const {
   return document_;
 }
 
+Position PathIndex::LocateKey(const std::string& path) const {
+  auto it = places_.find(path);
+  return it != places_.end() ? it->second.key : Locate(path);
+}
+
 namespace {
 
 using Kind = YamlNode::Kind;
@@ -79,6 +84,12 @@ class Decoder {
     out_.failed_paths.push_back(path);
   }
 
+  // A key that is a list or mapping is skipped; the rest of its mapping is still checked, so
+  // its path is not marked as failed.
+  void NonStringKey(const YamlNode& key, const std::string& path) {
+    out_.errors.push_back({key.position, path, fmt::format("keys must be strings, got {}", DescribeKind(key))});
+  }
+
   // A repeated key: the first one is what is used, and still gets checked.
   void DuplicateKey(const YamlNode& key, const std::string& path, Position first) {
     out_.errors.push_back(
@@ -110,7 +121,7 @@ class Decoder {
     std::vector<std::string> suggested;
     for (const YamlNode::Entry& e : node.entries) {
       if (e.key->kind != Kind::kScalar) {
-        Error(e.key->position, path, fmt::format("keys must be strings, got {}", DescribeKind(*e.key)));
+        NonStringKey(*e.key, path);
         continue;
       }
       const std::string& name = e.key->value;
@@ -215,7 +226,7 @@ class Decoder {
     std::map<std::string, Position> seen;
     for (const YamlNode::Entry& e : f.value->entries) {
       if (e.key->kind != Kind::kScalar) {
-        Error(e.key->position, f.path, fmt::format("keys must be strings, got {}", DescribeKind(*e.key)));
+        NonStringKey(*e.key, f.path);
         continue;
       }
       Field entry{e.key.get(), e.value.get(), f.path + "." + e.key->value};

@@ -30,6 +30,8 @@ class PathIndex {
   // when the value is empty); for a path that was not written, the key of its nearest
   // written parent ("spec" for a missing "spec.handler"); else the document's start.
   Position Locate(const std::string& path) const;
+  // Where the key of `path` was written; Locate(path) when it was not.
+  Position LocateKey(const std::string& path) const;
 
  private:
   struct Place {

@@ -152,9 +152,11 @@ class Batch {
   }
 
   // Reports a validation error unless a shape error already covers its path.
-  void AddFieldError(Record& record, const std::string& path, std::string message) {
+  void AddFieldError(Record& record, const std::string& path, std::string message,
+                     bool about_key = false) {
     if (IsUnder(path, record.failed_paths)) return;
-    Add(record.file_index, record.file, record.index.Locate(path), path, std::move(message));
+    Position at = about_key ? record.index.LocateKey(path) : record.index.Locate(path);
+    Add(record.file_index, record.file, at, path, std::move(message));
     record.failed_paths.push_back(path);
   }
 
@@ -198,7 +200,9 @@ class Batch {
     record.secret_refs = m.secrets;
     std::vector<spec::FieldError> field_errors;
     auto spec = spec::ValidateFunction(m, field_errors);
-    for (spec::FieldError& e : field_errors) AddFieldError(record, e.path, std::move(e.message));
+    for (spec::FieldError& e : field_errors) {
+      AddFieldError(record, e.path, std::move(e.message), e.about_key);
+    }
     bool files_ok = CheckSourceFiles(m, record);
     if (spec && files_ok) record.object = std::move(*spec);
   }

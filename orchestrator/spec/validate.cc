@@ -76,6 +76,10 @@ class ErrorSink {
   void Add(std::string path, fmt::format_string<Args...> format, Args&&... args) {
     errors_.push_back({std::move(path), fmt::format(format, std::forward<Args>(args)...)});
   }
+  template <typename... Args>
+  void AddForKey(std::string path, fmt::format_string<Args...> format, Args&&... args) {
+    errors_.push_back({std::move(path), fmt::format(format, std::forward<Args>(args)...), true});
+  }
   std::size_t count() const { return errors_.size() - start_; }
   bool any() const { return count() > 0; }
   core::Error Summary() const {
@@ -132,7 +136,9 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
   spec.namespace_name_ = NamespaceOf(sink, m.namespace_name);
   for (const auto& [key, value] : m.labels) {
     std::string path = "metadata.labels." + key;
-    if (auto why = CheckLabelKey(key)) sink.Add(path, "\"{}\" is not a valid label key: {}", key, why.value());
+    if (auto why = CheckLabelKey(key)) {
+      sink.AddForKey(path, "\"{}\" is not a valid label key: {}", key, why.value());
+    }
     if (auto why = CheckLabelValue(value)) {
       sink.Add(path, "\"{}\" is not a valid label value: {}", value, why.value());
     }
@@ -239,7 +245,7 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
 
   for (const auto& [key, value] : m.env) {
     if (auto why = CheckEnvName(key)) {
-      sink.Add("spec.env." + key, "\"{}\" is not a valid variable name: {}", key, *why);
+      sink.AddForKey("spec.env." + key, "\"{}\" is not a valid variable name: {}", key, *why);
     } else if (value.size() > kMaxEnvValueBytes) {
       sink.Add("spec.env." + key, "value is {} bytes; at most {} allowed", value.size(), kMaxEnvValueBytes);
     }

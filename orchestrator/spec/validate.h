@@ -16,6 +16,7 @@ namespace gantry::spec {
 struct FieldError {
   std::string path;
   std::string message;
+  bool about_key = false;  // the error is about the name of the field (an env name), not its value
 
   bool operator==(const FieldError&) const = default;
 };

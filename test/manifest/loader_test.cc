@@ -216,5 +216,19 @@ TEST_CASE("A document with any error is not a valid object", "[manifest][loader]
   }
 }
 
+TEST_CASE("A bad key does not hide the other errors of its mapping", "[manifest][loader]") {
+  MemoryFileSystem fs;
+  LoadResult r = LoadManifestText(fs,
+                                  "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x}\n"
+                                  "spec:\n  runtime: exec\n  command: [cat]\n  ? [a]\n  : b\n"
+                                  "  concurrency: 0\n  env: {? [k] : v, 1X: y}\n",
+                                  "f.yaml", "", {});
+  CHECK(Errors(r) == std::vector<std::string>{
+                         "f.yaml:7:5: spec: keys must be strings, got a list",
+                         "f.yaml:9:16: spec.concurrency: must be between 1 and 1000 (is 0)",
+                         "f.yaml:10:11: spec.env: keys must be strings, got a list",
+                         "f.yaml:10:20: spec.env.1X: \"1X\" is not a valid variable name: must not start with a digit"});
+}
+
 }  // namespace
 }  // namespace gantry::manifest
