@@ -1,0 +1,310 @@
+#include "store/store.h"
+
+#include <fmt/format.h>
+#include <sqlite3.h>
+#include <sys/stat.h>
+
+#include <chrono>
+
+namespace gantry::store {
+namespace {
+
+// Each entry moves the schema from version i to i+1, inside one transaction.
+const char* const kMigrations[] = {
+    // 1: functions, secrets, the async queue and invocation records.
+    R"sql(
+      CREATE TABLE functions (
+        namespace TEXT NOT NULL, name TEXT NOT NULL,
+        spec_json TEXT NOT NULL, hash TEXT NOT NULL, generation INTEGER NOT NULL,
+        image TEXT NOT NULL DEFAULT '', status TEXT NOT NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '',
+        created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (namespace, name));
+      CREATE TABLE secrets (
+        namespace TEXT NOT NULL, name TEXT NOT NULL, value BLOB NOT NULL,
+        created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL,
+        PRIMARY KEY (namespace, name));
+      CREATE TABLE async_calls (
+        call_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL,
+        method TEXT NOT NULL, path TEXT NOT NULL, headers_json TEXT NOT NULL, body BLOB NOT NULL,
+        callback_url TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0, enqueued_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+      CREATE INDEX async_calls_by_state ON async_calls (state, enqueued_ms);
+      CREATE TABLE invocations (
+        call_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL,
+        started_ms INTEGER NOT NULL, duration_us INTEGER NOT NULL, status INTEGER NOT NULL,
+        cold_start INTEGER NOT NULL, async INTEGER NOT NULL, replica TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '');
+      CREATE INDEX invocations_by_function ON invocations (namespace, function, started_ms);
+    )sql",
+};
+
+int64_t NowMs() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// A prepared statement, finalised when it goes out of scope.
+class Stmt {
+ public:
+  Stmt(sqlite3* db, const char* sql) {
+    rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
+  }
+  ~Stmt() { sqlite3_finalize(stmt_); }
+  Stmt(const Stmt&) = delete;
+  Stmt& operator=(const Stmt&) = delete;
+
+  bool ok() const { return rc_ == SQLITE_OK; }
+  Stmt& Bind(int i, const std::string& v) {
+    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& BindBlob(int i, const std::string& v) {
+    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
+    return *this;
+  }
+  Stmt& Bind(int i, int64_t v) {
+    sqlite3_bind_int64(stmt_, i, v);
+    return *this;
+  }
+  // SQLITE_ROW, SQLITE_DONE or an error code.
+  int Step() { return sqlite3_step(stmt_); }
+  std::string Text(int col) const {
+    const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
+    return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+  }
+  int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+
+ private:
+  sqlite3_stmt* stmt_ = nullptr;
+  int rc_;
+};
+
+core::Error SqlError(sqlite3* db, std::string_view what) {
+  return core::Error::Internal(fmt::format("store: {}: {}", what, sqlite3_errmsg(db)));
+}
+
+core::Status Exec(sqlite3* db, const char* sql, std::string_view what) {
+  char* err = nullptr;
+  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : "unknown error";
+    sqlite3_free(err);
+    return core::Error::Internal(fmt::format("store: {}: {}", what, msg));
+  }
+  return core::Ok();
+}
+
+const char* const kFunctionColumns =
+    "namespace, name, spec_json, hash, generation, image, status, last_error, created_ms, updated_ms";
+
+FunctionRecord FunctionFrom(const Stmt& s) {
+  return FunctionRecord{.namespace_name = s.Text(0), .name = s.Text(1), .spec_json = s.Text(2), .hash = s.Text(3),
+                        .generation = s.Int(4), .image = s.Text(5), .status = s.Text(6), .last_error = s.Text(7),
+                        .created_unix_ms = s.Int(8), .updated_unix_ms = s.Int(9)};
+}
+
+}  // namespace
+
+core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+  sqlite3* db = nullptr;
+  // Created 0600: the file holds secrets.
+  mode_t old_mask = ::umask(077);
+  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
+                           nullptr);
+  ::umask(old_mask);
+  if (rc != SQLITE_OK) {
+    std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
+    sqlite3_close(db);
+    return core::Error::Unavailable(fmt::format("store: cannot open {}: {}", path, msg));
+  }
+  std::unique_ptr<Store> store(new Store(db));
+  ::chmod(path.c_str(), 0600);
+  sqlite3_busy_timeout(db, 5000);
+  if (auto s = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "pragmas"); !s) {
+    return s.error().WithContext(path);
+  }
+  if (auto s = store->Migrate(); !s) return s.error().WithContext(path);
+  return store;
+}
+
+Store::~Store() { sqlite3_close(db_); }
+
+int Store::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+
+int Store::SchemaVersion() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "PRAGMA user_version");
+  return s.ok() && s.Step() == SQLITE_ROW ? static_cast<int>(s.Int(0)) : -1;
+}
+
+core::Status Store::Migrate() {
+  int version = 0;
+  {
+    Stmt s(db_, "PRAGMA user_version");
+    if (!s.ok() || s.Step() != SQLITE_ROW) return SqlError(db_, "reading the schema version");
+    version = static_cast<int>(s.Int(0));
+  }
+  if (version > LatestSchemaVersion()) {
+    return core::Error::Internal(fmt::format("store: schema version {} is newer than this gantryd knows ({})",
+                                             version, LatestSchemaVersion()));
+  }
+  for (int v = version; v < LatestSchemaVersion(); ++v) {
+    std::string sql = fmt::format("BEGIN IMMEDIATE; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
+    if (auto s = Exec(db_, sql.c_str(), fmt::format("migrating to schema {}", v + 1)); !s) {
+      (void)Exec(db_, "ROLLBACK", "rollback");
+      return s;
+    }
+  }
+  return core::Ok();
+}
+
+core::Result<PutOutcome> Store::PutFunction(FunctionRecord& record) {
+  std::lock_guard lock(mu_);
+  if (auto s = Exec(db_, "BEGIN IMMEDIATE", "begin"); !s) return s.error();
+  auto finish = [&](core::Result<PutOutcome> r) -> core::Result<PutOutcome> {
+    (void)Exec(db_, r.ok() ? "COMMIT" : "ROLLBACK", "end of transaction");
+    return r;
+  };
+  int64_t now = NowMs();
+  Stmt get(db_, "SELECT hash, image, generation, created_ms FROM functions WHERE namespace = ?1 AND name = ?2");
+  get.Bind(1, record.namespace_name).Bind(2, record.name);
+  int rc = get.Step();
+  PutOutcome outcome = PutOutcome::kCreated;
+  record.created_unix_ms = now;
+  record.generation = 1;
+  if (rc == SQLITE_ROW) {
+    if (get.Text(0) == record.hash && get.Text(1) == record.image) {
+      record.generation = get.Int(2);
+      record.created_unix_ms = get.Int(3);
+      return finish(PutOutcome::kUnchanged);
+    }
+    outcome = PutOutcome::kConfigured;
+    record.generation = get.Int(2) + 1;
+    record.created_unix_ms = get.Int(3);
+  } else if (rc != SQLITE_DONE) {
+    return finish(SqlError(db_, "reading a function"));
+  }
+  record.updated_unix_ms = now;
+  Stmt put(db_, fmt::format("INSERT OR REPLACE INTO functions ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                            kFunctionColumns)
+                    .c_str());
+  put.Bind(1, record.namespace_name).Bind(2, record.name).Bind(3, record.spec_json).Bind(4, record.hash);
+  put.Bind(5, record.generation).Bind(6, record.image).Bind(7, record.status).Bind(8, record.last_error);
+  put.Bind(9, record.created_unix_ms).Bind(10, record.updated_unix_ms);
+  if (put.Step() != SQLITE_DONE) return finish(SqlError(db_, "writing a function"));
+  return finish(outcome);
+}
+
+core::Status Store::SetFunctionStatus(const std::string& ns, const std::string& name, const std::string& status,
+                                      const std::string& last_error) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE functions SET status = ?3, last_error = ?4, updated_ms = ?5 WHERE namespace = ?1 AND name = ?2");
+  s.Bind(1, ns).Bind(2, name).Bind(3, status).Bind(4, last_error).Bind(5, NowMs());
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "updating a function's status");
+  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  return core::Ok();
+}
+
+core::Result<FunctionRecord> Store::GetFunction(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, fmt::format("SELECT {} FROM functions WHERE namespace = ?1 AND name = ?2", kFunctionColumns).c_str());
+  s.Bind(1, ns).Bind(2, name);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return FunctionFrom(s);
+  if (rc == SQLITE_DONE) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  return SqlError(db_, "reading a function");
+}
+
+core::Result<std::vector<FunctionRecord>> Store::ListFunctions(const std::string& ns) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, fmt::format("SELECT {} FROM functions WHERE ?1 = '' OR namespace = ?1 ORDER BY namespace, name",
+                          kFunctionColumns)
+                  .c_str());
+  s.Bind(1, ns);
+  std::vector<FunctionRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(FunctionFrom(s));
+  if (rc != SQLITE_DONE) return SqlError(db_, "listing functions");
+  return out;
+}
+
+core::Status Store::DeleteFunction(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2");
+  s.Bind(1, ns).Bind(2, name);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "deleting a function");
+  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  return core::Ok();
+}
+
+core::Result<PutOutcome> Store::PutSecret(SecretRecord& record) {
+  std::lock_guard lock(mu_);
+  int64_t now = NowMs();
+  Stmt get(db_, "SELECT value, created_ms FROM secrets WHERE namespace = ?1 AND name = ?2");
+  get.Bind(1, record.namespace_name).Bind(2, record.name);
+  int rc = get.Step();
+  PutOutcome outcome = PutOutcome::kCreated;
+  record.created_unix_ms = now;
+  if (rc == SQLITE_ROW) {
+    record.created_unix_ms = get.Int(1);
+    if (get.Text(0) == record.value) return PutOutcome::kUnchanged;
+    outcome = PutOutcome::kConfigured;
+  } else if (rc != SQLITE_DONE) {
+    return SqlError(db_, "reading a secret");
+  }
+  record.updated_unix_ms = now;
+  Stmt put(db_, "INSERT OR REPLACE INTO secrets (namespace, name, value, created_ms, updated_ms) "
+                "VALUES (?1, ?2, ?3, ?4, ?5)");
+  put.Bind(1, record.namespace_name).Bind(2, record.name).BindBlob(3, record.value);
+  put.Bind(4, record.created_unix_ms).Bind(5, record.updated_unix_ms);
+  if (put.Step() != SQLITE_DONE) return SqlError(db_, "writing a secret");
+  return outcome;
+}
+
+core::Result<SecretRecord> Store::GetSecret(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT namespace, name, value, created_ms, updated_ms FROM secrets WHERE namespace = ?1 AND name = ?2");
+  s.Bind(1, ns).Bind(2, name);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) {
+    return SecretRecord{.namespace_name = s.Text(0), .name = s.Text(1), .value = s.Text(2),
+                        .created_unix_ms = s.Int(3), .updated_unix_ms = s.Int(4)};
+  }
+  if (rc == SQLITE_DONE) return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
+  return SqlError(db_, "reading a secret");
+}
+
+core::Result<std::vector<SecretRecord>> Store::ListSecrets(const std::string& ns) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT namespace, name, created_ms, updated_ms FROM secrets WHERE ?1 = '' OR namespace = ?1 "
+              "ORDER BY namespace, name");
+  s.Bind(1, ns);
+  std::vector<SecretRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back({.namespace_name = s.Text(0), .name = s.Text(1), .created_unix_ms = s.Int(2),
+                   .updated_unix_ms = s.Int(3)});
+  }
+  if (rc != SQLITE_DONE) return SqlError(db_, "listing secrets");
+  return out;
+}
+
+core::Status Store::DeleteSecret(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2");
+  s.Bind(1, ns).Bind(2, name);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "deleting a secret");
+  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
+  return core::Ok();
+}
+
+core::Result<std::vector<std::string>> Store::ListNamespaces() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT namespace FROM functions UNION SELECT namespace FROM secrets ORDER BY 1");
+  std::vector<std::string> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
+  if (rc != SQLITE_DONE) return SqlError(db_, "listing namespaces");
+  return out;
+}
+
+}  // namespace gantry::store

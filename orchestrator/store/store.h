@@ -1,0 +1,89 @@
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+
+struct sqlite3;
+
+namespace gantry::store {
+
+// A deployed function as the controller remembers it: the desired state.
+struct FunctionRecord {
+  std::string namespace_name;
+  std::string name;
+  std::string spec_json;  // the spec's canonical JSON
+  std::string hash;       // spec + source content hash ("sha256:...")
+  int64_t generation = 0;  // 1 on create, +1 on every change; set by PutFunction
+  std::string image;       // the built image's reference
+  std::string status;      // "building", "ready", "failed", ...
+  std::string last_error;
+  int64_t created_unix_ms = 0;  // set by PutFunction
+  int64_t updated_unix_ms = 0;  // set by PutFunction
+};
+
+struct SecretRecord {
+  std::string namespace_name;
+  std::string name;
+  std::string value;  // the secret's bytes; never logged
+  int64_t created_unix_ms = 0;
+  int64_t updated_unix_ms = 0;
+};
+
+// What PutFunction did.
+enum class PutOutcome { kCreated, kConfigured, kUnchanged };
+
+// Gantry's state in SQLite (WAL mode) under the state directory: functions, secrets, and
+// the tables the async queue and invocation records use. The schema carries a version
+// (PRAGMA user_version) and is migrated forward on Open. The database file is mode 0600.
+// Thread-safe: one connection, calls serialised by a mutex (the warm path never calls it).
+class Store {
+ public:
+  // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
+  // the file can't be opened; kInternal when it is not a Gantry database or is newer than
+  // this build knows.
+  static core::Result<std::unique_ptr<Store>> Open(const std::string& path);
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // The schema version in the file (the newest this build knows, after Open).
+  int SchemaVersion();
+  static int LatestSchemaVersion();
+
+  // Creates or updates a function. kUnchanged when spec hash and image are the same as
+  // stored (nothing is written); otherwise the generation goes up by one. `record`'s
+  // generation and times are filled in.
+  core::Result<PutOutcome> PutFunction(FunctionRecord& record);
+  // Updates only status and last error (no new generation). kNotFound if absent.
+  core::Status SetFunctionStatus(const std::string& ns, const std::string& name, const std::string& status,
+                                 const std::string& last_error);
+  core::Result<FunctionRecord> GetFunction(const std::string& ns, const std::string& name);
+  // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace, name.
+  core::Result<std::vector<FunctionRecord>> ListFunctions(const std::string& ns);
+  // kNotFound if absent.
+  core::Status DeleteFunction(const std::string& ns, const std::string& name);
+
+  core::Result<PutOutcome> PutSecret(SecretRecord& record);
+  core::Result<SecretRecord> GetSecret(const std::string& ns, const std::string& name);
+  // Names and times only: values are left empty.
+  core::Result<std::vector<SecretRecord>> ListSecrets(const std::string& ns);
+  core::Status DeleteSecret(const std::string& ns, const std::string& name);
+
+  // Namespaces that hold a function or a secret, sorted.
+  core::Result<std::vector<std::string>> ListNamespaces();
+
+ private:
+  explicit Store(sqlite3* db) : db_(db) {}
+  core::Status Migrate();
+
+  std::mutex mu_;
+  sqlite3* db_;  // guarded by mu_
+};
+
+}  // namespace gantry::store
