@@ -164,6 +164,19 @@ void HttpRunner::Proxy(const std::shared_ptr<Call>& call) {
 void HttpRunner::Connect(const std::shared_ptr<Exchange>& exchange) {
   exchange->socket = std::make_unique<tcp::socket>(io_);
   exchange->socket->async_connect(upstream_, [this, exchange](const boost::system::error_code& ec) {
+    if (ec == asio::error::connection_refused && !exchange->call->finished() && !stopped_) {
+      // The server went away (its exit may not have been reaped yet): nothing was sent, so
+      // the call waits for it to accept again, within its deadline.
+      active_.erase(exchange->call->id());
+      waiting_.push_back(exchange->call);
+      if (ready_) {
+        ready_ = false;
+        idle_.clear();
+        probe_until_ = clock_.Now() + config_.ready_timeout;
+        Probe();
+      }
+      return;
+    }
     if (ec) {
       Fail(exchange, "connect: " + ec.message());
       return;
