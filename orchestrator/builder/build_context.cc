@@ -91,6 +91,10 @@ void BuildContext::AddFile(std::string path, std::string content, bool executabl
   entries_.push_back({.path = std::move(path), .executable = executable, .content = std::move(content)});
 }
 
+void BuildContext::AddDirectoryEntry(std::string path) {
+  entries_.push_back({.path = std::move(path), .type = ContextEntry::Type::kDirectory});
+}
+
 core::Status BuildContext::AddHostFile(const std::string& source, std::string path, bool executable) {
   auto bytes = ReadWhole(source);
   if (!bytes) return bytes.error();

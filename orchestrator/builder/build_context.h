@@ -36,6 +36,8 @@ class BuildContext {
   core::Status AddDirectory(const std::string& dir, std::string_view prefix, const IgnoreRules& ignore);
   // Adds a generated file; replaces an entry of the same path.
   void AddFile(std::string path, std::string content, bool executable = false);
+  // Adds an (empty) directory entry.
+  void AddDirectoryEntry(std::string path);
   // Adds the file at host path `source` as `path`. kNotFound when it can't be read.
   core::Status AddHostFile(const std::string& source, std::string path, bool executable);
 
