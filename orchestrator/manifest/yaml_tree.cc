@@ -22,6 +22,70 @@ Position ToPosition(const YAML::Mark& mark) {
   return {mark.line + 1, mark.column + 1};
 }
 
+// Decodes the UTF-8 sequence at text[i]: its length in bytes and code point, or 0 when the
+// bytes there are not well-formed UTF-8 (overlong forms and surrogates included).
+std::size_t DecodeUtf8(std::string_view text, std::size_t i, std::uint32_t* code) {
+  auto byte = static_cast<unsigned char>(text[i]);
+  std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xe ? 3
+                                                              : (byte >> 3) == 0x1e ? 4 : 0;
+  if (length == 0 || i + length > text.size()) return 0;
+  std::uint32_t value = length == 1 ? byte : byte & (0x7fu >> length);
+  for (std::size_t k = 1; k < length; ++k) {
+    auto next = static_cast<unsigned char>(text[i + k]);
+    if ((next & 0xc0) != 0x80) return 0;
+    value = (value << 6) | (next & 0x3fu);
+  }
+  static constexpr std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
+  if (value < kMinForLength[length] || (value >= 0xd800 && value <= 0xdfff) || value > 0x10ffff) {
+    return 0;
+  }
+  *code = value;
+  return length;
+}
+
+// YAML's c-printable set: what may appear in a YAML file at all.
+bool IsYamlPrintable(std::uint32_t c) {
+  return c == 0x09 || c == 0x0a || c == 0x0d || (c >= 0x20 && c <= 0x7e) || c == 0x85 ||
+         (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+}
+
+// The first character of a file that YAML does not allow, with a reason. yaml-cpp lets
+// some through (and turns them into bytes that are not UTF-8), and everything downstream
+// — JSON output, hashing, environment variables — wants text.
+std::optional<YamlError> FindBadCharacter(std::string_view text) {
+  Position at{1, 1};
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::uint32_t code = 0;
+    std::size_t length = DecodeUtf8(text, i, &code);
+    if (length == 0) return YamlError{at, "file is not valid UTF-8 here"};
+    if (!IsYamlPrintable(code)) {
+      return YamlError{at, fmt::format("character U+{:04X} is not allowed in YAML", code)};
+    }
+    if (code == '\n') {
+      ++at.line;
+      at.column = 1;
+    } else {
+      ++at.column;
+    }
+    i += length;
+  }
+  return std::nullopt;
+}
+
+// Why a scalar's value (after YAML escapes such as "\0" or "\xff") cannot be used as text.
+std::optional<std::string> CheckScalarText(std::string_view value) {
+  std::size_t i = 0;
+  while (i < value.size()) {
+    std::uint32_t code = 0;
+    std::size_t length = DecodeUtf8(value, i, &code);
+    if (length == 0) return "string is not valid UTF-8";
+    if (code == 0) return "string contains a NUL character";
+    i += length;
+  }
+  return std::nullopt;
+}
+
 // Thrown from inside the event handler to stop yaml-cpp when a limit is passed.
 struct LimitExceeded {
   Position position;
@@ -73,6 +137,9 @@ class TreeBuilder : public YAML::EventHandler {
     node->kind = YamlNode::Kind::kScalar;
     node->position = ToPosition(mark);
     node->value = value;
+    if (auto why = CheckScalarText(value)) {
+      errors_.push_back({node->position, *why, documents_started_ - 1});
+    }
     node->plain = tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
                   tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null";
     Count(1, node->position);
@@ -233,38 +300,6 @@ class TreeBuilder : public YAML::EventHandler {
   std::size_t documents_started_ = 0;
 };
 
-// The position of the first byte that is not part of well-formed UTF-8, if any. Everything
-// downstream (JSON output, hashing) wants text, so other encodings stop here.
-std::optional<Position> FindInvalidUtf8(std::string_view text) {
-  Position at{1, 1};
-  std::size_t i = 0;
-  while (i < text.size()) {
-    auto byte = static_cast<unsigned char>(text[i]);
-    std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xe ? 3
-                                                                : (byte >> 3) == 0x1e ? 4 : 0;
-    if (length == 0 || i + length > text.size()) return at;
-    std::uint32_t code = length == 1 ? byte : byte & (0x7fu >> length);
-    for (std::size_t k = 1; k < length; ++k) {
-      auto next = static_cast<unsigned char>(text[i + k]);
-      if ((next & 0xc0) != 0x80) return at;
-      code = (code << 6) | (next & 0x3fu);
-    }
-    // Overlong forms, UTF-16 surrogates and values past U+10FFFF are not UTF-8.
-    static constexpr std::uint32_t kMinForLength[] = {0, 0, 0x80, 0x800, 0x10000};
-    if (code < kMinForLength[length] || (code >= 0xd800 && code <= 0xdfff) || code > 0x10ffff) {
-      return at;
-    }
-    if (byte == '\n') {
-      ++at.line;
-      at.column = 1;
-    } else {
-      ++at.column;
-    }
-    i += length;
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 std::string_view DescribeKind(const YamlNode& node) {
@@ -284,8 +319,8 @@ YamlParse ParseYaml(std::string_view text, const YamlLimits& limits) {
                                              text.size(), limits.max_bytes)});
     return result;
   }
-  if (auto bad = FindInvalidUtf8(text)) {
-    result.errors.push_back({*bad, "file is not valid UTF-8 here"});
+  if (auto bad = FindBadCharacter(text)) {
+    result.errors.push_back(std::move(*bad));
     return result;
   }
   std::istringstream in{std::string(text)};

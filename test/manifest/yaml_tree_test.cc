@@ -86,6 +86,9 @@ TEST_CASE("Hostile input is refused with an error, not a crash", "[manifest][yam
       {"billion laughs", laughs, "document too large"},
       {"huge", std::string(limits.max_bytes + 1, 'a'), "manifests are limited to"},
       {"not utf-8", "a: \xff\xfe\n", "not valid UTF-8"},
+      {"control character", "a: b\x07" "c\n", "character U+0007 is not allowed in YAML"},
+      {"NUL byte", std::string("a: b\0c\n", 7), "character U+0000 is not allowed in YAML"},
+      {"NUL escape", "a: \"b\\0c\"\n", "string contains a NUL character"},
       {"alias in itself", "&a [*a]\n", "alias refers to a node that contains it"},
   };
   for (const Case& c : cases) {
