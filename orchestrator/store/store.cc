@@ -36,6 +36,10 @@ const char* const kMigrations[] = {
         error TEXT NOT NULL DEFAULT '');
       CREATE INDEX invocations_by_function ON invocations (namespace, function, started_ms);
     )sql",
+    // 2: what the pool runs for a function (image, limits, scale), so a restart needs no rebuild.
+    R"sql(
+      ALTER TABLE functions ADD COLUMN deployment_json TEXT NOT NULL DEFAULT '';
+    )sql",
 };
 
 int64_t NowMs() {
@@ -94,12 +98,13 @@ core::Status Exec(sqlite3* db, const char* sql, std::string_view what) {
 }
 
 const char* const kFunctionColumns =
-    "namespace, name, spec_json, hash, generation, image, status, last_error, created_ms, updated_ms";
+    "namespace, name, spec_json, hash, generation, image, status, last_error, created_ms, updated_ms, "
+    "deployment_json";
 
 FunctionRecord FunctionFrom(const Stmt& s) {
   return FunctionRecord{.namespace_name = s.Text(0), .name = s.Text(1), .spec_json = s.Text(2), .hash = s.Text(3),
                         .generation = s.Int(4), .image = s.Text(5), .status = s.Text(6), .last_error = s.Text(7),
-                        .created_unix_ms = s.Int(8), .updated_unix_ms = s.Int(9)};
+                        .created_unix_ms = s.Int(8), .updated_unix_ms = s.Int(9), .deployment_json = s.Text(10)};
 }
 
 }  // namespace
@@ -184,12 +189,12 @@ core::Result<PutOutcome> Store::PutFunction(FunctionRecord& record) {
     return finish(SqlError(db_, "reading a function"));
   }
   record.updated_unix_ms = now;
-  Stmt put(db_, fmt::format("INSERT OR REPLACE INTO functions ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+  Stmt put(db_, fmt::format("INSERT OR REPLACE INTO functions ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                             kFunctionColumns)
                     .c_str());
   put.Bind(1, record.namespace_name).Bind(2, record.name).Bind(3, record.spec_json).Bind(4, record.hash);
   put.Bind(5, record.generation).Bind(6, record.image).Bind(7, record.status).Bind(8, record.last_error);
-  put.Bind(9, record.created_unix_ms).Bind(10, record.updated_unix_ms);
+  put.Bind(9, record.created_unix_ms).Bind(10, record.updated_unix_ms).Bind(11, record.deployment_json);
   if (put.Step() != SQLITE_DONE) return finish(SqlError(db_, "writing a function"));
   return finish(outcome);
 }

@@ -25,6 +25,7 @@ struct FunctionRecord {
   std::string last_error;
   int64_t created_unix_ms = 0;  // set by PutFunction
   int64_t updated_unix_ms = 0;  // set by PutFunction
+  std::string deployment_json;  // what the pool runs (the daemon's encoding)
 };
 
 struct SecretRecord {

@@ -149,6 +149,34 @@ TEST_CASE("secret values are not listed and unchanged values are detected", "[st
   CHECK(store->ListSecrets("default")->empty());
 }
 
+TEST_CASE("a version 1 database is migrated forward, keeping its rows", "[store]") {
+  TempDb db;
+  {
+    // What schema 1 looked like, with one function in it.
+    sqlite3* raw = nullptr;
+    REQUIRE(sqlite3_open(db.path().c_str(), &raw) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(raw,
+                         "CREATE TABLE functions (namespace TEXT NOT NULL, name TEXT NOT NULL, spec_json TEXT NOT NULL,"
+                         " hash TEXT NOT NULL, generation INTEGER NOT NULL, image TEXT NOT NULL DEFAULT '',"
+                         " status TEXT NOT NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '',"
+                         " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (namespace, name));"
+                         "INSERT INTO functions VALUES ('default', 'old', '{}', 'sha256:o', 4, 'img:o', 'ready', '', 1, 2);"
+                         "PRAGMA user_version = 1;",
+                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(raw);
+  }
+  auto store = MustOpen(db.path());
+  CHECK(store->SchemaVersion() == Store::LatestSchemaVersion());
+  auto old = store->GetFunction("default", "old");
+  REQUIRE(old.ok());
+  CHECK(old->generation == 4);
+  CHECK(old->deployment_json.empty());
+  FunctionRecord f = Fn("old", "sha256:n");
+  f.deployment_json = "{\"image\":\"img:n\"}";
+  REQUIRE(store->PutFunction(f).ok());
+  CHECK(store->GetFunction("default", "old")->deployment_json == "{\"image\":\"img:n\"}");
+}
+
 TEST_CASE("a database from a newer gantryd, or not a database, is refused", "[store]") {
   TempDb db;
   {
