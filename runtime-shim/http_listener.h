@@ -29,7 +29,8 @@ class ResponseStream {
 };
 
 // Answers one request, exactly once: either a whole response, or Stream() and then the
-// stream's bytes. Dropping it unanswered closes the connection. Copyable.
+// stream's bytes. Dropping it unanswered closes the connection. Copyable; not thread-safe
+// (use it on the io thread).
 class Responder {
  public:
   using SendFn = std::function<void(HttpResponse)>;

@@ -35,6 +35,7 @@ std::string BootstrapFile(const std::string& relative);  // "python3/bootstrap.p
 // nobody with a read-only root, no capabilities, no network but loopback, and the shim's
 // unix socket in a host directory bind-mounted at /run/gantry. Image and container carry
 // the TestEngine's label; the TestEngine removes them, this removes the host directory.
+// Not thread-safe itself, but Call may be used from several threads at once.
 class ShimContainer {
  public:
   ShimContainer(TestEngine& engine, const std::string& base, std::vector<TarEntry> files,
