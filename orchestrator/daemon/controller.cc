@@ -1,0 +1,281 @@
+#include "daemon/controller.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+
+#include "builder/bundle.h"
+#include "core/log.h"
+#include "daemon/deployment_codec.h"
+#include "manifest/file_system.h"
+#include "manifest/loader.h"
+
+namespace gantry::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+std::string Iso8601(int64_t unix_ms) {
+  if (unix_ms <= 0) return "";
+  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                     tm.tm_min, tm.tm_sec);
+}
+
+std::string Iso8601(std::chrono::system_clock::time_point t) {
+  if (t.time_since_epoch().count() == 0) return "";
+  return Iso8601(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+}
+
+// A private directory for one upload, removed when this goes out of scope.
+class UploadDir {
+ public:
+  explicit UploadDir(const std::string& state_dir) {
+    static std::atomic<int> counter{0};
+    path_ = fs::path(state_dir) / "uploads" /
+            fmt::format("{}-{}-{}", getpid(), std::chrono::steady_clock::now().time_since_epoch().count(), counter++);
+    std::error_code ec;
+    fs::create_directories(path_, ec);
+    fs::permissions(path_.parent_path(), fs::perms::owner_all, ec);
+  }
+  ~UploadDir() {
+    std::error_code ec;
+    fs::remove_all(path_, ec);
+  }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+}  // namespace
+
+json ApplyOutcome::ToJson(const std::string& ns, const std::string& name) const {
+  return json{{"namespace", ns}, {"name", name},  {"result", result}, {"generation", generation},
+              {"image", image},  {"built", built}, {"digest", digest}};
+}
+
+Controller::Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool, docker::DockerClient& docker,
+                       ControllerOptions options)
+    : store_(store), builder_(builder), pool_(pool), docker_(docker), options_(std::move(options)) {}
+
+core::Status Controller::Start() {
+  auto records = store_.ListFunctions("");
+  if (!records) return records.error();
+  std::vector<pool::Deployment> deployments;
+  for (const auto& r : *records) {
+    if (r.deployment_json.empty()) continue;
+    auto parsed = json::parse(r.deployment_json, nullptr, false);
+    auto d = DeploymentFromJson(parsed);
+    if (!d) {
+      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name, d.error().message());
+      continue;
+    }
+    std::vector<std::string> names;
+    for (const auto& [secret, value] : d->secrets) names.push_back(secret);
+    auto values = SecretValues(r.namespace_name, names);
+    if (!values) {
+      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name, values.error().message());
+      (void)store_.SetFunctionStatus(r.namespace_name, r.name, "failed", values.error().message());
+      continue;
+    }
+    d->secrets = std::move(*values);
+    deployments.push_back(std::move(*d));
+  }
+  return pool_.Start(deployments);
+}
+
+core::Result<std::map<std::string, std::string>> Controller::SecretValues(const std::string& ns,
+                                                                          const std::vector<std::string>& names) {
+  std::map<std::string, std::string> values;
+  for (const auto& name : names) {
+    auto secret = store_.GetSecret(ns, name);
+    if (!secret) {
+      if (secret.error().code() == core::ErrorCode::kNotFound) {
+        return core::Error::InvalidArgument(fmt::format(
+            "secret \"{}\" does not exist in namespace \"{}\" (create it first: gantry create secret {} ...)", name, ns,
+            name));
+      }
+      return secret.error();
+    }
+    values[name] = secret->value;
+  }
+  return values;
+}
+
+bool Controller::IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest) {
+  auto existing = store_.GetFunction(ns, name);
+  return existing.ok() && !digest.empty() && existing->hash == digest && existing->status != "failed" &&
+         pool_.Describe(ns, name).ok();
+}
+
+core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const std::string& name,
+                                                   std::string_view bundle, bool dry_run) {
+  std::string digest = builder::BundleDigest(bundle);
+  if (!dry_run && IsUnchanged(ns, name, digest)) {
+    auto existing = store_.GetFunction(ns, name);
+    return ApplyOutcome{.result = "unchanged", .generation = existing->generation, .image = existing->image,
+                        .digest = digest};
+  }
+  UploadDir dir(options_.state_dir);
+  if (auto s = builder::ExtractBundle(bundle, dir.path().string()); !s) return s.error();
+  manifest::LocalFileSystem local;
+  auto loaded = manifest::LoadManifests(local, {(dir.path() / builder::kBundleManifest).string()}, {});
+  if (!loaded.ok()) {
+    std::string all;
+    for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + e.ToString();
+    return core::Error::InvalidArgument(fmt::format("invalid function:\n{}", all));
+  }
+  if (loaded.objects.size() != 1 || !std::holds_alternative<spec::FunctionSpec>(loaded.objects[0].object)) {
+    return core::Error::InvalidArgument("a bundle holds exactly one Function");
+  }
+  const auto& spec = std::get<spec::FunctionSpec>(loaded.objects[0].object);
+  if (spec.namespace_name() != ns || spec.name() != name) {
+    return core::Error::InvalidArgument(fmt::format("the bundle is function {}/{}, but the URL names {}/{}",
+                                                    spec.namespace_name(), spec.name(), ns, name));
+  }
+  if (dry_run) {
+    if (auto values = SecretValues(ns, spec.secrets()); !values) return values.error();
+    return ApplyOutcome{.result = "valid", .digest = digest};
+  }
+  return ApplySpec(spec, digest);
+}
+
+core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec, const std::string& digest) {
+  std::lock_guard lock(apply_mu_);
+  const std::string& ns = spec.namespace_name();
+  const std::string& name = spec.name();
+  if (IsUnchanged(ns, name, digest)) {
+    auto existing = store_.GetFunction(ns, name);
+    return ApplyOutcome{.result = "unchanged", .generation = existing->generation, .image = existing->image,
+                        .digest = digest};
+  }
+  auto existing = store_.GetFunction(ns, name);
+  auto fail = [&](const core::Error& e) -> core::Error {
+    if (existing) (void)store_.SetFunctionStatus(ns, name, "failed", e.message());
+    return e;
+  };
+  auto secrets = SecretValues(ns, spec.secrets());
+  if (!secrets) return fail(secrets.error());
+  auto built = builder_.Build(spec, [&](std::string_view line) {
+    core::Log(core::LogLevel::kDebug, "build {}/{}: {}", ns, name, line);
+  });
+  if (!built) return fail(built.error());
+
+  store::FunctionRecord record{.namespace_name = ns, .name = name, .spec_json = spec::CanonicalString(spec),
+                               .hash = digest, .image = built->ref, .status = "ready"};
+  int64_t generation = existing ? existing->generation + 1 : 1;
+  pool::Deployment deployment = DeploymentFor(spec, *built, generation, *secrets);
+  record.deployment_json = DeploymentToJson(deployment).dump();
+  auto put = store_.PutFunction(record);
+  if (!put) return fail(put.error());
+  if (*put == store::PutOutcome::kUnchanged) {
+    // Same digest and image as stored, but it had failed or the pool had lost it: run the
+    // stored generation again.
+    deployment.generation = record.generation;
+    (void)store_.SetFunctionStatus(ns, name, "ready", "");
+  }
+  if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
+  std::string result = *put == store::PutOutcome::kCreated ? "created" : "configured";
+  core::Log(core::LogLevel::kInfo, "function {}/{} {} (generation {}, image {}{})", ns, name, result,
+            record.generation, built->ref, built->cached ? ", cached" : "");
+  return ApplyOutcome{.result = result, .generation = record.generation, .image = built->ref,
+                      .built = !built->cached, .digest = digest};
+}
+
+core::Status Controller::Delete(const std::string& ns, const std::string& name) {
+  std::lock_guard lock(apply_mu_);
+  auto existing = store_.GetFunction(ns, name);
+  if (!existing) return existing.error();
+  if (auto s = pool_.Remove(ns, name); !s && s.error().code() != core::ErrorCode::kNotFound) return s;
+  if (auto s = store_.DeleteFunction(ns, name); !s) return s;
+  if (auto images = docker_.ListImages({"gantry.function=" + name, "gantry.namespace=" + ns})) {
+    for (const auto& image : *images) (void)docker_.RemoveImage(image.id, /*force=*/true);
+  }
+  core::Log(core::LogLevel::kInfo, "function {}/{} deleted", ns, name);
+  return core::Ok();
+}
+
+core::Status Controller::Scale(const std::string& ns, const std::string& name, int replicas) {
+  auto existing = store_.GetFunction(ns, name);
+  if (!existing) return existing.error();
+  if (replicas < 0) return core::Error::InvalidArgument("replicas must be ≥ 0");
+  return pool_.Scale(ns, name, replicas);
+}
+
+json Controller::DescribeRecord(const store::FunctionRecord& r) {
+  json status = {{"generation", r.generation},   {"image", r.image},
+                 {"phase", r.status},            {"lastError", r.last_error},
+                 {"digest", r.hash},             {"createdAt", Iso8601(r.created_unix_ms)},
+                 {"updatedAt", Iso8601(r.updated_unix_ms)}, {"readyReplicas", 0},
+                 {"startingReplicas", 0},        {"queued", 0},
+                 {"inFlight", 0},                {"replicas", json::array()},
+                 {"lastInvocation", nullptr}};
+  if (auto live = pool_.Describe(r.namespace_name, r.name)) {
+    status["readyReplicas"] = live->ready;
+    status["startingReplicas"] = live->starting;
+    status["queued"] = live->queued;
+    status["inFlight"] = live->in_flight;
+    if (!live->last_error.empty()) status["lastError"] = live->last_error;
+    if (live->last_call.time_since_epoch().count() != 0) status["lastInvocation"] = Iso8601(live->last_call);
+    for (const auto& rep : live->replicas) {
+      status["replicas"].push_back({{"id", rep.id.substr(0, 12)},
+                                    {"generation", rep.generation},
+                                    {"state", rep.state},
+                                    {"inFlight", rep.in_flight},
+                                    {"startedAt", Iso8601(rep.started)},
+                                    {"lastError", rep.last_error}});
+    }
+  }
+  json spec = json::parse(r.spec_json, nullptr, false);
+  return json{{"apiVersion", "gantry.dev/v1"},
+              {"kind", "Function"},
+              {"metadata", {{"name", r.name}, {"namespace", r.namespace_name}}},
+              {"spec", spec.is_object() && spec.contains("spec") ? spec["spec"] : json::object()},
+              {"status", status}};
+}
+
+core::Result<json> Controller::Describe(const std::string& ns, const std::string& name) {
+  auto r = store_.GetFunction(ns, name);
+  if (!r) return r.error();
+  return DescribeRecord(*r);
+}
+
+core::Result<json> Controller::List(const std::string& ns) {
+  auto records = store_.ListFunctions(ns);
+  if (!records) return records.error();
+  json items = json::array();
+  for (const auto& r : *records) items.push_back(DescribeRecord(r));
+  return json{{"apiVersion", "gantry.dev/v1"}, {"kind", "FunctionList"}, {"items", items}};
+}
+
+core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, const std::string& name,
+                                                      const std::string& value) {
+  store::SecretRecord record{.namespace_name = ns, .name = name, .value = value};
+  return store_.PutSecret(record);
+}
+
+core::Status Controller::DeleteSecret(const std::string& ns, const std::string& name) {
+  return store_.DeleteSecret(ns, name);
+}
+
+core::Result<json> Controller::ListSecrets(const std::string& ns) {
+  auto secrets = store_.ListSecrets(ns);
+  if (!secrets) return secrets.error();
+  json items = json::array();
+  for (const auto& s : *secrets) {
+    items.push_back({{"namespace", s.namespace_name}, {"name", s.name}, {"createdAt", Iso8601(s.created_unix_ms)},
+                     {"updatedAt", Iso8601(s.updated_unix_ms)}});
+  }
+  return items;
+}
+
+core::Result<std::vector<std::string>> Controller::Namespaces() { return store_.ListNamespaces(); }
+
+}  // namespace gantry::daemon

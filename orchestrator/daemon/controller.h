@@ -1,0 +1,86 @@
+#pragma once
+
+#include <mutex>
+#include <string>
+#include <string_view>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/builder.h"
+#include "core/result.h"
+#include "docker/docker_client.h"
+#include "pool/pool.h"
+#include "spec/function_spec.h"
+#include "store/store.h"
+
+namespace gantry::daemon {
+
+struct ControllerOptions {
+  std::string state_dir = "/var/lib/gantry";  // uploads are unpacked under <state_dir>/uploads
+};
+
+// What an apply did.
+struct ApplyOutcome {
+  std::string result;  // "created", "configured", "unchanged" (or "valid" for a dry run)
+  int64_t generation = 0;
+  std::string image;
+  bool built = false;  // an image was built (not a cache hit)
+  std::string digest;  // the bundle digest now deployed
+
+  nlohmann::json ToJson(const std::string& ns, const std::string& name) const;
+};
+
+// The desired-state side of gantryd: turns applies into images (builder), records
+// (store) and replicas (pool); answers what is deployed. One apply at a time (builds are
+// CPU-bound here anyway); reads run concurrently. Thread-safe.
+class Controller {
+ public:
+  Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool, docker::DockerClient& docker,
+             ControllerOptions options);
+
+  // Hands the stored deployments to the pool (which adopts or removes containers).
+  core::Status Start();
+
+  // Applies an uploaded bundle (see builder/bundle.h) for ns/name: validates it again,
+  // builds (unless the tag exists), records a new generation and rolls it out. Unchanged
+  // digest: nothing is built or restarted. `dry_run`: validate only. Errors:
+  // kInvalidArgument (bad bundle or manifest, every error listed; name mismatch; missing
+  // secret; failed build step), or the store's, pool's or engine's.
+  core::Result<ApplyOutcome> ApplyBundle(const std::string& ns, const std::string& name, std::string_view bundle,
+                                         bool dry_run);
+  // Applies a spec whose source (if any) is on disk; `digest` names it for "unchanged".
+  core::Result<ApplyOutcome> ApplySpec(const spec::FunctionSpec& spec, const std::string& digest);
+  // True when ns/name is deployed with exactly this bundle digest.
+  bool IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest);
+
+  // Drains and removes the function's replicas, record and images. kNotFound if unknown.
+  core::Status Delete(const std::string& ns, const std::string& name);
+  core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+
+  // {"metadata", "spec" (canonical), "status" {...}}; kNotFound if unknown.
+  core::Result<nlohmann::json> Describe(const std::string& ns, const std::string& name);
+  // Describe() of every function of `ns` ("" = all namespaces).
+  core::Result<nlohmann::json> List(const std::string& ns);
+
+  core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
+  core::Status DeleteSecret(const std::string& ns, const std::string& name);
+  // [{"namespace", "name", "createdAt", "updatedAt"}] — never values.
+  core::Result<nlohmann::json> ListSecrets(const std::string& ns);
+  core::Result<std::vector<std::string>> Namespaces();
+
+  pool::Pool& pool() { return pool_; }
+
+ private:
+  core::Result<std::map<std::string, std::string>> SecretValues(const std::string& ns,
+                                                                const std::vector<std::string>& names);
+  nlohmann::json DescribeRecord(const store::FunctionRecord& record);
+
+  store::Store& store_;
+  builder::Builder& builder_;
+  pool::Pool& pool_;
+  docker::DockerClient& docker_;
+  ControllerOptions options_;
+  std::mutex apply_mu_;  // one apply or delete at a time
+};
+
+}  // namespace gantry::daemon

@@ -1,0 +1,79 @@
+#include "daemon/deployment_codec.h"
+
+#include <fmt/format.h>
+
+namespace gantry::daemon {
+
+using nlohmann::json;
+
+pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image, int64_t generation,
+                               const std::map<std::string, std::string>& secret_values) {
+  pool::Deployment d;
+  d.namespace_name = spec.namespace_name();
+  d.name = spec.name();
+  d.generation = generation;
+  d.image = image.ref;
+  d.http_port = image.http_port;
+  d.env = spec.env();
+  d.secrets = secret_values;
+  d.memory_bytes = spec.resources().memory_bytes;
+  d.nano_cpus = spec.resources().cpu_millis * 1'000'000;
+  d.concurrency = spec.concurrency();
+  d.min_replicas = spec.scale().min;
+  d.max_replicas = spec.scale().max;
+  d.idle_timeout = spec.scale().idle_timeout;
+  d.timeout = spec.timeout();
+  // Calls may wait up to the function's timeout for a slot before 503.
+  d.queue_timeout = spec.timeout();
+  return d;
+}
+
+json DeploymentToJson(const pool::Deployment& d) {
+  json secrets = json::array();
+  for (const auto& [name, value] : d.secrets) secrets.push_back(name);
+  return json{{"namespace", d.namespace_name},
+              {"name", d.name},
+              {"generation", d.generation},
+              {"image", d.image},
+              {"httpPort", d.http_port},
+              {"env", d.env},
+              {"secrets", secrets},
+              {"memoryBytes", d.memory_bytes},
+              {"nanoCpus", d.nano_cpus},
+              {"pidsLimit", d.pids_limit},
+              {"concurrency", d.concurrency},
+              {"minReplicas", d.min_replicas},
+              {"maxReplicas", d.max_replicas},
+              {"idleTimeoutMs", d.idle_timeout.count()},
+              {"timeoutMs", d.timeout.count()},
+              {"maxQueue", d.max_queue},
+              {"queueTimeoutMs", d.queue_timeout.count()}};
+}
+
+core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
+  try {
+    pool::Deployment d;
+    d.namespace_name = j.at("namespace").get<std::string>();
+    d.name = j.at("name").get<std::string>();
+    d.generation = j.at("generation").get<int64_t>();
+    d.image = j.at("image").get<std::string>();
+    d.http_port = j.at("httpPort").get<int>();
+    d.env = j.at("env").get<std::map<std::string, std::string>>();
+    for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
+    d.memory_bytes = j.at("memoryBytes").get<int64_t>();
+    d.nano_cpus = j.at("nanoCpus").get<int64_t>();
+    d.pids_limit = j.at("pidsLimit").get<int64_t>();
+    d.concurrency = j.at("concurrency").get<int>();
+    d.min_replicas = j.at("minReplicas").get<int>();
+    d.max_replicas = j.at("maxReplicas").get<int>();
+    d.idle_timeout = std::chrono::milliseconds(j.at("idleTimeoutMs").get<int64_t>());
+    d.timeout = std::chrono::milliseconds(j.at("timeoutMs").get<int64_t>());
+    d.max_queue = j.at("maxQueue").get<int>();
+    d.queue_timeout = std::chrono::milliseconds(j.at("queueTimeoutMs").get<int64_t>());
+    return d;
+  } catch (const json::exception& e) {
+    return core::Error::Internal(fmt::format("stored deployment is malformed: {}", e.what()));
+  }
+}
+
+}  // namespace gantry::daemon

@@ -1,0 +1,26 @@
+#pragma once
+
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/builder.h"
+#include "core/result.h"
+#include "pool/pool.h"
+#include "spec/function_spec.h"
+
+namespace gantry::daemon {
+
+// The pool's view of a function: from its validated spec, the image the builder made,
+// its generation and its secrets' values.
+pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image, int64_t generation,
+                               const std::map<std::string, std::string>& secret_values);
+
+// Stored with the function so that a restarted gantryd runs it without rebuilding. Secret
+// values are never stored here (only the names); they are read again on load.
+nlohmann::json DeploymentToJson(const pool::Deployment& d);
+// kInternal when the JSON is not a deployment.
+core::Result<pool::Deployment> DeploymentFromJson(const nlohmann::json& j);
+
+}  // namespace gantry::daemon

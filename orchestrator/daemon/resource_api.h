@@ -1,0 +1,28 @@
+#pragma once
+
+#include <vector>
+
+#include "daemon/controller.h"
+#include "gateway/backend.h"
+
+namespace gantry::daemon {
+
+// Gantry's own resource API, used by the CLI (all routes need the bearer token):
+//   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}   apply: body = function bundle
+//          (application/x-tar, see builder/bundle.h); or an empty body with header
+//          X-Gantry-Bundle-Digest: 200 "unchanged" when it matches, 412 when the bundle is
+//          needed; ?dryRun=server validates only
+//   GET    /apis/gantry/v1/namespaces/{ns}/functions[/{name}] list / describe
+//   GET    /apis/gantry/v1/functions                          list, every namespace
+//   DELETE /apis/gantry/v1/namespaces/{ns}/functions/{name}   drain and remove
+//   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}/scale   {"replicas": N}
+//   PUT    /apis/gantry/v1/namespaces/{ns}/secrets/{name}     {"value": "..."}
+//   GET    /apis/gantry/v1/namespaces/{ns}/secrets            names only
+//   DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}
+//   GET    /apis/gantry/v1/version
+std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::DockerClient& docker);
+
+// A JSON answer.
+gateway::ApiResponse JsonResponse(int status, const nlohmann::json& body);
+
+}  // namespace gantry::daemon
