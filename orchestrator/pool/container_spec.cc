@@ -1,0 +1,82 @@
+#include "pool/container_spec.h"
+
+#include <fmt/format.h>
+
+namespace gantry::pool {
+namespace {
+
+constexpr const char* kSocketMount = "/run/gantry";
+constexpr int64_t kTmpfsBytes = 64LL << 20;
+
+}  // namespace
+
+ReplicaPaths PathsFor(const std::string& run_dir, const std::string& replica) {
+  ReplicaPaths p;
+  p.dir = run_dir + "/" + replica;
+  p.socket_dir = p.dir + "/sock";
+  p.secrets_dir = p.dir + "/secrets";
+  return p;
+}
+
+std::string ContainerName(const Deployment& deployment, const std::string& replica) {
+  return fmt::format("gantry-{}-{}-{}", deployment.namespace_name, deployment.name, replica);
+}
+
+docker::Labels ReplicaLabels(const Deployment& deployment, const std::string& replica,
+                             const docker::Labels& extra) {
+  docker::Labels labels = extra;
+  labels[kFunctionLabel] = deployment.name;
+  labels[kNamespaceLabel] = deployment.namespace_name;
+  labels[kGenerationLabel] = std::to_string(deployment.generation);
+  labels[kReplicaLabel] = replica;
+  return labels;
+}
+
+std::string ShimDuration(std::chrono::milliseconds duration) {
+  if (duration.count() % 1000 == 0) return fmt::format("{}s", duration.count() / 1000);
+  return fmt::format("{}ms", duration.count());
+}
+
+docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
+                                           const ReplicaPaths& paths, const docker::Labels& extra,
+                                           int stop_timeout_seconds) {
+  docker::ContainerSpec spec;
+  spec.name = ContainerName(deployment, replica);
+  spec.image = deployment.image;
+  spec.labels = ReplicaLabels(deployment, replica, extra);
+  for (const auto& [key, value] : deployment.env) spec.env.push_back(key + "=" + value);
+  if (deployment.http_port == 0) {
+    // The shim enforces the call timeout and the in-flight limit itself; the pool's slot
+    // count and the shim's limit are the same number.
+    spec.env.push_back("GANTRY_TIMEOUT=" + ShimDuration(deployment.timeout));
+    spec.env.push_back("GANTRY_MAX_INFLIGHT=" + std::to_string(deployment.concurrency));
+  }
+  spec.security_opt = {"no-new-privileges"};
+  spec.cap_drop = {"ALL"};
+  spec.read_only_rootfs = true;
+  spec.memory_bytes = deployment.memory_bytes;
+  spec.nano_cpus = deployment.nano_cpus;
+  spec.pids_limit = deployment.pids_limit;
+  spec.stop_timeout_seconds = stop_timeout_seconds;
+  spec.mounts.push_back(
+      {.type = docker::Mount::Type::kTmpfs, .target = "/tmp", .tmpfs_size_bytes = kTmpfsBytes, .tmpfs_mode = 01777});
+  for (const auto& [name, value] : deployment.secrets) {
+    (void)value;
+    for (const char* root : {"/var/gantry/secrets/", "/var/openfaas/secrets/"}) {
+      spec.mounts.push_back({.type = docker::Mount::Type::kBind,
+                             .source = paths.SecretPath(name),
+                             .target = root + name,
+                             .read_only = true});
+    }
+  }
+  if (deployment.http_port > 0) {
+    spec.network_mode = "bridge";
+    spec.ports = {{.container_port = deployment.http_port, .host_port = 0, .host_ip = "127.0.0.1"}};
+  } else {
+    spec.network_mode = "none";
+    spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = paths.socket_dir, .target = kSocketMount});
+  }
+  return spec;
+}
+
+}  // namespace gantry::pool

@@ -1,0 +1,49 @@
+#pragma once
+
+#include <string>
+
+#include "docker/types.h"
+#include "pool/pool.h"
+
+namespace gantry::pool {
+
+// The labels that identify a replica's container; a restarted gantryd adopts or removes
+// containers by them.
+inline constexpr const char* kFunctionLabel = "gantry.function";
+inline constexpr const char* kNamespaceLabel = "gantry.namespace";
+inline constexpr const char* kGenerationLabel = "gantry.generation";
+inline constexpr const char* kReplicaLabel = "gantry.replica";
+
+// Where a replica's host-side files live: `dir` (run_dir/<replica>), the socket directory
+// bind-mounted at /run/gantry, and one file per secret.
+struct ReplicaPaths {
+  std::string dir;
+  std::string socket_dir;                        // dir/sock
+  std::string secrets_dir;                       // dir/secrets
+  std::string SocketPath() const { return socket_dir + "/shim.sock"; }
+  std::string SecretPath(const std::string& name) const { return secrets_dir + "/" + name; }
+};
+
+ReplicaPaths PathsFor(const std::string& run_dir, const std::string& replica);
+
+// "gantry-<namespace>-<name>-<replica>": unique on the engine, readable in `docker ps`.
+std::string ContainerName(const Deployment& deployment, const std::string& replica);
+
+// The labels a replica's container carries (`extra` added, never overriding Gantry's own).
+docker::Labels ReplicaLabels(const Deployment& deployment, const std::string& replica,
+                             const docker::Labels& extra);
+
+// The container a replica runs as, with the security defaults of DESIGN.md: the image's own
+// (non-root) user, no-new-privileges, every capability dropped, read-only root with a tmpfs
+// /tmp, the deployment's memory/CPU/pids limits, secrets bind-mounted read-only at
+// /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>. A shim replica has no network
+// ("none") and its socket directory at /run/gantry; an image serving HTTP itself is on the
+// bridge with its port published on 127.0.0.1 only. Pure: touches nothing.
+docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
+                                           const ReplicaPaths& paths, const docker::Labels& extra,
+                                           int stop_timeout_seconds);
+
+// "30s", "1.5s": a duration as gantry-shim's GANTRY_TIMEOUT reads it.
+std::string ShimDuration(std::chrono::milliseconds duration);
+
+}  // namespace gantry::pool

@@ -1,0 +1,164 @@
+#pragma once
+
+// INTERFACE DRAFT (lead): the pool's public contract. The implementation may add members
+// and helpers; changes to what is declared here are agreed with the daemon's author.
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/clock.h"
+#include "core/result.h"
+#include "docker/docker_client.h"
+
+namespace gantry::pool {
+
+class ReadinessProbe;  // readiness.h
+namespace detail {
+class PoolCore;  // pool.cc
+}  // namespace detail
+
+// Everything the pool needs to run one generation of a function's replicas. Built by the
+// daemon from a FunctionSpec and the builder's BuiltImage; immutable once applied.
+struct Deployment {
+  std::string namespace_name;
+  std::string name;
+  int64_t generation = 1;
+  std::string image;  // image reference to run
+  int http_port = 0;  // >0: the image serves HTTP itself on this port (published on
+                      // 127.0.0.1); 0: the shim listens on /run/gantry/shim.sock
+  std::map<std::string, std::string> env;
+  std::map<std::string, std::string> secrets;  // name -> value; mounted read-only at
+                                               // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>
+  int64_t memory_bytes = 128 << 20;
+  int64_t nano_cpus = 500'000'000;
+  int64_t pids_limit = 256;
+  int concurrency = 1;  // slots per replica
+  int min_replicas = 0;
+  int max_replicas = 10;
+  std::chrono::milliseconds idle_timeout{300'000};
+  std::chrono::milliseconds timeout{30'000};  // per call (the shim enforces it too)
+  int max_queue = 100;                         // waiting calls beyond this: kUnavailable -> 429
+  std::chrono::milliseconds queue_timeout{30'000};  // no slot within this: kTimeout -> 503
+};
+
+// How to reach a replica: its shim's unix socket, or 127.0.0.1:port for images serving HTTP.
+struct Endpoint {
+  std::string unix_socket;  // non-empty: HTTP over this socket
+  std::string host = "127.0.0.1";
+  int port = 0;
+};
+
+// One slot on a ready replica, held for one call and given back when the Lease is
+// destroyed (move-only). A call that finds the replica broken calls Fail(): the replica
+// is marked dead at once, never leased again, and replaced.
+class Lease {
+ public:
+  Lease() = default;
+  Lease(Lease&&) noexcept;
+  Lease& operator=(Lease&&) noexcept;
+  ~Lease();
+
+  const Endpoint& endpoint() const;
+  const std::string& replica_id() const;  // the container id
+  bool cold_start() const;                // this call waited for a replica to start
+  std::chrono::milliseconds timeout() const;  // the function's call timeout
+  void Fail(const std::string& reason);
+
+  // (implementation-defined internals)
+  struct State;
+  explicit Lease(std::shared_ptr<State> state);
+
+ private:
+  std::shared_ptr<State> state_;
+};
+
+// Called once with a lease, or: kNotFound (no such function), kUnavailable (queue full:
+// 429), kTimeout (no slot in queue_timeout: 503), kInternal (replicas fail to start, with
+// the reason). May run on the calling thread (warm path) or on a pool thread.
+using AcquireCallback = std::function<void(core::Result<Lease>)>;
+
+struct ReplicaStatus {
+  std::string id;  // container id
+  int64_t generation = 0;
+  std::string state;  // "starting", "ready", "draining", "dead"
+  int in_flight = 0;
+  std::chrono::system_clock::time_point started;
+  std::string last_error;
+};
+
+struct FunctionStatus {
+  std::string namespace_name;
+  std::string name;
+  int64_t generation = 0;
+  int ready = 0;
+  int starting = 0;
+  int queued = 0;     // calls waiting for a slot
+  int in_flight = 0;
+  std::vector<ReplicaStatus> replicas;
+  std::string last_error;
+  std::chrono::system_clock::time_point last_call{};  // epoch when never called
+};
+
+struct PoolOptions {
+  std::string run_dir = "/var/lib/gantry/run";  // per-replica socket directories live here
+  docker::Labels extra_labels;                  // put on every container (tests: gantry.test)
+  std::chrono::milliseconds ready_timeout{30'000};
+  std::chrono::milliseconds control_interval{1'000};  // autoscaler / reconcile period
+  // Added by the implementation (defaults are what gantryd wants):
+  core::Clock* clock = nullptr;      // null: the system's steady clock; tests: a ManualClock
+  ReadinessProbe* probe = nullptr;   // null: HTTP over the shim's socket / the published port
+  bool control_loop = true;          // false: no control thread; the owner calls Reconcile()
+  bool watch_events = true;          // follow the engine's die/oom events
+  int workers = 4;                   // container starts and removals running at once
+  int stop_timeout_seconds = 2;      // SIGTERM grace before the engine kills a replica
+  int secrets_uid = 65534;           // owner of secret files (the templates' user)
+};
+
+// Runs functions' replicas as containers through the Engine API. Labels every container
+// (gantry.function, gantry.namespace, gantry.generation, gantry.replica), applies the
+// security defaults of DESIGN.md, shares one cold start among the calls waiting for it,
+// keeps scale.min warm, scales with the autoscaler, drops replicas idle past
+// idle_timeout, and replaces a replica that dies (events stream, failed health check,
+// Lease::Fail). The warm path (Acquire with a free slot) touches only memory. Thread-safe.
+class Pool {
+ public:
+  Pool(docker::DockerClient& docker, PoolOptions options);
+  ~Pool();  // Stop()s
+
+  // Adopts running containers of the given deployments by label (the current generation,
+  // healthy) and removes every other gantry-labelled container; starts the events
+  // watcher and the control loop.
+  core::Status Start(const std::vector<Deployment>& current);
+  // Stops the loops; leaves containers running (a restarted gantryd adopts them).
+  void Stop();
+
+  // Deploys a new generation, or updates settings of the current one: new replicas are
+  // made ready before old ones drain, so calls are not dropped.
+  core::Status Apply(const Deployment& deployment);
+  // Drains and removes every replica of the function. kNotFound if unknown.
+  core::Status Remove(const std::string& ns, const std::string& name);
+  // Sets the replica count now (scale.min..scale.max is the caller's to check).
+  core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+
+  void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
+
+  core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
+  std::vector<FunctionStatus> List() const;
+
+  // One control pass now (what the control loop does every control_interval): expires
+  // queued calls past queue_timeout, applies the autoscaler's decision, drains idle and
+  // surplus replicas, replaces dead ones. For owners that set control_loop = false (tests).
+  void Reconcile();
+  // Blocks until no container start or removal is queued or running (tests).
+  void Flush();
+
+ private:
+  std::shared_ptr<detail::PoolCore> core_;
+};
+
+}  // namespace gantry::pool

@@ -1,0 +1,43 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "core/clock.h"
+#include "pool/container_spec.h"
+#include "pool/pool.h"
+
+namespace gantry::pool {
+
+// starting -> ready -> draining -> (removed); any of them -> dead -> (removed). Nothing
+// goes back: a draining or dead replica is never leased again.
+enum class ReplicaState { kStarting, kReady, kDraining, kDead };
+
+std::string_view ReplicaStateName(ReplicaState state);
+
+// One container of a function, as the pool keeps it in memory. Plain data: every field
+// except `abandoned` is guarded by the pool's mutex.
+struct Replica {
+  std::string key;  // the gantry.replica label; names the run dir and the container
+  std::string id;   // container id; empty until created
+  int64_t generation = 0;
+  int slots = 1;
+  ReplicaState state = ReplicaState::kStarting;
+  int in_flight = 0;
+  bool task_active = false;  // a start task is running for it
+  bool retiring = false;     // a removal task owns it
+  Endpoint endpoint;
+  ReplicaPaths paths;
+  core::SteadyTime last_used{};  // when it became ready or last finished a call
+  core::SteadyTime ready_at{};
+  std::chrono::system_clock::time_point started{};
+  std::string last_error;
+  // Set when nobody wants the replica any more (it died, its function was removed, the
+  // pool stops): a start in progress gives up. Read without the mutex by the probe.
+  std::atomic<bool> abandoned{false};
+};
+
+}  // namespace gantry::pool

@@ -1,0 +1,107 @@
+#include "pool/container_spec.h"
+
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+
+namespace gantry::pool {
+namespace {
+
+using namespace std::chrono_literals;
+
+Deployment Function() {
+  Deployment d;
+  d.namespace_name = "team-a";
+  d.name = "resize";
+  d.generation = 7;
+  d.image = "gantry/fn-team-a-resize:abc";
+  d.env = {{"GREETING", "hi"}};
+  d.secrets = {{"db-password", "x"}};
+  d.memory_bytes = 64 << 20;
+  d.nano_cpus = 250'000'000;
+  d.pids_limit = 64;
+  d.concurrency = 8;
+  d.timeout = 1500ms;
+  return d;
+}
+
+const docker::Mount* MountAt(const docker::ContainerSpec& spec, const std::string& target) {
+  auto it = std::find_if(spec.mounts.begin(), spec.mounts.end(), [&](const auto& m) { return m.target == target; });
+  return it == spec.mounts.end() ? nullptr : &*it;
+}
+
+bool HasEnv(const docker::ContainerSpec& spec, const std::string& entry) {
+  return std::find(spec.env.begin(), spec.env.end(), entry) != spec.env.end();
+}
+
+TEST_CASE("a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
+  ReplicaPaths paths = PathsFor("/run/g", "r0123456789");
+  CHECK(paths.SocketPath() == "/run/g/r0123456789/sock/shim.sock");
+  auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2);
+
+  CHECK(spec.name == "gantry-team-a-resize-r0123456789");
+  CHECK(spec.image == "gantry/fn-team-a-resize:abc");
+  CHECK(spec.labels == docker::Labels{{"gantry.function", "resize"},
+                                      {"gantry.namespace", "team-a"},
+                                      {"gantry.generation", "7"},
+                                      {"gantry.replica", "r0123456789"},
+                                      {"gantry.test", "t1"}});
+  CHECK(spec.user.empty());  // the image's own (non-root) user
+  CHECK(spec.security_opt == std::vector<std::string>{"no-new-privileges"});
+  CHECK(spec.cap_drop == std::vector<std::string>{"ALL"});
+  CHECK(spec.read_only_rootfs);
+  CHECK(spec.memory_bytes == 64 << 20);
+  CHECK(spec.nano_cpus == 250'000'000);
+  CHECK(spec.pids_limit == 64);
+  CHECK(spec.stop_timeout_seconds == 2);
+  CHECK(spec.network_mode == "none");
+  CHECK(spec.ports.empty());
+  CHECK(HasEnv(spec, "GREETING=hi"));
+  CHECK(HasEnv(spec, "GANTRY_TIMEOUT=1500ms"));
+  CHECK(HasEnv(spec, "GANTRY_MAX_INFLIGHT=8"));
+
+  const docker::Mount* tmp = MountAt(spec, "/tmp");
+  REQUIRE(tmp != nullptr);
+  CHECK(tmp->type == docker::Mount::Type::kTmpfs);
+  const docker::Mount* sock = MountAt(spec, "/run/gantry");
+  REQUIRE(sock != nullptr);
+  CHECK(sock->source == "/run/g/r0123456789/sock");
+  CHECK_FALSE(sock->read_only);
+  for (const char* target : {"/var/gantry/secrets/db-password", "/var/openfaas/secrets/db-password"}) {
+    const docker::Mount* secret = MountAt(spec, target);
+    REQUIRE(secret != nullptr);
+    CHECK(secret->source == "/run/g/r0123456789/secrets/db-password");
+    CHECK(secret->read_only);
+  }
+}
+
+TEST_CASE("an image serving HTTP itself is published on 127.0.0.1 only", "[pool]") {
+  Deployment d = Function();
+  d.http_port = 8080;
+  d.secrets.clear();
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2);
+  CHECK(spec.network_mode == "bridge");
+  REQUIRE(spec.ports.size() == 1);
+  CHECK(spec.ports[0].container_port == 8080);
+  CHECK(spec.ports[0].host_ip == "127.0.0.1");
+  CHECK(spec.ports[0].host_port == 0);
+  CHECK(MountAt(spec, "/run/gantry") == nullptr);
+  CHECK_FALSE(HasEnv(spec, "GANTRY_MAX_INFLIGHT=8"));
+  CHECK(spec.read_only_rootfs);
+  CHECK(spec.cap_drop == std::vector<std::string>{"ALL"});
+}
+
+TEST_CASE("extra labels never override the pool's own", "[pool]") {
+  auto labels = ReplicaLabels(Function(), "r0123456789", {{"gantry.generation", "1"}, {"team", "web"}});
+  CHECK(labels.at("gantry.generation") == "7");
+  CHECK(labels.at("team") == "web");
+}
+
+TEST_CASE("call timeouts are written the way gantry-shim reads them", "[pool]") {
+  CHECK(ShimDuration(30s) == "30s");
+  CHECK(ShimDuration(250ms) == "250ms");
+  CHECK(ShimDuration(90'500ms) == "90500ms");
+}
+
+}  // namespace
+}  // namespace gantry::pool

@@ -1,0 +1,448 @@
+// The pool against an in-memory engine (FakeDockerClient), a hand-driven clock and a
+// readiness gate the test opens: leases, shared cold starts, the wait queue, scaling,
+// dead replicas, rollouts, adoption and removal.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <set>
+#include <thread>
+
+#include "pool/container_spec.h"
+#include "pool_test_support.h"
+
+namespace gantry::pool {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using core::ErrorCode;
+
+FunctionStatus MustDescribe(Pool& pool, const std::string& name = "echo") {
+  auto s = pool.Describe("default", name);
+  REQUIRE(s.ok());
+  return *s;
+}
+
+// Applies `d`, lets its min replicas get ready, and returns the status.
+FunctionStatus ApplyReady(Harness& h, const Deployment& d) {
+  h.probe.Open();
+  REQUIRE(h.pool->Apply(d).ok());
+  h.pool->Flush();
+  return MustDescribe(*h.pool, d.name);
+}
+
+int ReplicaDirs(const std::string& run_dir) {
+  int n = 0;
+  for (const auto& e : fs::directory_iterator(run_dir)) n += e.is_directory() ? 1 : 0;
+  return n;
+}
+
+TEST_CASE("a warm acquire leases a free slot from memory and gives it back", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  FunctionStatus s = ApplyReady(h, d);
+  REQUIRE(s.ready == 1);
+  REQUIRE(h.docker.CountCalls("CreateContainer") == 1);
+  const size_t calls_before = h.docker.calls().size();
+
+  auto a = h.Acquire();
+  REQUIRE(a->done());  // answered on the calling thread
+  auto& lease = a->Wait();
+  REQUIRE(lease.ok());
+  CHECK_FALSE(lease->cold_start());
+  CHECK(lease->replica_id() == s.replicas.at(0).id);
+  CHECK_THAT(lease->endpoint().unix_socket, Catch::StartsWith(h.run_dir + "/r") && Catch::EndsWith("/sock/shim.sock"));
+  CHECK(MustDescribe(*h.pool).in_flight == 1);
+
+  { Lease drop = std::move(*lease); }
+  CHECK(MustDescribe(*h.pool).in_flight == 0);
+  CHECK(h.docker.calls().size() == calls_before);  // the warm path never asked the engine
+}
+
+TEST_CASE("an unknown function is kNotFound", "[pool]") {
+  Harness h;
+  auto a = h.Acquire("nope");
+  REQUIRE_FALSE(a->Wait().ok());
+  CHECK(a->Wait().error().code() == ErrorCode::kNotFound);
+  CHECK(h.pool->Describe("default", "nope").error().code() == ErrorCode::kNotFound);
+  CHECK(h.pool->Remove("default", "nope").error().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("concurrent acquires of a cold function share one start", "[pool]") {
+  Harness h;
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  CHECK(h.docker.CountCalls("CreateContainer") == 0);  // scale.min 0: nothing runs yet
+
+  std::vector<std::shared_ptr<Acquired>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(h.Acquire());
+  REQUIRE(h.probe.WaitProbes(1));
+  FunctionStatus s = MustDescribe(*h.pool);
+  CHECK(s.queued == 4);
+  CHECK(s.starting == 1);
+  for (const auto& c : calls) CHECK_FALSE(c->done());
+
+  h.probe.Open();
+  std::set<std::string> replicas;
+  for (const auto& c : calls) {
+    auto& lease = c->Wait();
+    REQUIRE(lease.ok());
+    CHECK(lease->cold_start());
+    replicas.insert(lease->replica_id());
+  }
+  CHECK(replicas.size() == 1);
+  CHECK(h.docker.CountCalls("CreateContainer") == 1);
+  CHECK(h.docker.CountCalls("StartContainer") == 1);
+  CHECK(MustDescribe(*h.pool).in_flight == 4);
+}
+
+TEST_CASE("waiting calls beyond one replica's slots start more replicas, never beyond scale.max", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.concurrency = 1;
+  d.max_replicas = 2;
+  REQUIRE(h.pool->Apply(d).ok());
+  std::vector<std::shared_ptr<Acquired>> calls;
+  for (int i = 0; i < 4; ++i) calls.push_back(h.Acquire());
+  REQUIRE(h.probe.WaitProbes(2));
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+  CHECK(MustDescribe(*h.pool).queued == 4);
+
+  h.probe.Open();
+  REQUIRE(calls[0]->Wait().ok());
+  REQUIRE(calls[1]->Wait().ok());
+  h.pool->Flush();
+  CHECK_FALSE(calls[2]->done());  // both replicas busy: these wait for a slot
+  CHECK_FALSE(calls[3]->done());
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+
+  std::string freed = calls[0]->Wait()->replica_id();
+  { Lease drop = std::move(*calls[0]->Wait()); }
+  REQUIRE(calls[2]->done());  // handed the freed slot at once
+  CHECK(calls[2]->Wait()->replica_id() == freed);
+  CHECK_FALSE(calls[2]->Wait()->cold_start());
+}
+
+TEST_CASE("a full queue is kUnavailable and says so", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.max_queue = 2;
+  REQUIRE(h.pool->Apply(d).ok());
+  auto a = h.Acquire();
+  auto b = h.Acquire();
+  auto c = h.Acquire();
+  REQUIRE(c->done());
+  REQUIRE_FALSE(c->Wait().ok());
+  CHECK(c->Wait().error().code() == ErrorCode::kUnavailable);
+  CHECK_THAT(c->Wait().error().message(), Catch::Contains("queue full") && Catch::Contains("default/echo"));
+  CHECK_FALSE(a->done());
+  h.probe.Open();
+  CHECK(a->Wait().ok());
+  CHECK(b->Wait().ok());
+}
+
+TEST_CASE("a call that finds no slot within queue_timeout is kTimeout", "[pool]") {
+  Harness h;
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  auto a = h.Acquire();
+  REQUIRE(h.probe.WaitProbes(1));
+  h.clock.Advance(1s);
+  h.pool->Reconcile();
+  CHECK_FALSE(a->done());
+  h.clock.Advance(1s);  // 2 s: the deployment's queue_timeout
+  h.pool->Reconcile();
+  REQUIRE(a->done());
+  REQUIRE_FALSE(a->Wait().ok());
+  CHECK(a->Wait().error().code() == ErrorCode::kTimeout);
+  CHECK_THAT(a->Wait().error().message(), Catch::Contains("no free replica of default/echo within 2000 ms"));
+  h.probe.Open();
+}
+
+TEST_CASE("a replica that never gets ready fails the waiting calls with the reason and goes away", "[pool]") {
+  Harness h;
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  h.probe.FailWith(core::Error::Timeout("shim.sock did not answer within 30000 ms"));
+  auto a = h.Acquire();
+  REQUIRE_FALSE(a->Wait().ok());
+  CHECK(a->Wait().error().code() == ErrorCode::kInternal);
+  CHECK_THAT(a->Wait().error().message(), Catch::Contains("failed to start") && Catch::Contains("did not answer"));
+  h.pool->Flush();
+  CHECK(h.docker.containers().empty());
+  CHECK(ReplicaDirs(h.run_dir) == 0);
+  CHECK_THAT(MustDescribe(*h.pool).last_error, Catch::Contains("did not answer"));
+}
+
+TEST_CASE("a failed create is reported to the waiting calls", "[pool]") {
+  Harness h;
+  h.probe.Open();
+  h.docker.FailCalls("CreateContainer", core::Error::NotFound("POST /containers/create: no such image"));
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  auto a = h.Acquire();
+  REQUIRE_FALSE(a->Wait().ok());
+  CHECK_THAT(a->Wait().error().message(), Catch::Contains("no such image"));
+  // Within the back-off a call fails at once instead of starting again.
+  auto b = h.Acquire();
+  REQUIRE(b->done());
+  CHECK_FALSE(b->Wait().ok());
+  CHECK(h.docker.CountCalls("CreateContainer") == 1);
+  // After it, the next call tries again.
+  h.docker.ClearFailure("CreateContainer");
+  h.clock.Advance(2s);
+  auto c = h.Acquire();
+  CHECK(c->Wait().ok());
+}
+
+TEST_CASE("idle replicas go after idle_timeout and scale.min stays", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  d.concurrency = 1;
+  ApplyReady(h, d);
+  // A second replica for a burst of two calls.
+  auto a = h.Acquire();
+  auto b = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  REQUIRE(b->Wait().ok());
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 2);
+  { Lease x = std::move(*a->Wait()), y = std::move(*b->Wait()); }
+
+  h.clock.Advance(5s);
+  h.pool->Reconcile();
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 2);  // kept alive within idle_timeout
+
+  h.clock.Advance(6s);
+  h.pool->Reconcile();
+  h.pool->Flush();
+  FunctionStatus s = MustDescribe(*h.pool);
+  CHECK(s.ready == 1);  // scale.min
+  CHECK(h.docker.containers().size() == 1);
+  CHECK(ReplicaDirs(h.run_dir) == 1);
+  CHECK(h.docker.CountCalls("StopContainer") == 1);
+}
+
+TEST_CASE("with scale.min 0 the function scales to zero and the next call cold-starts", "[pool]") {
+  Harness h;
+  h.probe.Open();
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  { Lease drop = std::move(*a->Wait()); }
+  h.pool->Flush();
+  h.clock.Advance(11s);
+  h.pool->Reconcile();
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).replicas.empty());
+  CHECK(h.docker.containers().empty());
+
+  auto b = h.Acquire();
+  REQUIRE(b->Wait().ok());
+  CHECK(b->Wait()->cold_start());
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+}
+
+TEST_CASE("a replica whose container dies is never leased again and is replaced", "[pool]") {
+  Harness h(/*watch_events=*/true);
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  h.probe.Open();
+  REQUIRE(h.pool->Start({d}).ok());
+  REQUIRE(h.docker.WaitForEventsFollower());
+  h.pool->Flush();
+  FunctionStatus s = MustDescribe(*h.pool);
+  REQUIRE(s.ready == 1);
+  std::string dead = s.replicas.at(0).id;
+
+  h.probe.Close();
+  h.docker.Die(dead, 137, /*oom=*/true);
+  // Marked at once (before any control pass): the next call does not get it but waits
+  // for the replacement.
+  auto a = h.Acquire();
+  REQUIRE(h.probe.WaitProbes(2));
+  CHECK_FALSE(a->done());
+  CHECK(MustDescribe(*h.pool).starting == 1);
+  h.probe.Open();
+  h.pool->Flush();
+  REQUIRE(a->Wait().ok());
+  CHECK(a->Wait()->replica_id() != dead);
+  CHECK(a->Wait()->cold_start());
+  CHECK_FALSE(h.docker.Find(dead).has_value());  // removed
+  s = MustDescribe(*h.pool);
+  CHECK(s.ready == 1);
+  CHECK_THAT(s.last_error, Catch::Contains("out of memory"));
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+}
+
+TEST_CASE("Lease::Fail takes the replica out at once and starts a replacement", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  ApplyReady(h, d);
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  std::string broken = a->Wait()->replica_id();
+  a->Wait()->Fail("connection refused");
+  auto b = h.Acquire();
+  h.pool->Flush();
+  REQUIRE(b->Wait().ok());
+  CHECK(b->Wait()->replica_id() != broken);
+  { Lease drop = std::move(*a->Wait()); }  // releasing the failed lease changes nothing
+  h.pool->Flush();
+  CHECK_FALSE(h.docker.Find(broken).has_value());
+  FunctionStatus s = MustDescribe(*h.pool);
+  CHECK(s.ready == 1);
+  CHECK_THAT(s.last_error, Catch::Contains("connection refused"));
+}
+
+TEST_CASE("a new generation is ready before the old one drains; in-flight calls finish", "[pool]") {
+  Harness h;
+  Deployment v1 = Echo(1);
+  v1.min_replicas = 1;
+  FunctionStatus s = ApplyReady(h, v1);
+  std::string old_id = s.replicas.at(0).id;
+  auto held = h.Acquire();
+  REQUIRE(held->Wait().ok());
+
+  REQUIRE(h.pool->Apply(Echo(2)).ok());  // blocks until generation 2 is ready
+  s = MustDescribe(*h.pool);
+  CHECK(s.generation == 2);
+  CHECK(s.ready == 1);
+  bool old_draining = false;
+  for (const auto& r : s.replicas) old_draining |= r.id == old_id && r.state == "draining" && r.in_flight == 1;
+  CHECK(old_draining);
+  CHECK(h.docker.Find(old_id).has_value());  // still serving its call
+
+  auto next = h.Acquire();
+  REQUIRE(next->Wait().ok());
+  CHECK(next->Wait()->replica_id() != old_id);
+  auto created = h.docker.containers();
+  bool gen2_labelled = false;
+  for (const auto& [id, c] : created) {
+    if (id == next->Wait()->replica_id()) gen2_labelled = c.spec.labels.at(kGenerationLabel) == "2";
+  }
+  CHECK(gen2_labelled);
+
+  { Lease done = std::move(*held->Wait()); }
+  h.pool->Flush();
+  CHECK_FALSE(h.docker.Find(old_id).has_value());
+}
+
+TEST_CASE("a new generation that never gets ready leaves the old one serving", "[pool]") {
+  Harness h;
+  Deployment v1 = Echo(1);
+  v1.min_replicas = 1;
+  FunctionStatus s = ApplyReady(h, v1);
+  h.probe.FailWith(core::Error::Timeout("never ready"));
+  auto applied = h.pool->Apply(Echo(2));
+  REQUIRE_FALSE(applied.ok());
+  CHECK_THAT(applied.error().message(), Catch::Contains("generation 2") && Catch::Contains("never ready"));
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  CHECK(a->Wait()->replica_id() == s.replicas.at(0).id);
+}
+
+TEST_CASE("Start adopts current replicas and removes every other gantry container of this pool", "[pool]") {
+  Harness h;
+  Deployment d = Echo(3);
+  auto labelled = [&](int64_t generation, const std::string& replica, docker::Labels extra) {
+    Deployment g = Echo(generation);
+    docker::ContainerSpec spec;
+    spec.name = ContainerName(g, replica);
+    spec.labels = ReplicaLabels(g, replica, extra);
+    return h.docker.AddRunning(spec);
+  };
+  std::string current = labelled(3, "r00000000aa", h.options.extra_labels);
+  std::string older = labelled(2, "r00000000bb", h.options.extra_labels);
+  std::string other_test = labelled(2, "r00000000cc", {{"gantry.test", "someone-else"}});
+  fs::create_directories(h.run_dir + "/r00000000bb/sock");
+  fs::create_directories(h.run_dir + "/r00000000dd/sock");  // a leftover without container
+
+  h.probe.Open();
+  REQUIRE(h.pool->Start({d}).ok());
+  h.pool->Flush();
+  CHECK(h.docker.Find(current).has_value());
+  CHECK_FALSE(h.docker.Find(older).has_value());
+  CHECK(h.docker.Find(other_test).has_value());  // not this pool's label: left alone
+  CHECK_FALSE(fs::exists(h.run_dir + "/r00000000bb"));
+  CHECK_FALSE(fs::exists(h.run_dir + "/r00000000dd"));
+  CHECK(h.docker.CountCalls("CreateContainer") == 0);
+
+  FunctionStatus s = MustDescribe(*h.pool);
+  REQUIRE(s.ready == 1);
+  CHECK(s.replicas.at(0).id == current);
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  CHECK(a->Wait()->endpoint().unix_socket == h.run_dir + "/r00000000aa/sock/shim.sock");
+  CHECK_FALSE(a->Wait()->cold_start());
+}
+
+TEST_CASE("Remove drains and removes every replica and its files", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 2;
+  d.secrets = {{"token", "s3cret"}};
+  ApplyReady(h, d);
+  REQUIRE(h.docker.containers().size() == 2);
+  REQUIRE(ReplicaDirs(h.run_dir) == 2);
+  REQUIRE(h.pool->Remove("default", "echo").ok());
+  CHECK(h.docker.containers().empty());
+  CHECK(ReplicaDirs(h.run_dir) == 0);
+  CHECK(h.pool->Describe("default", "echo").error().code() == ErrorCode::kNotFound);
+  auto after = h.Acquire();
+  REQUIRE_FALSE(after->Wait().ok());
+  CHECK(after->Wait().error().code() == ErrorCode::kNotFound);
+  CHECK(h.pool->List().empty());
+}
+
+TEST_CASE("Scale sets the replica count now", "[pool]") {
+  Harness h;
+  h.probe.Open();
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  REQUIRE(h.pool->Scale("default", "echo", 3).ok());
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 3);
+  h.pool->Reconcile();  // the autoscaler does not undo it at once
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 3);
+  REQUIRE(h.pool->Scale("default", "echo", 1).ok());
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 1);
+  CHECK(h.docker.containers().size() == 1);
+  CHECK(h.pool->Scale("default", "echo", -1).error().code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("Apply rejects a deployment it cannot run", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.concurrency = 0;
+  CHECK(h.pool->Apply(d).error().code() == ErrorCode::kInvalidArgument);
+  d = Echo();
+  d.min_replicas = 5;
+  CHECK(h.pool->Apply(d).error().code() == ErrorCode::kInvalidArgument);
+  h.probe.Open();
+  REQUIRE(h.pool->Apply(Echo(2)).ok());
+  CHECK(h.pool->Apply(Echo(1)).error().code() == ErrorCode::kConflict);
+}
+
+TEST_CASE("Stop fails waiting calls and leaves containers running", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  d.max_replicas = 1;
+  ApplyReady(h, d);
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  auto b = h.Acquire();  // concurrency 4: fill the slots, then one waits
+  auto c = h.Acquire();
+  auto e = h.Acquire();
+  auto queued = h.Acquire();
+  h.pool->Stop();
+  REQUIRE(queued->done());
+  CHECK(queued->Wait().error().code() == ErrorCode::kUnavailable);
+  CHECK(h.docker.running() >= 1);
+  CHECK(h.docker.CountCalls("StopContainer") == 0);
+}
+
+}  // namespace
+}  // namespace gantry::pool

@@ -1,0 +1,286 @@
+#include "support/fake_docker_client.h"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <algorithm>
+
+namespace gantry::testing {
+namespace {
+
+core::Error Unsupported(const char* method) {
+  return core::Error::Internal(fmt::format("{}: not modelled by FakeDockerClient", method));
+}
+
+bool Matches(const docker::Labels& labels, const docker::LabelSelector& selector) {
+  for (const auto& s : selector) {
+    auto eq = s.find('=');
+    auto it = labels.find(s.substr(0, eq));
+    if (it == labels.end()) return false;
+    if (eq != std::string::npos && it->second != s.substr(eq + 1)) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+std::optional<core::Error> FakeDockerClient::Enter(const std::string& method, std::string_view argument) {
+  std::lock_guard<std::mutex> lock(mu_);
+  calls_.push_back(fmt::format("{} {}", method, argument));
+  auto it = failures_.find(method);
+  if (it == failures_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string FakeDockerClient::NewIdLocked() { return fmt::format("{:064x}", next_id_++); }
+
+std::vector<std::string> FakeDockerClient::calls() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return calls_;
+}
+
+int FakeDockerClient::CountCalls(const std::string& method) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(std::count_if(calls_.begin(), calls_.end(), [&](const std::string& c) {
+    return c.compare(0, method.size() + 1, method + " ") == 0;
+  }));
+}
+
+std::map<std::string, FakeDockerClient::Container> FakeDockerClient::containers() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return containers_;
+}
+
+std::optional<FakeDockerClient::Container> FakeDockerClient::Find(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it == containers_.end()) return std::nullopt;
+  return it->second;
+}
+
+int FakeDockerClient::running() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return static_cast<int>(
+      std::count_if(containers_.begin(), containers_.end(), [](const auto& c) { return c.second.running; }));
+}
+
+void FakeDockerClient::FailCalls(const std::string& method, core::Error error) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failures_.insert_or_assign(method, std::move(error));
+}
+
+void FakeDockerClient::ClearFailure(const std::string& method) {
+  std::lock_guard<std::mutex> lock(mu_);
+  failures_.erase(method);
+}
+
+std::string FakeDockerClient::AddRunning(const docker::ContainerSpec& spec) {
+  std::lock_guard<std::mutex> lock(mu_);
+  Container c{.id = NewIdLocked(), .spec = spec, .running = true};
+  for (const auto& p : spec.ports) c.host_ports[fmt::format("{}/tcp", p.container_port)] = next_port_++;
+  containers_[c.id] = c;
+  return c.id;
+}
+
+void FakeDockerClient::Die(const std::string& id, int exit_code, bool oom) {
+  docker::Labels labels;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = containers_.find(id);
+    if (it == containers_.end()) return;
+    it->second.running = false;
+    labels = it->second.spec.labels;
+  }
+  docker::Event event{.type = "container", .action = "oom", .id = id, .attributes = labels};
+  if (oom) Emit(event);
+  event.action = "die";
+  event.attributes["exitCode"] = std::to_string(exit_code);
+  Emit(event);
+}
+
+bool FakeDockerClient::Emit(const docker::Event& event) {
+  std::lock_guard<std::mutex> delivering(emit_mu_);
+  const docker::EventFn* follower = nullptr;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    follower = follower_;
+    if (follower == nullptr) return false;
+    const auto& o = follower_options_;
+    if (!Matches(event.attributes, o.labels)) return true;
+    if (!o.types.empty() && std::find(o.types.begin(), o.types.end(), event.type) == o.types.end()) return true;
+    if (!o.actions.empty() && std::find(o.actions.begin(), o.actions.end(), event.action) == o.actions.end()) {
+      return true;
+    }
+  }
+  // The follower stays registered while emit_mu_ is held (Events waits for it to leave).
+  (*follower)(event);
+  return true;
+}
+
+bool FakeDockerClient::WaitForEventsFollower(std::chrono::milliseconds limit) {
+  std::unique_lock<std::mutex> lock(mu_);
+  return cv_.wait_for(lock, limit, [&] { return follower_ != nullptr; });
+}
+
+core::Status FakeDockerClient::Ping() {
+  if (auto e = Enter("Ping", "")) return *e;
+  return core::Ok();
+}
+
+core::Result<docker::VersionInfo> FakeDockerClient::Version() {
+  if (auto e = Enter("Version", "")) return *e;
+  return docker::VersionInfo{.version = "fake", .api_version = "1.41", .min_api_version = "1.12"};
+}
+
+core::Result<docker::EngineInfo> FakeDockerClient::Info() {
+  if (auto e = Enter("Info", "")) return *e;
+  return docker::EngineInfo{.name = "fake"};
+}
+
+core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOptions&, const docker::BodyReader&,
+                                                       const docker::BuildProgressFn&) {
+  Enter("BuildImage", "");
+  return Unsupported("BuildImage");
+}
+
+core::Result<docker::ImageInfo> FakeDockerClient::InspectImage(std::string_view name) {
+  if (auto e = Enter("InspectImage", name)) return *e;
+  return docker::ImageInfo{.id = "sha256:fake", .repo_tags = {std::string(name)}};
+}
+
+core::Result<std::vector<docker::ImageInfo>> FakeDockerClient::ListImages(const docker::LabelSelector&) {
+  if (auto e = Enter("ListImages", "")) return *e;
+  return std::vector<docker::ImageInfo>{};
+}
+
+core::Status FakeDockerClient::RemoveImage(std::string_view name, bool) {
+  Enter("RemoveImage", name);
+  return Unsupported("RemoveImage");
+}
+
+core::Result<std::string> FakeDockerClient::ImportImage(const docker::ImportOptions&, const docker::BodyReader&) {
+  Enter("ImportImage", "");
+  return Unsupported("ImportImage");
+}
+
+core::Result<std::string> FakeDockerClient::CreateContainer(const docker::ContainerSpec& spec) {
+  if (auto e = Enter("CreateContainer", spec.name)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [id, c] : containers_) {
+    if (!spec.name.empty() && c.spec.name == spec.name) {
+      return core::Error::Conflict(fmt::format("POST /containers/create: name {} in use", spec.name));
+    }
+  }
+  Container c{.id = NewIdLocked(), .spec = spec};
+  containers_[c.id] = c;
+  return c.id;
+}
+
+core::Status FakeDockerClient::StartContainer(std::string_view id) {
+  if (auto e = Enter("StartContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  it->second.running = true;
+  for (const auto& p : it->second.spec.ports) {
+    it->second.host_ports[fmt::format("{}/tcp", p.container_port)] = next_port_++;
+  }
+  return core::Ok();
+}
+
+core::Result<docker::ContainerInfo> FakeDockerClient::InspectContainer(std::string_view id) {
+  if (auto e = Enter("InspectContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  const Container& c = it->second;
+  docker::ContainerInfo info{.id = c.id, .name = c.spec.name, .image = c.spec.image, .labels = c.spec.labels};
+  info.state.running = c.running;
+  info.state.status = c.running ? "running" : "exited";
+  info.host_ports = c.host_ports;
+  info.network_mode = c.spec.network_mode;
+  return info;
+}
+
+core::Status FakeDockerClient::StopContainer(std::string_view id, int) {
+  if (auto e = Enter("StopContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  it->second.running = false;
+  return core::Ok();
+}
+
+core::Status FakeDockerClient::KillContainer(std::string_view id, std::string_view) {
+  if (auto e = Enter("KillContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (!it->second.running) return core::Error::Conflict(fmt::format("container {} is not running", id));
+  it->second.running = false;
+  return core::Ok();
+}
+
+core::Status FakeDockerClient::RemoveContainer(std::string_view id, const docker::RemoveOptions& options) {
+  if (auto e = Enter("RemoveContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (it->second.running && !options.force) {
+    return core::Error::Conflict(fmt::format("container {} is running: stop it or force", id));
+  }
+  containers_.erase(it);
+  return core::Ok();
+}
+
+core::Status FakeDockerClient::PauseContainer(std::string_view id) {
+  Enter("PauseContainer", id);
+  return Unsupported("PauseContainer");
+}
+
+core::Status FakeDockerClient::UnpauseContainer(std::string_view id) {
+  Enter("UnpauseContainer", id);
+  return Unsupported("UnpauseContainer");
+}
+
+core::Result<docker::WaitResult> FakeDockerClient::WaitContainer(std::string_view id) {
+  Enter("WaitContainer", id);
+  return Unsupported("WaitContainer");
+}
+
+core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContainers(
+    const docker::LabelSelector& labels, bool all) {
+  if (auto e = Enter("ListContainers", fmt::format("{}", fmt::join(labels, ",")))) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<docker::ContainerSummary> out;
+  for (const auto& [id, c] : containers_) {
+    if (!Matches(c.spec.labels, labels) || (!all && !c.running)) continue;
+    out.push_back({.id = id, .name = c.spec.name, .image = c.spec.image, .state = c.running ? "running" : "exited",
+                   .labels = c.spec.labels});
+  }
+  return out;
+}
+
+core::Status FakeDockerClient::Logs(std::string_view id, const docker::LogsOptions&, const docker::LogLineFn&,
+                                    std::stop_token) {
+  if (auto e = Enter("Logs", id)) return *e;
+  return core::Ok();  // containers write nothing here
+}
+
+core::Status FakeDockerClient::Events(const docker::EventsOptions& options, const docker::EventFn& on_event,
+                                      std::stop_token stop) {
+  if (auto e = Enter("Events", "")) return *e;
+  std::unique_lock<std::mutex> lock(mu_);
+  if (follower_ != nullptr) return core::Error::Conflict("FakeDockerClient: one Events follower at a time");
+  follower_ = &on_event;
+  follower_options_ = options;
+  cv_.notify_all();
+  cv_.wait(lock, stop, [] { return false; });
+  follower_ = nullptr;
+  lock.unlock();
+  // An Emit in progress still uses on_event: wait for it to finish.
+  std::lock_guard<std::mutex> delivering(emit_mu_);
+  return core::Error::Cancelled("GET /events: stopped");
+}
+
+}  // namespace gantry::testing

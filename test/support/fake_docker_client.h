@@ -1,0 +1,96 @@
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "docker/docker_client.h"
+
+namespace gantry::testing {
+
+// An in-memory Docker engine for unit tests: containers are records (created, running,
+// stopped), every call is logged, any method can be made to fail, and engine events are
+// delivered by hand (Emit) to whoever follows Events(). Images, builds and logs are not
+// modelled. Thread-safe.
+class FakeDockerClient final : public docker::DockerClient {
+ public:
+  struct Container {
+    std::string id;
+    docker::ContainerSpec spec;
+    bool running = false;
+    std::map<std::string, int> host_ports;  // "8080/tcp" -> host port
+  };
+
+  // Every call so far as "<Method> <argument>", e.g. "CreateContainer gantry-ns-fn-r0123456789".
+  std::vector<std::string> calls() const;
+  int CountCalls(const std::string& method) const;
+  // Containers that exist (any state), by id.
+  std::map<std::string, Container> containers() const;
+  std::optional<Container> Find(const std::string& id) const;
+  int running() const;
+
+  // Makes every later call of `method` ("CreateContainer", "StartContainer", ...) fail with
+  // `error`, until cleared with ClearFailure.
+  void FailCalls(const std::string& method, core::Error error);
+  void ClearFailure(const std::string& method);
+
+  // Marks the container stopped (as if its process exited) and delivers a "die" event with
+  // `exit_code` (and an "oom" event before it when `oom`) to the Events follower, on this
+  // thread: when it returns, the follower has seen it.
+  void Die(const std::string& id, int exit_code = 137, bool oom = false);
+  // Delivers `event` to the follower as it is; false when nobody follows Events().
+  bool Emit(const docker::Event& event);
+  // Waits (up to `limit`) until someone follows Events(); false if nobody did.
+  bool WaitForEventsFollower(std::chrono::milliseconds limit = std::chrono::seconds(5));
+  // Adds a container as if an earlier process had created and started it.
+  std::string AddRunning(const docker::ContainerSpec& spec);
+
+  core::Status Ping() override;
+  core::Result<docker::VersionInfo> Version() override;
+  core::Result<docker::EngineInfo> Info() override;
+  std::string ApiVersion() const override { return "1.41"; }
+  core::Result<std::string> BuildImage(const docker::BuildOptions&, const docker::BodyReader&,
+                                       const docker::BuildProgressFn&) override;
+  core::Result<docker::ImageInfo> InspectImage(std::string_view name) override;
+  core::Result<std::vector<docker::ImageInfo>> ListImages(const docker::LabelSelector&) override;
+  core::Status RemoveImage(std::string_view name, bool force) override;
+  core::Result<std::string> ImportImage(const docker::ImportOptions&, const docker::BodyReader&) override;
+  core::Result<std::string> CreateContainer(const docker::ContainerSpec& spec) override;
+  core::Status StartContainer(std::string_view id) override;
+  core::Result<docker::ContainerInfo> InspectContainer(std::string_view id) override;
+  core::Status StopContainer(std::string_view id, int timeout_seconds) override;
+  core::Status KillContainer(std::string_view id, std::string_view signal) override;
+  core::Status RemoveContainer(std::string_view id, const docker::RemoveOptions& options) override;
+  core::Status PauseContainer(std::string_view id) override;
+  core::Status UnpauseContainer(std::string_view id) override;
+  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override;
+  core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& labels,
+                                                                     bool all) override;
+  core::Status Logs(std::string_view id, const docker::LogsOptions& options, const docker::LogLineFn& on_line,
+                    std::stop_token stop) override;
+  // Follows until `stop` fires: events come from Emit/Die. One follower at a time.
+  core::Status Events(const docker::EventsOptions& options, const docker::EventFn& on_event,
+                      std::stop_token stop) override;
+
+ private:
+  // Records the call; returns the injected failure for `method`, if any. Locks mu_.
+  std::optional<core::Error> Enter(const std::string& method, std::string_view argument);
+  std::string NewIdLocked();
+
+  mutable std::mutex mu_;
+  std::condition_variable_any cv_;  // a follower came or went
+  std::vector<std::string> calls_;
+  std::map<std::string, core::Error> failures_;
+  std::map<std::string, Container> containers_;
+  int next_id_ = 1;
+  int next_port_ = 40000;
+  const docker::EventFn* follower_ = nullptr;
+  docker::EventsOptions follower_options_;
+  std::mutex emit_mu_;  // one delivery at a time, never under mu_
+};
+
+}  // namespace gantry::testing
