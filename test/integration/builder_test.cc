@@ -11,16 +11,14 @@
 #include <atomic>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <set>
 #include <sstream>
 #include <thread>
 
 #include "builder/builder.h"
-#include "manifest/file_system.h"
-#include "manifest/loader.h"
 #include "shim_support.h"
 #include "support/engine.h"
+#include "support/examples.h"
 
 namespace gantry::builder {
 namespace {
@@ -91,24 +89,12 @@ BuilderOptions Options(const TestEngine& engine) {
   return o;
 }
 
-// Loads the manifest at `manifest` (a file) into the test's own namespace.
 spec::FunctionSpec LoadInto(const TestEngine& engine, const fs::path& manifest) {
-  std::ifstream in(manifest);
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"),
-                                        "\nmetadata:\n  namespace: " + engine.value() + "\n");
-  manifest::LocalFileSystem local;
-  auto loaded = manifest::LoadManifestText(local, yaml, manifest.string(), manifest.parent_path().string(), {});
-  for (const auto& e : loaded.errors) FAIL_CHECK(e.ToString());
-  REQUIRE(loaded.objects.size() == 1);
-  auto spec = std::get<spec::FunctionSpec>(loaded.objects[0].object);
-  REQUIRE(spec.namespace_name() == engine.value());
-  return spec;
+  return testing::LoadFunctionInto(engine.value(), manifest);
 }
 
 spec::FunctionSpec Example(const TestEngine& engine, const std::string& name) {
-  return LoadInto(engine, fs::path(GANTRY_SOURCE_DIR) / "examples" / name / "gantry.yaml");
+  return testing::LoadExampleInto(engine.value(), name);
 }
 
 size_t Append(char* data, size_t size, size_t n, void* out) {
