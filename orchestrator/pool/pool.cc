@@ -40,6 +40,7 @@ struct Lease::State {
   Endpoint endpoint;
   std::string replica_id;
   bool cold = false;
+  std::chrono::milliseconds timeout{30'000};
   ~State();
 };
 
@@ -238,6 +239,7 @@ std::shared_ptr<Lease::State> PoolCore::LeaseLocked(Function& fn, const std::str
   state->endpoint = best->endpoint;
   state->replica_id = best->id;
   state->cold = cold;
+  state->timeout = fn.deployment.timeout;
   return state;
 }
 
@@ -1051,6 +1053,8 @@ const std::string& Lease::replica_id() const {
 }
 
 bool Lease::cold_start() const { return state_ && state_->cold; }
+
+std::chrono::milliseconds Lease::timeout() const { return state_ ? state_->timeout : std::chrono::milliseconds(30'000); }
 
 void Lease::Fail(const std::string& reason) {
   if (state_) state_->core->Fail(state_->function, state_->replica, reason);

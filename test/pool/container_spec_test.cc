@@ -34,7 +34,7 @@ bool HasEnv(const docker::ContainerSpec& spec, const std::string& entry) {
   return std::find(spec.env.begin(), spec.env.end(), entry) != spec.env.end();
 }
 
-TEST_CASE("a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
+TEST_CASE("pool: a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
   ReplicaPaths paths = PathsFor("/run/g", "r0123456789");
   CHECK(paths.SocketPath() == "/run/g/r0123456789/sock/shim.sock");
   auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2);
@@ -75,7 +75,7 @@ TEST_CASE("a shim replica runs locked down with its socket directory and secrets
   }
 }
 
-TEST_CASE("an image serving HTTP itself is published on 127.0.0.1 only", "[pool]") {
+TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "[pool]") {
   Deployment d = Function();
   d.http_port = 8080;
   d.secrets.clear();
@@ -91,13 +91,13 @@ TEST_CASE("an image serving HTTP itself is published on 127.0.0.1 only", "[pool]
   CHECK(spec.cap_drop == std::vector<std::string>{"ALL"});
 }
 
-TEST_CASE("extra labels never override the pool's own", "[pool]") {
+TEST_CASE("pool: extra labels never override the pool's own", "[pool]") {
   auto labels = ReplicaLabels(Function(), "r0123456789", {{"gantry.generation", "1"}, {"team", "web"}});
   CHECK(labels.at("gantry.generation") == "7");
   CHECK(labels.at("team") == "web");
 }
 
-TEST_CASE("call timeouts are written the way gantry-shim reads them", "[pool]") {
+TEST_CASE("pool: call timeouts are written the way gantry-shim reads them", "[pool]") {
   CHECK(ShimDuration(30s) == "30s");
   CHECK(ShimDuration(250ms) == "250ms");
   CHECK(ShimDuration(90'500ms) == "90500ms");

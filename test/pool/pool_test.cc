@@ -37,7 +37,7 @@ int ReplicaDirs(const std::string& run_dir) {
   return n;
 }
 
-TEST_CASE("a warm acquire leases a free slot from memory and gives it back", "[pool]") {
+TEST_CASE("pool: a warm acquire leases a free slot from memory and gives it back", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 1;
@@ -60,7 +60,7 @@ TEST_CASE("a warm acquire leases a free slot from memory and gives it back", "[p
   CHECK(h.docker.calls().size() == calls_before);  // the warm path never asked the engine
 }
 
-TEST_CASE("an unknown function is kNotFound", "[pool]") {
+TEST_CASE("pool: an unknown function is kNotFound", "[pool]") {
   Harness h;
   auto a = h.Acquire("nope");
   REQUIRE_FALSE(a->Wait().ok());
@@ -69,7 +69,7 @@ TEST_CASE("an unknown function is kNotFound", "[pool]") {
   CHECK(h.pool->Remove("default", "nope").error().code() == ErrorCode::kNotFound);
 }
 
-TEST_CASE("concurrent acquires of a cold function share one start", "[pool]") {
+TEST_CASE("pool: concurrent acquires of a cold function share one start", "[pool]") {
   Harness h;
   REQUIRE(h.pool->Apply(Echo()).ok());
   CHECK(h.docker.CountCalls("CreateContainer") == 0);  // scale.min 0: nothing runs yet
@@ -96,7 +96,7 @@ TEST_CASE("concurrent acquires of a cold function share one start", "[pool]") {
   CHECK(MustDescribe(*h.pool).in_flight == 4);
 }
 
-TEST_CASE("waiting calls beyond one replica's slots start more replicas, never beyond scale.max", "[pool]") {
+TEST_CASE("pool: waiting calls beyond one replica's slots start more replicas, never beyond scale.max", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.concurrency = 1;
@@ -123,7 +123,7 @@ TEST_CASE("waiting calls beyond one replica's slots start more replicas, never b
   CHECK_FALSE(calls[2]->Wait()->cold_start());
 }
 
-TEST_CASE("a full queue is kUnavailable and says so", "[pool]") {
+TEST_CASE("pool: a full queue is kUnavailable and says so", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.max_queue = 2;
@@ -141,7 +141,7 @@ TEST_CASE("a full queue is kUnavailable and says so", "[pool]") {
   CHECK(b->Wait().ok());
 }
 
-TEST_CASE("a call that finds no slot within queue_timeout is kTimeout", "[pool]") {
+TEST_CASE("pool: a call that finds no slot within queue_timeout is kTimeout", "[pool]") {
   Harness h;
   REQUIRE(h.pool->Apply(Echo()).ok());
   auto a = h.Acquire();
@@ -158,7 +158,7 @@ TEST_CASE("a call that finds no slot within queue_timeout is kTimeout", "[pool]"
   h.probe.Open();
 }
 
-TEST_CASE("a replica that never gets ready fails the waiting calls with the reason and goes away", "[pool]") {
+TEST_CASE("pool: a replica that never gets ready fails the waiting calls with the reason and goes away", "[pool]") {
   Harness h;
   REQUIRE(h.pool->Apply(Echo()).ok());
   h.probe.FailWith(core::Error::Timeout("shim.sock did not answer within 30000 ms"));
@@ -172,7 +172,7 @@ TEST_CASE("a replica that never gets ready fails the waiting calls with the reas
   CHECK_THAT(MustDescribe(*h.pool).last_error, Catch::Contains("did not answer"));
 }
 
-TEST_CASE("a failed create is reported to the waiting calls", "[pool]") {
+TEST_CASE("pool: a failed create is reported to the waiting calls", "[pool]") {
   Harness h;
   h.probe.Open();
   h.docker.FailCalls("CreateContainer", core::Error::NotFound("POST /containers/create: no such image"));
@@ -192,7 +192,7 @@ TEST_CASE("a failed create is reported to the waiting calls", "[pool]") {
   CHECK(c->Wait().ok());
 }
 
-TEST_CASE("idle replicas go after idle_timeout and scale.min stays", "[pool]") {
+TEST_CASE("pool: idle replicas go after idle_timeout and scale.min stays", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 1;
@@ -222,7 +222,7 @@ TEST_CASE("idle replicas go after idle_timeout and scale.min stays", "[pool]") {
   CHECK(h.docker.CountCalls("StopContainer") == 1);
 }
 
-TEST_CASE("with scale.min 0 the function scales to zero and the next call cold-starts", "[pool]") {
+TEST_CASE("pool: with scale.min 0 the function scales to zero and the next call cold-starts", "[pool]") {
   Harness h;
   h.probe.Open();
   REQUIRE(h.pool->Apply(Echo()).ok());
@@ -242,7 +242,7 @@ TEST_CASE("with scale.min 0 the function scales to zero and the next call cold-s
   CHECK(h.docker.CountCalls("CreateContainer") == 2);
 }
 
-TEST_CASE("a replica whose container dies is never leased again and is replaced", "[pool]") {
+TEST_CASE("pool: a replica whose container dies is never leased again and is replaced", "[pool]") {
   Harness h(/*watch_events=*/true);
   Deployment d = Echo();
   d.min_replicas = 1;
@@ -274,7 +274,7 @@ TEST_CASE("a replica whose container dies is never leased again and is replaced"
   CHECK(h.docker.CountCalls("CreateContainer") == 2);
 }
 
-TEST_CASE("Lease::Fail takes the replica out at once and starts a replacement", "[pool]") {
+TEST_CASE("pool: Lease::Fail takes the replica out at once and starts a replacement", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 1;
@@ -295,7 +295,7 @@ TEST_CASE("Lease::Fail takes the replica out at once and starts a replacement", 
   CHECK_THAT(s.last_error, Catch::Contains("connection refused"));
 }
 
-TEST_CASE("a new generation is ready before the old one drains; in-flight calls finish", "[pool]") {
+TEST_CASE("pool: a new generation is ready before the old one drains and in-flight calls finish", "[pool]") {
   Harness h;
   Deployment v1 = Echo(1);
   v1.min_replicas = 1;
@@ -328,7 +328,7 @@ TEST_CASE("a new generation is ready before the old one drains; in-flight calls 
   CHECK_FALSE(h.docker.Find(old_id).has_value());
 }
 
-TEST_CASE("a new generation that never gets ready leaves the old one serving", "[pool]") {
+TEST_CASE("pool: a new generation that never gets ready leaves the old one serving", "[pool]") {
   Harness h;
   Deployment v1 = Echo(1);
   v1.min_replicas = 1;
@@ -342,7 +342,7 @@ TEST_CASE("a new generation that never gets ready leaves the old one serving", "
   CHECK(a->Wait()->replica_id() == s.replicas.at(0).id);
 }
 
-TEST_CASE("Start adopts current replicas and removes every other gantry container of this pool", "[pool]") {
+TEST_CASE("pool: Start adopts current replicas and removes every other gantry container of this pool", "[pool]") {
   Harness h;
   Deployment d = Echo(3);
   auto labelled = [&](int64_t generation, const std::string& replica, docker::Labels extra) {
@@ -377,7 +377,7 @@ TEST_CASE("Start adopts current replicas and removes every other gantry containe
   CHECK_FALSE(a->Wait()->cold_start());
 }
 
-TEST_CASE("Remove drains and removes every replica and its files", "[pool]") {
+TEST_CASE("pool: Remove drains and removes every replica and its files", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 2;
@@ -395,7 +395,7 @@ TEST_CASE("Remove drains and removes every replica and its files", "[pool]") {
   CHECK(h.pool->List().empty());
 }
 
-TEST_CASE("Scale sets the replica count now", "[pool]") {
+TEST_CASE("pool: Scale sets the replica count now", "[pool]") {
   Harness h;
   h.probe.Open();
   REQUIRE(h.pool->Apply(Echo()).ok());
@@ -412,7 +412,7 @@ TEST_CASE("Scale sets the replica count now", "[pool]") {
   CHECK(h.pool->Scale("default", "echo", -1).error().code() == ErrorCode::kInvalidArgument);
 }
 
-TEST_CASE("Apply rejects a deployment it cannot run", "[pool]") {
+TEST_CASE("pool: Apply rejects a deployment it cannot run", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.concurrency = 0;
@@ -425,7 +425,7 @@ TEST_CASE("Apply rejects a deployment it cannot run", "[pool]") {
   CHECK(h.pool->Apply(Echo(1)).error().code() == ErrorCode::kConflict);
 }
 
-TEST_CASE("Stop fails waiting calls and leaves containers running", "[pool]") {
+TEST_CASE("pool: Stop fails waiting calls and leaves containers running", "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 1;

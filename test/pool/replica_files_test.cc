@@ -33,7 +33,7 @@ struct stat Stat(const std::string& path) {
   return st;
 }
 
-TEST_CASE("a replica's directory has a world-writable socket dir and owner-only secrets", "[pool]") {
+TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner-only secrets", "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
   REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k3y\n"}}, 65534).ok());
