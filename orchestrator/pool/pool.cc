@@ -65,6 +65,9 @@ constexpr milliseconds kWindowHistory{61'000};
 constexpr milliseconds kMaxStartBackoff{30'000};
 constexpr milliseconds kAdoptProbeLimit{2'000};
 constexpr int kSweepEveryPasses = 10;
+constexpr int kHealthEveryPasses = 5;
+constexpr milliseconds kHealthProbeLimit{2'000};
+constexpr int kHealthStrikes = 2;  // failed checks in a row before a replica is dead
 
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
@@ -166,6 +169,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   void RetireTask(const std::string& key, const std::shared_ptr<Replica>& replica);
   void OnEvent(const docker::Event& event);
   void Sweep();
+  void HealthCheck();
   void ControlLoop();
   void EventsLoop(std::stop_token stop);
   void WakeLoop();
@@ -185,6 +189,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::mt19937_64 rng_;
   bool started_ = false;
   std::atomic<bool> stopping_{false};
+  std::atomic<bool> health_running_{false};
 
   std::mutex loop_mu_;
   std::condition_variable loop_cv_;
@@ -545,12 +550,14 @@ void PoolCore::EndStart(const std::string& key, const std::shared_ptr<Replica>& 
 
 void PoolCore::RetireTask(const std::string& key, const std::shared_ptr<Replica>& replica) {
   std::string id;
+  bool dead = false;
   {
     std::lock_guard<std::mutex> lock(mu_);
     id = replica->id;
+    dead = replica->state == ReplicaState::kDead;
   }
   if (!id.empty()) {
-    if (replica->state != ReplicaState::kDead) {
+    if (!dead) {  // a graceful stop lets the shim drain; a dead one is only removed
       auto stopped = docker_.StopContainer(id, options_.stop_timeout_seconds);
       if (!stopped && stopped.error().code() != core::ErrorCode::kNotFound) {
         core::Log(LogLevel::kWarn, "pool: stop {}: {}", id, stopped.error().ToString());
@@ -650,9 +657,8 @@ void PoolCore::Sweep() {
   auto running = docker_.ListContainers(Selector(), /*all=*/false);
   if (!running) return;
   std::set<std::string> ids;
-  for (const auto& c : *running) {
-    if (c.state == "running") ids.insert(c.id);
-  }
+  // Paused ones are listed too: the health check, not this, judges a container that runs.
+  for (const auto& c : *running) ids.insert(c.id);
   Deferred deferred;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -667,6 +673,42 @@ void PoolCore::Sweep() {
     for (const auto& [key, r] : lost) MarkDeadLocked(key, r, "container is not running", deferred);
   }
   RunDeferred(deferred);
+}
+
+// A shim that stops answering /_/ready while its container runs (wedged, out of file
+// descriptors) is dead too. Images serving HTTP themselves are left to the events stream
+// and Lease::Fail: probing "/" would call the function.
+void PoolCore::HealthCheck() {
+  std::vector<std::pair<std::string, std::shared_ptr<Replica>>> ready;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [key, fn] : functions_) {
+      for (const auto& [k, r] : fn->replicas) {
+        if (r->state == ReplicaState::kReady && !r->endpoint.unix_socket.empty()) ready.emplace_back(key, r);
+      }
+    }
+  }
+  for (const auto& [key, replica] : ready) {
+    if (stopping_) break;
+    Endpoint endpoint;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      endpoint = replica->endpoint;
+    }
+    auto healthy = probe_.WaitReady(endpoint, kHealthProbeLimit, [&] { return replica->abandoned.load() || stopping_.load(); });
+    Deferred deferred;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (healthy) {
+        replica->health_strikes = 0;
+      } else if (replica->state == ReplicaState::kReady && !replica->abandoned &&
+                 ++replica->health_strikes >= kHealthStrikes) {
+        MarkDeadLocked(key, replica, "health check failed: " + healthy.error().message(), deferred);
+      }
+    }
+    RunDeferred(deferred);
+  }
+  health_running_ = false;
 }
 
 void PoolCore::OnEvent(const docker::Event& event) {
@@ -702,6 +744,9 @@ void PoolCore::ControlLoop() {
   for (int pass = 1;; ++pass) {
     Reconcile();
     if (pass % kSweepEveryPasses == 0) Sweep();
+    if (pass % kHealthEveryPasses == 0 && !health_running_.exchange(true)) {
+      if (!runner_.Post([this] { HealthCheck(); })) health_running_ = false;
+    }
     milliseconds wait = options_.control_interval;
     {
       std::lock_guard<std::mutex> lock(mu_);

@@ -123,6 +123,21 @@ std::string ReadyReplica(Pool& pool, const Deployment& d) {
   return id;
 }
 
+// Echo with scale.min 1 on a started pool, its first replica ready.
+struct WarmEcho {
+  WarmEcho() : d(Build(engine, "echo")), pool(engine.client(), Options(engine, run_dir)) {
+    d.min_replicas = 1;
+    REQUIRE(pool.Start({}).ok());
+    REQUIRE(pool.Apply(d).ok());
+    first = ReadyReplica(pool, d);
+  }
+  TestEngine engine;
+  RunDir run_dir;
+  Deployment d;
+  Pool pool;
+  std::string first;
+};
+
 TEST_CASE("pool engine: concurrent calls to a cold function share one start and answer over the socket",
           "[integration][pool]") {
   TestEngine engine;
@@ -182,14 +197,11 @@ TEST_CASE("pool engine: concurrent calls to a cold function share one start and 
 }
 
 TEST_CASE("pool engine: a killed replica is detected and replaced and never leased again", "[integration][pool]") {
-  TestEngine engine;
-  RunDir run_dir;
-  Deployment d = Build(engine, "echo");
-  d.min_replicas = 1;
-  Pool pool(engine.client(), Options(engine, run_dir));
-  REQUIRE(pool.Start({}).ok());
-  REQUIRE(pool.Apply(d).ok());
-  std::string killed = ReadyReplica(pool, d);
+  WarmEcho w;
+  TestEngine& engine = w.engine;
+  Pool& pool = w.pool;
+  const Deployment& d = w.d;
+  std::string killed = w.first;
   REQUIRE(engine.client().KillContainer(killed, "SIGKILL").ok());
 
   std::string replacement;
@@ -203,6 +215,23 @@ TEST_CASE("pool engine: a killed replica is detected and replaced and never leas
   CHECK(testing::CallUnix(lease->endpoint().unix_socket, "POST", "/", "again").body == "again");
   CHECK(Eventually([&] { return !engine.client().InspectContainer(killed).ok(); }));  // removed
   CHECK_THAT(MustDescribe(pool, d).last_error, Catch::Contains("exited"));
+}
+
+TEST_CASE("pool engine: a replica that stops answering its health check is replaced", "[integration][pool]") {
+  WarmEcho w;
+  TestEngine& engine = w.engine;
+  Pool& pool = w.pool;
+  const Deployment& d = w.d;
+  std::string wedged = w.first;
+  REQUIRE(engine.client().PauseContainer(wedged).ok());  // running, but its shim answers nothing
+
+  std::string replacement;
+  REQUIRE(Eventually([&] {
+    replacement = ReadyReplica(pool, d);
+    return replacement != wedged;
+  }, 60s));
+  CHECK_THAT(MustDescribe(pool, d).last_error, Catch::Contains("health check failed"));
+  CHECK(Eventually([&] { return !engine.client().InspectContainer(wedged).ok(); }));  // removed
 }
 
 TEST_CASE("pool engine: a restarted pool adopts the running replica and removes an older generation",
