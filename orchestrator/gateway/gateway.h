@@ -1,0 +1,65 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/result.h"
+#include "gateway/backend.h"
+#include "gateway/metrics.h"
+
+namespace gantry::gateway {
+
+struct GatewayOptions {
+  // "host:port"; an empty host means 127.0.0.1 and port 0 any free port (see port()).
+  std::string listen = "127.0.0.1:8080";
+  std::string token;  // management routes with needs_auth want "Authorization: Bearer <token>"
+  bool auth_disabled = false;  // accept management calls without a token (or an empty bearer)
+  std::uint64_t max_invoke_body = 64ull << 20;  // bytes; 413 beyond
+  std::uint64_t max_api_body = 32ull << 20;     // bytes; 413 beyond
+  int io_threads = 2;      // run the sockets; never block
+  int worker_threads = 4;  // run management handlers (which may block) and /metrics
+  std::chrono::seconds idle_timeout{75};  // a client connection idle this long is closed
+  std::size_t max_idle_upstream = 64;     // idle upstream connections kept per socket/port
+};
+
+// The HTTP front door of gantryd, on one port:
+//   ANY /function/{name}[.{namespace}][/{path...}]  proxied to the replica that
+//       InvokeBackend::Resolve names, bodies streamed both ways; the response carries
+//       X-Call-Id, X-Start-Time, X-Duration-Seconds and X-Cold-Start.
+//   GET /healthz, GET /metrics (Prometheus text)
+//   the management routes given at construction (handlers on the worker threads).
+// Every error answer is a JSON body {"error": "..."} (invoke errors add "function").
+// Start and Stop from one thread; metrics() and port() are thread-safe.
+class Gateway {
+ public:
+  // `backend` must outlive the Gateway. Routes are tried in order, before the built-in
+  // /healthz and /metrics (so the daemon may answer those itself).
+  Gateway(GatewayOptions options, InvokeBackend& backend, std::vector<Route> routes);
+  ~Gateway();  // Stop()s.
+
+  Gateway(const Gateway&) = delete;
+  Gateway& operator=(const Gateway&) = delete;
+
+  // Binds and starts serving. kInvalidArgument for a malformed listen address or a missing
+  // token with auth enabled; kUnavailable when the address can't be bound (in use,
+  // permission), naming the address.
+  core::Status Start();
+  // Stops accepting, closes every connection and joins the threads; calls in flight are
+  // cut off (their replicas released). Idempotent.
+  void Stop();
+
+  // The bound port (useful with port 0); 0 before Start.
+  int port() const;
+  Metrics& metrics();
+
+  class Server;  // the Asio machinery, in gateway.cc
+
+ private:
+  std::unique_ptr<Server> server_;
+};
+
+}  // namespace gantry::gateway

@@ -1,0 +1,596 @@
+// The gateway on 127.0.0.1:<any port>, proxying to test upstreams on a unix socket in /tmp
+// and on TCP loopback, with a fake InvokeBackend.
+#include "gateway/gateway.h"
+
+#include <boost/beast/core.hpp>
+#include <catch2/catch.hpp>
+#include <chrono>
+#include <condition_variable>
+#include <future>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "gateway/test_upstream.h"
+
+namespace gantry::gateway {
+namespace {
+
+namespace http = boost::beast::http;
+using testing::Fetch;
+using testing::TestClient;
+using testing::TestUpstream;
+using Json = nlohmann::json;
+
+// Resolves names to targets set by the test, counting every release per call.
+class FakeBackend : public InvokeBackend {
+ public:
+  ~FakeBackend() override {
+    for (auto& t : threads_) t.join();
+  }
+
+  void Set(const std::string& name, Target t) {
+    std::lock_guard lock(mu_);
+    targets_[name] = std::move(t);
+  }
+  void Fail(const std::string& name, core::Error e) {
+    std::lock_guard lock(mu_);
+    errors_.insert_or_assign(name, std::move(e));
+  }
+  // Answer from another thread, as the pool does after a cold start.
+  void set_async(bool async) { async_ = async; }
+
+  void Resolve(const std::string& ns, const std::string& name, ResolveCallback done) override {
+    std::unique_lock lock(mu_);
+    last_ns_ = ns;
+    auto e = errors_.find(name);
+    if (e != errors_.end()) {
+      core::Error error = e->second;
+      lock.unlock();
+      done(error);
+      return;
+    }
+    auto t = targets_.find(name);
+    if (t == targets_.end()) {
+      lock.unlock();
+      done(core::Error::NotFound("function \"" + name + "\" not found in namespace \"" + ns + "\""));
+      return;
+    }
+    Target target = t->second;
+    int id = resolved_++;
+    releases_.push_back(0);
+    target.release = [this, id](bool failed, const std::string& reason) {
+      std::lock_guard l(mu_);
+      ++releases_[static_cast<std::size_t>(id)];
+      last_failed_ = failed;
+      last_reason_ = reason;
+      if (failed) ++failed_;
+      cv_.notify_all();
+    };
+    if (async_) {
+      threads_.emplace_back([done, target]() mutable { done(std::move(target)); });
+      return;
+    }
+    lock.unlock();
+    done(std::move(target));
+  }
+
+  // Waits (a bounded while: the release may come just after the answer is written) until
+  // every resolved call has been released, and returns true if each was released once.
+  bool AllReleasedOnce() {
+    std::unique_lock lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] {
+      for (int r : releases_) if (r == 0) return false;
+      return true;
+    });
+    for (int r : releases_) if (r != 1) return false;
+    return true;
+  }
+  int resolved() {
+    std::lock_guard lock(mu_);
+    return resolved_;
+  }
+  int failed() {
+    std::lock_guard lock(mu_);
+    return failed_;
+  }
+  std::string last_reason() {
+    std::lock_guard lock(mu_);
+    return last_reason_;
+  }
+  bool last_failed() {
+    std::lock_guard lock(mu_);
+    return last_failed_;
+  }
+  std::string last_ns() {
+    std::lock_guard lock(mu_);
+    return last_ns_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::map<std::string, Target> targets_;
+  std::map<std::string, core::Error> errors_;
+  std::vector<int> releases_;
+  int resolved_ = 0;
+  int failed_ = 0;
+  bool last_failed_ = false;
+  std::string last_reason_;
+  std::string last_ns_;
+  std::atomic<bool> async_{false};
+  std::vector<std::thread> threads_;
+};
+
+GatewayOptions TestOptions() {
+  GatewayOptions o;
+  o.listen = "127.0.0.1:0";
+  o.token = "s3cret";
+  o.max_invoke_body = 32 << 20;
+  o.max_api_body = 1 << 20;
+  o.io_threads = 2;
+  o.worker_threads = 2;
+  return o;
+}
+
+struct Harness {
+  explicit Harness(GatewayOptions options = TestOptions(), std::vector<Route> routes = {}) {
+    Target u;
+    u.unix_socket = unix_up.socket_path();
+    u.replica = "echo-1";
+    backend.Set("echo", u);
+    Target t;
+    t.port = tcp_up.port();
+    t.replica = "tcp-1";
+    backend.Set("tcp", t);
+    Target cold = u;
+    cold.cold_start = true;
+    backend.Set("cold", cold);
+    Target quick = u;
+    quick.timeout = std::chrono::milliseconds(200);
+    backend.Set("quick", quick);
+    gateway = std::make_unique<Gateway>(std::move(options), backend, std::move(routes));
+    auto started = gateway->Start();
+    REQUIRE(started.ok());
+    port = gateway->port();
+    REQUIRE(port > 0);
+  }
+
+  FakeBackend backend;
+  TestUpstream unix_up{true};
+  TestUpstream tcp_up{false};
+  std::unique_ptr<Gateway> gateway;
+  int port = 0;
+};
+
+Json BodyJson(const TestClient::Response& r) {
+  CHECK(r[http::field::content_type] == "application/json");
+  return Json::parse(r.body());
+}
+
+TEST_CASE("gateway: invoke proxies method, path, query, headers and body both ways", "[gateway][invoke]") {
+  Harness h;
+  for (std::string fn : {"echo", "tcp"}) {
+    INFO(fn);
+    auto r = Fetch(h.port, http::verb::put, "/function/" + fn + "/a/b?x=1&y=%20", "hello body",
+                   {{"X-Custom", "custom value"}, {"Content-Type", "text/plain"},
+                    {"Connection", "keep-alive, X-Hop"}, {"X-Hop", "hop value"},
+                    {"Authorization", "Bearer fn-token"}});
+    CHECK(r.result_int() == 200);
+    CHECK(r.body() == "hello body");
+    CHECK(r["X-Seen-Method"] == "PUT");
+    CHECK(r["X-Seen-Target"] == "/a/b?x=1&y=%20");
+    CHECK(r["X-Seen-Custom"] == "custom value");
+    CHECK(r["X-Seen-Hop"] == "");  // named in Connection: hop-by-hop
+    CHECK(r["X-Seen-Authorization"] == "Bearer fn-token");  // the function's own business
+    CHECK(r["X-Seen-Forwarded-For"] == "127.0.0.1");
+    CHECK(r["Content-Type"] == "text/plain");
+    CHECK(r["X-From-Upstream"] == "yes");
+    CHECK(r["X-Upstream-Hop"] == "");  // named in the replica's Connection header
+    CHECK(r["X-Seen-Call-Id"] == r["X-Call-Id"]);
+    CHECK(r["X-Seen-Start-Time"] == r["X-Start-Time"]);
+  }
+  auto root = Fetch(h.port, http::verb::get, "/function/echo");
+  CHECK(root["X-Seen-Target"] == "/");
+  CHECK(root["X-Seen-Method"] == "GET");
+  auto del = Fetch(h.port, http::verb::delete_, "/function/echo.default/");
+  CHECK(del["X-Seen-Method"] == "DELETE");
+  CHECK(h.backend.last_ns() == "default");
+  Fetch(h.port, http::verb::get, "/function/echo.team-a/x");
+  CHECK(h.backend.last_ns() == "team-a");
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.failed() == 0);
+}
+
+TEST_CASE("gateway: invoke answers carry the call headers", "[gateway][invoke]") {
+  Harness h;
+  auto given = Fetch(h.port, http::verb::post, "/function/echo", "x", {{"X-Call-Id", "my-call-7"}});
+  CHECK(given["X-Call-Id"] == "my-call-7");
+  CHECK(given["X-Seen-Call-Id"] == "my-call-7");
+  CHECK(given["X-Cold-Start"] == "false");
+
+  auto a = Fetch(h.port, http::verb::post, "/function/cold", "x");
+  auto b = Fetch(h.port, http::verb::post, "/function/cold", "x");
+  CHECK(a["X-Cold-Start"] == "true");
+  CHECK(a["X-Call-Id"].size() == 36);
+  CHECK(a["X-Call-Id"] != b["X-Call-Id"]);
+  std::string start(a["X-Start-Time"]);
+  REQUIRE(start.size() >= 19);
+  CHECK(start.find_first_not_of("0123456789") == std::string::npos);
+  // Unix time in nanoseconds: within a day of this machine's clock.
+  auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                    std::chrono::system_clock::now().time_since_epoch()).count();
+  CHECK(std::abs(static_cast<double>(std::stoll(start) - now_ns)) < 86400e9);
+  std::string duration(a["X-Duration-Seconds"]);
+  REQUIRE_FALSE(duration.empty());
+  CHECK(std::stod(duration) >= 0);
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+TEST_CASE("gateway: large bodies stream through in both directions", "[gateway][invoke]") {
+  Harness h;
+  const std::size_t n = 20u << 20;
+  auto direct = Fetch(h.tcp_up.port(), http::verb::get, "/big?n=100000");
+  INFO(direct.base());
+  REQUIRE(direct.body().size() == 100000);
+  auto big = Fetch(h.port, http::verb::get, "/function/echo/big?n=" + std::to_string(n));
+  INFO(big.base());
+  REQUIRE(big.result_int() == 200);
+  REQUIRE(big.body().size() == n);
+  bool pattern_ok = true;
+  for (std::size_t i = 0; i < n; ++i) {
+    if (big.body()[i] != static_cast<char>('a' + i % 26)) {
+      pattern_ok = false;
+      break;
+    }
+  }
+  CHECK(pattern_ok);
+  CHECK(big["X-From-Upstream"] == "big");
+
+  std::string upload(12u << 20, '\0');
+  std::uint32_t sum = 0;
+  for (std::size_t i = 0; i < upload.size(); ++i) {
+    upload[i] = static_cast<char>(i * 7 % 251);
+    sum += static_cast<unsigned char>(upload[i]);
+  }
+  auto counted = Fetch(h.port, http::verb::post, "/function/tcp/count", upload);
+  CHECK(counted.body() == std::to_string(upload.size()) + " " + std::to_string(sum) + " 0");
+
+  // A chunked upload stays chunked to the replica.
+  TestClient client(h.port);
+  TestClient::Request req{http::verb::post, "/function/echo/count", 11};
+  req.chunked(true);
+  req.body() = upload;
+  auto chunked = client.Send(std::move(req));
+  CHECK(chunked.body() == std::to_string(upload.size()) + " " + std::to_string(sum) + " 1");
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+TEST_CASE("gateway: a client connection is kept alive and replica connections are reused",
+          "[gateway][invoke]") {
+  Harness h;
+  TestClient client(h.port);
+  for (int i = 0; i < 5; ++i) {
+    TestClient::Request req{http::verb::post, "/function/echo/n", 11};
+    req.body() = "call " + std::to_string(i);
+    auto r = client.Send(std::move(req));
+    CHECK(r.body() == "call " + std::to_string(i));
+    CHECK(r.keep_alive());
+    REQUIRE(client.open());
+  }
+  // Sequential calls: one upstream connection, taken from the idle pool every time.
+  CHECK(h.unix_up.requests() == 5);
+  CHECK(h.unix_up.connections() == 1);
+
+  // A replica that closes after answering is not reused; the next call connects again.
+  TestClient::Request close_req{http::verb::get, "/function/echo/status?code=201&close=1", 11};
+  auto closed = client.Send(std::move(close_req));
+  CHECK(closed.result_int() == 201);
+  CHECK(closed.body() == "status 201");
+  TestClient::Request again{http::verb::get, "/function/echo/again", 11};
+  CHECK(client.Send(std::move(again)).result_int() == 200);
+  CHECK(h.unix_up.connections() == 2);
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+TEST_CASE("gateway: a call over the function's timeout gets 504", "[gateway][invoke]") {
+  Harness h;
+  auto r = Fetch(h.port, http::verb::get, "/function/quick/sleep?ms=1500");
+  CHECK(r.result_int() == 504);
+  auto body = BodyJson(r);
+  CHECK_THAT(body["error"].get<std::string>(), Catch::Contains("timeout of 200 ms"));
+  CHECK(body["function"] == "quick");
+  CHECK_FALSE(r["X-Call-Id"].empty());
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK_FALSE(h.backend.last_failed());  // slow is not broken
+  CHECK(h.gateway->metrics().Invocations("default", "quick", 504) == 1);
+}
+
+TEST_CASE("gateway: a replica that refuses or drops the connection gets 502 and is released as failed",
+          "[gateway][invoke]") {
+  Harness h;
+  Target gone;
+  gone.unix_socket = "/tmp/gantry-gw-test-no-such.sock";
+  gone.replica = "gone-1";
+  h.backend.Set("gone", gone);
+  auto r = Fetch(h.port, http::verb::post, "/function/gone", "payload");
+  CHECK(r.result_int() == 502);
+  auto body = BodyJson(r);
+  CHECK(body["function"] == "gone");
+  CHECK_THAT(body["error"].get<std::string>(), Catch::Contains("gone-1"));
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.last_failed());
+  CHECK_THAT(h.backend.last_reason(), Catch::Contains("connect"));
+
+  // A TCP port nobody listens on.
+  int closed_port = 0;
+  {
+    TestUpstream briefly(false);
+    closed_port = briefly.port();
+  }
+  Target refused;
+  refused.port = closed_port;
+  h.backend.Set("refused", refused);
+  CHECK(Fetch(h.port, http::verb::get, "/function/refused").result_int() == 502);
+
+  // Connected, but closed without an answer.
+  auto dropped = Fetch(h.port, http::verb::get, "/function/echo/close");
+  CHECK(dropped.result_int() == 502);
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.failed() == 3);
+  CHECK_THAT(h.backend.last_reason(), Catch::Contains("before answering"));
+  CHECK(h.gateway->metrics().Invocations("default", "echo", 502) == 1);
+}
+
+TEST_CASE("gateway: resolve errors become 404, 429, 503 and 502 with JSON bodies", "[gateway][invoke]") {
+  Harness h;
+  h.backend.Fail("busy", core::Error::Unavailable("queue of \"busy\" is full (10 waiting)"));
+  h.backend.Fail("slow", core::Error::Timeout("no replica of \"slow\" became ready in 30s"));
+  h.backend.Fail("broken", core::Error::Internal("engine said no"));
+  struct Case {
+    std::string fn;
+    unsigned status;
+    std::string message;
+  };
+  for (const auto& c : std::vector<Case>{{"nope", 404, "function \"nope\" not found"},
+                                         {"busy", 429, "queue of \"busy\" is full"},
+                                         {"slow", 503, "became ready in 30s"},
+                                         {"broken", 502, "engine said no"}}) {
+    INFO(c.fn);
+    auto r = Fetch(h.port, http::verb::get, "/function/" + c.fn + "/x");
+    CHECK(r.result_int() == c.status);
+    auto body = BodyJson(r);
+    CHECK_THAT(body["error"].get<std::string>(), Catch::Contains(c.message));
+    CHECK(body["function"] == c.fn);
+  }
+  auto bad = Fetch(h.port, http::verb::get, "/function/");
+  CHECK(bad.result_int() == 400);
+  CHECK_THAT(BodyJson(bad)["error"].get<std::string>(), Catch::Contains("no function name"));
+  CHECK(h.backend.resolved() == 0);
+  CHECK(h.gateway->metrics().Invocations("default", "busy", 429) == 1);
+  CHECK(h.gateway->metrics().Invocations("default", "nope", 404) == 0);  // not counted
+}
+
+TEST_CASE("gateway: resolve may answer from another thread", "[gateway][invoke]") {
+  Harness h;
+  h.backend.set_async(true);
+  std::vector<std::future<TestClient::Response>> calls;
+  for (int i = 0; i < 8; ++i) {
+    calls.push_back(std::async(std::launch::async, [&, i] {
+      return Fetch(h.port, http::verb::post, "/function/echo", "n" + std::to_string(i));
+    }));
+  }
+  for (int i = 0; i < 8; ++i) CHECK(calls[static_cast<std::size_t>(i)].get().body() == "n" + std::to_string(i));
+  CHECK(h.backend.resolved() == 8);
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+TEST_CASE("gateway: invoke bodies over the limit get 413", "[gateway][invoke]") {
+  GatewayOptions o = TestOptions();
+  o.max_invoke_body = 1000;
+  Harness h(o);
+  auto r = Fetch(h.port, http::verb::post, "/function/echo", std::string(1001, 'x'));
+  CHECK(r.result_int() == 413);
+  CHECK_THAT(BodyJson(r)["error"].get<std::string>(), Catch::Contains("limit of 1000 bytes"));
+  CHECK(h.backend.resolved() == 0);  // refused before any replica is asked for
+  CHECK(Fetch(h.port, http::verb::post, "/function/echo", std::string(1000, 'x')).result_int() == 200);
+
+  // Chunked: the limit is only seen while streaming.
+  TestClient client(h.port);
+  TestClient::Request req{http::verb::post, "/function/echo", 11};
+  req.chunked(true);
+  req.body() = std::string(5000, 'y');
+  auto chunked = client.Send(std::move(req));
+  CHECK(chunked.result_int() == 413);
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+Route Handler(std::string method, std::string pattern, ApiHandler h, bool auth = true) {
+  return Route{std::move(method), std::move(pattern), std::move(h), auth};
+}
+
+std::vector<Route> TestRoutes() {
+  return {
+      Handler("GET", "/system/functions",
+              [](const ApiRequest& r) -> core::Result<ApiResponse> {
+                Json j = {{"query", r.query}, {"accept", r.headers.count("accept") ? r.headers.at("accept") : ""}};
+                return ApiResponse{200, "application/json", j.dump(), {{"X-Handler", "list"}}};
+              }),
+      Handler("PUT", "/apis/gantry/v1/namespaces/{ns}/functions/{name}",
+              [](const ApiRequest& r) -> core::Result<ApiResponse> {
+                if (r.params.at("name") == "taken") return core::Error::Conflict("\"taken\" is being deleted");
+                if (r.params.at("name") == "bad") return core::Error::InvalidArgument("spec.timeout: not a duration");
+                if (r.params.at("name") == "throws") throw std::runtime_error("boom");
+                Json j = {{"ns", r.params.at("ns")}, {"name", r.params.at("name")}, {"size", r.body.size()},
+                          {"method", r.method}, {"path", r.path}};
+                return ApiResponse{202, "application/json", j.dump(), {}};
+              }),
+      Handler("GET", "/system/info",
+              [](const ApiRequest&) -> core::Result<ApiResponse> {
+                return ApiResponse{200, "application/json", R"({"provider":"gantry"})", {}};
+              },
+              false),
+  };
+}
+
+TEST_CASE("gateway: management routes need the bearer token", "[gateway][api]") {
+  Harness h(TestOptions(), TestRoutes());
+  auto none = Fetch(h.port, http::verb::get, "/system/functions");
+  CHECK(none.result_int() == 401);
+  CHECK_THAT(BodyJson(none)["error"].get<std::string>(), Catch::Contains("bearer token"));
+  CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer wrong!"}})
+            .result_int() == 401);
+  CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer "}})
+            .result_int() == 401);
+  CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Basic czNjcmV0"}})
+            .result_int() == 401);
+  auto ok = Fetch(h.port, http::verb::get, "/system/functions?namespace=team%2Da&x",
+                  "", {{"Authorization", "Bearer s3cret"}, {"Accept", "application/json"}});
+  CHECK(ok.result_int() == 200);
+  CHECK(ok["X-Handler"] == "list");
+  auto j = BodyJson(ok);
+  CHECK(j["query"]["namespace"] == "team-a");
+  CHECK(j["query"]["x"] == "");
+  CHECK(j["accept"] == "application/json");
+  // Open routes, invoke and the built-ins need no token.
+  CHECK(Fetch(h.port, http::verb::get, "/system/info").result_int() == 200);
+  CHECK(Fetch(h.port, http::verb::get, "/function/echo").result_int() == 200);
+  auto health = Fetch(h.port, http::verb::get, "/healthz");
+  CHECK(health.result_int() == 200);
+  CHECK(health.body() == "OK");
+
+  GatewayOptions open = TestOptions();
+  open.token.clear();
+  open.auth_disabled = true;
+  Harness o(open, TestRoutes());
+  CHECK(Fetch(o.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer "}})
+            .result_int() == 200);
+  CHECK(Fetch(o.port, http::verb::get, "/system/functions").result_int() == 200);
+}
+
+TEST_CASE("gateway: management routing: params, 404, 405, 413 and error codes", "[gateway][api]") {
+  GatewayOptions options = TestOptions();
+  options.max_api_body = 100;
+  Harness h(options, TestRoutes());
+  std::map<std::string, std::string> auth = {{"Authorization", "Bearer s3cret"}};
+  auto put = Fetch(h.port, http::verb::put, "/apis/gantry/v1/namespaces/team/functions/echo",
+                   std::string(100, 'z'), auth);
+  CHECK(put.result_int() == 202);
+  auto j = BodyJson(put);
+  CHECK(j["ns"] == "team");
+  CHECK(j["name"] == "echo");
+  CHECK(j["size"] == 100);
+  CHECK(j["method"] == "PUT");
+  CHECK(j["path"] == "/apis/gantry/v1/namespaces/team/functions/echo");
+
+  auto big = Fetch(h.port, http::verb::put, "/apis/gantry/v1/namespaces/team/functions/echo",
+                   std::string(101, 'z'), auth);
+  CHECK(big.result_int() == 413);
+  CHECK_THAT(BodyJson(big)["error"].get<std::string>(), Catch::Contains("limit of 100 bytes"));
+
+  auto unknown = Fetch(h.port, http::verb::get, "/system/nothing", "", auth);
+  CHECK(unknown.result_int() == 404);
+  CHECK(BodyJson(unknown)["error"] == "no route for GET /system/nothing");
+
+  auto wrong = Fetch(h.port, http::verb::delete_, "/system/functions", "", auth);
+  CHECK(wrong.result_int() == 405);
+  CHECK(wrong[http::field::allow] == "GET");
+  CHECK_THAT(BodyJson(wrong)["error"].get<std::string>(), Catch::Contains("DELETE is not allowed"));
+
+  struct Case {
+    std::string name;
+    unsigned status;
+    std::string error;
+  };
+  for (const auto& c : std::vector<Case>{{"taken", 409, "\"taken\" is being deleted"},
+                                         {"bad", 400, "spec.timeout: not a duration"},
+                                         {"throws", 500, "PUT /apis/gantry/v1/namespaces/t/functions/throws: boom"}}) {
+    INFO(c.name);
+    auto r = Fetch(h.port, http::verb::put, "/apis/gantry/v1/namespaces/t/functions/" + c.name, "{}", auth);
+    CHECK(r.result_int() == c.status);
+    CHECK(BodyJson(r) == Json{{"error", c.error}});
+  }
+}
+
+TEST_CASE("gateway: a blocking handler runs on a worker, not on the io thread", "[gateway][api]") {
+  std::promise<void> entered;
+  std::promise<void> go;
+  std::shared_future<void> go_future = go.get_future().share();
+  std::vector<Route> routes = {Handler("POST", "/block",
+                                       [&, go_future](const ApiRequest&) -> core::Result<ApiResponse> {
+                                         entered.set_value();
+                                         go_future.wait();
+                                         return ApiResponse{200, "text/plain", "done", {}};
+                                       },
+                                       false)};
+  GatewayOptions o = TestOptions();
+  o.io_threads = 1;
+  Harness h(o, std::move(routes));
+  auto blocked = std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::post, "/block"); });
+  entered.get_future().wait();
+  // The single io thread still serves invoke and /healthz meanwhile.
+  CHECK(Fetch(h.port, http::verb::get, "/function/echo").result_int() == 200);
+  CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
+  go.set_value();
+  CHECK(blocked.get().body() == "done");
+}
+
+TEST_CASE("gateway: metrics count calls by code, cold starts and collectors", "[gateway][metrics]") {
+  Harness h;
+  CounterFamily& builds = h.gateway->metrics().AddCounter("gantry_builds_total", "Builds.", {"result"});
+  builds.Add({"ok"});
+  h.gateway->metrics().AddCollector([](std::string& out) {
+    AppendHeader(out, "gantry_queue_depth", "Calls waiting.", "gauge");
+    AppendSample(out, "gantry_queue_depth", {{"function", "echo"}}, 4);
+  });
+  for (int i = 0; i < 3; ++i) Fetch(h.port, http::verb::get, "/function/echo");
+  Fetch(h.port, http::verb::get, "/function/cold");
+  Fetch(h.port, http::verb::get, "/function/echo/status?code=500");
+  CHECK(h.backend.AllReleasedOnce());
+  auto r = Fetch(h.port, http::verb::get, "/metrics");
+  CHECK(r.result_int() == 200);
+  CHECK_THAT(std::string(r[http::field::content_type]), Catch::StartsWith("text/plain; version=0.0.4"));
+  const std::string& text = r.body();
+  CHECK_THAT(text, Catch::Contains(R"(gantry_invocations_total{namespace="default",function="echo",code="200"} 3)"));
+  CHECK_THAT(text, Catch::Contains(R"(gantry_invocations_total{namespace="default",function="echo",code="500"} 1)"));
+  CHECK_THAT(text, Catch::Contains(R"(gantry_invocation_duration_seconds_count{namespace="default",function="echo"} 4)"));
+  CHECK_THAT(text, Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="cold"} 1)"));
+  CHECK_THAT(text, Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="echo"} 0)"));
+  CHECK_THAT(text, Catch::Contains("gantry_builds_total{result=\"ok\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_queue_depth{function=\"echo\"} 4\n"));
+}
+
+TEST_CASE("gateway: start reports bad and busy listen addresses", "[gateway]") {
+  FakeBackend backend;
+  GatewayOptions o = TestOptions();
+  Gateway first(o, backend, {});
+  REQUIRE(first.Start().ok());
+
+  o.listen = "127.0.0.1:" + std::to_string(first.port());
+  Gateway second(o, backend, {});
+  auto busy = second.Start();
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.error().code() == core::ErrorCode::kUnavailable);
+  CHECK_THAT(busy.error().message(), Catch::Contains(o.listen) && Catch::Contains("bind"));
+
+  for (std::string bad : {"8080", "127.0.0.1:http", "127.0.0.1:70000", "localhost:1"}) {
+    INFO(bad);
+    o.listen = bad;
+    Gateway g(o, backend, {});
+    auto s = g.Start();
+    REQUIRE_FALSE(s.ok());
+    CHECK(s.error().code() == core::ErrorCode::kInvalidArgument);
+  }
+  o.listen = ":0";
+  o.token.clear();
+  Gateway no_token(o, backend, {});
+  auto s = no_token.Start();
+  REQUIRE_FALSE(s.ok());
+  CHECK_THAT(s.error().message(), Catch::Contains("token"));
+
+  first.Stop();
+  first.Stop();  // idempotent
+  CHECK(first.port() == 0);
+}
+
+}  // namespace
+}  // namespace gantry::gateway
