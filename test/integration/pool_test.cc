@@ -196,6 +196,33 @@ TEST_CASE("pool engine: concurrent calls to a cold function share one start and 
   CHECK(info->labels.count(kReplicaLabel) == 1);
 }
 
+TEST_CASE("pool engine: an idle replica goes after idleTimeout and the next call cold-starts", "[integration][pool]") {
+  TestEngine engine;
+  RunDir run_dir;
+  Deployment d = Build(engine, "echo");
+  d.idle_timeout = 1s;
+  Pool pool(engine.client(), Options(engine, run_dir));
+  REQUIRE(pool.Start({}).ok());
+  REQUIRE(pool.Apply(d).ok());
+  std::string first;
+  {
+    auto lease = AcquireNow(pool, d);
+    REQUIRE(lease.ok());
+    CHECK(lease->cold_start());
+    first = lease->replica_id();
+    CHECK(testing::CallUnix(lease->endpoint().unix_socket, "POST", "/", "one").body == "one");
+  }
+  REQUIRE(Eventually([&] { return MustDescribe(pool, d).replicas.empty(); }));
+  CHECK(Containers(engine) == 0);
+  CHECK(run_dir.Empty());
+
+  auto again = AcquireNow(pool, d);
+  REQUIRE(again.ok());
+  CHECK(again->cold_start());
+  CHECK(again->replica_id() != first);
+  CHECK(testing::CallUnix(again->endpoint().unix_socket, "POST", "/", "two").body == "two");
+}
+
 TEST_CASE("pool engine: a killed replica is detected and replaced and never leased again", "[integration][pool]") {
   WarmEcho w;
   TestEngine& engine = w.engine;

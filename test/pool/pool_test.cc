@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include <filesystem>
+#include <map>
 #include <set>
 #include <thread>
 
@@ -121,6 +122,28 @@ TEST_CASE("pool: waiting calls beyond one replica's slots start more replicas, n
   REQUIRE(calls[2]->done());  // handed the freed slot at once
   CHECK(calls[2]->Wait()->replica_id() == freed);
   CHECK_FALSE(calls[2]->Wait()->cold_start());
+}
+
+TEST_CASE("pool: 50 calls to a cold function start only the replicas their slots need", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.concurrency = 16;
+  d.max_replicas = 4;
+  d.max_queue = 100;
+  REQUIRE(h.pool->Apply(d).ok());
+  std::vector<std::shared_ptr<Acquired>> calls;
+  for (int i = 0; i < 50; ++i) calls.push_back(h.Acquire());
+  REQUIRE(h.probe.WaitProbes(4));
+  CHECK(h.docker.CountCalls("CreateContainer") == 4);  // ceil(50 / 16)
+  h.probe.Open();
+  std::map<std::string, int> per_replica;
+  for (const auto& c : calls) {
+    REQUIRE(c->Wait().ok());
+    ++per_replica[c->Wait()->replica_id()];
+  }
+  CHECK(per_replica.size() == 4);
+  for (const auto& [id, n] : per_replica) CHECK(n <= 16);
+  CHECK(h.docker.CountCalls("CreateContainer") == 4);
 }
 
 TEST_CASE("pool: a full queue is kUnavailable and says so", "[pool]") {
