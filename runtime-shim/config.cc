@@ -6,27 +6,6 @@
 
 namespace gantry::shim {
 
-const char kUsage[] =
-    "usage: gantry-shim [flags] [-- command args...]\n"
-    "\n"
-    "The runtime inside every Gantry function container. Serves the function over HTTP on a\n"
-    "unix socket (default) or a TCP port. Every flag has an environment variable twin.\n"
-    "\n"
-    "  --mode MODE            GANTRY_MODE           exec | http | runtime-api (default exec)\n"
-    "  --listen ADDR          GANTRY_LISTEN         unix:/path, /path, tcp:host:port, :port\n"
-    "                                               (default unix:/run/gantry/shim.sock)\n"
-    "  --command CMDLINE      GANTRY_COMMAND        the function (or fprocess; or after --)\n"
-    "  --upstream HOST:PORT   GANTRY_UPSTREAM       http mode: the function's server\n"
-    "                                               (default 127.0.0.1:8080)\n"
-    "  --timeout DUR          GANTRY_TIMEOUT        per request (default 30s) -> 504\n"
-    "  --max-inflight N       GANTRY_MAX_INFLIGHT   concurrent calls (default 64) -> 429\n"
-    "  --max-body SIZE        GANTRY_MAX_BODY       request body limit (default 6M) -> 413\n"
-    "  --grace DUR            GANTRY_GRACE          drain period after SIGTERM (default 8s)\n"
-    "  --ready-timeout DUR    GANTRY_READY_TIMEOUT  function up and accepting (default 30s)\n"
-    "  --content-type TYPE    GANTRY_CONTENT_TYPE   exec mode response type\n"
-    "  --function-name NAME   GANTRY_FUNCTION_NAME  reported to runtime-api handlers\n"
-    "  --version, --help\n";
-
 namespace {
 
 std::string_view Trim(std::string_view s) {

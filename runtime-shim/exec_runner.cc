@@ -1,6 +1,6 @@
 #include "exec_runner.h"
 
-#include <signal.h>
+#include <csignal>
 #include <sys/wait.h>
 
 #include <boost/asio/post.hpp>

@@ -35,8 +35,8 @@ namespace {
 // One client connection: read a request, let the handler answer, write, repeat.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket socket, std::size_t body_limit, const RequestHandler& handler)
-      : socket_(std::move(socket)), body_limit_(body_limit), handler_(handler) {}
+  Session(Socket socket, std::size_t body_limit, RequestHandler handler)
+      : socket_(std::move(socket)), body_limit_(body_limit), handler_(std::move(handler)) {}
 
   void Read() {
     parser_.emplace();

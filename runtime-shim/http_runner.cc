@@ -2,7 +2,7 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <signal.h>
+#include <csignal>
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -22,8 +22,8 @@ namespace {
 
 constexpr std::size_t kMaxIdle = 64;
 // Responses up to this size are answered whole (one write); larger ones are streamed.
-constexpr std::size_t kBufferUpTo = 64 * 1024;
-constexpr std::size_t kChunkSize = 64 * 1024;
+constexpr std::size_t kBufferUpTo = std::size_t{64} * 1024;
+constexpr std::size_t kChunkSize = std::size_t{64} * 1024;
 constexpr auto kProbeInterval = std::chrono::milliseconds(20);
 
 // Headers that belong to one hop, not to the message (RFC 9110 7.6.1).

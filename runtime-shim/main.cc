@@ -1,6 +1,6 @@
 // gantry-shim: PID 1 of every template-built function container. main only wires the
 // parts together: configuration, the mode's runner, the front server and signals.
-#include <signal.h>
+#include <csignal>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>

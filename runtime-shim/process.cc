@@ -1,7 +1,7 @@
 #include "process.h"
 
 #include <fcntl.h>
-#include <signal.h>
+#include <csignal>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -20,7 +20,7 @@ namespace gantry::shim {
 
 namespace {
 
-constexpr std::size_t kMaxLogLine = 16 * 1024;
+constexpr std::size_t kMaxLogLine = std::size_t{16} * 1024;
 
 void CloseIf(int& fd) {
   if (fd >= 0) ::close(fd);
@@ -137,7 +137,9 @@ std::optional<std::string> FindExecutable(const std::string& name, const std::st
     auto colon = path_env.find(':', start);
     std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";
-    std::string candidate = dir + "/" + name;
+    std::string candidate = std::move(dir);
+    candidate += '/';
+    candidate += name;
     if (usable(candidate)) return candidate;
     if (colon == std::string::npos) break;
     start = colon + 1;

@@ -1,6 +1,6 @@
 #include "runtime_api_runner.h"
 
-#include <signal.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cstdlib>
@@ -14,7 +14,7 @@ namespace http = boost::beast::http;
 namespace {
 
 constexpr std::string_view kApiPrefix = "/2018-06-01/runtime/";
-constexpr std::size_t kMaxHandlerPayload = 64 * 1024 * 1024;
+constexpr std::size_t kMaxHandlerPayload = std::size_t{64} * 1024 * 1024;
 
 HttpResponse JsonResponse(unsigned status, std::string body) {
   HttpResponse response{static_cast<http::status>(status), 11};
@@ -34,8 +34,8 @@ RuntimeApiRunner::RuntimeApiRunner(boost::asio::io_context& io, const ShimConfig
       config_(config),
       clock_(clock),
       reaper_(reaper),
-      api_(io, kMaxHandlerPayload, [this](HttpRequest&& request, Responder respond) {
-        HandleApi(std::move(request), std::move(respond));
+      api_(io, kMaxHandlerPayload, [this](HttpRequest&& request, const Responder& respond) {
+        HandleApi(std::move(request), respond);
       }) {}
 
 bool RuntimeApiRunner::Start(FatalFn on_fatal, std::string& error) {
@@ -118,7 +118,7 @@ void RuntimeApiRunner::Stop(int signal) {
   if (signal == SIGKILL) api_.Close();
 }
 
-void RuntimeApiRunner::HandleApi(HttpRequest&& request, Responder respond) {
+void RuntimeApiRunner::HandleApi(HttpRequest&& request, const Responder& respond) {
   std::string_view target = request.target();
   if (!target.starts_with(kApiPrefix)) {
     respond(JsonResponse(404, "{\"errorMessage\":\"not found\",\"errorType\":\"NotFound\"}\n"));
@@ -163,8 +163,8 @@ void RuntimeApiRunner::HandleApi(HttpRequest&& request, Responder respond) {
       return;
     }
     if (!queue_.Finish(id)) {
-      respond(JsonResponse(400, "{\"errorMessage\":\"unknown or finished request id " + id +
-                                    "\",\"errorType\":\"InvalidRequestID\"}\n"));
+      respond(JsonResponse(400, R"({"errorMessage":"unknown or finished request id )" + id +
+                                    R"(","errorType":"InvalidRequestID"})" + "\n"));
       return;
     }
     respond(Accepted());

@@ -38,7 +38,7 @@ class RuntimeApiRunner final : public FunctionRunner {
   unsigned short api_port() const { return api_.port(); }
 
  private:
-  void HandleApi(HttpRequest&& request, Responder respond);
+  void HandleApi(HttpRequest&& request, const Responder& respond);
   void FinishCall(const std::string& id, const FunctionReply& reply);
 
   boost::asio::io_context& io_;

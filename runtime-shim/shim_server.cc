@@ -1,6 +1,6 @@
 #include "shim_server.h"
 
-#include <signal.h>
+#include <csignal>
 #include <unistd.h>
 
 #include <cstdio>
@@ -133,11 +133,10 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
     }
     LogShim("call " + expired->id() + " timed out after " +
             std::to_string(config_.timeout.count()) + " ms");
-    auto keep = expired;  // Finish erases the map entry
-    keep->Finish(ErrorReply(504, "function timed out after " +
-                                     std::to_string(config_.timeout.count()) + " ms",
-                            keep->id()));
-    runner_.Abandon(keep);
+    expired->Finish(ErrorReply(504, "function timed out after " +
+                                        std::to_string(config_.timeout.count()) + " ms",
+                               expired->id()));
+    runner_.Abandon(expired);
   });
   runner_.Invoke(call);
 }

@@ -1,6 +1,6 @@
 #include "supervisor.h"
 
-#include <signal.h>
+#include <csignal>
 
 #include <cstdlib>
 #include <cstring>
