@@ -132,17 +132,32 @@ class Pool {
 
   // Adopts running containers of the given deployments by label (the current generation,
   // healthy) and removes every other gantry-labelled container; starts the events
-  // watcher and the control loop.
+  // watcher and the control loop. "Gantry-labelled" means carrying gantry.function and
+  // every options.extra_labels pair, so pools with different extra labels never touch each
+  // other's containers. Also removes run_dir entries named like replicas it did not adopt.
+  // Errors: the engine's (listing containers), kConflict when called twice.
   core::Status Start(const std::vector<Deployment>& current);
-  // Stops the loops; leaves containers running (a restarted gantryd adopts them).
+  // Stops the loops; leaves containers running (a restarted gantryd adopts them). Queued
+  // calls get kUnavailable. Leases still held stay valid and may be dropped later.
   void Stop();
 
   // Deploys a new generation, or updates settings of the current one: new replicas are
   // made ready before old ones drain, so calls are not dropped.
+  // A new function: returns at once (scale.min replicas start in the background). A new
+  // generation of a function that had ready replicas: blocks until max(scale.min, 1) new
+  // replicas are ready (then the old drain) or failed — kInternal with the reason, and the
+  // old generation keeps serving. The same generation: settings (scale, queue, timeouts)
+  // change in place; image/env/secrets changes need a new generation. Errors also:
+  // kInvalidArgument (concurrency < 1, min > max, ...), kConflict (older generation, or
+  // the function is being removed), kUnavailable (stopping).
   core::Status Apply(const Deployment& deployment);
-  // Drains and removes every replica of the function. kNotFound if unknown.
+  // Drains and removes every replica of the function and their run dirs; queued calls get
+  // kNotFound. Blocks while calls in flight finish (up to the function's timeout, then they
+  // are cut). kNotFound if unknown.
   core::Status Remove(const std::string& ns, const std::string& name);
-  // Sets the replica count now (scale.min..scale.max is the caller's to check).
+  // Sets the replica count now (scale.min..scale.max is the caller's to check); the
+  // autoscaler leaves it so for idle_timeout, then decides again. Fewer: idle replicas go
+  // first, busy ones drain. kNotFound, kInvalidArgument (negative).
   core::Status Scale(const std::string& ns, const std::string& name, int replicas);
 
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
