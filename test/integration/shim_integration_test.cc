@@ -398,6 +398,34 @@ TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0", 
   CHECK_THAT(shim.Logs(), Catch::Contains("SIGTERM: draining 1 call(s)"));
 }
 
+TEST_CASE("shim runtime-api: SIGTERM lets the call in flight finish, then stops the handler",
+          "[integration][shim]") {
+  TestEngine engine;
+  std::string handler =
+      "import time\n"
+      "def main(req):\n"
+      "    if 'slow' in req.query:\n"
+      "        open('/run/gantry/slow-started', 'w').close()\n"
+      "        time.sleep(2)\n"
+      "    return 'handled ' + req.path\n";
+  ShimContainer shim(engine, kPython,
+                     {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                      {"handler.py", handler, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                      "GANTRY_HANDLER=handler.main"});
+  REQUIRE(shim.WaitReady());
+  auto slow = std::async(std::launch::async, [&] { return shim.Call("GET", "/last?slow=1"); });
+  REQUIRE(WaitForFile(shim.dir() + "/slow-started"));
+  REQUIRE(engine.client().KillContainer(shim.id(), "SIGTERM").ok());
+  auto done = slow.get();
+  CHECK(done.status == 200);
+  CHECK(done.body == "handled /last");
+  CHECK(WaitExit(engine, shim.id()) == 0);
+  std::string logs = shim.Logs();
+  CHECK_THAT(logs, Catch::Contains("SIGTERM: draining 1 call(s)"));
+  CHECK_THAT(logs, Catch::Contains("handler stopped"));
+}
+
 TEST_CASE("shim: a function that can't run makes the shim exit with a clear status",
           "[integration][shim]") {
   TestEngine engine;
