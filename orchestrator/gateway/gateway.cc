@@ -22,6 +22,7 @@
 #include <optional>
 #include <random>
 #include <thread>
+#include <utility>
 
 #include "core/log.h"
 #include "gateway/error_mapping.h"
@@ -129,6 +130,7 @@ struct Deadline {
 struct ResolveSlot {
   std::mutex mu;
   std::optional<core::Result<Target>> result;  // guarded by mu
+  bool in_resolve = true;  // guarded by mu; Resolve has not returned: no wake-up needed
   net::steady_timer* wake = nullptr;           // strand only
 };
 
@@ -421,11 +423,17 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
     {
       std::lock_guard lock(slot->mu);
       slot->result.emplace(std::move(r));
+      // The warm path: answered before Resolve returned, so the coroutine has not waited.
+      if (slot->in_resolve) return;
     }
     net::post(executor, [slot] {
       if (slot->wake) slot->wake->cancel();
     });
   });
+  {
+    std::lock_guard lock(slot->mu);
+    slot->in_resolve = false;
+  }
   for (;;) {
     {
       std::lock_guard lock(slot->mu);
