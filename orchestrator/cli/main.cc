@@ -1,6 +1,8 @@
 // gantry: the kubectl-style command-line client of gantryd.
 #include <CLI/CLI.hpp>
 
+#include "cli/api_client.h"
+#include "cli/commands.h"
 #include "cli/validate_command.h"
 #include "core/version.h"
 
@@ -9,6 +11,12 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gantry ") + std::string(gantry::core::kVersion));
   app.require_subcommand(0, 1);
   int exit_code = 0;
+  gantry::cli::ClientConfig flags;
+  gantry::cli::AddClientFlags(app, flags);
+  gantry::cli::AddApplyCommand(app, flags, exit_code);
+  gantry::cli::AddGetCommand(app, flags, exit_code);
+  gantry::cli::AddDeleteCommand(app, flags, exit_code);
+  gantry::cli::AddInvokeCommand(app, flags, exit_code);
   gantry::cli::AddValidateCommand(app, exit_code);
   try {
     app.parse(argc, argv);

@@ -1,0 +1,89 @@
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+
+#include "cli/commands.h"
+
+namespace gantry::cli {
+namespace {
+
+struct InvokeFlags {
+  std::string name;
+  std::string ns = "default";
+  std::string data;
+  bool data_set = false;
+  std::string method;
+  std::vector<std::string> headers;
+  bool include = false;
+};
+
+int RunInvoke(const InvokeFlags& f, const ClientConfig& flags) {
+  std::string body;
+  if (f.data_set && !f.data.empty() && f.data[0] == '@') {
+    std::ifstream in(f.data.substr(1), std::ios::binary);
+    if (!in) {
+      std::fprintf(stderr, "gantry invoke: cannot read %s\n", f.data.substr(1).c_str());
+      return 1;
+    }
+    std::stringstream s;
+    s << in.rdbuf();
+    body = s.str();
+  } else if (f.data_set) {
+    body = f.data;
+  } else if (!::isatty(STDIN_FILENO)) {
+    std::stringstream s;
+    s << std::cin.rdbuf();
+    body = s.str();
+  }
+  std::string method = f.method.empty() ? (body.empty() && !f.data_set ? "GET" : "POST") : f.method;
+  std::vector<std::pair<std::string, std::string>> headers;
+  for (const auto& h : f.headers) {
+    auto colon = h.find(':');
+    if (colon == std::string::npos) {
+      std::fprintf(stderr, "gantry invoke: -H %s: expected \"Name: value\"\n", h.c_str());
+      return 2;
+    }
+    std::string value = h.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    headers.emplace_back(h.substr(0, colon), value);
+  }
+  ApiClient api(ResolveConfig(flags));
+  auto reply = api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
+  if (!reply) {
+    std::fprintf(stderr, "gantry invoke: %s\n", reply.error().message().c_str());
+    return 1;
+  }
+  if (f.include) {
+    std::printf("HTTP %d\n", reply->status);
+    for (const auto& [k, v] : reply->headers) std::printf("%s: %s\n", k.c_str(), v.c_str());
+    std::printf("\n");
+  }
+  if (reply->status >= 400) {
+    std::fprintf(stderr, "gantry invoke: %s: HTTP %d: %s\n", f.name.c_str(), reply->status,
+                 reply->ErrorMessage().c_str());
+    return 1;
+  }
+  std::fwrite(reply->body.data(), 1, reply->body.size(), stdout);
+  return 0;
+}
+
+}  // namespace
+
+void AddInvokeCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
+  auto f = std::make_shared<InvokeFlags>();
+  CLI::App* cmd = app.add_subcommand("invoke", "call a function and print its answer");
+  cmd->add_option("name", f->name, "the function")->required();
+  cmd->add_option("-n,--namespace", f->ns, "its namespace")->capture_default_str();
+  cmd->add_option("-d,--data", f->data, "the request body, or @FILE (default: stdin when it is not a terminal)")
+      ->each([f](const std::string&) { f->data_set = true; });
+  cmd->add_option("-X,--method", f->method, "HTTP method (default POST with a body, else GET)");
+  cmd->add_option("-H,--header", f->headers, "\"Name: value\" (repeatable)");
+  cmd->add_flag("-i,--include", f->include, "print the status and headers first");
+  cmd->callback([f, &flags, &exit_code] { exit_code = RunInvoke(*f, flags); });
+}
+
+}  // namespace gantry::cli
