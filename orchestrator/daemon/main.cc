@@ -1,14 +1,164 @@
 // gantryd: the controller. Wires the modules together; holds no logic of its own.
 #include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdio>
+#include <filesystem>
 
+#include "builder/builder.h"
+#include "core/log.h"
 #include "core/version.h"
+#include "daemon/controller.h"
+#include "daemon/openfaas_api.h"
+#include "daemon/pool_backend.h"
+#include "daemon/resource_api.h"
+#include "daemon/token.h"
+#include "docker/curl_docker_client.h"
+#include "gateway/gateway.h"
+#include "pool/pool.h"
+#include "store/store.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using namespace gantry;
+
+struct Flags {
+  std::string listen = "127.0.0.1:8080";
+  std::string state_dir = "/var/lib/gantry";
+  std::string docker_host;
+  std::string token_file;
+  bool no_auth = false;
+  std::string shim;
+  std::string bootstrap_dir;
+  std::string log_level = "info";
+  std::vector<std::string> base_images;
+  std::vector<std::string> labels;
+};
+
+// The directory holding this executable (for the shim installed beside it).
+fs::path ExeDir() {
+  std::error_code ec;
+  fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? fs::current_path() : exe.parent_path();
+}
+
+std::string FirstExisting(const std::vector<fs::path>& candidates) {
+  for (const auto& p : candidates) {
+    if (fs::exists(p)) return p.string();
+  }
+  return candidates.empty() ? "" : candidates.front().string();
+}
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "gantryd: %s\n", message.c_str());
+  return 1;
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
+  Flags f;
   CLI::App app{"gantryd: the Gantry controller (API, invoke gateway, builder, warm pool)", "gantryd"};
-  app.set_version_flag("--version", std::string("gantryd ") + std::string(gantry::core::kVersion));
+  app.set_version_flag("--version", std::string("gantryd ") + std::string(core::kVersion));
+  app.add_option("--listen", f.listen, "address of the API and invoke gateway")->capture_default_str();
+  app.add_option("--state-dir", f.state_dir, "database, token and replica sockets")->capture_default_str();
+  app.add_option("--docker-host", f.docker_host, "engine address (default: $DOCKER_HOST or the local socket)");
+  app.add_option("--token-file", f.token_file, "management token file (default: <state-dir>/token)");
+  app.add_flag("--no-auth", f.no_auth, "accept management calls without a token (local development only)");
+  app.add_option("--shim", f.shim, "the static gantry-shim copied into template images (default: beside gantryd)");
+  app.add_option("--bootstrap-dir", f.bootstrap_dir, "runtime bootstraps (python3/, node/)");
+  app.add_option("--base-image", f.base_images, "RUNTIME=IMAGE: base image of a template runtime (repeatable)");
+  app.add_option("--label", f.labels,
+                 "KEY=VALUE put on every container and image gantryd makes; it then adopts or removes only "
+                 "containers carrying it (repeatable; tests use gantry.test=...)");
+  app.add_option("--log-level", f.log_level, "debug, info, warn or error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
-  std::fprintf(stderr, "gantryd: the controller is not implemented yet (see issue 6)\n");
-  return 1;
+
+  core::LogLevel level;
+  if (!core::ParseLogLevel(f.log_level, &level)) return Fail("--log-level: expected debug, info, warn or error");
+  core::SetLogLevel(level);
+
+  std::error_code ec;
+  fs::create_directories(f.state_dir, ec);
+  if (ec) return Fail(fmt::format("cannot create the state directory {}: {}", f.state_dir, ec.message()));
+  ::chmod(f.state_dir.c_str(), 0700);
+  if (f.token_file.empty()) f.token_file = (fs::path(f.state_dir) / "token").string();
+
+  std::string token;
+  if (!f.no_auth) {
+    auto t = daemon::LoadOrCreateToken(f.token_file);
+    if (!t) return Fail(t.error().message());
+    token = *t;
+  }
+  auto store = store::Store::Open((fs::path(f.state_dir) / "gantry.db").string());
+  if (!store) return Fail(store.error().message());
+  auto docker = docker::CurlDockerClient::Connect({.docker_host = f.docker_host});
+  if (!docker) return Fail(docker.error().message());
+
+  builder::BuilderOptions build_options;
+  fs::path exe_dir = ExeDir();
+  build_options.templates.shim_path =
+      f.shim.empty() ? FirstExisting({exe_dir / "gantry-shim.stripped", exe_dir / "gantry-shim"}) : f.shim;
+  build_options.templates.bootstrap_dir =
+      f.bootstrap_dir.empty()
+          ? FirstExisting({exe_dir / "../share/gantry/bootstrap", fs::path(GANTRY_SOURCE_DIR) / "runtime-shim/bootstrap"})
+          : f.bootstrap_dir;
+  for (const auto& pair : f.base_images) {
+    auto eq = pair.find('=');
+    auto runtime = spec::ParseRuntime(pair.substr(0, eq));
+    if (eq == std::string::npos || !runtime) return Fail(fmt::format("--base-image {}: expected RUNTIME=IMAGE", pair));
+    build_options.templates.base_images[*runtime] = pair.substr(eq + 1);
+  }
+  docker::Labels extra_labels;
+  for (const auto& pair : f.labels) {
+    auto eq = pair.find('=');
+    if (eq == std::string::npos || eq == 0) return Fail(fmt::format("--label {}: expected KEY=VALUE", pair));
+    extra_labels[pair.substr(0, eq)] = pair.substr(eq + 1);
+  }
+  build_options.extra_labels = extra_labels;
+  builder::Builder builder(**docker, build_options);
+
+  pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(), .extra_labels = extra_labels});
+  daemon::Controller controller(**store, builder, pool, **docker, {.state_dir = f.state_dir});
+  if (auto s = controller.Start(); !s) return Fail(s.error().message());
+
+  daemon::PoolBackend backend(pool);
+  std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker);
+  for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
+  gateway::Gateway gateway({.listen = f.listen, .token = token, .auth_disabled = f.no_auth}, backend,
+                           std::move(routes));
+  gateway.metrics().AddCollector([&pool](std::string& out) {
+    out += "# HELP gantry_replicas Replicas by function and state.\n# TYPE gantry_replicas gauge\n";
+    std::string queued = "# HELP gantry_queue_depth Calls waiting for a slot.\n# TYPE gantry_queue_depth gauge\n";
+    for (const auto& fn : pool.List()) {
+      std::string labels = fmt::format("namespace=\"{}\",function=\"{}\"", fn.namespace_name, fn.name);
+      out += fmt::format("gantry_replicas{{{},state=\"ready\"}} {}\n", labels, fn.ready);
+      out += fmt::format("gantry_replicas{{{},state=\"starting\"}} {}\n", labels, fn.starting);
+      queued += fmt::format("gantry_queue_depth{{{}}} {}\n", labels, fn.queued);
+    }
+    out += queued;
+  });
+
+  // Signals are taken synchronously by this thread; every other thread inherits the mask.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  if (auto s = gateway.Start(); !s) return Fail(s.error().message());
+  std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  core::Log(core::LogLevel::kInfo, "gantryd {} listening on {}:{} (state {}, engine API {}, auth {})", core::kVersion,
+            host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir, (*docker)->ApiVersion(),
+            f.no_auth ? "off" : "on: " + f.token_file);
+  int sig = 0;
+  sigwait(&signals, &sig);
+  core::Log(core::LogLevel::kInfo, "gantryd: {} received, stopping (replicas keep running for the next start)",
+            sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  gateway.Stop();
+  pool.Stop();
+  return 0;
 }

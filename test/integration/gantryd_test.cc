@@ -1,0 +1,393 @@
+// gantryd end to end (CTest label "integration"): the real binary on 127.0.0.1:<free port>
+// with a state directory of its own and --label gantry.test=<value>, driven over HTTP as
+// the CLI and OpenFaaS clients drive it. Every container and image carries the test label
+// and is removed by TestEngine even when a check fails.
+#include <catch2/catch.hpp>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "builder/bundle.h"
+#include "support/engine.h"
+#include "support/examples.h"
+
+extern char** environ;
+
+namespace gantry::testing {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+struct Reply {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  json Json() const { return json::parse(body, nullptr, false); }
+};
+
+size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
+  std::string line(data, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    value.erase(value.find_last_not_of("\r\n ") + 1);
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+  }
+  return size * n;
+}
+
+// gantryd as a child process of the test.
+class Gantryd {
+ public:
+  Gantryd(TestEngine& engine, fs::path state_dir) : engine_(engine), state_dir_(std::move(state_dir)) { Start(); }
+  ~Gantryd() { Stop(SIGTERM); }
+
+  void Start() {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    std::vector<std::string> args = {GANTRYD_BINARY, "--listen", "127.0.0.1:0", "--state-dir", state_dir_.string(),
+                                     "--label", engine_.selector(), "--log-level", "debug"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    REQUIRE(posix_spawn(&pid_, GANTRYD_BINARY, &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    reader_ = std::thread([this, fd = fds[0]] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        std::lock_guard lock(mu_);
+        log_.append(buf, static_cast<size_t>(n));
+      }
+      ::close(fd);
+    });
+    std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
+    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+      {
+        std::lock_guard lock(mu_);
+        std::smatch m;
+        if (std::regex_search(log_, m, listening)) {
+          port_ = std::stoi(m[1]);
+          break;
+        }
+      }
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        FAIL("gantryd exited at start:\n" << Log());
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    if (port_ == 0) FAIL("gantryd did not start listening:\n" << Log());
+    std::ifstream in(state_dir_ / "token");
+    std::getline(in, token_);
+  }
+
+  // Ends gantryd with `sig` and waits for it; returns its exit status.
+  int Stop(int sig) {
+    if (pid_ == 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    if (reader_.joinable()) reader_.join();
+    port_ = 0;
+    return status;
+  }
+
+  std::string Log() {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+  const std::string& token() const { return token_; }
+
+  Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
+             std::vector<std::string> headers = {}, bool auth = true) const {
+    Reply r;
+    CURL* h = curl_easy_init();
+    std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    if (auth) headers.push_back("Authorization: Bearer " + token_);
+    headers.push_back("Expect:");
+    curl_slist* list = nullptr;
+    for (const auto& hd : headers) list = curl_slist_append(list, hd.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, AppendHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(h);
+    return r;
+  }
+
+ private:
+  TestEngine& engine_;
+  fs::path state_dir_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  std::string token_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::string log_;
+};
+
+class StateDir {
+ public:
+  explicit StateDir(const TestEngine& engine) : path_(fs::temp_directory_path() / engine.Name("state")) {
+    fs::create_directories(path_);
+  }
+  ~StateDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+std::string FunctionPath(const spec::FunctionSpec& s) {
+  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
+}
+
+std::string Bundle(const spec::FunctionSpec& s) {
+  auto b = builder::MakeBundle(s);
+  REQUIRE(b.ok());
+  return *b;
+}
+
+std::set<std::string> ContainersOf(TestEngine& engine, const std::string& function) {
+  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
+  REQUIRE(list.ok());
+  std::set<std::string> ids;
+  for (const auto& c : *list) ids.insert(c.id);
+  return ids;
+}
+
+TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, delete", "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  auto echo = LoadExampleInto(engine.value(), "echo");
+  std::string bundle = Bundle(echo);
+
+  Reply created = gantryd.Call("PUT", FunctionPath(echo), bundle, {"Content-Type: application/x-tar"});
+  INFO(gantryd.Log());
+  REQUIRE(created.status == 201);
+  CHECK(created.Json()["result"] == "created");
+  CHECK(created.Json()["generation"] == 1);
+
+  std::string invoke = "/function/echo." + engine.value();
+  Reply cold = gantryd.Call("POST", invoke, "hello gantry", {}, /*auth=*/false);
+  CHECK(cold.status == 200);
+  CHECK(cold.body == "hello gantry");
+  CHECK(cold.headers["x-cold-start"] == "true");
+  CHECK_FALSE(cold.headers["x-call-id"].empty());
+  CHECK_FALSE(cold.headers["x-duration-seconds"].empty());
+  Reply warm = gantryd.Call("POST", invoke + "/any/path?x=1", "again", {}, false);
+  CHECK(warm.status == 200);
+  CHECK(warm.body == "again");
+  CHECK(warm.headers["x-cold-start"] == "false");
+  std::set<std::string> running = ContainersOf(engine, "echo");
+  CHECK(running.size() == 1);
+
+  // The same bundle again: unchanged, nothing built, nothing restarted.
+  Reply same = gantryd.Call("PUT", FunctionPath(echo), bundle, {"Content-Type: application/x-tar"});
+  CHECK(same.status == 200);
+  CHECK(same.Json()["result"] == "unchanged");
+  // Offering only the digest is enough when nothing changed...
+  Reply offered = gantryd.Call("PUT", FunctionPath(echo), "", {"X-Gantry-Bundle-Digest: " + builder::BundleDigest(bundle)});
+  CHECK(offered.status == 200);
+  CHECK(offered.Json()["result"] == "unchanged");
+  // ... and a digest that doesn't match asks for the bundle.
+  Reply stale = gantryd.Call("PUT", FunctionPath(echo), "", {"X-Gantry-Bundle-Digest: sha256:00"});
+  CHECK(stale.status == 412);
+  CHECK(ContainersOf(engine, "echo") == running);
+  CHECK(gantryd.Call("POST", invoke, "still", {}, false).headers["x-cold-start"] == "false");
+
+  Reply described = gantryd.Call("GET", FunctionPath(echo));
+  REQUIRE(described.status == 200);
+  json d = described.Json();
+  CHECK(d["status"]["generation"] == 1);
+  CHECK(d["status"]["readyReplicas"] == 1);
+  CHECK(d["spec"]["runtime"] == "exec");
+  CHECK_FALSE(d["status"]["lastInvocation"].is_null());
+  Reply list = gantryd.Call("GET", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions");
+  REQUIRE(list.status == 200);
+  CHECK(list.Json()["items"].size() == 1);
+
+  Reply metrics = gantryd.Call("GET", "/metrics", "", {}, false);
+  CHECK(metrics.status == 200);
+  CHECK_THAT(metrics.body, Catch::Contains("function=\"echo\"") && Catch::Contains("gantry_replicas"));
+
+  Reply deleted = gantryd.Call("DELETE", FunctionPath(echo));
+  CHECK(deleted.status == 200);
+  CHECK(ContainersOf(engine, "echo").empty());
+  Reply gone = gantryd.Call("POST", invoke, "x", {}, false);
+  CHECK(gone.status == 404);
+  CHECK(gone.Json().contains("error"));
+  CHECK(gantryd.Call("GET", FunctionPath(echo)).status == 404);
+}
+
+TEST_CASE("gantryd: management needs the token and bad input gets a JSON 4xx", "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  CHECK(fs::status(state.path() / "token").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(gantryd.Call("GET", "/healthz", "", {}, false).status == 200);
+
+  Reply no_token = gantryd.Call("GET", "/apis/gantry/v1/functions", "", {}, false);
+  CHECK(no_token.status == 401);
+  CHECK(no_token.Json().contains("error"));
+  CHECK(gantryd.Call("GET", "/apis/gantry/v1/functions", "", {"Authorization: Bearer wrong"}, false).status == 401);
+  CHECK(gantryd.Call("GET", "/system/functions", "", {}, false).status == 401);
+  CHECK(gantryd.Call("GET", "/apis/gantry/v1/functions").status == 200);
+
+  Reply garbage = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/x", "not a tar");
+  CHECK(garbage.status == 400);
+  CHECK_THAT(garbage.Json().value("error", ""), Catch::Contains("bundle"));
+
+  auto echo = LoadExampleInto(engine.value(), "echo");
+  Reply mismatch = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/other", Bundle(echo));
+  CHECK(mismatch.status == 400);
+  CHECK_THAT(mismatch.Json().value("error", ""), Catch::Contains("URL names"));
+
+  Reply unknown = gantryd.Call("GET", "/function/nope." + engine.value(), "", {}, false);
+  CHECK(unknown.status == 404);
+  CHECK(unknown.Json().contains("error"));
+  CHECK(gantryd.Call("GET", "/system/function/nope?namespace=" + engine.value()).status == 404);
+}
+
+TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image", "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  // An image serving HTTP on 8080, as OpenFaaS images do: the custom-dockerfile example.
+  auto web = LoadExampleInto(engine.value(), "custom-dockerfile");
+  Reply built = gantryd.Call("PUT", FunctionPath(web), Bundle(web));
+  INFO(gantryd.Log());
+  REQUIRE(built.status == 201);
+  std::string image = built.Json()["image"];
+
+  json info = gantryd.Call("GET", "/system/info").Json();
+  CHECK(info["provider"]["provider"] == "gantry");
+  CHECK(info["provider"]["orchestration"] == "docker");
+
+  json deployment = {{"service", "of-web"}, {"image", image}, {"namespace", engine.value()},
+                     {"envVars", {{"MODE", "test"}}}, {"labels", {{"com.openfaas.scale.min", "1"}}}};
+  // faas-cli tries PUT first and falls back to POST on 404.
+  CHECK(gantryd.Call("PUT", "/system/functions", deployment.dump()).status == 404);
+  Reply posted = gantryd.Call("POST", "/system/functions", deployment.dump());
+  REQUIRE(posted.status == 202);
+  CHECK(gantryd.Call("PUT", "/system/functions", deployment.dump()).status == 200);
+
+  Reply called = gantryd.Call("GET", "/function/of-web." + engine.value() + "/time", "", {}, false);
+  CHECK(called.status == 200);
+  CHECK_THAT(called.body, Catch::Contains("\"now\""));
+
+  json functions = gantryd.Call("GET", "/system/functions?namespace=" + engine.value()).Json();
+  REQUIRE(functions.is_array());
+  bool found = false;
+  for (const auto& f : functions) {
+    if (f["name"] == "of-web") {
+      found = true;
+      CHECK(f["image"] == image);
+      CHECK(f["envVars"]["MODE"] == "test");
+      CHECK(f["availableReplicas"].get<int>() >= 1);
+    }
+  }
+  CHECK(found);
+  json status = gantryd.Call("GET", "/system/function/of-web." + engine.value()).Json();
+  CHECK(status["name"] == "of-web");
+  CHECK(gantryd.Call("POST", "/system/scale-function/of-web." + engine.value(), json{{"serviceName", "of-web"}, {"replicas", 2}}.dump()).status == 202);
+
+  json secret = {{"name", "api-key"}, {"namespace", engine.value()}, {"value", "s3cret"}};
+  CHECK(gantryd.Call("POST", "/system/secrets", secret.dump()).status == 201);
+  json secrets = gantryd.Call("GET", "/system/secrets?namespace=" + engine.value()).Json();
+  CHECK(secrets.dump().find("s3cret") == std::string::npos);  // names only
+  CHECK(secrets.dump().find("api-key") != std::string::npos);
+  CHECK(gantryd.Call("DELETE", "/system/secrets", secret.dump()).status == 204);
+
+  json del = {{"functionName", "of-web"}, {"namespace", engine.value()}};
+  CHECK(gantryd.Call("DELETE", "/system/functions", del.dump()).status == 200);
+  CHECK(gantryd.Call("DELETE", "/system/functions", del.dump()).status == 404);
+  CHECK(ContainersOf(engine, "of-web").empty());
+  CHECK(gantryd.Call("DELETE", FunctionPath(web)).status == 200);
+}
+
+TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves again", "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  fs::path src = state.path() / "fn";
+  fs::create_directories(src);
+  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: warm\nspec:\n"
+                                        "  runtime: exec\n  command: [\"cat\"]\n  scale: {min: 1, max: 2}\n";
+  auto warm = LoadFunctionInto(engine.value(), src / "gantry.yaml");
+  std::string invoke = "/function/warm." + engine.value();
+  std::set<std::string> before;
+  {
+    Gantryd gantryd(engine, state.path());
+    REQUIRE(gantryd.Call("PUT", FunctionPath(warm), Bundle(warm)).status == 201);
+    CHECK(gantryd.Call("POST", invoke, "one", {}, false).body == "one");
+    before = ContainersOf(engine, "warm");
+    REQUIRE(before.size() == 1);
+    gantryd.Stop(SIGKILL);
+  }
+  // An orphan of an older generation, as a crash mid-rollout could leave.
+  docker::ContainerSpec orphan{.name = engine.Name("orphan"), .image = "gantry/base:bookworm", .cmd = {"sleep", "60"}};
+  orphan.labels = engine.labels();
+  orphan.labels["gantry.function"] = "warm";
+  orphan.labels["gantry.namespace"] = engine.value();
+  orphan.labels["gantry.generation"] = "0";
+  orphan.labels["gantry.replica"] = "orphan";
+  auto orphan_id = engine.client().CreateContainer(orphan);
+  REQUIRE(orphan_id.ok());
+  REQUIRE(engine.client().StartContainer(*orphan_id).ok());
+
+  Gantryd again(engine, state.path());
+  auto t0 = std::chrono::steady_clock::now();
+  Reply served = again.Call("POST", invoke, "two", {}, false);
+  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  WARN("first call after restart answered in " << ms << " ms");
+  INFO(again.Log());
+  CHECK(served.status == 200);
+  CHECK(served.body == "two");
+  CHECK(served.headers["x-cold-start"] == "false");  // the adopted replica, not a new one
+  CHECK(ContainersOf(engine, "warm") == before);       // the orphan is gone, nothing new
+  CHECK(again.Call("DELETE", FunctionPath(warm)).status == 200);
+}
+
+}  // namespace
+}  // namespace gantry::testing
