@@ -126,6 +126,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
         clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
         probe_(options_.probe ? *options_.probe : http_probe_),
         runner_(options_.workers),
+        dispatcher_(1),
         rng_(std::random_device{}()) {}
 
   core::Status Start(const std::vector<Deployment>& current);
@@ -137,7 +138,10 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
   std::vector<FunctionStatus> List() const;
   void Reconcile();
-  void Flush() { runner_.Flush(); }
+  void Flush() {
+    runner_.Flush();
+    dispatcher_.Flush();
+  }
 
   void Release(const std::string& function, const std::shared_ptr<Replica>& replica);
   void Fail(const std::string& function, const std::shared_ptr<Replica>& replica, const std::string& reason);
@@ -180,6 +184,9 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   HttpReadinessProbe http_probe_;
   ReadinessProbe& probe_;
   TaskRunner runner_;
+  // Hands slots freed by a dropped Lease to queued calls: never on the dropping thread,
+  // which may hold its own locks (the gateway's) that the next call's callback takes too.
+  TaskRunner dispatcher_;
 
   mutable std::mutex mu_;
   std::condition_variable changed_;  // a replica started, failed or went away
@@ -320,7 +327,10 @@ void PoolCore::Release(const std::string& function, const std::shared_ptr<Replic
     }
     if (ours) UpdateWindowLocked(*fn, now);
   }
-  RunDeferred(deferred);
+  if (!deferred.empty()) {
+    auto handoff = std::make_shared<Deferred>(std::move(deferred));
+    if (!dispatcher_.Post([handoff] { RunDeferred(*handoff); })) RunDeferred(*handoff);
+  }
 }
 
 void PoolCore::Fail(const std::string& function, const std::shared_ptr<Replica>& replica,
@@ -898,6 +908,8 @@ void PoolCore::Stop() {
     events_thread_.join();
   }
   runner_.Shutdown();
+  dispatcher_.Flush();  // every hand-off already decided reaches its caller
+  dispatcher_.Shutdown();
 }
 
 core::Status PoolCore::Apply(const Deployment& d) {

@@ -119,7 +119,7 @@ TEST_CASE("pool: waiting calls beyond one replica's slots start more replicas, n
 
   std::string freed = calls[0]->Wait()->replica_id();
   { Lease drop = std::move(*calls[0]->Wait()); }
-  REQUIRE(calls[2]->done());  // handed the freed slot at once
+  REQUIRE(calls[2]->Wait().ok());  // handed the freed slot (on the pool's dispatcher thread)
   CHECK(calls[2]->Wait()->replica_id() == freed);
   CHECK_FALSE(calls[2]->Wait()->cold_start());
 }
@@ -144,6 +144,32 @@ TEST_CASE("pool: 50 calls to a cold function start only the replicas their slots
   CHECK(per_replica.size() == 4);
   for (const auto& [id, n] : per_replica) CHECK(n <= 16);
   CHECK(h.docker.CountCalls("CreateContainer") == 4);
+}
+
+TEST_CASE("pool: a slot freed by a dropped lease reaches the next call off the dropping thread", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.concurrency = 1;
+  d.min_replicas = 1;
+  d.max_replicas = 1;
+  ApplyReady(h, d);
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());
+  // The next call's callback takes a lock that the code dropping the lease holds, as the
+  // gateway's does: handing the slot over on the dropping thread would deadlock.
+  auto shared_lock = std::make_shared<std::mutex>();
+  auto b = std::make_shared<Acquired>();
+  h.pool->Acquire("default", "echo", [shared_lock, inner = b->Callback()](core::Result<Lease> r) {
+    std::lock_guard<std::mutex> lock(*shared_lock);
+    inner(std::move(r));
+  });
+  CHECK_FALSE(b->done());
+  {
+    std::lock_guard<std::mutex> lock(*shared_lock);
+    Lease drop = std::move(*a->Wait());
+  }
+  REQUIRE(b->Wait().ok());
+  CHECK_FALSE(b->Wait()->cold_start());
 }
 
 TEST_CASE("pool: a full queue is kUnavailable and says so", "[pool]") {
