@@ -9,6 +9,7 @@
 
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -55,14 +56,13 @@ struct RunDir {
   std::string path;
 };
 
-// Builds example `name` into the test's namespace and describes it as the daemon would.
-Deployment Build(TestEngine& engine, const std::string& name) {
+// Builds `spec` (loaded into the test's namespace) and describes it as the daemon would.
+Deployment Build(TestEngine& engine, const spec::FunctionSpec& spec) {
   builder::BuilderOptions options;
   options.templates.shim_path = GANTRY_SHIM_BINARY;
   options.templates.bootstrap_dir = std::string(GANTRY_SOURCE_DIR) + "/runtime-shim/bootstrap";
   options.extra_labels = engine.labels();
   builder::Builder builder(engine.client(), options);
-  spec::FunctionSpec spec = testing::LoadExampleInto(engine.value(), name);
   auto built = builder.Build(spec);
   if (!built) FAIL(built.error().ToString());
   // What the tests need of the daemon's mapping (daemon/deployment_codec.h has it all).
@@ -74,6 +74,10 @@ Deployment Build(TestEngine& engine, const std::string& name) {
                     .min_replicas = spec.scale().min,
                     .max_replicas = spec.scale().max,
                     .timeout = spec.timeout()};
+}
+
+Deployment Build(TestEngine& engine, const std::string& example) {
+  return Build(engine, testing::LoadExampleInto(engine.value(), example));
 }
 
 PoolOptions Options(const TestEngine& engine, const RunDir& run_dir) {
@@ -321,6 +325,30 @@ TEST_CASE("pool engine: Remove drains and leaves no container and no run dir", "
   auto after = AcquireNow(pool, d);
   REQUIRE_FALSE(after.ok());
   CHECK(after.error().code() == core::ErrorCode::kNotFound);
+}
+
+TEST_CASE("pool engine: a function reads its secrets at both mount points as its own user", "[integration][pool]") {
+  TestEngine engine;
+  RunDir run_dir;
+  RunDir source;
+  {
+    std::ofstream manifest(source.path + "/gantry.yaml");
+    manifest << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: secret-reader\nspec:\n"
+                "  runtime: exec\n"
+                "  command: [\"cat\", \"/var/gantry/secrets/api-key\", \"/var/openfaas/secrets/api-key\"]\n"
+                "  secrets: [api-key]\n";
+  }
+  Deployment d = Build(engine, testing::LoadFunctionInto(engine.value(), source.path + "/gantry.yaml"));
+  d.secrets = {{"api-key", "k3y;"}};
+
+  Pool pool(engine.client(), Options(engine, run_dir));
+  REQUIRE(pool.Start({}).ok());
+  REQUIRE(pool.Apply(d).ok());
+  auto lease = AcquireNow(pool, d);
+  REQUIRE(lease.ok());
+  auto reply = testing::CallUnix(lease->endpoint().unix_socket, "POST", "/", "");
+  CHECK(reply.status == 200);
+  CHECK(reply.body == "k3y;k3y;");
 }
 
 TEST_CASE("pool engine: an image serving HTTP itself is reached on its port published on loopback",
