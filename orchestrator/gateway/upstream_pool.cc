@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <cerrno>
+#include <iterator>
 
 namespace gantry::gateway {
 
@@ -29,10 +30,27 @@ std::optional<UpstreamSocket> UpstreamPool::Take(std::string_view key) {
 
 void UpstreamPool::Put(std::string_view key, UpstreamSocket socket) {
   std::lock_guard lock(mu_);
+  auto now = std::chrono::steady_clock::now();
+  if (now - last_prune_ >= std::chrono::seconds(1)) {
+    last_prune_ = now;
+    PruneLocked();
+  }
   auto it = idle_.find(key);
   if (it == idle_.end()) it = idle_.emplace(std::string(key), std::vector<UpstreamSocket>{}).first;
   if (it->second.size() >= max_idle_per_key_) return;  // `socket` closes as it goes
   it->second.push_back(std::move(socket));
+}
+
+void UpstreamPool::Prune() {
+  std::lock_guard lock(mu_);
+  PruneLocked();
+}
+
+void UpstreamPool::PruneLocked() {
+  for (auto it = idle_.begin(); it != idle_.end();) {
+    std::erase_if(it->second, [](UpstreamSocket& s) { return !LooksReusable(s); });
+    it = it->second.empty() ? idle_.erase(it) : std::next(it);
+  }
 }
 
 void UpstreamPool::Clear() {

@@ -265,6 +265,31 @@ TEST_CASE("gateway: large bodies stream through in both directions", "[gateway][
   CHECK(h.backend.AllReleasedOnce());
 }
 
+TEST_CASE("gateway: a caller that expects 100 Continue gets it before sending the body",
+          "[gateway][invoke]") {
+  Harness h;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(h.port)});
+  http::request<http::string_body> req{http::verb::post, "/function/echo/x", 11};
+  req.set(http::field::host, "127.0.0.1");
+  req.set(http::field::expect, "100-continue");
+  req.body() = "sent after 100";
+  req.prepare_payload();
+  http::request_serializer<http::string_body> sr{req};
+  http::write_header(socket, sr);
+  boost::beast::flat_buffer buffer;
+  http::response<http::empty_body> interim;
+  http::read(socket, buffer, interim);
+  CHECK(interim.result() == http::status::continue_);
+  http::write(socket, sr);
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  CHECK(res.result_int() == 200);
+  CHECK(res.body() == "sent after 100");
+  CHECK(h.backend.AllReleasedOnce());
+}
+
 TEST_CASE("gateway: a client connection is kept alive and replica connections are reused",
           "[gateway][invoke]") {
   Harness h;
