@@ -77,6 +77,10 @@ std::optional<SpawnedChild> Spawn(const SpawnOptions& options, int& error) {
   }
   posix_spawn_file_actions_adddup2(&setup.actions_, out_pipe[1], STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&setup.actions_, err_pipe[1], STDERR_FILENO);
+  // Nothing else of the shim's reaches the function: not its listening socket, not a
+  // client's connection (a child holding one would keep that client waiting after the
+  // shim is gone), not another call's pipes.
+  posix_spawn_file_actions_addclosefrom_np(&setup.actions_, STDERR_FILENO + 1);
 
   // The shim ignores SIGPIPE and handles TERM/INT/CHLD; the function gets the defaults back
   // and an empty signal mask.

@@ -145,7 +145,9 @@ TEST_CASE("shim exec: failures, timeouts, body limit and in-flight limit", "[int
   CHECK_THAT(failed.body, Catch::Contains("first detail\nsomething broke"));
 
   auto hung = shim.Call("GET", "/?hang");
-  CHECK(hung.status == 504);
+  // (If the shim went away instead, show what it said.)
+  INFO("call error: " << hung.error << "\ncontainer log:\n" << (hung.status == 504 ? "" : shim.Logs()));
+  REQUIRE(hung.status == 504);
   CHECK(json::parse(hung.body)["callId"] == hung.headers["x-call-id"]);
   CHECK(shim.Call("GET", "/").body == "fine\n");  // the shim is free again
 
@@ -292,7 +294,9 @@ TEST_CASE("shim runtime-api: python3 handler through the Lambda Runtime API", "[
   CHECK(third["calls"] == 1);
 
   auto hung = shim.Call("GET", "/?hang");
-  CHECK(hung.status == 504);
+  // (If the shim went away instead, show what it said.)
+  INFO("call error: " << hung.error << "\ncontainer log:\n" << (hung.status == 504 ? "" : shim.Logs()));
+  REQUIRE(hung.status == 504);
   json fourth = json::parse(shim.Call("GET", "/").body);
   CHECK(fourth["pid"] != third["pid"]);  // the hung handler was replaced
 
