@@ -62,6 +62,7 @@ void RunDeferred(Deferred& deferred) {
 }
 
 constexpr milliseconds kWindowHistory{61'000};
+constexpr milliseconds kWindowBucket{10};
 constexpr milliseconds kMaxStartBackoff{30'000};
 constexpr milliseconds kAdoptProbeLimit{2'000};
 constexpr int kSweepEveryPasses = 10;
@@ -214,10 +215,14 @@ docker::LabelSelector PoolCore::Selector() const {
 
 // ---- the warm path: memory only ----
 
+// Change points are kept per 10 ms bucket (the bucket's last value counts for it): at
+// thousands of calls a second the window stays a few thousand points, which the control
+// pass averages under the mutex.
 void PoolCore::UpdateWindowLocked(Function& fn, SteadyTime now) {
   int in_flight = 0;
   for (const auto& [k, r] : fn.replicas) in_flight += r->in_flight;
-  fn.window.Set(now, in_flight + static_cast<double>(fn.queue.size()));
+  SteadyTime bucket = now - now.time_since_epoch() % kWindowBucket;
+  fn.window.Set(bucket, in_flight + static_cast<double>(fn.queue.size()));
 }
 
 std::shared_ptr<Lease::State> PoolCore::LeaseLocked(Function& fn, const std::string& key, bool cold,
