@@ -8,7 +8,7 @@
 
 namespace gantry::pool {
 
-// Creates a replica's host directory: the socket directory (mode 0777, so the function's
+// Creates a replica's host directory (and the run dir above it when missing): the socket directory (mode 0777, so the function's
 // non-root user can create its socket there) and one file per secret (mode 0400, owned by
 // `uid` so that user can read it; when chown is not allowed, as a non-root gantryd, the file
 // is made 0444 instead). Any earlier content is replaced. Errors: kInternal naming the path.

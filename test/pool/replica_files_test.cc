@@ -58,5 +58,12 @@ TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner
   RemoveReplicaFiles(paths);  // twice is fine
 }
 
+TEST_CASE("pool: a missing run dir is created with the first replica's directory", "[pool]") {
+  TempDir tmp;
+  ReplicaPaths paths = PathsFor(tmp.path + "/not/yet", "r0123456789");
+  REQUIRE(CreateReplicaFiles(paths, {}, 65534).ok());
+  CHECK(fs::is_directory(paths.socket_dir));
+}
+
 }  // namespace
 }  // namespace gantry::pool
