@@ -444,6 +444,36 @@ TEST_CASE("pool: Remove drains and removes every replica and its files", "[pool]
   CHECK(h.pool->List().empty());
 }
 
+TEST_CASE("pool: Remove during a cold start abandons it and leaves nothing", "[pool]") {
+  Harness h;
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  auto waiting = h.Acquire();
+  REQUIRE(h.probe.WaitProbes(1));  // created and started, not ready yet
+  REQUIRE(h.docker.containers().size() == 1);
+  REQUIRE(h.pool->Remove("default", "echo").ok());
+  REQUIRE(waiting->done());
+  CHECK(waiting->Wait().error().code() == ErrorCode::kNotFound);
+  CHECK(h.docker.containers().empty());
+  CHECK(ReplicaDirs(h.run_dir) == 0);
+}
+
+TEST_CASE("pool: a replica that dies while starting is a failed start", "[pool]") {
+  Harness h(/*watch_events=*/true);
+  REQUIRE(h.pool->Start({}).ok());
+  REQUIRE(h.docker.WaitForEventsFollower());
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  auto waiting = h.Acquire();
+  REQUIRE(h.probe.WaitProbes(1));
+  auto containers = h.docker.containers();
+  REQUIRE(containers.size() == 1);
+  h.docker.Die(containers.begin()->first, 3);  // gantry-shim: the function keeps exiting
+  REQUIRE_FALSE(waiting->Wait().ok());
+  CHECK(waiting->Wait().error().code() == ErrorCode::kInternal);
+  CHECK_THAT(waiting->Wait().error().message(), Catch::Contains("exited (code 3)"));
+  h.pool->Flush();
+  CHECK(h.docker.containers().empty());
+}
+
 TEST_CASE("pool: Scale sets the replica count now", "[pool]") {
   Harness h;
   h.probe.Open();
