@@ -166,6 +166,7 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   auto built = builder_.Build(spec, [&](std::string_view line) {
     core::Log(core::LogLevel::kDebug, "build {}/{}: {}", ns, name, line);
   });
+  if (options_.on_build) options_.on_build(!built ? "failed" : built->cached ? "cached" : "built");
   if (!built) return fail(built.error());
 
   store::FunctionRecord record{.namespace_name = ns, .name = name, .spec_json = spec::CanonicalString(spec),

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <functional>
 #include <mutex>
 #include <string>
 #include <string_view>
@@ -17,6 +18,9 @@ namespace gantry::daemon {
 
 struct ControllerOptions {
   std::string state_dir = "/var/lib/gantry";  // uploads are unpacked under <state_dir>/uploads
+  // Told the outcome of every image build an apply needed: "built", "cached" or "failed"
+  // (for gantry_builds_total). Optional.
+  std::function<void(std::string_view outcome)> on_build;
 };
 
 // What an apply did.

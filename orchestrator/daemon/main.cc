@@ -123,7 +123,13 @@ int main(int argc, char** argv) {
   builder::Builder builder(**docker, build_options);
 
   pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(), .extra_labels = extra_labels});
-  daemon::Controller controller(**store, builder, pool, **docker, {.state_dir = f.state_dir});
+  // Builds are counted in the gateway's metrics; the gateway is made after the controller
+  // (it serves the controller's routes) and before any apply can arrive.
+  gateway::CounterFamily* builds = nullptr;
+  daemon::Controller controller(**store, builder, pool, **docker,
+                                {.state_dir = f.state_dir, .on_build = [&builds](std::string_view outcome) {
+                                   if (builds != nullptr) builds->Add({outcome});
+                                 }});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
@@ -131,6 +137,8 @@ int main(int argc, char** argv) {
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
   gateway::Gateway gateway({.listen = f.listen, .token = token, .auth_disabled = f.no_auth}, backend,
                            std::move(routes));
+  builds = &gateway.metrics().AddCounter("gantry_builds_total", "Image builds that applies needed, by outcome.",
+                                         {"outcome"});
   gateway.metrics().AddCollector([&pool](std::string& out) {
     out += "# HELP gantry_replicas Replicas by function and state.\n# TYPE gantry_replicas gauge\n";
     std::string queued = "# HELP gantry_queue_depth Calls waiting for a slot.\n# TYPE gantry_queue_depth gauge\n";

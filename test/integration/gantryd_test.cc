@@ -250,7 +250,8 @@ TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, del
 
   Reply metrics = gantryd.Call("GET", "/metrics", "", {}, false);
   CHECK(metrics.status == 200);
-  CHECK_THAT(metrics.body, Catch::Contains("function=\"echo\"") && Catch::Contains("gantry_replicas"));
+  CHECK_THAT(metrics.body, Catch::Contains("function=\"echo\"") && Catch::Contains("gantry_replicas") &&
+                               Catch::Contains("gantry_queue_depth") && Catch::Contains("gantry_builds_total{outcome="));
 
   Reply deleted = gantryd.Call("DELETE", FunctionPath(echo));
   CHECK(deleted.status == 200);
