@@ -10,6 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -388,6 +389,75 @@ TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves a
   CHECK(served.headers["x-cold-start"] == "false");  // the adopted replica, not a new one
   CHECK(ContainersOf(engine, "warm") == before);       // the orphan is gone, nothing new
   CHECK(again.Call("DELETE", FunctionPath(warm)).status == 200);
+}
+
+
+TEST_CASE("gantryd: a changed apply rolls out a new generation without dropping calls", "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  fs::path src = state.path() / "fn";
+  fs::create_directories(src / "src");
+  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: roll\nspec:\n"
+                                        "  runtime: exec\n  command: [\"sh\", \"answer.sh\"]\n  source: ./src\n"
+                                        "  concurrency: 4\n  scale: {min: 1, max: 2}\n";
+  std::ofstream(src / "src/answer.sh") << "echo v1\n";
+  auto v1 = LoadFunctionInto(engine.value(), src / "gantry.yaml");
+  Gantryd gantryd(engine, state.path());
+  INFO(gantryd.Log());
+  REQUIRE(gantryd.Call("PUT", FunctionPath(v1), Bundle(v1)).status == 201);
+  std::string invoke = "/function/roll." + engine.value();
+  REQUIRE(gantryd.Call("GET", invoke, "", {}, false).body == "v1\n");
+  std::set<std::string> old_replicas = ContainersOf(engine, "roll");
+
+  // Callers keep calling while v2 is applied: every call must be answered, by v1 or v2.
+  std::atomic<bool> stop{false};
+  std::atomic<int> ok{0}, failed{0}, saw_v2{0};
+  std::string first_failure;
+  std::mutex failure_mu;
+  std::vector<std::thread> callers;
+  for (int t = 0; t < 2; ++t) {
+    callers.emplace_back([&] {
+      while (!stop) {
+        Reply r = gantryd.Call("GET", invoke, "", {}, false);
+        if (r.status == 200 && (r.body == "v1\n" || r.body == "v2\n")) {
+          ++ok;
+          if (r.body == "v2\n") ++saw_v2;
+        } else {
+          ++failed;
+          std::lock_guard lock(failure_mu);
+          if (first_failure.empty()) first_failure = std::to_string(r.status) + " " + r.body;
+        }
+      }
+    });
+  }
+  std::this_thread::sleep_for(200ms);
+  std::ofstream(src / "src/answer.sh") << "echo v2\n";
+  auto v2 = LoadFunctionInto(engine.value(), src / "gantry.yaml");
+  Reply configured = gantryd.Call("PUT", FunctionPath(v2), Bundle(v2));
+  CHECK(configured.status == 200);
+  CHECK(configured.Json()["result"] == "configured");
+  CHECK(configured.Json()["generation"] == 2);
+  // Once apply has answered, new calls reach v2.
+  for (int i = 0; i < 100 && saw_v2 < 5; ++i) std::this_thread::sleep_for(50ms);
+  stop = true;
+  for (auto& c : callers) c.join();
+  INFO("first failed call: " << first_failure);
+  CHECK(failed == 0);
+  CHECK(ok > 0);
+  CHECK(saw_v2 >= 5);
+  CHECK(gantryd.Call("GET", invoke, "", {}, false).body == "v2\n");
+  // The old generation drains and goes away.
+  std::set<std::string> now;
+  for (int i = 0; i < 100; ++i) {
+    now = ContainersOf(engine, "roll");
+    bool old_left = false;
+    for (const auto& id : old_replicas) old_left = old_left || now.count(id) > 0;
+    if (!old_left) break;
+    std::this_thread::sleep_for(100ms);
+  }
+  for (const auto& id : old_replicas) CHECK(now.count(id) == 0);
+  CHECK(gantryd.Call("GET", FunctionPath(v2)).Json()["status"]["generation"] == 2);
+  CHECK(gantryd.Call("DELETE", FunctionPath(v2)).status == 200);
 }
 
 }  // namespace
