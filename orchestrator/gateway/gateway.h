@@ -49,7 +49,8 @@ class Gateway {
   // permission), naming the address.
   core::Status Start();
   // Stops accepting, closes every connection and joins the threads; calls in flight are
-  // cut off (their replicas released). Idempotent.
+  // cut off (their replicas released, as is a Target that Resolve delivers later). Waits for
+  // management handlers already running to return. Idempotent.
   void Stop();
 
   // The bound port (useful with port 0); 0 before Start.

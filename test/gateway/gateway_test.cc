@@ -38,6 +38,19 @@ class FakeBackend : public InvokeBackend {
   }
   // Answer from another thread, as the pool does after a cold start.
   void set_async(bool async) { async_ = async; }
+  // Keep the answers until AnswerHeld().
+  void set_hold(bool hold) {
+    std::lock_guard lock(mu_);
+    hold_ = hold;
+  }
+  void AnswerHeld() {
+    std::vector<std::pair<ResolveCallback, Target>> held;
+    {
+      std::lock_guard lock(mu_);
+      held.swap(held_);
+    }
+    for (auto& [done, target] : held) done(std::move(target));
+  }
 
   void Resolve(const std::string& ns, const std::string& name, ResolveCallback done) override {
     std::unique_lock lock(mu_);
@@ -66,6 +79,10 @@ class FakeBackend : public InvokeBackend {
       if (failed) ++failed_;
       cv_.notify_all();
     };
+    if (hold_) {
+      held_.emplace_back(std::move(done), std::move(target));
+      return;
+    }
     if (async_) {
       threads_.emplace_back([done, target]() mutable { done(std::move(target)); });
       return;
@@ -118,6 +135,8 @@ class FakeBackend : public InvokeBackend {
   std::string last_reason_;
   std::string last_ns_;
   std::atomic<bool> async_{false};
+  bool hold_ = false;
+  std::vector<std::pair<ResolveCallback, Target>> held_;
   std::vector<std::thread> threads_;
 };
 
@@ -407,6 +426,34 @@ TEST_CASE("gateway: resolve may answer from another thread", "[gateway][invoke]"
   for (int i = 0; i < 8; ++i) CHECK(calls[static_cast<std::size_t>(i)].get().body() == "n" + std::to_string(i));
   CHECK(h.backend.resolved() == 8);
   CHECK(h.backend.AllReleasedOnce());
+}
+
+// Polls (a bounded while) until `done` holds.
+template <typename F>
+bool Eventually(F done) {
+  for (int i = 0; i < 1000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return done();
+}
+
+TEST_CASE("gateway: Stop releases calls in flight and targets resolved after it", "[gateway][invoke]") {
+  Harness h;
+  auto in_flight = std::async(std::launch::async, [&] {
+    return Fetch(h.port, http::verb::get, "/function/echo/sleep?ms=1500");
+  });
+  REQUIRE(Eventually([&] { return h.unix_up.requests() == 1; }));
+  h.backend.set_hold(true);
+  auto waiting = std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::get, "/function/echo"); });
+  REQUIRE(Eventually([&] { return h.backend.resolved() == 2; }));
+  h.gateway->Stop();
+  h.backend.AnswerHeld();  // too late: the gateway releases the target itself
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK_FALSE(h.backend.last_failed());
+  CHECK(h.backend.last_reason() == "gateway stopped");
+  CHECK_THROWS(in_flight.get());  // cut off: the connection closed without an answer
+  CHECK_THROWS(waiting.get());
 }
 
 TEST_CASE("gateway: invoke bodies over the limit get 413", "[gateway][invoke]") {
