@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "builder/bundle.h"
 #include "cli/commands.h"
@@ -17,7 +18,45 @@ struct ApplyFlags {
   std::vector<std::string> files;
   bool recursive = false;
   std::string dry_run;  // "", "client", "server"
+  bool wait = false;
+  std::string timeout = "2m";
 };
+
+// "90s", "2m", "1h" -> seconds; -1 when malformed.
+int64_t ParseSeconds(const std::string& text) {
+  if (text.size() < 2) return -1;
+  char unit = text.back();
+  int64_t n = std::atoll(text.c_str());
+  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
+  return n > 0 && mult > 0 ? n * mult : -1;
+}
+
+// Polls until the function is ready (its phase, and scale.min replicas ready); an error
+// naming the reason when it failed or the time ran out.
+core::Status WaitReady(ApiClient& api, const spec::FunctionSpec& fn, std::chrono::steady_clock::time_point deadline,
+                       const std::string& timeout) {
+  std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+  std::string last = "no answer yet";
+  while (true) {
+    auto reply = api.Call("GET", path);
+    if (!reply) return reply.error();
+    if (reply->status == 200) {
+      auto st = reply->Json()["status"];
+      std::string phase = st.value("phase", "");
+      int ready = st.value("readyReplicas", 0);
+      if (phase == "failed") return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
+      if (phase == "ready" && ready >= fn.scale().min) return core::Ok();
+      last = fmt::format("{}/{} replicas ready{}", ready, fn.scale().min,
+                         st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
+    } else {
+      last = reply->ErrorMessage();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) {
+      return core::Error::Timeout(fmt::format("not ready after {}: {}", timeout, last));
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
 
 core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
   switch (s.source()) {
@@ -73,8 +112,15 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
                  loaded.errors.size() == 1 ? "" : "s");
     return 1;
   }
+  int64_t timeout_seconds = ParseSeconds(f.timeout);
+  if (timeout_seconds < 0) {
+    std::fprintf(stderr, "gantry apply: --timeout %s: expected a duration like 90s or 2m\n", f.timeout.c_str());
+    return 2;
+  }
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
   ApiClient api(ResolveConfig(flags));
   int failures = 0;
+  std::vector<const spec::FunctionSpec*> applied;
   // Secrets first: functions may name them.
   for (const auto& object : loaded.objects) {
     const auto* secret = std::get_if<spec::SecretSpec>(&object.object);
@@ -117,6 +163,17 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
     }
     std::printf("%s %s\n", what.c_str(), result->c_str());
     std::fflush(stdout);
+    applied.push_back(fn);
+  }
+  if (f.wait && f.dry_run.empty()) {
+    for (const auto* fn : applied) {
+      if (auto s = WaitReady(api, *fn, deadline, f.timeout); !s) {
+        std::fprintf(stderr, "gantry apply: function.gantry.dev/%s: %s\n", fn->name().c_str(), s.error().message().c_str());
+        ++failures;
+      } else {
+        std::printf("function.gantry.dev/%s ready\n", fn->name().c_str());
+      }
+    }
   }
   return failures > 0 ? 1 : 0;
 }
@@ -128,6 +185,8 @@ void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
   cmd->add_option("-f,--filename", f->files, "manifest file or directory (repeatable; - for stdin)")->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
+  cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");
+  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m)")->capture_default_str();
   cmd->add_option("--dry-run", f->dry_run, "client: validate here only; server: validate on gantryd too");
   cmd->callback([f, &flags, &exit_code] { exit_code = RunApply(*f, flags); });
 }

@@ -20,4 +20,8 @@ void AddGetCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
 // gantry invoke NAME [-n NS] [-d DATA | -d @FILE | stdin] [-X METHOD] [-H "K: V"]... [-i]
 void AddInvokeCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
 
+// describe function NAME, logs NAME [-f] [--since 5m] [--tail N], scale function NAME
+// --replicas N, create secret NAME --from-literal|--from-file, version.
+void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code);
+
 }  // namespace gantry::cli

@@ -11,12 +11,15 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("gantry ") + std::string(gantry::core::kVersion));
   app.require_subcommand(0, 1);
   int exit_code = 0;
+  // Global flags (--server, --token) are accepted after the verb too, as kubectl's are.
+  app.fallthrough();
   gantry::cli::ClientConfig flags;
   gantry::cli::AddClientFlags(app, flags);
   gantry::cli::AddApplyCommand(app, flags, exit_code);
   gantry::cli::AddGetCommand(app, flags, exit_code);
   gantry::cli::AddDeleteCommand(app, flags, exit_code);
   gantry::cli::AddInvokeCommand(app, flags, exit_code);
+  gantry::cli::AddMoreCommands(app, flags, exit_code);
   gantry::cli::AddValidateCommand(app, exit_code);
   try {
     app.parse(argc, argv);

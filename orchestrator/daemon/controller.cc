@@ -256,6 +256,33 @@ core::Result<json> Controller::List(const std::string& ns) {
   return json{{"apiVersion", "gantry.dev/v1"}, {"kind", "FunctionList"}, {"items", items}};
 }
 
+core::Result<std::string> Controller::Logs(const std::string& ns, const std::string& name, int64_t tail,
+                                           int64_t since_unix) {
+  if (auto r = store_.GetFunction(ns, name); !r) return r.error();
+  auto containers = docker_.ListContainers({"gantry.function=" + name, "gantry.namespace=" + ns}, /*all=*/true);
+  if (!containers) return containers.error();
+  // (timestamp, line) of every replica, merged by time: RFC 3339 nanosecond stamps sort as text.
+  std::vector<std::pair<std::string, std::string>> lines;
+  for (const auto& c : *containers) {
+    docker::LogsOptions options{.since_unix = since_unix, .timestamps = true};
+    if (tail > 0) options.tail = tail;
+    auto s = docker_.Logs(c.id, options, [&](docker::Stream, std::string_view line) {
+      std::size_t space = line.find(' ');
+      std::string stamp(line.substr(0, space));
+      std::string text(space == std::string_view::npos ? "" : line.substr(space + 1));
+      lines.emplace_back(stamp, json{{"name", name}, {"namespace", ns}, {"instance", c.id.substr(0, 12)},
+                                     {"timestamp", stamp}, {"text", text}}
+                                    .dump());
+      return true;
+    });
+    if (!s && s.error().code() != core::ErrorCode::kNotFound) return s.error();
+  }
+  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  for (const auto& [stamp, entry] : lines) out += entry + "\n";
+  return out;
+}
+
 core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, const std::string& name,
                                                       const std::string& value) {
   store::SecretRecord record{.namespace_name = ns, .name = name, .value = value};

@@ -66,6 +66,11 @@ class Controller {
   // Describe() of every function of `ns` ("" = all namespaces).
   core::Result<nlohmann::json> List(const std::string& ns);
 
+  // The function's replicas' output, oldest first, as NDJSON lines of OpenFaaS's LogEntry
+  // ({"name", "namespace", "instance", "timestamp", "text"}): the last `tail` lines of each
+  // replica (0 = all) since `since_unix` (0 = from the start). kNotFound if unknown.
+  core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail, int64_t since_unix);
+
   core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
   // [{"namespace", "name", "createdAt", "updatedAt"}] — never values.

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <ctime>
+
 #include "builder/bundle.h"
 #include "core/version.h"
 #include "daemon/resource_api.h"
@@ -176,6 +178,25 @@ std::vector<gateway::Route> OpenFaasRoutes(Controller& c) {
                       int replicas = (*body)["replicas"].get<int>();
                       if (auto s = c.Scale(ns, name, replicas); !s) return s.error();
                       return JsonResponse(202, {{"serviceName", name}, {"namespace", ns}, {"replicas", replicas}});
+                    }});
+  routes.push_back({"GET", "/system/logs", [&c](const ApiRequest& r) -> core::Result<ApiResponse> {
+                      auto q = [&r](const char* key) {
+                        auto it = r.query.find(key);
+                        return it == r.query.end() ? std::string() : it->second;
+                      };
+                      auto [name, ns] = NameAndNamespace(q("name"), q("namespace"));
+                      if (name.empty()) return core::Error::InvalidArgument("?name= is required");
+                      int64_t since = 0;
+                      if (std::string s = q("since"); !s.empty()) {
+                        std::tm tm{};
+                        if (strptime(s.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) == nullptr) {
+                          return core::Error::InvalidArgument("since must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z");
+                        }
+                        since = static_cast<int64_t>(timegm(&tm));
+                      }
+                      auto logs = c.Logs(ns, name, std::atoll(q("tail").c_str()), since);
+                      if (!logs) return logs.error();
+                      return ApiResponse{.status = 200, .content_type = "application/x-ndjson", .body = *logs};
                     }});
   routes.push_back({"GET", "/system/info", [](const ApiRequest&) -> core::Result<ApiResponse> {
                       json version = {{"sha", ""}, {"release", std::string(core::kVersion)}};

@@ -1,0 +1,222 @@
+// The gantry CLI against a real gantryd (CTest label "integration"): the binary is run as a
+// user or a CI job runs it, with GANTRY_URL/GANTRY_TOKEN, no terminal, and its exit code,
+// stdout and stderr checked.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "gantryd_support.h"
+#include "support/engine.h"
+
+namespace gantry::testing {
+namespace {
+
+struct Run {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+// Runs `gantry args...` with `env` added, `input` on stdin; waits for it.
+Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& input = "") {
+  int in[2], out[2], err[2];
+  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
+  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
+  std::vector<std::string> argv_s = {GANTRY_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s = {"PATH=/usr/bin:/bin", "HOME=/tmp"};
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
+  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
+  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
+  pid_t pid = 0;
+  REQUIRE(posix_spawn(&pid, GANTRY_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
+  posix_spawn_file_actions_destroy(&actions);
+  ::close(in[0]);
+  ::close(out[1]);
+  ::close(err[1]);
+  if (!input.empty()) (void)!::write(in[1], input.data(), input.size());
+  ::close(in[1]);
+  Run r;
+  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
+  int open_fds = 2;
+  while (open_fds > 0 && ::poll(fds, 2, 180'000) > 0) {
+    for (auto& p : fds) {
+      if (p.fd < 0 || (p.revents & (POLLIN | POLLHUP)) == 0) continue;
+      char buf[4096];
+      ssize_t n = ::read(p.fd, buf, sizeof buf);
+      if (n <= 0) {
+        ::close(p.fd);
+        p.fd = -1;
+        --open_fds;
+        continue;
+      }
+      (p.fd == out[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
+    }
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::set<std::string> ContainerIds(TestEngine& engine, const std::string& function) {
+  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
+  REQUIRE(list.ok());
+  std::set<std::string> ids;
+  for (const auto& c : *list) ids.insert(c.id);
+  return ids;
+}
+
+// A function directory in a namespace of the test's own.
+struct Project {
+  fs::path dir;
+  explicit Project(const TestEngine& engine, const std::string& state) : dir(fs::path(state) / "project") {
+    fs::create_directories(dir / "src");
+    std::ofstream(dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet\n"
+                                       << "  namespace: " << engine.value() << "\nspec:\n  runtime: exec\n"
+                                       << "  command: [\"sh\", \"greet.sh\"]\n  source: ./src\n  scale: {min: 1}\n";
+    Write("echo \"hello v1: $(cat)\"; echo \"greet called\" >&2\n");
+  }
+  void Write(const std::string& script) const { std::ofstream(dir / "src/greet.sh") << script; }
+  std::string manifest() const { return (dir / "gantry.yaml").string(); }
+};
+
+TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs, delete", "[integration][cli]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  INFO(gantryd.Log());
+  std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=" + gantryd.token()};
+  std::string ns = engine.value();
+  Project project(engine, state.path().string());
+
+  Run created = Gantry({"apply", "-f", project.manifest(), "--wait", "--timeout", "2m"}, env);
+  INFO(created.err);
+  CHECK(created.exit_code == 0);
+  CHECK(created.out == "function.gantry.dev/greet created\nfunction.gantry.dev/greet ready\n");
+  std::set<std::string> replicas = ContainerIds(engine, "greet");
+  CHECK(replicas.size() == 1);
+
+  Run again = Gantry({"apply", "-f", project.manifest()}, env);
+  CHECK(again.exit_code == 0);
+  CHECK(again.out == "function.gantry.dev/greet unchanged\n");
+  CHECK(ContainerIds(engine, "greet") == replicas);  // nothing restarted
+
+  Run invoked = Gantry({"invoke", "greet", "-n", ns, "-d", "Ada"}, env);
+  CHECK(invoked.exit_code == 0);
+  CHECK(invoked.out == "hello v1: Ada\n");
+  Run piped = Gantry({"invoke", "greet", "-n", ns}, env, "from stdin");
+  CHECK(piped.out == "hello v1: from stdin\n");
+
+  project.Write("echo \"hello v2: $(cat)\"\n");
+  Run configured = Gantry({"apply", "-f", project.manifest(), "--wait"}, env);
+  CHECK(configured.exit_code == 0);
+  CHECK(configured.out == "function.gantry.dev/greet configured\nfunction.gantry.dev/greet ready\n");
+  CHECK(Gantry({"invoke", "greet", "-n", ns, "-d", "Bo"}, env).out == "hello v2: Bo\n");
+
+  Run got = Gantry({"get", "functions", "-n", ns, "-o", "json"}, env);
+  CHECK(got.exit_code == 0);
+  auto list = nlohmann::json::parse(got.out, nullptr, false);
+  REQUIRE(list.is_object());
+  REQUIRE(list["items"].size() == 1);
+  CHECK(list["items"][0]["metadata"]["name"] == "greet");
+  CHECK(list["items"][0]["status"]["generation"] == 2);
+  Run table = Gantry({"get", "functions", "-n", ns}, env);
+  CHECK_THAT(table.out, Catch::StartsWith("NAME") && Catch::Contains("greet") && Catch::Contains("exec"));
+  Run described = Gantry({"describe", "function", "greet", "-n", ns, "-o", "json"}, env);
+  auto d = nlohmann::json::parse(described.out, nullptr, false);
+  REQUIRE(d.is_object());
+  CHECK(d["spec"]["command"] == nlohmann::json{"sh", "greet.sh"});
+  CHECK(d["status"]["readyReplicas"] == 1);
+  CHECK_THAT(Gantry({"describe", "function", "greet", "-n", ns}, env).out, Catch::Contains("Generation:   2"));
+
+  // The first version wrote to stderr on each call; its replica is gone, the second's is
+  // here: call it again and read the log.
+  project.Write("echo \"hello v3\"; echo \"log line from greet\" >&2\n");
+  REQUIRE(Gantry({"apply", "-f", project.manifest(), "--wait"}, env).exit_code == 0);
+  REQUIRE(Gantry({"invoke", "greet", "-n", ns}, env).exit_code == 0);
+  Run logs;
+  for (int i = 0; i < 20; ++i) {
+    logs = Gantry({"logs", "greet", "-n", ns}, env);
+    if (logs.out.find("log line from greet") != std::string::npos) break;
+    std::this_thread::sleep_for(200ms);
+  }
+  CHECK(logs.exit_code == 0);
+  CHECK_THAT(logs.out, Catch::Contains("log line from greet"));
+
+  Run version = Gantry({"version"}, env);
+  CHECK(version.exit_code == 0);
+  CHECK_THAT(version.out, Catch::StartsWith("Client: gantry ") && Catch::Contains("Server: gantryd "));
+
+  Run deleted = Gantry({"delete", "function", "greet", "-n", ns}, env);
+  CHECK(deleted.exit_code == 0);
+  CHECK(deleted.out == "function.gantry.dev/greet deleted\n");
+  CHECK(ContainerIds(engine, "greet").empty());
+}
+
+TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit code", "[integration][cli]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=" + gantryd.token()};
+  std::string ns = engine.value();
+  auto one_line = [](const std::string& s) { return !s.empty() && s.find('\n') == s.size() - 1; };
+
+  Run unknown = Gantry({"invoke", "nope", "-n", ns}, env);
+  CHECK(unknown.exit_code == 1);
+  CHECK(one_line(unknown.err));
+  CHECK_THAT(unknown.err, Catch::Contains("404"));
+
+  fs::path bad = state.path() / "bad.yaml";
+  std::ofstream(bad) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x}\nspec:\n  runtime: exec\n"
+                        "  comand: [cat]\n";
+  Run invalid = Gantry({"apply", "-f", bad.string()}, env);
+  CHECK(invalid.exit_code == 1);
+  CHECK_THAT(invalid.err, Catch::Contains("bad.yaml:6:3: spec.comand") && Catch::Contains("nothing applied"));
+
+  Run unreachable = Gantry({"get", "functions", "--server", "http://127.0.0.1:1"}, {"GANTRY_TOKEN=x"});
+  CHECK(unreachable.exit_code == 1);
+  CHECK(one_line(unreachable.err));
+  CHECK_THAT(unreachable.err, Catch::Contains("cannot reach gantryd at http://127.0.0.1:1"));
+
+  Run bad_token = Gantry({"get", "functions"}, {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=wrong"});
+  CHECK(bad_token.exit_code == 1);
+  CHECK(one_line(bad_token.err));
+
+  Run usage = Gantry({"apply"}, env);
+  CHECK(usage.exit_code == 2);
+  CHECK(Gantry({"frobnicate"}, env).exit_code == 2);
+
+  fs::path broken_dir = state.path() / "broken";
+  fs::create_directories(broken_dir / "src");
+  std::ofstream(broken_dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
+                                            << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: ./src\n";
+  std::ofstream(broken_dir / "src/Dockerfile") << "FROM gantry/base:bookworm\nRUN echo compiling && exit 4\n";
+  Run build_failure = Gantry({"apply", "-f", (broken_dir / "gantry.yaml").string(), "--wait", "--timeout", "1m"}, env);
+  CHECK(build_failure.exit_code == 1);
+  CHECK_THAT(build_failure.err, Catch::StartsWith("gantry apply: function.gantry.dev/broken: ") &&
+                                    Catch::Contains("RUN echo compiling && exit 4") &&
+                                    Catch::Contains("returned a non-zero code: 4"));
+}
+
+}  // namespace
+}  // namespace gantry::testing

@@ -1,0 +1,183 @@
+#pragma once
+
+// gantryd as a child process of a test, and HTTP calls to it.
+#include <catch2/catch.hpp>
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <regex>
+
+#include <filesystem>
+#include <map>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "support/engine.h"
+
+extern char** environ;
+
+namespace gantry::testing {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+
+struct Reply {
+  long status = 0;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  nlohmann::json Json() const { return nlohmann::json::parse(body, nullptr, false); }
+};
+
+inline size_t AppendBody(char* data, size_t size, size_t n, void* out) {
+  static_cast<std::string*>(out)->append(data, size * n);
+  return size * n;
+}
+
+inline size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
+  std::string line(data, size * n);
+  auto colon = line.find(':');
+  if (colon != std::string::npos) {
+    std::string name = line.substr(0, colon);
+    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string value = line.substr(colon + 1);
+    value.erase(0, value.find_first_not_of(' '));
+    value.erase(value.find_last_not_of("\r\n ") + 1);
+    (*static_cast<std::map<std::string, std::string>*>(out))[name] = value;
+  }
+  return size * n;
+}
+
+// gantryd as a child process of the test.
+class Gantryd {
+ public:
+  Gantryd(TestEngine& engine, fs::path state_dir) : engine_(engine), state_dir_(std::move(state_dir)) { Start(); }
+  ~Gantryd() { Stop(SIGTERM); }
+
+  void Start() {
+    int fds[2];
+    REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+    std::vector<std::string> args = {GANTRYD_BINARY, "--listen", "127.0.0.1:0", "--state-dir", state_dir_.string(),
+                                     "--label", engine_.selector(), "--log-level", "debug"};
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], 2);
+    REQUIRE(posix_spawn(&pid_, GANTRYD_BINARY, &actions, nullptr, argv.data(), environ) == 0);
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    reader_ = std::thread([this, fd = fds[0]] {
+      char buf[4096];
+      ssize_t n;
+      while ((n = ::read(fd, buf, sizeof buf)) > 0) {
+        std::lock_guard lock(mu_);
+        log_.append(buf, static_cast<size_t>(n));
+      }
+      ::close(fd);
+    });
+    std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
+    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+      {
+        std::lock_guard lock(mu_);
+        std::smatch m;
+        if (std::regex_search(log_, m, listening)) {
+          port_ = std::stoi(m[1]);
+          break;
+        }
+      }
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = 0;
+        FAIL("gantryd exited at start:\n" << Log());
+      }
+      std::this_thread::sleep_for(20ms);
+    }
+    if (port_ == 0) FAIL("gantryd did not start listening:\n" << Log());
+    std::ifstream in(state_dir_ / "token");
+    std::getline(in, token_);
+  }
+
+  // Ends gantryd with `sig` and waits for it; returns its exit status.
+  int Stop(int sig) {
+    if (pid_ == 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    ::waitpid(pid_, &status, 0);
+    pid_ = 0;
+    if (reader_.joinable()) reader_.join();
+    port_ = 0;
+    return status;
+  }
+
+  std::string Log() {
+    std::lock_guard lock(mu_);
+    return log_;
+  }
+  const std::string& token() const { return token_; }
+  int port() const { return port_; }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+  Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
+             std::vector<std::string> headers = {}, bool auth = true) const {
+    Reply r;
+    CURL* h = curl_easy_init();
+    std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
+    curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
+    if (!body.empty() || method == "POST" || method == "PUT") {
+      curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+    }
+    if (auth) headers.push_back("Authorization: Bearer " + token_);
+    headers.push_back("Expect:");
+    curl_slist* list = nullptr;
+    for (const auto& hd : headers) list = curl_slist_append(list, hd.c_str());
+    curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
+    curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
+    curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, AppendHeader);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.headers);
+    curl_easy_setopt(h, CURLOPT_TIMEOUT, 120L);
+    if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    curl_slist_free_all(list);
+    curl_easy_cleanup(h);
+    return r;
+  }
+
+ private:
+  TestEngine& engine_;
+  fs::path state_dir_;
+  pid_t pid_ = 0;
+  int port_ = 0;
+  std::string token_;
+  std::thread reader_;
+  std::mutex mu_;
+  std::string log_;
+};
+
+// A state directory of its own for one test.
+class StateDir {
+ public:
+  explicit StateDir(const TestEngine& engine) : path_(fs::temp_directory_path() / engine.Name("state")) {
+    fs::create_directories(path_);
+  }
+  ~StateDir() { fs::remove_all(path_); }
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+
+}  // namespace gantry::testing
