@@ -131,7 +131,11 @@ struct ResolveSlot {
   std::mutex mu;
   std::optional<core::Result<Target>> result;  // guarded by mu
   bool in_resolve = true;  // guarded by mu; Resolve has not returned: no wake-up needed
-  net::steady_timer* wake = nullptr;           // strand only
+  // The session's strand, while the coroutine lives (guarded by mu). Not captured by the
+  // callback itself: the backend may keep that past the io_context, and an executor must
+  // not outlive its io_context.
+  std::optional<net::any_io_executor> executor;
+  net::steady_timer* wake = nullptr;  // strand only
 };
 
 // Shared with callbacks that may outlive the gateway: once `stopped`, nothing is posted.
@@ -414,19 +418,25 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
   net::steady_timer wake(executor, net::steady_timer::time_point::max());
   auto slot = std::make_shared<ResolveSlot>();
   slot->wake = &wake;
-  backend_.Resolve(ns, name, [slot, life = life_, executor](core::Result<Target> r) {
+  slot->executor = executor;
+  struct Forget {  // also when the frame is destroyed by Stop
+    ResolveSlot& slot;
+    ~Forget() {
+      std::lock_guard lock(slot.mu);
+      slot.executor.reset();
+    }
+  } forget{*slot};
+  backend_.Resolve(ns, name, [slot, life = life_](core::Result<Target> r) {
     std::lock_guard life_lock(life->mu);
     if (life->stopped) {
       if (r.ok() && r->release) r->release(false, "gateway stopped");
       return;
     }
-    {
-      std::lock_guard lock(slot->mu);
-      slot->result.emplace(std::move(r));
-      // The warm path: answered before Resolve returned, so the coroutine has not waited.
-      if (slot->in_resolve) return;
-    }
-    net::post(executor, [slot] {
+    std::lock_guard lock(slot->mu);
+    slot->result.emplace(std::move(r));
+    // The warm path: answered before Resolve returned, so the coroutine has not waited.
+    if (slot->in_resolve || !slot->executor) return;
+    net::post(*slot->executor, [slot] {
       if (slot->wake) slot->wake->cancel();
     });
   });
