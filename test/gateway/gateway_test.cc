@@ -309,6 +309,35 @@ TEST_CASE("gateway: a caller that expects 100 Continue gets it before sending th
   CHECK(h.backend.AllReleasedOnce());
 }
 
+TEST_CASE("gateway: HEAD answers keep their length and the connection", "[gateway][invoke]") {
+  Harness h;
+  TestClient client(h.port);
+  TestClient::Request head{http::verb::head, "/function/echo/head", 11};
+  auto r = client.Send(std::move(head));
+  CHECK(r.result_int() == 200);
+  CHECK(r[http::field::content_length] == "42");
+  CHECK(r["X-Seen-Method"] == "HEAD");
+  REQUIRE(client.open());
+  TestClient::Request next{http::verb::post, "/function/echo", 11};
+  next.body() = "after head";
+  CHECK(client.Send(std::move(next)).body() == "after head");
+  CHECK(h.backend.AllReleasedOnce());
+}
+
+TEST_CASE("gateway: a malformed request gets 400 JSON and the connection closes", "[gateway]") {
+  Harness h;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::socket socket(io);
+  socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(h.port)});
+  boost::asio::write(socket, boost::asio::buffer(std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")));
+  boost::beast::flat_buffer buffer;
+  http::response<http::string_body> res;
+  http::read(socket, buffer, res);
+  CHECK(res.result_int() == 400);
+  CHECK_THAT(BodyJson(res)["error"].get<std::string>(), Catch::StartsWith("bad request: "));
+  CHECK_FALSE(res.keep_alive());
+}
+
 TEST_CASE("gateway: a client connection is kept alive and replica connections are reused",
           "[gateway][invoke]") {
   Harness h;

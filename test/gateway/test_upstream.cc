@@ -110,6 +110,16 @@ void TestUpstream::Serve(Socket socket) {
       if (ec) break;
       continue;
     }
+    if (path == "/head") {
+      // The head a GET would have, without the body.
+      http::response<http::empty_body> head{http::status::ok, req.version()};
+      head.content_length(42);
+      head.set("X-Seen-Method", std::string(req.method_string()));
+      head.keep_alive(req.keep_alive());
+      http::write(socket, head, ec);
+      if (ec || !head.keep_alive()) break;
+      continue;
+    }
     if (path == "/count") {
       std::uint32_t sum = 0;
       for (char c : req.body()) sum += static_cast<unsigned char>(c);
@@ -156,6 +166,7 @@ TestClient::Response TestClient::Send(Request req) {
   http::write(socket_, req);
   http::response_parser<http::string_body> p;
   p.body_limit(std::numeric_limits<std::uint64_t>::max());
+  if (req.method() == http::verb::head) p.skip(true);
   http::read(socket_, buffer_, p);
   Response res = p.release();
   if (!res.keep_alive()) {
