@@ -5,8 +5,12 @@
 //   gantry-bench-gateway [-n REQUESTS] [-t SECONDS] [--rounds N] [--io-threads N]
 #include <unistd.h>
 
-#include <algorithm>
+// First: Boost 1.74's awaitable.hpp uses std::exchange without including it.
+// clang-format off
 #include <utility>
+// clang-format on
+
+#include <algorithm>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -92,12 +96,18 @@ int main(int argc, char** argv) {
   int io_threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "-n") requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t") seconds = std::atof(argv[i + 1]);
-    else if (flag == "--rounds") rounds = std::atoi(argv[i + 1]);
-    else if (flag == "--io-threads") io_threads = std::atoi(argv[i + 1]);
+    if (flag == "-n")
+      requests = std::atoll(argv[i + 1]);
+    else if (flag == "-t")
+      seconds = std::atof(argv[i + 1]);
+    else if (flag == "--rounds")
+      rounds = std::atoi(argv[i + 1]);
+    else if (flag == "--io-threads")
+      io_threads = std::atoi(argv[i + 1]);
     else {
-      std::fprintf(stderr, "usage: gantry-bench-gateway [-n REQUESTS] [-t SECONDS] [--rounds N] [--io-threads N]\n");
+      std::fprintf(
+          stderr,
+          "usage: gantry-bench-gateway [-n REQUESTS] [-t SECONDS] [--rounds N] [--io-threads N]\n");
       return 2;
     }
   }
@@ -125,9 +135,11 @@ int main(int argc, char** argv) {
   bench::LoadTarget through;
   through.port = static_cast<unsigned short>(gw.port());
 
-  std::printf("gateway vs direct, same upstream (unix socket echo), %d rounds of <= %lld requests or %.0f s "
-              "per point, gateway io threads: %d\n\n",
-              rounds, static_cast<long long>(requests), seconds, io_threads);
+  std::printf(
+      "gateway vs direct, same upstream (unix socket echo), %d rounds of <= %lld requests or %.0f "
+      "s "
+      "per point, gateway io threads: %d\n\n",
+      rounds, static_cast<long long>(requests), seconds, io_threads);
   std::printf("%-5s %-8s %10s %9s %9s\n", "conc", "path", "rps", "p50_ms", "p99_ms");
   int status = 0;
   for (int concurrency : {1, 16}) {
@@ -161,10 +173,11 @@ int main(int argc, char** argv) {
         status = 1;
       }
     }
-    std::printf("c%-4d ratio gateway/direct rps: %.2f   added p50: %.0f us   added p99: %.0f us\n\n",
-                concurrency, Median(points[1].rps) / std::max(1.0, Median(points[0].rps)),
-                (Median(points[1].p50) - Median(points[0].p50)) * 1000,
-                (Median(points[1].p99) - Median(points[0].p99)) * 1000);
+    std::printf(
+        "c%-4d ratio gateway/direct rps: %.2f   added p50: %.0f us   added p99: %.0f us\n\n",
+        concurrency, Median(points[1].rps) / std::max(1.0, Median(points[0].rps)),
+        (Median(points[1].p50) - Median(points[0].p50)) * 1000,
+        (Median(points[1].p99) - Median(points[0].p99)) * 1000);
   }
   gw.Stop();
   upstream_io.stop();

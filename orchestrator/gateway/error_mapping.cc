@@ -6,24 +6,34 @@ namespace gantry::gateway {
 
 int ApiStatusFor(core::ErrorCode code) {
   switch (code) {
-    case core::ErrorCode::kInvalidArgument: return 400;
-    case core::ErrorCode::kNotFound: return 404;
+    case core::ErrorCode::kInvalidArgument:
+      return 400;
+    case core::ErrorCode::kNotFound:
+      return 404;
     case core::ErrorCode::kAlreadyExists:
-    case core::ErrorCode::kConflict: return 409;
-    case core::ErrorCode::kUnavailable: return 503;
-    case core::ErrorCode::kTimeout: return 504;
+    case core::ErrorCode::kConflict:
+      return 409;
+    case core::ErrorCode::kUnavailable:
+      return 503;
+    case core::ErrorCode::kTimeout:
+      return 504;
     case core::ErrorCode::kCancelled:
-    case core::ErrorCode::kInternal: break;
+    case core::ErrorCode::kInternal:
+      break;
   }
   return 500;
 }
 
 int InvokeStatusFor(core::ErrorCode code) {
   switch (code) {
-    case core::ErrorCode::kNotFound: return 404;
-    case core::ErrorCode::kUnavailable: return 429;
-    case core::ErrorCode::kTimeout: return 503;
-    default: break;
+    case core::ErrorCode::kNotFound:
+      return 404;
+    case core::ErrorCode::kUnavailable:
+      return 429;
+    case core::ErrorCode::kTimeout:
+      return 503;
+    default:
+      break;
   }
   return 502;
 }

@@ -45,7 +45,9 @@ constexpr std::size_t kRelayBufferSize = 64 * 1024;
 constexpr std::chrono::seconds kWriteTimeout{60};
 
 // Handlers in the coroutines report errors through `ec`, not exceptions.
-inline auto Await(error_code& ec) { return net::redirect_error(net::use_awaitable, ec); }
+inline auto Await(error_code& ec) {
+  return net::redirect_error(net::use_awaitable, ec);
+}
 
 // A unique call id in the UUID v4 form OpenFaaS uses.
 std::string NewCallId() {
@@ -54,14 +56,15 @@ std::string NewCallId() {
   std::uint64_t b = rng();
   a = (a & 0xffffffffffff0fffull) | 0x0000000000004000ull;  // version 4
   b = (b & 0x3fffffffffffffffull) | 0x8000000000000000ull;  // variant 10
-  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff,
-                     a & 0xffff, b >> 48, b & 0xffffffffffffull);
+  return fmt::format("{:08x}-{:04x}-{:04x}-{:04x}-{:012x}", a >> 32, (a >> 16) & 0xffff, a & 0xffff,
+                     b >> 48, b & 0xffffffffffffull);
 }
 
 bool IEquals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i]))) {
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i]))) {
       return false;
     }
   }
@@ -256,12 +259,12 @@ std::vector<Route> Gateway::Server::WithBuiltins(std::vector<Route> routes) {
                       return ApiResponse{200, "text/plain", "OK", {}};
                     },
                     false});
-  routes.push_back({"GET", "/metrics",
-                    [this](const ApiRequest&) -> core::Result<ApiResponse> {
-                      return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8",
-                                         metrics_.Render(), {}};
-                    },
-                    false});
+  routes.push_back(
+      {"GET", "/metrics",
+       [this](const ApiRequest&) -> core::Result<ApiResponse> {
+         return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
+       },
+       false});
   return routes;
 }
 
@@ -270,11 +273,13 @@ core::Status Gateway::Server::Start() {
   const std::string& listen = options_.listen;
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
-    return core::Error::InvalidArgument(fmt::format("listen address \"{}\" is not host:port", listen));
+    return core::Error::InvalidArgument(
+        fmt::format("listen address \"{}\" is not host:port", listen));
   }
   std::string host = listen.substr(0, colon);
   if (host.empty()) host = "127.0.0.1";
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   unsigned long port_number = 0;
   try {
     std::size_t used = 0;
@@ -304,7 +309,8 @@ core::Status Gateway::Server::Start() {
     return core::Error::Unavailable(std::move(message));
   };
   if (acceptor_->open(endpoint.protocol(), ec); ec) return fail("socket");
-  if (acceptor_->set_option(net::socket_base::reuse_address(true), ec); ec) return fail("SO_REUSEADDR");
+  if (acceptor_->set_option(net::socket_base::reuse_address(true), ec); ec)
+    return fail("SO_REUSEADDR");
   if (acceptor_->bind(endpoint, ec); ec) return fail("bind");
   if (acceptor_->listen(net::socket_base::max_listen_connections, ec); ec) return fail("listen");
   port_ = acceptor_->local_endpoint(ec).port();
@@ -313,7 +319,8 @@ core::Status Gateway::Server::Start() {
     std::lock_guard lock(life_->mu);
     life_->stopped = false;
   }
-  workers_ = std::make_unique<net::thread_pool>(static_cast<std::size_t>(std::max(1, options_.worker_threads)));
+  workers_ = std::make_unique<net::thread_pool>(
+      static_cast<std::size_t>(std::max(1, options_.worker_threads)));
   net::co_spawn(*io_, AcceptLoop(), net::detached);
   for (int i = 0; i < io_threads; ++i) io_threads_.emplace_back([this] { io_->run(); });
   core::Log(core::LogLevel::kInfo, "gateway listening on {}:{}", host, port_.load());
@@ -362,7 +369,11 @@ net::awaitable<void> Gateway::Server::AcceptLoop() {
 net::awaitable<void> Gateway::Server::Session(tcp::socket socket) {
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
-  Connection c{beast::tcp_stream(std::move(socket)), {}, {}, nullptr, ec ? "" : remote.address().to_string()};
+  Connection c{beast::tcp_stream(std::move(socket)),
+               {},
+               {},
+               nullptr,
+               ec ? "" : remote.address().to_string()};
   try {
     for (;;) {
       HeaderParser hp;
@@ -413,7 +424,7 @@ net::awaitable<bool> Gateway::Server::WriteContinue(Connection& c) {
 }
 
 net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string& ns,
-                                                             const std::string& name) {
+                                                              const std::string& name) {
   auto executor = co_await net::this_coro::executor;
   net::steady_timer wake(executor, net::steady_timer::time_point::max());
   auto slot = std::make_shared<ResolveSlot>();
@@ -466,7 +477,8 @@ net::awaitable<error_code> Gateway::Server::Connect(UpstreamSocket& socket, cons
   }
   auto address = net::ip::make_address(t.host, ec);
   if (ec) co_return ec;
-  if (t.port <= 0 || t.port > 65535) co_return net::error::make_error_code(net::error::invalid_argument);
+  if (t.port <= 0 || t.port > 65535)
+    co_return net::error::make_error_code(net::error::invalid_argument);
   tcp::endpoint endpoint(address, static_cast<unsigned short>(t.port));
   co_await socket.async_connect(UpstreamSocket::endpoint_type(endpoint), Await(ec));
   if (!ec) socket.set_option(tcp::no_delay(true), ec);
@@ -508,8 +520,9 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
   name = std::move(parsed->name);
   if (auto length = hp.content_length(); length && *length > options_.max_invoke_body) {
     keep = false;
-    co_return co_await fail(413, fmt::format("request body of {} bytes is over the limit of {} bytes",
-                                             *length, options_.max_invoke_body));
+    co_return co_await fail(
+        413, fmt::format("request body of {} bytes is over the limit of {} bytes", *length,
+                         options_.max_invoke_body));
   }
 
   auto resolved = co_await Resolve(ns, name);
@@ -556,7 +569,8 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
                        target.timeout.count());
   };
 
-  const std::string tcp_key = target.unix_socket.empty() ? fmt::format("{}:{}", target.host, target.port) : "";
+  const std::string tcp_key =
+      target.unix_socket.empty() ? fmt::format("{}:{}", target.host, target.port) : "";
   const std::string& key = target.unix_socket.empty() ? tcp_key : target.unix_socket;
 
   // The request to the replica: same method, the path after the function, the caller's
@@ -572,9 +586,11 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
   out.set("X-Start-Time", start_time);
   if (!c.peer.empty()) {
     auto xff = out.find("X-Forwarded-For");
-    out.set("X-Forwarded-For", xff == out.end() ? c.peer : fmt::format("{}, {}", xff->value(), c.peer));
+    out.set("X-Forwarded-For",
+            xff == out.end() ? c.peer : fmt::format("{}, {}", xff->value(), c.peer));
   }
-  if (auto host = out.find(http::field::host); host != out.end()) out.set("X-Forwarded-Host", host->value());
+  if (auto host = out.find(http::field::host); host != out.end())
+    out.set("X-Forwarded-Host", host->value());
   if (!c.scratch) {
     // Reads fill what a flat_buffer has room for (512 bytes when it is new): give room.
     c.scratch = std::make_unique_for_overwrite<char[]>(kRelayBufferSize);
@@ -602,7 +618,8 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
           finish(504, false, "timeout");
           co_return co_await fail(504, timeout_message());
         }
-        std::string reason = fmt::format("connect to replica {} ({}): {}", target.replica, key, ec.message());
+        std::string reason =
+            fmt::format("connect to replica {} ({}): {}", target.replica, key, ec.message());
         finish(502, true, reason);
         co_return co_await fail(502, reason);
       }
@@ -624,8 +641,8 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
     if (sent.read_ec == http::error::body_limit) {
       finish(413, false, "");
       keep = false;
-      co_return co_await fail(413, fmt::format("request body is over the limit of {} bytes",
-                                               options_.max_invoke_body));
+      co_return co_await fail(
+          413, fmt::format("request body is over the limit of {} bytes", options_.max_invoke_body));
     }
     if (sent.read_ec) {  // the caller went away mid-body
       finish(499, false, "client closed the connection");
@@ -647,7 +664,8 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
       co_return co_await fail(504, timeout_message());
     }
     if (reused && !body_pending) continue;
-    std::string reason = fmt::format("replica {} ({}) failed before answering: {}", target.replica, key, ec.message());
+    std::string reason = fmt::format("replica {} ({}) failed before answering: {}", target.replica,
+                                     key, ec.message());
     finish(502, true, reason);
     keep = keep && bp.is_done();
     co_return co_await fail(502, reason);
@@ -678,13 +696,14 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
 
   http::response_serializer<http::buffer_body> rs{res};
   c.stream.expires_never();
-  RelayResult relayed = co_await RelayBody(*upstream, upstream_buffer, rp, c.stream, rs, c.scratch.get(),
-                                           kRelayBufferSize);
+  RelayResult relayed = co_await RelayBody(*upstream, upstream_buffer, rp, c.stream, rs,
+                                           c.scratch.get(), kRelayBufferSize);
   if (!relayed.ok()) {
     // The head is out: the caller can only see the connection close on a short body.
     std::string reason = deadline_state->fired ? "timeout while relaying the response"
-                         : relayed.read_ec ? "replica closed mid-response: " + relayed.read_ec.message()
-                                           : "client closed the connection";
+                         : relayed.read_ec
+                             ? "replica closed mid-response: " + relayed.read_ec.message()
+                             : "client closed the connection";
     finish(deadline_state->fired ? 504 : status, false, reason);
     co_return false;
   }
@@ -700,7 +719,8 @@ bool Gateway::Server::Authorized(const http::request_header<>& h) const {
   if (options_.auth_disabled) return true;
   std::string_view value = h[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() < kBearer.size() || !IEquals(value.substr(0, kBearer.size()), kBearer)) return false;
+  if (value.size() < kBearer.size() || !IEquals(value.substr(0, kBearer.size()), kBearer))
+    return false;
   std::string_view token = value.substr(kBearer.size());
   const std::string& want = options_.token;
   if (want.empty() || token.size() != want.size()) return false;
@@ -717,7 +737,8 @@ net::awaitable<ApiResponse> Gateway::Server::OnWorker(std::function<ApiResponse(
         net::post(*workers_, [h = std::move(handler), f = std::move(f)]() mutable {
           ApiResponse r = f();
           auto ex = net::get_associated_executor(h);
-          net::post(ex, [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+          net::post(ex,
+                    [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
         });
       },
       net::use_awaitable, std::move(fn));
@@ -745,13 +766,14 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
 
   RouteTable::Match match = routes_.Find(req.method_string(), split.path);
   if (match.kind == RouteTable::Match::kNotFound) {
-    co_return co_await error(404, fmt::format("no route for {} {}", std::string_view(req.method_string()),
-                                              split.path));
+    co_return co_await error(
+        404, fmt::format("no route for {} {}", std::string_view(req.method_string()), split.path));
   }
   if (match.kind == RouteTable::Match::kMethodNotAllowed) {
     keep = keep && !body_pending;
     ApiResponse r = JsonResponse(
-        405, fmt::format("{} is not allowed on {}", std::string_view(req.method_string()), split.path));
+        405,
+        fmt::format("{} is not allowed on {}", std::string_view(req.method_string()), split.path));
     r.headers.emplace("Allow", match.allow);
     co_return co_await answer(std::move(r));
   }
@@ -763,8 +785,9 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
   }
   if (auto length = hp.content_length(); length && *length > options_.max_api_body) {
     keep = false;
-    co_return co_await error(413, fmt::format("request body of {} bytes is over the limit of {} bytes",
-                                              *length, options_.max_api_body));
+    co_return co_await error(
+        413, fmt::format("request body of {} bytes is over the limit of {} bytes", *length,
+                         options_.max_api_body));
   }
 
   ApiRequest api;
@@ -787,8 +810,8 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
     c.stream.expires_never();
     if (ec == http::error::body_limit) {
       keep = false;
-      co_return co_await error(413, fmt::format("request body is over the limit of {} bytes",
-                                                options_.max_api_body));
+      co_return co_await error(
+          413, fmt::format("request body is over the limit of {} bytes", options_.max_api_body));
     }
     if (ec) co_return false;
     api.body = std::move(sp.get().body());
@@ -801,7 +824,8 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
     try {
       return ToApiResponse(route->handler(api));
     } catch (const std::exception& e) {
-      return ToApiResponse(core::Error::Internal(fmt::format("{} {}: {}", api.method, api.path, e.what())));
+      return ToApiResponse(
+          core::Error::Internal(fmt::format("{} {}: {}", api.method, api.path, e.what())));
     }
   };
   ApiResponse r = co_await OnWorker(std::move(work));
@@ -813,9 +837,17 @@ Gateway::Gateway(GatewayOptions options, InvokeBackend& backend, std::vector<Rou
 
 Gateway::~Gateway() = default;
 
-core::Status Gateway::Start() { return server_->Start(); }
-void Gateway::Stop() { server_->Stop(); }
-int Gateway::port() const { return server_->port(); }
-Metrics& Gateway::metrics() { return server_->metrics(); }
+core::Status Gateway::Start() {
+  return server_->Start();
+}
+void Gateway::Stop() {
+  server_->Stop();
+}
+int Gateway::port() const {
+  return server_->port();
+}
+Metrics& Gateway::metrics() {
+  return server_->metrics();
+}
 
 }  // namespace gantry::gateway

@@ -20,8 +20,8 @@ struct GatewayOptions {
   bool auth_disabled = false;  // accept management calls without a token (or an empty bearer)
   std::uint64_t max_invoke_body = 64ull << 20;  // bytes; 413 beyond
   std::uint64_t max_api_body = 32ull << 20;     // bytes; 413 beyond
-  int io_threads = 2;      // run the sockets; never block
-  int worker_threads = 4;  // run management handlers (which may block) and /metrics
+  int io_threads = 2;                           // run the sockets; never block
+  int worker_threads = 4;                 // run management handlers (which may block) and /metrics
   std::chrono::seconds idle_timeout{75};  // a client connection idle this long is closed
   std::size_t max_idle_upstream = 64;     // idle upstream connections kept per socket/port
 };

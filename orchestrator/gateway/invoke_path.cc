@@ -15,10 +15,12 @@ core::Result<InvokePath> ParseInvokePath(std::string_view target) {
   std::size_t dot = first.find('.');
   std::string_view name = first.substr(0, dot);
   std::string_view ns = dot == std::string_view::npos ? kDefaultNamespace : first.substr(dot + 1);
-  if (name.empty()) return core::Error::InvalidArgument("no function name in " + std::string(target));
+  if (name.empty())
+    return core::Error::InvalidArgument("no function name in " + std::string(target));
   if (ns.empty()) return core::Error::InvalidArgument("empty namespace in " + std::string(target));
   if (first.find('%') != std::string_view::npos) {
-    return core::Error::InvalidArgument("escaped characters in a function name: " + std::string(first));
+    return core::Error::InvalidArgument("escaped characters in a function name: " +
+                                        std::string(first));
   }
   out.name = name;
   out.ns = ns;

@@ -28,9 +28,13 @@ std::string Escape(std::string_view text, bool quote) {
 
 }  // namespace
 
-std::string EscapeLabelValue(std::string_view value) { return Escape(value, true); }
+std::string EscapeLabelValue(std::string_view value) {
+  return Escape(value, true);
+}
 
-std::string EscapeHelp(std::string_view help) { return Escape(help, false); }
+std::string EscapeHelp(std::string_view help) {
+  return Escape(help, false);
+}
 
 std::string FormatValue(double value) {
   if (std::isnan(value)) return "NaN";
@@ -195,8 +199,7 @@ std::string Metrics::Render() const {
   return out;
 }
 
-std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view function,
-                                   int code) const {
+std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view function, int code) const {
   std::lock_guard lock(mu_);
   auto it = functions_.find(KeyView{ns, function});
   if (it == functions_.end()) return 0;

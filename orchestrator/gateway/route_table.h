@@ -20,9 +20,9 @@ class RouteTable {
 
   struct Match {
     enum Kind { kFound, kNotFound, kMethodNotAllowed } kind = kNotFound;
-    const Route* route = nullptr;                // kFound
-    std::map<std::string, std::string> params;   // kFound
-    std::string allow;                           // kMethodNotAllowed: "GET, PUT"
+    const Route* route = nullptr;               // kFound
+    std::map<std::string, std::string> params;  // kFound
+    std::string allow;                          // kMethodNotAllowed: "GET, PUT"
   };
 
   // kFound with the route and its params; kMethodNotAllowed when some route's pattern

@@ -39,7 +39,7 @@ class UpstreamPool {
 
   mutable std::mutex mu_;
   std::map<std::string, std::vector<UpstreamSocket>, std::less<>> idle_;  // guarded by mu_
-  std::chrono::steady_clock::time_point last_prune_;                     // guarded by mu_
+  std::chrono::steady_clock::time_point last_prune_;                      // guarded by mu_
 };
 
 // True when `socket` has neither been closed by the peer nor has unread bytes waiting

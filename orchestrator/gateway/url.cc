@@ -42,7 +42,8 @@ std::map<std::string, std::string> ParseQuery(std::string_view query) {
     if (pair.empty()) continue;
     auto eq = pair.find('=');
     std::string_view key = pair.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : pair.substr(eq + 1);
     auto k = PercentDecode(key, true);
     auto v = PercentDecode(value, true);
     out.emplace(k ? *k : std::string(key), v ? *v : std::string(value));

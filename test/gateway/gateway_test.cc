@@ -65,7 +65,8 @@ class FakeBackend : public InvokeBackend {
     auto t = targets_.find(name);
     if (t == targets_.end()) {
       lock.unlock();
-      done(core::Error::NotFound("function \"" + name + "\" not found in namespace \"" + ns + "\""));
+      done(
+          core::Error::NotFound("function \"" + name + "\" not found in namespace \"" + ns + "\""));
       return;
     }
     Target target = t->second;
@@ -96,10 +97,12 @@ class FakeBackend : public InvokeBackend {
   bool AllReleasedOnce() {
     std::unique_lock lock(mu_);
     cv_.wait_for(lock, std::chrono::seconds(10), [&] {
-      for (int r : releases_) if (r == 0) return false;
+      for (int r : releases_)
+        if (r == 0) return false;
       return true;
     });
-    for (int r : releases_) if (r != 1) return false;
+    for (int r : releases_)
+      if (r != 1) return false;
     return true;
   }
   int resolved() {
@@ -186,20 +189,23 @@ Json BodyJson(const TestClient::Response& r) {
   return Json::parse(r.body());
 }
 
-TEST_CASE("gateway: invoke proxies method, path, query, headers and body both ways", "[gateway][invoke]") {
+TEST_CASE("gateway: invoke proxies method, path, query, headers and body both ways",
+          "[gateway][invoke]") {
   Harness h;
   for (std::string fn : {"echo", "tcp"}) {
     INFO(fn);
     auto r = Fetch(h.port, http::verb::put, "/function/" + fn + "/a/b?x=1&y=%20", "hello body",
-                   {{"X-Custom", "custom value"}, {"Content-Type", "text/plain"},
-                    {"Connection", "keep-alive, X-Hop"}, {"X-Hop", "hop value"},
+                   {{"X-Custom", "custom value"},
+                    {"Content-Type", "text/plain"},
+                    {"Connection", "keep-alive, X-Hop"},
+                    {"X-Hop", "hop value"},
                     {"Authorization", "Bearer fn-token"}});
     CHECK(r.result_int() == 200);
     CHECK(r.body() == "hello body");
     CHECK(r["X-Seen-Method"] == "PUT");
     CHECK(r["X-Seen-Target"] == "/a/b?x=1&y=%20");
     CHECK(r["X-Seen-Custom"] == "custom value");
-    CHECK(r["X-Seen-Hop"] == "");  // named in Connection: hop-by-hop
+    CHECK(r["X-Seen-Hop"] == "");                           // named in Connection: hop-by-hop
     CHECK(r["X-Seen-Authorization"] == "Bearer fn-token");  // the function's own business
     CHECK(r["X-Seen-Forwarded-For"] == "127.0.0.1");
     CHECK(r["Content-Type"] == "text/plain");
@@ -237,7 +243,8 @@ TEST_CASE("gateway: invoke answers carry the call headers", "[gateway][invoke]")
   CHECK(start.find_first_not_of("0123456789") == std::string::npos);
   // Unix time in nanoseconds: within a day of this machine's clock.
   auto now_ns = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                    std::chrono::system_clock::now().time_since_epoch()).count();
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
   CHECK(std::abs(static_cast<double>(std::stoll(start) - now_ns)) < 86400e9);
   std::string duration(a["X-Duration-Seconds"]);
   REQUIRE_FALSE(duration.empty());
@@ -329,7 +336,8 @@ TEST_CASE("gateway: a malformed request gets 400 JSON and the connection closes"
   boost::asio::io_context io;
   boost::asio::ip::tcp::socket socket(io);
   socket.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(h.port)});
-  boost::asio::write(socket, boost::asio::buffer(std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")));
+  boost::asio::write(
+      socket, boost::asio::buffer(std::string("GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n")));
   boost::beast::flat_buffer buffer;
   http::response<http::string_body> res;
   http::read(socket, buffer, res);
@@ -378,8 +386,9 @@ TEST_CASE("gateway: a call over the function's timeout gets 504", "[gateway][inv
   CHECK(h.gateway->metrics().Invocations("default", "quick", 504) == 1);
 }
 
-TEST_CASE("gateway: a replica that refuses or drops the connection gets 502 and is released as failed",
-          "[gateway][invoke]") {
+TEST_CASE(
+    "gateway: a replica that refuses or drops the connection gets 502 and is released as failed",
+    "[gateway][invoke]") {
   Harness h;
   Target gone;
   gone.unix_socket = "/tmp/gantry-gw-test-no-such.sock";
@@ -414,7 +423,8 @@ TEST_CASE("gateway: a replica that refuses or drops the connection gets 502 and 
   CHECK(h.gateway->metrics().Invocations("default", "echo", 502) == 1);
 }
 
-TEST_CASE("gateway: resolve errors become 404, 429, 503 and 502 with JSON bodies", "[gateway][invoke]") {
+TEST_CASE("gateway: resolve errors become 404, 429, 503 and 502 with JSON bodies",
+          "[gateway][invoke]") {
   Harness h;
   h.backend.Fail("busy", core::Error::Unavailable("queue of \"busy\" is full (10 waiting)"));
   h.backend.Fail("slow", core::Error::Timeout("no replica of \"slow\" became ready in 30s"));
@@ -452,7 +462,8 @@ TEST_CASE("gateway: resolve may answer from another thread", "[gateway][invoke]"
       return Fetch(h.port, http::verb::post, "/function/echo", "n" + std::to_string(i));
     }));
   }
-  for (int i = 0; i < 8; ++i) CHECK(calls[static_cast<std::size_t>(i)].get().body() == "n" + std::to_string(i));
+  for (int i = 0; i < 8; ++i)
+    CHECK(calls[static_cast<std::size_t>(i)].get().body() == "n" + std::to_string(i));
   CHECK(h.backend.resolved() == 8);
   CHECK(h.backend.AllReleasedOnce());
 }
@@ -467,14 +478,16 @@ bool Eventually(F done) {
   return done();
 }
 
-TEST_CASE("gateway: Stop releases calls in flight and targets resolved after it", "[gateway][invoke]") {
+TEST_CASE("gateway: Stop releases calls in flight and targets resolved after it",
+          "[gateway][invoke]") {
   Harness h;
   auto in_flight = std::async(std::launch::async, [&] {
     return Fetch(h.port, http::verb::get, "/function/echo/sleep?ms=1500");
   });
   REQUIRE(Eventually([&] { return h.unix_up.requests() == 1; }));
   h.backend.set_hold(true);
-  auto waiting = std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::get, "/function/echo"); });
+  auto waiting = std::async(std::launch::async,
+                            [&] { return Fetch(h.port, http::verb::get, "/function/echo"); });
   REQUIRE(Eventually([&] { return h.backend.resolved() == 2; }));
   h.gateway->Stop();
   h.backend.AnswerHeld();  // too late: the gateway releases the target itself
@@ -493,7 +506,8 @@ TEST_CASE("gateway: invoke bodies over the limit get 413", "[gateway][invoke]") 
   CHECK(r.result_int() == 413);
   CHECK_THAT(BodyJson(r)["error"].get<std::string>(), Catch::Contains("limit of 1000 bytes"));
   CHECK(h.backend.resolved() == 0);  // refused before any replica is asked for
-  CHECK(Fetch(h.port, http::verb::post, "/function/echo", std::string(1000, 'x')).result_int() == 200);
+  CHECK(Fetch(h.port, http::verb::post, "/function/echo", std::string(1000, 'x')).result_int() ==
+        200);
 
   // Chunked: the limit is only seen while streaming.
   TestClient client(h.port);
@@ -513,23 +527,30 @@ std::vector<Route> TestRoutes() {
   return {
       Handler("GET", "/system/functions",
               [](const ApiRequest& r) -> core::Result<ApiResponse> {
-                Json j = {{"query", r.query}, {"accept", r.headers.count("accept") ? r.headers.at("accept") : ""}};
+                Json j = {{"query", r.query},
+                          {"accept", r.headers.count("accept") ? r.headers.at("accept") : ""}};
                 return ApiResponse{200, "application/json", j.dump(), {{"X-Handler", "list"}}};
               }),
       Handler("PUT", "/apis/gantry/v1/namespaces/{ns}/functions/{name}",
               [](const ApiRequest& r) -> core::Result<ApiResponse> {
-                if (r.params.at("name") == "taken") return core::Error::Conflict("\"taken\" is being deleted");
-                if (r.params.at("name") == "bad") return core::Error::InvalidArgument("spec.timeout: not a duration");
+                if (r.params.at("name") == "taken")
+                  return core::Error::Conflict("\"taken\" is being deleted");
+                if (r.params.at("name") == "bad")
+                  return core::Error::InvalidArgument("spec.timeout: not a duration");
                 if (r.params.at("name") == "throws") throw std::runtime_error("boom");
-                Json j = {{"ns", r.params.at("ns")}, {"name", r.params.at("name")}, {"size", r.body.size()},
-                          {"method", r.method}, {"path", r.path}};
+                Json j = {{"ns", r.params.at("ns")},
+                          {"name", r.params.at("name")},
+                          {"size", r.body.size()},
+                          {"method", r.method},
+                          {"path", r.path}};
                 return ApiResponse{202, "application/json", j.dump(), {}};
               }),
-      Handler("GET", "/system/info",
-              [](const ApiRequest&) -> core::Result<ApiResponse> {
-                return ApiResponse{200, "application/json", R"({"provider":"gantry"})", {}};
-              },
-              false),
+      Handler(
+          "GET", "/system/info",
+          [](const ApiRequest&) -> core::Result<ApiResponse> {
+            return ApiResponse{200, "application/json", R"({"provider":"gantry"})", {}};
+          },
+          false),
   };
 }
 
@@ -538,14 +559,16 @@ TEST_CASE("gateway: management routes need the bearer token", "[gateway][api]") 
   auto none = Fetch(h.port, http::verb::get, "/system/functions");
   CHECK(none.result_int() == 401);
   CHECK_THAT(BodyJson(none)["error"].get<std::string>(), Catch::Contains("bearer token"));
-  CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer wrong!"}})
-            .result_int() == 401);
+  CHECK(
+      Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer wrong!"}})
+          .result_int() == 401);
   CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Bearer "}})
             .result_int() == 401);
-  CHECK(Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Basic czNjcmV0"}})
-            .result_int() == 401);
-  auto ok = Fetch(h.port, http::verb::get, "/system/functions?namespace=team%2Da&x",
-                  "", {{"Authorization", "Bearer s3cret"}, {"Accept", "application/json"}});
+  CHECK(
+      Fetch(h.port, http::verb::get, "/system/functions", "", {{"Authorization", "Basic czNjcmV0"}})
+          .result_int() == 401);
+  auto ok = Fetch(h.port, http::verb::get, "/system/functions?namespace=team%2Da&x", "",
+                  {{"Authorization", "Bearer s3cret"}, {"Accept", "application/json"}});
   CHECK(ok.result_int() == 200);
   CHECK(ok["X-Handler"] == "list");
   auto j = BodyJson(ok);
@@ -602,11 +625,13 @@ TEST_CASE("gateway: management routing: params, 404, 405, 413 and error codes", 
     unsigned status;
     std::string error;
   };
-  for (const auto& c : std::vector<Case>{{"taken", 409, "\"taken\" is being deleted"},
-                                         {"bad", 400, "spec.timeout: not a duration"},
-                                         {"throws", 500, "PUT /apis/gantry/v1/namespaces/t/functions/throws: boom"}}) {
+  for (const auto& c : std::vector<Case>{
+           {"taken", 409, "\"taken\" is being deleted"},
+           {"bad", 400, "spec.timeout: not a duration"},
+           {"throws", 500, "PUT /apis/gantry/v1/namespaces/t/functions/throws: boom"}}) {
     INFO(c.name);
-    auto r = Fetch(h.port, http::verb::put, "/apis/gantry/v1/namespaces/t/functions/" + c.name, "{}", auth);
+    auto r = Fetch(h.port, http::verb::put, "/apis/gantry/v1/namespaces/t/functions/" + c.name,
+                   "{}", auth);
     CHECK(r.result_int() == c.status);
     CHECK(BodyJson(r) == Json{{"error", c.error}});
   }
@@ -616,17 +641,19 @@ TEST_CASE("gateway: a blocking handler runs on a worker, not on the io thread", 
   std::promise<void> entered;
   std::promise<void> go;
   std::shared_future<void> go_future = go.get_future().share();
-  std::vector<Route> routes = {Handler("POST", "/block",
-                                       [&, go_future](const ApiRequest&) -> core::Result<ApiResponse> {
-                                         entered.set_value();
-                                         go_future.wait();
-                                         return ApiResponse{200, "text/plain", "done", {}};
-                                       },
-                                       false)};
+  std::vector<Route> routes = {Handler(
+      "POST", "/block",
+      [&, go_future](const ApiRequest&) -> core::Result<ApiResponse> {
+        entered.set_value();
+        go_future.wait();
+        return ApiResponse{200, "text/plain", "done", {}};
+      },
+      false)};
   GatewayOptions o = TestOptions();
   o.io_threads = 1;
   Harness h(o, std::move(routes));
-  auto blocked = std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::post, "/block"); });
+  auto blocked =
+      std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::post, "/block"); });
   entered.get_future().wait();
   // The single io thread still serves invoke and /healthz meanwhile.
   CHECK(Fetch(h.port, http::verb::get, "/function/echo").result_int() == 200);
@@ -635,9 +662,11 @@ TEST_CASE("gateway: a blocking handler runs on a worker, not on the io thread", 
   CHECK(blocked.get().body() == "done");
 }
 
-TEST_CASE("gateway: metrics count calls by code, cold starts and collectors", "[gateway][metrics]") {
+TEST_CASE("gateway: metrics count calls by code, cold starts and collectors",
+          "[gateway][metrics]") {
   Harness h;
-  CounterFamily& builds = h.gateway->metrics().AddCounter("gantry_builds_total", "Builds.", {"result"});
+  CounterFamily& builds =
+      h.gateway->metrics().AddCounter("gantry_builds_total", "Builds.", {"result"});
   builds.Add({"ok"});
   h.gateway->metrics().AddCollector([](std::string& out) {
     AppendHeader(out, "gantry_queue_depth", "Calls waiting.", "gauge");
@@ -649,13 +678,23 @@ TEST_CASE("gateway: metrics count calls by code, cold starts and collectors", "[
   CHECK(h.backend.AllReleasedOnce());
   auto r = Fetch(h.port, http::verb::get, "/metrics");
   CHECK(r.result_int() == 200);
-  CHECK_THAT(std::string(r[http::field::content_type]), Catch::StartsWith("text/plain; version=0.0.4"));
+  CHECK_THAT(std::string(r[http::field::content_type]),
+             Catch::StartsWith("text/plain; version=0.0.4"));
   const std::string& text = r.body();
-  CHECK_THAT(text, Catch::Contains(R"(gantry_invocations_total{namespace="default",function="echo",code="200"} 3)"));
-  CHECK_THAT(text, Catch::Contains(R"(gantry_invocations_total{namespace="default",function="echo",code="500"} 1)"));
-  CHECK_THAT(text, Catch::Contains(R"(gantry_invocation_duration_seconds_count{namespace="default",function="echo"} 4)"));
-  CHECK_THAT(text, Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="cold"} 1)"));
-  CHECK_THAT(text, Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="echo"} 0)"));
+  CHECK_THAT(text,
+             Catch::Contains(
+                 R"(gantry_invocations_total{namespace="default",function="echo",code="200"} 3)"));
+  CHECK_THAT(text,
+             Catch::Contains(
+                 R"(gantry_invocations_total{namespace="default",function="echo",code="500"} 1)"));
+  CHECK_THAT(
+      text,
+      Catch::Contains(
+          R"(gantry_invocation_duration_seconds_count{namespace="default",function="echo"} 4)"));
+  CHECK_THAT(text,
+             Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="cold"} 1)"));
+  CHECK_THAT(text,
+             Catch::Contains(R"(gantry_cold_starts_total{namespace="default",function="echo"} 0)"));
   CHECK_THAT(text, Catch::Contains("gantry_builds_total{result=\"ok\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("gantry_queue_depth{function=\"echo\"} 4\n"));
 }

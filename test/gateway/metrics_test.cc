@@ -6,8 +6,10 @@
 namespace gantry::gateway {
 namespace {
 
-TEST_CASE("gateway: label values and help text are escaped as Prometheus wants", "[gateway][metrics]") {
-  CHECK(EscapeLabelValue(R"(a"b\c)" "\n") == R"(a\"b\\c\n)");
+TEST_CASE("gateway: label values and help text are escaped as Prometheus wants",
+          "[gateway][metrics]") {
+  CHECK(EscapeLabelValue(R"(a"b\c)"
+                         "\n") == R"(a\"b\\c\n)");
   CHECK(EscapeHelp("a\\b\n\"q\"") == R"(a\\b\n"q")");
   CHECK(FormatValue(1) == "1");
   CHECK(FormatValue(0.25) == "0.25");
@@ -26,7 +28,8 @@ TEST_CASE("gateway: label values and help text are escaped as Prometheus wants",
         "gantry_y 0.5\n");
 }
 
-TEST_CASE("gateway: invocations render as counters and a cumulative histogram", "[gateway][metrics]") {
+TEST_CASE("gateway: invocations render as counters and a cumulative histogram",
+          "[gateway][metrics]") {
   Metrics m;
   m.RecordInvocation("default", "echo", 200, 0.003, true);
   m.RecordInvocation("default", "echo", 200, 0.02, false);
@@ -42,11 +45,16 @@ TEST_CASE("gateway: invocations render as counters and a cumulative histogram", 
   CHECK_THAT(text, Catch::Contains("gantry_invocations_total{" + l + ",code=\"200\"} 2\n"));
   CHECK_THAT(text, Catch::Contains("gantry_invocations_total{" + l + ",code=\"502\"} 1\n"));
   CHECK_THAT(text, Catch::Contains("# TYPE gantry_invocation_duration_seconds histogram\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"0.001\"} 0\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"0.005\"} 1\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"0.025\"} 2\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"60\"} 2\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"+Inf\"} 3\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
+                                   ",le=\"0.001\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
+                                   ",le=\"0.005\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
+                                   ",le=\"0.025\"} 2\n"));
+  CHECK_THAT(text,
+             Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l + ",le=\"60\"} 2\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
+                                   ",le=\"+Inf\"} 3\n"));
   CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_sum{" + l + "} 100.023\n"));
   CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_count{" + l + "} 3\n"));
   CHECK_THAT(text, Catch::Contains("gantry_cold_starts_total{" + l + "} 1\n"));
@@ -55,13 +63,21 @@ TEST_CASE("gateway: invocations render as counters and a cumulative histogram", 
 TEST_CASE("gateway: a bucket bound is inclusive", "[gateway][metrics]") {
   Metrics m;
   m.RecordInvocation("ns", "f", 200, 0.005, false);
-  CHECK_THAT(m.Render(), Catch::Contains(R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.005"} 1)"));
-  CHECK_THAT(m.Render(), Catch::Contains(R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.0025"} 0)"));
+  CHECK_THAT(
+      m.Render(),
+      Catch::Contains(
+          R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.005"} 1)"));
+  CHECK_THAT(
+      m.Render(),
+      Catch::Contains(
+          R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.0025"} 0)"));
 }
 
-TEST_CASE("gateway: daemon counters and collectors are rendered after the gateway's", "[gateway][metrics]") {
+TEST_CASE("gateway: daemon counters and collectors are rendered after the gateway's",
+          "[gateway][metrics]") {
   Metrics m;
-  CounterFamily& builds = m.AddCounter("gantry_builds_total", "Image builds by result.", {"result"});
+  CounterFamily& builds =
+      m.AddCounter("gantry_builds_total", "Image builds by result.", {"result"});
   builds.Add({"ok"});
   builds.Add({"ok"});
   builds.Add({"failed"}, 3);

@@ -38,14 +38,33 @@ TEST_CASE("gateway: routes match by method and pattern", "[gateway][routing]") {
       {"GET", "/system/functions", K::kFound, "/system/functions", {}, ""},
       {"POST", "/system/functions", K::kFound, "/system/functions", {}, ""},
       {"DELETE", "/system/functions", K::kMethodNotAllowed, "", {}, "GET, POST"},
-      {"GET", "/system/function/echo", K::kFound, "/system/function/{name}", {{"name", "echo"}}, ""},
+      {"GET",
+       "/system/function/echo",
+       K::kFound,
+       "/system/function/{name}",
+       {{"name", "echo"}},
+       ""},
       {"GET", "/system/function/", K::kNotFound, "", {}, ""},  // a param is never empty
       {"GET", "/system/function/a/b", K::kNotFound, "", {}, ""},
-      {"GET", "/system/function/a%2Eb", K::kFound, "/system/function/{name}", {{"name", "a.b"}}, ""},
+      {"GET",
+       "/system/function/a%2Eb",
+       K::kFound,
+       "/system/function/{name}",
+       {{"name", "a.b"}},
+       ""},
       {"GET", "/system/function/a%zz", K::kNotFound, "", {}, ""},
-      {"PUT", "/apis/gantry/v1/namespaces/team/functions/echo", K::kFound,
-       "/apis/gantry/v1/namespaces/{ns}/functions/{name}", {{"ns", "team"}, {"name", "echo"}}, ""},
-      {"DELETE", "/apis/gantry/v1/namespaces/team/functions/echo", K::kMethodNotAllowed, "", {}, "PUT, GET"},
+      {"PUT",
+       "/apis/gantry/v1/namespaces/team/functions/echo",
+       K::kFound,
+       "/apis/gantry/v1/namespaces/{ns}/functions/{name}",
+       {{"ns", "team"}, {"name", "echo"}},
+       ""},
+      {"DELETE",
+       "/apis/gantry/v1/namespaces/team/functions/echo",
+       K::kMethodNotAllowed,
+       "",
+       {},
+       "PUT, GET"},
       {"PATCH", "/any/thing", K::kFound, "/any/{x}", {{"x", "thing"}}, ""},
       {"GET", "/files/a/b/c", K::kFound, "/files/{path...}", {{"path", "a/b/c"}}, ""},
       {"GET", "/files", K::kFound, "/files/{path...}", {{"path", ""}}, ""},
@@ -68,14 +87,18 @@ TEST_CASE("gateway: routes match by method and pattern", "[gateway][routing]") {
 TEST_CASE("gateway: the first matching route wins", "[gateway][routing]") {
   int hit = 0;
   RouteTable t({
-      {"GET", "/system/functions/special", [&](const ApiRequest&) -> core::Result<ApiResponse> {
+      {"GET", "/system/functions/special",
+       [&](const ApiRequest&) -> core::Result<ApiResponse> {
          hit = 1;
          return ApiResponse{};
-       }, true},
-      {"GET", "/system/functions/{name}", [&](const ApiRequest&) -> core::Result<ApiResponse> {
+       },
+       true},
+      {"GET", "/system/functions/{name}",
+       [&](const ApiRequest&) -> core::Result<ApiResponse> {
          hit = 2;
          return ApiResponse{};
-       }, true},
+       },
+       true},
   });
   auto m = t.Find("GET", "/system/functions/special");
   REQUIRE(m.kind == RouteTable::Match::kFound);
@@ -141,7 +164,7 @@ TEST_CASE("gateway: error codes map to HTTP status in one place", "[gateway][err
     int api, invoke;
   };
   std::vector<Case> cases = {
-      {C::kInvalidArgument, 400, 502}, {C::kNotFound, 404, 404}, {C::kAlreadyExists, 409, 502},
+      {C::kInvalidArgument, 400, 502}, {C::kNotFound, 404, 404},    {C::kAlreadyExists, 409, 502},
       {C::kConflict, 409, 502},        {C::kUnavailable, 503, 429}, {C::kTimeout, 504, 503},
       {C::kCancelled, 500, 502},       {C::kInternal, 500, 502},
   };
@@ -157,7 +180,8 @@ TEST_CASE("gateway: error codes map to HTTP status in one place", "[gateway][err
   ApiResponse ok = ToApiResponse(ApiResponse{202, "text/plain", "accepted", {}});
   CHECK(ok.status == 202);
   CHECK(ok.body == "accepted");
-  CHECK(ErrorJson("no such function", "echo") == R"({"error":"no such function","function":"echo"})");
+  CHECK(ErrorJson("no such function", "echo") ==
+        R"({"error":"no such function","function":"echo"})");
   CHECK(ErrorJson("bad \xff byte") == "{\"error\":\"bad \xef\xbf\xbd byte\"}");
 }
 

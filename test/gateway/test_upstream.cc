@@ -7,8 +7,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core.hpp>
 #include <chrono>
-#include <limits>
 #include <cstdio>
+#include <limits>
 
 #include "gateway/url.h"
 
@@ -144,7 +144,8 @@ void TestUpstream::Serve(Socket socket) {
       res.set("X-From-Upstream", "yes");
       res.set("Content-Type", std::string(req["Content-Type"]));
       res.set("X-Upstream-Hop", "drop me");
-      res.set(http::field::connection, req.keep_alive() ? "X-Upstream-Hop" : "close, X-Upstream-Hop");
+      res.set(http::field::connection,
+              req.keep_alive() ? "X-Upstream-Hop" : "close, X-Upstream-Hop");
       res.body() = req.body();
     }
     res.prepare_payload();
@@ -177,7 +178,8 @@ TestClient::Response TestClient::Send(Request req) {
 }
 
 TestClient::Response Fetch(int port, http::verb method, const std::string& target,
-                           const std::string& body, const std::map<std::string, std::string>& headers) {
+                           const std::string& body,
+                           const std::map<std::string, std::string>& headers) {
   TestClient client(port);
   TestClient::Request req{method, target, 11};
   req.set(http::field::host, "127.0.0.1");

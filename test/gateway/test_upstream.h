@@ -47,8 +47,8 @@ class TestUpstream {
   std::atomic<bool> stopping_{false};
   std::thread accept_thread_;
   std::mutex mu_;
-  std::vector<std::thread> threads_;                 // guarded by mu_
-  std::vector<int> open_fds_;                        // guarded by mu_
+  std::vector<std::thread> threads_;  // guarded by mu_
+  std::vector<int> open_fds_;         // guarded by mu_
 };
 
 // A blocking client for the gateway on 127.0.0.1:port, keeping its connection.
