@@ -323,7 +323,7 @@ core::Status Gateway::Server::Start() {
       static_cast<std::size_t>(std::max(1, options_.worker_threads)));
   net::co_spawn(*io_, AcceptLoop(), net::detached);
   for (int i = 0; i < io_threads; ++i) io_threads_.emplace_back([this] { io_->run(); });
-  core::Log(core::LogLevel::kInfo, "gateway listening on {}:{}", host, port_.load());
+  core::Log(core::LogLevel::kDebug, "gateway listening on {}:{}", host, port_.load());
   return core::Ok();
 }
 
