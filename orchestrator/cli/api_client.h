@@ -12,8 +12,9 @@
 namespace gantry::cli {
 
 // Where gantryd is and how to authenticate, resolved flag > environment (GANTRY_URL,
-// GANTRY_TOKEN) > default (http://127.0.0.1:8080 with the token in
-// /var/lib/gantry/token, readable when gantryd runs on this machine as this user).
+// GANTRY_TOKEN) > config file (written by `gantry login`) > default (http://127.0.0.1:8080
+// with the token in /var/lib/gantry/token, readable when gantryd runs on this machine as
+// this user).
 struct ClientConfig {
   std::string server;
   std::string token;
@@ -23,6 +24,16 @@ struct ClientConfig {
 // Adds --server, --token and --token-file to `app` (global options of every verb).
 void AddClientFlags(CLI::App& app, ClientConfig& flags);
 ClientConfig ResolveConfig(const ClientConfig& flags);
+
+// $GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.yaml, else ~/.config/gantry/config.yaml.
+std::string ConfigPath();
+// Reads "server:" and "token:" from the config file (missing file: empty values).
+ClientConfig ReadConfigFile(const std::string& path);
+// Writes the config file (mode 0600, directory made); kUnavailable when it can't.
+core::Status WriteConfigFile(const std::string& path, const ClientConfig& config);
+
+// JSON as YAML (block style, strings quoted when needed), for -o yaml.
+std::string ToYaml(const nlohmann::json& j);
 
 struct Reply {
   int status = 0;

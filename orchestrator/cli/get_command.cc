@@ -52,6 +52,10 @@ int RunGet(const GetFlags& f, const ClientConfig& flags) {
     std::printf("%s\n", j.dump(2).c_str());
     return 0;
   }
+  if (f.output == "yaml") {
+    std::printf("%s", ToYaml(j).c_str());
+    return 0;
+  }
   nlohmann::json items = j.contains("items") ? j["items"] : nlohmann::json::array({j});
   if (!functions) {
     if (f.output != "name") std::printf("%-30s %-20s\n", "NAME", "UPDATED");
@@ -137,7 +141,7 @@ void AddGetCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   cmd->add_option("name", f->name, "one function");
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
   cmd->add_flag("-A,--all-namespaces", f->all_namespaces, "functions of every namespace");
-  cmd->add_option("-o,--output", f->output, "wide, json or name")->check(CLI::IsMember({"wide", "json", "name"}));
+  cmd->add_option("-o,--output", f->output, "wide, json, yaml or name")->check(CLI::IsMember({"wide", "json", "yaml", "name"}));
   cmd->callback([f, &flags, &exit_code] { exit_code = RunGet(*f, flags); });
 }
 

@@ -60,6 +60,39 @@ void PrintDescribe(const nlohmann::json& d) {
   }
 }
 
+constexpr const char* kVerbs = "apply get describe delete invoke logs scale create validate version login completion";
+
+// Completion scripts: verbs, kinds and flags; function names come from `gantry get -o name`.
+std::string BashCompletion() {
+  return fmt::format(R"BASH(# gantry bash completion: source <(gantry completion bash)
+_gantry() {{
+  local cur prev verb
+  cur="${{COMP_WORDS[COMP_CWORD]}}"
+  prev="${{COMP_WORDS[COMP_CWORD-1]}}"
+  verb="${{COMP_WORDS[1]}}"
+  if [[ $COMP_CWORD -eq 1 ]]; then
+    COMPREPLY=( $(compgen -W "{}" -- "$cur") ); return
+  fi
+  case "$prev" in
+    -f|--filename|--token-file|--from-file) COMPREPLY=( $(compgen -f -- "$cur") ); return ;;
+    -o|--output) COMPREPLY=( $(compgen -W "json yaml wide name" -- "$cur") ); return ;;
+  esac
+  case "$verb" in
+    get|describe|delete|scale)
+      if [[ $COMP_CWORD -eq 2 ]]; then COMPREPLY=( $(compgen -W "functions function secrets" -- "$cur") ); return; fi
+      COMPREPLY=( $(compgen -W "$(gantry get functions -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ) ;;
+    invoke|logs)
+      COMPREPLY=( $(compgen -W "$(gantry get functions -o name 2>/dev/null | sed 's|.*/||')" -- "$cur") ) ;;
+    create) COMPREPLY=( $(compgen -W "secret" -- "$cur") ) ;;
+    completion) COMPREPLY=( $(compgen -W "bash zsh" -- "$cur") ) ;;
+    *) COMPREPLY=( $(compgen -W "-f --filename -R --recursive --wait --timeout --dry-run -n --namespace -o --output --server --token --token-file" -- "$cur") ) ;;
+  esac
+}}
+complete -F _gantry gantry
+)BASH",
+                     kVerbs);
+}
+
 }  // namespace
 
 void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
@@ -72,7 +105,7 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
     cmd->add_option("kind", f->kind, "function")->required()->check(CLI::IsMember({"function", "functions", "fn"}));
     cmd->add_option("name", f->name, "the function")->required();
     cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
-    cmd->add_option("-o,--output", f->output, "json")->check(CLI::IsMember({"json"}));
+    cmd->add_option("-o,--output", f->output, "json or yaml")->check(CLI::IsMember({"json", "yaml"}));
     cmd->callback([f, &flags, &exit_code] {
       ApiClient api(ResolveConfig(flags));
       auto r = Checked(api, "describe", "GET", fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", f->ns, f->name));
@@ -82,6 +115,8 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
       }
       if (f->output == "json") {
         std::printf("%s\n", r->Json().dump(2).c_str());
+      } else if (f->output == "yaml") {
+        std::printf("%s", ToYaml(r->Json()).c_str());
       } else {
         PrintDescribe(r->Json());
       }
@@ -211,6 +246,60 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
         return;
       }
       std::printf("secret.gantry.dev/%s %s\n", f->name.c_str(), r->Json().value("result", "created").c_str());
+      exit_code = 0;
+    });
+  }
+  {
+    auto shell = std::make_shared<std::string>();
+    CLI::App* cmd = app.add_subcommand("completion", "print a shell completion script (bash or zsh)");
+    cmd->add_option("shell", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+    cmd->callback([shell, &exit_code] {
+      if (*shell == "zsh") {
+        // zsh runs the bash script through its bash-completion emulation.
+        std::printf("# gantry zsh completion: source <(gantry completion zsh)\nautoload -U +X bashcompinit && "
+                    "bashcompinit\n%s",
+                    BashCompletion().c_str());
+      } else {
+        std::printf("%s", BashCompletion().c_str());
+      }
+      exit_code = 0;
+    });
+  }
+  {
+    struct F {
+      std::string server, token, token_file;
+    };
+    auto f = std::make_shared<F>();
+    CLI::App* cmd = app.add_subcommand("login", "check a server and token, and remember them in the config file");
+    cmd->add_option("--server", f->server, "gantryd's URL")->required();
+    auto* tok = cmd->add_option("--token", f->token, "the token");
+    auto* file = cmd->add_option("--token-file", f->token_file, "read the token from this file");
+    tok->excludes(file);
+    cmd->callback([f, &exit_code] {
+      ClientConfig c{.server = f->server, .token = f->token};
+      if (!f->token_file.empty()) {
+        std::ifstream in(f->token_file);
+        if (!in || !std::getline(in, c.token) || c.token.empty()) {
+          std::fprintf(stderr, "gantry login: cannot read a token from %s\n", f->token_file.c_str());
+          exit_code = 1;
+          return;
+        }
+      }
+      while (!c.server.empty() && c.server.back() == '/') c.server.pop_back();
+      ApiClient api(c);
+      // The token must open a management call, not just reach the server.
+      auto r = Checked(api, "login", "GET", "/apis/gantry/v1/functions");
+      if (!r) {
+        exit_code = Report(r.error());
+        return;
+      }
+      std::string path = ConfigPath();
+      if (auto s = WriteConfigFile(path, c); !s) {
+        std::fprintf(stderr, "gantry login: %s\n", s.error().message().c_str());
+        exit_code = 1;
+        return;
+      }
+      std::printf("logged in to %s (saved in %s)\n", c.server.c_str(), path.c_str());
       exit_code = 0;
     });
   }

@@ -218,5 +218,37 @@ TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit cod
                                     Catch::Contains("returned a non-zero code: 4"));
 }
 
+
+TEST_CASE("gantry CLI: login remembers the server, flags and env win over the file", "[integration][cli]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  std::string config = (state.path() / "home/gantry/config.yaml").string();
+  std::vector<std::string> env = {"GANTRY_CONFIG=" + config};
+
+  Run refused = Gantry({"login", "--server", gantryd.url(), "--token", "wrong"}, env);
+  CHECK(refused.exit_code == 1);
+  CHECK_FALSE(fs::exists(config));
+
+  fs::path token_file = state.path() / "token";
+  Run login = Gantry({"login", "--server", gantryd.url(), "--token-file", token_file.string()}, env);
+  INFO(login.err);
+  REQUIRE(login.exit_code == 0);
+  CHECK(fs::status(config).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  // No URL or token given: the config file's are used.
+  Run listed = Gantry({"get", "functions", "-A", "-o", "yaml"}, env);
+  CHECK(listed.exit_code == 0);
+  CHECK_THAT(listed.out, Catch::StartsWith("apiVersion: gantry.dev/v1\n") && Catch::Contains("kind: FunctionList"));
+  // A flag wins over the file, and so does the environment.
+  CHECK(Gantry({"get", "functions", "--server", "http://127.0.0.1:1"}, env).exit_code == 1);
+  std::vector<std::string> with_env = env;
+  with_env.push_back("GANTRY_TOKEN=wrong");
+  CHECK(Gantry({"get", "functions"}, with_env).exit_code == 1);
+
+  Run completion = Gantry({"completion", "bash"}, env);
+  CHECK(completion.exit_code == 0);
+  CHECK_THAT(completion.out, Catch::Contains("complete -F _gantry gantry"));
+}
+
 }  // namespace
 }  // namespace gantry::testing
