@@ -26,18 +26,20 @@ struct Run {
   std::string err;
 };
 
-// Runs `gantry args...` with `env` added, `input` on stdin; waits for it.
-Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& input = "") {
+// Runs `program args...` with `env` added, `input` on stdin; waits for it.
+Run Program(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env,
+            const std::string& input = "") {
   int in[2], out[2], err[2];
   REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  std::vector<std::string> argv_s = {GANTRY_BINARY};
+  std::vector<std::string> argv_s = {program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());
   argv.push_back(nullptr);
-  std::vector<std::string> env_s = {"PATH=/usr/bin:/bin", "HOME=/tmp"};
+  std::string bin_dir = fs::path(GANTRY_BINARY).parent_path().string();
+  std::vector<std::string> env_s = {"PATH=" + bin_dir + ":/usr/bin:/bin", "HOME=/tmp"};
   env_s.insert(env_s.end(), env.begin(), env.end());
   std::vector<char*> envp;
   for (auto& e : env_s) envp.push_back(e.data());
@@ -48,7 +50,7 @@ Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>&
   posix_spawn_file_actions_adddup2(&actions, out[1], 1);
   posix_spawn_file_actions_adddup2(&actions, err[1], 2);
   pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, GANTRY_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
+  REQUIRE(posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data()) == 0);
   posix_spawn_file_actions_destroy(&actions);
   ::close(in[0]);
   ::close(out[1]);
@@ -76,6 +78,10 @@ Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>&
   ::waitpid(pid, &status, 0);
   r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return r;
+}
+
+Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& input = "") {
+  return Program(GANTRY_BINARY, args, env, input);
 }
 
 std::set<std::string> ContainerIds(TestEngine& engine, const std::string& function) {
@@ -248,6 +254,47 @@ TEST_CASE("gantry CLI: login remembers the server, flags and env win over the fi
   Run completion = Gantry({"completion", "bash"}, env);
   CHECK(completion.exit_code == 0);
   CHECK_THAT(completion.out, Catch::Contains("complete -F _gantry gantry"));
+}
+
+
+TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipeline on a broken one",
+          "[integration][cli]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  INFO(gantryd.Log());
+  std::string ns = engine.value();
+  fs::path good = state.path() / "good";
+  fs::create_directories(good / "hello");
+  fs::copy_file(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python/handler.py", good / "hello/handler.py");
+  std::ofstream(good / "hello/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n"
+                                            << "  name: hello-python\n  namespace: " << ns << "\nspec:\n"
+                                            << "  runtime: python3\n  handler: handler.main\n  source: .\n";
+  fs::path broken = state.path() / "broken";
+  fs::create_directories(broken / "web");
+  std::ofstream(broken / "web/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: web\n"
+                                            << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: .\n";
+  std::ofstream(broken / "web/Dockerfile") << "FROM gantry/base:bookworm\nRUN exit 9\n";
+  std::string check = std::string(GANTRY_SOURCE_DIR) + "/examples/ci/check-locally";
+  for (const char* ci : {"github", "gitlab"}) {
+    INFO(ci);
+    std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=" + gantryd.token(),
+                                    "NAMESPACE=" + ns, "SMOKE_FUNCTION=hello-python"};
+    std::vector<std::string> good_env = env;
+    good_env.push_back("FUNCTIONS=" + good.string());
+    Run passed = Program(check, {ci}, good_env);
+    INFO(passed.out << passed.err);
+    CHECK(passed.exit_code == 0);
+    CHECK_THAT(passed.out, Catch::Contains("gantry invoke") && Catch::Contains("hello, ping!") &&
+                               Catch::Contains("all 3 steps"));
+    std::vector<std::string> broken_env = env;
+    broken_env.push_back("FUNCTIONS=" + broken.string());
+    Run failed = Program(check, {ci}, broken_env);
+    INFO(failed.out << failed.err);
+    CHECK(failed.exit_code == 1);
+    CHECK_THAT(failed.err, Catch::Contains("RUN exit 9") && Catch::Contains("step failed: gantry apply"));
+    CHECK_THAT(failed.out, !Catch::Contains("+ gantry invoke"));  // the pipeline stopped there
+  }
 }
 
 }  // namespace
