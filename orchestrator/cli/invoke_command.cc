@@ -19,6 +19,8 @@ struct InvokeFlags {
   std::string method;
   std::vector<std::string> headers;
   bool include = false;
+  bool async = false;
+  std::string callback;
 };
 
 int RunInvoke(const InvokeFlags& f, const ClientConfig& flags) {
@@ -52,6 +54,21 @@ int RunInvoke(const InvokeFlags& f, const ClientConfig& flags) {
     headers.emplace_back(h.substr(0, colon), value);
   }
   ApiClient api(ResolveConfig(flags));
+  if (f.async) {
+    if (!f.callback.empty()) headers.emplace_back("X-Callback-Url", f.callback);
+    auto queued = api.Call("POST", fmt::format("/async-function/{}.{}", f.name, f.ns), body, headers, false);
+    if (!queued) {
+      std::fprintf(stderr, "gantry invoke: %s\n", queued.error().message().c_str());
+      return 1;
+    }
+    if (queued->status != 202) {
+      std::fprintf(stderr, "gantry invoke: %s: HTTP %d: %s\n", f.name.c_str(), queued->status,
+                   queued->ErrorMessage().c_str());
+      return 1;
+    }
+    std::printf("%s\n", queued->Json().value("callId", "").c_str());
+    return 0;
+  }
   auto reply = api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
   if (!reply) {
     std::fprintf(stderr, "gantry invoke: %s\n", reply.error().message().c_str());
@@ -83,6 +100,8 @@ void AddInvokeCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) 
   cmd->add_option("-X,--method", f->method, "HTTP method (default POST with a body, else GET)");
   cmd->add_option("-H,--header", f->headers, "\"Name: value\" (repeatable)");
   cmd->add_flag("-i,--include", f->include, "print the status and headers first");
+  cmd->add_flag("--async", f->async, "queue the call (202) and print its call id; the result goes to --callback");
+  cmd->add_option("--callback", f->callback, "with --async: URL the result is POSTed to");
   cmd->callback([f, &flags, &exit_code] { exit_code = RunInvoke(*f, flags); });
 }
 

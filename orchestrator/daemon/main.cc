@@ -11,6 +11,7 @@
 #include "builder/builder.h"
 #include "core/log.h"
 #include "core/version.h"
+#include "daemon/async_dispatcher.h"
 #include "daemon/controller.h"
 #include "daemon/openfaas_api.h"
 #include "daemon/pool_backend.h"
@@ -37,6 +38,7 @@ struct Flags {
   std::string log_level = "info";
   std::vector<std::string> base_images;
   std::vector<std::string> labels;
+  int async_workers = 2;
 };
 
 // The directory holding this executable (for the shim installed beside it).
@@ -75,6 +77,8 @@ int main(int argc, char** argv) {
   app.add_option("--label", f.labels,
                  "KEY=VALUE put on every container and image gantryd makes; it then adopts or removes only "
                  "containers carrying it (repeatable; tests use gantry.test=...)");
+  app.add_option("--async-workers", f.async_workers, "threads running queued async calls (0: queue only)")
+      ->capture_default_str();
   app.add_option("--log-level", f.log_level, "debug, info, warn or error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -133,7 +137,9 @@ int main(int argc, char** argv) {
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
+  daemon::AsyncDispatcher async(**store, f.async_workers);
   std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker);
+  routes.push_back(async.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
   gateway::Gateway gateway({.listen = f.listen, .token = token, .auth_disabled = f.no_auth}, backend,
                            std::move(routes));
@@ -159,6 +165,9 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
+  if (auto s = async.Start(fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port())); !s) {
+    return Fail(s.error().message());
+  }
   core::Log(core::LogLevel::kInfo, "gantryd {} listening on {}:{} (state {}, engine API {}, auth {})", core::kVersion,
             host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir, (*docker)->ApiVersion(),
             f.no_auth ? "off" : "on: " + f.token_file);
@@ -166,6 +175,7 @@ int main(int argc, char** argv) {
   sigwait(&signals, &sig);
   core::Log(core::LogLevel::kInfo, "gantryd: {} received, stopping (replicas keep running for the next start)",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  async.Stop();
   gateway.Stop();
   pool.Stop();
   return 0;

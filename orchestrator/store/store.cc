@@ -302,6 +302,74 @@ core::Status Store::DeleteSecret(const std::string& ns, const std::string& name)
   return core::Ok();
 }
 
+core::Status Store::EnqueueAsync(AsyncCall& call) {
+  std::lock_guard lock(mu_);
+  call.enqueued_unix_ms = NowMs();
+  Stmt s(db_, "INSERT INTO async_calls (call_id, namespace, function, method, path, headers_json, body, callback_url, "
+              "state, attempts, enqueued_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?9)");
+  s.Bind(1, call.call_id).Bind(2, call.namespace_name).Bind(3, call.function).Bind(4, call.method).Bind(5, call.path);
+  s.Bind(6, call.headers_json).BindBlob(7, call.body).Bind(8, call.callback_url).Bind(9, call.enqueued_unix_ms);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "queueing an async call");
+  return core::Ok();
+}
+
+core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
+  std::lock_guard lock(mu_);
+  // updated_ms of a queued call is when it may run (retries are delayed).
+  Stmt s(db_, "UPDATE async_calls SET state = 'running', attempts = attempts + 1, updated_ms = ?1 "
+              "WHERE call_id = (SELECT call_id FROM async_calls WHERE state = 'queued' AND updated_ms <= ?1 "
+              "ORDER BY enqueued_ms LIMIT 1) "
+              "RETURNING call_id, namespace, function, method, path, headers_json, body, callback_url, attempts, "
+              "enqueued_ms");
+  s.Bind(1, NowMs());
+  int rc = s.Step();
+  if (rc == SQLITE_DONE) return std::optional<AsyncCall>();
+  if (rc != SQLITE_ROW) return SqlError(db_, "claiming an async call");
+  AsyncCall c{.call_id = s.Text(0), .namespace_name = s.Text(1), .function = s.Text(2), .method = s.Text(3),
+              .path = s.Text(4), .headers_json = s.Text(5), .body = s.Text(6), .callback_url = s.Text(7),
+              .attempts = s.Int(8), .enqueued_unix_ms = s.Int(9)};
+  while (s.Step() == SQLITE_ROW) {
+  }
+  return std::optional<AsyncCall>(std::move(c));
+}
+
+core::Status Store::FinishAsync(const std::string& call_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM async_calls WHERE call_id = ?1");
+  s.Bind(1, call_id);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "finishing an async call");
+  return core::Ok();
+}
+
+core::Status Store::RetryAsync(const std::string& call_id, int64_t delay_ms) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE async_calls SET state = 'queued', updated_ms = ?2 WHERE call_id = ?1");
+  s.Bind(1, call_id).Bind(2, NowMs() + delay_ms);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "re-queueing an async call");
+  return core::Ok();
+}
+
+core::Result<int> Store::RequeueRunningAsync() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "UPDATE async_calls SET state = 'queued' WHERE state = 'running'");
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "re-queueing running async calls");
+  return sqlite3_changes(db_);
+}
+
+core::Status Store::RecordInvocation(const std::string& call_id, const std::string& ns, const std::string& function,
+                                     int64_t started_unix_ms, int64_t duration_us, int status, bool async,
+                                     const std::string& error) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, duration_us, status, "
+              "cold_start, async, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)");
+  s.Bind(1, call_id).Bind(2, ns).Bind(3, function).Bind(4, started_unix_ms).Bind(5, duration_us);
+  s.Bind(6, static_cast<int64_t>(status)).Bind(7, static_cast<int64_t>(async ? 1 : 0)).Bind(8, error);
+  if (s.Step() != SQLITE_DONE) return SqlError(db_, "recording an invocation");
+  Stmt trim(db_, "DELETE FROM invocations WHERE rowid <= (SELECT MAX(rowid) - 10000 FROM invocations)");
+  (void)trim.Step();
+  return core::Ok();
+}
+
 core::Result<std::vector<std::string>> Store::ListNamespaces() {
   std::lock_guard lock(mu_);
   Stmt s(db_, "SELECT namespace FROM functions UNION SELECT namespace FROM secrets ORDER BY 1");

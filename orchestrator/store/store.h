@@ -36,6 +36,20 @@ struct SecretRecord {
   int64_t updated_unix_ms = 0;
 };
 
+// An accepted asynchronous call, queued until a dispatcher runs it.
+struct AsyncCall {
+  std::string call_id;
+  std::string namespace_name;
+  std::string function;
+  std::string method = "POST";
+  std::string path;          // after the function name, with the query ("/x?y=1"), or ""
+  std::string headers_json;  // {"name": "value"} of the headers to pass on
+  std::string body;
+  std::string callback_url;  // where to POST the result; empty: none
+  int64_t attempts = 0;
+  int64_t enqueued_unix_ms = 0;
+};
+
 // What PutFunction did.
 enum class PutOutcome { kCreated, kConfigured, kUnchanged };
 
@@ -75,6 +89,23 @@ class Store {
   // Names and times only: values are left empty.
   core::Result<std::vector<SecretRecord>> ListSecrets(const std::string& ns);
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
+
+  // Queues an async call durably (it survives a crash from here on).
+  core::Status EnqueueAsync(AsyncCall& call);
+  // Takes the oldest queued call whose time has come, marking it running and counting the
+  // attempt; nullopt when there is none.
+  core::Result<std::optional<AsyncCall>> ClaimAsync();
+  // A claimed call is over: removed from the queue.
+  core::Status FinishAsync(const std::string& call_id);
+  // A claimed call goes back to the queue, to be tried again after `delay_ms`.
+  core::Status RetryAsync(const std::string& call_id, int64_t delay_ms);
+  // After a restart: calls that were running when gantryd stopped are queued again (they
+  // run at least once). Returns how many.
+  core::Result<int> RequeueRunningAsync();
+  // Records one finished invocation (bounded retention: the newest 10,000 are kept).
+  core::Status RecordInvocation(const std::string& call_id, const std::string& ns, const std::string& function,
+                                int64_t started_unix_ms, int64_t duration_us, int status, bool async,
+                                const std::string& error);
 
   // Namespaces that hold a function or a secret, sorted.
   core::Result<std::vector<std::string>> ListNamespaces();

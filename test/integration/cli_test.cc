@@ -169,6 +169,10 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   CHECK(logs.exit_code == 0);
   CHECK_THAT(logs.out, Catch::Contains("log line from greet"));
 
+  Run queued = Gantry({"invoke", "greet", "-n", ns, "--async", "-d", "later"}, env);
+  CHECK(queued.exit_code == 0);
+  CHECK_THAT(queued.out, Catch::Matches("[0-9a-f]{32}\n"));
+
   Run version = Gantry({"version"}, env);
   CHECK(version.exit_code == 0);
   CHECK_THAT(version.out, Catch::StartsWith("Client: gantry ") && Catch::Contains("Server: gantryd "));

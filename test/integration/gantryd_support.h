@@ -60,7 +60,10 @@ inline size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
 // gantryd as a child process of the test.
 class Gantryd {
  public:
-  Gantryd(TestEngine& engine, fs::path state_dir) : engine_(engine), state_dir_(std::move(state_dir)) { Start(); }
+  Gantryd(TestEngine& engine, fs::path state_dir, std::vector<std::string> extra_args = {})
+      : engine_(engine), state_dir_(std::move(state_dir)), extra_args_(std::move(extra_args)) {
+    Start();
+  }
   ~Gantryd() { Stop(SIGTERM); }
 
   void Start() {
@@ -68,6 +71,7 @@ class Gantryd {
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
     std::vector<std::string> args = {GANTRYD_BINARY, "--listen", "127.0.0.1:0", "--state-dir", state_dir_.string(),
                                      "--label", engine_.selector(), "--log-level", "debug"};
+    args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -158,6 +162,7 @@ class Gantryd {
  private:
   TestEngine& engine_;
   fs::path state_dir_;
+  std::vector<std::string> extra_args_;
   pid_t pid_ = 0;
   int port_ = 0;
   std::string token_;

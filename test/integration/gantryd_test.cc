@@ -10,6 +10,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -314,6 +319,89 @@ TEST_CASE("gantryd: a changed apply rolls out a new generation without dropping 
   for (const auto& id : old_replicas) CHECK(now.count(id) == 0);
   CHECK(gantryd.Call("GET", FunctionPath(v2)).Json()["status"]["generation"] == 2);
   CHECK(gantryd.Call("DELETE", FunctionPath(v2)).status == 200);
+}
+
+
+// Takes one HTTP request on 127.0.0.1:<port> and answers 200: where async results land.
+class CallbackReceiver {
+ public:
+  CallbackReceiver() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    REQUIRE(::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+    socklen_t len = sizeof addr;
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    port_ = ntohs(addr.sin_port);
+    REQUIRE(::listen(fd_, 4) == 0);
+  }
+  ~CallbackReceiver() { ::close(fd_); }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_) + "/done"; }
+
+  // The raw request (head and body), or "" when none came within `limit`.
+  std::string Wait(std::chrono::seconds limit) {
+    pollfd p{fd_, POLLIN, 0};
+    if (::poll(&p, 1, static_cast<int>(limit.count() * 1000)) <= 0) return "";
+    int c = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
+    std::string request;
+    char buf[4096];
+    size_t want = std::string::npos;
+    while (request.size() < want) {
+      ssize_t n = ::read(c, buf, sizeof buf);
+      if (n <= 0) break;
+      request.append(buf, static_cast<size_t>(n));
+      auto end = request.find("\r\n\r\n");
+      if (end != std::string::npos && want == std::string::npos) {
+        std::smatch m;
+        std::string head = request.substr(0, end);
+        static const std::regex length("[Cc]ontent-[Ll]ength: *(\\d+)");
+        want = end + 4 + (std::regex_search(head, m, length) ? std::stoul(m[1]) : 0);
+      }
+    }
+    static const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    (void)!::write(c, kOk, sizeof kOk - 1);
+    ::close(c);
+    return request;
+  }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reaches the callback",
+          "[integration][gantryd]") {
+  TestEngine engine;
+  StateDir state(engine);
+  fs::path src = state.path() / "fn";
+  fs::create_directories(src);
+  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: later\nspec:\n"
+                                        "  runtime: exec\n  command: [\"cat\"]\n";
+  auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
+  CallbackReceiver callback;
+  std::string call_id;
+  {
+    // This gantryd only queues: nothing runs the call before it dies.
+    Gantryd queue_only(engine, state.path(), {"--async-workers", "0"});
+    REQUIRE(queue_only.Call("PUT", FunctionPath(fn), Bundle(fn)).status == 201);
+    Reply accepted = queue_only.Call("POST", "/async-function/later." + engine.value() + "/sub?q=1", "hello later",
+                                     {"X-Callback-Url: " + callback.url()}, /*auth=*/false);
+    REQUIRE(accepted.status == 202);
+    call_id = accepted.headers["x-call-id"];
+    CHECK_FALSE(call_id.empty());
+    CHECK(accepted.Json()["callId"] == call_id);
+    CHECK(queue_only.Call("POST", "/async-function/", "", {}, false).status >= 400);
+    queue_only.Stop(SIGKILL);
+  }
+  Gantryd again(engine, state.path());
+  INFO(again.Log());
+  std::string request = callback.Wait(60s);
+  REQUIRE_FALSE(request.empty());
+  CHECK_THAT(request, Catch::StartsWith("POST /done "));
+  CHECK_THAT(request, Catch::Contains("X-Call-Id: " + call_id) && Catch::Contains("X-Function-Status: 200"));
+  CHECK_THAT(request, Catch::EndsWith("\r\n\r\nhello later"));
+  CHECK(again.Call("DELETE", FunctionPath(fn)).status == 200);
 }
 
 }  // namespace
