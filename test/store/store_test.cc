@@ -195,5 +195,40 @@ TEST_CASE("a database from a newer gantryd, or not a database, is refused", "[st
   REQUIRE_FALSE(garbage.ok());
 }
 
+
+TEST_CASE("async calls are claimed oldest first, retried later, and re-queued after a stop", "[store]") {
+  TempDb db;
+  {
+    auto store = MustOpen(db.path());
+    AsyncCall a{.call_id = "a", .namespace_name = "default", .function = "echo", .body = "first"};
+    AsyncCall b{.call_id = "b", .namespace_name = "default", .function = "echo", .body = "second"};
+    REQUIRE(store->EnqueueAsync(a).ok());
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    REQUIRE(store->EnqueueAsync(b).ok());
+    auto first = store->ClaimAsync();
+    REQUIRE(first.ok());
+    REQUIRE(first->has_value());
+    CHECK((*first)->call_id == "a");
+    CHECK((*first)->body == "first");
+    CHECK((*first)->attempts == 1);
+    // A retry is not due before its delay.
+    REQUIRE(store->RetryAsync("a", 60'000).ok());
+    auto second = store->ClaimAsync();
+    REQUIRE(second->has_value());
+    CHECK((*second)->call_id == "b");
+    CHECK_FALSE(store->ClaimAsync()->has_value());  // a waits, b is running
+    // gantryd stops with b running.
+  }
+  auto store = MustOpen(db.path());
+  CHECK(*store->RequeueRunningAsync() == 1);
+  auto again = store->ClaimAsync();
+  REQUIRE(again->has_value());
+  CHECK((*again)->call_id == "b");
+  CHECK((*again)->attempts == 2);
+  REQUIRE(store->FinishAsync("b").ok());
+  CHECK_FALSE(store->ClaimAsync()->has_value());
+  REQUIRE(store->RecordInvocation("b", "default", "echo", 1, 2, 200, true, "").ok());
+}
+
 }  // namespace
 }  // namespace gantry::store
