@@ -1,5 +1,7 @@
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -20,6 +22,7 @@ struct ApplyFlags {
   std::string dry_run;  // "", "client", "server"
   bool wait = false;
   std::string timeout = "2m";
+  std::string ns;
 };
 
 // "90s", "2m", "1h" -> seconds; -1 when malformed.
@@ -91,7 +94,13 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
     if (offer->status == 200) return std::string("unchanged");
     if (offer->status != 412) return core::Error::InvalidArgument(offer->ErrorMessage());
   }
+  // Progress for people; pipelines (stdout not a terminal) get only the result lines.
+  if (::isatty(STDOUT_FILENO)) {
+    std::printf("function.gantry.dev/%s: uploading %zu KiB, building...\r", fn.name().c_str(), bundle->size() / 1024);
+    std::fflush(stdout);
+  }
   auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/x-tar"}});
+  if (::isatty(STDOUT_FILENO)) std::printf("\33[2K\r");
   if (!reply) return reply.error();
   if (reply->status >= 300) return core::Error::InvalidArgument(reply->ErrorMessage());
   auto j = reply->Json();
@@ -105,7 +114,7 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
     return 2;
   }
   manifest::LocalFileSystem local;
-  auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive});
+  auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive, .default_namespace = f.ns});
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     std::fprintf(stderr, "gantry apply: %zu error%s: nothing applied\n", loaded.errors.size(),
@@ -185,6 +194,7 @@ void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
   cmd->add_option("-f,--filename", f->files, "manifest file or directory (repeatable; - for stdin)")->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
+  cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");
   cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");
   cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m)")->capture_default_str();
   cmd->add_option("--dry-run", f->dry_run, "client: validate here only; server: validate on gantryd too");

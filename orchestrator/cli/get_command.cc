@@ -94,6 +94,7 @@ struct DeleteFlags {
   std::string kind;
   std::string name;
   std::string ns = "default";
+  std::string ns_flag;  // -n as given (empty: not given)
   std::vector<std::string> files;
   bool recursive = false;
 };
@@ -102,7 +103,7 @@ int RunDelete(const DeleteFlags& f, const ClientConfig& flags) {
   std::vector<std::pair<std::string, std::string>> targets;  // (namespace, name)
   if (!f.files.empty()) {
     manifest::LocalFileSystem local;
-    auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive});
+    auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive, .default_namespace = f.ns_flag});
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     if (!loaded.ok()) return 1;
     for (const auto& o : loaded.objects) {
@@ -150,7 +151,8 @@ void AddDeleteCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) 
   CLI::App* cmd = app.add_subcommand("delete", "drain and remove functions");
   cmd->add_option("kind", f->kind, "function");
   cmd->add_option("name", f->name, "the function");
-  cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
+  cmd->add_option("-n,--namespace", f->ns_flag, "namespace (default: default)")
+      ->each([f](const std::string& v) { f->ns = v; });
   cmd->add_option("-f,--filename", f->files, "delete the functions of these manifests");
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories too");
   cmd->callback([f, &flags, &exit_code] { exit_code = RunDelete(*f, flags); });

@@ -125,7 +125,7 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   }
   {
     struct F {
-      std::string name, ns = "default", since;
+      std::string name, ns = "default", since, output;
       int64_t tail = 0;
       bool follow = false;
     };
@@ -136,6 +136,8 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
     cmd->add_option("--tail", f->tail, "the last N lines of each replica");
     cmd->add_option("--since", f->since, "only newer lines: a duration (30s, 5m, 2h)");
     cmd->add_flag("-f,--follow", f->follow, "keep printing new lines (polls once a second; Ctrl-C stops)");
+    cmd->add_option("-o,--output", f->output, "json: one JSON object a line (name, namespace, instance, timestamp, text)")
+        ->check(CLI::IsMember({"json"}));
     cmd->callback([f, &flags, &exit_code] {
       int64_t since = 0;
       if (!f->since.empty()) {
@@ -172,7 +174,7 @@ void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code) {
           std::string stamp = e.value("timestamp", "");
           if (!last_stamp.empty() && stamp <= last_stamp) continue;  // seen on an earlier poll
           last_stamp = std::max(last_stamp, stamp);
-          std::printf("%s\n", e.value("text", "").c_str());
+          std::printf("%s\n", f->output == "json" ? line.c_str() : e.value("text", "").c_str());
         }
         std::fflush(stdout);
         if (f->follow) {

@@ -193,9 +193,26 @@ class Batch {
     }
   }
 
-  void AddFunction(const spec::FunctionManifest& m, Record& record) {
+  // Applies options_.default_namespace to a manifest without one; false (with the error
+  // recorded) when the manifest names a different namespace.
+  template <typename Manifest>
+  bool WithNamespace(Manifest& m, Record& record) {
+    if (options_.default_namespace.empty()) return true;
+    if (!m.namespace_name) {
+      m.namespace_name = options_.default_namespace;
+      return true;
+    }
+    if (*m.namespace_name == options_.default_namespace) return true;
+    AddFieldError(record, "metadata.namespace",
+                  fmt::format("is \"{}\", but -n asks for \"{}\"", *m.namespace_name, options_.default_namespace),
+                  false);
+    return false;
+  }
+
+  void AddFunction(spec::FunctionManifest m, Record& record) {
     record.is_function = true;
     record.name = m.name;
+    if (!WithNamespace(m, record)) return;
     record.namespace_name = m.namespace_name.value_or(std::string(spec::kDefaultNamespace));
     record.secret_refs = m.secrets;
     std::vector<spec::FieldError> field_errors;
@@ -240,9 +257,10 @@ class Batch {
     return true;
   }
 
-  void AddSecret(const spec::SecretManifest& m, Record& record) {
+  void AddSecret(spec::SecretManifest m, Record& record) {
     record.is_function = false;
     record.name = m.name;
+    if (!WithNamespace(m, record)) return;
     record.namespace_name = m.namespace_name.value_or(std::string(spec::kDefaultNamespace));
     std::vector<spec::FieldError> field_errors;
     auto secret = spec::ValidateSecret(m, field_errors);

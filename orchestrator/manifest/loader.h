@@ -39,6 +39,9 @@ struct LoadOptions {
   bool recursive = false;  // descend into sub-directories of a directory argument
   YamlLimits limits;
   SecretCheck secret_check = SecretCheck::kDefinedNamespaces;
+  // The namespace of objects whose manifest names none (kubectl's -n); empty: "default".
+  // A manifest naming another namespace is then an error at metadata.namespace.
+  std::string default_namespace;
 };
 
 // One valid object and where it came from.

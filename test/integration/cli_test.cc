@@ -212,6 +212,13 @@ TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit cod
   CHECK(bad_token.exit_code == 1);
   CHECK(one_line(bad_token.err));
 
+  fs::path elsewhere = state.path() / "elsewhere.yaml";
+  std::ofstream(elsewhere) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x, namespace: team}\n"
+                              "spec: {runtime: exec, command: [cat]}\n";
+  Run wrong_ns = Gantry({"apply", "-f", elsewhere.string(), "-n", ns}, env);
+  CHECK(wrong_ns.exit_code == 1);
+  CHECK_THAT(wrong_ns.err, Catch::Contains("metadata.namespace: is \"team\", but -n asks for"));
+
   Run usage = Gantry({"apply"}, env);
   CHECK(usage.exit_code == 2);
   CHECK(Gantry({"frobnicate"}, env).exit_code == 2);
