@@ -84,14 +84,6 @@ Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>&
   return Program(GANTRY_BINARY, args, env, input);
 }
 
-std::set<std::string> ContainerIds(TestEngine& engine, const std::string& function) {
-  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
-  REQUIRE(list.ok());
-  std::set<std::string> ids;
-  for (const auto& c : *list) ids.insert(c.id);
-  return ids;
-}
-
 // A function directory in a namespace of the test's own.
 struct Project {
   fs::path dir;
@@ -119,13 +111,13 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   INFO(created.err);
   CHECK(created.exit_code == 0);
   CHECK(created.out == "function.gantry.dev/greet created\nfunction.gantry.dev/greet ready\n");
-  std::set<std::string> replicas = ContainerIds(engine, "greet");
+  std::set<std::string> replicas = ContainersOf(engine, "greet");
   CHECK(replicas.size() == 1);
 
   Run again = Gantry({"apply", "-f", project.manifest()}, env);
   CHECK(again.exit_code == 0);
   CHECK(again.out == "function.gantry.dev/greet unchanged\n");
-  CHECK(ContainerIds(engine, "greet") == replicas);  // nothing restarted
+  CHECK(ContainersOf(engine, "greet") == replicas);  // nothing restarted
 
   Run invoked = Gantry({"invoke", "greet", "-n", ns, "-d", "Ada"}, env);
   CHECK(invoked.exit_code == 0);
@@ -180,7 +172,7 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   Run deleted = Gantry({"delete", "function", "greet", "-n", ns}, env);
   CHECK(deleted.exit_code == 0);
   CHECK(deleted.out == "function.gantry.dev/greet deleted\n");
-  CHECK(ContainerIds(engine, "greet").empty());
+  CHECK(ContainersOf(engine, "greet").empty());
 }
 
 TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit code", "[integration][cli]") {

@@ -15,6 +15,7 @@
 
 #include <filesystem>
 #include <map>
+#include <set>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -170,6 +171,15 @@ class Gantryd {
   std::mutex mu_;
   std::string log_;
 };
+
+// The ids of the containers of `function` that carry the test's label.
+inline std::set<std::string> ContainersOf(TestEngine& engine, const std::string& function) {
+  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
+  REQUIRE(list.ok());
+  std::set<std::string> ids;
+  for (const auto& c : *list) ids.insert(c.id);
+  return ids;
+}
 
 // A state directory of its own for one test.
 class StateDir {

@@ -50,14 +50,6 @@ std::string Bundle(const spec::FunctionSpec& s) {
   return *b;
 }
 
-std::set<std::string> ContainersOf(TestEngine& engine, const std::string& function) {
-  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
-  REQUIRE(list.ok());
-  std::set<std::string> ids;
-  for (const auto& c : *list) ids.insert(c.id);
-  return ids;
-}
-
 TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, delete", "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
