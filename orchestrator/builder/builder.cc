@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "core/identity.h"
 #include "spec/sha256.h"
 
 namespace gantry::builder {
@@ -11,22 +12,27 @@ namespace {
 
 constexpr std::size_t kTagHexDigits = 20;
 
-std::string ContextTag(const spec::FunctionSpec& spec, std::string_view tar, std::string_view dockerfile) {
+std::string ContextTag(const spec::FunctionSpec& spec, const std::string& instance_id, std::string_view tar,
+                       std::string_view dockerfile) {
   spec::Sha256 h;
   h.Update(dockerfile);
   h.Update(std::string_view("\0", 1));
   h.Update(tar);
-  return fmt::format("{}:{}", ImageRepository(spec), spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
-}
-
-docker::LabelSelector FunctionSelector(const spec::FunctionSpec& spec) {
-  return {"gantry.function=" + spec.name(), "gantry.namespace=" + spec.namespace_name()};
+  return fmt::format("{}:{}", ImageRepository(spec, instance_id), spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
 }
 
 }  // namespace
 
-std::string ImageRepository(const spec::FunctionSpec& spec) {
-  return fmt::format("gantry/fn-{}-{}", spec.namespace_name(), spec.name());
+std::string ImageRepository(const spec::FunctionSpec& spec, const std::string& instance_id) {
+  if (instance_id.empty()) return fmt::format("gantry/fn-{}-{}", spec.namespace_name(), spec.name());
+  return fmt::format("gantry/{}/fn-{}-{}", instance_id, spec.namespace_name(), spec.name());
+}
+
+docker::LabelSelector Builder::IdentitySelector() const {
+  docker::LabelSelector selector;
+  for (const auto& [k, v] : options_.extra_labels) selector.push_back(k + "=" + v);
+  if (!options_.instance_id.empty()) selector.push_back(std::string(core::kInstanceLabel) + "=" + options_.instance_id);
+  return selector;
 }
 
 core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
@@ -34,7 +40,7 @@ core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
   if (!plan) return plan.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
-  return ContextTag(spec, *tar, plan->dockerfile);
+  return ContextTag(spec, options_.instance_id, *tar, plan->dockerfile);
 }
 
 core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress) {
@@ -56,7 +62,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
   if (!plan) return plan.error().WithContext(what);
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(what);
-  std::string tag = ContextTag(spec, *tar, plan->dockerfile);
+  std::string tag = ContextTag(spec, options_.instance_id, *tar, plan->dockerfile);
 
   if (auto existing = docker_.InspectImage(tag)) {
     return BuiltImage{.ref = tag, .id = existing->id, .cached = true, .http_port = plan->http_port};
@@ -69,6 +75,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
   build.labels["gantry.function"] = spec.name();
   build.labels["gantry.namespace"] = spec.namespace_name();
   build.labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
+  if (!options_.instance_id.empty()) build.labels[core::kInstanceLabel] = options_.instance_id;
   auto id = docker_.BuildImage(build, docker::ReadFromString(*tar), progress);
   if (!id) return id.error().WithContext(what);
   Prune(spec, tag);
@@ -76,7 +83,10 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
 }
 
 int Builder::Prune(const spec::FunctionSpec& spec, const std::string& current) {
-  auto images = docker_.ListImages(FunctionSelector(spec));
+  docker::LabelSelector selector = IdentitySelector();
+  selector.push_back("gantry.function=" + spec.name());
+  selector.push_back("gantry.namespace=" + spec.namespace_name());
+  auto images = docker_.ListImages(selector);
   if (!images) return 0;
   std::sort(images->begin(), images->end(),
             [](const docker::ImageInfo& a, const docker::ImageInfo& b) { return a.created_unix > b.created_unix; });

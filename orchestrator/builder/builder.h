@@ -14,8 +14,14 @@ struct BuilderOptions {
   // Images kept per function, the current one included; older ones are removed after a
   // build (images a container still uses stay).
   int keep_images = 3;
-  // Added to every image built (tests put gantry.test here).
+  // Added to every image built (tests put gantry.test here); images are also pruned only
+  // when they carry all of them.
   docker::Labels extra_labels;
+  // The gantryd instance building: its images are named gantry/<instance>/fn-<ns>-<name>
+  // and labelled gantry.instance=<instance>, so two instances never share, reuse or prune
+  // each other's images (an image's labels become its containers' labels). Empty (tests
+  // of the builder alone): gantry/fn-<ns>-<name>, no instance label.
+  std::string instance_id;
   // Build without the engine's layer cache (benchmarks of a cold build).
   bool no_cache = false;
 };
@@ -29,7 +35,7 @@ struct BuiltImage {
 };
 
 // Turns a FunctionSpec and its source directory into an image through the Engine API
-// (POST /build). Images are tagged by content: gantry/fn-<namespace>-<name>:<hash>, the
+// (POST /build). Images are tagged by content: ImageRepository(...):<hash>, the
 // hash over the build context's bytes (the source after .dockerignore/.gantryignore, the
 // generated Dockerfile, the shim and bootstrap), so an existing tag is never rebuilt and
 // any change to what goes into the image gives a new tag. Thread-safe when the
@@ -48,16 +54,21 @@ class Builder {
   // Build's planning.
   core::Result<std::string> Tag(const spec::FunctionSpec& spec) const;
 
-  // Removes the function's images beyond the newest `keep_images` (never `current`).
-  // Returns how many were removed.
+  // Removes the function's images beyond the newest `keep_images` (never `current`); only
+  // images this builder's instance made (IdentitySelector). Returns how many were removed.
   int Prune(const spec::FunctionSpec& spec, const std::string& current);
+
+  // The labels every image this builder makes carries besides the function's own:
+  // extra_labels and gantry.instance. Selecting by them finds only this instance's images.
+  docker::LabelSelector IdentitySelector() const;
 
  private:
   docker::DockerClient& docker_;
   BuilderOptions options_;
 };
 
-// "gantry/fn-<namespace>-<name>" (a valid repository name: both are DNS-1123 labels).
-std::string ImageRepository(const spec::FunctionSpec& spec);
+// "gantry/<instance>/fn-<namespace>-<name>", or "gantry/fn-<namespace>-<name>" without an
+// instance (a valid repository name: the instance id is hex, the others DNS-1123 labels).
+std::string ImageRepository(const spec::FunctionSpec& spec, const std::string& instance_id = "");
 
 }  // namespace gantry::builder

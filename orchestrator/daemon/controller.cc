@@ -10,6 +10,7 @@
 #include "builder/bundle.h"
 #include "core/log.h"
 #include "daemon/deployment_codec.h"
+#include "daemon/log_merge.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 
@@ -26,6 +27,14 @@ std::string Iso8601(int64_t unix_ms) {
   gmtime_r(&secs, &tm);
   return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
                      tm.tm_min, tm.tm_sec);
+}
+
+// One OpenFaaS LogEntry line. Function output need not be UTF-8: invalid bytes are
+// replaced rather than thrown on.
+std::string LogEntryJson(const std::string& ns, const std::string& name, const std::string& instance,
+                         const std::string& stamp, std::string_view text) {
+  return json{{"name", name}, {"namespace", ns}, {"instance", instance}, {"timestamp", stamp}, {"text", text}}.dump(
+      -1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string Iso8601(std::chrono::system_clock::time_point t) {
@@ -82,7 +91,7 @@ core::Status Controller::Start() {
     auto values = SecretValues(r.namespace_name, names);
     if (!values) {
       core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name, values.error().message());
-      (void)store_.SetFunctionStatus(r.namespace_name, r.name, "failed", values.error().message());
+      RecordStatus(r.namespace_name, r.name, "failed", values.error().message());
       continue;
     }
     d->secrets = std::move(*values);
@@ -109,17 +118,45 @@ core::Result<std::map<std::string, std::string>> Controller::SecretValues(const 
   return values;
 }
 
-bool Controller::IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest) {
+void Controller::RecordStatus(const std::string& ns, const std::string& name, const std::string& status,
+                              const std::string& last_error) {
+  if (auto s = store_.SetFunctionStatus(ns, name, status, last_error); !s) {
+    core::Log(core::LogLevel::kWarn, "function {}/{}: cannot record status {}: {}", ns, name, status,
+              s.error().ToString());
+  }
+}
+
+docker::LabelSelector Controller::FunctionSelector(const std::string& ns, const std::string& name) const {
+  docker::LabelSelector selector = options_.identity;
+  selector.push_back("gantry.function=" + name);
+  selector.push_back("gantry.namespace=" + ns);
+  return selector;
+}
+
+std::optional<store::FunctionRecord> Controller::Unchanged(const std::string& ns, const std::string& name,
+                                                           const std::string& digest) {
+  if (digest.empty()) return std::nullopt;
   auto existing = store_.GetFunction(ns, name);
-  return existing.ok() && !digest.empty() && existing->hash == digest && existing->status != "failed" &&
-         pool_.Describe(ns, name).ok();
+  if (!existing || existing->hash != digest || existing->status == "failed" || !pool_.Describe(ns, name).ok()) {
+    return std::nullopt;
+  }
+  // The image may have gone behind gantryd's back (docker rmi, a prune): then the apply
+  // rebuilds it rather than saying "unchanged" about a function whose next replica can't start.
+  if (auto image = docker_.InspectImage(existing->image); !image) {
+    if (image.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(core::LogLevel::kWarn, "function {}/{}: inspect image {}: {}", ns, name, existing->image,
+                image.error().ToString());
+    }
+    return std::nullopt;
+  }
+  return std::move(*existing);
 }
 
 core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const std::string& name,
                                                    std::string_view bundle, bool dry_run) {
   std::string digest = builder::BundleDigest(bundle);
-  if (!dry_run && IsUnchanged(ns, name, digest)) {
-    auto existing = store_.GetFunction(ns, name);
+  // One read: a delete between a check and a second read must not leave an empty record.
+  if (auto existing = dry_run ? std::nullopt : Unchanged(ns, name, digest)) {
     return ApplyOutcome{.result = "unchanged", .generation = existing->generation, .image = existing->image,
                         .digest = digest};
   }
@@ -151,14 +188,13 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   std::lock_guard lock(apply_mu_);
   const std::string& ns = spec.namespace_name();
   const std::string& name = spec.name();
-  if (IsUnchanged(ns, name, digest)) {
-    auto existing = store_.GetFunction(ns, name);
-    return ApplyOutcome{.result = "unchanged", .generation = existing->generation, .image = existing->image,
+  if (auto unchanged = Unchanged(ns, name, digest)) {
+    return ApplyOutcome{.result = "unchanged", .generation = unchanged->generation, .image = unchanged->image,
                         .digest = digest};
   }
   auto existing = store_.GetFunction(ns, name);
   auto fail = [&](const core::Error& e) -> core::Error {
-    if (existing) (void)store_.SetFunctionStatus(ns, name, "failed", e.message());
+    if (existing) RecordStatus(ns, name, "failed", e.message());
     return e;
   };
   auto secrets = SecretValues(ns, spec.secrets());
@@ -180,7 +216,7 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
     // Same digest and image as stored, but it had failed or the pool had lost it: run the
     // stored generation again.
     deployment.generation = record.generation;
-    (void)store_.SetFunctionStatus(ns, name, "ready", "");
+    RecordStatus(ns, name, "ready", "");
   }
   if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
   std::string result = *put == store::PutOutcome::kCreated ? "created" : "configured";
@@ -196,18 +232,34 @@ core::Status Controller::Delete(const std::string& ns, const std::string& name) 
   if (!existing) return existing.error();
   if (auto s = pool_.Remove(ns, name); !s && s.error().code() != core::ErrorCode::kNotFound) return s;
   if (auto s = store_.DeleteFunction(ns, name); !s) return s;
-  if (auto images = docker_.ListImages({"gantry.function=" + name, "gantry.namespace=" + ns})) {
-    for (const auto& image : *images) (void)docker_.RemoveImage(image.id, /*force=*/true);
+  // Only this instance's images: another gantryd's function of the same name keeps its own.
+  if (auto images = docker_.ListImages(FunctionSelector(ns, name)); !images) {
+    core::Log(core::LogLevel::kWarn, "function {}/{}: list images to remove: {}", ns, name,
+              images.error().ToString());
+  } else {
+    for (const auto& image : *images) {
+      auto removed = docker_.RemoveImage(image.id, /*force=*/true);
+      if (!removed && removed.error().code() != core::ErrorCode::kNotFound) {
+        core::Log(core::LogLevel::kWarn, "function {}/{}: remove image {}: {}", ns, name, image.id,
+                  removed.error().ToString());
+      }
+    }
   }
   core::Log(core::LogLevel::kInfo, "function {}/{} deleted", ns, name);
   return core::Ok();
 }
 
-core::Status Controller::Scale(const std::string& ns, const std::string& name, int replicas) {
+core::Status Controller::Scale(const std::string& ns, const std::string& name, int64_t replicas) {
   auto existing = store_.GetFunction(ns, name);
   if (!existing) return existing.error();
-  if (replicas < 0) return core::Error::InvalidArgument("replicas must be ≥ 0");
-  return pool_.Scale(ns, name, replicas);
+  auto deployment = DeploymentFromJson(json::parse(existing->deployment_json, nullptr, false));
+  if (!deployment) return deployment.error().WithContext(fmt::format("function {}/{}", ns, name));
+  if (replicas < deployment->min_replicas || replicas > deployment->max_replicas) {
+    return core::Error::InvalidArgument(
+        fmt::format("function {}/{}: replicas must be within [{}, {}] (its scale.min and scale.max), not {}", ns, name,
+                    deployment->min_replicas, deployment->max_replicas, replicas));
+  }
+  return pool_.Scale(ns, name, static_cast<int>(replicas));
 }
 
 json Controller::DescribeRecord(const store::FunctionRecord& r) {
@@ -259,28 +311,35 @@ core::Result<json> Controller::List(const std::string& ns) {
 core::Result<std::string> Controller::Logs(const std::string& ns, const std::string& name, int64_t tail,
                                            int64_t since_unix) {
   if (auto r = store_.GetFunction(ns, name); !r) return r.error();
-  auto containers = docker_.ListContainers({"gantry.function=" + name, "gantry.namespace=" + ns}, /*all=*/true);
+  auto containers = docker_.ListContainers(FunctionSelector(ns, name), /*all=*/true);
   if (!containers) return containers.error();
-  // (timestamp, line) of every replica, merged by time: RFC 3339 nanosecond stamps sort as text.
-  std::vector<std::pair<std::string, std::string>> lines;
+  const int64_t per_replica = tail > 0 ? std::min(tail, options_.max_log_tail) : options_.max_log_tail;
+  // The engine tails each replica; the merge keeps only the newest lines that fit.
+  BoundedLogMerge merged(options_.max_log_bytes);
+  bool capped = false;  // a replica may have had more lines than the tail it was read with
   for (const auto& c : *containers) {
-    docker::LogsOptions options{.since_unix = since_unix, .timestamps = true};
-    if (tail > 0) options.tail = tail;
+    docker::LogsOptions options{.since_unix = since_unix, .tail = per_replica, .timestamps = true};
+    int64_t lines = 0;
     auto s = docker_.Logs(c.id, options, [&](docker::Stream, std::string_view line) {
       std::size_t space = line.find(' ');
       std::string stamp(line.substr(0, space));
-      std::string text(space == std::string_view::npos ? "" : line.substr(space + 1));
-      lines.emplace_back(stamp, json{{"name", name}, {"namespace", ns}, {"instance", c.id.substr(0, 12)},
-                                     {"timestamp", stamp}, {"text", text}}
-                                    .dump());
+      std::string_view text = space == std::string_view::npos ? "" : line.substr(space + 1);
+      ++lines;
+      merged.Add(stamp, LogEntryJson(ns, name, c.id.substr(0, 12), stamp, text));
       return true;
     });
     if (!s && s.error().code() != core::ErrorCode::kNotFound) return s.error();
+    capped |= lines >= per_replica && (tail <= 0 || tail > per_replica);
   }
-  std::stable_sort(lines.begin(), lines.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  std::string out;
-  for (const auto& [stamp, entry] : lines) out += entry + "\n";
-  return out;
+  std::string note;
+  if (merged.dropped() > 0 || capped) {
+    note = LogEntryJson(ns, name, "gantry", merged.oldest(),
+                        fmt::format("[gantry] older lines left out: one logs request returns at most {} lines a "
+                                    "replica and {} bytes (ask for less with --tail or --since)",
+                                    options_.max_log_tail, options_.max_log_bytes)) +
+           "\n";
+  }
+  return note + merged.Take();
 }
 
 core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, const std::string& name,

@@ -2,6 +2,7 @@
 
 #include <functional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -21,6 +22,15 @@ struct ControllerOptions {
   // Told the outcome of every image build an apply needed: "built", "cached" or "failed"
   // (for gantry_builds_total). Optional.
   std::function<void(std::string_view outcome)> on_build;
+  // What every container and image this gantryd makes carries (gantry.instance=<id> and
+  // the --label pairs): deleting images and reading logs select by it, so another
+  // instance's objects are never touched.
+  docker::LabelSelector identity;
+  // One logs request reads at most this many lines a replica (the engine tails) and
+  // answers at most this many bytes (the newest lines, after a note saying what was left
+  // out), whatever the log's size.
+  int64_t max_log_tail = 10'000;
+  std::size_t max_log_bytes = std::size_t{4} << 20;
 };
 
 // What an apply did.
@@ -54,12 +64,19 @@ class Controller {
                                          bool dry_run);
   // Applies a spec whose source (if any) is on disk; `digest` names it for "unchanged".
   core::Result<ApplyOutcome> ApplySpec(const spec::FunctionSpec& spec, const std::string& digest);
-  // True when ns/name is deployed with exactly this bundle digest.
-  bool IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest);
+  // The stored record when ns/name is deployed with exactly this bundle digest, not
+  // failed, running in the pool and its image still on the engine; nullopt otherwise.
+  std::optional<store::FunctionRecord> Unchanged(const std::string& ns, const std::string& name,
+                                                 const std::string& digest);
+  bool IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest) {
+    return Unchanged(ns, name, digest).has_value();
+  }
 
   // Drains and removes the function's replicas, record and images. kNotFound if unknown.
   core::Status Delete(const std::string& ns, const std::string& name);
-  core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+  // Sets the replica count now. kNotFound if unknown; kInvalidArgument, naming the
+  // bounds, when `replicas` is outside the function's [scale.min, scale.max].
+  core::Status Scale(const std::string& ns, const std::string& name, int64_t replicas);
 
   // {"metadata", "spec" (canonical), "status" {...}}; kNotFound if unknown.
   core::Result<nlohmann::json> Describe(const std::string& ns, const std::string& name);
@@ -68,7 +85,10 @@ class Controller {
 
   // The function's replicas' output, oldest first, as NDJSON lines of OpenFaaS's LogEntry
   // ({"name", "namespace", "instance", "timestamp", "text"}): the last `tail` lines of each
-  // replica (0 = all) since `since_unix` (0 = from the start). kNotFound if unknown.
+  // replica (0 or more than options.max_log_tail: max_log_tail) since `since_unix` (0 =
+  // from the start), at most options.max_log_bytes of them (the newest). When lines were
+  // left out, the first entry is a note from instance "gantry" saying so. Memory stays
+  // within max_log_bytes whatever the logs' size. kNotFound if unknown.
   core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail, int64_t since_unix);
 
   core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
@@ -83,6 +103,11 @@ class Controller {
   core::Result<std::map<std::string, std::string>> SecretValues(const std::string& ns,
                                                                 const std::vector<std::string>& names);
   nlohmann::json DescribeRecord(const store::FunctionRecord& record);
+  // Stores a function's status; a failure is logged (the caller's outcome stands).
+  void RecordStatus(const std::string& ns, const std::string& name, const std::string& status,
+                    const std::string& last_error);
+  // options_.identity plus the function's own labels.
+  docker::LabelSelector FunctionSelector(const std::string& ns, const std::string& name) const;
 
   store::Store& store_;
   builder::Builder& builder_;

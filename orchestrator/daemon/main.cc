@@ -9,10 +9,12 @@
 #include <filesystem>
 
 #include "builder/builder.h"
+#include "core/identity.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "daemon/async_dispatcher.h"
 #include "daemon/controller.h"
+#include "daemon/instance_id.h"
 #include "daemon/openfaas_api.h"
 #include "daemon/pool_backend.h"
 #include "daemon/resource_api.h"
@@ -63,6 +65,15 @@ int Fail(const std::string& message) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before any thread exists (the pool's and the engine client's start in constructors
+  // below): every thread inherits the mask, so SIGTERM/SIGINT reach only the sigwait at
+  // the end, and a second one during shutdown is not a default-action exit.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
   Flags f;
   CLI::App app{"gantryd: the Gantry controller (API, invoke gateway, builder, warm pool)", "gantryd"};
   app.set_version_flag("--version", std::string("gantryd ") + std::string(core::kVersion));
@@ -76,7 +87,7 @@ int main(int argc, char** argv) {
   app.add_option("--base-image", f.base_images, "RUNTIME=IMAGE: base image of a template runtime (repeatable)");
   app.add_option("--label", f.labels,
                  "KEY=VALUE put on every container and image gantryd makes; it then adopts or removes only "
-                 "containers carrying it (repeatable; tests use gantry.test=...)");
+                 "containers carrying it, besides its own gantry.instance (repeatable; tests use gantry.test=...)");
   app.add_option("--async-workers", f.async_workers, "threads running queued async calls (0: queue only)")
       ->capture_default_str();
   app.add_option("--log-level", f.log_level, "debug, info, warn or error")->capture_default_str();
@@ -91,6 +102,9 @@ int main(int argc, char** argv) {
   if (ec) return Fail(fmt::format("cannot create the state directory {}: {}", f.state_dir, ec.message()));
   ::chmod(f.state_dir.c_str(), 0700);
   if (f.token_file.empty()) f.token_file = (fs::path(f.state_dir) / "token").string();
+
+  auto instance = daemon::LoadOrCreateInstanceId((fs::path(f.state_dir) / "instance-id").string());
+  if (!instance) return Fail(instance.error().message());
 
   std::string token;
   if (!f.no_auth) {
@@ -121,19 +135,30 @@ int main(int argc, char** argv) {
   for (const auto& pair : f.labels) {
     auto eq = pair.find('=');
     if (eq == std::string::npos || eq == 0) return Fail(fmt::format("--label {}: expected KEY=VALUE", pair));
+    if (pair.substr(0, eq) == core::kInstanceLabel) {
+      return Fail(fmt::format("--label {}: {} is gantryd's own (the id in <state-dir>/instance-id)", pair,
+                              core::kInstanceLabel));
+    }
     extra_labels[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
   build_options.extra_labels = extra_labels;
+  build_options.instance_id = *instance;
   builder::Builder builder(**docker, build_options);
+  docker::LabelSelector identity = builder.IdentitySelector();
 
-  pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(), .extra_labels = extra_labels});
+  pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
+                             .extra_labels = extra_labels,
+                             .instance_id = *instance});
   // Builds are counted in the gateway's metrics; the gateway is made after the controller
   // (it serves the controller's routes) and before any apply can arrive.
   gateway::CounterFamily* builds = nullptr;
   daemon::Controller controller(**store, builder, pool, **docker,
-                                {.state_dir = f.state_dir, .on_build = [&builds](std::string_view outcome) {
-                                   if (builds != nullptr) builds->Add({outcome});
-                                 }});
+                                {.state_dir = f.state_dir,
+                                 .on_build =
+                                     [&builds](std::string_view outcome) {
+                                       if (builds != nullptr) builds->Add({outcome});
+                                     },
+                                 .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
@@ -157,20 +182,14 @@ int main(int argc, char** argv) {
     out += queued;
   });
 
-  // Signals are taken synchronously by this thread; every other thread inherits the mask.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
   if (auto s = async.Start(fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port())); !s) {
     return Fail(s.error().message());
   }
-  core::Log(core::LogLevel::kInfo, "gantryd {} listening on {}:{} (state {}, engine API {}, auth {})", core::kVersion,
-            host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir, (*docker)->ApiVersion(),
-            f.no_auth ? "off" : "on: " + f.token_file);
+  core::Log(core::LogLevel::kInfo, "gantryd {} listening on {}:{} (state {}, instance {}, engine API {}, auth {})",
+            core::kVersion, host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir, *instance,
+            (*docker)->ApiVersion(), f.no_auth ? "off" : "on: " + f.token_file);
   int sig = 0;
   sigwait(&signals, &sig);
   core::Log(core::LogLevel::kInfo, "gantryd: {} received, stopping (replicas keep running for the next start)",

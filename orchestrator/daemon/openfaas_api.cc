@@ -172,12 +172,10 @@ std::vector<gateway::Route> OpenFaasRoutes(Controller& c) {
                       auto body = Body(r);
                       if (!body) return body.error();
                       auto [name, ns] = NameAndNamespace(r.params.at("name"), StringField(*body, "namespace"));
-                      if (!body->contains("replicas") || !(*body)["replicas"].is_number_integer()) {
-                        return core::Error::InvalidArgument("\"replicas\" must be an integer");
-                      }
-                      int replicas = (*body)["replicas"].get<int>();
-                      if (auto s = c.Scale(ns, name, replicas); !s) return s.error();
-                      return JsonResponse(202, {{"serviceName", name}, {"namespace", ns}, {"replicas", replicas}});
+                      auto replicas = ReplicasField(*body);
+                      if (!replicas) return replicas.error();
+                      if (auto s = c.Scale(ns, name, *replicas); !s) return s.error();
+                      return JsonResponse(202, {{"serviceName", name}, {"namespace", ns}, {"replicas", *replicas}});
                     }});
   routes.push_back({"GET", "/system/logs", [&c](const ApiRequest& r) -> core::Result<ApiResponse> {
                       auto q = [&r](const char* key) {

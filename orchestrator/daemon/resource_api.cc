@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstdint>
+
 #include "core/version.h"
 
 namespace gantry::daemon {
@@ -30,6 +32,15 @@ core::Result<json> JsonBody(const ApiRequest& r) {
 }
 
 }  // namespace
+
+core::Result<int64_t> ReplicasField(const json& body) {
+  auto it = body.find("replicas");
+  if (it == body.end() || !it->is_number_integer()) return core::Error::InvalidArgument("\"replicas\" must be an integer");
+  if (it->is_number_unsigned() && it->get<uint64_t>() > static_cast<uint64_t>(INT64_MAX)) {
+    return core::Error::InvalidArgument(fmt::format("\"replicas\" {} is out of range", it->get<uint64_t>()));
+  }
+  return it->get<int64_t>();
+}
 
 ApiResponse JsonResponse(int status, const json& body) {
   return ApiResponse{.status = status, .body = body.dump() + "\n"};
@@ -72,12 +83,10 @@ std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& 
   routes.push_back({"PUT", fn + "/scale", [&c](const ApiRequest& r) -> core::Result<ApiResponse> {
                       auto body = JsonBody(r);
                       if (!body) return body.error();
-                      if (!body->contains("replicas") || !(*body)["replicas"].is_number_integer()) {
-                        return core::Error::InvalidArgument("\"replicas\" must be an integer");
-                      }
-                      int n = (*body)["replicas"].get<int>();
-                      if (auto s = c.Scale(Param(r, "ns"), Param(r, "name"), n); !s) return s.error();
-                      return JsonResponse(200, {{"name", Param(r, "name")}, {"replicas", n}});
+                      auto n = ReplicasField(*body);
+                      if (!n) return n.error();
+                      if (auto s = c.Scale(Param(r, "ns"), Param(r, "name"), *n); !s) return s.error();
+                      return JsonResponse(200, {{"name", Param(r, "name")}, {"replicas", *n}});
                     }});
   routes.push_back({"GET", std::string(kPrefix) + "/namespaces/{ns}/functions",
                     [&c](const ApiRequest& r) -> core::Result<ApiResponse> {

@@ -15,7 +15,8 @@ namespace gantry::daemon {
 //   GET    /apis/gantry/v1/namespaces/{ns}/functions[/{name}] list / describe
 //   GET    /apis/gantry/v1/functions                          list, every namespace
 //   DELETE /apis/gantry/v1/namespaces/{ns}/functions/{name}   drain and remove
-//   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}/scale   {"replicas": N}
+//   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}/scale   {"replicas": N}: 400
+//          naming the bounds unless scale.min <= N <= scale.max
 //   PUT    /apis/gantry/v1/namespaces/{ns}/secrets/{name}     {"value": "..."}
 //   GET    /apis/gantry/v1/namespaces/{ns}/secrets            names only
 //   DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}
@@ -24,5 +25,10 @@ std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::Docke
 
 // A JSON answer.
 gateway::ApiResponse JsonResponse(int status, const nlohmann::json& body);
+
+// body["replicas"] as a whole number (both APIs' scale calls): kInvalidArgument when it is
+// missing, not an integer, or beyond a signed 64-bit integer — never truncated. Whether it
+// is within the function's bounds is Controller::Scale's to say.
+core::Result<int64_t> ReplicasField(const nlohmann::json& body);
 
 }  // namespace gantry::daemon

@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "autoscaler/autoscaler.h"
+#include "core/identity.h"
 #include "core/log.h"
 #include "pool/container_spec.h"
 #include "pool/readiness.h"
@@ -69,6 +70,7 @@ constexpr int kSweepEveryPasses = 10;
 constexpr int kHealthEveryPasses = 5;
 constexpr milliseconds kHealthProbeLimit{2'000};
 constexpr int kHealthStrikes = 2;  // failed checks in a row before a replica is dead
+constexpr milliseconds kClockPoll{50};  // how often a blocked Apply/Remove reads the clock again
 
 std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
 
@@ -83,6 +85,13 @@ autoscaler::Policy PolicyFor(const Deployment& d) {
   p.stable_window = std::clamp(d.idle_timeout, milliseconds(1'000), milliseconds(60'000));
   p.panic_window = std::max(p.stable_window / 10, milliseconds(100));
   return p;
+}
+
+// What every container of this pool carries besides a replica's own labels.
+docker::Labels IdentityLabels(const PoolOptions& options) {
+  docker::Labels labels = options.extra_labels;
+  if (!options.instance_id.empty()) labels[core::kInstanceLabel] = options.instance_id;
+  return labels;
 }
 
 bool IsReplicaKey(const std::string& s) {
@@ -124,6 +133,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   PoolCore(docker::DockerClient& docker, PoolOptions options)
       : docker_(docker),
         options_(std::move(options)),
+        labels_(IdentityLabels(options_)),
         clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
         probe_(options_.probe ? *options_.probe : http_probe_),
         runner_(options_.workers),
@@ -153,6 +163,17 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
     return it == functions_.end() ? nullptr : it->second.get();
   }
   docker::LabelSelector Selector() const;
+  // Waits on changed_ until `done` holds or the pool's clock passes `deadline` (the clock
+  // may be a ManualClock, which notifies nobody: it is read again at least every
+  // kClockPoll). Returns done().
+  template <typename Pred>
+  bool WaitUntilLocked(std::unique_lock<std::mutex>& lock, SteadyTime deadline, Pred done) {
+    while (!done()) {
+      if (clock_.Now() >= deadline) return false;
+      changed_.wait_for(lock, kClockPoll);
+    }
+    return true;
+  }
   std::shared_ptr<Lease::State> LeaseLocked(Function& fn, const std::string& key, bool cold, SteadyTime now);
   void DispatchLocked(Function& fn, const std::string& key, bool cold, SteadyTime now, Deferred& deferred);
   void UpdateWindowLocked(Function& fn, SteadyTime now);
@@ -181,6 +202,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
   docker::DockerClient& docker_;
   const PoolOptions options_;
+  const docker::Labels labels_;  // extra_labels and the instance label: on every container, in every selector
   core::Clock& clock_;
   HttpReadinessProbe http_probe_;
   ReadinessProbe& probe_;
@@ -209,7 +231,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
 
 docker::LabelSelector PoolCore::Selector() const {
   docker::LabelSelector selector{kFunctionLabel};
-  for (const auto& [k, v] : options_.extra_labels) selector.push_back(k + "=" + v);
+  for (const auto& [k, v] : labels_) selector.push_back(k + "=" + v);
   return selector;
 }
 
@@ -478,7 +500,7 @@ void PoolCore::StartTask(const std::string& key, const std::shared_ptr<Replica>&
     return EndStart(key, replica, s.error());
   }
   if (give_up()) return EndStart(key, replica, std::nullopt);
-  auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, options_.extra_labels,
+  auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, labels_,
                                    options_.stop_timeout_seconds);
   auto id = docker_.CreateContainer(spec);
   if (!id) return EndStart(key, replica, id.error());
@@ -965,8 +987,8 @@ core::Status PoolCore::Apply(const Deployment& d) {
     if (auto r = StartReplicaLocked(*fn, key)) fresh.push_back(r);
   }
   // The old generation keeps serving until one of these is ready (EndStart drains it).
-  auto deadline = std::chrono::steady_clock::now() + options_.ready_timeout + std::chrono::seconds(10);
-  changed_.wait_until(lock, deadline, [&] {
+  SteadyTime deadline = clock_.Now() + options_.ready_timeout + std::chrono::seconds(10);
+  WaitUntilLocked(lock, deadline, [&] {
     return stopping_ || std::none_of(fresh.begin(), fresh.end(), [](const auto& r) { return r->task_active; });
   });
   if (std::any_of(fresh.begin(), fresh.end(), [](const auto& r) { return r->state == ReplicaState::kReady ||
@@ -1001,13 +1023,13 @@ core::Status PoolCore::Remove(const std::string& ns, const std::string& name) {
     Function* fn = FindLocked(key);
     return fn == nullptr || fn->replicas.empty() || stopping_;
   };
-  auto deadline = std::chrono::steady_clock::now() + grace + options_.ready_timeout + std::chrono::seconds(5);
-  if (!changed_.wait_until(lock, deadline, empty)) {
+  SteadyTime deadline = clock_.Now() + grace + options_.ready_timeout + std::chrono::seconds(5);
+  if (!WaitUntilLocked(lock, deadline, empty)) {
     if (Function* fn = FindLocked(key)) {
       auto replicas = fn->replicas;
       for (const auto& [k, r] : replicas) MarkDeadLocked(key, r, "function removed", deferred);
     }
-    changed_.wait_for(lock, std::chrono::seconds(15), empty);
+    WaitUntilLocked(lock, clock_.Now() + std::chrono::seconds(15), empty);
   }
   auto it = functions_.find(key);
   bool left = it != functions_.end() && !it->second->replicas.empty();
@@ -1024,6 +1046,12 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   std::lock_guard<std::mutex> lock(mu_);
   Function* fn = FindLocked(key);
   if (fn == nullptr || fn->removed) return core::Error::NotFound(fmt::format("function {} not found", key));
+  // Never a loop of starts beyond scale.max under this mutex, whatever the caller checked.
+  const Deployment& d = fn->deployment;
+  if (replicas < d.min_replicas || replicas > d.max_replicas) {
+    return core::Error::InvalidArgument(fmt::format("{}: replicas must be within [{}, {}] (scale.min, scale.max), not {}",
+                                                    key, d.min_replicas, d.max_replicas, replicas));
+  }
   SteadyTime now = clock_.Now();
   fn->manual = replicas;
   fn->manual_until = now + std::max(fn->deployment.idle_timeout, options_.control_interval * 2);

@@ -107,6 +107,11 @@ struct FunctionStatus {
 struct PoolOptions {
   std::string run_dir = "/var/lib/gantry/run";  // per-replica socket directories live here
   docker::Labels extra_labels;                  // put on every container (tests: gantry.test)
+  // The gantryd instance owning this pool: every container carries gantry.instance=<id>
+  // (set on the container, so it overrides whatever an image says) and the pool lists,
+  // adopts, removes and follows events of only containers carrying it. Empty: no instance
+  // label (a pool alone in tests, told apart by extra_labels).
+  std::string instance_id;
   std::chrono::milliseconds ready_timeout{30'000};
   std::chrono::milliseconds control_interval{1'000};  // autoscaler / reconcile period
   // Added by the implementation (defaults are what gantryd wants):
@@ -132,9 +137,10 @@ class Pool {
 
   // Adopts running containers of the given deployments by label (the current generation,
   // healthy) and removes every other gantry-labelled container; starts the events
-  // watcher and the control loop. "Gantry-labelled" means carrying gantry.function and
-  // every options.extra_labels pair, so pools with different extra labels never touch each
-  // other's containers. Also removes run_dir entries named like replicas it did not adopt.
+  // watcher and the control loop. "Gantry-labelled" means carrying gantry.function,
+  // gantry.instance=options.instance_id and every options.extra_labels pair, so pools of
+  // different instances (or with different extra labels) never touch each other's
+  // containers. Also removes run_dir entries named like replicas it did not adopt.
   // Errors: the engine's (listing containers), kConflict when called twice.
   core::Status Start(const std::vector<Deployment>& current);
   // Stops the loops; leaves containers running (a restarted gantryd adopts them). Queued
@@ -155,9 +161,10 @@ class Pool {
   // kNotFound. Blocks while calls in flight finish (up to the function's timeout, then they
   // are cut). kNotFound if unknown.
   core::Status Remove(const std::string& ns, const std::string& name);
-  // Sets the replica count now (scale.min..scale.max is the caller's to check); the
-  // autoscaler leaves it so for idle_timeout, then decides again. Fewer: idle replicas go
-  // first, busy ones drain. kNotFound, kInvalidArgument (negative).
+  // Sets the replica count now; the autoscaler leaves it so for idle_timeout, then decides
+  // again. Fewer: idle replicas go first, busy ones drain. kNotFound; kInvalidArgument
+  // (outside the deployment's [min_replicas, max_replicas], naming the bounds) — no
+  // replica is started then.
   core::Status Scale(const std::string& ns, const std::string& name, int replicas);
 
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
