@@ -61,8 +61,10 @@ inline size_t AppendHeader(char* data, size_t size, size_t n, void* out) {
 // gantryd as a child process of the test.
 class Gantryd {
  public:
-  Gantryd(TestEngine& engine, fs::path state_dir, std::vector<std::string> extra_args = {})
-      : engine_(engine), state_dir_(std::move(state_dir)), extra_args_(std::move(extra_args)) {
+  // `test_label` false: no --label, so gantryd tells its objects apart by its instance id
+  // alone (the test must then remove them itself: they don't carry the test's label).
+  Gantryd(TestEngine& engine, fs::path state_dir, std::vector<std::string> extra_args = {}, bool test_label = true)
+      : engine_(engine), state_dir_(std::move(state_dir)), extra_args_(std::move(extra_args)), test_label_(test_label) {
     Start();
   }
   ~Gantryd() { Stop(SIGTERM); }
@@ -71,7 +73,8 @@ class Gantryd {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
     std::vector<std::string> args = {GANTRYD_BINARY, "--listen", "127.0.0.1:0", "--state-dir", state_dir_.string(),
-                                     "--label", engine_.selector(), "--log-level", "debug"};
+                                     "--log-level", "debug"};
+    if (test_label_) args.insert(args.end(), {"--label", engine_.selector()});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -125,6 +128,36 @@ class Gantryd {
     return status;
   }
 
+  // Sends `sig`, then sends it again every millisecond until gantryd has exited (a second
+  // signal during shutdown); returns its exit status.
+  int StopRepeatedly(int sig) {
+    if (pid_ == 0) return -1;
+    ::kill(pid_, sig);
+    int status = 0;
+    for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) break;
+      ::kill(pid_, sig);
+      std::this_thread::sleep_for(1ms);
+    }
+    if (::waitpid(pid_, &status, WNOHANG) == 0) {  // still running: end it, and say so
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, &status, 0);
+      status = -2;
+    }
+    pid_ = 0;
+    if (reader_.joinable()) reader_.join();
+    port_ = 0;
+    return status;
+  }
+
+  // The instance id gantryd keeps in its state directory ("" before its first start).
+  std::string InstanceId() const {
+    std::ifstream in(state_dir_ / "instance-id");
+    std::string id;
+    std::getline(in, id);
+    return id;
+  }
+
   std::string Log() {
     std::lock_guard lock(mu_);
     return log_;
@@ -164,6 +197,7 @@ class Gantryd {
   TestEngine& engine_;
   fs::path state_dir_;
   std::vector<std::string> extra_args_;
+  bool test_label_ = true;
   pid_t pid_ = 0;
   int port_ = 0;
   std::string token_;

@@ -220,9 +220,14 @@ TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves a
     REQUIRE(before.size() == 1);
     gantryd.Stop(SIGKILL);
   }
-  // An orphan of an older generation, as a crash mid-rollout could leave.
+  // An orphan of an older generation, as a crash mid-rollout could leave (made by this
+  // instance: a gantryd removes only its own).
   docker::ContainerSpec orphan{.name = engine.Name("orphan"), .image = "gantry/base:bookworm", .cmd = {"sleep", "60"}};
   orphan.labels = engine.labels();
+  std::string instance;
+  std::getline(std::ifstream(state.path() / "instance-id"), instance);
+  REQUIRE_FALSE(instance.empty());
+  orphan.labels["gantry.instance"] = instance;
   orphan.labels["gantry.function"] = "warm";
   orphan.labels["gantry.namespace"] = engine.value();
   orphan.labels["gantry.generation"] = "0";
