@@ -102,13 +102,14 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
           "[integration][identity]") {
   TestEngine engine;
   InstanceGuard guard(engine.client());
-  StateDir a_state(engine);
-  StateDir b_state(engine);
+  StateDir state(engine);  // holds both state directories (removed at the end)
+  const fs::path a_dir = state.path() / "a";
+  const fs::path b_dir = state.path() / "b";
   const std::string ns = engine.value();
-  auto v1 = SameFunction(a_state.path() / "fn1", ns);
+  auto v1 = SameFunction(a_dir / "fn1", ns);
   const std::string invoke = "/function/same." + ns;
 
-  auto a = std::make_unique<Gantryd>(engine, a_state.path(), std::vector<std::string>{}, /*test_label=*/false);
+  auto a = std::make_unique<Gantryd>(engine, a_dir, std::vector<std::string>{}, /*test_label=*/false);
   const std::string a_id = a->InstanceId();
   guard.Add(a_id);
   Reply a_created = a->Call("PUT", FunctionPath(v1), Bundle(v1));
@@ -121,7 +122,7 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
   REQUIRE(a_containers.size() == 1);
 
   // B starts (and adopts/removes what it finds) after A's replica runs: A's is not B's.
-  auto b = std::make_unique<Gantryd>(engine, b_state.path(), std::vector<std::string>{}, false);
+  auto b = std::make_unique<Gantryd>(engine, b_dir, std::vector<std::string>{}, false);
   const std::string b_id = b->InstanceId();
   guard.Add(b_id);
   REQUIRE(b_id != a_id);
@@ -143,7 +144,7 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
 
   // B rolls out a second version: its first image is no longer used, so A's pruning could
   // take it if it looked at B's images.
-  auto v2 = SameFunction(b_state.path() / "fn2", ns, "v2");
+  auto v2 = SameFunction(b_dir / "fn2", ns, "v2");
   Reply b_v2 = b->Call("PUT", FunctionPath(v2), Bundle(v2));
   REQUIRE(b_v2.status == 200);
   const std::string b_image_v2 = b_v2.Json()["image"];
@@ -153,7 +154,7 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
 
   // A builds four new versions (each build prunes A's images beyond the newest three).
   for (int i = 3; i <= 6; ++i) {
-    auto vi = SameFunction(a_state.path() / ("fn" + std::to_string(i)), ns, "v" + std::to_string(i));
+    auto vi = SameFunction(a_dir / ("fn" + std::to_string(i)), ns, "v" + std::to_string(i));
     Reply applied = a->Call("PUT", FunctionPath(vi), Bundle(vi));
     REQUIRE(applied.status == 200);
   }
@@ -182,19 +183,19 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
   // A SIGTERM and a kill -9 of A, each followed by a start that adopts: B is untouched.
   a_now = SettledContainers(engine, a_id, 1);
   CHECK(a->Stop(SIGTERM) == 0);
-  a = std::make_unique<Gantryd>(engine, a_state.path(), std::vector<std::string>{}, false);
+  a = std::make_unique<Gantryd>(engine, a_dir, std::vector<std::string>{}, false);
   REQUIRE(a->InstanceId() == a_id);
   CHECK(a->Call("POST", invoke, "a again", {}, false).body == "a again");
   CHECK(ContainersOfInstance(engine, a_id) == a_now);  // adopted, not replaced
   a->Stop(SIGKILL);
-  a = std::make_unique<Gantryd>(engine, a_state.path(), std::vector<std::string>{}, false);
+  a = std::make_unique<Gantryd>(engine, a_dir, std::vector<std::string>{}, false);
   CHECK(ContainersOfInstance(engine, a_id) == a_now);
   CHECK(ContainersOfInstance(engine, b_id) == b_containers);
   CHECK(b->Call("POST", invoke, "b after a's restarts", {}, false).body == "b after a's restarts");
 
   // Restarting B the same way leaves A alone.
   CHECK(b->Stop(SIGTERM) == 0);
-  b = std::make_unique<Gantryd>(engine, b_state.path(), std::vector<std::string>{}, false);
+  b = std::make_unique<Gantryd>(engine, b_dir, std::vector<std::string>{}, false);
   CHECK(ContainersOfInstance(engine, a_id) == a_now);
   CHECK(ContainersOfInstance(engine, b_id) == b_containers);
 
