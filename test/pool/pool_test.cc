@@ -7,6 +7,9 @@
 #include <map>
 #include <set>
 #include <thread>
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
 
 #include "pool/container_spec.h"
 #include "pool_test_support.h"
@@ -489,6 +492,145 @@ TEST_CASE("pool: Scale sets the replica count now", "[pool]") {
   CHECK(MustDescribe(*h.pool).ready == 1);
   CHECK(h.docker.containers().size() == 1);
   CHECK(h.pool->Scale("default", "echo", -1).error().code() == ErrorCode::kInvalidArgument);
+}
+
+TEST_CASE("pool: Scale outside [scale.min, scale.max] is refused and starts nothing", "[pool]") {
+  Harness h;
+  h.probe.Open();
+  Deployment d = Echo();  // 0..3
+  REQUIRE(h.pool->Apply(d).ok());
+  auto over = h.pool->Scale("default", "echo", 4);
+  REQUIRE_FALSE(over.ok());
+  CHECK(over.error().code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(over.error().message(), Catch::Contains("[0, 3]"));
+  CHECK(h.pool->Scale("default", "echo", 1'000'000'000).error().code() == ErrorCode::kInvalidArgument);
+  h.pool->Flush();
+  CHECK(h.docker.CountCalls("CreateContainer") == 0);
+
+  d.generation = 2;
+  d.min_replicas = 1;
+  REQUIRE(h.pool->Apply(d).ok());
+  CHECK(h.pool->Scale("default", "echo", 0).error().code() == ErrorCode::kInvalidArgument);
+  CHECK(h.pool->Scale("default", "echo", 3).ok());
+}
+
+// Runs `f` on a thread; true when it returned within a few (real) seconds, whatever the
+// pool's clock says. Joins the thread either way.
+template <typename F>
+bool ReturnsSoon(F f) {
+  std::mutex mu;
+  std::condition_variable cv;
+  bool done = false;
+  std::thread t([&] {
+    f();
+    std::lock_guard<std::mutex> lock(mu);
+    done = true;
+    cv.notify_all();
+  });
+  bool soon;
+  {
+    std::unique_lock<std::mutex> lock(mu);
+    soon = cv.wait_for(lock, 10s, [&] { return done; });
+  }
+  t.join();
+  return soon;
+}
+
+// Moves `clock` on by 5 s every few real milliseconds while it exists (at most ~2000
+// times): a wait on the pool's clock ends soon, one on the real clock does not.
+class TimeFlies {
+ public:
+  explicit TimeFlies(core::ManualClock& clock)
+      : thread_([this, &clock] {
+          for (int i = 0; i < 2000 && !stop_; ++i) {
+            clock.Advance(5s);
+            std::this_thread::sleep_for(5ms);
+          }
+        }) {}
+  ~TimeFlies() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+TEST_CASE("pool: Apply's wait for a new generation ends by the pool's clock", "[pool]") {
+  Harness h;
+  Deployment v1 = Echo(1);
+  v1.min_replicas = 1;
+  ApplyReady(h, v1);
+  h.probe.Close();  // generation 2 never gets ready
+  core::Status applied;
+  bool soon = ReturnsSoon([&] {
+    TimeFlies flies(h.clock);
+    applied = h.pool->Apply(Echo(2));
+  });
+  CHECK(soon);
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().code() == ErrorCode::kInternal);
+}
+
+TEST_CASE("pool: Remove's wait for calls in flight ends by the pool's clock", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  ApplyReady(h, d);
+  auto a = h.Acquire();
+  REQUIRE(a->Wait().ok());  // held: the replica drains until this call ends or is cut
+  core::Status removed;
+  bool soon = ReturnsSoon([&] {
+    TimeFlies flies(h.clock);
+    removed = h.pool->Remove("default", "echo");
+  });
+  CHECK(soon);
+  CHECK(removed.ok());
+  CHECK(h.docker.containers().empty());
+}
+
+TEST_CASE("pool: containers carry the instance id, and Start leaves other instances' alone", "[pool]") {
+  Harness h;
+  h.options.instance_id = "aaaa1111";
+  h.pool = std::make_unique<Pool>(h.docker, h.options);
+  Deployment d = Echo(1);
+  auto with_instance = [&](const std::string& replica, const std::string& instance) {
+    docker::ContainerSpec spec;
+    spec.name = ContainerName(d, replica);
+    docker::Labels extra = h.options.extra_labels;
+    extra["gantry.instance"] = instance;
+    spec.labels = ReplicaLabels(d, replica, extra);
+    return h.docker.AddRunning(spec);
+  };
+  std::string mine = with_instance("r00000000aa", "aaaa1111");
+  std::string theirs = with_instance("r00000000bb", "bbbb2222");  // same function, same --label
+  std::string stale = with_instance("r00000000cc", "aaaa1111");
+
+  h.probe.Open();
+  d.min_replicas = 2;
+  REQUIRE(h.pool->Start({d}).ok());
+  h.pool->Flush();
+  CHECK(h.docker.Find(mine).has_value());
+  CHECK(h.docker.Find(theirs).has_value());  // another instance's: neither adopted nor removed
+  CHECK(h.docker.Find(stale).has_value());   // ours and current: adopted too
+  FunctionStatus s = MustDescribe(*h.pool);
+  CHECK(s.ready == 2);
+  for (const auto& r : s.replicas) CHECK(r.id != theirs);
+
+  REQUIRE(h.pool->Scale("default", "echo", 3).ok());
+  h.pool->Flush();
+  int created = 0;
+  for (const auto& [id, c] : h.docker.containers()) {
+    if (id == theirs || id == mine || id == stale) continue;
+    ++created;
+    CHECK(c.spec.labels.at("gantry.instance") == "aaaa1111");
+    CHECK(c.spec.labels.at("gantry.test") == "unit");
+  }
+  CHECK(created == 1);
+  // The engine's events of another instance's container are not this pool's business.
+  h.docker.Die(theirs);
+  CHECK(MustDescribe(*h.pool).ready == 3);
 }
 
 TEST_CASE("pool: Apply rejects a deployment it cannot run", "[pool]") {
