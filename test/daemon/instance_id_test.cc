@@ -1,0 +1,66 @@
+// The instance id kept in the state directory: made once, 0600, kept, never replaced.
+#include "daemon/instance_id.h"
+
+#include <catch2/catch.hpp>
+#include <sys/stat.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+namespace gantry::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct TempDir {
+  TempDir() {
+    char dir[] = "/tmp/gantry-daemon-unit.XXXXXX";
+    REQUIRE(::mkdtemp(dir) != nullptr);
+    path = dir;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path, ignored);
+  }
+  fs::path path;
+};
+
+TEST_CASE("instance id: created on first start with mode 0600, the same ever after", "[daemon]") {
+  TempDir dir;
+  std::string file = (dir.path / "state" / "instance-id").string();
+  auto first = LoadOrCreateInstanceId(file);
+  REQUIRE(first.ok());
+  CHECK(IsInstanceId(*first));
+  CHECK(first->size() == 16);
+  struct stat st {};
+  REQUIRE(::stat(file.c_str(), &st) == 0);
+  CHECK((st.st_mode & 0777) == 0600);
+  auto again = LoadOrCreateInstanceId(file);
+  REQUIRE(again.ok());
+  CHECK(*again == *first);
+
+  TempDir other;
+  auto second = LoadOrCreateInstanceId((other.path / "instance-id").string());
+  REQUIRE(second.ok());
+  CHECK(*second != *first);  // 64 random bits each
+}
+
+TEST_CASE("instance id: a file that holds no id is an error, not silently replaced", "[daemon]") {
+  TempDir dir;
+  std::string file = (dir.path / "instance-id").string();
+  for (const char* bad : {"", "xyz", "ABCDEF0123456789", "0123", "0123456789abcdef0123456789abcdef0"}) {
+    INFO("content '" << bad << "'");
+    std::ofstream(file, std::ios::trunc) << bad << "\n";
+    auto id = LoadOrCreateInstanceId(file);
+    REQUIRE_FALSE(id.ok());
+    CHECK(id.error().code() == core::ErrorCode::kInternal);
+    std::ifstream in(file);
+    std::string kept;
+    std::getline(in, kept);
+    CHECK(kept == bad);
+  }
+}
+
+}  // namespace
+}  // namespace gantry::daemon
