@@ -56,11 +56,9 @@ std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& 
                       std::string name = Param(r, "name");
                       if (r.body.empty()) {
                         std::string digest = Header(r, "x-gantry-bundle-digest");
-                        if (!digest.empty() && c.IsUnchanged(ns, name, digest)) {
-                          auto d = c.Describe(ns, name);
-                          if (!d) return d.error();
-                          ApplyOutcome o{.result = "unchanged", .generation = (*d)["status"]["generation"],
-                                         .image = (*d)["status"]["image"], .digest = digest};
+                        if (auto unchanged = c.Unchanged(ns, name, digest)) {
+                          ApplyOutcome o{.result = "unchanged", .generation = unchanged->generation,
+                                         .image = unchanged->image, .digest = digest};
                           return JsonResponse(200, o.ToJson(ns, name));
                         }
                         return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"}});
