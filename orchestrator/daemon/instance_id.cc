@@ -13,8 +13,9 @@
 namespace gantry::daemon {
 
 bool IsInstanceId(const std::string& id) {
-  return id.size() >= 8 && id.size() <= 32 &&
-         std::all_of(id.begin(), id.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  return id.size() >= 8 && id.size() <= 32 && std::all_of(id.begin(), id.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
 }
 
 core::Result<std::string> LoadOrCreateInstanceId(const std::string& path) {
@@ -22,12 +23,14 @@ core::Result<std::string> LoadOrCreateInstanceId(const std::string& path) {
   if (std::filesystem::exists(path, ec)) {
     std::ifstream in(path);
     std::string id;
-    if (!in) return core::Error::Unavailable(fmt::format("cannot read the instance id file {}", path));
+    if (!in)
+      return core::Error::Unavailable(fmt::format("cannot read the instance id file {}", path));
     std::getline(in, id);
     if (!IsInstanceId(id)) {
-      return core::Error::Internal(fmt::format(
-          "{} does not hold an instance id (8 to 32 lower-case hex digits); restore it or remove the state directory",
-          path));
+      return core::Error::Internal(
+          fmt::format("{} does not hold an instance id (8 to 32 lower-case hex digits); restore it "
+                      "or remove the state directory",
+                      path));
     }
     return id;
   }
@@ -47,9 +50,11 @@ core::Result<std::string> LoadOrCreateInstanceId(const std::string& path) {
         fmt::format("cannot create the instance id file {}: {}", path, std::strerror(errno)));
   }
   std::string line = id + "\n";
-  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) && ::fsync(fd) == 0;
+  bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+            ::fsync(fd) == 0;
   ::close(fd);
-  if (!ok) return core::Error::Unavailable(fmt::format("cannot write the instance id file {}", path));
+  if (!ok)
+    return core::Error::Unavailable(fmt::format("cannot write the instance id file {}", path));
   return id;
 }
 

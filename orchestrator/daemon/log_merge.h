@@ -26,9 +26,9 @@ class BoundedLogMerge {
   // The kept entries, oldest first, each followed by '\n'; leaves this empty.
   std::string Take();
 
-  std::size_t bytes() const { return bytes_; }      // of the kept entries, '\n' included
+  std::size_t bytes() const { return bytes_; }       // of the kept entries, '\n' included
   std::size_t size() const { return heap_.size(); }  // kept entries
-  int64_t dropped() const { return dropped_; }      // lines dropped to stay within max_bytes
+  int64_t dropped() const { return dropped_; }       // lines dropped to stay within max_bytes
   // The oldest kept timestamp ("" when empty).
   const std::string& oldest() const;
 

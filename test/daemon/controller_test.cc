@@ -3,16 +3,15 @@
 // bounded logs of this instance's replicas only, and applies racing deletes.
 #include "daemon/controller.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "daemon/resource_api.h"
@@ -36,13 +35,13 @@ class LoggingDocker final : public docker::DockerClient {
   std::string text;  // each line's text when set (else "<container id> line <n>")
   std::atomic<int64_t> last_tail{-1};
 
-  core::Status Logs(std::string_view id, const docker::LogsOptions& options, const docker::LogLineFn& on_line,
-                    std::stop_token) override {
+  core::Status Logs(std::string_view id, const docker::LogsOptions& options,
+                    const docker::LogLineFn& on_line, std::stop_token) override {
     last_tail = options.tail.value_or(0);
     int64_t first = options.tail ? std::max<int64_t>(0, lines_per_container - *options.tail) : 0;
     for (int64_t i = first; i < lines_per_container; ++i) {
-      std::string line = fmt::format("2026-01-01T00:{:02}:{:02}.{:09}Z ", i / 60'000'000 % 60, i / 1'000'000 % 60,
-                                     i % 1'000'000);
+      std::string line = fmt::format("2026-01-01T00:{:02}:{:02}.{:09}Z ", i / 60'000'000 % 60,
+                                     i / 1'000'000 % 60, i % 1'000'000);
       line += text.empty() ? fmt::format("{} line {}", id, i) : text;
       if (!on_line(docker::Stream::kStdout, line)) break;
     }
@@ -57,12 +56,17 @@ class LoggingDocker final : public docker::DockerClient {
                                        const docker::BuildProgressFn& p) override {
     return fake.BuildImage(o, c, p);
   }
-  core::Result<docker::ImageInfo> InspectImage(std::string_view name) override { return fake.InspectImage(name); }
+  core::Result<docker::ImageInfo> InspectImage(std::string_view name) override {
+    return fake.InspectImage(name);
+  }
   core::Result<std::vector<docker::ImageInfo>> ListImages(const docker::LabelSelector& l) override {
     return fake.ListImages(l);
   }
-  core::Status RemoveImage(std::string_view name, bool force) override { return fake.RemoveImage(name, force); }
-  core::Result<std::string> ImportImage(const docker::ImportOptions& o, const docker::BodyReader& r) override {
+  core::Status RemoveImage(std::string_view name, bool force) override {
+    return fake.RemoveImage(name, force);
+  }
+  core::Result<std::string> ImportImage(const docker::ImportOptions& o,
+                                        const docker::BodyReader& r) override {
     return fake.ImportImage(o, r);
   }
   core::Result<std::string> CreateContainer(const docker::ContainerSpec& s) override {
@@ -72,26 +76,34 @@ class LoggingDocker final : public docker::DockerClient {
   core::Result<docker::ContainerInfo> InspectContainer(std::string_view id) override {
     return fake.InspectContainer(id);
   }
-  core::Status StopContainer(std::string_view id, int t) override { return fake.StopContainer(id, t); }
-  core::Status KillContainer(std::string_view id, std::string_view s) override { return fake.KillContainer(id, s); }
+  core::Status StopContainer(std::string_view id, int t) override {
+    return fake.StopContainer(id, t);
+  }
+  core::Status KillContainer(std::string_view id, std::string_view s) override {
+    return fake.KillContainer(id, s);
+  }
   core::Status RemoveContainer(std::string_view id, const docker::RemoveOptions& o) override {
     return fake.RemoveContainer(id, o);
   }
   core::Status PauseContainer(std::string_view id) override { return fake.PauseContainer(id); }
   core::Status UnpauseContainer(std::string_view id) override { return fake.UnpauseContainer(id); }
-  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override { return fake.WaitContainer(id); }
+  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override {
+    return fake.WaitContainer(id);
+  }
   core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& l,
                                                                      bool all) override {
     return fake.ListContainers(l, all);
   }
-  core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f, std::stop_token s) override {
+  core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f,
+                      std::stop_token s) override {
     return fake.Events(o, f, s);
   }
 };
 
 spec::FunctionSpec WebSpec(int min, int max) {
   std::string yaml = fmt::format(
-      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: web\n  namespace: team\nspec:\n"
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: web\n  namespace: "
+      "team\nspec:\n"
       "  runtime: image\n  image: example/web:1\n  port: 8080\n  scale: {{min: {}, max: {}}}\n",
       min, max);
   manifest::LocalFileSystem local;
@@ -109,7 +121,8 @@ struct Harness {
     auto opened = store::Store::Open(state_dir + "/gantry.db");
     REQUIRE(opened.ok());
     store = std::move(*opened);
-    builder = std::make_unique<builder::Builder>(docker, builder::BuilderOptions{.instance_id = "aaaa1111"});
+    builder = std::make_unique<builder::Builder>(
+        docker, builder::BuilderOptions{.instance_id = "aaaa1111"});
     pool = std::make_unique<pool::Pool>(docker, pool::PoolOptions{.run_dir = state_dir + "/run",
                                                                   .instance_id = "aaaa1111",
                                                                   .control_loop = false,
@@ -130,7 +143,8 @@ struct Harness {
   std::string AddReplica(const std::string& instance) {
     docker::ContainerSpec spec;
     spec.name = "replica-" + std::to_string(++replicas);
-    spec.labels = {{"gantry.function", "web"}, {"gantry.namespace", "team"}, {"gantry.instance", instance}};
+    spec.labels = {
+        {"gantry.function", "web"}, {"gantry.namespace", "team"}, {"gantry.instance", instance}};
     return docker.fake.AddRunning(spec);
   }
 
@@ -143,11 +157,12 @@ struct Harness {
   int replicas = 0;
 };
 
-TEST_CASE("controller: scale outside the function's [min, max] is a 400 naming the bounds", "[daemon]") {
+TEST_CASE("controller: scale outside the function's [min, max] is a 400 naming the bounds",
+          "[daemon]") {
   Harness h;
   REQUIRE(h.controller->ApplySpec(WebSpec(1, 4), "sha256:web").ok());
-  for (int64_t replicas : {int64_t{0}, int64_t{5}, int64_t{8}, int64_t{1'000'000'000}, int64_t{4'294'967'297},
-                           int64_t{-4'294'967'295}}) {
+  for (int64_t replicas : {int64_t{0}, int64_t{5}, int64_t{8}, int64_t{1'000'000'000},
+                           int64_t{4'294'967'297}, int64_t{-4'294'967'295}}) {
     INFO("replicas " << replicas);
     auto s = h.controller->Scale("team", "web", replicas);
     REQUIRE_FALSE(s.ok());
@@ -164,13 +179,14 @@ TEST_CASE("resource API: replicas is a whole number that fits, never truncated",
     bool ok;
     int64_t value;
   };
-  for (const Case& c : {Case{R"({"replicas": 3})", true, 3}, Case{R"({"replicas": -1})", true, -1},
-                        Case{R"({"replicas": 4294967297})", true, 4294967297},
-                        Case{R"({"replicas": 9223372036854775807})", true, INT64_MAX},
-                        Case{R"({"replicas": 9223372036854775808})", false, 0},
-                        Case{R"({"replicas": 18446744073709551616})", false, 0},
-                        Case{R"({"replicas": 1.5})", false, 0}, Case{R"({"replicas": "3"})", false, 0},
-                        Case{R"({"replicas": null})", false, 0}, Case{R"({})", false, 0}}) {
+  for (const Case& c :
+       {Case{R"({"replicas": 3})", true, 3}, Case{R"({"replicas": -1})", true, -1},
+        Case{R"({"replicas": 4294967297})", true, 4294967297},
+        Case{R"({"replicas": 9223372036854775807})", true, INT64_MAX},
+        Case{R"({"replicas": 9223372036854775808})", false, 0},
+        Case{R"({"replicas": 18446744073709551616})", false, 0},
+        Case{R"({"replicas": 1.5})", false, 0}, Case{R"({"replicas": "3"})", false, 0},
+        Case{R"({"replicas": null})", false, 0}, Case{R"({})", false, 0}}) {
     INFO(c.body);
     auto r = ReplicasField(json::parse(c.body));
     REQUIRE(r.ok() == c.ok);
@@ -179,7 +195,8 @@ TEST_CASE("resource API: replicas is a whole number that fits, never truncated",
   }
 }
 
-TEST_CASE("controller: logs read only this instance's replicas and stay within the byte bound", "[daemon]") {
+TEST_CASE("controller: logs read only this instance's replicas and stay within the byte bound",
+          "[daemon]") {
   Harness h({.max_log_tail = 50'000, .max_log_bytes = 256 * 1024});
   REQUIRE(h.controller->ApplySpec(WebSpec(0, 4), "sha256:web").ok());
   std::string mine1 = h.AddReplica("aaaa1111");
@@ -216,11 +233,13 @@ TEST_CASE("controller: logs read only this instance's replicas and stay within t
   CHECK(h.docker.last_tail == 10);
   std::istringstream tin(*tail);
   int n = 0;
-  for (std::string line; std::getline(tin, line); ++n) CHECK(json::parse(line)["instance"] != "gantry");
+  for (std::string line; std::getline(tin, line); ++n)
+    CHECK(json::parse(line)["instance"] != "gantry");
   CHECK(n == 20);  // 10 of each of this instance's two replicas
 }
 
-TEST_CASE("controller: function output that is not UTF-8 is a logs line, not an error", "[daemon]") {
+TEST_CASE("controller: function output that is not UTF-8 is a logs line, not an error",
+          "[daemon]") {
   Harness h;
   REQUIRE(h.controller->ApplySpec(WebSpec(0, 4), "sha256:web").ok());
   h.AddReplica("aaaa1111");

@@ -1,9 +1,9 @@
 // The instance id kept in the state directory: made once, 0600, kept, never replaced.
 #include "daemon/instance_id.h"
 
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -49,7 +49,8 @@ TEST_CASE("instance id: created on first start with mode 0600, the same ever aft
 TEST_CASE("instance id: a file that holds no id is an error, not silently replaced", "[daemon]") {
   TempDir dir;
   std::string file = (dir.path / "instance-id").string();
-  for (const char* bad : {"", "xyz", "ABCDEF0123456789", "0123", "0123456789abcdef0123456789abcdef0"}) {
+  for (const char* bad :
+       {"", "xyz", "ABCDEF0123456789", "0123", "0123456789abcdef0123456789abcdef0"}) {
     INFO("content '" << bad << "'");
     std::ofstream(file, std::ios::trunc) << bad << "\n";
     auto id = LoadOrCreateInstanceId(file);

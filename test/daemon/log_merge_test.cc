@@ -1,16 +1,18 @@
 // BoundedLogMerge: the newest lines of several replicas, by time, within a byte bound.
 #include "daemon/log_merge.h"
 
-#include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <catch2/catch.hpp>
 #include <sstream>
 #include <vector>
 
 namespace gantry::daemon {
 namespace {
 
-std::string Stamp(int i) { return fmt::format("2026-01-01T00:00:{:02}.{:09}Z", i / 1'000'000, i % 1'000'000); }
+std::string Stamp(int i) {
+  return fmt::format("2026-01-01T00:00:{:02}.{:09}Z", i / 1'000'000, i % 1'000'000);
+}
 
 std::vector<std::string> Lines(const std::string& text) {
   std::vector<std::string> out;
@@ -31,7 +33,8 @@ TEST_CASE("log merge: replicas read one after another come out in time order", "
   CHECK(merge.size() == 0);
 }
 
-TEST_CASE("log merge: a million lines keep only the newest that fit, and memory stays bounded", "[daemon]") {
+TEST_CASE("log merge: a million lines keep only the newest that fit, and memory stays bounded",
+          "[daemon]") {
   const std::size_t kMax = 64 * 1024;
   BoundedLogMerge merge(kMax);
   const int kLines = 1'000'000;

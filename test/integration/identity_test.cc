@@ -3,20 +3,19 @@
 // never disturb each other; scale is bounded; a second SIGTERM during shutdown is not a
 // crash. The unlabelled gantryds' objects don't carry the test's label, so InstanceGuard
 // removes them (by gantry.instance=<id>) whatever happens to the test.
-#include <catch2/catch.hpp>
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "gantryd_support.h"
@@ -66,17 +65,20 @@ std::string Bundle(const spec::FunctionSpec& s) {
 
 // A function `same` in namespace `ns`: an exec `cat` that says hello on stderr each call;
 // scale 1..2. `version` is a file of its source (another version: another image).
-spec::FunctionSpec SameFunction(const fs::path& dir, const std::string& ns, const std::string& version = "v1") {
+spec::FunctionSpec SameFunction(const fs::path& dir, const std::string& ns,
+                                const std::string& version = "v1") {
   fs::create_directories(dir);
   std::ofstream(dir / "version.txt") << version << "\n";
-  std::ofstream(dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: same\nspec:\n"
-                                        "  runtime: exec\n  command: [\"sh\", \"-c\", \"echo hello-stderr >&2; cat\"]\n"
-                                        "  source: .\n  scale: {min: 1, max: 2}\n";
+  std::ofstream(dir / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: same\nspec:\n"
+         "  runtime: exec\n  command: [\"sh\", \"-c\", \"echo hello-stderr >&2; cat\"]\n"
+         "  source: .\n  scale: {min: 1, max: 2}\n";
   return LoadFunctionInto(ns, dir / "gantry.yaml");
 }
 
 std::set<std::string> ContainersOfInstance(TestEngine& engine, const std::string& id) {
-  auto list = engine.client().ListContainers({"gantry.instance=" + id, "gantry.function=same"}, true);
+  auto list =
+      engine.client().ListContainers({"gantry.instance=" + id, "gantry.function=same"}, true);
   REQUIRE(list.ok());
   std::set<std::string> ids;
   for (const auto& c : *list) ids.insert(c.id);
@@ -87,7 +89,8 @@ std::set<std::string> ContainersOfInstance(TestEngine& engine, const std::string
 // after the apply answers); REQUIREs it within 30 s.
 std::set<std::string> SettledContainers(TestEngine& engine, const std::string& id, size_t n) {
   std::set<std::string> ids;
-  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30); std::chrono::steady_clock::now() < until;
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+       std::chrono::steady_clock::now() < until;
        std::this_thread::sleep_for(std::chrono::milliseconds(100))) {
     ids = ContainersOfInstance(engine, id);
     if (ids.size() == n) return ids;
@@ -96,7 +99,9 @@ std::set<std::string> SettledContainers(TestEngine& engine, const std::string& i
   return ids;
 }
 
-bool ImageExists(TestEngine& engine, const std::string& ref) { return engine.client().InspectImage(ref).ok(); }
+bool ImageExists(TestEngine& engine, const std::string& ref) {
+  return engine.client().InspectImage(ref).ok();
+}
 
 TEST_CASE("identity: two unlabelled gantryds on one engine never touch each other's objects",
           "[integration][identity]") {
@@ -109,7 +114,8 @@ TEST_CASE("identity: two unlabelled gantryds on one engine never touch each othe
   auto v1 = SameFunction(a_dir / "fn1", ns);
   const std::string invoke = "/function/same." + ns;
 
-  auto a = std::make_unique<Gantryd>(engine, a_dir, std::vector<std::string>{}, /*test_label=*/false);
+  auto a =
+      std::make_unique<Gantryd>(engine, a_dir, std::vector<std::string>{}, /*test_label=*/false);
   const std::string a_id = a->InstanceId();
   guard.Add(a_id);
   Reply a_created = a->Call("PUT", FunctionPath(v1), Bundle(v1));
@@ -226,7 +232,8 @@ TEST_CASE("identity: a re-apply rebuilds an image that was removed behind gantry
 
   REQUIRE(engine.client().RemoveImage(image, /*force=*/true).ok());
   // The digest alone is not enough any more: the CLI is asked for the bundle...
-  Reply offered = gantryd.Call("PUT", FunctionPath(fn), "", {"X-Gantry-Bundle-Digest: " + builder::BundleDigest(bundle)});
+  Reply offered = gantryd.Call("PUT", FunctionPath(fn), "",
+                               {"X-Gantry-Bundle-Digest: " + builder::BundleDigest(bundle)});
   CHECK(offered.status == 412);
   // ... and the bundle is built again.
   Reply again = gantryd.Call("PUT", FunctionPath(fn), bundle);
@@ -237,7 +244,8 @@ TEST_CASE("identity: a re-apply rebuilds an image that was removed behind gantry
   CHECK(gantryd.Call("DELETE", FunctionPath(fn)).status == 200);
 }
 
-TEST_CASE("identity: scale is bounded by scale.min and scale.max in both APIs", "[integration][identity]") {
+TEST_CASE("identity: scale is bounded by scale.min and scale.max in both APIs",
+          "[integration][identity]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -247,13 +255,15 @@ TEST_CASE("identity: scale is bounded by scale.min and scale.max in both APIs", 
   const std::string scale = FunctionPath(fn) + "/scale";
   const std::string openfaas = "/system/scale-function/same." + engine.value();
 
-  for (const char* replicas : {"8", "3", "0", "-1", "1000000000", "4294967297", "9223372036854775807",
-                               "9223372036854775808", "-9223372036854775808"}) {
+  for (const char* replicas :
+       {"8", "3", "0", "-1", "1000000000", "4294967297", "9223372036854775807",
+        "9223372036854775808", "-9223372036854775808"}) {
     INFO("replicas " << replicas);
     Reply r = gantryd.Call("PUT", scale, std::string("{\"replicas\":") + replicas + "}");
     CHECK(r.status == 400);
     CHECK(r.Json().contains("error"));
-    Reply o = gantryd.Call("POST", openfaas, std::string("{\"serviceName\":\"same\",\"replicas\":") + replicas + "}");
+    Reply o = gantryd.Call("POST", openfaas,
+                           std::string("{\"serviceName\":\"same\",\"replicas\":") + replicas + "}");
     CHECK(o.status == 400);
     CHECK(o.Json().contains("error"));
   }
