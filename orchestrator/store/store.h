@@ -53,10 +53,25 @@ struct AsyncCall {
 // What PutFunction did.
 enum class PutOutcome { kCreated, kConfigured, kUnchanged };
 
+// Bounds on the async queue, checked by EnqueueAsync. A bound of 0 is no bound. A call
+// counts from EnqueueAsync until FinishAsync (queued, waiting for a retry, or running).
+struct AsyncQueueLimits {
+  int64_t max_calls = 0;               // calls in the queue in total
+  int64_t max_calls_per_function = 0;  // calls of one namespace/function
+  int64_t max_body_bytes = 0;          // the bodies of all queued calls together
+};
+
+// What EnqueueAsync did: the call is queued, or it would take the queue past a bound.
+enum class EnqueueOutcome { kQueued, kQueueFull, kFunctionQueueFull, kQueueBytesFull };
+
 // Gantry's state in SQLite (WAL mode) under the state directory: functions, secrets, and
 // the tables the async queue and invocation records use. The schema carries a version
 // (PRAGMA user_version) and is migrated forward on Open. The database file is mode 0600.
 // Thread-safe: one connection, calls serialised by a mutex (the warm path never calls it).
+// Every call either does all it says or nothing: a write that SQLite refuses (a bind, a
+// step, a COMMIT) is rolled back and returned as an error: kInvalidArgument for a value
+// over SQLite's size limit, kUnavailable when the database is busy or locked by another
+// process, kInternal for anything else (disk full, I/O error, read-only file, constraint).
 class Store {
  public:
   // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
@@ -90,14 +105,17 @@ class Store {
   core::Result<std::vector<SecretRecord>> ListSecrets(const std::string& ns);
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
 
-  // Queues an async call durably (it survives a crash from here on).
-  core::Status EnqueueAsync(AsyncCall& call);
+  // Queues an async call durably (it survives a crash from here on) unless that would take
+  // the queue past `limits` (then nothing is written and the outcome names the bound).
+  // kAlreadyExists when a call with the same id is in the queue; other errors as below.
+  core::Result<EnqueueOutcome> EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits = {});
   // Takes the oldest queued call whose time has come, marking it running and counting the
   // attempt; nullopt when there is none.
   core::Result<std::optional<AsyncCall>> ClaimAsync();
-  // A claimed call is over: removed from the queue.
+  // A claimed call is over: removed from the queue. kNotFound when it is not in the queue.
   core::Status FinishAsync(const std::string& call_id);
-  // A claimed call goes back to the queue, to be tried again after `delay_ms`.
+  // A claimed (running) call goes back to the queue, to be tried again after `delay_ms`.
+  // kNotFound when no running call has that id.
   core::Status RetryAsync(const std::string& call_id, int64_t delay_ms);
   // After a restart: calls that were running when gantryd stopped are queued again (they
   // run at least once). Returns how many.
