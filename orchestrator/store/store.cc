@@ -179,7 +179,7 @@ FunctionRecord FunctionFrom(const Stmt& s) {
 
 }  // namespace
 
-core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const StoreOptions& options) {
   sqlite3* db = nullptr;
   // Created 0600: the file holds secrets.
   mode_t old_mask = ::umask(077);
@@ -194,6 +194,7 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   std::unique_ptr<Store> store(new Store(db));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_bytes);
   if (auto s = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "pragmas"); !s) {
     return s.error().WithContext(path);
   }

@@ -50,6 +50,12 @@ struct AsyncCall {
   int64_t enqueued_unix_ms = 0;
 };
 
+struct StoreOptions {
+  // The largest value (a body, a spec, a secret) and row the store takes
+  // (SQLITE_LIMIT_LENGTH); a bigger one is kInvalidArgument and nothing is written.
+  int max_value_bytes = 64 << 20;
+};
+
 // What PutFunction did.
 enum class PutOutcome { kCreated, kConfigured, kUnchanged };
 
@@ -77,7 +83,7 @@ class Store {
   // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
   // the file can't be opened; kInternal when it is not a Gantry database or is newer than
   // this build knows.
-  static core::Result<std::unique_ptr<Store>> Open(const std::string& path);
+  static core::Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

@@ -230,5 +230,162 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
   REQUIRE(store->RecordInvocation("b", "default", "echo", 1, 2, 200, true, "").ok());
 }
 
+// A second connection to the same file, for what a test does behind the store's back
+// (SQLite re-prepares the store's statements when the schema changes).
+class Side {
+ public:
+  explicit Side(const std::string& path) { REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK); }
+  ~Side() { sqlite3_close(db_); }
+  void Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    std::string message = err != nullptr ? err : "";
+    sqlite3_free(err);
+    INFO(sql);
+    REQUIRE(rc == SQLITE_OK);
+    (void)message;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Every write to `table` leaves a row that breaks a deferred foreign key: the statement
+// succeeds and the COMMIT fails ("FOREIGN KEY constraint failed"), as a COMMIT can fail
+// on a full disk or an I/O error.
+void BreakCommitsOf(Side& side, const std::string& table) {
+  side.Exec("CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY);"
+            "CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY DEFERRED);");
+  side.Exec(("CREATE TRIGGER break_" + table + " AFTER INSERT ON " + table +
+             " BEGIN INSERT INTO child VALUES (42); END;")
+                .c_str());
+}
+
+TEST_CASE("a failed COMMIT is an error, is rolled back, and the store keeps working", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  Side side(db.path());
+  BreakCommitsOf(side, "functions");
+  FunctionRecord f = Fn("echo", "sha256:a");
+  auto put = store->PutFunction(f);
+  REQUIRE_FALSE(put.ok());
+  CHECK(put.error().code() == core::ErrorCode::kInternal);
+  CHECK_THAT(put.error().message(), Catch::Contains("FOREIGN KEY constraint failed"));
+  CHECK(f.generation == 0);  // nothing reported as written
+  // Nothing half-written is visible, to this connection or another.
+  auto get = store->GetFunction("default", "echo");
+  REQUIRE_FALSE(get.ok());
+  CHECK(get.error().code() == core::ErrorCode::kNotFound);
+
+  // The transaction was closed: another connection can write, and so can the store.
+  side.Exec("DROP TRIGGER break_functions");
+  FunctionRecord again = Fn("echo", "sha256:a");
+  auto created = store->PutFunction(again);
+  REQUIRE(created.ok());
+  CHECK(*created == PutOutcome::kCreated);
+  CHECK(again.generation == 1);
+
+  BreakCommitsOf(side, "secrets");
+  SecretRecord secret{.namespace_name = "default", .name = "db", .value = "hunter2"};
+  REQUIRE_FALSE(store->PutSecret(secret).ok());
+  CHECK(store->GetSecret("default", "db").error().code() == core::ErrorCode::kNotFound);
+
+  BreakCommitsOf(side, "async_calls");
+  AsyncCall call{.call_id = "c1", .namespace_name = "default", .function = "echo", .body = "x"};
+  auto queued = store->EnqueueAsync(call);
+  REQUIRE_FALSE(queued.ok());
+  CHECK_FALSE(store->ClaimAsync()->has_value());
+
+  BreakCommitsOf(side, "invocations");
+  REQUIRE_FALSE(store->RecordInvocation("c1", "default", "echo", 1, 2, 200, true, "").ok());
+}
+
+TEST_CASE("a value over the size limit fails its bind: kInvalidArgument, nothing written", "[store]") {
+  TempDb db;
+  auto opened = Store::Open(db.path(), {.max_value_bytes = 4096});
+  REQUIRE(opened.ok());
+  auto& store = *opened;
+  AsyncCall call{.call_id = "big", .namespace_name = "default", .function = "echo", .body = std::string(8192, 'b')};
+  auto queued = store->EnqueueAsync(call);
+  REQUIRE_FALSE(queued.ok());
+  CHECK(queued.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK_THAT(queued.error().message(), Catch::Contains("too big"));
+  CHECK_FALSE(store->ClaimAsync()->has_value());
+
+  SecretRecord secret{.namespace_name = "default", .name = "big", .value = std::string(8192, 's')};
+  auto put = store->PutSecret(secret);
+  REQUIRE_FALSE(put.ok());
+  CHECK(put.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK(store->GetSecret("default", "big").error().code() == core::ErrorCode::kNotFound);
+
+  FunctionRecord f = Fn("echo", "sha256:a");
+  f.spec_json = std::string(8192, '{');
+  auto fn = store->PutFunction(f);
+  REQUIRE_FALSE(fn.ok());
+  CHECK(fn.error().code() == core::ErrorCode::kInvalidArgument);
+  // Small values still go in.
+  AsyncCall small{.call_id = "small", .namespace_name = "default", .function = "echo", .body = "ok"};
+  CHECK(store->EnqueueAsync(small).ok());
+}
+
+TEST_CASE("a call id already in the queue is kAlreadyExists, not SQLite's text", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  AsyncCall a{.call_id = "same", .namespace_name = "default", .function = "echo", .body = "one"};
+  REQUIRE(store->EnqueueAsync(a).ok());
+  AsyncCall b{.call_id = "same", .namespace_name = "default", .function = "other", .body = "two"};
+  auto again = store->EnqueueAsync(b);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == core::ErrorCode::kAlreadyExists);
+  CHECK(again.error().message() == "call id same already queued");
+  // The first call is untouched.
+  auto claimed = store->ClaimAsync();
+  REQUIRE(claimed->has_value());
+  CHECK((*claimed)->body == "one");
+  // Once it is finished, the id may be used again.
+  REQUIRE(store->FinishAsync("same").ok());
+  CHECK(*store->EnqueueAsync(b) == EnqueueOutcome::kQueued);
+}
+
+TEST_CASE("the async queue is bounded in calls, calls per function and bytes", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  AsyncQueueLimits limits{.max_calls = 3, .max_calls_per_function = 2, .max_body_bytes = 10};
+  auto enqueue = [&](const std::string& id, const std::string& fn, const std::string& body) {
+    AsyncCall c{.call_id = id, .namespace_name = "default", .function = fn, .body = body};
+    auto r = store->EnqueueAsync(c, limits);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  CHECK(enqueue("1", "a", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("2", "a", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("3", "a", "xx") == EnqueueOutcome::kFunctionQueueFull);
+  CHECK(enqueue("4", "b", "1234567") == EnqueueOutcome::kQueueBytesFull);  // 4 + 7 > 10
+  CHECK(enqueue("5", "b", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("6", "c", "") == EnqueueOutcome::kQueueFull);
+  // A running call still counts; a finished one frees its place.
+  auto claimed = store->ClaimAsync();
+  REQUIRE(claimed->has_value());
+  CHECK(enqueue("7", "c", "") == EnqueueOutcome::kQueueFull);
+  REQUIRE(store->FinishAsync((*claimed)->call_id).ok());
+  CHECK(enqueue("8", "c", "") == EnqueueOutcome::kQueued);
+  // No limits: no bound.
+  AsyncCall free{.call_id = "9", .namespace_name = "default", .function = "c", .body = "0123456789abc"};
+  CHECK(*store->EnqueueAsync(free) == EnqueueOutcome::kQueued);
+}
+
+TEST_CASE("finishing or retrying a call that is not there is kNotFound", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  CHECK(store->FinishAsync("nope").error().code() == core::ErrorCode::kNotFound);
+  CHECK(store->RetryAsync("nope", 10).error().code() == core::ErrorCode::kNotFound);
+  AsyncCall a{.call_id = "a", .namespace_name = "default", .function = "echo"};
+  REQUIRE(store->EnqueueAsync(a).ok());
+  // Queued, not running: a retry would reset its due time without notice.
+  CHECK(store->RetryAsync("a", 10).error().code() == core::ErrorCode::kNotFound);
+  REQUIRE(store->ClaimAsync()->has_value());
+  CHECK(store->RetryAsync("a", 0).ok());
+}
+
 }  // namespace
 }  // namespace gantry::store
