@@ -283,7 +283,7 @@ gateway::Route AsyncDispatcher::Route() {
                                       limits.max_calls_per_function),
                           function);
           case store::EnqueueOutcome::kQueueBytesFull:
-            return Refuse(429, fmt::format("the async queue is full ({} bytes of bodies)", limits.max_body_bytes),
+            return Refuse(429, fmt::format("the async queue is full ({} bytes)", limits.max_bytes),
                           function);
         }
         wake_.notify_one();

@@ -86,8 +86,8 @@ int main(int argc, char** argv) {
   app.add_option("--async-queue-max-per-function", f.async.queue.max_calls_per_function,
                  "async calls queued at most for one function (0: only the total bound)")
       ->capture_default_str();
-  app.add_option("--async-queue-max-bytes", f.async.queue.max_body_bytes,
-                 "bytes of request bodies queued at most, in total (0: no bound)")
+  app.add_option("--async-queue-max-bytes", f.async.queue.max_bytes,
+                 "bytes of queued async calls (bodies, headers, paths) at most, in total (0: no bound)")
       ->capture_default_str();
   app.add_option("--async-body-max", f.async.max_body_bytes, "bytes of one async request body at most")
       ->capture_default_str();

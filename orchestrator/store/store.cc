@@ -386,7 +386,8 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
   // The bounds and the insert in one transaction: concurrent callers can't both take the
   // last place. (A count over at most max_calls rows: no index needed.)
   {
-    Stmt count(db_, "SELECT COUNT(*), TOTAL(LENGTH(body)), "
+    Stmt count(db_, "SELECT COUNT(*), TOTAL(LENGTH(body) + LENGTH(CAST(headers_json AS BLOB)) + "
+                    "LENGTH(CAST(path AS BLOB)) + LENGTH(CAST(callback_url AS BLOB))), "
                     "COALESCE(SUM(namespace = ?1 AND function = ?2), 0) FROM async_calls");
     count.Bind(1, call.namespace_name).Bind(2, call.function);
     if (int rc = count.Step(); rc != SQLITE_ROW) return count.Error(rc, "counting queued async calls");
@@ -394,8 +395,9 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
     if (limits.max_calls_per_function > 0 && count.Int(2) >= limits.max_calls_per_function) {
       return EnqueueOutcome::kFunctionQueueFull;
     }
-    if (limits.max_body_bytes > 0 &&
-        count.Int(1) + static_cast<int64_t>(call.body.size()) > limits.max_body_bytes) {
+    const auto bytes =
+        static_cast<int64_t>(call.body.size() + call.headers_json.size() + call.path.size() + call.callback_url.size());
+    if (limits.max_bytes > 0 && count.Int(1) + bytes > limits.max_bytes) {
       return EnqueueOutcome::kQueueBytesFull;
     }
   }

@@ -64,7 +64,7 @@ enum class PutOutcome { kCreated, kConfigured, kUnchanged };
 struct AsyncQueueLimits {
   int64_t max_calls = 0;               // calls in the queue in total
   int64_t max_calls_per_function = 0;  // calls of one namespace/function
-  int64_t max_body_bytes = 0;          // the bodies of all queued calls together
+  int64_t max_bytes = 0;  // of all queued calls together: bodies, kept headers, paths, callback URLs
 };
 
 // What EnqueueAsync did: the call is queued, or it would take the queue past a bound.

@@ -350,13 +350,17 @@ TEST_CASE("a call id already in the queue is kAlreadyExists, not SQLite's text",
 TEST_CASE("the async queue is bounded in calls, calls per function and bytes", "[store]") {
   TempDb db;
   auto store = MustOpen(db.path());
-  AsyncQueueLimits limits{.max_calls = 3, .max_calls_per_function = 2, .max_body_bytes = 10};
+  AsyncQueueLimits limits{.max_calls = 3, .max_calls_per_function = 2, .max_bytes = 10};
   auto enqueue = [&](const std::string& id, const std::string& fn, const std::string& body) {
     AsyncCall c{.call_id = id, .namespace_name = "default", .function = fn, .body = body};
     auto r = store->EnqueueAsync(c, limits);
     REQUIRE(r.ok());
     return *r;
   };
+  // Headers, path and callback URL count as bytes too, not only the body.
+  AsyncCall heavy{.call_id = "h", .namespace_name = "default", .function = "a", .path = "/p",
+                  .headers_json = "{\"x-a\":\"b\"}", .callback_url = "http://x/"};
+  CHECK(*store->EnqueueAsync(heavy, limits) == EnqueueOutcome::kQueueBytesFull);
   CHECK(enqueue("1", "a", "xx") == EnqueueOutcome::kQueued);
   CHECK(enqueue("2", "a", "xx") == EnqueueOutcome::kQueued);
   CHECK(enqueue("3", "a", "xx") == EnqueueOutcome::kFunctionQueueFull);
