@@ -58,7 +58,9 @@ constexpr std::size_t kAsyncBodyMax = 6u << 20;  // gantryd's default --async-bo
 
 std::atomic<bool> g_stop{false};
 
-void OnSignal(int) { g_stop = true; }
+void OnSignal(int) {
+  g_stop = true;
+}
 
 struct Reply {
   long status = 0;  // 0: no answer
@@ -124,8 +126,8 @@ struct Counter {
 
 struct Counters {
   Counter sync, async, bad, manage, scale;
-  std::atomic<long> callbacks{0};     // async results delivered to the receiver
-  std::atomic<long> callback_ok{0};   // ... with X-Function-Status: 200
+  std::atomic<long> callbacks{0};    // async results delivered to the receiver
+  std::atomic<long> callback_ok{0};  // ... with X-Function-Status: 200
 };
 
 // What /proc says about gantryd.
@@ -254,11 +256,11 @@ std::string Mib(long kib) {
   return out;
 }
 
-void Print(const Sample& s, const Counters& c) {
+void Print(const Sample& s, const Counters& c, const char* what = "t=") {
   std::printf(
-      "t=%4.0fs  rss=%-10s fds=%-4ld threads=%-3ld  sync=%ld (err %ld)  async=%ld (err %ld, "
+      "%s%4.0fs  rss=%-10s fds=%-4ld threads=%-3ld  sync=%ld (err %ld)  async=%ld (err %ld, "
       "results %ld, ok %ld)  bad=%ld (wrong %ld)  mgmt=%ld (err %ld)  scale=%ld (err %ld)\n",
-      s.seconds, Mib(s.rss_kib).c_str(), s.fds, s.threads, c.sync.done.load(),
+      what, s.seconds, Mib(s.rss_kib).c_str(), s.fds, s.threads, c.sync.done.load(),
       c.sync.errors.load(), c.async.done.load(), c.async.errors.load(), c.callbacks.load(),
       c.callback_ok.load(), c.bad.done.load(), c.bad.errors.load(), c.manage.done.load(),
       c.manage.errors.load(), c.scale.done.load(), c.scale.errors.load());
@@ -317,7 +319,8 @@ int main(int argc, char** argv) {
     } else if (a == "--concurrency") {
       o.concurrency.clear();
       std::stringstream list(value());
-      for (std::string n; std::getline(list, n, ',');) o.concurrency.push_back(std::atoi(n.c_str()));
+      for (std::string n; std::getline(list, n, ',');)
+        o.concurrency.push_back(std::atoi(n.c_str()));
     } else {
       return Usage(("unknown argument " + a).c_str());
     }
@@ -343,21 +346,30 @@ int main(int argc, char** argv) {
   char dir_template[] = "/tmp/gantry-soak-XXXXXX";
   if (::mkdtemp(dir_template) == nullptr) return Usage("cannot create a state directory");
   fs::path state = dir_template;
-  std::string label = "gantry.bench=soak-" + std::to_string(::getpid()) + "-" +
-                      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
+  std::string label =
+      "gantry.bench=soak-" + std::to_string(::getpid()) + "-" +
+      std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
   int port = FreePort();
   std::string base = "http://127.0.0.1:" + std::to_string(port);
-  std::vector<std::string> args = {o.gantryd,     "--listen",          "127.0.0.1:" + std::to_string(port),
-                                   "--state-dir", state.string(),      "--label",
-                                   label,         "--callback-deny",   "none",
-                                   "--log-level", "info"};
+  std::vector<std::string> args = {o.gantryd,
+                                   "--listen",
+                                   "127.0.0.1:" + std::to_string(port),
+                                   "--state-dir",
+                                   state.string(),
+                                   "--label",
+                                   label,
+                                   "--callback-deny",
+                                   "none",
+                                   "--log-level",
+                                   "info"};
   std::vector<char*> cargv;
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   std::string log_path = (state / "gantryd.log").string();
-  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+  posix_spawn_file_actions_addopen(&actions, 2, log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC,
+                                   0600);
   pid_t pid = 0;
   if (posix_spawn(&pid, o.gantryd.c_str(), &actions, nullptr, cargv.data(), environ) != 0) {
     return Usage(("cannot start " + o.gantryd).c_str());
@@ -386,17 +398,20 @@ int main(int argc, char** argv) {
     std::getline(std::ifstream(state / "token"), token);
     Client admin(base, token);
     fs::create_directories(state / "fn");
-    std::string yaml = std::string("apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ") +
-                       kFunction + "\n  namespace: " + kNamespace +
-                       "\nspec:\n  runtime: exec\n  command: [\"cat\"]\n  concurrency: 16\n"
-                       "  scale: {min: 1, max: 4}\n";
+    std::string yaml =
+        std::string("apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ") + kFunction +
+        "\n  namespace: " + kNamespace +
+        "\nspec:\n  runtime: exec\n  command: [\"cat\"]\n  concurrency: 16\n"
+        "  scale: {min: 1, max: 4}\n";
     gantry::manifest::LocalFileSystem local;
-    auto loaded = gantry::manifest::LoadManifestText(local, yaml, "soak.yaml", (state / "fn").string(), {});
+    auto loaded =
+        gantry::manifest::LoadManifestText(local, yaml, "soak.yaml", (state / "fn").string(), {});
     std::string fn_path =
         std::string("/apis/gantry/v1/namespaces/") + kNamespace + "/functions/" + kFunction;
     bool deployed = false;
     if (up && loaded.ok() && loaded.objects.size() == 1) {
-      auto bundle = gantry::builder::MakeBundle(std::get<gantry::spec::FunctionSpec>(loaded.objects[0].object));
+      auto bundle = gantry::builder::MakeBundle(
+          std::get<gantry::spec::FunctionSpec>(loaded.objects[0].object));
       if (bundle.ok()) {
         Reply put = admin.Call("PUT", fn_path, *bundle, {"Content-Type: application/x-tar"}, true);
         deployed = put.status == 201;
@@ -406,14 +421,16 @@ int main(int argc, char** argv) {
     const std::string invoke = std::string("/function/") + kFunction + "." + kNamespace;
     if (deployed && setup.Call("POST", invoke, "warm").body != "warm") deployed = false;
     if (!deployed) {
-      std::fprintf(stderr, "soak: gantryd did not come up with the function (log: %s)\n", log_path.c_str());
+      std::fprintf(stderr, "soak: gantryd did not come up with the function (log: %s)\n",
+                   log_path.c_str());
       rc = 1;
       g_stop = true;
     }
 
     Receiver receiver(counters);
     const auto start = Clock::now();
-    const auto end = start + std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(o.minutes * 60));
+    const auto end = start + std::chrono::duration_cast<Clock::duration>(
+                                 std::chrono::duration<double>(o.minutes * 60));
     const auto phase = std::chrono::seconds(o.report_seconds);
     auto running = [&] { return !g_stop && Clock::now() < end; };
     std::atomic<int> active{o.concurrency[0]};
@@ -438,8 +455,9 @@ int main(int argc, char** argv) {
     threads.emplace_back([&] {
       Client c(base);
       while (running() && rc == 0) {
-        Reply r = c.Call("POST", std::string("/async-function/") + kFunction + "." + kNamespace + "/a?x=1%262",
-                         "async body", {"X-Callback-Url: " + receiver.url()});
+        Reply r = c.Call(
+            "POST", std::string("/async-function/") + kFunction + "." + kNamespace + "/a?x=1%262",
+            "async body", {"X-Callback-Url: " + receiver.url()});
         counters.async.Count(r.status == 202);
         std::this_thread::sleep_for(50ms);
       }
@@ -451,14 +469,16 @@ int main(int argc, char** argv) {
       for (long n = 0; running() && rc == 0; ++n) {
         switch (n % 7) {
           case 0:
-            counters.bad.Count(c.Call("POST", "/function/nope." + std::string(kNamespace)).status == 404);
+            counters.bad.Count(c.Call("POST", "/function/nope." + std::string(kNamespace)).status ==
+                               404);
             break;
           case 1:
             counters.bad.Count(c.Call("POST", async + "/../../../system/info").status == 400);
             break;
           case 2:
             counters.bad.Count(
-                c.Call("POST", async, "x", {"X-Callback-Url: gopher://127.0.0.1:1/_x"}).status == 400);
+                c.Call("POST", async, "x", {"X-Callback-Url: gopher://127.0.0.1:1/_x"}).status ==
+                400);
             break;
           case 3:
             counters.bad.Count(RawExchange(port, "BLAH /\x01 nonsense\r\n\r\n"));
@@ -467,12 +487,14 @@ int main(int argc, char** argv) {
             counters.bad.Count(c.Call("GET", "/system/functions").status == 401);
             break;
           case 5:
-            counters.bad.Count(c.Call("POST", "/async-function/nope." + std::string(kNamespace)).status == 404);
+            counters.bad.Count(
+                c.Call("POST", "/async-function/nope." + std::string(kNamespace)).status == 404);
             break;
           case 6:
             // An over-limit async body now and then (it is 6 MiB).
             if (n % 70 == 6) {
-              counters.bad.Count(c.Call("POST", async, std::string(kAsyncBodyMax + 1, 'b')).status == 413);
+              counters.bad.Count(
+                  c.Call("POST", async, std::string(kAsyncBodyMax + 1, 'b')).status == 413);
             }
             break;
         }
@@ -508,7 +530,8 @@ int main(int argc, char** argv) {
         break;
       }
       if (now >= next_scale) {
-        Reply r = scaler.Call("PUT", fn_path + "/scale", "{\"replicas\": " + std::to_string(replicas) + "}",
+        Reply r = scaler.Call("PUT", fn_path + "/scale",
+                              "{\"replicas\": " + std::to_string(replicas) + "}",
                               {"Content-Type: application/json"}, true);
         counters.scale.Count(r.status == 200);
         replicas = replicas == 2 ? 1 : 2;
@@ -527,13 +550,15 @@ int main(int argc, char** argv) {
     if (!gantryd_died && deployed) {
       // Let the queue drain (every accepted async call should report back), then measure.
       for (auto until = Clock::now() + 60s;
-           Clock::now() < until && counters.callbacks < counters.async.done - counters.async.errors;) {
+           Clock::now() < until &&
+           counters.callbacks < counters.async.done - counters.async.errors;) {
         std::this_thread::sleep_for(100ms);
       }
       samples.push_back(Measure(pid, std::chrono::duration<double>(Clock::now() - start).count()));
-      Print(samples.back(), counters);
+      Print(samples.back(), counters, "end");
       Reply del = admin.Call("DELETE", fn_path, "", {}, true);
-      if (del.status != 200) std::fprintf(stderr, "soak: delete: %ld %s\n", del.status, del.body.c_str());
+      if (del.status != 200)
+        std::fprintf(stderr, "soak: delete: %ld %s\n", del.status, del.body.c_str());
     }
   }
   if (!gantryd_died) {
@@ -550,21 +575,24 @@ int main(int argc, char** argv) {
     long errors = counters.sync.errors + counters.async.errors + counters.bad.errors +
                   counters.manage.errors + counters.scale.errors;
     long accepted = counters.async.done - counters.async.errors;
-    std::printf("\nsummary over %.0f s (start: rss %s, fds %ld, threads %ld; first vs last report):\n",
-                b.seconds, Mib(samples.front().rss_kib).c_str(), samples.front().fds, samples.front().threads);
+    std::printf(
+        "\nsummary over %.0f s (start: rss %s, fds %ld, threads %ld; first vs last report):\n",
+        b.seconds, Mib(samples.front().rss_kib).c_str(), samples.front().fds,
+        samples.front().threads);
     std::printf("  rss      %s -> %s (%+.1f MiB)\n", Mib(a.rss_kib).c_str(), Mib(b.rss_kib).c_str(),
                 static_cast<double>(b.rss_kib - a.rss_kib) / 1024.0);
     std::printf("  fds      %ld -> %ld (%+ld)\n", a.fds, b.fds, b.fds - a.fds);
     std::printf("  threads  %ld -> %ld (%+ld)\n", a.threads, b.threads, b.threads - a.threads);
-    std::printf("  calls    sync %ld, async %ld accepted / %ld results, bad %ld, mgmt %ld, scale %ld\n",
-                counters.sync.done.load(), accepted, counters.callbacks.load(), counters.bad.done.load(),
-                counters.manage.done.load(), counters.scale.done.load());
+    std::printf(
+        "  calls    sync %ld, async %ld accepted / %ld results, bad %ld, mgmt %ld, scale %ld\n",
+        counters.sync.done.load(), accepted, counters.callbacks.load(), counters.bad.done.load(),
+        counters.manage.done.load(), counters.scale.done.load());
     std::printf("  errors   %ld%s\n", errors,
                 counters.callbacks < accepted ? " (and some async results never came back)" : "");
     if (errors > 0 || counters.callbacks < accepted) rc = 1;
   }
-  std::printf("  cleanup  %d leftover object(s) removed; state %s %s\n", removed, state.string().c_str(),
-              rc == 0 ? "removed" : "kept (see gantryd.log)");
+  std::printf("  cleanup  %d leftover object(s) removed; state %s %s\n", removed,
+              state.string().c_str(), rc == 0 ? "removed" : "kept (see gantryd.log)");
   if (rc == 0) fs::remove_all(state);
   curl_global_cleanup();
   return rc;

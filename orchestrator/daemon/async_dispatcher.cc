@@ -3,9 +3,8 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/log.h"
 #include "daemon/resource_api.h"
@@ -28,8 +27,8 @@ std::string NewCallId() {
 bool ValidCallId(std::string_view id) {
   if (id.empty() || id.size() > kMaxCallIdBytes) return false;
   for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-              c == '_' || c == '.';
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
     if (!ok) return false;
   }
   return true;
@@ -46,13 +45,17 @@ gateway::ApiResponse Refuse(int status, const std::string& message, const std::s
 
 }  // namespace
 
-AsyncDispatcher::~AsyncDispatcher() { Stop(); }
+AsyncDispatcher::~AsyncDispatcher() {
+  Stop();
+}
 
 core::Status AsyncDispatcher::Start(std::string gateway_url) {
   gateway_url_ = std::move(gateway_url);
   auto requeued = store_.RequeueRunningAsync();
   if (!requeued) return requeued.error();
-  if (*requeued > 0) core::Log(core::LogLevel::kInfo, "async: {} call(s) interrupted by a stop queued again", *requeued);
+  if (*requeued > 0)
+    core::Log(core::LogLevel::kInfo, "async: {} call(s) interrupted by a stop queued again",
+              *requeued);
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Work(); });
   return core::Ok();
 }
@@ -68,9 +71,10 @@ void AsyncDispatcher::Stop() {
   WritePending();
   std::lock_guard lock(mu_);
   for (const auto& o : pending_) {
-    core::Log(core::LogLevel::kError,
-              "async {}: its outcome ({}) never reached the store; the call runs again on the next start",
-              o.call_id, o.retry ? "retry" : "finished");
+    core::Log(
+        core::LogLevel::kError,
+        "async {}: its outcome ({}) never reached the store; the call runs again on the next start",
+        o.call_id, o.retry ? "retry" : "finished");
   }
   pending_.clear();
 }
@@ -106,17 +110,19 @@ bool AsyncDispatcher::RunOnce() {
 }
 
 bool AsyncDispatcher::Write(const Outcome& o) {
-  core::Status s = o.retry ? store_.RetryAsync(o.call_id, o.delay.count()) : store_.FinishAsync(o.call_id);
+  core::Status s =
+      o.retry ? store_.RetryAsync(o.call_id, o.delay.count()) : store_.FinishAsync(o.call_id);
   if (s.ok()) return true;
   if (s.error().code() == core::ErrorCode::kNotFound) {
     // Nothing left to write (only a second gantryd on the same state directory does this).
     core::Log(core::LogLevel::kWarn, "async {}: {}", o.call_id, s.error().message());
     return true;
   }
-  core::Log(core::LogLevel::kError,
-            "async {}: the store did not take its outcome ({}): {}; kept in memory and written again "
-            "before the next call (if gantryd stops first, the call runs again on the next start)",
-            o.call_id, o.retry ? "retry" : "finished", s.error().message());
+  core::Log(
+      core::LogLevel::kError,
+      "async {}: the store did not take its outcome ({}): {}; kept in memory and written again "
+      "before the next call (if gantryd stops first, the call runs again on the next start)",
+      o.call_id, o.retry ? "retry" : "finished", s.error().message());
   return false;
 }
 
@@ -149,8 +155,8 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
   }
   // The path and query go on exactly as the caller sent them. Calls queued by an older
   // gantryd are checked again by the same parser as new ones.
-  std::string target = fmt::format("{}{}.{}{}", gateway::kInvokePrefix, call.function, call.namespace_name,
-                                   call.path);
+  std::string target = fmt::format("{}{}.{}{}", gateway::kInvokePrefix, call.function,
+                                   call.namespace_name, call.path);
   int64_t started = NowMs();
   HttpResult r;
   if (auto parsed = gateway::ParseInvokePath(target); !parsed) {
@@ -166,12 +172,13 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
   }
   if (r.response_too_big) r.status = 502;  // the function answered, but too much to keep
   int64_t duration_us = (NowMs() - started) * 1000;
-  bool retry = r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+  bool retry =
+      r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
   if (retry && !r.response_too_big && call.attempts < kMaxAttempts) {
     auto delay = options_.retry_delay * (int64_t{1} << (call.attempts - 1));
-    core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms", call.call_id,
-              call.namespace_name, call.function, call.attempts, r.status == 0 ? r.error : std::to_string(r.status),
-              delay.count());
+    core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms",
+              call.call_id, call.namespace_name, call.function, call.attempts,
+              r.status == 0 ? r.error : std::to_string(r.status), delay.count());
     Outcome o{.call_id = call.call_id, .retry = true, .delay = delay};
     if (!Write(o)) {
       std::lock_guard lock(mu_);
@@ -179,37 +186,42 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
     }
     return;
   }
-  if (auto s = store_.RecordInvocation(call.call_id, call.namespace_name, call.function, started, duration_us,
-                                       static_cast<int>(r.status), /*async=*/true, r.error);
+  if (auto s =
+          store_.RecordInvocation(call.call_id, call.namespace_name, call.function, started,
+                                  duration_us, static_cast<int>(r.status), /*async=*/true, r.error);
       !s) {
-    core::Log(core::LogLevel::kWarn, "async {} {}/{}: status {} not recorded: {}", call.call_id, call.namespace_name,
-              call.function, r.status, s.error().message());
+    core::Log(core::LogLevel::kWarn, "async {} {}/{}: status {} not recorded: {}", call.call_id,
+              call.namespace_name, call.function, r.status, s.error().message());
   }
   if (!call.callback_url.empty()) {
     // Checked again: the policy may have changed since the call was queued.
     if (auto allowed = options_.callbacks.CheckUrl(call.callback_url); !allowed) {
-      core::Log(core::LogLevel::kWarn, "async {}: no callback: {}", call.call_id, allowed.error().message());
+      core::Log(core::LogLevel::kWarn, "async {}: no callback: {}", call.call_id,
+                allowed.error().message());
     } else {
       std::string body = r.body;
       if (r.status == 0 || r.response_too_big || (r.body.empty() && !r.error.empty())) {
         body = json({{"error", r.error}}).dump(-1, ' ', false, json::error_handler_t::replace);
       }
-      HttpResult cb = send_({.method = "POST",
-                             .url = call.callback_url,
-                             .headers = {"X-Call-Id: " + call.call_id, fmt::format("X-Function-Status: {}", r.status),
-                                         "X-Function-Name: " + call.function + "." + call.namespace_name},
-                             .body = body,
-                             .timeout = std::chrono::seconds(30),
-                             .max_response_bytes = 64 << 10,
-                             .callback_policy = &options_.callbacks});
+      HttpResult cb = send_(
+          {.method = "POST",
+           .url = call.callback_url,
+           .headers = {"X-Call-Id: " + call.call_id, fmt::format("X-Function-Status: {}", r.status),
+                       "X-Function-Name: " + call.function + "." + call.namespace_name},
+           .body = body,
+           .timeout = std::chrono::seconds(30),
+           .max_response_bytes = 64 << 10,
+           .callback_policy = &options_.callbacks});
       if (cb.status == 0 || cb.status >= 300) {
-        core::Log(core::LogLevel::kWarn, "async {}: callback to {} failed: {}", call.call_id, call.callback_url,
-                  cb.status == 0 ? cb.error : std::to_string(cb.status));
+        core::Log(core::LogLevel::kWarn, "async {}: callback to {} failed: {}", call.call_id,
+                  call.callback_url, cb.status == 0 ? cb.error : std::to_string(cb.status));
       }
     }
   }
-  core::Log(core::LogLevel::kInfo, "async {} {}/{}: {} after {} attempt(s)", call.call_id, call.namespace_name,
-            call.function, r.status == 0 || r.response_too_big ? r.error : std::to_string(r.status), call.attempts);
+  core::Log(core::LogLevel::kInfo, "async {} {}/{}: {} after {} attempt(s)", call.call_id,
+            call.namespace_name, call.function,
+            r.status == 0 || r.response_too_big ? r.error : std::to_string(r.status),
+            call.attempts);
   Outcome o{.call_id = call.call_id};
   if (!Write(o)) {
     std::lock_guard lock(mu_);
@@ -228,8 +240,8 @@ gateway::Route AsyncDispatcher::Route() {
         std::string call_id;
         if (auto id = r.headers.find("x-call-id"); id != r.headers.end() && !id->second.empty()) {
           if (!ValidCallId(id->second)) {
-            return core::Error::InvalidArgument(
-                fmt::format("X-Call-Id must be 1 to {} letters, digits, '-', '_' or '.'", kMaxCallIdBytes));
+            return core::Error::InvalidArgument(fmt::format(
+                "X-Call-Id must be 1 to {} letters, digits, '-', '_' or '.'", kMaxCallIdBytes));
           }
           call_id = id->second;
         } else {
@@ -242,8 +254,8 @@ gateway::Route AsyncDispatcher::Route() {
         }
         if (r.body.size() > options_.max_body_bytes) {
           return Refuse(413,
-                        fmt::format("request body of {} bytes is over the async limit of {} bytes", r.body.size(),
-                                    options_.max_body_bytes),
+                        fmt::format("request body of {} bytes is over the async limit of {} bytes",
+                                    r.body.size(), options_.max_body_bytes),
                         function);
         }
         if (auto fn = store_.GetFunction(parsed->ns, parsed->name); !fn) {
@@ -254,16 +266,19 @@ gateway::Route AsyncDispatcher::Route() {
         }
         json headers = json::object();
         for (const auto& [k, v] : r.headers) {
-          if (k == "content-type" || (k.rfind("x-", 0) == 0 && k != "x-callback-url" && k != "x-call-id")) headers[k] = v;
+          if (k == "content-type" ||
+              (k.rfind("x-", 0) == 0 && k != "x-callback-url" && k != "x-call-id"))
+            headers[k] = v;
         }
-        store::AsyncCall call{.call_id = call_id,
-                              .namespace_name = parsed->ns,
-                              .function = parsed->name,
-                              .method = "POST",
-                              .path = parsed->path,
-                              .headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace),
-                              .body = r.body,
-                              .callback_url = callback};
+        store::AsyncCall call{
+            .call_id = call_id,
+            .namespace_name = parsed->ns,
+            .function = parsed->name,
+            .method = "POST",
+            .path = parsed->path,
+            .headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace),
+            .body = r.body,
+            .callback_url = callback};
         auto queued = store_.EnqueueAsync(call, options_.queue);
         if (!queued) {
           if (queued.error().code() == core::ErrorCode::kAlreadyExists) {
@@ -276,7 +291,8 @@ gateway::Route AsyncDispatcher::Route() {
           case store::EnqueueOutcome::kQueued:
             break;
           case store::EnqueueOutcome::kQueueFull:
-            return Refuse(429, fmt::format("the async queue is full ({} calls)", limits.max_calls), function);
+            return Refuse(429, fmt::format("the async queue is full ({} calls)", limits.max_calls),
+                          function);
           case store::EnqueueOutcome::kFunctionQueueFull:
             return Refuse(429,
                           fmt::format("the async queue of {} is full ({} calls)", function,
@@ -287,8 +303,10 @@ gateway::Route AsyncDispatcher::Route() {
                           function);
         }
         wake_.notify_one();
-        gateway::ApiResponse response = JsonResponse(
-            202, {{"callId", call.call_id}, {"function", parsed->name}, {"namespace", parsed->ns}, {"status", "queued"}});
+        gateway::ApiResponse response = JsonResponse(202, {{"callId", call.call_id},
+                                                           {"function", parsed->name},
+                                                           {"namespace", parsed->ns},
+                                                           {"status", "queued"}});
         response.headers["X-Call-Id"] = call.call_id;
         return response;
       },

@@ -19,11 +19,12 @@ namespace gantry::daemon {
 struct AsyncOptions {
   int workers = 2;  // threads running queued calls (0: queue only)
   // Bounds on the queue (0: none); beyond them a new call is answered 429.
-  store::AsyncQueueLimits queue{.max_calls = 10'000, .max_calls_per_function = 0, .max_bytes = 1ll << 30};
-  std::size_t max_body_bytes = 6 << 20;     // of one call (the shim's limit); 413 beyond
-  std::size_t max_result_bytes = 16 << 20;  // of a function's answer, kept for the callback
+  store::AsyncQueueLimits queue{
+      .max_calls = 10'000, .max_calls_per_function = 0, .max_bytes = 1ll << 30};
+  std::size_t max_body_bytes = 6 << 20;         // of one call (the shim's limit); 413 beyond
+  std::size_t max_result_bytes = 16 << 20;      // of a function's answer, kept for the callback
   std::chrono::milliseconds retry_delay{1000};  // before the 2nd attempt, doubled after each
-  CallbackPolicy callbacks;  // where X-Callback-Url may point
+  CallbackPolicy callbacks;                     // where X-Callback-Url may point
 };
 
 // Asynchronous invocation: `POST /async-function/{name}[.{ns}][/{path}][?{query}]` answers

@@ -14,7 +14,7 @@ namespace gantry::daemon {
 // result POSTed to a callback URL.
 struct HttpRequest {
   std::string method = "POST";
-  std::string url;  // sent as it is: the path is not normalised ("/a/../b" stays)
+  std::string url;                   // sent as it is: the path is not normalised ("/a/../b" stays)
   std::vector<std::string> headers;  // "Name: value"
   std::string body;
   std::chrono::seconds timeout{30};
@@ -28,8 +28,8 @@ struct HttpRequest {
 struct HttpResult {
   long status = 0;  // 0: no answer (see error)
   std::string body;
-  std::string error;             // why there is no answer, or why the body is cut short
-  bool denied = false;           // the callback policy refused every address tried
+  std::string error;              // why there is no answer, or why the body is cut short
+  bool denied = false;            // the callback policy refused every address tried
   bool response_too_big = false;  // over max_response_bytes
 };
 

@@ -107,8 +107,8 @@ core::Result<CallbackPolicy> CallbackPolicy::FromFlags(const std::vector<std::st
 
 core::Status CallbackPolicy::CheckUrl(std::string_view url) const {
   if (url.size() > kMaxUrlBytes) {
-    return core::Error::InvalidArgument(
-        fmt::format("X-Callback-Url is {} bytes long, over the limit of {}", url.size(), kMaxUrlBytes));
+    return core::Error::InvalidArgument(fmt::format(
+        "X-Callback-Url is {} bytes long, over the limit of {}", url.size(), kMaxUrlBytes));
   }
   std::unique_ptr<CURLU, CurlUrlDeleter> u(curl_url());
   if (!u) return core::Error::Internal("out of memory parsing X-Callback-Url");
@@ -125,7 +125,8 @@ core::Status CallbackPolicy::CheckUrl(std::string_view url) const {
   }
   std::string host = Part(u.get(), CURLUPART_HOST);
   if (host.empty()) return core::Error::InvalidArgument("X-Callback-Url has no host");
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   if (auto denied = DeniedNetwork(host); denied.ok() && denied->has_value()) {
     return core::Error::InvalidArgument(
         fmt::format("X-Callback-Url host {} is in a denied network ({})", host, **denied));
@@ -158,10 +159,13 @@ std::optional<std::string> CallbackPolicy::DeniedNetwork(const sockaddr* addr) c
   return DeniedIp(ip);
 }
 
-core::Result<std::optional<std::string>> CallbackPolicy::DeniedNetwork(std::string_view address) const {
+core::Result<std::optional<std::string>> CallbackPolicy::DeniedNetwork(
+    std::string_view address) const {
   bool v4 = false;
   auto ip = ParseIp(address, &v4);
-  if (!ip) return core::Error::InvalidArgument(fmt::format("{:?} is not an IP address", std::string(address)));
+  if (!ip)
+    return core::Error::InvalidArgument(
+        fmt::format("{:?} is not an IP address", std::string(address)));
   return DeniedIp(*ip);
 }
 

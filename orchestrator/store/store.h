@@ -17,8 +17,8 @@ namespace gantry::store {
 struct FunctionRecord {
   std::string namespace_name;
   std::string name;
-  std::string spec_json;  // the spec's canonical JSON
-  std::string hash;       // spec + source content hash ("sha256:...")
+  std::string spec_json;   // the spec's canonical JSON
+  std::string hash;        // spec + source content hash ("sha256:...")
   int64_t generation = 0;  // 1 on create, +1 on every change; set by PutFunction
   std::string image;       // the built image's reference
   std::string status;      // "building", "ready", "failed", ...
@@ -64,7 +64,8 @@ enum class PutOutcome { kCreated, kConfigured, kUnchanged };
 struct AsyncQueueLimits {
   int64_t max_calls = 0;               // calls in the queue in total
   int64_t max_calls_per_function = 0;  // calls of one namespace/function
-  int64_t max_bytes = 0;  // of all queued calls together: bodies, kept headers, paths, callback URLs
+  int64_t max_bytes =
+      0;  // of all queued calls together: bodies, kept headers, paths, callback URLs
 };
 
 // What EnqueueAsync did: the call is queued, or it would take the queue past a bound.
@@ -83,7 +84,8 @@ class Store {
   // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
   // the file can't be opened; kInternal when it is not a Gantry database or is newer than
   // this build knows.
-  static core::Result<std::unique_ptr<Store>> Open(const std::string& path, const StoreOptions& options = {});
+  static core::Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                                   const StoreOptions& options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -97,8 +99,8 @@ class Store {
   // generation and times are filled in.
   core::Result<PutOutcome> PutFunction(FunctionRecord& record);
   // Updates only status and last error (no new generation). kNotFound if absent.
-  core::Status SetFunctionStatus(const std::string& ns, const std::string& name, const std::string& status,
-                                 const std::string& last_error);
+  core::Status SetFunctionStatus(const std::string& ns, const std::string& name,
+                                 const std::string& status, const std::string& last_error);
   core::Result<FunctionRecord> GetFunction(const std::string& ns, const std::string& name);
   // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace, name.
   core::Result<std::vector<FunctionRecord>> ListFunctions(const std::string& ns);
@@ -127,8 +129,9 @@ class Store {
   // run at least once). Returns how many.
   core::Result<int> RequeueRunningAsync();
   // Records one finished invocation (bounded retention: the newest 10,000 are kept).
-  core::Status RecordInvocation(const std::string& call_id, const std::string& ns, const std::string& function,
-                                int64_t started_unix_ms, int64_t duration_us, int status, bool async,
+  core::Status RecordInvocation(const std::string& call_id, const std::string& ns,
+                                const std::string& function, int64_t started_unix_ms,
+                                int64_t duration_us, int status, bool async,
                                 const std::string& error);
 
   // Namespaces that hold a function or a secret, sorted.

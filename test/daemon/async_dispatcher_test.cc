@@ -2,10 +2,10 @@
 // no sockets, no sleeps (workers = 0: the test runs each step with RunOnce).
 #include "daemon/async_dispatcher.h"
 
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
@@ -19,8 +19,9 @@ using nlohmann::json;
 
 class TempDir {
  public:
-  TempDir() : path_(fs::temp_directory_path() / ("gantry-async-" + std::to_string(::getpid()) + "-" +
-                                                 std::to_string(n_++))) {
+  TempDir()
+      : path_(fs::temp_directory_path() /
+              ("gantry-async-" + std::to_string(::getpid()) + "-" + std::to_string(n_++))) {
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -83,7 +84,8 @@ struct Fixture {
     auto opened = store::Store::Open(dir.db());
     REQUIRE(opened.ok());
     store = std::move(*opened);
-    store::FunctionRecord echo{.namespace_name = "default", .name = "echo", .spec_json = "{}", .hash = "h"};
+    store::FunctionRecord echo{
+        .namespace_name = "default", .name = "echo", .spec_json = "{}", .hash = "h"};
     REQUIRE(store->PutFunction(echo).ok());
     options.workers = 0;
     options.retry_delay = std::chrono::milliseconds(0);
@@ -92,7 +94,8 @@ struct Fixture {
     route = dispatcher->Route();
   }
 
-  gateway::ApiResponse Post(const std::string& target, std::map<std::string, std::string> headers = {},
+  gateway::ApiResponse Post(const std::string& target,
+                            std::map<std::string, std::string> headers = {},
                             std::string body = "hi") {
     gateway::ApiRequest r;
     r.method = "POST";
@@ -104,9 +107,12 @@ struct Fixture {
   }
 };
 
-json Body(const gateway::ApiResponse& r) { return json::parse(r.body, nullptr, false); }
+json Body(const gateway::ApiResponse& r) {
+  return json::parse(r.body, nullptr, false);
+}
 
-TEST_CASE("async: a queued call reaches the gateway with its path and query as sent", "[daemon][async]") {
+TEST_CASE("async: a queued call reaches the gateway with its path and query as sent",
+          "[daemon][async]") {
   Fixture f;
   auto accepted = f.Post("/async-function/echo/sub/p?a=x%26y&b=%2F&c=1+2", {{"x-trace", "t1"}});
   REQUIRE(accepted.status == 202);
@@ -125,9 +131,9 @@ TEST_CASE("async: a queued call reaches the gateway with its path and query as s
 
 TEST_CASE("async: a path the invoke parser refuses is 400, never queued", "[daemon][async]") {
   Fixture f;
-  for (std::string target : {"/async-function/echo/../../../system/info", "/async-function/echo/%2e%2e/x",
-                             "/async-function/echo/a%2Fb", "/async-function/", "/async-function/.ns",
-                             "/async-function/e%63ho"}) {
+  for (std::string target : {"/async-function/echo/../../../system/info",
+                             "/async-function/echo/%2e%2e/x", "/async-function/echo/a%2Fb",
+                             "/async-function/", "/async-function/.ns", "/async-function/e%63ho"}) {
     INFO(target);
     auto r = f.Post(target);
     CHECK(r.status == 400);
@@ -152,8 +158,8 @@ TEST_CASE("async: call ids are checked, and a repeated one is 409", "[daemon][as
   auto again = f.Post("/async-function/echo", {{"x-call-id", "job-1.a_B"}});
   CHECK(again.status == 409);
   CHECK(Body(again)["error"] == "call id job-1.a_B already queued");
-  for (std::string junk : {std::string(65, 'a'), std::string("a b"), std::string("a/b"), std::string("'; drop"),
-                           std::string("\xc3\xa9")}) {
+  for (std::string junk : {std::string(65, 'a'), std::string("a b"), std::string("a/b"),
+                           std::string("'; drop"), std::string("\xc3\xa9")}) {
     INFO(junk);
     auto r = f.Post("/async-function/echo", {{"x-call-id", junk}});
     CHECK(r.status == 400);
@@ -163,8 +169,9 @@ TEST_CASE("async: call ids are checked, and a repeated one is 409", "[daemon][as
 
 TEST_CASE("async: callbacks only to http(s) URLs outside the denied networks", "[daemon][async]") {
   Fixture f;
-  for (std::string url : {"gopher://127.0.0.1:6379/_FLUSHALL", "file:///etc/shadow", "dict://x:11211/",
-                          "http://127.0.0.1:8080/system/info", "http://169.254.169.254/", "nonsense"}) {
+  for (std::string url :
+       {"gopher://127.0.0.1:6379/_FLUSHALL", "file:///etc/shadow", "dict://x:11211/",
+        "http://127.0.0.1:8080/system/info", "http://169.254.169.254/", "nonsense"}) {
     INFO(url);
     auto r = f.Post("/async-function/echo", {{"x-callback-url", url}});
     CHECK(r.status == 400);
@@ -204,7 +211,9 @@ TEST_CASE("async: a finish the store refuses is kept and written later; the call
   Fixture f;
   Side side(f.dir.db());
   REQUIRE(f.Post("/async-function/echo", {{"x-call-id", "once"}}).status == 202);
-  side.Exec("CREATE TRIGGER no_finish BEFORE DELETE ON async_calls BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+  side.Exec(
+      "CREATE TRIGGER no_finish BEFORE DELETE ON async_calls BEGIN SELECT RAISE(ABORT, 'disk on "
+      "fire'); END");
   REQUIRE(f.dispatcher->RunOnce());
   CHECK(f.fake.requests.size() == 1);
   CHECK(f.dispatcher->PendingOutcomes() == 1);
@@ -222,13 +231,15 @@ TEST_CASE("async: a finish the store refuses is kept and written later; the call
   CHECK(side.One("SELECT status FROM invocations WHERE call_id = 'once'") == "200");
 }
 
-TEST_CASE("async: a retry the store refuses is kept and written later; the call is not lost", "[daemon][async]") {
+TEST_CASE("async: a retry the store refuses is kept and written later; the call is not lost",
+          "[daemon][async]") {
   Fixture f;
   f.fake.script = {HttpResult{.status = 503, .body = "busy"}};
   Side side(f.dir.db());
   REQUIRE(f.Post("/async-function/echo", {{"x-call-id", "later"}}).status == 202);
-  side.Exec("CREATE TRIGGER no_retry BEFORE UPDATE ON async_calls WHEN NEW.state = 'queued' "
-            "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
+  side.Exec(
+      "CREATE TRIGGER no_retry BEFORE UPDATE ON async_calls WHEN NEW.state = 'queued' "
+      "BEGIN SELECT RAISE(ABORT, 'disk on fire'); END");
   REQUIRE(f.dispatcher->RunOnce());
   CHECK(f.dispatcher->PendingOutcomes() == 1);
   CHECK_FALSE(f.dispatcher->RunOnce());
@@ -245,8 +256,11 @@ TEST_CASE("async: a retry the store refuses is kept and written later; the call 
 TEST_CASE("async: a call queued by an older gantryd with a traversal path is refused at delivery",
           "[daemon][async]") {
   Fixture f;
-  store::AsyncCall old{.call_id = "old", .namespace_name = "default", .function = "echo",
-                       .path = "/../../../system/info", .headers_json = "{}"};
+  store::AsyncCall old{.call_id = "old",
+                       .namespace_name = "default",
+                       .function = "echo",
+                       .path = "/../../../system/info",
+                       .headers_json = "{}"};
   REQUIRE(f.store->EnqueueAsync(old).ok());
   REQUIRE(f.dispatcher->RunOnce());
   CHECK(f.fake.requests.empty());

@@ -2,15 +2,14 @@
 // directory of its own and --label gantry.test=<value>; callback receivers and raw
 // listeners on 127.0.0.1 only. What a caller of the unauthenticated /async-function route
 // can and cannot make gantryd do.
-#include <catch2/catch.hpp>
-#include <curl/curl.h>
-
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -34,12 +33,13 @@ std::string FunctionPath(const spec::FunctionSpec& s) {
 }
 
 // Deploys an exec function running `command` (a YAML flow sequence) into the test's namespace.
-spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& dir, const std::string& name,
-                          const std::string& command) {
+spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& dir,
+                          const std::string& name, const std::string& command) {
   fs::path src = dir / name;
   fs::create_directories(src);
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
-                                     << "\nspec:\n  runtime: exec\n  command: " << command << "\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
+      << "\nspec:\n  runtime: exec\n  command: " << command << "\n";
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   auto bundle = builder::MakeBundle(fn);
   REQUIRE(bundle.ok());
@@ -50,8 +50,8 @@ spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& 
 }
 
 // A POST whose path goes out exactly as written (curl would otherwise squash "/../").
-Reply RawPost(const Gantryd& gantryd, const std::string& path, std::vector<std::string> headers = {},
-              const std::string& body = "x") {
+Reply RawPost(const Gantryd& gantryd, const std::string& path,
+              std::vector<std::string> headers = {}, const std::string& body = "x") {
   Reply r;
   CURL* h = curl_easy_init();
   std::string url = gantryd.url() + path;
@@ -77,7 +77,8 @@ Reply RawPost(const Gantryd& gantryd, const std::string& path, std::vector<std::
 // A TCP listener on 127.0.0.1 that answers each request it takes with `answer`.
 class Listener {
  public:
-  explicit Listener(std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+  explicit Listener(
+      std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
       : answer_(std::move(answer)) {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in addr{};
@@ -137,17 +138,22 @@ class Listener {
 // Waits (up to a minute) for gantryd's log to match `pattern`; false if it never did.
 bool WaitForLog(Gantryd& gantryd, const std::string& pattern) {
   std::regex re(pattern);
-  for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + 60s;
+       std::chrono::steady_clock::now() < until;) {
     if (std::regex_search(gantryd.Log(), re)) return true;
     std::this_thread::sleep_for(50ms);
   }
   return false;
 }
 
-std::string Escape(const std::string& text) { return std::regex_replace(text, std::regex(R"([.?*+^$()\[\]{}|\\/])"), R"(\$&)"); }
+std::string Escape(const std::string& text) {
+  return std::regex_replace(text, std::regex(R"([.?*+^$()\[\]{}|\\/])"), R"(\$&)");
+}
 
-TEST_CASE("async: unknown functions, traversal paths, bad callbacks and call ids are refused; the queue is bounded",
-          "[integration][async]") {
+TEST_CASE(
+    "async: unknown functions, traversal paths, bad callbacks and call ids are refused; the queue "
+    "is bounded",
+    "[integration][async]") {
   TestEngine engine;
   StateDir state(engine);
   // Only queues: every accepted call stays in the queue for the test to count.
@@ -160,15 +166,17 @@ TEST_CASE("async: unknown functions, traversal paths, bad callbacks and call ids
   CHECK(unknown.status == 404);
   CHECK(unknown.Json()["error"] == "function nope." + engine.value() + " is not deployed");
 
-  for (std::string path : {base + "/../../../system/info", base + "/%2e%2e/%2e%2e/system/info", base + "/a%2F..%2Fb",
-                           std::string("/async-function/q/../../../system/info")}) {
+  for (std::string path :
+       {base + "/../../../system/info", base + "/%2e%2e/%2e%2e/system/info", base + "/a%2F..%2Fb",
+        std::string("/async-function/q/../../../system/info")}) {
     INFO(path);
     Reply r = RawPost(gantryd, path);
     CHECK(r.status == 400);
     CHECK(r.Json().contains("error"));
   }
-  for (std::string url : {"gopher://127.0.0.1:6379/_SET%20x%201", "file:///etc/passwd", "dict://127.0.0.1:11211/stat",
-                          "http://127.0.0.1:8080/system/info", "http://[::1]/", "http://169.254.169.254/latest"}) {
+  for (std::string url :
+       {"gopher://127.0.0.1:6379/_SET%20x%201", "file:///etc/passwd", "dict://127.0.0.1:11211/stat",
+        "http://127.0.0.1:8080/system/info", "http://[::1]/", "http://169.254.169.254/latest"}) {
     INFO(url);
     Reply r = RawPost(gantryd, base, {"X-Callback-Url: " + url});
     CHECK(r.status == 400);
@@ -192,8 +200,9 @@ TEST_CASE("async: unknown functions, traversal paths, bad callbacks and call ids
   CHECK(gantryd.Call("DELETE", FunctionPath(fn)).status == 200);
 }
 
-TEST_CASE("async: the function gets the path and raw query as sent; callbacks never follow redirects",
-          "[integration][async]") {
+TEST_CASE(
+    "async: the function gets the path and raw query as sent; callbacks never follow redirects",
+    "[integration][async]") {
   TestEngine engine;
   StateDir state(engine);
   // Loopback callbacks allowed: the receivers of this test listen on 127.0.0.1.
@@ -202,8 +211,9 @@ TEST_CASE("async: the function gets the path and raw query as sent; callbacks ne
   auto fn = Deploy(gantryd, engine, state.path(), "query",
                    "[\"sh\", \"-c\", \"printf '%s %s' \\\"$Http_Path\\\" \\\"$Http_Query\\\"\"]");
   Listener callback;
-  Reply accepted = RawPost(gantryd, "/async-function/query." + engine.value() + "/p/x.y?a=x%26y&b=%2F&c=1+2",
-                           {"X-Callback-Url: " + callback.url()});
+  Reply accepted =
+      RawPost(gantryd, "/async-function/query." + engine.value() + "/p/x.y?a=x%26y&b=%2F&c=1+2",
+              {"X-Callback-Url: " + callback.url()});
   REQUIRE(accepted.status == 202);
   std::string request = callback.Take(60s);
   REQUIRE_FALSE(request.empty());
@@ -218,13 +228,16 @@ TEST_CASE("async: the function gets the path and raw query as sent; callbacks ne
                              {"X-Callback-Url: " + redirect.url(), "X-Call-Id: redirected"});
   REQUIRE(redirected.status == 202);
   REQUIRE_FALSE(redirect.Take(60s).empty());
-  CHECK(WaitForLog(gantryd, "async redirected: callback to " + Escape(redirect.url()) + " failed: 307"));
+  CHECK(WaitForLog(gantryd,
+                   "async redirected: callback to " + Escape(redirect.url()) + " failed: 307"));
   CHECK_FALSE(elsewhere.Pending());
   CHECK(gantryd.Call("DELETE", FunctionPath(fn)).status == 200);
 }
 
-TEST_CASE("async: by default a callback that resolves to loopback is refused at connect; the call itself runs",
-          "[integration][async]") {
+TEST_CASE(
+    "async: by default a callback that resolves to loopback is refused at connect; the call itself "
+    "runs",
+    "[integration][async]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());  // the default deny-list
@@ -242,10 +255,12 @@ TEST_CASE("async: by default a callback that resolves to loopback is refused at 
     REQUIRE(r.status == 202);
     // gantryd's own call to its gateway on loopback is not a callback: it still works.
     CHECK(WaitForLog(gantryd, "async " + id + " [^ ]+/echo: 200 after 1 attempt"));
-    CHECK(WaitForLog(gantryd, "async " + id + ": callback to " + Escape(local.url(host)) + " failed: "));
+    CHECK(WaitForLog(gantryd,
+                     "async " + id + ": callback to " + Escape(local.url(host)) + " failed: "));
   }
-  CHECK(WaitForLog(gantryd, "callback address is in a denied network \\(127\\.0\\.0\\.0/8\\)|"
-                            "callback address is in a denied network \\(::1/128\\)"));
+  CHECK(WaitForLog(gantryd,
+                   "callback address is in a denied network \\(127\\.0\\.0\\.0/8\\)|"
+                   "callback address is in a denied network \\(::1/128\\)"));
   CHECK_FALSE(local.Pending());
   CHECK(gantryd.Call("DELETE", FunctionPath(fn)).status == 200);
 }
