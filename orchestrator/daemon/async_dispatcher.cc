@@ -1,15 +1,14 @@
 #include "daemon/async_dispatcher.h"
 
-#include <curl/curl.h>
 #include <fmt/format.h>
 
 #include <chrono>
-#include <random>
-
 #include <nlohmann/json.hpp>
+#include <random>
 
 #include "core/log.h"
 #include "daemon/resource_api.h"
+#include "gateway/invoke_path.h"
 
 namespace gantry::daemon {
 namespace {
@@ -17,10 +16,22 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kMaxAttempts = 5;
+constexpr std::size_t kMaxCallIdBytes = 64;
 
 std::string NewCallId() {
   static thread_local std::mt19937_64 rng{std::random_device{}()};
   return fmt::format("{:016x}{:016x}", rng(), rng());
+}
+
+// A caller's X-Call-Id becomes a primary key, a log field and a header: short and plain.
+bool ValidCallId(std::string_view id) {
+  if (id.empty() || id.size() > kMaxCallIdBytes) return false;
+  for (char c : id) {
+    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_' || c == '.';
+    if (!ok) return false;
+  }
+  return true;
 }
 
 int64_t NowMs() {
@@ -28,56 +39,24 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-size_t Append(char* data, size_t size, size_t n, void* out) {
-  static_cast<std::string*>(out)->append(data, size * n);
-  return size * n;
-}
-
-struct HttpResult {
-  long status = 0;  // 0: no answer
-  std::string body;
-  std::string error;
-};
-
-HttpResult Send(const std::string& method, const std::string& url, const std::vector<std::string>& headers,
-                const std::string& body, long timeout_seconds) {
-  HttpResult r;
-  CURL* h = curl_easy_init();
-  curl_slist* list = nullptr;
-  for (const auto& line : headers) list = curl_slist_append(list, line.c_str());
-  list = curl_slist_append(list, "Expect:");
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
-  if (!body.empty() || method == "POST" || method == "PUT") {
-    curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  }
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, timeout_seconds);
-  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  CURLcode rc = curl_easy_perform(h);
-  if (rc == CURLE_OK) {
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-  } else {
-    r.error = curl_easy_strerror(rc);
-  }
-  curl_slist_free_all(list);
-  curl_easy_cleanup(h);
-  return r;
+gateway::ApiResponse Refuse(int status, const std::string& message, const std::string& function) {
+  return JsonResponse(status, {{"error", message}, {"function", function}});
 }
 
 }  // namespace
 
-AsyncDispatcher::~AsyncDispatcher() { Stop(); }
+AsyncDispatcher::~AsyncDispatcher() {
+  Stop();
+}
 
 core::Status AsyncDispatcher::Start(std::string gateway_url) {
   gateway_url_ = std::move(gateway_url);
   auto requeued = store_.RequeueRunningAsync();
   if (!requeued) return requeued.error();
-  if (*requeued > 0) core::Log(core::LogLevel::kInfo, "async: {} call(s) interrupted by a stop queued again", *requeued);
-  for (int i = 0; i < workers_; ++i) threads_.emplace_back([this] { Work(); });
+  if (*requeued > 0)
+    core::Log(core::LogLevel::kInfo, "async: {} call(s) interrupted by a stop queued again",
+              *requeued);
+  for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Work(); });
   return core::Ok();
 }
 
@@ -89,6 +68,20 @@ void AsyncDispatcher::Stop() {
   wake_.notify_all();
   for (auto& t : threads_) t.join();
   threads_.clear();
+  WritePending();
+  std::lock_guard lock(mu_);
+  for (const auto& o : pending_) {
+    core::Log(
+        core::LogLevel::kError,
+        "async {}: its outcome ({}) never reached the store; the call runs again on the next start",
+        o.call_id, o.retry ? "retry" : "finished");
+  }
+  pending_.clear();
+}
+
+std::size_t AsyncDispatcher::PendingOutcomes() {
+  std::lock_guard lock(mu_);
+  return pending_.size();
 }
 
 void AsyncDispatcher::Work() {
@@ -97,16 +90,59 @@ void AsyncDispatcher::Work() {
       std::lock_guard lock(mu_);
       if (stopping_) return;
     }
-    auto claimed = store_.ClaimAsync();
-    if (claimed && claimed->has_value()) {
-      Run(**claimed);
-      continue;
-    }
-    if (!claimed) core::Log(core::LogLevel::kWarn, "async: {}", claimed.error().message());
+    if (RunOnce()) continue;
     // Nothing due: wait for a new call, or poll for delayed retries.
     std::unique_lock lock(mu_);
     wake_.wait_for(lock, std::chrono::milliseconds(500), [this] { return stopping_; });
   }
+}
+
+bool AsyncDispatcher::RunOnce() {
+  WritePending();
+  auto claimed = store_.ClaimAsync();
+  if (!claimed) {
+    core::Log(core::LogLevel::kWarn, "async: {}", claimed.error().message());
+    return false;
+  }
+  if (!claimed->has_value()) return false;
+  Run(**claimed);
+  return true;
+}
+
+bool AsyncDispatcher::Write(const Outcome& o) {
+  core::Status s =
+      o.retry ? store_.RetryAsync(o.call_id, o.delay.count()) : store_.FinishAsync(o.call_id);
+  if (s.ok()) return true;
+  if (s.error().code() == core::ErrorCode::kNotFound) {
+    // Nothing left to write (only a second gantryd on the same state directory does this).
+    core::Log(core::LogLevel::kWarn, "async {}: {}", o.call_id, s.error().message());
+    return true;
+  }
+  core::Log(
+      core::LogLevel::kError,
+      "async {}: the store did not take its outcome ({}): {}; kept in memory and written again "
+      "before the next call (if gantryd stops first, the call runs again on the next start)",
+      o.call_id, o.retry ? "retry" : "finished", s.error().message());
+  return false;
+}
+
+void AsyncDispatcher::WritePending() {
+  std::deque<Outcome> todo;
+  {
+    std::lock_guard lock(mu_);
+    todo.swap(pending_);
+  }
+  if (todo.empty()) return;
+  std::deque<Outcome> failed;
+  for (auto& o : todo) {
+    if (Write(o)) {
+      core::Log(core::LogLevel::kInfo, "async {}: outcome written to the store", o.call_id);
+    } else {
+      failed.push_back(std::move(o));
+    }
+  }
+  std::lock_guard lock(mu_);
+  for (auto& o : failed) pending_.push_front(std::move(o));
 }
 
 void AsyncDispatcher::Run(const store::AsyncCall& call) {
@@ -117,76 +153,160 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
       if (v.is_string()) headers.push_back(k + ": " + v.get<std::string>());
     }
   }
-  std::string url = fmt::format("{}/function/{}.{}{}", gateway_url_, call.function, call.namespace_name, call.path);
+  // The path and query go on exactly as the caller sent them. Calls queued by an older
+  // gantryd are checked again by the same parser as new ones.
+  std::string target = fmt::format("{}{}.{}{}", gateway::kInvokePrefix, call.function,
+                                   call.namespace_name, call.path);
   int64_t started = NowMs();
-  HttpResult r = Send(call.method, url, headers, call.body, 600);
+  HttpResult r;
+  if (auto parsed = gateway::ParseInvokePath(target); !parsed) {
+    r.status = 400;
+    r.error = parsed.error().message();
+  } else {
+    r = send_({.method = call.method,
+               .url = gateway_url_ + target,
+               .headers = headers,
+               .body = call.body,
+               .timeout = std::chrono::seconds(600),
+               .max_response_bytes = options_.max_result_bytes});
+  }
+  if (r.response_too_big) r.status = 502;  // the function answered, but too much to keep
   int64_t duration_us = (NowMs() - started) * 1000;
-  bool retry = r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
-  if (retry && call.attempts < kMaxAttempts) {
-    int64_t delay = 1000LL << (call.attempts - 1);
-    core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms", call.call_id,
-              call.namespace_name, call.function, call.attempts, r.status == 0 ? r.error : std::to_string(r.status),
-              delay);
-    (void)store_.RetryAsync(call.call_id, delay);
+  bool retry =
+      r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+  if (retry && !r.response_too_big && call.attempts < kMaxAttempts) {
+    auto delay = options_.retry_delay * (int64_t{1} << (call.attempts - 1));
+    core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms",
+              call.call_id, call.namespace_name, call.function, call.attempts,
+              r.status == 0 ? r.error : std::to_string(r.status), delay.count());
+    Outcome o{.call_id = call.call_id, .retry = true, .delay = delay};
+    if (!Write(o)) {
+      std::lock_guard lock(mu_);
+      pending_.push_back(std::move(o));
+    }
     return;
   }
-  (void)store_.RecordInvocation(call.call_id, call.namespace_name, call.function, started, duration_us,
-                                static_cast<int>(r.status), /*async=*/true, r.error);
+  if (auto s =
+          store_.RecordInvocation(call.call_id, call.namespace_name, call.function, started,
+                                  duration_us, static_cast<int>(r.status), /*async=*/true, r.error);
+      !s) {
+    core::Log(core::LogLevel::kWarn, "async {} {}/{}: status {} not recorded: {}", call.call_id,
+              call.namespace_name, call.function, r.status, s.error().message());
+  }
   if (!call.callback_url.empty()) {
-    HttpResult cb = Send("POST", call.callback_url,
-                         {"X-Call-Id: " + call.call_id, fmt::format("X-Function-Status: {}", r.status),
-                          "X-Function-Name: " + call.function + "." + call.namespace_name},
-                         r.body, 30);
-    if (cb.status == 0 || cb.status >= 300) {
-      core::Log(core::LogLevel::kWarn, "async {}: callback to {} failed: {}", call.call_id, call.callback_url,
-                cb.status == 0 ? cb.error : std::to_string(cb.status));
+    // Checked again: the policy may have changed since the call was queued.
+    if (auto allowed = options_.callbacks.CheckUrl(call.callback_url); !allowed) {
+      core::Log(core::LogLevel::kWarn, "async {}: no callback: {}", call.call_id,
+                allowed.error().message());
+    } else {
+      std::string body = r.body;
+      if (r.status == 0 || r.response_too_big || (r.body.empty() && !r.error.empty())) {
+        body = json({{"error", r.error}}).dump(-1, ' ', false, json::error_handler_t::replace);
+      }
+      HttpResult cb = send_(
+          {.method = "POST",
+           .url = call.callback_url,
+           .headers = {"X-Call-Id: " + call.call_id, fmt::format("X-Function-Status: {}", r.status),
+                       "X-Function-Name: " + call.function + "." + call.namespace_name},
+           .body = body,
+           .timeout = std::chrono::seconds(30),
+           .max_response_bytes = 64 << 10,
+           .callback_policy = &options_.callbacks});
+      if (cb.status == 0 || cb.status >= 300) {
+        core::Log(core::LogLevel::kWarn, "async {}: callback to {} failed: {}", call.call_id,
+                  call.callback_url, cb.status == 0 ? cb.error : std::to_string(cb.status));
+      }
     }
   }
-  core::Log(core::LogLevel::kInfo, "async {} {}/{}: {} after {} attempt(s)", call.call_id, call.namespace_name,
-            call.function, r.status == 0 ? r.error : std::to_string(r.status), call.attempts);
-  (void)store_.FinishAsync(call.call_id);
+  core::Log(core::LogLevel::kInfo, "async {} {}/{}: {} after {} attempt(s)", call.call_id,
+            call.namespace_name, call.function,
+            r.status == 0 || r.response_too_big ? r.error : std::to_string(r.status),
+            call.attempts);
+  Outcome o{.call_id = call.call_id};
+  if (!Write(o)) {
+    std::lock_guard lock(mu_);
+    pending_.push_back(std::move(o));
+  }
 }
 
 gateway::Route AsyncDispatcher::Route() {
   return gateway::Route{
       "POST", "/async-function/{target...}",
       [this](const gateway::ApiRequest& r) -> core::Result<gateway::ApiResponse> {
-        // {name}[.{ns}][/{path}]
-        std::string target = r.params.at("target");
-        std::string path;
-        if (auto slash = target.find('/'); slash != std::string::npos) {
-          path = target.substr(slash);
-          target.resize(slash);
+        // The one invoke-path parser, on the target as sent (path and query undecoded).
+        auto parsed = gateway::ParseInvokePath(r.target, gateway::kAsyncInvokePrefix);
+        if (!parsed) return parsed.error();
+        std::string function = parsed->name + "." + parsed->ns;
+        std::string call_id;
+        if (auto id = r.headers.find("x-call-id"); id != r.headers.end() && !id->second.empty()) {
+          if (!ValidCallId(id->second)) {
+            return core::Error::InvalidArgument(fmt::format(
+                "X-Call-Id must be 1 to {} letters, digits, '-', '_' or '.'", kMaxCallIdBytes));
+          }
+          call_id = id->second;
+        } else {
+          call_id = NewCallId();
         }
-        std::string ns = "default";
-        if (auto dot = target.find('.'); dot != std::string::npos) {
-          ns = target.substr(dot + 1);
-          target.resize(dot);
+        std::string callback;
+        if (auto cb = r.headers.find("x-callback-url"); cb != r.headers.end()) {
+          if (auto s = options_.callbacks.CheckUrl(cb->second); !s) return s.error();
+          callback = cb->second;
         }
-        if (target.empty()) return core::Error::InvalidArgument("no function named");
-        if (!r.query.empty()) {
-          std::string q;
-          for (const auto& [k, v] : r.query) q += (q.empty() ? "?" : "&") + k + "=" + v;
-          path += q;
+        if (r.body.size() > options_.max_body_bytes) {
+          return Refuse(413,
+                        fmt::format("request body of {} bytes is over the async limit of {} bytes",
+                                    r.body.size(), options_.max_body_bytes),
+                        function);
+        }
+        if (auto fn = store_.GetFunction(parsed->ns, parsed->name); !fn) {
+          if (fn.error().code() == core::ErrorCode::kNotFound) {
+            return core::Error::NotFound(fmt::format("function {} is not deployed", function));
+          }
+          return fn.error();
         }
         json headers = json::object();
         for (const auto& [k, v] : r.headers) {
-          if (k == "content-type" || (k.rfind("x-", 0) == 0 && k != "x-callback-url" && k != "x-call-id")) headers[k] = v;
+          if (k == "content-type" ||
+              (k.rfind("x-", 0) == 0 && k != "x-callback-url" && k != "x-call-id"))
+            headers[k] = v;
         }
-        auto cb = r.headers.find("x-callback-url");
-        auto id = r.headers.find("x-call-id");
-        store::AsyncCall call{.call_id = id != r.headers.end() && !id->second.empty() ? id->second : NewCallId(),
-                              .namespace_name = ns,
-                              .function = target,
-                              .method = "POST",
-                              .path = path,
-                              .headers_json = headers.dump(),
-                              .body = r.body,
-                              .callback_url = cb == r.headers.end() ? "" : cb->second};
-        if (auto s = store_.EnqueueAsync(call); !s) return s.error();
+        store::AsyncCall call{
+            .call_id = call_id,
+            .namespace_name = parsed->ns,
+            .function = parsed->name,
+            .method = "POST",
+            .path = parsed->path,
+            .headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace),
+            .body = r.body,
+            .callback_url = callback};
+        auto queued = store_.EnqueueAsync(call, options_.queue);
+        if (!queued) {
+          if (queued.error().code() == core::ErrorCode::kAlreadyExists) {
+            return core::Error::AlreadyExists(fmt::format("call id {} already queued", call_id));
+          }
+          return queued.error();
+        }
+        const auto& limits = options_.queue;
+        switch (*queued) {
+          case store::EnqueueOutcome::kQueued:
+            break;
+          case store::EnqueueOutcome::kQueueFull:
+            return Refuse(429, fmt::format("the async queue is full ({} calls)", limits.max_calls),
+                          function);
+          case store::EnqueueOutcome::kFunctionQueueFull:
+            return Refuse(429,
+                          fmt::format("the async queue of {} is full ({} calls)", function,
+                                      limits.max_calls_per_function),
+                          function);
+          case store::EnqueueOutcome::kQueueBytesFull:
+            return Refuse(429, fmt::format("the async queue is full ({} bytes)", limits.max_bytes),
+                          function);
+        }
         wake_.notify_one();
-        gateway::ApiResponse response = JsonResponse(202, {{"callId", call.call_id}, {"function", target},
-                                                           {"namespace", ns}, {"status", "queued"}});
+        gateway::ApiResponse response = JsonResponse(202, {{"callId", call.call_id},
+                                                           {"function", parsed->name},
+                                                           {"namespace", parsed->ns},
+                                                           {"status", "queued"}});
         response.headers["X-Call-Id"] = call.call_id;
         return response;
       },

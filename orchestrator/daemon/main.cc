@@ -41,6 +41,8 @@ struct Flags {
   std::vector<std::string> base_images;
   std::vector<std::string> labels;
   int async_workers = 2;
+  daemon::AsyncOptions async;
+  std::vector<std::string> callback_deny;
 };
 
 // The directory holding this executable (for the shim installed beside it).
@@ -90,6 +92,19 @@ int main(int argc, char** argv) {
                  "containers carrying it, besides its own gantry.instance (repeatable; tests use gantry.test=...)");
   app.add_option("--async-workers", f.async_workers, "threads running queued async calls (0: queue only)")
       ->capture_default_str();
+  app.add_option("--async-queue-max", f.async.queue.max_calls, "async calls queued at most, in total (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--async-queue-max-per-function", f.async.queue.max_calls_per_function,
+                 "async calls queued at most for one function (0: only the total bound)")
+      ->capture_default_str();
+  app.add_option("--async-queue-max-bytes", f.async.queue.max_bytes,
+                 "bytes of queued async calls (bodies, headers, paths) at most, in total (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--async-body-max", f.async.max_body_bytes, "bytes of one async request body at most")
+      ->capture_default_str();
+  app.add_option("--callback-deny", f.callback_deny,
+                 "CIDR async callbacks may not connect to (repeatable; replaces the default 127.0.0.0/8, ::1, "
+                 "169.254.0.0/16, fe80::/10, 0.0.0.0/8, ::; 'none': allow every address)");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error")->capture_default_str();
   CLI11_PARSE(app, argc, argv);
 
@@ -162,7 +177,11 @@ int main(int argc, char** argv) {
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
-  daemon::AsyncDispatcher async(**store, f.async_workers);
+  auto callbacks = daemon::CallbackPolicy::FromFlags(f.callback_deny);
+  if (!callbacks) return Fail(callbacks.error().message());
+  f.async.workers = f.async_workers;
+  f.async.callbacks = std::move(*callbacks);
+  daemon::AsyncDispatcher async(**store, f.async);
   std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker);
   routes.push_back(async.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));

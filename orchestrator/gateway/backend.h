@@ -42,6 +42,7 @@ class InvokeBackend {
 struct ApiRequest {
   std::string method;
   std::string path;  // without the query
+  std::string target;  // the request target as sent: path and query, nothing decoded
   std::map<std::string, std::string> query;  // decoded
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;

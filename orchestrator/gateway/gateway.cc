@@ -793,6 +793,7 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
   ApiRequest api;
   api.method = std::string(req.method_string());
   api.path = std::string(split.path);
+  api.target = std::string(req.target());
   api.query = ParseQuery(split.query);
   for (const auto& field : req) {
     std::string name(field.name_string());

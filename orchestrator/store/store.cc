@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <limits>
 
 namespace gantry::store {
 namespace {
@@ -47,10 +48,35 @@ int64_t NowMs() {
   return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
 }
 
-// A prepared statement, finalised when it goes out of scope.
+// The error class for an SQLite result code (see Store's contract).
+core::ErrorCode CodeFor(int rc) {
+  switch (rc & 0xff) {
+    case SQLITE_TOOBIG:
+      return core::ErrorCode::kInvalidArgument;
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return core::ErrorCode::kUnavailable;
+    default:
+      return core::ErrorCode::kInternal;
+  }
+}
+
+core::Error SqlError(sqlite3* db, int rc, std::string_view what) {
+  // The connection's message may belong to an earlier call when `rc` came from elsewhere.
+  std::string_view message = sqlite3_errcode(db) == rc ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  return core::Error(CodeFor(rc), fmt::format("store: {}: {}", what, message));
+}
+
+core::Error SqlError(sqlite3* db, std::string_view what) {
+  return SqlError(db, sqlite3_errcode(db), what);
+}
+
+// A prepared statement, finalised when it goes out of scope. A failed prepare or bind is
+// remembered and returned by Step, which then runs nothing: a statement never runs with a
+// parameter left unbound (NULL).
 class Stmt {
  public:
-  Stmt(sqlite3* db, const char* sql) {
+  Stmt(sqlite3* db, const char* sql) : db_(db) {
     rc_ = sqlite3_prepare_v2(db, sql, -1, &stmt_, nullptr);
   }
   ~Stmt() { sqlite3_finalize(stmt_); }
@@ -59,62 +85,125 @@ class Stmt {
 
   bool ok() const { return rc_ == SQLITE_OK; }
   Stmt& Bind(int i, const std::string& v) {
-    sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
+    return Check(
+        v.size() > kMaxBind
+            ? SQLITE_TOOBIG
+            : sqlite3_bind_text(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
   Stmt& BindBlob(int i, const std::string& v) {
-    sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT);
-    return *this;
+    return Check(
+        v.size() > kMaxBind
+            ? SQLITE_TOOBIG
+            : sqlite3_bind_blob(stmt_, i, v.data(), static_cast<int>(v.size()), SQLITE_TRANSIENT));
   }
-  Stmt& Bind(int i, int64_t v) {
-    sqlite3_bind_int64(stmt_, i, v);
-    return *this;
+  Stmt& Bind(int i, int64_t v) { return Check(sqlite3_bind_int64(stmt_, i, v)); }
+  // SQLITE_ROW, SQLITE_DONE or an error code (also the first failed prepare or bind).
+  int Step() {
+    if (rc_ != SQLITE_OK) return rc_;
+    return sqlite3_step(stmt_);
   }
-  // SQLITE_ROW, SQLITE_DONE or an error code.
-  int Step() { return sqlite3_step(stmt_); }
+  // The error for a Step that returned `rc`.
+  core::Error Error(int rc, std::string_view what) const { return SqlError(db_, rc, what); }
   std::string Text(int col) const {
     const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, col));
-    return p == nullptr ? std::string() : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
+    return p == nullptr
+               ? std::string()
+               : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
 
  private:
+  // sqlite3_bind_* take an int length.
+  static constexpr std::size_t kMaxBind = static_cast<std::size_t>(std::numeric_limits<int>::max());
+
+  Stmt& Check(int rc) {
+    if (rc_ == SQLITE_OK && rc != SQLITE_OK) rc_ = rc;
+    return *this;
+  }
+
+  sqlite3* db_;
   sqlite3_stmt* stmt_ = nullptr;
   int rc_;
 };
 
-core::Error SqlError(sqlite3* db, std::string_view what) {
-  return core::Error::Internal(fmt::format("store: {}: {}", what, sqlite3_errmsg(db)));
-}
-
 core::Status Exec(sqlite3* db, const char* sql, std::string_view what) {
   char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err != nullptr ? err : "unknown error";
+  int rc = sqlite3_exec(db, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
     sqlite3_free(err);
-    return core::Error::Internal(fmt::format("store: {}: {}", what, msg));
+    return core::Error(CodeFor(rc), fmt::format("store: {}: {}", what, msg));
   }
   return core::Ok();
 }
 
+// One write transaction (BEGIN IMMEDIATE): Commit() makes it durable or reports why not;
+// whatever is not committed is rolled back when it goes out of scope.
+class Transaction {
+ public:
+  explicit Transaction(sqlite3* db) : db_(db) {}
+  ~Transaction() {
+    if (open_) Rollback();
+  }
+  Transaction(const Transaction&) = delete;
+  Transaction& operator=(const Transaction&) = delete;
+
+  core::Status Begin() {
+    if (auto s = Exec(db_, "BEGIN IMMEDIATE", "begin"); !s) return s;
+    open_ = true;
+    return core::Ok();
+  }
+  // A failed COMMIT (a deferred constraint, a busy or full disk) leaves the transaction
+  // open in SQLite: it is rolled back here, so the next call starts clean.
+  core::Status Commit(std::string_view what) {
+    if (auto s = Exec(db_, "COMMIT", "commit"); !s) {
+      Rollback();
+      return s.error().WithContext(what);
+    }
+    open_ = false;
+    return core::Ok();
+  }
+
+ private:
+  void Rollback() {
+    open_ = false;
+    // Fails only when SQLite already rolled back (after some I/O errors): nothing is open.
+    if (sqlite3_get_autocommit(db_) == 0) (void)Exec(db_, "ROLLBACK", "rollback");
+  }
+
+  sqlite3* db_;
+  bool open_ = false;
+};
+
 const char* const kFunctionColumns =
-    "namespace, name, spec_json, hash, generation, image, status, last_error, created_ms, updated_ms, "
+    "namespace, name, spec_json, hash, generation, image, status, last_error, created_ms, "
+    "updated_ms, "
     "deployment_json";
 
 FunctionRecord FunctionFrom(const Stmt& s) {
-  return FunctionRecord{.namespace_name = s.Text(0), .name = s.Text(1), .spec_json = s.Text(2), .hash = s.Text(3),
-                        .generation = s.Int(4), .image = s.Text(5), .status = s.Text(6), .last_error = s.Text(7),
-                        .created_unix_ms = s.Int(8), .updated_unix_ms = s.Int(9), .deployment_json = s.Text(10)};
+  return FunctionRecord{.namespace_name = s.Text(0),
+                        .name = s.Text(1),
+                        .spec_json = s.Text(2),
+                        .hash = s.Text(3),
+                        .generation = s.Int(4),
+                        .image = s.Text(5),
+                        .status = s.Text(6),
+                        .last_error = s.Text(7),
+                        .created_unix_ms = s.Int(8),
+                        .updated_unix_ms = s.Int(9),
+                        .deployment_json = s.Text(10)};
 }
 
 }  // namespace
 
-core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
+core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
+                                                 const StoreOptions& options) {
   sqlite3* db = nullptr;
   // Created 0600: the file holds secrets.
   mode_t old_mask = ::umask(077);
-  int rc = sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX,
-                           nullptr);
+  int rc =
+      sqlite3_open_v2(path.c_str(), &db,
+                      SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_FULLMUTEX, nullptr);
   ::umask(old_mask);
   if (rc != SQLITE_OK) {
     std::string msg = db != nullptr ? sqlite3_errmsg(db) : "out of memory";
@@ -124,16 +213,24 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path) {
   std::unique_ptr<Store> store(new Store(db));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
-  if (auto s = Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;", "pragmas"); !s) {
+  sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_bytes);
+  if (auto s =
+          Exec(db, "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;",
+               "pragmas");
+      !s) {
     return s.error().WithContext(path);
   }
   if (auto s = store->Migrate(); !s) return s.error().WithContext(path);
   return store;
 }
 
-Store::~Store() { sqlite3_close(db_); }
+Store::~Store() {
+  sqlite3_close(db_);
+}
 
-int Store::LatestSchemaVersion() { return static_cast<int>(std::size(kMigrations)); }
+int Store::LatestSchemaVersion() {
+  return static_cast<int>(std::size(kMigrations));
+}
 
 int Store::SchemaVersion() {
   std::lock_guard lock(mu_);
@@ -149,11 +246,13 @@ core::Status Store::Migrate() {
     version = static_cast<int>(s.Int(0));
   }
   if (version > LatestSchemaVersion()) {
-    return core::Error::Internal(fmt::format("store: schema version {} is newer than this gantryd knows ({})",
-                                             version, LatestSchemaVersion()));
+    return core::Error::Internal(
+        fmt::format("store: schema version {} is newer than this gantryd knows ({})", version,
+                    LatestSchemaVersion()));
   }
   for (int v = version; v < LatestSchemaVersion(); ++v) {
-    std::string sql = fmt::format("BEGIN IMMEDIATE; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
+    std::string sql =
+        fmt::format("BEGIN IMMEDIATE; {} PRAGMA user_version = {}; COMMIT;", kMigrations[v], v + 1);
     if (auto s = Exec(db_, sql.c_str(), fmt::format("migrating to schema {}", v + 1)); !s) {
       (void)Exec(db_, "ROLLBACK", "rollback");
       return s;
@@ -164,71 +263,86 @@ core::Status Store::Migrate() {
 
 core::Result<PutOutcome> Store::PutFunction(FunctionRecord& record) {
   std::lock_guard lock(mu_);
-  if (auto s = Exec(db_, "BEGIN IMMEDIATE", "begin"); !s) return s.error();
-  auto finish = [&](core::Result<PutOutcome> r) -> core::Result<PutOutcome> {
-    (void)Exec(db_, r.ok() ? "COMMIT" : "ROLLBACK", "end of transaction");
-    return r;
-  };
+  Transaction tx(db_);
+  if (auto s = tx.Begin(); !s) return s.error();
   int64_t now = NowMs();
-  Stmt get(db_, "SELECT hash, image, generation, created_ms FROM functions WHERE namespace = ?1 AND name = ?2");
+  Stmt get(db_,
+           "SELECT hash, image, generation, created_ms FROM functions WHERE namespace = ?1 AND "
+           "name = ?2");
   get.Bind(1, record.namespace_name).Bind(2, record.name);
   int rc = get.Step();
   PutOutcome outcome = PutOutcome::kCreated;
-  record.created_unix_ms = now;
-  record.generation = 1;
+  int64_t generation = 1;
+  int64_t created = now;
   if (rc == SQLITE_ROW) {
     if (get.Text(0) == record.hash && get.Text(1) == record.image) {
       record.generation = get.Int(2);
       record.created_unix_ms = get.Int(3);
-      return finish(PutOutcome::kUnchanged);
+      return PutOutcome::kUnchanged;  // nothing written: the transaction just ends
     }
     outcome = PutOutcome::kConfigured;
-    record.generation = get.Int(2) + 1;
-    record.created_unix_ms = get.Int(3);
+    generation = get.Int(2) + 1;
+    created = get.Int(3);
   } else if (rc != SQLITE_DONE) {
-    return finish(SqlError(db_, "reading a function"));
+    return get.Error(rc, "reading a function");
   }
-  record.updated_unix_ms = now;
-  Stmt put(db_, fmt::format("INSERT OR REPLACE INTO functions ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+  Stmt put(db_, fmt::format("INSERT OR REPLACE INTO functions ({}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
+                            "?7, ?8, ?9, ?10, ?11)",
                             kFunctionColumns)
                     .c_str());
-  put.Bind(1, record.namespace_name).Bind(2, record.name).Bind(3, record.spec_json).Bind(4, record.hash);
-  put.Bind(5, record.generation).Bind(6, record.image).Bind(7, record.status).Bind(8, record.last_error);
-  put.Bind(9, record.created_unix_ms).Bind(10, record.updated_unix_ms).Bind(11, record.deployment_json);
-  if (put.Step() != SQLITE_DONE) return finish(SqlError(db_, "writing a function"));
-  return finish(outcome);
+  put.Bind(1, record.namespace_name)
+      .Bind(2, record.name)
+      .Bind(3, record.spec_json)
+      .Bind(4, record.hash);
+  put.Bind(5, generation).Bind(6, record.image).Bind(7, record.status).Bind(8, record.last_error);
+  put.Bind(9, created).Bind(10, now).Bind(11, record.deployment_json);
+  if (rc = put.Step(); rc != SQLITE_DONE) return put.Error(rc, "writing a function");
+  if (auto s = tx.Commit("writing a function"); !s) return s.error();
+  // Only what was committed is reported back.
+  record.generation = generation;
+  record.created_unix_ms = created;
+  record.updated_unix_ms = now;
+  return outcome;
 }
 
-core::Status Store::SetFunctionStatus(const std::string& ns, const std::string& name, const std::string& status,
-                                      const std::string& last_error) {
+core::Status Store::SetFunctionStatus(const std::string& ns, const std::string& name,
+                                      const std::string& status, const std::string& last_error) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE functions SET status = ?3, last_error = ?4, updated_ms = ?5 WHERE namespace = ?1 AND name = ?2");
+  Stmt s(db_,
+         "UPDATE functions SET status = ?3, last_error = ?4, updated_ms = ?5 WHERE namespace = ?1 "
+         "AND name = ?2");
   s.Bind(1, ns).Bind(2, name).Bind(3, status).Bind(4, last_error).Bind(5, NowMs());
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "updating a function's status");
-  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "updating a function's status");
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
   return core::Ok();
 }
 
 core::Result<FunctionRecord> Store::GetFunction(const std::string& ns, const std::string& name) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, fmt::format("SELECT {} FROM functions WHERE namespace = ?1 AND name = ?2", kFunctionColumns).c_str());
+  Stmt s(db_, fmt::format("SELECT {} FROM functions WHERE namespace = ?1 AND name = ?2",
+                          kFunctionColumns)
+                  .c_str());
   s.Bind(1, ns).Bind(2, name);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return FunctionFrom(s);
-  if (rc == SQLITE_DONE) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
-  return SqlError(db_, "reading a function");
+  if (rc == SQLITE_DONE)
+    return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  return s.Error(rc, "reading a function");
 }
 
 core::Result<std::vector<FunctionRecord>> Store::ListFunctions(const std::string& ns) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, fmt::format("SELECT {} FROM functions WHERE ?1 = '' OR namespace = ?1 ORDER BY namespace, name",
-                          kFunctionColumns)
-                  .c_str());
+  Stmt s(db_,
+         fmt::format(
+             "SELECT {} FROM functions WHERE ?1 = '' OR namespace = ?1 ORDER BY namespace, name",
+             kFunctionColumns)
+             .c_str());
   s.Bind(1, ns);
   std::vector<FunctionRecord> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(FunctionFrom(s));
-  if (rc != SQLITE_DONE) return SqlError(db_, "listing functions");
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing functions");
   return out;
 }
 
@@ -236,60 +350,77 @@ core::Status Store::DeleteFunction(const std::string& ns, const std::string& nam
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2");
   s.Bind(1, ns).Bind(2, name);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "deleting a function");
-  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "deleting a function");
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
   return core::Ok();
 }
 
 core::Result<PutOutcome> Store::PutSecret(SecretRecord& record) {
   std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto s = tx.Begin(); !s) return s.error();
   int64_t now = NowMs();
   Stmt get(db_, "SELECT value, created_ms FROM secrets WHERE namespace = ?1 AND name = ?2");
   get.Bind(1, record.namespace_name).Bind(2, record.name);
   int rc = get.Step();
   PutOutcome outcome = PutOutcome::kCreated;
-  record.created_unix_ms = now;
+  int64_t created = now;
   if (rc == SQLITE_ROW) {
     record.created_unix_ms = get.Int(1);
     if (get.Text(0) == record.value) return PutOutcome::kUnchanged;
     outcome = PutOutcome::kConfigured;
+    created = get.Int(1);
   } else if (rc != SQLITE_DONE) {
-    return SqlError(db_, "reading a secret");
+    return get.Error(rc, "reading a secret");
   }
-  record.updated_unix_ms = now;
-  Stmt put(db_, "INSERT OR REPLACE INTO secrets (namespace, name, value, created_ms, updated_ms) "
-                "VALUES (?1, ?2, ?3, ?4, ?5)");
+  Stmt put(db_,
+           "INSERT OR REPLACE INTO secrets (namespace, name, value, created_ms, updated_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5)");
   put.Bind(1, record.namespace_name).Bind(2, record.name).BindBlob(3, record.value);
-  put.Bind(4, record.created_unix_ms).Bind(5, record.updated_unix_ms);
-  if (put.Step() != SQLITE_DONE) return SqlError(db_, "writing a secret");
+  put.Bind(4, created).Bind(5, now);
+  if (rc = put.Step(); rc != SQLITE_DONE) return put.Error(rc, "writing a secret");
+  if (auto s = tx.Commit("writing a secret"); !s) return s.error();
+  record.created_unix_ms = created;
+  record.updated_unix_ms = now;
   return outcome;
 }
 
 core::Result<SecretRecord> Store::GetSecret(const std::string& ns, const std::string& name) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT namespace, name, value, created_ms, updated_ms FROM secrets WHERE namespace = ?1 AND name = ?2");
+  Stmt s(db_,
+         "SELECT namespace, name, value, created_ms, updated_ms FROM secrets WHERE namespace = ?1 "
+         "AND name = ?2");
   s.Bind(1, ns).Bind(2, name);
   int rc = s.Step();
   if (rc == SQLITE_ROW) {
-    return SecretRecord{.namespace_name = s.Text(0), .name = s.Text(1), .value = s.Text(2),
-                        .created_unix_ms = s.Int(3), .updated_unix_ms = s.Int(4)};
+    return SecretRecord{.namespace_name = s.Text(0),
+                        .name = s.Text(1),
+                        .value = s.Text(2),
+                        .created_unix_ms = s.Int(3),
+                        .updated_unix_ms = s.Int(4)};
   }
-  if (rc == SQLITE_DONE) return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
-  return SqlError(db_, "reading a secret");
+  if (rc == SQLITE_DONE)
+    return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
+  return s.Error(rc, "reading a secret");
 }
 
 core::Result<std::vector<SecretRecord>> Store::ListSecrets(const std::string& ns) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "SELECT namespace, name, created_ms, updated_ms FROM secrets WHERE ?1 = '' OR namespace = ?1 "
-              "ORDER BY namespace, name");
+  Stmt s(
+      db_,
+      "SELECT namespace, name, created_ms, updated_ms FROM secrets WHERE ?1 = '' OR namespace = ?1 "
+      "ORDER BY namespace, name");
   s.Bind(1, ns);
   std::vector<SecretRecord> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) {
-    out.push_back({.namespace_name = s.Text(0), .name = s.Text(1), .created_unix_ms = s.Int(2),
+    out.push_back({.namespace_name = s.Text(0),
+                   .name = s.Text(1),
+                   .created_unix_ms = s.Int(2),
                    .updated_unix_ms = s.Int(3)});
   }
-  if (rc != SQLITE_DONE) return SqlError(db_, "listing secrets");
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing secrets");
   return out;
 }
 
@@ -297,39 +428,87 @@ core::Status Store::DeleteSecret(const std::string& ns, const std::string& name)
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM secrets WHERE namespace = ?1 AND name = ?2");
   s.Bind(1, ns).Bind(2, name);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "deleting a secret");
-  if (sqlite3_changes(db_) == 0) return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "deleting a secret");
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("secret {}/{} not found", ns, name));
   return core::Ok();
 }
 
-core::Status Store::EnqueueAsync(AsyncCall& call) {
+core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits) {
   std::lock_guard lock(mu_);
-  call.enqueued_unix_ms = NowMs();
-  Stmt s(db_, "INSERT INTO async_calls (call_id, namespace, function, method, path, headers_json, body, callback_url, "
-              "state, attempts, enqueued_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?9)");
-  s.Bind(1, call.call_id).Bind(2, call.namespace_name).Bind(3, call.function).Bind(4, call.method).Bind(5, call.path);
-  s.Bind(6, call.headers_json).BindBlob(7, call.body).Bind(8, call.callback_url).Bind(9, call.enqueued_unix_ms);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "queueing an async call");
-  return core::Ok();
+  Transaction tx(db_);
+  if (auto s = tx.Begin(); !s) return s.error();
+  // The bounds and the insert in one transaction: concurrent callers can't both take the
+  // last place. (A count over at most max_calls rows: no index needed.)
+  {
+    Stmt count(db_,
+               "SELECT COUNT(*), TOTAL(LENGTH(body) + LENGTH(CAST(headers_json AS BLOB)) + "
+               "LENGTH(CAST(path AS BLOB)) + LENGTH(CAST(callback_url AS BLOB))), "
+               "COALESCE(SUM(namespace = ?1 AND function = ?2), 0) FROM async_calls");
+    count.Bind(1, call.namespace_name).Bind(2, call.function);
+    if (int rc = count.Step(); rc != SQLITE_ROW)
+      return count.Error(rc, "counting queued async calls");
+    if (limits.max_calls > 0 && count.Int(0) >= limits.max_calls) return EnqueueOutcome::kQueueFull;
+    if (limits.max_calls_per_function > 0 && count.Int(2) >= limits.max_calls_per_function) {
+      return EnqueueOutcome::kFunctionQueueFull;
+    }
+    const auto bytes = static_cast<int64_t>(call.body.size() + call.headers_json.size() +
+                                            call.path.size() + call.callback_url.size());
+    if (limits.max_bytes > 0 && count.Int(1) + bytes > limits.max_bytes) {
+      return EnqueueOutcome::kQueueBytesFull;
+    }
+  }
+  int64_t now = NowMs();
+  Stmt s(db_,
+         "INSERT INTO async_calls (call_id, namespace, function, method, path, headers_json, body, "
+         "callback_url, "
+         "state, attempts, enqueued_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+         "'queued', 0, ?9, ?9)");
+  s.Bind(1, call.call_id)
+      .Bind(2, call.namespace_name)
+      .Bind(3, call.function)
+      .Bind(4, call.method)
+      .Bind(5, call.path);
+  s.Bind(6, call.headers_json).BindBlob(7, call.body).Bind(8, call.callback_url).Bind(9, now);
+  int rc = s.Step();
+  if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
+    return core::Error::AlreadyExists(fmt::format("call id {} already queued", call.call_id));
+  }
+  if (rc != SQLITE_DONE) return s.Error(rc, "queueing an async call");
+  if (auto c = tx.Commit("queueing an async call"); !c) return c.error();
+  call.enqueued_unix_ms = now;
+  return EnqueueOutcome::kQueued;
 }
 
 core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
   std::lock_guard lock(mu_);
   // updated_ms of a queued call is when it may run (retries are delayed).
-  Stmt s(db_, "UPDATE async_calls SET state = 'running', attempts = attempts + 1, updated_ms = ?1 "
-              "WHERE call_id = (SELECT call_id FROM async_calls WHERE state = 'queued' AND updated_ms <= ?1 "
-              "ORDER BY enqueued_ms LIMIT 1) "
-              "RETURNING call_id, namespace, function, method, path, headers_json, body, callback_url, attempts, "
-              "enqueued_ms");
+  Stmt s(db_,
+         "UPDATE async_calls SET state = 'running', attempts = attempts + 1, updated_ms = ?1 "
+         "WHERE call_id = (SELECT call_id FROM async_calls WHERE state = 'queued' AND updated_ms "
+         "<= ?1 "
+         "ORDER BY enqueued_ms LIMIT 1) "
+         "RETURNING call_id, namespace, function, method, path, headers_json, body, callback_url, "
+         "attempts, "
+         "enqueued_ms");
   s.Bind(1, NowMs());
   int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<AsyncCall>();
-  if (rc != SQLITE_ROW) return SqlError(db_, "claiming an async call");
-  AsyncCall c{.call_id = s.Text(0), .namespace_name = s.Text(1), .function = s.Text(2), .method = s.Text(3),
-              .path = s.Text(4), .headers_json = s.Text(5), .body = s.Text(6), .callback_url = s.Text(7),
-              .attempts = s.Int(8), .enqueued_unix_ms = s.Int(9)};
-  while (s.Step() == SQLITE_ROW) {
+  if (rc != SQLITE_ROW) return s.Error(rc, "claiming an async call");
+  AsyncCall c{.call_id = s.Text(0),
+              .namespace_name = s.Text(1),
+              .function = s.Text(2),
+              .method = s.Text(3),
+              .path = s.Text(4),
+              .headers_json = s.Text(5),
+              .body = s.Text(6),
+              .callback_url = s.Text(7),
+              .attempts = s.Int(8),
+              .enqueued_unix_ms = s.Int(9)};
+  // The statement commits when it is stepped to its end (one row at most).
+  while ((rc = s.Step()) == SQLITE_ROW) {
   }
+  if (rc != SQLITE_DONE) return s.Error(rc, "claiming an async call");
   return std::optional<AsyncCall>(std::move(c));
 }
 
@@ -337,37 +516,52 @@ core::Status Store::FinishAsync(const std::string& call_id) {
   std::lock_guard lock(mu_);
   Stmt s(db_, "DELETE FROM async_calls WHERE call_id = ?1");
   s.Bind(1, call_id);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "finishing an async call");
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "finishing async call " + call_id);
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("async call {} is not queued", call_id));
   return core::Ok();
 }
 
 core::Status Store::RetryAsync(const std::string& call_id, int64_t delay_ms) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "UPDATE async_calls SET state = 'queued', updated_ms = ?2 WHERE call_id = ?1");
+  Stmt s(db_,
+         "UPDATE async_calls SET state = 'queued', updated_ms = ?2 WHERE call_id = ?1 AND state = "
+         "'running'");
   s.Bind(1, call_id).Bind(2, NowMs() + delay_ms);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "re-queueing an async call");
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "re-queueing async call " + call_id);
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("async call {} is not running", call_id));
   return core::Ok();
 }
 
 core::Result<int> Store::RequeueRunningAsync() {
   std::lock_guard lock(mu_);
   Stmt s(db_, "UPDATE async_calls SET state = 'queued' WHERE state = 'running'");
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "re-queueing running async calls");
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "re-queueing running async calls");
   return sqlite3_changes(db_);
 }
 
-core::Status Store::RecordInvocation(const std::string& call_id, const std::string& ns, const std::string& function,
-                                     int64_t started_unix_ms, int64_t duration_us, int status, bool async,
+core::Status Store::RecordInvocation(const std::string& call_id, const std::string& ns,
+                                     const std::string& function, int64_t started_unix_ms,
+                                     int64_t duration_us, int status, bool async,
                                      const std::string& error) {
   std::lock_guard lock(mu_);
-  Stmt s(db_, "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, duration_us, status, "
-              "cold_start, async, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)");
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
+  Stmt s(db_,
+         "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, "
+         "duration_us, status, "
+         "cold_start, async, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)");
   s.Bind(1, call_id).Bind(2, ns).Bind(3, function).Bind(4, started_unix_ms).Bind(5, duration_us);
-  s.Bind(6, static_cast<int64_t>(status)).Bind(7, static_cast<int64_t>(async ? 1 : 0)).Bind(8, error);
-  if (s.Step() != SQLITE_DONE) return SqlError(db_, "recording an invocation");
-  Stmt trim(db_, "DELETE FROM invocations WHERE rowid <= (SELECT MAX(rowid) - 10000 FROM invocations)");
-  (void)trim.Step();
-  return core::Ok();
+  s.Bind(6, static_cast<int64_t>(status))
+      .Bind(7, static_cast<int64_t>(async ? 1 : 0))
+      .Bind(8, error);
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "recording an invocation");
+  Stmt trim(db_,
+            "DELETE FROM invocations WHERE rowid <= (SELECT MAX(rowid) - 10000 FROM invocations)");
+  if (int rc = trim.Step(); rc != SQLITE_DONE)
+    return trim.Error(rc, "trimming the invocation records");
+  return tx.Commit("recording an invocation");
 }
 
 core::Result<std::vector<std::string>> Store::ListNamespaces() {
@@ -376,7 +570,7 @@ core::Result<std::vector<std::string>> Store::ListNamespaces() {
   std::vector<std::string> out;
   int rc;
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
-  if (rc != SQLITE_DONE) return SqlError(db_, "listing namespaces");
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing namespaces");
   return out;
 }
 

@@ -17,8 +17,8 @@ namespace gantry::store {
 struct FunctionRecord {
   std::string namespace_name;
   std::string name;
-  std::string spec_json;  // the spec's canonical JSON
-  std::string hash;       // spec + source content hash ("sha256:...")
+  std::string spec_json;   // the spec's canonical JSON
+  std::string hash;        // spec + source content hash ("sha256:...")
   int64_t generation = 0;  // 1 on create, +1 on every change; set by PutFunction
   std::string image;       // the built image's reference
   std::string status;      // "building", "ready", "failed", ...
@@ -50,19 +50,42 @@ struct AsyncCall {
   int64_t enqueued_unix_ms = 0;
 };
 
+struct StoreOptions {
+  // The largest value (a body, a spec, a secret) and row the store takes
+  // (SQLITE_LIMIT_LENGTH); a bigger one is kInvalidArgument and nothing is written.
+  int max_value_bytes = 64 << 20;
+};
+
 // What PutFunction did.
 enum class PutOutcome { kCreated, kConfigured, kUnchanged };
+
+// Bounds on the async queue, checked by EnqueueAsync. A bound of 0 is no bound. A call
+// counts from EnqueueAsync until FinishAsync (queued, waiting for a retry, or running).
+struct AsyncQueueLimits {
+  int64_t max_calls = 0;               // calls in the queue in total
+  int64_t max_calls_per_function = 0;  // calls of one namespace/function
+  int64_t max_bytes =
+      0;  // of all queued calls together: bodies, kept headers, paths, callback URLs
+};
+
+// What EnqueueAsync did: the call is queued, or it would take the queue past a bound.
+enum class EnqueueOutcome { kQueued, kQueueFull, kFunctionQueueFull, kQueueBytesFull };
 
 // Gantry's state in SQLite (WAL mode) under the state directory: functions, secrets, and
 // the tables the async queue and invocation records use. The schema carries a version
 // (PRAGMA user_version) and is migrated forward on Open. The database file is mode 0600.
 // Thread-safe: one connection, calls serialised by a mutex (the warm path never calls it).
+// Every call either does all it says or nothing: a write that SQLite refuses (a bind, a
+// step, a COMMIT) is rolled back and returned as an error: kInvalidArgument for a value
+// over SQLite's size limit, kUnavailable when the database is busy or locked by another
+// process, kInternal for anything else (disk full, I/O error, read-only file, constraint).
 class Store {
  public:
   // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
   // the file can't be opened; kInternal when it is not a Gantry database or is newer than
   // this build knows.
-  static core::Result<std::unique_ptr<Store>> Open(const std::string& path);
+  static core::Result<std::unique_ptr<Store>> Open(const std::string& path,
+                                                   const StoreOptions& options = {});
   ~Store();
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -76,8 +99,8 @@ class Store {
   // generation and times are filled in.
   core::Result<PutOutcome> PutFunction(FunctionRecord& record);
   // Updates only status and last error (no new generation). kNotFound if absent.
-  core::Status SetFunctionStatus(const std::string& ns, const std::string& name, const std::string& status,
-                                 const std::string& last_error);
+  core::Status SetFunctionStatus(const std::string& ns, const std::string& name,
+                                 const std::string& status, const std::string& last_error);
   core::Result<FunctionRecord> GetFunction(const std::string& ns, const std::string& name);
   // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace, name.
   core::Result<std::vector<FunctionRecord>> ListFunctions(const std::string& ns);
@@ -90,21 +113,25 @@ class Store {
   core::Result<std::vector<SecretRecord>> ListSecrets(const std::string& ns);
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
 
-  // Queues an async call durably (it survives a crash from here on).
-  core::Status EnqueueAsync(AsyncCall& call);
+  // Queues an async call durably (it survives a crash from here on) unless that would take
+  // the queue past `limits` (then nothing is written and the outcome names the bound).
+  // kAlreadyExists when a call with the same id is in the queue; other errors as below.
+  core::Result<EnqueueOutcome> EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits = {});
   // Takes the oldest queued call whose time has come, marking it running and counting the
   // attempt; nullopt when there is none.
   core::Result<std::optional<AsyncCall>> ClaimAsync();
-  // A claimed call is over: removed from the queue.
+  // A claimed call is over: removed from the queue. kNotFound when it is not in the queue.
   core::Status FinishAsync(const std::string& call_id);
-  // A claimed call goes back to the queue, to be tried again after `delay_ms`.
+  // A claimed (running) call goes back to the queue, to be tried again after `delay_ms`.
+  // kNotFound when no running call has that id.
   core::Status RetryAsync(const std::string& call_id, int64_t delay_ms);
   // After a restart: calls that were running when gantryd stopped are queued again (they
   // run at least once). Returns how many.
   core::Result<int> RequeueRunningAsync();
   // Records one finished invocation (bounded retention: the newest 10,000 are kept).
-  core::Status RecordInvocation(const std::string& call_id, const std::string& ns, const std::string& function,
-                                int64_t started_unix_ms, int64_t duration_us, int status, bool async,
+  core::Status RecordInvocation(const std::string& call_id, const std::string& ns,
+                                const std::string& function, int64_t started_unix_ms,
+                                int64_t duration_us, int status, bool async,
                                 const std::string& error);
 
   // Namespaces that hold a function or a secret, sorted.

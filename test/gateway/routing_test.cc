@@ -141,6 +141,40 @@ TEST_CASE("gateway: invoke paths name a function, a namespace and the rest", "[g
   }
 }
 
+TEST_CASE("gateway: one invoke-path parser for sync and async targets", "[gateway][routing]") {
+  auto sync = ParseInvokePath("/function/echo.ns/p?a=x%26y&b=%2F..");
+  REQUIRE(sync.ok());
+  auto async = ParseInvokePath("/async-function/echo.ns/p?a=x%26y&b=%2F..", kAsyncInvokePrefix);
+  REQUIRE(async.ok());
+  CHECK(async->name == "echo");
+  CHECK(async->ns == "ns");
+  // The query is kept as sent: not decoded, so "%26" stays one value's '&'.
+  CHECK(async->path == "/p?a=x%26y&b=%2F..");
+  CHECK(async->path == sync->path);
+  CHECK(ParseInvokePath("/async-function/echo", kAsyncInvokePrefix)->path == "/");
+  CHECK_FALSE(ParseInvokePath("/function/echo", kAsyncInvokePrefix).ok());
+  CHECK_FALSE(ParseInvokePath("/async-function/echo").ok());
+}
+
+TEST_CASE("gateway: invoke paths with dot segments or escaped slashes are refused",
+          "[gateway][routing]") {
+  for (std::string prefix : {"/function/", "/async-function/"}) {
+    for (std::string rest : {"echo/../../../system/info", "echo/..", "echo/./x", "echo/a/../b",
+                             "echo/%2e%2E/system/info", "echo/.%2e/x", "echo/%2E", "echo/a%2fb",
+                             "echo/a%2F..%2Fb", "echo/a%5cb", "echo.ns/x/../y?q=1"}) {
+      INFO(prefix + rest);
+      auto r = ParseInvokePath(prefix + rest, prefix);
+      REQUIRE_FALSE(r.ok());
+      CHECK(r.error().code() == core::ErrorCode::kInvalidArgument);
+    }
+    // Dots inside a segment, and in the query, are ordinary characters.
+    for (std::string rest : {"echo/a.b/c..d/...", "echo/x?p=../../y", "echo/.well-known/x"}) {
+      INFO(prefix + rest);
+      CHECK(ParseInvokePath(prefix + rest, prefix).ok());
+    }
+  }
+}
+
 TEST_CASE("gateway: percent decoding and query strings", "[gateway][routing]") {
   CHECK(PercentDecode("a%20b%2Fc") == std::optional<std::string>("a b/c"));
   CHECK(PercentDecode("a+b") == std::optional<std::string>("a+b"));

@@ -380,7 +380,7 @@ TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reach
   std::string call_id;
   {
     // This gantryd only queues: nothing runs the call before it dies.
-    Gantryd queue_only(engine, state.path(), {"--async-workers", "0"});
+    Gantryd queue_only(engine, state.path(), {"--async-workers", "0", "--callback-deny", "none"});
     REQUIRE(queue_only.Call("PUT", FunctionPath(fn), Bundle(fn)).status == 201);
     Reply accepted = queue_only.Call("POST", "/async-function/later." + engine.value() + "/sub?q=1", "hello later",
                                      {"X-Callback-Url: " + callback.url()}, /*auth=*/false);
@@ -391,7 +391,7 @@ TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reach
     CHECK(queue_only.Call("POST", "/async-function/", "", {}, false).status >= 400);
     queue_only.Stop(SIGKILL);
   }
-  Gantryd again(engine, state.path());
+  Gantryd again(engine, state.path(), {"--callback-deny", "none"});  // the receiver is on loopback
   INFO(again.Log());
   std::string request = callback.Wait(60s);
   REQUIRE_FALSE(request.empty());

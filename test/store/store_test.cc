@@ -1,10 +1,10 @@
 #include "store/store.h"
 
-#include <catch2/catch.hpp>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
@@ -17,7 +17,8 @@ namespace fs = std::filesystem;
 class TempDb {
  public:
   TempDb() {
-    dir_ = fs::temp_directory_path() / ("gantry-store-" + std::to_string(getpid()) + "-" + std::to_string(n_++));
+    dir_ = fs::temp_directory_path() /
+           ("gantry-store-" + std::to_string(getpid()) + "-" + std::to_string(n_++));
     fs::create_directories(dir_);
   }
   ~TempDb() { fs::remove_all(dir_); }
@@ -34,9 +35,14 @@ std::unique_ptr<Store> MustOpen(const std::string& path) {
   return std::move(*store);
 }
 
-FunctionRecord Fn(const std::string& name, const std::string& hash, const std::string& image = "img:1") {
-  return FunctionRecord{.namespace_name = "default", .name = name, .spec_json = "{\"runtime\":\"exec\"}",
-                        .hash = hash, .image = image, .status = "ready"};
+FunctionRecord Fn(const std::string& name, const std::string& hash,
+                  const std::string& image = "img:1") {
+  return FunctionRecord{.namespace_name = "default",
+                        .name = name,
+                        .spec_json = "{\"runtime\":\"exec\"}",
+                        .hash = hash,
+                        .image = image,
+                        .status = "ready"};
 }
 
 TEST_CASE("a new store is private, in WAL mode, at the newest schema", "[store]") {
@@ -96,7 +102,8 @@ TEST_CASE("what was accepted survives closing and reopening", "[store]") {
     b.namespace_name = "team";
     REQUIRE(store->PutFunction(a).ok());
     REQUIRE(store->PutFunction(b).ok());
-    SecretRecord s{.namespace_name = "team", .name = "db-password", .value = std::string("s3cr\0t", 6)};
+    SecretRecord s{
+        .namespace_name = "team", .name = "db-password", .value = std::string("s3cr\0t", 6)};
     REQUIRE(store->PutSecret(s).ok());
     REQUIRE(store->SetFunctionStatus("default", "a", "failed", "build failed: step 2/3").ok());
   }
@@ -121,7 +128,8 @@ TEST_CASE("missing objects are kNotFound", "[store]") {
   auto store = MustOpen(db.path());
   CHECK(store->GetFunction("default", "nope").error().code() == core::ErrorCode::kNotFound);
   CHECK(store->DeleteFunction("default", "nope").error().code() == core::ErrorCode::kNotFound);
-  CHECK(store->SetFunctionStatus("default", "nope", "x", "").error().code() == core::ErrorCode::kNotFound);
+  CHECK(store->SetFunctionStatus("default", "nope", "x", "").error().code() ==
+        core::ErrorCode::kNotFound);
   CHECK(store->GetSecret("default", "nope").error().code() == core::ErrorCode::kNotFound);
   CHECK(store->DeleteSecret("default", "nope").error().code() == core::ErrorCode::kNotFound);
 
@@ -155,14 +163,18 @@ TEST_CASE("a version 1 database is migrated forward, keeping its rows", "[store]
     // What schema 1 looked like, with one function in it.
     sqlite3* raw = nullptr;
     REQUIRE(sqlite3_open(db.path().c_str(), &raw) == SQLITE_OK);
-    REQUIRE(sqlite3_exec(raw,
-                         "CREATE TABLE functions (namespace TEXT NOT NULL, name TEXT NOT NULL, spec_json TEXT NOT NULL,"
-                         " hash TEXT NOT NULL, generation INTEGER NOT NULL, image TEXT NOT NULL DEFAULT '',"
-                         " status TEXT NOT NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '',"
-                         " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY (namespace, name));"
-                         "INSERT INTO functions VALUES ('default', 'old', '{}', 'sha256:o', 4, 'img:o', 'ready', '', 1, 2);"
-                         "PRAGMA user_version = 1;",
-                         nullptr, nullptr, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_exec(
+                raw,
+                "CREATE TABLE functions (namespace TEXT NOT NULL, name TEXT NOT NULL, spec_json "
+                "TEXT NOT NULL,"
+                " hash TEXT NOT NULL, generation INTEGER NOT NULL, image TEXT NOT NULL DEFAULT '',"
+                " status TEXT NOT NULL DEFAULT '', last_error TEXT NOT NULL DEFAULT '',"
+                " created_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL, PRIMARY KEY "
+                "(namespace, name));"
+                "INSERT INTO functions VALUES ('default', 'old', '{}', 'sha256:o', 4, 'img:o', "
+                "'ready', '', 1, 2);"
+                "PRAGMA user_version = 1;",
+                nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(raw);
   }
   auto store = MustOpen(db.path());
@@ -190,13 +202,14 @@ TEST_CASE("a database from a newer gantryd, or not a database, is refused", "[st
   CHECK_THAT(newer.error().message(), Catch::Contains("schema version 999 is newer"));
 
   TempDb junk;
-  std::ofstream(junk.path()) << "this is not a database, not even close, but long enough to look like a header";
+  std::ofstream(junk.path())
+      << "this is not a database, not even close, but long enough to look like a header";
   auto garbage = Store::Open(junk.path());
   REQUIRE_FALSE(garbage.ok());
 }
 
-
-TEST_CASE("async calls are claimed oldest first, retried later, and re-queued after a stop", "[store]") {
+TEST_CASE("async calls are claimed oldest first, retried later, and re-queued after a stop",
+          "[store]") {
   TempDb db;
   {
     auto store = MustOpen(db.path());
@@ -228,6 +241,179 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
   REQUIRE(store->FinishAsync("b").ok());
   CHECK_FALSE(store->ClaimAsync()->has_value());
   REQUIRE(store->RecordInvocation("b", "default", "echo", 1, 2, 200, true, "").ok());
+}
+
+// A second connection to the same file, for what a test does behind the store's back
+// (SQLite re-prepares the store's statements when the schema changes).
+class Side {
+ public:
+  explicit Side(const std::string& path) { REQUIRE(sqlite3_open(path.c_str(), &db_) == SQLITE_OK); }
+  ~Side() { sqlite3_close(db_); }
+  void Exec(const char* sql) {
+    char* err = nullptr;
+    int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+    std::string message = err != nullptr ? err : "";
+    sqlite3_free(err);
+    INFO(sql);
+    REQUIRE(rc == SQLITE_OK);
+    (void)message;
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+};
+
+// Every write to `table` leaves a row that breaks a deferred foreign key: the statement
+// succeeds and the COMMIT fails ("FOREIGN KEY constraint failed"), as a COMMIT can fail
+// on a full disk or an I/O error.
+void BreakCommitsOf(Side& side, const std::string& table) {
+  side.Exec(
+      "CREATE TABLE IF NOT EXISTS parent (id INTEGER PRIMARY KEY);"
+      "CREATE TABLE IF NOT EXISTS child (p INTEGER REFERENCES parent (id) DEFERRABLE INITIALLY "
+      "DEFERRED);");
+  side.Exec(("CREATE TRIGGER break_" + table + " AFTER INSERT ON " + table +
+             " BEGIN INSERT INTO child VALUES (42); END;")
+                .c_str());
+}
+
+TEST_CASE("a failed COMMIT is an error, is rolled back, and the store keeps working", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  Side side(db.path());
+  BreakCommitsOf(side, "functions");
+  FunctionRecord f = Fn("echo", "sha256:a");
+  auto put = store->PutFunction(f);
+  REQUIRE_FALSE(put.ok());
+  CHECK(put.error().code() == core::ErrorCode::kInternal);
+  CHECK_THAT(put.error().message(), Catch::Contains("FOREIGN KEY constraint failed"));
+  CHECK(f.generation == 0);  // nothing reported as written
+  // Nothing half-written is visible, to this connection or another.
+  auto get = store->GetFunction("default", "echo");
+  REQUIRE_FALSE(get.ok());
+  CHECK(get.error().code() == core::ErrorCode::kNotFound);
+
+  // The transaction was closed: another connection can write, and so can the store.
+  side.Exec("DROP TRIGGER break_functions");
+  FunctionRecord again = Fn("echo", "sha256:a");
+  auto created = store->PutFunction(again);
+  REQUIRE(created.ok());
+  CHECK(*created == PutOutcome::kCreated);
+  CHECK(again.generation == 1);
+
+  BreakCommitsOf(side, "secrets");
+  SecretRecord secret{.namespace_name = "default", .name = "db", .value = "hunter2"};
+  REQUIRE_FALSE(store->PutSecret(secret).ok());
+  CHECK(store->GetSecret("default", "db").error().code() == core::ErrorCode::kNotFound);
+
+  BreakCommitsOf(side, "async_calls");
+  AsyncCall call{.call_id = "c1", .namespace_name = "default", .function = "echo", .body = "x"};
+  auto queued = store->EnqueueAsync(call);
+  REQUIRE_FALSE(queued.ok());
+  CHECK_FALSE(store->ClaimAsync()->has_value());
+
+  BreakCommitsOf(side, "invocations");
+  REQUIRE_FALSE(store->RecordInvocation("c1", "default", "echo", 1, 2, 200, true, "").ok());
+}
+
+TEST_CASE("a value over the size limit fails its bind: kInvalidArgument, nothing written",
+          "[store]") {
+  TempDb db;
+  auto opened = Store::Open(db.path(), {.max_value_bytes = 4096});
+  REQUIRE(opened.ok());
+  auto& store = *opened;
+  AsyncCall call{.call_id = "big",
+                 .namespace_name = "default",
+                 .function = "echo",
+                 .body = std::string(8192, 'b')};
+  auto queued = store->EnqueueAsync(call);
+  REQUIRE_FALSE(queued.ok());
+  CHECK(queued.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK_THAT(queued.error().message(), Catch::Contains("too big"));
+  CHECK_FALSE(store->ClaimAsync()->has_value());
+
+  SecretRecord secret{.namespace_name = "default", .name = "big", .value = std::string(8192, 's')};
+  auto put = store->PutSecret(secret);
+  REQUIRE_FALSE(put.ok());
+  CHECK(put.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK(store->GetSecret("default", "big").error().code() == core::ErrorCode::kNotFound);
+
+  FunctionRecord f = Fn("echo", "sha256:a");
+  f.spec_json = std::string(8192, '{');
+  auto fn = store->PutFunction(f);
+  REQUIRE_FALSE(fn.ok());
+  CHECK(fn.error().code() == core::ErrorCode::kInvalidArgument);
+  // Small values still go in.
+  AsyncCall small{
+      .call_id = "small", .namespace_name = "default", .function = "echo", .body = "ok"};
+  CHECK(store->EnqueueAsync(small).ok());
+}
+
+TEST_CASE("a call id already in the queue is kAlreadyExists, not SQLite's text", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  AsyncCall a{.call_id = "same", .namespace_name = "default", .function = "echo", .body = "one"};
+  REQUIRE(store->EnqueueAsync(a).ok());
+  AsyncCall b{.call_id = "same", .namespace_name = "default", .function = "other", .body = "two"};
+  auto again = store->EnqueueAsync(b);
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == core::ErrorCode::kAlreadyExists);
+  CHECK(again.error().message() == "call id same already queued");
+  // The first call is untouched.
+  auto claimed = store->ClaimAsync();
+  REQUIRE(claimed->has_value());
+  CHECK((*claimed)->body == "one");
+  // Once it is finished, the id may be used again.
+  REQUIRE(store->FinishAsync("same").ok());
+  CHECK(*store->EnqueueAsync(b) == EnqueueOutcome::kQueued);
+}
+
+TEST_CASE("the async queue is bounded in calls, calls per function and bytes", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  AsyncQueueLimits limits{.max_calls = 3, .max_calls_per_function = 2, .max_bytes = 10};
+  auto enqueue = [&](const std::string& id, const std::string& fn, const std::string& body) {
+    AsyncCall c{.call_id = id, .namespace_name = "default", .function = fn, .body = body};
+    auto r = store->EnqueueAsync(c, limits);
+    REQUIRE(r.ok());
+    return *r;
+  };
+  // Headers, path and callback URL count as bytes too, not only the body.
+  AsyncCall heavy{.call_id = "h",
+                  .namespace_name = "default",
+                  .function = "a",
+                  .path = "/p",
+                  .headers_json = "{\"x-a\":\"b\"}",
+                  .callback_url = "http://x/"};
+  CHECK(*store->EnqueueAsync(heavy, limits) == EnqueueOutcome::kQueueBytesFull);
+  CHECK(enqueue("1", "a", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("2", "a", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("3", "a", "xx") == EnqueueOutcome::kFunctionQueueFull);
+  CHECK(enqueue("4", "b", "1234567") == EnqueueOutcome::kQueueBytesFull);  // 4 + 7 > 10
+  CHECK(enqueue("5", "b", "xx") == EnqueueOutcome::kQueued);
+  CHECK(enqueue("6", "c", "") == EnqueueOutcome::kQueueFull);
+  // A running call still counts; a finished one frees its place.
+  auto claimed = store->ClaimAsync();
+  REQUIRE(claimed->has_value());
+  CHECK(enqueue("7", "c", "") == EnqueueOutcome::kQueueFull);
+  REQUIRE(store->FinishAsync((*claimed)->call_id).ok());
+  CHECK(enqueue("8", "c", "") == EnqueueOutcome::kQueued);
+  // No limits: no bound.
+  AsyncCall free{
+      .call_id = "9", .namespace_name = "default", .function = "c", .body = "0123456789abc"};
+  CHECK(*store->EnqueueAsync(free) == EnqueueOutcome::kQueued);
+}
+
+TEST_CASE("finishing or retrying a call that is not there is kNotFound", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db.path());
+  CHECK(store->FinishAsync("nope").error().code() == core::ErrorCode::kNotFound);
+  CHECK(store->RetryAsync("nope", 10).error().code() == core::ErrorCode::kNotFound);
+  AsyncCall a{.call_id = "a", .namespace_name = "default", .function = "echo"};
+  REQUIRE(store->EnqueueAsync(a).ok());
+  // Queued, not running: a retry would reset its due time without notice.
+  CHECK(store->RetryAsync("a", 10).error().code() == core::ErrorCode::kNotFound);
+  REQUIRE(store->ClaimAsync()->has_value());
+  CHECK(store->RetryAsync("a", 0).ok());
 }
 
 }  // namespace

@@ -1,0 +1,107 @@
+#include "daemon/async_http.h"
+
+#include <curl/curl.h>
+#include <fmt/format.h>
+#include <sys/socket.h>
+
+#include <memory>
+#include <optional>
+
+namespace gantry::daemon {
+namespace {
+
+struct Transfer {
+  const HttpRequest* request;
+  HttpResult* result;
+  std::optional<std::string> denied_by;  // the network of the last refused address
+};
+
+size_t Append(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  size_t bytes = size * n;
+  if (t->result->body.size() + bytes > t->request->max_response_bytes) {
+    t->result->response_too_big = true;
+    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  }
+  t->result->body.append(data, bytes);
+  return bytes;
+}
+
+// Called for every address curl is about to connect to, after resolving the name: the
+// deny-list sees the address actually used, so DNS rebinding can't get past it.
+curl_socket_t OpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
+  auto* t = static_cast<Transfer*>(user);
+  if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
+  if (auto denied = t->request->callback_policy->DeniedNetwork(&address->addr)) {
+    t->denied_by = std::move(denied);
+    return CURL_SOCKET_BAD;
+  }
+  return ::socket(address->family, address->socktype | SOCK_CLOEXEC, address->protocol);
+}
+
+struct CurlDeleter {
+  void operator()(CURL* h) const { curl_easy_cleanup(h); }
+};
+struct SlistDeleter {
+  void operator()(curl_slist* l) const { curl_slist_free_all(l); }
+};
+
+}  // namespace
+
+HttpResult CurlSend(const HttpRequest& request) {
+  HttpResult r;
+  std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
+  if (!handle) {
+    r.error = "out of memory";
+    return r;
+  }
+  CURL* h = handle.get();
+  Transfer transfer{&request, &r, std::nullopt};
+  std::unique_ptr<curl_slist, SlistDeleter> list;
+  auto add = [&list](const std::string& line) {
+    curl_slist* next = curl_slist_append(list.get(), line.c_str());
+    if (next != nullptr) {
+      (void)list.release();
+      list.reset(next);
+    }
+  };
+  for (const auto& line : request.headers) add(line);
+  add("Expect:");
+  const bool callback = request.callback_policy != nullptr;
+  curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, callback ? "http,https" : "http");
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, callback ? "http,https" : "http");
+  curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" turns off the *_proxy environment variables
+  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
+  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
+    curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
+    curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+  }
+  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
+  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(request.timeout.count()));
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
+  if (callback) {
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
+    curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &transfer);
+  }
+  CURLcode rc = curl_easy_perform(h);
+  if (rc == CURLE_OK) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  } else if (r.response_too_big) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    r.error = fmt::format("the answer is over the limit of {} bytes", request.max_response_bytes);
+  } else if (transfer.denied_by) {
+    r.denied = true;
+    r.error = fmt::format("callback address is in a denied network ({})", *transfer.denied_by);
+  } else {
+    r.error = curl_easy_strerror(rc);
+  }
+  return r;
+}
+
+}  // namespace gantry::daemon
