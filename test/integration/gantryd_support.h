@@ -187,7 +187,11 @@ class StateDir {
   explicit StateDir(const TestEngine& engine) : path_(fs::temp_directory_path() / engine.Name("state")) {
     fs::create_directories(path_);
   }
-  ~StateDir() { fs::remove_all(path_); }
+  ~StateDir() {
+    UnmountAllBelow(path_.string());  // replicas' socket tmpfs, left for adoption
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
   const fs::path& path() const { return path_; }
 
  private:
