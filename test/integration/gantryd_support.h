@@ -131,6 +131,7 @@ class Gantryd {
   }
   const std::string& token() const { return token_; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
