@@ -184,7 +184,9 @@ class Suite {
 
   std::string Invoke(const std::string& fn) const { return "/function/" + fn + "." + ns; }
 
+  // The function's one replica, once it serves (a call waits for its start).
   std::string OnlyContainer(const std::string& fn) {
+    REQUIRE(gantryd.Call("GET", Invoke(fn) + "/warm", "", {}, false).status == 200);
     auto ids = ContainersOf(engine, fn);
     REQUIRE(ids.size() == 1);
     return *ids.begin();
