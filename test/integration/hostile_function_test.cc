@@ -49,12 +49,14 @@ case "$Http_Query" in
     echo swapped;;
   disk)
     # How many bytes each writable-looking place takes before it says no.
-    for d in /run/gantry /tmp /dev/shm /var/task / /var/gantry; do
+    for d in /run/gantry /tmp /dev/shm /var/task / /var/gantry /var/gantry/secrets; do
       dd if=/dev/zero of="$d/fill" bs=65536 count=3200 2>/dev/null
       n=$(wc -c < "$d/fill" 2>/dev/null || echo 0)
       rm -f "$d/fill"
       echo "$d $n"
-    done;;
+    done
+    # The secret's own file is a read-only mount.
+    if echo x >> /var/gantry/secrets/disk-key 2>/dev/null; then echo "secret writable"; else echo "secret 0"; fi;;
   bomb)
     i=0
     while [ $i -lt 2000 ]; do sleep 10 >/dev/null 2>&1 & i=$((i+1)); done 2>/dev/null
@@ -233,7 +235,9 @@ TEST_CASE("hostile: a function that swaps its socket for the engine's never hand
 
 TEST_CASE("hostile: disk fill through every writable mount is bounded", "[integration][hostile]") {
   Suite s;
-  Deploy(s.gantryd, s.project.Function(s.ns, "disk"));
+  nlohmann::json secret = {{"name", "disk-key"}, {"namespace", s.ns}, {"value", "k3y"}};
+  REQUIRE(s.gantryd.Call("POST", "/system/secrets", secret.dump()).status == 201);
+  Deploy(s.gantryd, s.project.Function(s.ns, "disk", "  secrets: [disk-key]\n"));
   Reply r = s.gantryd.Call("GET", s.Invoke("disk") + "?disk", "", {}, false);
   INFO(r.body);
   REQUIRE(r.status == 200);
@@ -242,13 +246,16 @@ TEST_CASE("hostile: disk fill through every writable mount is bounded", "[integr
   std::string where;
   long long n = 0;
   while (lines >> where >> n) written[where] = n;
-  REQUIRE(written.size() == 6);
+  REQUIRE(written.size() == 8);
   CHECK(written["/run/gantry"] <= (64 << 10));  // the socket dir: a 64 KiB tmpfs
   CHECK(written["/tmp"] <= (64LL << 20));       // memory, not disk, and capped
   CHECK(written["/dev/shm"] <= (64LL << 20));
   CHECK(written["/var/task"] == 0);  // read-only root
   CHECK(written["/"] == 0);
   CHECK(written["/var/gantry"] == 0);
+  CHECK(written["/var/gantry/secrets"] == 0);
+  CHECK(written["secret"] == 0);
+  CHECK(r.body.find("secret writable") == std::string::npos);
   s.NeighbourHolds("the disk fill");
 }
 
