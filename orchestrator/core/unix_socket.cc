@@ -25,7 +25,8 @@ const char* KindOf(mode_t mode) {
 
 Result<PinnedSocket> PinnedSocket::Open(const std::string& path) {
   if (path.empty() || path.size() >= sizeof(sockaddr_un{}.sun_path)) {
-    return Error::InvalidArgument(fmt::format("unix socket path \"{}\" is empty or too long", path));
+    return Error::InvalidArgument(
+        fmt::format("unix socket path \"{}\" is empty or too long", path));
   }
   // O_PATH opens nothing (no FIFO blocks, no device opens); O_NOFOLLOW makes a symlink in
   // the last component come back as the link itself, which fstat then reports.
@@ -36,7 +37,8 @@ Result<PinnedSocket> PinnedSocket::Open(const std::string& path) {
   }
   PinnedSocket pinned(fd);
   struct stat st {};
-  if (::fstat(fd, &st) != 0) return Error::Internal(fmt::format("stat {}: {}", path, std::strerror(errno)));
+  if (::fstat(fd, &st) != 0)
+    return Error::Internal(fmt::format("stat {}: {}", path, std::strerror(errno)));
   if (!S_ISSOCK(st.st_mode)) {
     return Error::InvalidArgument(
         fmt::format("{} is {}, not a unix socket: refusing to connect", path, KindOf(st.st_mode)));

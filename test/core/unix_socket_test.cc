@@ -1,6 +1,5 @@
 #include "core/unix_socket.h"
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -8,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <fstream>

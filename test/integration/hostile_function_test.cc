@@ -4,34 +4,32 @@
 // neighbour function keeps being called. Asserts the sandbox holds (the engine is never
 // reached, host disk and gantryd's memory stay bounded, calls complete or fail cleanly)
 // and the neighbour never notices. Every container and image carries the test label.
-#include <catch2/catch.hpp>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <sys/time.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
-#include <sys/time.h>
-
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 #include "builder/bundle.h"
+#include "gantryd_support.h"
 #include "support/engine.h"
 #include "support/examples.h"
-#include "gantryd_support.h"
 
 namespace gantry::testing {
 namespace {
@@ -80,21 +78,24 @@ esac
 // A scratch project with the hostile handler; yields one function per name.
 class Project {
  public:
-  explicit Project(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("hostile")) {
+  explicit Project(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("hostile")) {
     fs::create_directories(dir_ / "src");
     std::ofstream(dir_ / "src" / "handler.sh") << kHandler;
-    fs::permissions(dir_ / "src" / "handler.sh", fs::perms::owner_all | fs::perms::group_read |
-                                                     fs::perms::group_exec | fs::perms::others_read |
-                                                     fs::perms::others_exec);
+    fs::permissions(dir_ / "src" / "handler.sh",
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec);
   }
   ~Project() {
     std::error_code ignored;
     fs::remove_all(dir_, ignored);
   }
 
-  spec::FunctionSpec Function(const std::string& ns, const std::string& name, const std::string& extra = "") {
+  spec::FunctionSpec Function(const std::string& ns, const std::string& name,
+                              const std::string& extra = "") {
     fs::path manifest = dir_ / (name + ".yaml");
-    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
+    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: "
+                            << name
                             << "\nspec:\n  runtime: exec\n  command: [\"sh\", \"handler.sh\"]\n"
                             << "  source: ./src\n  timeout: 60s\n  concurrency: 4\n"
                             << "  scale: {min: 1, max: 1}\n"
@@ -133,7 +134,8 @@ uintmax_t HostLogBytes(const std::string& id) {
   uintmax_t total = 0;
   std::error_code ec;
   for (const auto& entry : fs::directory_iterator("/var/lib/docker/containers/" + id, ec)) {
-    if (entry.path().filename().string().find("-json.log") != std::string::npos) total += entry.file_size(ec);
+    if (entry.path().filename().string().find("-json.log") != std::string::npos)
+      total += entry.file_size(ec);
   }
   return total;
 }
@@ -259,12 +261,15 @@ TEST_CASE("hostile: disk fill through every writable mount is bounded", "[integr
   s.NeighbourHolds("the disk fill");
 }
 
-TEST_CASE("hostile: a fork bomb and a memory hog stay inside their replica", "[integration][hostile]") {
+TEST_CASE("hostile: a fork bomb and a memory hog stay inside their replica",
+          "[integration][hostile]") {
   Suite s;
   Deploy(s.gantryd, s.project.Function(s.ns, "bomb", "  resources: {memory: 64Mi}\n"));
   Deploy(s.gantryd, s.project.Function(s.ns, "hog", "  resources: {memory: 64Mi}\n"));
 
-  auto bomb = std::async(std::launch::async, [&] { return s.gantryd.Call("GET", s.Invoke("bomb") + "?bomb", "", {}, false); });
+  auto bomb = std::async(std::launch::async, [&] {
+    return s.gantryd.Call("GET", s.Invoke("bomb") + "?bomb", "", {}, false);
+  });
   s.NeighbourHolds("the fork bomb started");
   Reply bombed = bomb.get();
   CHECK((bombed.status == 200 || bombed.status == 500 || bombed.status == 504));
@@ -285,8 +290,9 @@ TEST_CASE("hostile: a fork bomb and a memory hog stay inside their replica", "[i
   CHECK(ContainersOf(s.engine, "hog") == std::set<std::string>{hog_id});
 }
 
-TEST_CASE("hostile: 100 MB of stdout and of stderr keep gantryd's memory and the host's log bounded",
-          "[integration][hostile]") {
+TEST_CASE(
+    "hostile: 100 MB of stdout and of stderr keep gantryd's memory and the host's log bounded",
+    "[integration][hostile]") {
   Suite s;
   Deploy(s.gantryd, s.project.Function(s.ns, "loud"));
   std::string id = s.OnlyContainer("loud");
@@ -321,14 +327,17 @@ TEST_CASE("hostile: an oversize body is a 413 or is served, and the replica surv
   std::string id = s.OnlyContainer("body");
 
   // Between the shim's old limit (6 MiB) and the gateway's (64 MiB): the function gets it.
-  Reply mid = s.gantryd.Call("POST", s.Invoke("body") + "?body", std::string(20 << 20, 'b'), {}, false);
+  Reply mid =
+      s.gantryd.Call("POST", s.Invoke("body") + "?body", std::string(20 << 20, 'b'), {}, false);
   CHECK(mid.status == 200);
   CHECK(mid.body == std::to_string(20 << 20) + "\n");
   // Over the limit, with a length: 413 before anything reaches the replica.
-  Reply over = s.gantryd.Call("POST", s.Invoke("body") + "?body", std::string((64 << 20) + 1, 'b'), {}, false);
+  Reply over = s.gantryd.Call("POST", s.Invoke("body") + "?body", std::string((64 << 20) + 1, 'b'),
+                              {}, false);
   CHECK(over.status == 413);
   // Over the limit, chunked (no length to check up front): 413 as well.
-  std::string chunked = "POST " + s.Invoke("body") + "?body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+  std::string chunked = "POST " + s.Invoke("body") +
+                        "?body HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
   std::string piece(1 << 20, 'c');
   for (int i = 0; i < 66; ++i) chunked += "100000\r\n" + piece + "\r\n";
   chunked += "0\r\n\r\n";

@@ -1,12 +1,12 @@
 #include "pool/readiness.h"
 
-#include <catch2/catch.hpp>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <cstring>
 #include <filesystem>
 #include <thread>
@@ -55,7 +55,8 @@ class ReadyServer {
   std::thread thread_;
 };
 
-TEST_CASE("pool: the readiness probe never follows a symlink put in place of the shim's socket", "[pool]") {
+TEST_CASE("pool: the readiness probe never follows a symlink put in place of the shim's socket",
+          "[pool]") {
   char dir[] = "/tmp/gantry-readiness.XXXXXX";
   REQUIRE(::mkdtemp(dir) != nullptr);
   std::string tmp = dir;
