@@ -4,6 +4,7 @@
 #include <sys/wait.h>
 
 #include <boost/asio/post.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/asio/write.hpp>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +20,10 @@ namespace {
 
 constexpr std::size_t kStderrTail = 4096;
 constexpr std::size_t kSpawnThreads = 4;
+// Output up to this size is answered whole, so a failure after it still gets a 500 with
+// the stderr tail; beyond it the response is streamed (chunked) as it comes, one read
+// buffer in flight at a time, so stdout of any size costs the shim bounded memory.
+constexpr std::size_t kBufferUpTo = std::size_t{64} * 1024;
 
 // Everything one exec call is waiting for: stdout to close, stderr to close, the exit.
 struct ExecRun {
@@ -26,9 +31,12 @@ struct ExecRun {
       : stdin_pipe(io, stdin_fd), stdout_pipe(io, stdout_fd), tail(kStderrTail) {}
 
   std::shared_ptr<Call> call;
+  pid_t pid = -1;
   asio::posix::stream_descriptor stdin_pipe;
   asio::posix::stream_descriptor stdout_pipe;
-  std::string output;
+  std::string output;                      // buffered stdout, until it is streamed
+  std::shared_ptr<ResponseStream> stream;  // once streaming
+  bool discard = false;  // nobody wants stdout any more (answered, client gone): drain it
   TailBuffer tail;
   char buffer[16384];
   int pending = 3;
@@ -36,10 +44,30 @@ struct ExecRun {
   std::string content_type;
 };
 
+std::string DescribeFailure(int status) {
+  // A function process that gets SIGKILL the shim did not send (the shim answers a timeout
+  // before it kills) was almost always the kernel's OOM killer.
+  if (WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL) {
+    return "function process was killed (out of memory?): " + DescribeWaitStatus(status);
+  }
+  return "function failed: " + DescribeWaitStatus(status);
+}
+
 void Complete(const std::shared_ptr<ExecRun>& run) {
   if (--run->pending > 0) return;
   int status = run->wait_status;
-  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+  bool success = WIFEXITED(status) && WEXITSTATUS(status) == 0;
+  if (run->stream) {
+    // The head (200) is out: a failure can only cut the body off, which the caller sees as
+    // a response that ends without its last chunk.
+    if (!success) {
+      LogShim("call " + run->call->id() + ": streamed response cut off: " + DescribeFailure(status));
+    }
+    run->stream->End(success);
+    run->stream.reset();
+    return;
+  }
+  if (success) {
     FunctionReply reply;
     reply.headers.emplace_back("Content-Type", run->content_type);
     reply.body = std::move(run->output);
@@ -49,22 +77,82 @@ void Complete(const std::shared_ptr<ExecRun>& run) {
   FunctionReply reply;
   reply.status = 500;
   reply.headers.emplace_back("Content-Type", "text/plain; charset=utf-8");
-  reply.body = "function failed: " + DescribeWaitStatus(status) + "\n" + run->tail.Text();
+  reply.body = DescribeFailure(status) + "\n" + run->tail.Text();
   if (!reply.body.empty() && reply.body.back() != '\n') reply.body += '\n';
   run->call->Finish(reply);
+}
+
+void ReadStdout(const std::shared_ptr<ExecRun>& run);
+
+// Stops caring about stdout: the function's process group is killed (the caller is gone or
+// was answered) and what is left in the pipe is read and dropped until it closes.
+void DiscardStdout(const std::shared_ptr<ExecRun>& run) {
+  if (!run->discard) {
+    run->discard = true;
+    if (run->pid > 0) ::kill(-run->pid, SIGKILL);
+  }
+  run->output.clear();
+  run->output.shrink_to_fit();
+}
+
+// Passes what stdout produced on to the caller: buffered while small, then streamed with
+// one write in flight (the next read waits for it, so a fast writer is slowed to the
+// caller's pace instead of filling memory).
+void Forward(const std::shared_ptr<ExecRun>& run) {
+  if (run->discard) {
+    run->output.clear();
+    ReadStdout(run);
+    return;
+  }
+  if (!run->stream) {
+    if (run->output.size() <= kBufferUpTo) {
+      ReadStdout(run);
+      return;
+    }
+    if (run->call->finished()) {  // answered already (timed out): nobody reads this
+      DiscardStdout(run);
+      ReadStdout(run);
+      return;
+    }
+    boost::beast::http::response_header<> head;
+    head.result(boost::beast::http::status::ok);
+    head.set(boost::beast::http::field::content_type, run->content_type);
+    run->stream = run->call->StartStream(std::move(head));
+    if (!run->stream) {
+      DiscardStdout(run);
+      ReadStdout(run);
+      return;
+    }
+  }
+  std::string bytes = std::move(run->output);
+  run->output.clear();
+  run->stream->Write(std::move(bytes), [run](bool ok) {
+    if (!ok) DiscardStdout(run);
+    ReadStdout(run);
+  });
 }
 
 void ReadStdout(const std::shared_ptr<ExecRun>& run) {
   run->stdout_pipe.async_read_some(
       asio::buffer(run->buffer), [run](const boost::system::error_code& ec, std::size_t n) {
-        run->output.append(run->buffer, n);
+        if (!run->discard) run->output.append(run->buffer, n);
         if (ec) {
           boost::system::error_code ignored;
           run->stdout_pipe.close(ignored);
+          if (run->stream && !run->output.empty() && !run->discard) {
+            // The last bytes go out before the stream can end.
+            std::string bytes = std::move(run->output);
+            run->output.clear();
+            run->stream->Write(std::move(bytes), [run](bool ok) {
+              if (!ok) DiscardStdout(run);
+              Complete(run);
+            });
+            return;
+          }
           Complete(run);
           return;
         }
-        ReadStdout(run);
+        Forward(run);
       });
 }
 
@@ -123,11 +211,13 @@ void ExecRunner::Started(const std::shared_ptr<Call>& call, std::optional<Spawne
   }
   auto run = std::make_shared<ExecRun>(io_, child->stdin_fd, child->stdout_fd);
   run->call = call;
+  run->pid = child->pid;
   run->content_type = config_.content_type;
   std::string id = call->id();
   children_[id] = child->pid;
   reaper_.Watch(child->pid, [this, run, id](int status) {
     children_.erase(id);
+    run->pid = -1;  // reaped: the number may be reused
     run->wait_status = status;
     Complete(run);
   });

@@ -18,7 +18,12 @@ namespace gantry::shim {
 
 // exec mode: one process per call, started with posix_spawn. The request body goes to its
 // stdin, its stdout is the response body (200 on exit status 0), its stderr goes to the log
-// line by line with the call id, and any other exit is a 500 carrying the tail of stderr.
+// line by line with the call id, and any other exit is a 500 carrying the tail of stderr
+// (a SIGKILL the shim did not send says "function process was killed (out of memory?)").
+// Stdout up to 64 KiB is answered whole; beyond that the 200 head goes out and the body is
+// streamed (chunked) at the caller's pace with one buffer in flight, so memory stays bounded
+// whatever the function prints; a failure after that point cuts the body short (no final
+// chunk). A caller that goes away gets the process group killed.
 // The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
 // Always ready. Processes are started on four helper threads (posix_spawn blocks until the
 // child has exec'd); everything else, and every method, runs on the shim's io thread.

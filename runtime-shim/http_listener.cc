@@ -9,6 +9,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <deque>
 #include <optional>
@@ -56,9 +57,16 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     if (ec == http::error::body_limit) {
-      Write(TextResponse(413, "request body larger than " + std::to_string(body_limit_) +
-                                  " bytes\n"),
-            /*close=*/true);
+      // The caller (the gateway) is still sending: read and drop the rest while the 413
+      // goes out, so its write completes and it reads an answer rather than a reset that
+      // would look like a dead replica.
+      HttpResponse response{http::status::payload_too_large, parser_->get().version()};
+      response.set(http::field::content_type, "application/json");
+      response.body() = "{\"error\":\"request body is over the limit of " + std::to_string(body_limit_) +
+                        " bytes\"}\n";
+      response.prepare_payload();
+      Drain();
+      Write(std::move(response), /*close=*/true);
       return;
     }
     if (ec) {
@@ -160,8 +168,48 @@ class Session : public std::enable_shared_from_this<Session> {
   void Shutdown() {
     beast::error_code ignored;
     socket_.shutdown(Socket::shutdown_send, ignored);
+    if (draining_) return;  // Drain closes once the peer is done sending
     socket_.close(ignored);
   }
+
+  // Reads and drops whatever the peer still sends (up to kDrainBytes, for kDrainTime), then
+  // closes the connection.
+  void Drain() {
+    draining_ = true;
+    drain_timer_.emplace(socket_.get_executor(), kDrainTime);
+    drain_timer_->async_wait([self = shared_from_this()](beast::error_code ec) {
+      if (!ec) self->StopDrain();
+    });
+    buffer_.consume(buffer_.size());
+    DrainSome();
+  }
+  void DrainSome() {
+    socket_.async_read_some(asio::buffer(drain_buffer_),
+                            [self = shared_from_this()](beast::error_code ec, std::size_t n) {
+                              self->drained_ += n;
+                              if (ec || self->drained_ > kDrainBytes) {
+                                self->StopDrain();
+                                return;
+                              }
+                              self->DrainSome();
+                            });
+  }
+  void StopDrain() {
+    if (!draining_) return;
+    draining_ = false;
+    if (drain_timer_) drain_timer_->cancel();
+    beast::error_code ignored;
+    socket_.shutdown(Socket::shutdown_send, ignored);
+    socket_.close(ignored);
+  }
+
+  static constexpr std::size_t kDrainBytes = std::size_t{1} << 30;
+  static constexpr std::chrono::seconds kDrainTime{30};
+
+  bool draining_ = false;
+  std::size_t drained_ = 0;
+  std::optional<asio::steady_timer> drain_timer_;
+  char drain_buffer_[16384];
 
   Socket socket_;
   std::size_t body_limit_;

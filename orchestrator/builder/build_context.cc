@@ -48,8 +48,8 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
   if (ec) return core::Error::NotFound(fmt::format("cannot read {}: {}", dir, ec.message()));
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
     if (ec) return core::Error::NotFound(fmt::format("cannot read {}: {}", dir, ec.message()));
-    std::string rel = fs::relative(it->path(), dir, ec).generic_string();
-    if (ec) return core::Error::Internal(fmt::format("{}: {}", it->path().string(), ec.message()));
+    // Lexically: fs::relative would resolve a symlink and name the entry after its target.
+    std::string rel = it->path().lexically_relative(dir).generic_string();
     fs::file_status st = it->symlink_status(ec);
     bool is_dir = fs::is_directory(st);
     if (ignore.Excluded(rel) || rel == ".gantryignore") {

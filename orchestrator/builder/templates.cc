@@ -1,10 +1,13 @@
 #include "builder/templates.h"
 
+#include <fcntl.h>
 #include <fmt/format.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -47,6 +50,44 @@ std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& b
   return df;
 }
 
+// The Dockerfile `relative` inside `source`, read without ever leaving the source tree: a
+// symlink (itself or a directory above it) may point elsewhere inside the tree, never
+// outside it, where the host's files are. Errors: kInvalidArgument naming the file and
+// where it leads; kNotFound when it (or its target) is missing.
+core::Result<std::string> ReadDockerfile(const spec::FunctionSpec& spec) {
+  namespace fs = std::filesystem;
+  const fs::path given = fs::path(spec.source_path()) / spec.dockerfile();
+  std::error_code ec;
+  fs::path root = fs::canonical(spec.source_path(), ec);
+  if (ec) return core::Error::NotFound(fmt::format("{}: source {}: {}", spec.QualifiedName(), spec.source_path(), ec.message()));
+  fs::path target = fs::canonical(given, ec);
+  if (ec) return core::Error::NotFound(fmt::format("{}: {}: {}", spec.QualifiedName(), given.string(), ec.message()));
+  auto [r, t] = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
+  if (r != root.end()) {
+    return core::Error::InvalidArgument(
+        fmt::format("{}: {} leads to {}, outside the source tree {}: refusing to read it", spec.QualifiedName(),
+                    given.string(), target.string(), root.string()));
+  }
+  if (!fs::is_regular_file(target, ec)) {
+    return core::Error::InvalidArgument(fmt::format("{}: {} is not a regular file", spec.QualifiedName(), given.string()));
+  }
+  // The resolved path has no symlink left; O_NOFOLLOW keeps one swapped in meanwhile out.
+  int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+  if (fd < 0) {
+    return core::Error::InvalidArgument(fmt::format("{}: open {}: {}", spec.QualifiedName(), given.string(), std::strerror(errno)));
+  }
+  std::string text;
+  char buffer[8192];
+  for (;;) {
+    ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return text;
+}
+
 }  // namespace
 
 core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options) {
@@ -58,6 +99,9 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
   if (runtime == Runtime::kDockerfile) {
     IgnoreRules ignore = ReadIgnoreFiles(spec.source_path());
     if (auto s = plan.context.AddDirectory(spec.source_path(), "", ignore); !s) return s.error();
+    // Checked for both shapes: the engine is given the tree, gantryd reads the file itself.
+    auto user = ReadDockerfile(spec);
+    if (!user) return user.error();
     if (!plan.context.Contains(spec.dockerfile())) {
       return core::Error::NotFound(fmt::format("{}: no {} in {} (or it is ignored)", spec.QualifiedName(),
                                                spec.dockerfile(), spec.source_path()));
@@ -66,10 +110,7 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     plan.http_port = spec.port();
     if (!spec.command().empty()) {
       // The user's image is the environment; the shim on top runs the command per request.
-      std::ifstream in(std::filesystem::path(spec.source_path()) / spec.dockerfile(), std::ios::binary);
-      std::ostringstream user;
-      user << in.rdbuf();
-      std::string df = user.str();
+      std::string df = std::move(*user);
       if (!df.empty() && df.back() != '\n') df.push_back('\n');
       df += fmt::format("COPY .gantry/gantry-shim {}\n", kImageShimPath);
       df += ShimEntrypoint("exec", spec.command());

@@ -43,6 +43,9 @@ struct Flags {
   int async_workers = 2;
   daemon::AsyncOptions async;
   std::vector<std::string> callback_deny;
+  int64_t socket_dir_size = 64 << 10;
+  std::string container_log_max_size = "10m";
+  int container_log_max_files = 3;
 };
 
 // The directory holding this executable (for the shim installed beside it).
@@ -106,6 +109,17 @@ int main(int argc, char** argv) {
                  "CIDR async callbacks may not connect to (repeatable; replaces the default 127.0.0.0/8, ::1, "
                  "169.254.0.0/16, fe80::/10, 0.0.0.0/8, ::; 'none': allow every address)");
   app.add_option("--log-level", f.log_level, "debug, info, warn or error")->capture_default_str();
+  app.add_option("--socket-dir-size", f.socket_dir_size,
+                 "bytes of the tmpfs each replica's socket directory is (needs root; 0: a plain directory, "
+                 "unbounded)")
+      ->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  app.add_option("--container-log-max-size", f.container_log_max_size,
+                 "json-file log of every container rotated at this size (engine syntax: 10m, 512k)")
+      ->capture_default_str();
+  app.add_option("--container-log-max-files", f.container_log_max_files, "rotated log files kept per container")
+      ->capture_default_str()
+      ->check(CLI::PositiveNumber);
   CLI11_PARSE(app, argc, argv);
 
   core::LogLevel level;
@@ -163,7 +177,10 @@ int main(int argc, char** argv) {
 
   pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
                              .extra_labels = extra_labels,
-                             .instance_id = *instance});
+                             .instance_id = *instance,
+                             .socket_dir_bytes = f.socket_dir_size,
+                             .log_max_size = f.container_log_max_size,
+                             .log_max_files = f.container_log_max_files});
   // Builds are counted in the gateway's metrics; the gateway is made after the controller
   // (it serves the controller's routes) and before any apply can arrive.
   gateway::CounterFamily* builds = nullptr;

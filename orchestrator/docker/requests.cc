@@ -116,6 +116,9 @@ json ContainerCreateBody(const ContainerSpec& spec) {
   if (spec.init) host["Init"] = true;
   if (!spec.network_mode.empty()) host["NetworkMode"] = spec.network_mode;
   if (spec.auto_remove) host["AutoRemove"] = true;
+  if (!spec.log_driver.empty()) {
+    host["LogConfig"] = {{"Type", spec.log_driver}, {"Config", spec.log_options}};
+  }
   body["HostConfig"] = std::move(host);
   return body;
 }

@@ -84,6 +84,11 @@ struct ContainerSpec {
   std::string stop_signal;
   std::optional<int> stop_timeout_seconds;
   bool auto_remove = false;
+  // HostConfig.LogConfig: the engine's log driver for the container ("json-file", "local")
+  // and its options (json-file: "max-size" "10m", "max-file" "3"). Empty: the engine's
+  // default driver, unbounded with json-file.
+  std::string log_driver;
+  std::map<std::string, std::string> log_options;
 };
 
 struct ContainerState {

@@ -25,6 +25,7 @@
 #include <utility>
 
 #include "core/log.h"
+#include "core/unix_socket.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_path.h"
 #include "gateway/route_table.h"
@@ -471,7 +472,17 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
 net::awaitable<error_code> Gateway::Server::Connect(UpstreamSocket& socket, const Target& t) {
   error_code ec;
   if (!t.unix_socket.empty()) {
-    net::local::stream_protocol::endpoint local(t.unix_socket);
+    // A replica's socket directory is written by the function: connect only to the socket
+    // found there (pinned, no symlink followed), never to what a symlink points at.
+    auto pinned = core::PinnedSocket::Open(t.unix_socket);
+    if (!pinned) {
+      if (pinned.error().code() == core::ErrorCode::kNotFound) {
+        co_return net::error::make_error_code(net::error::not_found);
+      }
+      core::Log(core::LogLevel::kWarn, "gateway: {}", pinned.error().message());
+      co_return net::error::make_error_code(net::error::access_denied);
+    }
+    net::local::stream_protocol::endpoint local(pinned->connect_path());
     co_await socket.async_connect(UpstreamSocket::endpoint_type(local), Await(ec));
     co_return ec;
   }

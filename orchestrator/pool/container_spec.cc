@@ -39,7 +39,7 @@ std::string ShimDuration(std::chrono::milliseconds duration) {
 
 docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
                                            const ReplicaPaths& paths, const docker::Labels& extra,
-                                           int stop_timeout_seconds) {
+                                           int stop_timeout_seconds, const ContainerLogLimits& logs) {
   docker::ContainerSpec spec;
   spec.name = ContainerName(deployment, replica);
   spec.image = deployment.image;
@@ -50,7 +50,12 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
     // count and the shim's limit are the same number.
     spec.env.push_back("GANTRY_TIMEOUT=" + ShimDuration(deployment.timeout));
     spec.env.push_back("GANTRY_MAX_INFLIGHT=" + std::to_string(deployment.concurrency));
+    // The gateway lets bodies up to this through; a shim with a smaller limit would turn a
+    // caller's big request into an error that looks like a broken replica.
+    spec.env.push_back("GANTRY_MAX_BODY=" + std::to_string(deployment.max_body_bytes));
   }
+  spec.log_driver = "json-file";
+  spec.log_options = {{"max-size", logs.max_size}, {"max-file", std::to_string(logs.max_files)}};
   spec.security_opt = {"no-new-privileges"};
   spec.cap_drop = {"ALL"};
   spec.read_only_rootfs = true;

@@ -33,15 +33,24 @@ std::string ContainerName(const Deployment& deployment, const std::string& repli
 docker::Labels ReplicaLabels(const Deployment& deployment, const std::string& replica,
                              const docker::Labels& extra);
 
+// The engine log settings every replica gets (json-file, rotated).
+struct ContainerLogLimits {
+  std::string max_size = "10m";  // the engine's size syntax: "10m", "512k"
+  int max_files = 3;
+};
+
 // The container a replica runs as, with the security defaults of DESIGN.md: the image's own
 // (non-root) user, no-new-privileges, every capability dropped, read-only root with a tmpfs
 // /tmp, the deployment's memory/CPU/pids limits, secrets bind-mounted read-only at
 // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>. A shim replica has no network
 // ("none") and its socket directory at /run/gantry; an image serving HTTP itself is on the
-// bridge with its port published on 127.0.0.1 only. Pure: touches nothing.
+// bridge with its port published on 127.0.0.1 only. A shim is told the call timeout, the
+// in-flight limit and the request body limit (GANTRY_MAX_BODY). The log is json-file,
+// rotated at `logs`. Pure: touches nothing.
 docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
                                            const ReplicaPaths& paths, const docker::Labels& extra,
-                                           int stop_timeout_seconds);
+                                           int stop_timeout_seconds,
+                                           const ContainerLogLimits& logs = {});
 
 // "30s", "1.5s": a duration as gantry-shim's GANTRY_TIMEOUT reads it.
 std::string ShimDuration(std::chrono::milliseconds duration);

@@ -496,12 +496,13 @@ void PoolCore::MarkDeadLocked(const std::string& key, const std::shared_ptr<Repl
 
 void PoolCore::StartTask(const std::string& key, const std::shared_ptr<Replica>& replica, const Deployment& d) {
   auto give_up = [&] { return replica->abandoned.load() || stopping_.load(); };
-  if (auto s = CreateReplicaFiles(replica->paths, d.secrets, options_.secrets_uid); !s) {
+  if (auto s = CreateReplicaFiles(replica->paths, d.secrets, options_.secrets_uid, options_.socket_dir_bytes); !s) {
     return EndStart(key, replica, s.error());
   }
   if (give_up()) return EndStart(key, replica, std::nullopt);
   auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, labels_,
-                                   options_.stop_timeout_seconds);
+                                   options_.stop_timeout_seconds,
+                                   {.max_size = options_.log_max_size, .max_files = options_.log_max_files});
   auto id = docker_.CreateContainer(spec);
   if (!id) return EndStart(key, replica, id.error());
   {
@@ -758,11 +759,23 @@ void PoolCore::OnEvent(const docker::Event& event) {
     auto [key, replica] = it->second;
     if (replica->state != ReplicaState::kReady && replica->state != ReplicaState::kStarting) return;
     if (replica->abandoned) return;
-    std::string reason = "container ran out of memory";
-    if (event.action == "die") {
-      auto code = event.attributes.find("exitCode");
-      reason = fmt::format("container exited (code {})", code == event.attributes.end() ? "?" : code->second);
+    if (event.action == "oom") {
+      // The kernel killed one process in the container (a function call over its memory;
+      // the shim answers that call with a 500). Only the container's end ("die": the shim,
+      // PID 1, exited) makes the replica dead, so its other calls carry on.
+      replica->out_of_memory = true;
+      replica->last_error = "a function process ran out of memory and was killed";
+      if (Function* fn = FindLocked(key)) {
+        fn->last_error = fmt::format("replica {}: {}", replica->key, replica->last_error);
+      }
+      core::Log(LogLevel::kWarn, "pool: {} replica {} ({}): {}", key, replica->key, replica->id,
+                replica->last_error);
+      return;
     }
+    auto code = event.attributes.find("exitCode");
+    std::string reason =
+        fmt::format("container exited (code {}){}", code == event.attributes.end() ? "?" : code->second,
+                    replica->out_of_memory ? " after running out of memory" : "");
     MarkDeadLocked(key, replica, reason, deferred);
   }
   RunDeferred(deferred);
@@ -893,7 +906,7 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
   // Directories of replicas that are gone (only ones named like ours).
   for (const auto& entry : fs::directory_iterator(options_.run_dir, ec)) {
     std::string name = entry.path().filename().string();
-    if (IsReplicaKey(name) && kept_dirs.count(name) == 0) fs::remove_all(entry.path(), ec);
+    if (IsReplicaKey(name) && kept_dirs.count(name) == 0) RemoveReplicaFiles(PathsFor(options_.run_dir, name));
   }
 
   {

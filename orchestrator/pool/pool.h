@@ -42,6 +42,8 @@ struct Deployment {
   int max_replicas = 10;
   std::chrono::milliseconds idle_timeout{300'000};
   std::chrono::milliseconds timeout{30'000};  // per call (the shim enforces it too)
+  int64_t max_body_bytes = 64 << 20;  // request body limit the shim enforces (413 beyond);
+                                      // the gateway's own limit, so the two agree
   int max_queue = 100;                         // waiting calls beyond this: kUnavailable -> 429
   std::chrono::milliseconds queue_timeout{30'000};  // no slot within this: kTimeout -> 503
 };
@@ -122,6 +124,14 @@ struct PoolOptions {
   int workers = 4;                   // container starts and removals running at once
   int stop_timeout_seconds = 2;      // SIGTERM grace before the engine kills a replica
   int secrets_uid = 65534;           // owner of secret files (the templates' user)
+  // Each shim replica's socket directory (the only host path a function can write) is a
+  // tmpfs of this many bytes that gantryd mounts (needs root: a replica fails to start with
+  // a clear error otherwise). 0: a plain directory on the state disk, unbounded (tests).
+  int64_t socket_dir_bytes = 64 << 10;
+  // Every container's log (the engine's json-file driver) is rotated at log_max_size and
+  // keeps log_max_files files, so one function printing without end costs bounded disk.
+  std::string log_max_size = "10m";
+  int log_max_files = 3;
 };
 
 // Runs functions' replicas as containers through the Engine API. Labels every container

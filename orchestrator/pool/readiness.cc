@@ -11,8 +11,11 @@
 
 #include <cerrno>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <thread>
+
+#include "core/unix_socket.h"
 
 namespace gantry::pool {
 namespace {
@@ -38,11 +41,17 @@ bool WaitFor(int fd, short events, Clock::time_point deadline) {
 int Connect(const Endpoint& endpoint, Clock::time_point deadline) {
   int fd = -1;
   int rc = -1;
+  std::optional<core::PinnedSocket> pinned;
   if (!endpoint.unix_socket.empty()) {
+    // The socket directory is the function's to write: connect only to the socket found
+    // there, never through a symlink it may have put in its place.
+    auto opened = core::PinnedSocket::Open(endpoint.unix_socket);
+    if (!opened) return -1;
+    pinned.emplace(std::move(*opened));
     sockaddr_un addr{};
     addr.sun_family = AF_UNIX;
-    if (endpoint.unix_socket.size() >= sizeof(addr.sun_path)) return -1;
-    std::memcpy(addr.sun_path, endpoint.unix_socket.c_str(), endpoint.unix_socket.size() + 1);
+    const std::string& path = pinned->connect_path();
+    std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
     fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     if (fd < 0) return -1;
     rc = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));

@@ -8,14 +8,23 @@
 
 namespace gantry::pool {
 
-// Creates a replica's host directory (and the run dir above it when missing): the socket directory (mode 0777, so the function's
-// non-root user can create its socket there) and one file per secret (mode 0400, owned by
-// `uid` so that user can read it; when chown is not allowed, as a non-root gantryd, the file
-// is made 0444 instead). Any earlier content is replaced. Errors: kInternal naming the path.
+// Creates a replica's host directory (and the run dir above it when missing): the socket
+// directory (mode 0777, so the function's non-root user can create its socket there) and
+// one file per secret (mode 0400, owned by `uid` so that user can read it; when chown is
+// not allowed, as a non-root gantryd, the file is made 0444 instead). The socket directory
+// is the one host path the function can write, so with `socket_dir_bytes` > 0 it is a tmpfs
+// of that size (nosuid, nodev, noexec, 16 inodes) mounted here, which needs root; 0 leaves
+// it a plain directory. Any earlier content (and mount) is replaced. Errors: kInternal
+// naming the path (a failed mount says so, and that it needs root).
 core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::string, std::string>& secrets,
-                                int uid);
+                                int uid, int64_t socket_dir_bytes);
 
-// Removes the replica's host directory and everything in it; a missing one is fine.
+// Removes the replica's host directory and everything in it, unmounting its socket
+// directory's tmpfs first; a missing one is fine.
 void RemoveReplicaFiles(const ReplicaPaths& paths);
+
+// Lazily unmounts every mount at or below `dir` (deepest first; stacked ones too), so the
+// tree can be removed. Nothing mounted (or not allowed to unmount): does nothing.
+void UnmountAllBelow(const std::string& dir);
 
 }  // namespace gantry::pool

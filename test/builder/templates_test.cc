@@ -145,6 +145,41 @@ TEST_CASE("dockerfile runtime builds the user's Dockerfile, with the shim on top
   CHECK_THAT(files[".gantry/Dockerfile"], Catch::EndsWith("CMD [\"--\",\"cat\"]\n"));
 }
 
+TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, naming it",
+          "[builder][templates]") {
+  Project p;
+  p.Write("secret", "FROM host-secret\n");
+  p.Write("src/app", "x");
+  std::error_code ec;
+  fs::path src = fs::path(p.Options().shim_path).parent_path() / "src";
+  fs::create_symlink(src.parent_path() / "secret", src / "Dockerfile");
+  for (const char* shape : {"  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n",
+                            "  runtime: dockerfile\n  source: ./src\n  port: 9000\n"}) {
+    auto plan = PlanBuild(p.Spec(shape), p.Options());
+    REQUIRE_FALSE(plan.ok());
+    CHECK(plan.error().code() == core::ErrorCode::kInvalidArgument);
+    CHECK_THAT(plan.error().message(), Catch::Contains("Dockerfile") && Catch::Contains("outside the source tree"));
+  }
+
+  // A directory above it that leads out is the same thing.
+  fs::remove(src / "Dockerfile");
+  fs::create_directories(src.parent_path() / "elsewhere");
+  p.Write("elsewhere/Dockerfile", "FROM host-secret\n");
+  fs::create_directory_symlink(src.parent_path() / "elsewhere", src / "docker");
+  auto nested = PlanBuild(
+      p.Spec("  runtime: dockerfile\n  source: ./src\n  dockerfile: docker/Dockerfile\n  command: [\"cat\"]\n"),
+      p.Options());
+  REQUIRE_FALSE(nested.ok());
+  CHECK_THAT(nested.error().message(), Catch::Contains("outside the source tree"));
+
+  // A symlink that stays inside the tree is fine.
+  p.Write("src/Dockerfile.real", "FROM gantry/base:bookworm\n");
+  fs::create_symlink("Dockerfile.real", src / "Dockerfile");
+  auto inside = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
+  REQUIRE(inside.ok());
+  CHECK_THAT(Files(*inside)[".gantry/Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\n"));
+}
+
 TEST_CASE("missing pieces are named", "[builder][templates]") {
   Project p;
   p.Write("src/handler.py", "");

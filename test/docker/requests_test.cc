@@ -37,6 +37,8 @@ TEST_CASE("container create carries every setting in the engine's field names", 
   spec.security_opt = {"no-new-privileges"};
   spec.init = true;
   spec.network_mode = "none";
+  spec.log_driver = "json-file";
+  spec.log_options = {{"max-size", "10m"}, {"max-file", "3"}};
 
   HttpRequest r = ContainerCreateRequest(spec);
   CHECK(r.method == "POST");
@@ -62,6 +64,8 @@ TEST_CASE("container create carries every setting in the engine's field names", 
   CHECK(host["SecurityOpt"] == json{"no-new-privileges"});
   CHECK(host["Init"] == true);
   CHECK(host["NetworkMode"] == "none");
+  CHECK(host["LogConfig"] ==
+        json{{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "3"}}}});
   REQUIRE(host["Mounts"].size() == 2);
   CHECK(host["Mounts"][0] == json{{"Type", "bind"}, {"Source", "/run/gantry/r1"}, {"Target", "/run/gantry"},
                                   {"ReadOnly", false}});
@@ -77,6 +81,7 @@ TEST_CASE("an empty spec sends only the image and no limits", "[docker][requests
   CHECK_FALSE(body.contains("Cmd"));
   CHECK_FALSE(body["HostConfig"].contains("Memory"));
   CHECK_FALSE(body["HostConfig"].contains("Mounts"));
+  CHECK_FALSE(body["HostConfig"].contains("LogConfig"));
 }
 
 TEST_CASE("label filters are encoded as the engine's filters JSON", "[docker][requests]") {

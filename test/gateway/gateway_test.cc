@@ -2,6 +2,8 @@
 // and on TCP loopback, with a fake InvokeBackend.
 #include "gateway/gateway.h"
 
+#include <unistd.h>
+
 #include <boost/beast/core.hpp>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -421,6 +423,26 @@ TEST_CASE(
   CHECK(h.backend.failed() == 3);
   CHECK_THAT(h.backend.last_reason(), Catch::Contains("before answering"));
   CHECK(h.gateway->metrics().Invocations("default", "echo", 502) == 1);
+}
+
+TEST_CASE("gateway: a replica socket swapped for a symlink is never followed", "[gateway][invoke]") {
+  // The function owns its socket directory: it can replace shim.sock with a link to any
+  // socket on the host (here a live server standing in for /var/run/docker.sock).
+  Harness h;
+  std::string link = h.unix_up.socket_path() + ".swapped";
+  REQUIRE(::symlink(h.unix_up.socket_path().c_str(), link.c_str()) == 0);
+  Target swapped;
+  swapped.unix_socket = link;
+  swapped.replica = "swapped-1";
+  h.backend.Set("swapped", swapped);
+  int before = h.unix_up.requests();
+  auto r = Fetch(h.port, http::verb::get, "/function/swapped/echo");
+  ::unlink(link.c_str());
+  CHECK(r.result_int() == 502);
+  CHECK(h.unix_up.requests() == before);  // nothing reached what the link points at
+  CHECK(h.backend.last_failed());         // and the replica is taken out
+  // The real socket, by its own path, still works.
+  CHECK(Fetch(h.port, http::verb::get, "/function/echo/echo").result_int() == 200);
 }
 
 TEST_CASE("gateway: resolve errors become 404, 429, 503 and 502 with JSON bodies",

@@ -164,6 +164,7 @@ class Gantryd {
   }
   const std::string& token() const { return token_; }
   int port() const { return port_; }
+  pid_t pid() const { return pid_; }
   std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
 
   Reply Call(const std::string& method, const std::string& path, const std::string& body = "",
@@ -221,7 +222,11 @@ class StateDir {
   explicit StateDir(const TestEngine& engine) : path_(fs::temp_directory_path() / engine.Name("state")) {
     fs::create_directories(path_);
   }
-  ~StateDir() { fs::remove_all(path_); }
+  ~StateDir() {
+    UnmountAllBelow(path_.string());  // replicas' socket tmpfs, left for adoption
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
   const fs::path& path() const { return path_; }
 
  private:

@@ -49,6 +49,7 @@ struct RunDir {
     path = dir;
   }
   ~RunDir() {
+    testing::UnmountAllBelow(path);  // socket tmpfs of replicas left running for adoption
     std::error_code ignored;
     fs::remove_all(path, ignored);
   }

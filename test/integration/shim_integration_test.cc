@@ -3,6 +3,12 @@
 // no network, called through the unix socket in a bind-mounted host directory. Every image
 // and container carries the test's gantry.test label and is removed even when a check fails.
 #include <catch2/catch.hpp>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cstring>
 #include <nlohmann/json.hpp>
 
 #include <filesystem>
@@ -428,6 +434,126 @@ TEST_CASE("shim runtime-api: SIGTERM lets the call in flight finish, then stops 
   std::string logs = shim.Logs();
   CHECK_THAT(logs, Catch::Contains("SIGTERM: draining 1 call(s)"));
   CHECK_THAT(logs, Catch::Contains("handler stopped"));
+}
+
+// What came back on a raw connection: the response head as text, how many body bytes
+// followed it (not kept), and whether the connection broke (reset, error) instead of closing.
+struct RawExchange {
+  std::string head;
+  size_t body_bytes = 0;
+  bool broken = false;
+  bool write_failed = false;
+};
+
+// Writes `request` (all of it, as a client that does not wait for the answer would) to the
+// unix socket, then reads until the shim closes; every read and write bounded by 20 s.
+RawExchange Exchange(const std::string& path, const std::string& request) {
+  RawExchange out;
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  timeval tv{.tv_sec = 20, .tv_usec = 0};
+  ::setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+  ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  std::memcpy(addr.sun_path, path.c_str(), path.size() + 1);
+  REQUIRE(::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0);
+  size_t sent = 0;
+  while (sent < request.size()) {
+    ssize_t n = ::send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) {
+      out.write_failed = true;
+      break;
+    }
+    sent += static_cast<size_t>(n);
+  }
+  std::string data;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0) {
+      out.broken = true;
+      break;
+    }
+    if (n == 0) break;
+    if (out.head.empty()) {
+      data.append(buffer, static_cast<size_t>(n));
+      auto end = data.find("\r\n\r\n");
+      if (end != std::string::npos) {
+        out.head = data.substr(0, end + 4);
+        out.body_bytes = data.size() - end - 4;
+        if (out.head.find("413") != std::string::npos) out.head += data.substr(end + 4, 512);
+      }
+    } else {
+      out.body_bytes += static_cast<size_t>(n);
+    }
+  }
+  ::close(fd);
+  if (out.head.empty()) out.head = data.substr(0, 4096);
+  return out;
+}
+
+TEST_CASE("shim: a body over the limit is a 413 JSON answer, never a reset, and the shim lives on",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat", "GANTRY_MAX_BODY=64k"});
+  REQUIRE(shim.WaitReady());
+  const std::string big(8 << 20, 'b');  // far more than the socket buffers hold
+
+  SECTION("with a Content-Length") {
+    auto r = Exchange(shim.socket_path(), "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: " +
+                                              std::to_string(big.size()) + "\r\n\r\n" + big);
+    INFO(r.head);
+    CHECK_FALSE(r.write_failed);
+    CHECK_FALSE(r.broken);
+    CHECK_THAT(r.head, Catch::StartsWith("HTTP/1.1 413"));
+    CHECK_THAT(r.head, Catch::Contains("application/json") && Catch::Contains("\"error\""));
+  }
+  SECTION("chunked") {
+    std::string request = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
+    for (size_t at = 0; at < big.size(); at += 65536) request += "10000\r\n" + big.substr(at, 65536) + "\r\n";
+    request += "0\r\n\r\n";
+    auto r = Exchange(shim.socket_path(), request);
+    INFO(r.head);
+    CHECK_FALSE(r.write_failed);
+    CHECK_FALSE(r.broken);
+    CHECK_THAT(r.head, Catch::StartsWith("HTTP/1.1 413"));
+    CHECK_THAT(r.head, Catch::Contains("\"error\""));
+  }
+  auto after = shim.Call("POST", "/", "still here");
+  CHECK(after.status == 200);
+  CHECK(after.body == "still here");
+}
+
+TEST_CASE("shim exec: a large stdout is streamed (chunked) as it comes; an OOM-style kill is named",
+          "[integration][shim]") {
+  TestEngine engine;
+  std::string script =
+      "#!/bin/sh\n"
+      "case \"$Http_Query\" in\n"
+      "  big) head -c 50000000 /dev/zero;;\n"
+      "  small) echo small;;\n"
+      "  killed) kill -9 $$;;\n"
+      "esac\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh"});
+  REQUIRE(shim.WaitReady());
+  auto big = Exchange(shim.socket_path(), "GET /?big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  INFO(big.head);
+  CHECK_THAT(big.head, Catch::StartsWith("HTTP/1.1 200"));
+  CHECK_THAT(big.head, Catch::Contains("Transfer-Encoding: chunked"));
+  // 50 MB of zeros plus chunk framing: the whole output came through.
+  CHECK(big.body_bytes > 50000000u);
+  CHECK(big.body_bytes < 50000000u + 100000u);
+
+  auto small = shim.Call("GET", "/?small");
+  CHECK(small.status == 200);
+  CHECK(small.body == "small\n");
+  CHECK(small.headers.count("content-length") == 1);  // small output is answered whole
+
+  auto killed = shim.Call("GET", "/?killed");
+  CHECK(killed.status == 500);
+  CHECK_THAT(killed.body, Catch::Contains("function process was killed (out of memory?)"));
 }
 
 TEST_CASE("shim: a function that can't run makes the shim exit with a clear status",

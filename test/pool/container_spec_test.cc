@@ -59,6 +59,11 @@ TEST_CASE("pool: a shim replica runs locked down with its socket directory and s
   CHECK(HasEnv(spec, "GREETING=hi"));
   CHECK(HasEnv(spec, "GANTRY_TIMEOUT=1500ms"));
   CHECK(HasEnv(spec, "GANTRY_MAX_INFLIGHT=8"));
+  // The shim takes the gateway's body limit, so a big request is a 413, not a dead replica.
+  CHECK(HasEnv(spec, "GANTRY_MAX_BODY=" + std::to_string(64 << 20)));
+  // Bounded logs: one call printing without end can't fill the engine's disk.
+  CHECK(spec.log_driver == "json-file");
+  CHECK(spec.log_options == std::map<std::string, std::string>{{"max-size", "10m"}, {"max-file", "3"}});
 
   const docker::Mount* tmp = MountAt(spec, "/tmp");
   REQUIRE(tmp != nullptr);
@@ -89,6 +94,14 @@ TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "
   CHECK_FALSE(HasEnv(spec, "GANTRY_MAX_INFLIGHT=8"));
   CHECK(spec.read_only_rootfs);
   CHECK(spec.cap_drop == std::vector<std::string>{"ALL"});
+  CHECK(spec.log_options.at("max-size") == "10m");  // bounded logs for every container
+}
+
+TEST_CASE("pool: the log rotation limits are the pool's to choose", "[pool]") {
+  auto spec = ReplicaContainerSpec(Function(), "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2,
+                                   {.max_size = "512k", .max_files = 2});
+  CHECK(spec.log_driver == "json-file");
+  CHECK(spec.log_options == std::map<std::string, std::string>{{"max-size", "512k"}, {"max-file", "2"}});
 }
 
 TEST_CASE("pool: extra labels never override the pool's own", "[pool]") {

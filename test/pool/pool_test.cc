@@ -326,6 +326,44 @@ TEST_CASE("pool: a replica whose container dies is never leased again and is rep
   CHECK(h.docker.CountCalls("CreateContainer") == 2);
 }
 
+TEST_CASE("pool: an OOM kill inside a replica is recorded but does not make it dead", "[pool]") {
+  Harness h(/*watch_events=*/true);
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  d.concurrency = 2;
+  h.probe.Open();
+  REQUIRE(h.pool->Start({d}).ok());
+  REQUIRE(h.docker.WaitForEventsFollower());
+  h.pool->Flush();
+  FunctionStatus s = MustDescribe(*h.pool);
+  REQUIRE(s.ready == 1);
+  std::string id = s.replicas.at(0).id;
+  auto busy = h.Acquire();  // a call in flight on the replica
+  REQUIRE(busy->Wait().ok());
+
+  // One function process was killed by the kernel; the shim (PID 1) lives on.
+  auto container = h.docker.Find(id);
+  REQUIRE(container.has_value());
+  REQUIRE(h.docker.Emit(
+      docker::Event{.type = "container", .action = "oom", .id = id, .attributes = container->spec.labels}));
+  h.pool->Reconcile();
+  h.pool->Flush();
+  s = MustDescribe(*h.pool);
+  CHECK(s.ready == 1);
+  REQUIRE(s.replicas.size() == 1);
+  CHECK(s.replicas.at(0).id == id);
+  CHECK(s.replicas.at(0).state == "ready");
+  CHECK_THAT(s.replicas.at(0).last_error, Catch::Contains("out of memory"));
+  CHECK_THAT(s.last_error, Catch::Contains("out of memory"));
+  CHECK(h.docker.Find(id).has_value());
+  CHECK(h.docker.CountCalls("CreateContainer") == 1);
+  // Its other slot is still leased to the next call, warm.
+  auto next = h.Acquire();
+  REQUIRE(next->Wait().ok());
+  CHECK(next->Wait()->replica_id() == id);
+  CHECK_FALSE(next->Wait()->cold_start());
+}
+
 TEST_CASE("pool: Lease::Fail takes the replica out at once and starts a replacement", "[pool]") {
   Harness h;
   Deployment d = Echo();

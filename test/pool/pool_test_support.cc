@@ -79,6 +79,7 @@ Harness::Harness(bool watch_events) {
   options.probe = &probe;
   options.control_loop = false;
   options.watch_events = watch_events;
+  options.socket_dir_bytes = 0;  // no tmpfs mounts from unit tests
   pool = std::make_unique<Pool>(docker, options);
 }
 

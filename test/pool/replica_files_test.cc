@@ -1,6 +1,7 @@
 #include "pool/replica_files.h"
 
 #include <catch2/catch.hpp>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -36,7 +37,7 @@ struct stat Stat(const std::string& path) {
 TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner-only secrets", "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
-  REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k3y\n"}}, 65534).ok());
+  REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k3y\n"}}, 65534, 0).ok());
   CHECK((Stat(paths.socket_dir).st_mode & 07777) == 0777);
   struct stat secret = Stat(paths.SecretPath("api-key"));
   if (::geteuid() == 0) {
@@ -51,7 +52,7 @@ TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner
   CHECK(text.str() == "k3y\n");
 
   // Created again (a replica name reused): old content goes.
-  REQUIRE(CreateReplicaFiles(paths, {}, 65534).ok());
+  REQUIRE(CreateReplicaFiles(paths, {}, 65534, 0).ok());
   CHECK_FALSE(fs::exists(paths.SecretPath("api-key")));
   RemoveReplicaFiles(paths);
   CHECK_FALSE(fs::exists(paths.dir));
@@ -61,8 +62,82 @@ TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner
 TEST_CASE("pool: a missing run dir is created with the first replica's directory", "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path + "/not/yet", "r0123456789");
-  REQUIRE(CreateReplicaFiles(paths, {}, 65534).ok());
+  REQUIRE(CreateReplicaFiles(paths, {}, 65534, 0).ok());
   CHECK(fs::is_directory(paths.socket_dir));
+}
+
+// How many bytes a writer gets into `path` before the file system says no (at most `limit`).
+size_t FillFile(const std::string& path, size_t limit) {
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  REQUIRE(fd >= 0);
+  std::string block(64 << 10, 'x');
+  size_t written = 0;
+  while (written < limit) {
+    ssize_t n = ::write(fd, block.data(), block.size());
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
+  }
+  ::close(fd);
+  return written;
+}
+
+bool IsMountPoint(const std::string& path) {
+  return Stat(path).st_dev != Stat(fs::path(path).parent_path().string()).st_dev;
+}
+
+TEST_CASE("pool: the socket directory is a small tmpfs, so a function can't fill the host's disk", "[pool]") {
+  if (::geteuid() != 0) {
+    // Without root the mount is refused, with an error that says why.
+    TempDir tmp;
+    ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
+    auto s = CreateReplicaFiles(paths, {}, 65534, 64 << 10);
+    REQUIRE_FALSE(s.ok());
+    CHECK_THAT(s.error().message(), Catch::Contains("tmpfs") && Catch::Contains("root"));
+    return;
+  }
+  TempDir tmp;
+  ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
+  REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k"}}, 65534, 64 << 10).ok());
+  REQUIRE(IsMountPoint(paths.socket_dir));
+  CHECK((Stat(paths.socket_dir).st_mode & 07777) == 0777);
+  CHECK_FALSE(IsMountPoint(paths.secrets_dir));
+  // 16 MiB asked for, 64 KiB given.
+  size_t written = FillFile(paths.socket_dir + "/fill", 16 << 20);
+  CHECK(written <= (64 << 10));
+  // Few inodes too: a function can't make the directory a store of empty files.
+  int files = 0;
+  for (; files < 1000; ++files) {
+    int fd = ::open((paths.socket_dir + "/f" + std::to_string(files)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) break;
+    ::close(fd);
+  }
+  CHECK(files < 20);
+
+  // Created again (a replica name reused): a fresh, empty mount, not one stacked on the old.
+  REQUIRE(CreateReplicaFiles(paths, {}, 65534, 64 << 10).ok());
+  CHECK(IsMountPoint(paths.socket_dir));
+  CHECK(fs::is_empty(paths.socket_dir));
+  RemoveReplicaFiles(paths);
+  CHECK_FALSE(fs::exists(paths.dir));
+  std::ifstream mounts("/proc/self/mountinfo");
+  std::stringstream all;
+  all << mounts.rdbuf();
+  CHECK_THAT(all.str(), !Catch::Contains(tmp.path));
+}
+
+TEST_CASE("pool: UnmountAllBelow takes every mount under a tree off, deepest first", "[pool]") {
+  if (::geteuid() != 0) return;
+  TempDir tmp;
+  ReplicaPaths a = PathsFor(tmp.path, "r0000000001");
+  ReplicaPaths b = PathsFor(tmp.path, "r0000000002");
+  REQUIRE(CreateReplicaFiles(a, {}, 65534, 64 << 10).ok());
+  REQUIRE(CreateReplicaFiles(b, {}, 65534, 64 << 10).ok());
+  UnmountAllBelow(tmp.path);
+  CHECK_FALSE(IsMountPoint(a.socket_dir));
+  CHECK_FALSE(IsMountPoint(b.socket_dir));
+  std::error_code ec;
+  fs::remove_all(tmp.path, ec);
+  CHECK_FALSE(ec);
 }
 
 }  // namespace

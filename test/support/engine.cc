@@ -1,5 +1,7 @@
 #include "support/engine.h"
 
+#include "pool/replica_files.h"
+
 #include <catch2/catch.hpp>
 #include <unistd.h>
 
@@ -42,5 +44,7 @@ int TestEngine::RemoveAll() {
   }
   return removed;
 }
+
+void UnmountAllBelow(const std::string& dir) { pool::UnmountAllBelow(dir); }
 
 }  // namespace gantry::testing

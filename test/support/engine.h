@@ -39,4 +39,9 @@ class TestEngine {
   std::string selector_;
 };
 
+// Lazily unmounts everything mounted at or below `dir` (gantryd's per-replica socket
+// tmpfs under a test's state or run directory outlives a stopped gantryd), so the test can
+// remove the tree. Needs root to do anything; never fails.
+void UnmountAllBelow(const std::string& dir);
+
 }  // namespace gantry::testing
