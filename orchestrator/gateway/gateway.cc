@@ -999,8 +999,14 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
           core::Error::Internal(fmt::format("{} {}: {}", api.method, api.path, e.what())));
     }
   };
-  // Inline without workers too: ServeInMemory runs on one thread and never Start()s.
-  ApiResponse r = route->on_io_thread || !workers_ ? work() : co_await OnWorker(std::move(work));
+  // Inline without workers too: ServeInMemory runs on one thread and never Start()s. (Not
+  // a conditional around the co_await: g++ 12 gets temporaries wrong in one.)
+  ApiResponse r;
+  if (route->on_io_thread || !workers_) {
+    r = work();
+  } else {
+    r = co_await OnWorker(std::move(work));
+  }
   co_return co_await answer(std::move(r));
 }
 
