@@ -303,7 +303,7 @@ class Gateway::Server {
   UpstreamPool upstreams_;
   std::shared_ptr<Life> life_ = std::make_shared<Life>();
   std::atomic<int> port_{0};
-  std::atomic<int> connections_{0};   // client connections open
+  std::atomic<int> connections_{0};    // client connections open
   std::atomic<int> api_in_flight_{0};  // management calls running or queued on the workers
   std::unique_ptr<net::thread_pool> workers_;
   std::vector<std::thread> io_threads_;
@@ -954,8 +954,9 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
       !slot.TryTake(std::max(1, options_.worker_threads) + std::max(0, options_.max_api_queue))) {
     keep = keep && !body_pending;
     ApiResponse r = JsonResponse(
-        503, fmt::format("gantryd is busy ({} management calls running, {} queued); retry",
-                         std::max(1, options_.worker_threads), std::max(0, options_.max_api_queue)));
+        503,
+        fmt::format("gantryd is busy ({} management calls running, {} queued); retry",
+                    std::max(1, options_.worker_threads), std::max(0, options_.max_api_queue)));
     r.headers.emplace("Retry-After", "1");
     co_return co_await answer(std::move(r));
   }
@@ -1012,8 +1013,8 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
 
 std::string Gateway::Server::ServeInMemory(std::string_view input) {
   net::io_context io(1);
-  Connection<MemoryStream> c{MemoryStream(io, input), beast::flat_buffer(limits_.head_bytes), {},
-                             nullptr, ""};
+  Connection<MemoryStream> c{
+      MemoryStream(io, input), beast::flat_buffer(limits_.head_bytes), {}, nullptr, ""};
   // Exceptions are not caught here: for a fuzzer, one escaping is the finding.
   net::co_spawn(io, Session(c), net::detached);
   io.run();

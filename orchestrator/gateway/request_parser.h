@@ -69,7 +69,8 @@ class RequestParser : public boost::beast::http::request_parser<Body> {
   // never sets: checking the size is all there is to do.
   void on_chunk_header_impl(std::uint64_t, std::string_view extensions,
                             boost::beast::error_code& ec) override {
-    if (extensions.size() > limits_.extension_bytes) ec = boost::beast::http::error::bad_chunk_extension;
+    if (extensions.size() > limits_.extension_bytes)
+      ec = boost::beast::http::error::bad_chunk_extension;
   }
 
   RequestLimits limits_;

@@ -8,7 +8,6 @@
 #include <condition_variable>
 #include <future>
 #include <mutex>
-#include <sys/socket.h>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -749,15 +748,26 @@ using tcp = net::ip::tcp;
 struct RawClient {
   explicit RawClient(int port) : socket(io) {
     socket.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
-    timeval tv{10, 0};
-    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
   }
   void Send(const std::string& bytes) { net::write(socket, net::buffer(bytes)); }
-  // The next response, or the error that ended the read (eof: closed without an answer).
+  // The next response, or the error that ended the read: end_of_stream or a reset when the
+  // gateway closed without an answer, timed_out when it did neither within the bound.
   boost::system::error_code Read(TestClient::Response& res) {
-    boost::system::error_code ec;
-    http::read(socket, buffer, res, ec);
-    return ec;
+    boost::system::error_code result = net::error::timed_out;
+    bool done = false;
+    http::async_read(socket, buffer, res, [&](boost::system::error_code ec, std::size_t) {
+      result = ec;
+      done = true;
+    });
+    io.restart();
+    io.run_for(std::chrono::seconds(10));
+    if (!done) {
+      socket.cancel();
+      io.restart();
+      io.run();
+      result = net::error::timed_out;
+    }
+    return result;
   }
   net::io_context io;
   tcp::socket socket;
@@ -768,9 +778,10 @@ TEST_CASE("gateway: a trailer field over 64 KiB gets 431 and gantryd keeps servi
           "[gateway][limits]") {
   Harness h;
   RawClient c(h.port);
-  c.Send("GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "3\r\nabc\r\n0\r\nX-T: " +
-         std::string(70'000, 't') + "\r\n\r\n");
+  c.Send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: " +
+      std::string(70'000, 't') + "\r\n\r\n");
   TestClient::Response res;
   REQUIRE_FALSE(c.Read(res));
   CHECK(res.result_int() == 431);
@@ -782,8 +793,9 @@ TEST_CASE("gateway: broken chunk framing on invoke is 400 JSON and the replica i
           "[gateway][limits]") {
   Harness h;
   RawClient c(h.port);
-  c.Send("POST /function/echo/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-         "3\r\nabcXY0\r\n\r\n");
+  c.Send(
+      "POST /function/echo/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabcXY0\r\n\r\n");
   TestClient::Response res;
   REQUIRE_FALSE(c.Read(res));
   CHECK(res.result_int() == 400);
@@ -838,14 +850,13 @@ TEST_CASE("gateway: a request head that trickles in is cut off after the header 
   auto ec = c.Read(res);
   // Closed by the gateway (eof or reset), not our read giving up after 10 s.
   CHECK(ec);
-  CHECK(ec != net::error::would_block);
-  CHECK(ec != net::error::try_again);
   CHECK(ec != net::error::timed_out);
   CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
 }
 
-TEST_CASE("gateway: /healthz and /metrics answer while every worker is blocked; a full queue is 503",
-          "[gateway][api]") {
+TEST_CASE(
+    "gateway: /healthz and /metrics answer while every worker is blocked; a full queue is 503",
+    "[gateway][api]") {
   std::mutex mu;
   std::condition_variable cv;
   int entered = 0;

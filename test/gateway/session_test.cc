@@ -25,7 +25,8 @@ class EchoBackend : public InvokeBackend {
   explicit EchoBackend(std::string socket_path) : socket_path_(std::move(socket_path)) {}
   void Resolve(const std::string& ns, const std::string& name, ResolveCallback done) override {
     if (name != "echo") {
-      done(core::Error::NotFound("function \"" + name + "\" not found in namespace \"" + ns + "\""));
+      done(
+          core::Error::NotFound("function \"" + name + "\" not found in namespace \"" + ns + "\""));
       return;
     }
     Target t;
@@ -50,12 +51,11 @@ struct Session {
     o.auth_disabled = true;
     o.max_api_body = 1 << 20;
     o.max_invoke_body = 1 << 20;
-    std::vector<Route> routes = {
-        Route{"POST", "/echo",
-              [](const ApiRequest& r) -> core::Result<ApiResponse> {
-                return ApiResponse{200, "text/plain", r.body, {}};
-              },
-              false}};
+    std::vector<Route> routes = {Route{"POST", "/echo",
+                                       [](const ApiRequest& r) -> core::Result<ApiResponse> {
+                                         return ApiResponse{200, "text/plain", r.body, {}};
+                                       },
+                                       false}};
     gateway = std::make_unique<Gateway>(o, backend, std::move(routes));
   }
   // Every response in what the gateway wrote back, in order.
@@ -86,8 +86,7 @@ struct Session {
 };
 
 std::string Chunked(const std::string& target, const std::string& body) {
-  return "POST " + target +
-         " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+  return "POST " + target + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
 }
 
 std::string ErrorOf(const http::response<http::string_body>& r) {
@@ -97,9 +96,10 @@ std::string ErrorOf(const http::response<http::string_body>& r) {
 
 TEST_CASE("session: a trailer field over 64 KiB is 431, not an exception", "[gateway][limits]") {
   Session s;
-  std::string input = "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
-                      "3\r\nabc\r\n0\r\nX-T: " +
-                      std::string(70'000, 't') + "\r\n\r\n";
+  std::string input =
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: " +
+      std::string(70'000, 't') + "\r\n\r\n";
   auto answers = s.Serve(input);
   REQUIRE(answers.size() == 1);
   CHECK(answers[0].result_int() == 431);
@@ -114,7 +114,8 @@ TEST_CASE("session: limits on fields, trailers and chunk extensions", "[gateway]
     int status;
   };
   std::string many_trailers;
-  for (int i = 0; i < 2000; ++i) many_trailers += "X-T" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
+  for (int i = 0; i < 2000; ++i)
+    many_trailers += "X-T" + std::to_string(i) + ": " + std::string(40, 'v') + "\r\n";
   const std::vector<Case> cases = {
       {"one header field over 32 KiB",
        "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(40'000, 'h') + "\r\n\r\n", 431},
@@ -124,14 +125,15 @@ TEST_CASE("session: limits on fields, trailers and chunk extensions", "[gateway]
        431},
       {"one trailer field over 32 KiB",
        Chunked("/echo", "1\r\na\r\n0\r\nX-T: " + std::string(40'000, 't') + "\r\n\r\n"), 431},
-      {"many small trailers over 64 KiB in all", Chunked("/echo", "1\r\na\r\n0\r\n" + many_trailers + "\r\n"),
-       431},
+      {"many small trailers over 64 KiB in all",
+       Chunked("/echo", "1\r\na\r\n0\r\n" + many_trailers + "\r\n"), 431},
       {"chunk extensions over 4 KiB",
        Chunked("/echo", "1;ext=" + std::string(5000, 'e') + "\r\na\r\n0\r\n\r\n"), 400},
       {"a chunk header line over 64 KiB",
        Chunked("/echo", "1;ext=" + std::string(70'000, 'e') + "\r\na\r\n0\r\n\r\n"), 431},
       {"a chunked body over the limit",
-       Chunked("/echo", "100000\r\n" + std::string(0x100000, 'b') + "\r\n1\r\nb\r\n0\r\n\r\n"), 413},
+       Chunked("/echo", "100000\r\n" + std::string(0x100000, 'b') + "\r\n1\r\nb\r\n0\r\n\r\n"),
+       413},
   };
   for (const auto& c : cases) {
     SECTION(c.what) {

@@ -13,13 +13,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "gantryd_support.h"
@@ -63,7 +62,7 @@ class Raw {
   void ShutdownWrite() { ::shutdown(fd_, SHUT_WR); }
 
   struct Answer {
-    bool closed = false;    // end of stream or reset before any byte of an answer
+    bool closed = false;     // end of stream or reset before any byte of an answer
     bool timed_out = false;  // nothing at all within the read bound
     int status = 0;
     std::string head;
@@ -138,8 +137,10 @@ void CheckServes(const Gantryd& g) {
   CHECK(r.status == 200);
 }
 
-std::string Chunked(const std::string& target, const std::string& body, const std::string& method = "POST") {
-  return method + " " + target + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" + body;
+std::string Chunked(const std::string& target, const std::string& body,
+                    const std::string& method = "POST") {
+  return method + " " + target + " HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" +
+         body;
 }
 
 // The management path with a body that is read: GET /healthz needs no token and takes one.
@@ -149,11 +150,13 @@ std::string ChunkedHealthz(const std::string& body) {
 
 std::string ManyTrailers(size_t bytes) {
   std::string t;
-  for (int i = 0; t.size() < bytes; ++i) t += "X-T" + std::to_string(i) + ": " + std::string(60, 'v') + "\r\n";
+  for (int i = 0; t.size() < bytes; ++i)
+    t += "X-T" + std::to_string(i) + ": " + std::string(60, 'v') + "\r\n";
   return t;
 }
 
-TEST_CASE("bad http: malformed, oversize and broken requests get a 4xx JSON or a close", "[integration][bad_http]") {
+TEST_CASE("bad http: malformed, oversize and broken requests get a 4xx JSON or a close",
+          "[integration][bad_http]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -170,22 +173,26 @@ TEST_CASE("bad http: malformed, oversize and broken requests get a 4xx JSON or a
       {"binary junk", std::string("\x00\x01\x02\xff\r\n\r\n", 8), 400},
       {"header without colon", "GET /healthz HTTP/1.1\r\nBad Header\r\n\r\n", 400},
       {"a head cut short", "GET /healthz HTTP/1.1\r\nHost: x", 0, true},
-      {"a 100 KB header field", "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(100'000, 'h') + "\r\n\r\n", 431},
+      {"a 100 KB header field",
+       "GET /healthz HTTP/1.1\r\nX-Big: " + std::string(100'000, 'h') + "\r\n\r\n", 431},
       {"a 70,000-byte trailer field (issue 10's abort)",
-       "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: " + std::string(70'000, 't') +
-           "\r\n\r\n",
+       "GET /healthz HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: " +
+           std::string(70'000, 't') + "\r\n\r\n",
        431},
-      {"200 KB of small trailers", ChunkedHealthz("3\r\nabc\r\n0\r\n" + ManyTrailers(200'000) + "\r\n"),
-       431},
-      {"a 70 KB chunk extension", ChunkedHealthz("3;x=" + std::string(70'000, 'e') + "\r\nabc\r\n0\r\n\r\n"), 431},
+      {"200 KB of small trailers",
+       ChunkedHealthz("3\r\nabc\r\n0\r\n" + ManyTrailers(200'000) + "\r\n"), 431},
+      {"a 70 KB chunk extension",
+       ChunkedHealthz("3;x=" + std::string(70'000, 'e') + "\r\nabc\r\n0\r\n\r\n"), 431},
       {"a management body over 32 MiB",
        "GET /healthz HTTP/1.1\r\nHost: x\r\nContent-Length: 40000000\r\n\r\n", 413},
-      {"an invoke body over 64 MiB", "POST /function/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n",
-       413},
+      {"an invoke body over 64 MiB",
+       "POST /function/nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100000000\r\n\r\n", 413},
       {"a chunk size that is not hex", ChunkedHealthz("zz\r\nabc\r\n0\r\n\r\n"), 400},
       {"no CRLF after chunk data", ChunkedHealthz("3\r\nabcXY0\r\n\r\n"), 400},
       {"both Content-Length and chunked",
-       "GET /healthz HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n", 400},
+       "GET /healthz HTTP/1.1\r\nContent-Length: 3\r\nTransfer-Encoding: "
+       "chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+       400},
   };
   for (const auto& c : cases) {
     Raw raw(gantryd.port());
@@ -230,7 +237,8 @@ TEST_CASE("bad http: slowloris is cut off after --header-timeout; an idle keep-a
   }
 }
 
-TEST_CASE("bad http: connections over --max-connections get 503 JSON and a close", "[integration][bad_http]") {
+TEST_CASE("bad http: connections over --max-connections get 503 JSON and a close",
+          "[integration][bad_http]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path(), {"--max-connections", "32"});
@@ -254,7 +262,8 @@ TEST_CASE("bad http: connections over --max-connections get 503 JSON and a close
   held.clear();
   // Their sessions see the close and free their places.
   Reply r;
-  for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       std::chrono::steady_clock::now() < until;) {
     r = gantryd.Call("GET", "/healthz", "", {}, false);
     if (r.status == 200) break;
     std::this_thread::sleep_for(20ms);
@@ -269,12 +278,14 @@ TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path; the
   Gantryd gantryd(engine, state.path());
   fs::path src = state.path() / "fn";
   fs::create_directories(src);
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: cat\nspec:\n"
-                                        "  runtime: exec\n  command: [\"cat\"]\n  scale: {min: 1, max: 2}\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: cat\nspec:\n"
+         "  runtime: exec\n  command: [\"cat\"]\n  scale: {min: 1, max: 2}\n";
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   auto bundle = builder::MakeBundle(fn);
   REQUIRE(bundle.ok());
-  Reply created = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/cat", *bundle);
+  Reply created = gantryd.Call(
+      "PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/cat", *bundle);
   INFO(gantryd.Log());
   REQUIRE(created.status == 201);
   std::string invoke = "/function/cat." + engine.value();
@@ -285,7 +296,8 @@ TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path; the
   const std::vector<std::pair<std::string, std::string>> broken = {
       {"chunk size not hex", "zz\r\nabc\r\n0\r\n\r\n"},
       {"no CRLF after chunk data", "3\r\nabcXY0\r\n\r\n"},
-      {"a 70,000-byte trailer field", "3\r\nabc\r\n0\r\nX-T: " + std::string(70'000, 't') + "\r\n\r\n"},
+      {"a 70,000-byte trailer field",
+       "3\r\nabc\r\n0\r\nX-T: " + std::string(70'000, 't') + "\r\n\r\n"},
       {"200 KB of small trailers", "3\r\nabc\r\n0\r\n" + ManyTrailers(200'000) + "\r\n"},
   };
   for (const auto& [what, body] : broken) {
@@ -305,7 +317,8 @@ TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path; the
   CHECK(after.body == "still");
   CHECK(after.headers["x-cold-start"] == "false");
   CHECK(ContainersOf(engine, "cat") == replicas);
-  CHECK(gantryd.Call("DELETE", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/cat").status == 200);
+  CHECK(gantryd.Call("DELETE", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/cat")
+            .status == 200);
 }
 
 }  // namespace
