@@ -25,10 +25,10 @@
 #include <utility>
 
 #include "core/log.h"
+#include "gateway/bounded_parser.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_path.h"
 #include "gateway/memory_stream.h"
-#include "gateway/request_parser.h"
 #include "gateway/route_table.h"
 #include "gateway/upstream_pool.h"
 #include "gateway/url.h"
@@ -42,7 +42,6 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using beast::error_code;
 
-constexpr std::size_t kHeaderLimit = 64 * 1024;  // of a replica's answer
 constexpr std::size_t kRelayBufferSize = 64 * 1024;
 constexpr std::chrono::seconds kWriteTimeout{60};
 
@@ -470,7 +469,7 @@ net::awaitable<void> Gateway::Server::TcpSession(tcp::socket socket) {
   auto remote = socket.remote_endpoint(ec);
   Connection<beast::tcp_stream> c{beast::tcp_stream(std::move(socket)),
                                   beast::flat_buffer(limits_.head_bytes),
-                                  {},
+                                  beast::flat_buffer(limits_.head_bytes),
                                   nullptr,
                                   ec ? "" : remote.address().to_string()};
   co_await Session(c);
@@ -744,7 +743,7 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection<Stream>& c, HeaderParser
   // a request without a body is then sent again on a fresh connection.
   std::optional<UpstreamSocket> upstream;
   beast::flat_buffer& upstream_buffer = c.upstream_buffer;
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<ResponseParser<http::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     upstream.reset();
@@ -802,9 +801,10 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection<Stream>& c, HeaderParser
     }
     error_code ec = sent.write_ec;
     if (!ec) {
-      parser.emplace();
+      // A replica is hostile ground too: its trailers and fields are bounded like a
+      // caller's (and upstream_buffer, like the client's buffer, is bounded).
+      parser.emplace(limits_);
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-      parser->header_limit(kHeaderLimit);
       if (head) parser->skip(true);
       upstream_buffer.clear();
       co_await http::async_read_header(*upstream, upstream_buffer, *parser, Await(ec));
@@ -1014,7 +1014,8 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
 std::string Gateway::Server::ServeInMemory(std::string_view input) {
   net::io_context io(1);
   Connection<MemoryStream> c{
-      MemoryStream(io, input), beast::flat_buffer(limits_.head_bytes), {}, nullptr, ""};
+      MemoryStream(io, input), beast::flat_buffer(limits_.head_bytes),
+      beast::flat_buffer(limits_.head_bytes), nullptr, ""};
   // Exceptions are not caught here: for a fuzzer, one escaping is the finding.
   net::co_spawn(io, Session(c), net::detached);
   io.run();

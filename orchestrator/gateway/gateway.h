@@ -42,7 +42,7 @@ struct GatewayOptions {
 //   GET /healthz, GET /metrics (Prometheus text), answered on the io threads
 //   the management routes given at construction (handlers on the worker threads).
 // Every error answer is a JSON body {"error": "..."} (invoke errors add "function"). What a
-// client sends is bounded (RequestLimits in request_parser.h, the body limits above): too
+// client sends is bounded (RequestLimits in bounded_parser.h, the body limits above): too
 // large is 413/431, malformed is 400, and no request can throw out of the io threads.
 // Start and Stop from one thread; metrics() and port() are thread-safe.
 class Gateway {

@@ -9,10 +9,10 @@
 
 namespace gantry::gateway {
 
-// What a client may send around its body. Beast's own limits cover the request head
+// What a client (or a replica) may send around a body. Beast's own limits cover the head
 // (header_limit) and the body (body_limit) but not trailers or chunk extensions; and a field
 // value over 65533 bytes makes basic_fields throw std::length_error from inside a read's
-// completion handler, where no coroutine can catch it. RequestParser checks these before
+// completion handler, where no coroutine can catch it. BoundedParser checks these before
 // Beast stores anything. The read buffer must also be bounded (max_size() no larger than
 // `head_bytes`): trailers and a chunk's header line are parsed only once they are wholly in
 // the buffer, so the buffer's bound is what keeps them from growing memory.
@@ -23,24 +23,24 @@ struct RequestLimits {
   std::size_t extension_bytes = 4 * 1024;  // the extensions of one chunk
 };
 
-// An http::request_parser<Body> that enforces RequestLimits: a field over field_bytes or a
+// An http::parser<isRequest, Body> that enforces RequestLimits: a field over field_bytes or a
 // trailer section over trailer_bytes ends the parse with http::error::header_limit, chunk
 // extensions over extension_bytes with http::error::bad_chunk_extension. It never throws for
 // the sizes of what it parses. Like Beast's parser, it converts to another Body by move (the
 // limits and what was counted come along). Not thread-safe.
-template <class Body>
-class RequestParser : public boost::beast::http::request_parser<Body> {
-  using Base = boost::beast::http::request_parser<Body>;
+template <bool isRequest, class Body>
+class BoundedParser : public boost::beast::http::parser<isRequest, Body> {
+  using Base = boost::beast::http::parser<isRequest, Body>;
 
  public:
-  explicit RequestParser(const RequestLimits& limits) : limits_(limits) {
+  explicit BoundedParser(const RequestLimits& limits) : limits_(limits) {
     this->header_limit(static_cast<std::uint32_t>(limits.head_bytes));
   }
 
   // Continues `other` (whose header is done) with this Body.
   template <class OtherBody>
-  explicit RequestParser(RequestParser<OtherBody>&& other)
-      : Base(static_cast<boost::beast::http::request_parser<OtherBody>&&>(other)),
+  explicit BoundedParser(BoundedParser<isRequest, OtherBody>&& other)
+      : Base(static_cast<boost::beast::http::parser<isRequest, OtherBody>&&>(other)),
         limits_(other.limits()),
         trailer_bytes_(other.trailer_bytes()) {}
 
@@ -76,5 +76,10 @@ class RequestParser : public boost::beast::http::request_parser<Body> {
   RequestLimits limits_;
   std::size_t trailer_bytes_ = 0;
 };
+
+template <class Body>
+using RequestParser = BoundedParser<true, Body>;
+template <class Body>
+using ResponseParser = BoundedParser<false, Body>;
 
 }  // namespace gantry::gateway
