@@ -306,11 +306,12 @@ TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path; the
     CheckRefused(raw, what, 0);
     CheckServes(gantryd);
   }
-  // Bodies over the shim's own limit but within the gateway's: whatever the answer, the
-  // caller must not have killed the replica.
+  // Bodies over the shim's own limit but within the gateway's: whatever the answer (curl
+  // may even see the close before it has sent everything), the caller must not have
+  // killed the replica.
   for (int i = 0; i < 5; ++i) {
     Reply big = gantryd.Call("POST", invoke, std::string(10 << 20, 'b'), {}, false);
-    CHECK(big.status != 0);
+    UNSCOPED_INFO("10 MiB body: " << big.status);
   }
   Reply after = gantryd.Call("POST", invoke, "still", {}, false);
   CHECK(after.status == 200);
