@@ -22,6 +22,7 @@
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
 #include "pool/pool.h"
+#include "spec/duration.h"
 #include "store/store.h"
 
 namespace {
@@ -46,6 +47,8 @@ struct Flags {
   int64_t socket_dir_size = 64 << 10;
   std::string container_log_max_size = "10m";
   int container_log_max_files = 3;
+  gateway::GatewayOptions gateway;  // the front door's limits (the other fields are set below)
+  std::string header_timeout = "10s";
 };
 
 // The directory holding this executable (for the shim installed beside it).
@@ -120,8 +123,22 @@ int main(int argc, char** argv) {
   app.add_option("--container-log-max-files", f.container_log_max_files, "rotated log files kept per container")
       ->capture_default_str()
       ->check(CLI::PositiveNumber);
+  app.add_option("--max-connections", f.gateway.max_connections,
+                 "client connections open at once; more are answered 503 and closed")
+      ->capture_default_str()->check(CLI::PositiveNumber);
+  app.add_option("--header-timeout", f.header_timeout,
+                 "a request head must be complete this long after its first byte (e.g. 10s, 500ms)")
+      ->capture_default_str();
+  app.add_option("--max-api-queue", f.gateway.max_api_queue,
+                 "management calls waiting for a worker; more are answered 503")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
   CLI11_PARSE(app, argc, argv);
 
+  if (auto t = spec::ParseDuration(f.header_timeout); t && t->count() > 0) {
+    f.gateway.header_timeout = *t;
+  } else {
+    return Fail("--header-timeout: expected a positive duration such as 10s or 500ms");
+  }
   core::LogLevel level;
   if (!core::ParseLogLevel(f.log_level, &level)) return Fail("--log-level: expected debug, info, warn or error");
   core::SetLogLevel(level);
@@ -202,8 +219,10 @@ int main(int argc, char** argv) {
   std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker);
   routes.push_back(async.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
-  gateway::Gateway gateway({.listen = f.listen, .token = token, .auth_disabled = f.no_auth}, backend,
-                           std::move(routes));
+  f.gateway.listen = f.listen;
+  f.gateway.token = token;
+  f.gateway.auth_disabled = f.no_auth;
+  gateway::Gateway gateway(f.gateway, backend, std::move(routes));
   builds = &gateway.metrics().AddCounter("gantry_builds_total", "Image builds that applies needed, by outcome.",
                                          {"outcome"});
   gateway.metrics().AddCollector([&pool](std::string& out) {

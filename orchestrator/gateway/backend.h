@@ -65,6 +65,9 @@ struct Route {
   std::string pattern;  // "/system/function/{name}", "/apis/gantry/v1/namespaces/{ns}/functions/{name}"
   ApiHandler handler;
   bool needs_auth = true;
+  // Cheap and never blocking (/healthz, /metrics): run on the io thread, so a queue of slow
+  // handlers on the workers can't hold it up.
+  bool on_io_thread = false;
 };
 
 }  // namespace gantry::gateway

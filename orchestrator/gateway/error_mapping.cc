@@ -1,8 +1,18 @@
 #include "gateway/error_mapping.h"
 
+#include <boost/beast/http/error.hpp>
 #include <nlohmann/json.hpp>
 
 namespace gantry::gateway {
+
+int RequestErrorStatus(const boost::system::error_code& ec) {
+  namespace http = boost::beast::http;
+  if (!ec || ec.category() != http::make_error_code(http::error::bad_method).category()) return 0;
+  if (ec == http::error::end_of_stream) return 0;
+  if (ec == http::error::body_limit) return 413;
+  if (ec == http::error::header_limit || ec == http::error::buffer_overflow) return 431;
+  return 400;
+}
 
 int ApiStatusFor(core::ErrorCode code) {
   switch (code) {

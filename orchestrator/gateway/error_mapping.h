@@ -1,5 +1,6 @@
 #pragma once
 
+#include <boost/system/error_code.hpp>
 #include <string>
 #include <string_view>
 
@@ -19,6 +20,13 @@ int ApiStatusFor(core::ErrorCode code);
 // (the function's queue is full), kTimeout 503 (no replica became free in time), anything
 // else 502.
 int InvokeStatusFor(core::ErrorCode code);
+
+// For a client's request that Beast could not read on (an error of the http category):
+// body_limit 413; header_limit and buffer_overflow 431 (header or trailer fields, or a
+// chunk header, over the limits); anything else 400 (a stream that ends mid-message too:
+// the caller may only have shut down its sending side). 0 for an error that is not the
+// request's fault (a transport error, end of stream before a request), which gets no answer.
+int RequestErrorStatus(const boost::system::error_code& ec);
 
 // A JSON error body: {"error": "<message>"}, plus "function": "<function>" when that is not
 // empty.

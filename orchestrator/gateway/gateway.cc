@@ -26,8 +26,10 @@
 
 #include "core/log.h"
 #include "core/unix_socket.h"
+#include "gateway/bounded_parser.h"
 #include "gateway/error_mapping.h"
 #include "gateway/invoke_path.h"
+#include "gateway/memory_stream.h"
 #include "gateway/route_table.h"
 #include "gateway/upstream_pool.h"
 #include "gateway/url.h"
@@ -41,7 +43,6 @@ namespace http = beast::http;
 using tcp = net::ip::tcp;
 using beast::error_code;
 
-constexpr std::size_t kHeaderLimit = 64 * 1024;
 constexpr std::size_t kRelayBufferSize = 64 * 1024;
 constexpr std::chrono::seconds kWriteTimeout{60};
 
@@ -122,12 +123,21 @@ class ReleaseOnce {
 
 // What the deadline timer of one call may touch; all on the session's strand. The timer's
 // handler may run after the call is over, so it checks `active` first.
+template <class Stream>
 struct Deadline {
   bool active = true;
   bool fired = false;
   UpstreamSocket* upstream = nullptr;
-  beast::tcp_stream* client = nullptr;
+  Stream* client = nullptr;
 };
+
+void ShutdownSend(beast::tcp_stream& stream) {
+  error_code ec;
+  stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+}
+void ShutdownSend(MemoryStream& stream) {
+  stream.shutdown_send();
+}
 
 // What a Resolve callback shares with the waiting coroutine: the result, and the timer
 // that the coroutine waits on (touched only on the session's strand).
@@ -188,6 +198,35 @@ net::awaitable<RelayResult> RelayBody(In& in, beast::flat_buffer& in_buffer,
   co_return r;
 }
 
+// Counts the management calls given to the workers (running or queued) while it lives.
+class ApiSlot {
+ public:
+  explicit ApiSlot(std::atomic<int>& count) : count_(count) {}
+  ApiSlot(const ApiSlot&) = delete;
+  ApiSlot& operator=(const ApiSlot&) = delete;
+  ~ApiSlot() {
+    if (held_) count_.fetch_sub(1);
+  }
+  // Takes a slot when fewer than `limit` are taken.
+  bool TryTake(int limit) {
+    int n = count_.load();
+    while (n < limit) {
+      if (count_.compare_exchange_weak(n, n + 1)) return held_ = true;
+    }
+    return false;
+  }
+
+ private:
+  std::atomic<int>& count_;
+  bool held_ = false;
+};
+
+// Counts a client connection while it lives.
+struct ConnectionCount {
+  std::atomic<int>& count;
+  ~ConnectionCount() { count.fetch_sub(1); }
+};
+
 ApiResponse JsonResponse(int status, std::string_view message) {
   ApiResponse r;
   r.status = status;
@@ -215,39 +254,57 @@ class Gateway::Server {
   void Stop();
   int port() const { return port_.load(); }
   Metrics& metrics() { return metrics_; }
+  std::string ServeInMemory(std::string_view input);
 
  private:
-  // Per client connection: the relay buffer (allocated on the first invoke) and the peer.
+  // Per client connection: the stream (beast::tcp_stream, or MemoryStream in
+  // ServeInMemory), its read buffer (bounded: see RequestLimits), the relay buffers
+  // (allocated on the first invoke) and the peer.
+  template <class Stream>
   struct Connection {
-    beast::tcp_stream stream;
+    Stream stream;
     beast::flat_buffer buffer;
     beast::flat_buffer upstream_buffer;  // reserved, with scratch, on the first invoke
     std::unique_ptr<char[]> scratch;
     std::string peer;
   };
-  using HeaderParser = http::request_parser<http::empty_body>;
+  using HeaderParser = RequestParser<http::empty_body>;
   using Response = http::response<http::string_body>;
 
   std::vector<Route> WithBuiltins(std::vector<Route> routes);
+  void RunIo();
 
   net::awaitable<void> AcceptLoop();
-  net::awaitable<void> Session(tcp::socket socket);
-  net::awaitable<bool> Invoke(Connection& c, HeaderParser& hp);
-  net::awaitable<bool> Manage(Connection& c, HeaderParser& hp);
+  void Refuse(tcp::socket& socket);
+  template <class Stream>
+  net::awaitable<void> Session(Connection<Stream>& c);
+  net::awaitable<void> TcpSession(tcp::socket socket);
+  template <class Stream>
+  net::awaitable<bool> Invoke(Connection<Stream>& c, HeaderParser& hp);
+  template <class Stream>
+  net::awaitable<bool> Manage(Connection<Stream>& c, HeaderParser& hp);
+  template <class Stream>
+  net::awaitable<bool> BadRequest(Connection<Stream>& c, const error_code& ec, unsigned version);
   net::awaitable<core::Result<Target>> Resolve(const std::string& ns, const std::string& name);
   net::awaitable<ApiResponse> OnWorker(std::function<ApiResponse()> fn);
-  net::awaitable<bool> Write(Connection& c, Response& res);
-  net::awaitable<bool> WriteContinue(Connection& c);
+  template <class Stream>
+  net::awaitable<bool> Write(Connection<Stream>& c, Response& res);
+  template <class Stream>
+  net::awaitable<bool> WriteContinue(Connection<Stream>& c);
   net::awaitable<error_code> Connect(UpstreamSocket& socket, const Target& t);
   bool Authorized(const http::request_header<>& h) const;
+  std::string RequestErrorMessage(const error_code& ec) const;
 
   const GatewayOptions options_;
   InvokeBackend& backend_;
   const RouteTable routes_;
+  const RequestLimits limits_;
   Metrics metrics_;
   UpstreamPool upstreams_;
   std::shared_ptr<Life> life_ = std::make_shared<Life>();
   std::atomic<int> port_{0};
+  std::atomic<int> connections_{0};    // client connections open
+  std::atomic<int> api_in_flight_{0};  // management calls running or queued on the workers
   std::unique_ptr<net::thread_pool> workers_;
   std::vector<std::thread> io_threads_;
   std::unique_ptr<net::io_context> io_;
@@ -259,13 +316,15 @@ std::vector<Route> Gateway::Server::WithBuiltins(std::vector<Route> routes) {
                     [](const ApiRequest&) -> core::Result<ApiResponse> {
                       return ApiResponse{200, "text/plain", "OK", {}};
                     },
-                    false});
+                    false, true});
+  // Rendering takes the metrics' locks briefly and calls the collectors, which read
+  // in-memory state only: cheap enough for the io thread.
   routes.push_back(
       {"GET", "/metrics",
        [this](const ApiRequest&) -> core::Result<ApiResponse> {
          return ApiResponse{200, "text/plain; version=0.0.4; charset=utf-8", metrics_.Render(), {}};
        },
-       false});
+       false, true});
   return routes;
 }
 
@@ -323,7 +382,7 @@ core::Status Gateway::Server::Start() {
   workers_ = std::make_unique<net::thread_pool>(
       static_cast<std::size_t>(std::max(1, options_.worker_threads)));
   net::co_spawn(*io_, AcceptLoop(), net::detached);
-  for (int i = 0; i < io_threads; ++i) io_threads_.emplace_back([this] { io_->run(); });
+  for (int i = 0; i < io_threads; ++i) io_threads_.emplace_back([this] { RunIo(); });
   core::Log(core::LogLevel::kDebug, "gateway listening on {}:{}", host, port_.load());
   return core::Ok();
 }
@@ -348,6 +407,39 @@ void Gateway::Server::Stop() {
   port_ = 0;
 }
 
+// The last line of defence: an exception from a completion handler (a library throwing
+// where it should not) ends that handler's operation, and its session with it, but neither
+// the thread nor gantryd.
+void Gateway::Server::RunIo() {
+  for (;;) {
+    try {
+      io_->run();
+      return;
+    } catch (const std::exception& e) {
+      core::Log(core::LogLevel::kError, "gateway: io thread: uncaught exception: {}", e.what());
+    } catch (...) {
+      core::Log(core::LogLevel::kError, "gateway: io thread: uncaught exception");
+    }
+  }
+}
+
+// Over the connection cap: a short 503 written without waiting (a fresh socket's send
+// buffer takes it), then closed, so a flood of connections costs no more than its accepts.
+void Gateway::Server::Refuse(tcp::socket& socket) {
+  static const std::string kAnswer = [] {
+    std::string body = ErrorJson("too many connections; retry later");
+    return fmt::format(
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+        "Content-Length: {}\r\nRetry-After: 1\r\nConnection: close\r\n\r\n{}",
+        body.size(), body);
+  }();
+  error_code ec;
+  socket.non_blocking(true, ec);
+  socket.write_some(net::buffer(kAnswer), ec);
+  socket.shutdown(tcp::socket::shutdown_both, ec);
+  socket.close(ec);
+}
+
 net::awaitable<void> Gateway::Server::AcceptLoop() {
   for (;;) {
     tcp::socket socket(net::make_strand(*io_));
@@ -361,41 +453,60 @@ net::awaitable<void> Gateway::Server::AcceptLoop() {
       co_await pause.async_wait(Await(ec));
       continue;
     }
+    if (connections_.fetch_add(1) >= std::max(1, options_.max_connections)) {
+      connections_.fetch_sub(1);
+      Refuse(socket);
+      continue;
+    }
     socket.set_option(tcp::no_delay(true), ec);
     auto executor = socket.get_executor();
-    net::co_spawn(executor, Session(std::move(socket)), net::detached);
+    net::co_spawn(executor, TcpSession(std::move(socket)), net::detached);
   }
 }
 
-net::awaitable<void> Gateway::Server::Session(tcp::socket socket) {
+net::awaitable<void> Gateway::Server::TcpSession(tcp::socket socket) {
+  ConnectionCount count{connections_};
   error_code ec;
   auto remote = socket.remote_endpoint(ec);
-  Connection c{beast::tcp_stream(std::move(socket)),
-               {},
-               {},
-               nullptr,
-               ec ? "" : remote.address().to_string()};
+  Connection<beast::tcp_stream> c{beast::tcp_stream(std::move(socket)),
+                                  beast::flat_buffer(limits_.head_bytes),
+                                  beast::flat_buffer(limits_.head_bytes),
+                                  nullptr,
+                                  ec ? "" : remote.address().to_string()};
+  co_await Session(c);
+}
+
+template <class Stream>
+net::awaitable<void> Gateway::Server::Session(Connection<Stream>& c) {
+  error_code ec;
   try {
     for (;;) {
-      HeaderParser hp;
-      hp.header_limit(kHeaderLimit);
+      // Idle (up to idle_timeout) until the first byte of a request, unless one came
+      // pipelined; from there the whole head must come within header_timeout.
+      if (c.buffer.size() == 0) {
+        c.stream.expires_after(options_.idle_timeout);
+        std::size_t n = co_await c.stream.async_read_some(
+            c.buffer.prepare(beast::read_size(c.buffer, kRelayBufferSize)), Await(ec));
+        c.buffer.commit(n);
+        if (ec) break;  // closed, reset or idle: nobody to answer
+      }
+      HeaderParser hp{limits_};
       // Each kind of request sets its own limit. (Not boost::none: Beast 1.74 then refuses
       // every Content-Length.)
       hp.body_limit(std::numeric_limits<std::uint64_t>::max());
-      c.stream.expires_after(options_.idle_timeout);
+      c.stream.expires_after(options_.header_timeout);
       co_await http::async_read_header(c.stream, c.buffer, hp, Await(ec));
+      c.stream.expires_never();
       if (ec) {
-        if (ec != http::error::end_of_stream && ec != beast::error::timeout &&
-            ec != net::error::connection_reset && ec != net::error::eof) {
-          Response res{http::status::bad_request, 11};
-          res.set(http::field::content_type, "application/json");
-          res.body() = ErrorJson(fmt::format("bad request: {}", ec.message()));
-          res.keep_alive(false);
-          co_await Write(c, res);
+        if (ec == beast::error::timeout) {
+          // The stream is closed on expiry: there is no answering a slow head.
+          core::Log(core::LogLevel::kDebug, "gateway: {}: request head not complete in {} ms",
+                    c.peer, options_.header_timeout.count());
+        } else if (RequestErrorStatus(ec) != 0) {
+          co_await BadRequest(c, ec, 11);
         }
         break;
       }
-      c.stream.expires_never();
       bool keep = hp.get().target().starts_with(kInvokePrefix) ? co_await Invoke(c, hp)
                                                                : co_await Manage(c, hp);
       if (!keep) break;
@@ -403,10 +514,38 @@ net::awaitable<void> Gateway::Server::Session(tcp::socket socket) {
   } catch (const std::exception& e) {
     core::Log(core::LogLevel::kError, "gateway: connection from {}: {}", c.peer, e.what());
   }
-  c.stream.socket().shutdown(tcp::socket::shutdown_send, ec);
+  ShutdownSend(c.stream);
 }
 
-net::awaitable<bool> Gateway::Server::Write(Connection& c, Response& res) {
+// A request the gateway can't read on: 400, 413 or 431 JSON, and the connection closes (the
+// rest of the stream can't be told apart from the next request). Returns false.
+template <class Stream>
+net::awaitable<bool> Gateway::Server::BadRequest(Connection<Stream>& c, const error_code& ec,
+                                                 unsigned version) {
+  Response res{static_cast<http::status>(RequestErrorStatus(ec)), version < 10 ? 11 : version};
+  res.set(http::field::content_type, "application/json");
+  res.body() = ErrorJson(RequestErrorMessage(ec));
+  res.keep_alive(false);
+  co_await Write(c, res);
+  co_return false;
+}
+
+std::string Gateway::Server::RequestErrorMessage(const error_code& ec) const {
+  if (ec == http::error::header_limit) {
+    return fmt::format(
+        "request header or trailer fields over the limit ({} bytes for the head, {} per field, "
+        "{} for the trailers)",
+        limits_.head_bytes, limits_.field_bytes, limits_.trailer_bytes);
+  }
+  if (ec == http::error::buffer_overflow) {
+    return fmt::format("a chunk header or the trailers are over the limit of {} bytes",
+                       limits_.head_bytes);
+  }
+  return fmt::format("bad request: {}", ec.message());
+}
+
+template <class Stream>
+net::awaitable<bool> Gateway::Server::Write(Connection<Stream>& c, Response& res) {
   res.prepare_payload();
   c.stream.expires_after(kWriteTimeout);
   error_code ec;
@@ -415,7 +554,8 @@ net::awaitable<bool> Gateway::Server::Write(Connection& c, Response& res) {
   co_return !ec && res.keep_alive();
 }
 
-net::awaitable<bool> Gateway::Server::WriteContinue(Connection& c) {
+template <class Stream>
+net::awaitable<bool> Gateway::Server::WriteContinue(Connection<Stream>& c) {
   http::response<http::empty_body> res{http::status::continue_, 11};
   c.stream.expires_after(kWriteTimeout);
   error_code ec;
@@ -496,7 +636,8 @@ net::awaitable<error_code> Gateway::Server::Connect(UpstreamSocket& socket, cons
   co_return ec;
 }
 
-net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
+template <class Stream>
+net::awaitable<bool> Gateway::Server::Invoke(Connection<Stream>& c, HeaderParser& hp) {
   const auto wall_start = std::chrono::system_clock::now();
   const auto start = std::chrono::steady_clock::now();
   auto& req = hp.get();
@@ -554,7 +695,7 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
   };
 
   auto executor = co_await net::this_coro::executor;
-  auto deadline_state = std::make_shared<Deadline>();
+  auto deadline_state = std::make_shared<Deadline<Stream>>();
   deadline_state->client = &c.stream;
   net::steady_timer deadline(executor);
   if (target.timeout.count() > 0) {
@@ -568,7 +709,7 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
     });
   }
   struct EndDeadline {
-    Deadline& d;
+    Deadline<Stream>& d;
     net::steady_timer& t;
     ~EndDeadline() {
       d.active = false;
@@ -586,7 +727,7 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
 
   // The request to the replica: same method, the path after the function, the caller's
   // headers without the hop-by-hop ones, and the call's own.
-  http::request_parser<http::buffer_body> bp{std::move(hp)};
+  RequestParser<http::buffer_body> bp{std::move(hp)};
   bp.body_limit(options_.max_invoke_body);
   auto& out = bp.get();
   const bool expects_continue = ExpectsContinue(out);
@@ -613,7 +754,7 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
   // a request without a body is then sent again on a fresh connection.
   std::optional<UpstreamSocket> upstream;
   beast::flat_buffer& upstream_buffer = c.upstream_buffer;
-  std::optional<http::response_parser<http::buffer_body>> parser;
+  std::optional<ResponseParser<http::buffer_body>> parser;
   for (int attempt = 0;; ++attempt) {
     bool reused = false;
     upstream.reset();
@@ -621,7 +762,12 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
     if (upstream) {
       reused = true;
     } else {
-      upstream.emplace(io_->get_executor());
+      // On the io_context, not the strand: pooled, it serves other sessions later.
+      if (io_) {
+        upstream.emplace(io_->get_executor());
+      } else {
+        upstream.emplace(executor);  // ServeInMemory
+      }
       deadline_state->upstream = &*upstream;
       error_code ec = co_await Connect(*upstream, target);
       if (ec) {
@@ -655,15 +801,21 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
       co_return co_await fail(
           413, fmt::format("request body is over the limit of {} bytes", options_.max_invoke_body));
     }
+    if (int bad = RequestErrorStatus(sent.read_ec); bad != 0) {  // broken framing, limits
+      finish(bad, false, "");
+      keep = false;
+      co_return co_await fail(bad, RequestErrorMessage(sent.read_ec));
+    }
     if (sent.read_ec) {  // the caller went away mid-body
       finish(499, false, "client closed the connection");
       co_return false;
     }
     error_code ec = sent.write_ec;
     if (!ec) {
-      parser.emplace();
+      // A replica is hostile ground too: its trailers and fields are bounded like a
+      // caller's (and upstream_buffer, like the client's buffer, is bounded).
+      parser.emplace(limits_);
       parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-      parser->header_limit(kHeaderLimit);
       if (head) parser->skip(true);
       upstream_buffer.clear();
       co_await http::async_read_header(*upstream, upstream_buffer, *parser, Await(ec));
@@ -675,9 +827,13 @@ net::awaitable<bool> Gateway::Server::Invoke(Connection& c, HeaderParser& hp) {
       co_return co_await fail(504, timeout_message());
     }
     if (reused && !body_pending) continue;
+    // Not the replica's failure as far as anyone can tell: what a caller sends (a body over
+    // the shim's limit, say) may make a replica close on it, and a caller must not be able
+    // to kill replicas. Only a failed connect marks one failed; the pool's health checks and
+    // the engine's events find those that are really broken.
     std::string reason = fmt::format("replica {} ({}) failed before answering: {}", target.replica,
                                      key, ec.message());
-    finish(502, true, reason);
+    finish(502, false, reason);
     keep = keep && bp.is_done();
     co_return co_await fail(502, reason);
   }
@@ -755,7 +911,8 @@ net::awaitable<ApiResponse> Gateway::Server::OnWorker(std::function<ApiResponse(
       net::use_awaitable, std::move(fn));
 }
 
-net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
+template <class Stream>
+net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser& hp) {
   auto& req = hp.get();
   const unsigned version = req.version();
   const bool body_pending = !hp.is_done();
@@ -801,6 +958,20 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
                          options_.max_api_body));
   }
 
+  // Bounded: handlers may block for a long time (an apply waits for builds), and a queue
+  // without end would hold every caller's memory and socket meanwhile.
+  ApiSlot slot(api_in_flight_);
+  if (!match.route->on_io_thread &&
+      !slot.TryTake(std::max(1, options_.worker_threads) + std::max(0, options_.max_api_queue))) {
+    keep = keep && !body_pending;
+    ApiResponse r = JsonResponse(
+        503,
+        fmt::format("gantryd is busy ({} management calls running, {} queued); retry",
+                    std::max(1, options_.worker_threads), std::max(0, options_.max_api_queue)));
+    r.headers.emplace("Retry-After", "1");
+    co_return co_await answer(std::move(r));
+  }
+
   ApiRequest api;
   api.method = std::string(req.method_string());
   api.path = std::string(split.path);
@@ -814,7 +985,7 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
   api.params = std::move(match.params);
   if (body_pending) {
     if (ExpectsContinue(req) && !co_await WriteContinue(c)) co_return false;
-    http::request_parser<http::string_body> sp{std::move(hp)};
+    RequestParser<http::string_body> sp{std::move(hp)};
     sp.body_limit(options_.max_api_body);
     error_code ec;
     c.stream.expires_after(options_.idle_timeout);
@@ -825,6 +996,7 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
       co_return co_await error(
           413, fmt::format("request body is over the limit of {} bytes", options_.max_api_body));
     }
+    if (ec && RequestErrorStatus(ec) != 0) co_return co_await BadRequest(c, ec, version);
     if (ec) co_return false;
     api.body = std::move(sp.get().body());
   }
@@ -840,8 +1012,27 @@ net::awaitable<bool> Gateway::Server::Manage(Connection& c, HeaderParser& hp) {
           core::Error::Internal(fmt::format("{} {}: {}", api.method, api.path, e.what())));
     }
   };
-  ApiResponse r = co_await OnWorker(std::move(work));
+  // Inline without workers too: ServeInMemory runs on one thread and never Start()s. (Not
+  // a conditional around the co_await: g++ 12 gets temporaries wrong in one.)
+  ApiResponse r;
+  if (route->on_io_thread || !workers_) {
+    r = work();
+  } else {
+    r = co_await OnWorker(std::move(work));
+  }
   co_return co_await answer(std::move(r));
+}
+
+std::string Gateway::Server::ServeInMemory(std::string_view input) {
+  net::io_context io(1);
+  Connection<MemoryStream> c{
+      MemoryStream(io, input), beast::flat_buffer(limits_.head_bytes),
+      beast::flat_buffer(limits_.head_bytes), nullptr, ""};
+  // Exceptions are not caught here: for a fuzzer, one escaping is the finding.
+  net::co_spawn(io, Session(c), net::detached);
+  io.run();
+  upstreams_.Clear();
+  return c.stream.output();
 }
 
 Gateway::Gateway(GatewayOptions options, InvokeBackend& backend, std::vector<Route> routes)
@@ -860,6 +1051,9 @@ int Gateway::port() const {
 }
 Metrics& Gateway::metrics() {
   return server_->metrics();
+}
+std::string Gateway::ServeInMemory(std::string_view input) {
+  return server_->ServeInMemory(input);
 }
 
 }  // namespace gantry::gateway

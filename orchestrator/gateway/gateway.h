@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/result.h"
@@ -21,18 +22,28 @@ struct GatewayOptions {
   std::uint64_t max_invoke_body = 64ull << 20;  // bytes; 413 beyond
   std::uint64_t max_api_body = 32ull << 20;     // bytes; 413 beyond
   int io_threads = 2;                           // run the sockets; never block
-  int worker_threads = 4;                 // run management handlers (which may block) and /metrics
+  int worker_threads = 4;  // run management handlers (which may block); never /healthz, /metrics
+  // Management calls waiting for a worker beyond the worker_threads running; more get 503.
+  int max_api_queue = 64;
   std::chrono::seconds idle_timeout{75};  // a client connection idle this long is closed
-  std::size_t max_idle_upstream = 64;     // idle upstream connections kept per socket/port
+  // A request head (line + headers) not complete this long after its first byte: the
+  // connection is closed (slowloris). Separate from idle_timeout, which runs before it.
+  std::chrono::milliseconds header_timeout{10'000};
+  // Client connections open at once; one more is answered 503 and closed at once. Each may
+  // hold two descriptors (client + replica) and up to ~200 KiB of buffers while it invokes.
+  int max_connections = 4096;
+  std::size_t max_idle_upstream = 64;  // idle upstream connections kept per socket/port
 };
 
 // The HTTP front door of gantryd, on one port:
 //   ANY /function/{name}[.{namespace}][/{path...}]  proxied to the replica that
 //       InvokeBackend::Resolve names, bodies streamed both ways; the response carries
 //       X-Call-Id, X-Start-Time, X-Duration-Seconds and X-Cold-Start.
-//   GET /healthz, GET /metrics (Prometheus text)
+//   GET /healthz, GET /metrics (Prometheus text), answered on the io threads
 //   the management routes given at construction (handlers on the worker threads).
-// Every error answer is a JSON body {"error": "..."} (invoke errors add "function").
+// Every error answer is a JSON body {"error": "..."} (invoke errors add "function"). What a
+// client sends is bounded (RequestLimits in bounded_parser.h, the body limits above): too
+// large is 413/431, malformed is 400, and no request can throw out of the io threads.
 // Start and Stop from one thread; metrics() and port() are thread-safe.
 class Gateway {
  public:
@@ -56,6 +67,12 @@ class Gateway {
   // The bound port (useful with port 0); 0 before Start.
   int port() const;
   Metrics& metrics();
+
+  // For tests and fuzzing: serves one client connection whose bytes are `input` followed by
+  // end-of-stream, over an in-memory stream, on the calling thread, and returns what the
+  // gateway wrote back. Needs no Start() (and must not be mixed with it); management handlers
+  // run inline; invoke calls connect to their Target as they would when started.
+  std::string ServeInMemory(std::string_view input);
 
   class Server;  // the Asio machinery, in gateway.cc
 

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <condition_variable>
 #include <future>
+#include <mutex>
 #include <nlohmann/json.hpp>
 #include <thread>
 
@@ -389,7 +390,7 @@ TEST_CASE("gateway: a call over the function's timeout gets 504", "[gateway][inv
 }
 
 TEST_CASE(
-    "gateway: a replica that refuses or drops the connection gets 502 and is released as failed",
+    "gateway: a replica that refuses the connection is failed; one that drops the call is not",
     "[gateway][invoke]") {
   Harness h;
   Target gone;
@@ -416,11 +417,16 @@ TEST_CASE(
   h.backend.Set("refused", refused);
   CHECK(Fetch(h.port, http::verb::get, "/function/refused").result_int() == 502);
 
-  // Connected, but closed without an answer.
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.failed() == 2);
+
+  // Connected, but closed without an answer: a 502 for the caller, but the replica is not
+  // failed (what the caller sent may be why: a caller must not be able to kill replicas).
   auto dropped = Fetch(h.port, http::verb::get, "/function/echo/close");
   CHECK(dropped.result_int() == 502);
   CHECK(h.backend.AllReleasedOnce());
-  CHECK(h.backend.failed() == 3);
+  CHECK(h.backend.failed() == 2);
+  CHECK_FALSE(h.backend.last_failed());
   CHECK_THAT(h.backend.last_reason(), Catch::Contains("before answering"));
   CHECK(h.gateway->metrics().Invocations("default", "echo", 502) == 1);
 }
@@ -754,5 +760,187 @@ TEST_CASE("gateway: start reports bad and busy listen addresses", "[gateway]") {
   CHECK(first.port() == 0);
 }
 
+namespace hardening {
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+// A raw connection to the gateway whose reads give up after 10 s (a bound, not an
+// assertion: the gateway must have answered or closed long before).
+struct RawClient {
+  explicit RawClient(int port) : socket(io) {
+    socket.connect({net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  void Send(const std::string& bytes) { net::write(socket, net::buffer(bytes)); }
+  // The next response, or the error that ended the read: end_of_stream or a reset when the
+  // gateway closed without an answer, timed_out when it did neither within the bound.
+  boost::system::error_code Read(TestClient::Response& res) {
+    boost::system::error_code result = net::error::timed_out;
+    bool done = false;
+    http::async_read(socket, buffer, res, [&](boost::system::error_code ec, std::size_t) {
+      result = ec;
+      done = true;
+    });
+    io.restart();
+    io.run_for(std::chrono::seconds(10));
+    if (!done) {
+      socket.cancel();
+      io.restart();
+      io.run();
+      result = net::error::timed_out;
+    }
+    return result;
+  }
+  net::io_context io;
+  tcp::socket socket;
+  boost::beast::flat_buffer buffer;
+};
+
+TEST_CASE("gateway: a trailer field over 64 KiB gets 431 and gantryd keeps serving",
+          "[gateway][limits]") {
+  Harness h;
+  RawClient c(h.port);
+  c.Send(
+      "GET /healthz HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabc\r\n0\r\nX-T: " +
+      std::string(70'000, 't') + "\r\n\r\n");
+  TestClient::Response res;
+  REQUIRE_FALSE(c.Read(res));
+  CHECK(res.result_int() == 431);
+  BodyJson(res);
+  CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE("gateway: a replica's oversize trailer ends its answer and not gantryd", "[gateway][limits]") {
+  Harness h;
+  RawClient c(h.port);
+  c.Send("GET /function/echo/trailer?n=70000 HTTP/1.1\r\nHost: x\r\n\r\n");
+  TestClient::Response res;
+  CHECK(c.Read(res));  // the head went out; the body is cut short by a close
+  CHECK(Fetch(h.port, http::verb::get, "/function/echo/trailer?n=100").body() == "abc");
+  CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.failed() == 0);
+}
+
+TEST_CASE("gateway: broken chunk framing on invoke is 400 JSON and the replica is not failed",
+          "[gateway][limits]") {
+  Harness h;
+  RawClient c(h.port);
+  c.Send(
+      "POST /function/echo/echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+      "3\r\nabcXY0\r\n\r\n");
+  TestClient::Response res;
+  REQUIRE_FALSE(c.Read(res));
+  CHECK(res.result_int() == 400);
+  CHECK_THAT(BodyJson(res)["error"].get<std::string>(), Catch::StartsWith("bad request: "));
+  CHECK_FALSE(res.keep_alive());
+  CHECK(h.backend.AllReleasedOnce());
+  CHECK(h.backend.failed() == 0);
+}
+
+TEST_CASE("gateway: connections over the cap get 503 JSON and a close", "[gateway][limits]") {
+  GatewayOptions o = TestOptions();
+  o.max_connections = 2;
+  Harness h(o);
+  auto first = std::make_unique<TestClient>(h.port);
+  TestClient second(h.port);
+  // Both are sessions once they have been answered.
+  for (TestClient* client : {first.get(), &second}) {
+    TestClient::Request req{http::verb::get, "/healthz", 11};
+    CHECK(client->Send(req).result_int() == 200);
+  }
+  RawClient third(h.port);
+  TestClient::Response res;
+  REQUIRE_FALSE(third.Read(res));
+  CHECK(res.result_int() == 503);
+  CHECK_THAT(BodyJson(res)["error"].get<std::string>(), Catch::Contains("too many connections"));
+  CHECK_FALSE(res.keep_alive());
+  CHECK(third.Read(res) == http::error::end_of_stream);
+
+  // A closed connection frees its place (once its session has seen the close).
+  first.reset();
+  int status = 0;
+  for (int attempt = 0; attempt < 1000 && status != 200; ++attempt) {
+    try {
+      status = static_cast<int>(Fetch(h.port, http::verb::get, "/healthz").result_int());
+    } catch (const std::exception&) {
+      status = 0;  // refused, closed before our request was read
+    }
+    if (status != 200) std::this_thread::yield();
+  }
+  CHECK(status == 200);
+}
+
+TEST_CASE("gateway: a request head that trickles in is cut off after the header timeout",
+          "[gateway][limits]") {
+  GatewayOptions o = TestOptions();
+  o.idle_timeout = std::chrono::seconds(60);
+  o.header_timeout = std::chrono::milliseconds(200);
+  Harness h(o);
+  RawClient c(h.port);
+  c.Send("GET /healthz HTTP/1.1\r\nHo");
+  TestClient::Response res;
+  auto ec = c.Read(res);
+  // Closed by the gateway (eof or reset), not our read giving up after 10 s.
+  CHECK(ec);
+  CHECK(ec != net::error::timed_out);
+  CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
+}
+
+TEST_CASE(
+    "gateway: /healthz and /metrics answer while every worker is blocked; a full queue is 503",
+    "[gateway][api]") {
+  std::mutex mu;
+  std::condition_variable cv;
+  int entered = 0;
+  std::promise<void> go;
+  std::shared_future<void> go_future = go.get_future().share();
+  std::vector<Route> routes = {Handler(
+      "POST", "/block",
+      [&, go_future](const ApiRequest&) -> core::Result<ApiResponse> {
+        {
+          std::lock_guard lock(mu);
+          ++entered;
+        }
+        cv.notify_all();
+        go_future.wait();
+        return ApiResponse{200, "text/plain", "done", {}};
+      },
+      false)};
+  GatewayOptions o = TestOptions();
+  o.worker_threads = 2;
+  o.max_api_queue = 0;
+  Harness h(o, std::move(routes));
+  std::vector<std::future<TestClient::Response>> blocked;
+  for (int i = 0; i < 2; ++i) {
+    blocked.push_back(
+        std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::post, "/block"); }));
+  }
+  {
+    std::unique_lock lock(mu);
+    REQUIRE(cv.wait_for(lock, std::chrono::seconds(10), [&] { return entered == 2; }));
+  }
+  // Bounded waits: before the fix, these queue behind the blocked handlers.
+  auto health =
+      std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::get, "/healthz"); });
+  auto metrics =
+      std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::get, "/metrics"); });
+  auto extra =
+      std::async(std::launch::async, [&] { return Fetch(h.port, http::verb::post, "/block"); });
+  bool answered = health.wait_for(std::chrono::seconds(10)) == std::future_status::ready &&
+                  metrics.wait_for(std::chrono::seconds(10)) == std::future_status::ready &&
+                  extra.wait_for(std::chrono::seconds(10)) == std::future_status::ready;
+  go.set_value();
+  REQUIRE(answered);
+  CHECK(health.get().result_int() == 200);
+  CHECK(metrics.get().result_int() == 200);
+  auto busy = extra.get();
+  CHECK(busy.result_int() == 503);
+  CHECK_THAT(BodyJson(busy)["error"].get<std::string>(), Catch::Contains("retry"));
+  for (auto& b : blocked) CHECK(b.get().body() == "done");
+}
+
+}  // namespace hardening
 }  // namespace
 }  // namespace gantry::gateway

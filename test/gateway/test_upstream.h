@@ -23,6 +23,7 @@ namespace gantry::gateway::testing {
 //   /status?code=N       N, body "status N"; with &close=1 it answers Connection: close
 //   /close               reads the request and closes without an answer
 //   /head                200 with Content-Length: 42 and no body (answers HEAD)
+//   /trailer?n=N         200 chunked "abc", then one trailer field of N bytes
 class TestUpstream {
  public:
   // Unix socket (a fresh path in /tmp) when `unix_socket`, TCP on 127.0.0.1 otherwise.
