@@ -12,23 +12,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace gantry::core {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    char dir[] = "/tmp/gantry-unix-socket.XXXXXX";
-    REQUIRE(::mkdtemp(dir) != nullptr);
-    path = dir;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  std::string path;
-};
+using TempDir = testing::TempDir;
 
 // A listening unix socket at `path` (nobody accepts: connect() completes on the backlog).
 struct Listener {

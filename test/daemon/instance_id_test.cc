@@ -8,27 +8,18 @@
 #include <filesystem>
 #include <fstream>
 
+#include "support/temp_dir.h"
+
 namespace gantry::daemon {
 namespace {
 
 namespace fs = std::filesystem;
 
-struct TempDir {
-  TempDir() {
-    char dir[] = "/tmp/gantry-daemon-unit.XXXXXX";
-    REQUIRE(::mkdtemp(dir) != nullptr);
-    path = dir;
-  }
-  ~TempDir() {
-    std::error_code ignored;
-    fs::remove_all(path, ignored);
-  }
-  fs::path path;
-};
+using TempDir = testing::TempDir;
 
 TEST_CASE("instance id: created on first start with mode 0600, the same ever after", "[daemon]") {
   TempDir dir;
-  std::string file = (dir.path / "state" / "instance-id").string();
+  std::string file = (fs::path(dir.path) / "state" / "instance-id").string();
   auto first = LoadOrCreateInstanceId(file);
   REQUIRE(first.ok());
   CHECK(IsInstanceId(*first));
@@ -41,14 +32,14 @@ TEST_CASE("instance id: created on first start with mode 0600, the same ever aft
   CHECK(*again == *first);
 
   TempDir other;
-  auto second = LoadOrCreateInstanceId((other.path / "instance-id").string());
+  auto second = LoadOrCreateInstanceId((fs::path(other.path) / "instance-id").string());
   REQUIRE(second.ok());
   CHECK(*second != *first);  // 64 random bits each
 }
 
 TEST_CASE("instance id: a file that holds no id is an error, not silently replaced", "[daemon]") {
   TempDir dir;
-  std::string file = (dir.path / "instance-id").string();
+  std::string file = (fs::path(dir.path) / "instance-id").string();
   for (const char* bad :
        {"", "xyz", "ABCDEF0123456789", "0123", "0123456789abcdef0123456789abcdef0"}) {
     INFO("content '" << bad << "'");
