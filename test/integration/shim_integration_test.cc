@@ -85,7 +85,8 @@ TEST_CASE("shim exec: a script reads Http_Method, Http_Query and headers", "[int
   auto get = shim.Call("GET", "/?q=x");
   CHECK(get.body == "method=GET path=/ query=q=x custom= type= body=");
   // stderr reaches the log line by line, tagged with the call id.
-  CHECK_THAT(shim.Logs(), Catch::Contains("[test-call-1] stderr: a log line"));
+  CHECK_THAT(shim.LogsOnce("[test-call-1] stderr: a log line"),
+             Catch::Contains("[test-call-1] stderr: a log line"));
 }
 
 // Children of host process `parent` (from /proc): pid -> state letter ('Z' for a zombie).
@@ -375,7 +376,8 @@ TEST_CASE("shim runtime-api: node handler through the Lambda Runtime API", "[int
   json after_hang = json::parse(shim.Call("GET", "/").body);
   CHECK(after_hang["pid"] != after_crash["pid"]);
 
-  CHECK_THAT(shim.Logs(), Catch::Contains("[node-fail-1] stderr: RangeError: bad input: nope"));
+  CHECK_THAT(shim.LogsOnce("[node-fail-1] stderr: RangeError: bad input: nope"),
+             Catch::Contains("[node-fail-1] stderr: RangeError: bad input: nope"));
 }
 
 TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0", "[integration][shim]") {

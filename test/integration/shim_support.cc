@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -151,6 +152,16 @@ std::string ShimContainer::Logs() {
     text += '\n';
     return true;
   });
+  return text;
+}
+
+std::string ShimContainer::LogsOnce(const std::string& needle, std::chrono::milliseconds limit) {
+  auto until = std::chrono::steady_clock::now() + limit;
+  std::string text = Logs();
+  while (text.find(needle) == std::string::npos && std::chrono::steady_clock::now() < until) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    text = Logs();
+  }
   return text;
 }
 

@@ -58,6 +58,9 @@ class ShimContainer {
   }
   // The container's output so far (the shim writes everything to stderr).
   std::string Logs();
+  // The output once it contains `needle` (a call's log lines are forwarded after its answer
+  // may already be out), or as it is after `limit`.
+  std::string LogsOnce(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(10));
 
  private:
   TestEngine& engine_;
