@@ -3,7 +3,7 @@
 
 Started by gantry-shim (runtime-api mode) with AWS_LAMBDA_RUNTIME_API=host:port and
 _HANDLER=module.function (the module is looked up in LAMBDA_TASK_ROOT). Standard library
-only -- and only what python3-minimal has: no json, no http.client, so both are done here.
+only (json, http.client).
 
 The handler is called once per request, in this one warm process:
   def main(req): ...            req.body (str, or bytes when not UTF-8), req.method,
@@ -18,246 +18,53 @@ JSON body {"error", "type", "callId"}, and its traceback goes to the log with th
 """
 
 import base64
+import http.client
 import importlib
 import inspect
+import json
 import os
 import socket
 import sys
+import time
 import traceback
 
-try:
-    import json as _json
-
-    def json_dumps(value):
-        return _json.dumps(value, ensure_ascii=False, default=str)
-
-    json_loads = _json.loads
-except ImportError:  # python3-minimal
-    _json = None
-
-    _ESCAPES = {'"': '\\"', "\\": "\\\\", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-                "\b": "\\b", "\f": "\\f"}
-
-    def _dump_str(s):
-        out = ['"']
-        for ch in s:
-            if ch in _ESCAPES:
-                out.append(_ESCAPES[ch])
-            elif ord(ch) < 0x20:
-                out.append("\\u%04x" % ord(ch))
-            else:
-                out.append(ch)
-        out.append('"')
-        return "".join(out)
-
-    def json_dumps(value):
-        if value is None:
-            return "null"
-        if value is True:
-            return "true"
-        if value is False:
-            return "false"
-        if isinstance(value, str):
-            return _dump_str(value)
-        if isinstance(value, int):
-            return str(value)
-        if isinstance(value, float):
-            return repr(value) if value == value and value not in (float("inf"), float("-inf")) else "null"
-        if isinstance(value, dict):
-            return "{" + ",".join(_dump_str(str(k)) + ":" + json_dumps(v) for k, v in value.items()) + "}"
-        if isinstance(value, (list, tuple)):
-            return "[" + ",".join(json_dumps(v) for v in value) + "]"
-        return _dump_str(str(value))
-
-    class _Parser:
-        def __init__(self, text):
-            self.s = text
-            self.i = 0
-
-        def fail(self, what):
-            raise ValueError("invalid JSON: %s at offset %d" % (what, self.i))
-
-        def ws(self):
-            s, i = self.s, self.i
-            while i < len(s) and s[i] in " \t\r\n":
-                i += 1
-            self.i = i
-
-        def value(self):
-            self.ws()
-            if self.i >= len(self.s):
-                self.fail("unexpected end")
-            c = self.s[self.i]
-            if c == "{":
-                return self.obj()
-            if c == "[":
-                return self.arr()
-            if c == '"':
-                return self.string()
-            for word, val in (("true", True), ("false", False), ("null", None)):
-                if self.s.startswith(word, self.i):
-                    self.i += len(word)
-                    return val
-            return self.number()
-
-        def obj(self):
-            self.i += 1
-            out = {}
-            self.ws()
-            if self.s.startswith("}", self.i):
-                self.i += 1
-                return out
-            while True:
-                self.ws()
-                if not self.s.startswith('"', self.i):
-                    self.fail("expected a key")
-                key = self.string()
-                self.ws()
-                if not self.s.startswith(":", self.i):
-                    self.fail("expected ':'")
-                self.i += 1
-                out[key] = self.value()
-                self.ws()
-                if self.s.startswith(",", self.i):
-                    self.i += 1
-                elif self.s.startswith("}", self.i):
-                    self.i += 1
-                    return out
-                else:
-                    self.fail("expected ',' or '}'")
-
-        def arr(self):
-            self.i += 1
-            out = []
-            self.ws()
-            if self.s.startswith("]", self.i):
-                self.i += 1
-                return out
-            while True:
-                out.append(self.value())
-                self.ws()
-                if self.s.startswith(",", self.i):
-                    self.i += 1
-                elif self.s.startswith("]", self.i):
-                    self.i += 1
-                    return out
-                else:
-                    self.fail("expected ',' or ']'")
-
-        def string(self):
-            s = self.s
-            self.i += 1
-            out = []
-            while True:
-                j = self.i
-                while j < len(s) and s[j] != '"' and s[j] != "\\":
-                    j += 1
-                out.append(s[self.i:j])
-                if j >= len(s):
-                    self.fail("unterminated string")
-                if s[j] == '"':
-                    self.i = j + 1
-                    return "".join(out)
-                esc = s[j + 1:j + 2]
-                if esc == "u":
-                    code = int(s[j + 2:j + 6], 16)
-                    self.i = j + 6
-                    if 0xD800 <= code < 0xDC00 and s.startswith("\\u", self.i):
-                        low = int(s[self.i + 2:self.i + 6], 16)
-                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
-                        self.i += 6
-                    out.append(chr(code))
-                else:
-                    mapped = {'"': '"', "\\": "\\", "/": "/", "b": "\b", "f": "\f",
-                              "n": "\n", "r": "\r", "t": "\t"}.get(esc)
-                    if mapped is None:
-                        self.fail("bad escape")
-                    out.append(mapped)
-                    self.i = j + 2
-
-        def number(self):
-            s, j = self.s, self.i
-            while j < len(s) and s[j] in "+-0123456789.eE":
-                j += 1
-            text = s[self.i:j]
-            if not text:
-                self.fail("unexpected character")
-            self.i = j
-            if any(c in text for c in ".eE"):
-                return float(text)
-            return int(text)
-
-    def json_loads(text):
-        if isinstance(text, bytes):
-            text = text.decode("utf-8")
-        p = _Parser(text)
-        v = p.value()
-        p.ws()
-        if p.i != len(p.s):
-            p.fail("trailing data")
-        return v
+def json_dumps(value):
+    return json.dumps(value, ensure_ascii=False, default=str)
 
 
 class RuntimeApi:
-    """A minimal HTTP/1.1 client for the shim's Runtime API, on one kept-alive connection."""
+    """The shim's Runtime API over one kept-alive HTTP/1.1 connection (http.client)."""
 
     def __init__(self, address):
         host, _, port = address.rpartition(":")
-        self.address = (host or "127.0.0.1", int(port))
-        self.sock = None
-        self.buf = b""
-
-    def _connect(self):
-        self.sock = socket.create_connection(self.address)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.buf = b""
+        self.host = host or "127.0.0.1"
+        self.port = int(port)
+        self.conn = None
 
     def request(self, method, path, body=b""):
         for attempt in (0, 1):
-            if self.sock is None:
-                self._connect()
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection(self.host, self.port)
+                self.conn.connect()
+                self.conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             try:
-                head = "%s %s HTTP/1.1\r\nHost: runtime\r\nContent-Length: %d\r\n" % (method, path, len(body))
-                if body:
-                    head += "Content-Type: application/json\r\n"
-                self.sock.sendall(head.encode() + b"\r\n" + body)
-                return self._read_response()
-            except (OSError, ConnectionError):
+                headers = {"Content-Type": "application/json"} if body else {}
+                self.conn.request(method, path, body=body, headers=headers)
+                res = self.conn.getresponse()
+                data = res.read()
+                result = res.status, {k.lower(): v for k, v in res.getheaders()}, data
+                if res.will_close:
+                    self.close()
+                return result
+            except (OSError, http.client.HTTPException):
                 self.close()
                 if attempt:
                     raise
 
-    def _recv(self):
-        chunk = self.sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("runtime API closed the connection")
-        self.buf += chunk
-
-    def _read_response(self):
-        while b"\r\n\r\n" not in self.buf:
-            self._recv()
-        head, _, self.buf = self.buf.partition(b"\r\n\r\n")
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ", 2)[1])
-        headers = {}
-        for line in lines[1:]:
-            name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
-        length = int(headers.get("content-length", "0"))
-        while len(self.buf) < length:
-            self._recv()
-        body, self.buf = self.buf[:length], self.buf[length:]
-        if headers.get("connection", "").lower() == "close":
-            self.close()
-        return status, headers, body
-
     def close(self):
-        if self.sock is not None:
-            try:
-                self.sock.close()
-            except OSError:
-                pass
-        self.sock = None
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = None
 
 
 class Request:
@@ -280,7 +87,7 @@ class Request:
             self.body = body
 
     def json(self):
-        return json_loads(self.body)
+        return json.loads(self.body)
 
 
 class Context:
@@ -295,7 +102,6 @@ class Context:
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self):
-        import time
         return max(0, self._deadline_ms - int(time.time() * 1000))
 
 
@@ -368,7 +174,7 @@ def main():
         call_id = headers.get("lambda-runtime-aws-request-id", "")
         deadline_ms = int(headers.get("lambda-runtime-deadline-ms", "0") or 0)
         try:
-            event = json_loads(body.decode("utf-8"))
+            event = json.loads(body)
             if lambda_style:
                 result = fn(event, Context(call_id, deadline_ms,
                                            headers.get("lambda-runtime-invoked-function-arn", "")))
