@@ -366,9 +366,10 @@ core::Result<std::vector<std::string>> Controller::FunctionsUsingSecret(const st
   if (!records) return records.error();
   std::vector<std::string> users;
   for (const auto& r : *records) {
-    auto spec = json::parse(r.spec_json, nullptr, false);
-    if (!spec.is_object()) continue;
-    auto secrets = spec.value("secrets", json::array());
+    // The stored spec is the canonical document: {"apiVersion", "kind", "metadata", "spec"}.
+    auto doc = json::parse(r.spec_json, nullptr, false);
+    if (!doc.is_object() || !doc.contains("spec") || !doc["spec"].is_object()) continue;
+    auto secrets = doc["spec"].value("secrets", json::array());
     if (!secrets.is_array()) continue;
     for (const auto& s : secrets) {
       if (s.is_string() && s.get<std::string>() == name) users.push_back(r.name);
