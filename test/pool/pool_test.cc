@@ -512,7 +512,8 @@ TEST_CASE("pool: UpdateSecret replaces the file in every replica that uses it, r
   elsewhere.name = "echo-b";
   elsewhere.min_replicas = 1;
   elsewhere.secrets = {{"token", "b's own"}};
-  ApplyReady(h, elsewhere);
+  REQUIRE(h.pool->Apply(elsewhere).ok());
+  h.pool->Flush();
   REQUIRE(SecretFiles(h.run_dir, "token").size() == 3);
   const int created = h.docker.CountCalls("CreateContainer");
 
