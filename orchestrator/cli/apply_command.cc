@@ -116,7 +116,8 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
   }
   manifest::LocalFileSystem local;
   auto loaded = manifest::LoadManifests(
-      local, f.files, {.recursive = f.recursive, .default_namespace = f.ns, .read_stdin = ReadStdin});
+      local, f.files,
+      {.recursive = f.recursive, .default_namespace = f.ns, .read_stdin = ReadStdin});
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     std::fprintf(stderr, "gantry apply: %zu error%s: nothing applied\n", loaded.errors.size(),
@@ -194,8 +195,10 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
 void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   auto f = std::make_shared<ApplyFlags>();
   CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
-  cmd->add_option("-f,--filename", f->files, "manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
-                  "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
+  cmd->add_option(
+         "-f,--filename", f->files,
+         "manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
+         "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
       ->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
   cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");

@@ -103,13 +103,15 @@ struct DeleteFlags {
 // gantry delete secret NAME: gantryd refuses (409, naming them) while functions use it.
 int DeleteSecret(const DeleteFlags& f, const ClientConfig& flags) {
   ApiClient api(ResolveConfig(flags));
-  auto reply = api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name));
+  auto reply =
+      api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name));
   if (!reply) {
     std::fprintf(stderr, "gantry delete: %s\n", reply.error().message().c_str());
     return 1;
   }
   if (reply->status >= 300) {
-    std::fprintf(stderr, "gantry delete: secret.gantry.dev/%s: %s\n", f.name.c_str(), reply->ErrorMessage().c_str());
+    std::fprintf(stderr, "gantry delete: secret.gantry.dev/%s: %s\n", f.name.c_str(),
+                 reply->ErrorMessage().c_str());
     return 1;
   }
   std::printf("secret.gantry.dev/%s deleted\n", f.name.c_str());
@@ -121,7 +123,8 @@ int RunDelete(const DeleteFlags& f, const ClientConfig& flags) {
   if (!f.files.empty()) {
     manifest::LocalFileSystem local;
     auto loaded = manifest::LoadManifests(
-        local, f.files, {.recursive = f.recursive, .default_namespace = f.ns_flag, .read_stdin = ReadStdin});
+        local, f.files,
+        {.recursive = f.recursive, .default_namespace = f.ns_flag, .read_stdin = ReadStdin});
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     if (!loaded.ok()) return 1;
     for (const auto& o : loaded.objects) {
@@ -173,7 +176,8 @@ void AddDeleteCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) 
   cmd->add_option("name", f->name, "the function or secret");
   cmd->add_option("-n,--namespace", f->ns_flag, "namespace (default: default)")
       ->each([f](const std::string& v) { f->ns = v; });
-  cmd->add_option("-f,--filename", f->files, "delete the functions of these manifests (- for stdin)");
+  cmd->add_option("-f,--filename", f->files,
+                  "delete the functions of these manifests (- for stdin)");
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories too");
   cmd->callback([f, &flags, &exit_code] { exit_code = RunDelete(*f, flags); });
 }

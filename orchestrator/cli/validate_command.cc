@@ -116,9 +116,10 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate", "Check manifests without applying them: every error with file:line:column");
-  cmd->add_option("-f,--filename", options->paths,
-                  "Manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
-                  "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
+  cmd->add_option(
+         "-f,--filename", options->paths,
+         "Manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
+         "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
       ->required();
   cmd->add_flag("-R,--recursive", options->recursive, "Read sub-directories of directories too");
   cmd->add_option("-o,--output", options->output, "Output format")

@@ -355,7 +355,8 @@ core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, con
   // mount); none restarts. The store already holds it, so a replica started after a
   // failure here reads the new value too.
   if (auto updated = pool_.UpdateSecret(ns, name, value); !updated) {
-    return updated.error().WithContext(fmt::format("secret {}/{} stored, but not every replica has it", ns, name));
+    return updated.error().WithContext(
+        fmt::format("secret {}/{} stored, but not every replica has it", ns, name));
   }
   return put;
 }
@@ -386,11 +387,12 @@ core::Status Controller::DeleteSecret(const std::string& ns, const std::string& 
   if (!users->empty()) {
     // Refused rather than left to fail later: the running replicas would keep the last
     // value, but the next replica (or a restart of gantryd) could not start.
-    return core::Error::Conflict(fmt::format("secret \"{}\" is used by function{} {} in namespace \"{}\": delete "
-                                             "{} or remove the secret from {} first",
-                                             name, users->size() == 1 ? "" : "s", fmt::join(*users, ", "), ns,
-                                             users->size() == 1 ? "it" : "them",
-                                             users->size() == 1 ? "its spec.secrets" : "their spec.secrets"));
+    return core::Error::Conflict(
+        fmt::format("secret \"{}\" is used by function{} {} in namespace \"{}\": delete "
+                    "{} or remove the secret from {} first",
+                    name, users->size() == 1 ? "" : "s", fmt::join(*users, ", "), ns,
+                    users->size() == 1 ? "it" : "them",
+                    users->size() == 1 ? "its spec.secrets" : "their spec.secrets"));
   }
   return store_.DeleteSecret(ns, name);
 }

@@ -109,7 +109,8 @@ class Controller {
   core::Result<std::map<std::string, std::string>> SecretValues(const std::string& ns,
                                                                 const std::vector<std::string>& names);
   // The names of the functions of `ns` whose stored spec lists secret `name`.
-  core::Result<std::vector<std::string>> FunctionsUsingSecret(const std::string& ns, const std::string& name);
+  core::Result<std::vector<std::string>> FunctionsUsingSecret(const std::string& ns,
+                                                              const std::string& name);
   nlohmann::json DescribeRecord(const store::FunctionRecord& record);
   // Stores a function's status; a failure is logged (the caller's outcome stands).
   void RecordStatus(const std::string& ns, const std::string& name, const std::string& status,

@@ -30,26 +30,33 @@ bool IsManifestName(std::string_view name) {
   return name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json");
 }
 
-bool IsSpace(char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; }
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
 
 // Directories a recursive read never enters: a package's installed dependencies and
 // hidden directories (.git, .venv) hold other tools' YAML and JSON, never a manifest.
-bool IsSkippedDirectory(std::string_view name) { return name == "node_modules" || name.starts_with('.'); }
+bool IsSkippedDirectory(std::string_view name) {
+  return name == "node_modules" || name.starts_with('.');
+}
 
 }  // namespace
 
 bool IsConventionalManifestName(std::string_view name) {
   return name == "gantry.yaml" || name == "gantry.yml" || name == "gantry.json" ||
-         name.ends_with(".gantry.yaml") || name.ends_with(".gantry.yml") || name.ends_with(".gantry.json");
+         name.ends_with(".gantry.yaml") || name.ends_with(".gantry.yml") ||
+         name.ends_with(".gantry.json");
 }
 
 bool MentionsGantryApiVersion(std::string_view text) {
   constexpr std::string_view kKey = "apiVersion";
   constexpr std::string_view kGroup = "gantry.dev/";
-  for (std::size_t at = text.find(kKey); at != std::string_view::npos; at = text.find(kKey, at + 1)) {
+  for (std::size_t at = text.find(kKey); at != std::string_view::npos;
+       at = text.find(kKey, at + 1)) {
     // The key starts a line, a flow mapping entry or a quoted key.
     char before = at == 0 ? '\n' : text[at - 1];
-    if (!(IsSpace(before) || before == '{' || before == ',' || before == '"' || before == '\'')) continue;
+    if (!(IsSpace(before) || before == '{' || before == ',' || before == '"' || before == '\''))
+      continue;
     std::size_t i = at + kKey.size();
     if (i < text.size() && (text[i] == '"' || text[i] == '\'')) ++i;
     while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
@@ -120,10 +127,12 @@ class Batch {
       bool skipped_dirs = false;
       AddDirectory(path, 0, skipped_dirs);
       if (result_.files.size() == before) {
-        std::string message = "no Gantry manifests (.yaml, .yml or .json files with apiVersion: gantry.dev/...)";
+        std::string message =
+            "no Gantry manifests (.yaml, .yml or .json files with apiVersion: gantry.dev/...)";
         if (result_.skipped.size() > skipped_before) {
-          message += fmt::format("; {} other file{} skipped", result_.skipped.size() - skipped_before,
-                                 result_.skipped.size() - skipped_before == 1 ? "" : "s");
+          message +=
+              fmt::format("; {} other file{} skipped", result_.skipped.size() - skipped_before,
+                          result_.skipped.size() - skipped_before == 1 ? "" : "s");
         }
         if (skipped_dirs) message += " (use -R to read sub-directories)";
         FileError(path, std::move(message));
@@ -149,8 +158,9 @@ class Batch {
       return;
     }
     if (text->size() > options_.limits.max_bytes) {
-      FileError(std::string(kStdinName), fmt::format("more than {} bytes; the limit is {} bytes",
-                                                     options_.limits.max_bytes, options_.limits.max_bytes));
+      FileError(std::string(kStdinName),
+                fmt::format("more than {} bytes; the limit is {} bytes", options_.limits.max_bytes,
+                            options_.limits.max_bytes));
       return;
     }
     // Like kubectl: paths in it are relative to the current directory.
@@ -306,8 +316,9 @@ class Batch {
 
   // What a relative path in `record` is relative to, for errors.
   static std::string_view RelativeTo(const Record& record) {
-    return record.file == kStdinName ? "the current directory, as the manifest came on standard input"
-                                     : "the manifest file";
+    return record.file == kStdinName
+               ? "the current directory, as the manifest came on standard input"
+               : "the manifest file";
   }
 
   // Whether the source directory (and a dockerfile runtime's Dockerfile) exist; knowable
@@ -325,7 +336,8 @@ class Batch {
     FileSystem::Type type = fs_.Stat(dir);
     if (type == FileSystem::Type::kMissing) {
       AddFieldError(record, "spec.source",
-                    fmt::format("directory \"{}\" not found (relative to {})", *m.source, RelativeTo(record)));
+                    fmt::format("directory \"{}\" not found (relative to {})", *m.source,
+                                RelativeTo(record)));
       return false;
     }
     if (type != FileSystem::Type::kDirectory) {
@@ -355,8 +367,9 @@ class Batch {
     if (m.file && !m.file->empty() && !IsUnder("spec.file", record.failed_paths)) {
       FileSystem::Type type = fs_.Stat(spec::ResolvePath(m.base_dir, *m.file));
       if (type == FileSystem::Type::kMissing) {
-        AddFieldError(record, "spec.file",
-                      fmt::format("file \"{}\" not found (relative to {})", *m.file, RelativeTo(record)));
+        AddFieldError(
+            record, "spec.file",
+            fmt::format("file \"{}\" not found (relative to {})", *m.file, RelativeTo(record)));
         file_ok = false;
       } else if (type != FileSystem::Type::kFile) {
         AddFieldError(record, "spec.file", fmt::format("\"{}\" is not a regular file", *m.file));

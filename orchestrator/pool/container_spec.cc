@@ -70,8 +70,10 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
     // with, so a secret replaced on the host (write + rename) would never reach the
     // function. Through the directory the next open sees the new file.
     for (const char* root : {"/var/gantry/secrets", "/var/openfaas/secrets"}) {
-      spec.mounts.push_back(
-          {.type = docker::Mount::Type::kBind, .source = paths.secrets_dir, .target = root, .read_only = true});
+      spec.mounts.push_back({.type = docker::Mount::Type::kBind,
+                             .source = paths.secrets_dir,
+                             .target = root,
+                             .read_only = true});
     }
   }
   if (deployment.http_port > 0) {

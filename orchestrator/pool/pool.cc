@@ -145,7 +145,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   core::Status Apply(const Deployment& d);
   core::Status Remove(const std::string& ns, const std::string& name);
   core::Status Scale(const std::string& ns, const std::string& name, int replicas);
-  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret, const std::string& value);
+  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
+                                 const std::string& value);
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
   std::vector<FunctionStatus> List() const;
@@ -515,7 +516,9 @@ void PoolCore::StartTask(const std::string& key, const std::shared_ptr<Replica>&
         }
       }
     }
-    if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid, options_.socket_dir_bytes); !s) {
+    if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid,
+                                    options_.socket_dir_bytes);
+        !s) {
       return EndStart(key, replica, s.error());
     }
   }
@@ -1109,7 +1112,8 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   return core::Ok();
 }
 
-core::Result<int> PoolCore::UpdateSecret(const std::string& ns, const std::string& secret, const std::string& value) {
+core::Result<int> PoolCore::UpdateSecret(const std::string& ns, const std::string& secret,
+                                         const std::string& value) {
   std::lock_guard<std::mutex> secrets_lock(secrets_mu_);
   std::vector<std::pair<std::string, ReplicaPaths>> targets;  // (function/replica, paths)
   {
@@ -1134,12 +1138,14 @@ core::Result<int> PoolCore::UpdateSecret(const std::string& ns, const std::strin
     if (s) {
       ++updated;
     } else if (s.error().code() != core::ErrorCode::kNotFound) {
-      core::Log(LogLevel::kWarn, "pool: {}: update secret {}: {}", what, secret, s.error().ToString());
+      core::Log(LogLevel::kWarn, "pool: {}: update secret {}: {}", what, secret,
+                s.error().ToString());
       if (!first_error) first_error = s.error().WithContext(fmt::format("replica {}", what));
     }
   }
   if (first_error) return *first_error;
-  if (updated > 0) core::Log(LogLevel::kInfo, "pool: secret {}/{} replaced in {} replica(s)", ns, secret, updated);
+  if (updated > 0)
+    core::Log(LogLevel::kInfo, "pool: secret {}/{} replaced in {} replica(s)", ns, secret, updated);
   return updated;
 }
 
@@ -1230,7 +1236,8 @@ core::Status Pool::Remove(const std::string& ns, const std::string& name) { retu
 core::Status Pool::Scale(const std::string& ns, const std::string& name, int replicas) {
   return core_->Scale(ns, name, replicas);
 }
-core::Result<int> Pool::UpdateSecret(const std::string& ns, const std::string& secret, const std::string& value) {
+core::Result<int> Pool::UpdateSecret(const std::string& ns, const std::string& secret,
+                                     const std::string& value) {
   return core_->UpdateSecret(ns, secret, value);
 }
 void Pool::Acquire(const std::string& ns, const std::string& name, AcquireCallback done) {

@@ -184,7 +184,8 @@ class Pool {
   // changes. Returns how many replicas' files were replaced (0 when no function uses it).
   // Errors: kInternal naming the replica whose file could not be written (every other
   // replica is still updated). Safe to call at any time, also while replicas start.
-  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret, const std::string& value);
+  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
+                                 const std::string& value);
 
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
 

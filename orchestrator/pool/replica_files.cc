@@ -126,16 +126,18 @@ core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::s
   return core::Ok();
 }
 
-core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name, const std::string& value,
-                               int uid) {
+core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name,
+                               const std::string& value, int uid) {
   struct stat st {};
   // Never a link or a file where the directory should be: only gantryd writes here, but
   // the check is cheap and the directory is on a shared disk.
   if (::lstat(paths.secrets_dir.c_str(), &st) != 0) {
-    if (errno == ENOENT) return core::Error::NotFound(fmt::format("no secrets directory {}", paths.secrets_dir));
+    if (errno == ENOENT)
+      return core::Error::NotFound(fmt::format("no secrets directory {}", paths.secrets_dir));
     return Errno("stat", paths.secrets_dir);
   }
-  if (!S_ISDIR(st.st_mode)) return core::Error::Internal(fmt::format("{} is not a directory", paths.secrets_dir));
+  if (!S_ISDIR(st.st_mode))
+    return core::Error::Internal(fmt::format("{} is not a directory", paths.secrets_dir));
   // Secret names never start with a dot, so the temporary name can't be a secret's.
   std::string temp = fmt::format("{}/.{}.new", paths.secrets_dir, name);
   ::unlink(temp.c_str());

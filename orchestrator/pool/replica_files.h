@@ -26,8 +26,8 @@ core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::s
 // the new one from the rename on. Works whether or not the file existed. Errors: kNotFound
 // when the replica's secrets directory is gone (the replica was removed meanwhile),
 // kInternal naming the path otherwise. Not synchronised: callers serialise writers.
-core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name, const std::string& value,
-                               int uid);
+core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name,
+                               const std::string& value, int uid);
 
 // Removes the replica's host directory and everything in it, unmounting its socket
 // directory's tmpfs first; a missing one is fine.

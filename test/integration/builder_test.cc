@@ -12,8 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <set>
-#include <string>
 #include <sstream>
+#include <string>
 #include <thread>
 #include <vector>
 

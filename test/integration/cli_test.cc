@@ -271,7 +271,8 @@ TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipel
   fs::create_directories(good);
   // The example with its dependency (requirements.txt, the vendored wheel), under a manifest
   // of this test's own namespace.
-  fs::copy(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python", good / "hello", fs::copy_options::recursive);
+  fs::copy(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python", good / "hello",
+           fs::copy_options::recursive);
   std::ofstream(good / "hello/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n"
                                             << "  name: hello-python\n  namespace: " << ns << "\nspec:\n"
                                             << "  runtime: python3\n  handler: handler.main\n  source: .\n";

@@ -33,12 +33,13 @@ printf '%s %s %s' "$(cat /etc/hostname)" "$(cat /var/gantry/secrets/api-key)" "$
 
 class Project {
  public:
-  explicit Project(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("secrets")) {
+  explicit Project(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("secrets")) {
     fs::create_directories(dir_ / "src");
     std::ofstream(dir_ / "src" / "handler.sh") << kHandler;
-    fs::permissions(dir_ / "src" / "handler.sh", fs::perms::owner_all | fs::perms::group_read |
-                                                      fs::perms::group_exec | fs::perms::others_read |
-                                                      fs::perms::others_exec);
+    fs::permissions(dir_ / "src" / "handler.sh",
+                    fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                        fs::perms::others_read | fs::perms::others_exec);
   }
   ~Project() {
     std::error_code ignored;
@@ -47,7 +48,8 @@ class Project {
 
   spec::FunctionSpec Function(const std::string& ns, const std::string& name, int replicas) {
     fs::path manifest = dir_ / (name + ".yaml");
-    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
+    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: "
+                            << name
                             << "\nspec:\n  runtime: exec\n  command: [\"sh\", \"handler.sh\"]\n"
                             << "  source: ./src\n  secrets: [api-key]\n  concurrency: 1\n"
                             << "  scale: {min: " << replicas << ", max: " << replicas << "}\n";
@@ -61,8 +63,9 @@ class Project {
 void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
   auto bundle = builder::MakeBundle(s);
   REQUIRE(bundle.ok());
-  Reply r = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(),
-                         *bundle, {"Content-Type: application/x-tar"});
+  Reply r = gantryd.Call(
+      "PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(), *bundle,
+      {"Content-Type: application/x-tar"});
   INFO(r.body << "\n" << gantryd.Log());
   REQUIRE((r.status == 201 || r.status == 200));
 }
@@ -75,7 +78,8 @@ struct Seen {
 };
 
 Seen Read(const Gantryd& gantryd, const std::string& fn, const std::string& ns, bool slow = false) {
-  Reply r = gantryd.Call("GET", "/function/" + fn + "." + ns + (slow ? "?slow" : ""), "", {}, false);
+  Reply r =
+      gantryd.Call("GET", "/function/" + fn + "." + ns + (slow ? "?slow" : ""), "", {}, false);
   INFO(r.body);
   REQUIRE(r.status == 200);
   std::istringstream words(r.body);
@@ -93,7 +97,9 @@ std::vector<Seen> ReadBoth(const Gantryd& gantryd, const std::string& fn, const 
   return both;
 }
 
-std::string SecretPath(const std::string& ns) { return "/apis/gantry/v1/namespaces/" + ns + "/secrets/api-key"; }
+std::string SecretPath(const std::string& ns) {
+  return "/apis/gantry/v1/namespaces/" + ns + "/secrets/api-key";
+}
 
 TEST_CASE("secrets: an updated secret reaches every running replica, none restarted",
           "[integration][secrets]") {
@@ -140,8 +146,9 @@ TEST_CASE("secrets: an updated secret reaches every running replica, none restar
   CHECK(other.openfaas_value == "second");
 
   // OpenFaaS's PUT /system/secrets does the same.
-  Reply openfaas = gantryd.Call("PUT", "/system/secrets",
-                                nlohmann::json{{"name", "api-key"}, {"namespace", ns}, {"value", "third"}}.dump());
+  Reply openfaas = gantryd.Call(
+      "PUT", "/system/secrets",
+      nlohmann::json{{"name", "api-key"}, {"namespace", ns}, {"value", "third"}}.dump());
   REQUIRE(openfaas.status == 200);
   for (const Seen& s : ReadBoth(gantryd, "reader", ns)) CHECK(s.gantry_value == "third");
   CHECK(Read(gantryd, "other", ns).openfaas_value == "third");
@@ -149,7 +156,8 @@ TEST_CASE("secrets: an updated secret reaches every running replica, none restar
   // Same containers throughout: the value came in place, not by a restart.
   CHECK(ContainersOf(engine, "reader") == readers);
   CHECK(ContainersOf(engine, "other") == others);
-  nlohmann::json fn = gantryd.Call("GET", "/apis/gantry/v1/namespaces/" + ns + "/functions/reader").Json();
+  nlohmann::json fn =
+      gantryd.Call("GET", "/apis/gantry/v1/namespaces/" + ns + "/functions/reader").Json();
   CHECK(fn["status"].value("generation", fn.value("generation", 0)) == 1);
 }
 
@@ -161,8 +169,9 @@ TEST_CASE("secrets: a secret functions use can't be deleted; one nobody uses can
   Gantryd gantryd(engine, state.path());
   const std::string ns = engine.value();
 
-  REQUIRE(gantryd.Call("PUT", SecretPath(ns), nlohmann::json{{"value", "v"}}.dump(),
-                       {"Content-Type: application/json"})
+  REQUIRE(gantryd
+              .Call("PUT", SecretPath(ns), nlohmann::json{{"value", "v"}}.dump(),
+                    {"Content-Type: application/json"})
               .status == 201);
   Deploy(gantryd, project.Function(ns, "alpha", 1));
   Deploy(gantryd, project.Function(ns, "beta", 1));
@@ -171,14 +180,16 @@ TEST_CASE("secrets: a secret functions use can't be deleted; one nobody uses can
   INFO(refused.body);
   CHECK(refused.status == 409);
   CHECK_THAT(refused.body, Catch::Contains("alpha") && Catch::Contains("beta"));
-  Reply refused_openfaas =
-      gantryd.Call("DELETE", "/system/secrets", nlohmann::json{{"name", "api-key"}, {"namespace", ns}}.dump());
+  Reply refused_openfaas = gantryd.Call(
+      "DELETE", "/system/secrets", nlohmann::json{{"name", "api-key"}, {"namespace", ns}}.dump());
   CHECK(refused_openfaas.status == 409);
   // Still there, still served.
   CHECK(Read(gantryd, "alpha", ns).gantry_value == "v");
 
   for (const char* name : {"alpha", "beta"}) {
-    REQUIRE(gantryd.Call("DELETE", "/apis/gantry/v1/namespaces/" + ns + "/functions/" + name).status < 300);
+    REQUIRE(
+        gantryd.Call("DELETE", "/apis/gantry/v1/namespaces/" + ns + "/functions/" + name).status <
+        300);
   }
   Reply deleted = gantryd.Call("DELETE", SecretPath(ns));
   INFO(deleted.body);

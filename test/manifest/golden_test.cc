@@ -167,8 +167,9 @@ TEST_CASE("Directories yield their manifests and skip everything else", "[manife
       run["objects"] = nlohmann::json::array();
       for (const LoadedObject& o : result.objects) {
         const auto* fn = std::get_if<spec::FunctionSpec>(&o.object);
-        run["objects"].push_back(fn != nullptr ? "Function " + fn->QualifiedName()
-                                               : "Secret " + std::get<spec::SecretSpec>(o.object).QualifiedName());
+        run["objects"].push_back(
+            fn != nullptr ? "Function " + fn->QualifiedName()
+                          : "Secret " + std::get<spec::SecretSpec>(o.object).QualifiedName());
       }
     }
     CompareGolden(dir + "/" + name + ".golden.json", out.dump(2) + "\n");

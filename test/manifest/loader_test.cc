@@ -153,11 +153,13 @@ TEST_CASE("Directories are read in name order, sub-directories only with -R", "[
   MemoryFileSystem only_dirs;
   only_dirs.AddFile("d/sub/x.yaml", fn("x"));
   CHECK(Errors(LoadManifests(only_dirs, {"d"}, {})) ==
-        std::vector<std::string>{"d: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
-                                 "gantry.dev/...) (use -R to read sub-directories)"});
+        std::vector<std::string>{
+            "d: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
+            "gantry.dev/...) (use -R to read sub-directories)"});
 }
 
-TEST_CASE("Gantry manifests are told from other YAML and JSON by their apiVersion", "[manifest][loader]") {
+TEST_CASE("Gantry manifests are told from other YAML and JSON by their apiVersion",
+          "[manifest][loader]") {
   struct Case {
     std::string_view text;
     bool gantry;
@@ -180,10 +182,12 @@ TEST_CASE("Gantry manifests are told from other YAML and JSON by their apiVersio
     INFO(c.text);
     CHECK(MentionsGantryApiVersion(c.text) == c.gantry);
   }
-  for (std::string_view name : {"gantry.yaml", "gantry.yml", "gantry.json", "api.gantry.yaml", "x.gantry.yml"}) {
+  for (std::string_view name :
+       {"gantry.yaml", "gantry.yml", "gantry.json", "api.gantry.yaml", "x.gantry.yml"}) {
     CHECK(IsConventionalManifestName(name));
   }
-  for (std::string_view name : {"package.json", "gantry.yaml.bak", "mygantry.yaml", "gantry.toml"}) {
+  for (std::string_view name :
+       {"package.json", "gantry.yaml.bak", "mygantry.yaml", "gantry.toml"}) {
     CHECK_FALSE(IsConventionalManifestName(name));
   }
 }
@@ -198,8 +202,9 @@ MemoryFileSystem NodeProject() {
   fs.AddFile("app/functions.yaml",
              "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: api}\n"
              "spec: {runtime: node, handler: handler.main, source: ./src}\n");
-  fs.AddFile("app/gantry.yaml",
-             "apiVersion: gantry.dev/v1\nkind: Secret\nmetadata: {name: token}\nspec: {value: t}\n");
+  fs.AddFile(
+      "app/gantry.yaml",
+      "apiVersion: gantry.dev/v1\nkind: Secret\nmetadata: {name: token}\nspec: {value: t}\n");
   fs.AddFile("app/src/handler.js", "exports.main = async (e) => e;\n");
   fs.AddFile("app/src/package.json", "{\"name\": \"api\", \"version\": \"1.0.0\"}\n");
   fs.AddFile("app/src/package-lock.json", std::string(2 << 20, ' '));  // bigger than any manifest
@@ -210,13 +215,15 @@ MemoryFileSystem NodeProject() {
   return fs;
 }
 
-TEST_CASE("A directory's other YAML and JSON files are skipped, not read as manifests", "[manifest][loader]") {
+TEST_CASE("A directory's other YAML and JSON files are skipped, not read as manifests",
+          "[manifest][loader]") {
   MemoryFileSystem fs = NodeProject();
   LoadResult flat = LoadManifests(fs, {"app"}, {});
   INFO(Catch::Detail::stringify(Errors(flat)));
   REQUIRE(flat.ok());
   CHECK(flat.files == std::vector<std::string>{"app/functions.yaml", "app/gantry.yaml"});
-  CHECK(flat.skipped == std::vector<std::string>{"app/.gitlab-ci.yml", "app/docker-compose.yaml", "app/tsconfig.json"});
+  CHECK(flat.skipped == std::vector<std::string>{"app/.gitlab-ci.yml", "app/docker-compose.yaml",
+                                                 "app/tsconfig.json"});
   CHECK(flat.objects.size() == 2);
 
   LoadOptions recursive;
@@ -228,16 +235,19 @@ TEST_CASE("A directory's other YAML and JSON files are skipped, not read as mani
   // lock file too (and is not an error).
   CHECK(deep.files == std::vector<std::string>{"app/functions.yaml", "app/gantry.yaml"});
   CHECK(deep.skipped == std::vector<std::string>{"app/.gitlab-ci.yml", "app/docker-compose.yaml",
-                                                 "app/src/package-lock.json", "app/src/package.json",
-                                                 "app/src/tsconfig.json", "app/tsconfig.json"});
+                                                 "app/src/package-lock.json",
+                                                 "app/src/package.json", "app/src/tsconfig.json",
+                                                 "app/tsconfig.json"});
 
   // Only other files: an error that says so.
   CHECK(Errors(LoadManifests(fs, {"app/src"}, {})) ==
-        std::vector<std::string>{"app/src: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
-                                 "gantry.dev/...); 3 other files skipped"});
+        std::vector<std::string>{
+            "app/src: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
+            "gantry.dev/...); 3 other files skipped"});
 }
 
-TEST_CASE("A file named on the command line is always read, and must be a manifest", "[manifest][loader]") {
+TEST_CASE("A file named on the command line is always read, and must be a manifest",
+          "[manifest][loader]") {
   MemoryFileSystem fs = NodeProject();
   LoadResult r = LoadManifests(fs, {"app/src/package.json"}, {});
   REQUIRE_FALSE(r.ok());
@@ -259,16 +269,19 @@ TEST_CASE("A file named on the command line is always read, and must be a manife
   CHECK_FALSE(conventional.ok());
 }
 
-TEST_CASE("- reads standard input, with paths relative to the current directory", "[manifest][loader]") {
+TEST_CASE("- reads standard input, with paths relative to the current directory",
+          "[manifest][loader]") {
   MemoryFileSystem fs;
   fs.AddFile("src/handler.py", "def main(e, c):\n    return e\n");
-  fs.AddFile("more/b.yaml", "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\n"
-                            "spec: {runtime: exec, command: [cat]}\n");
+  fs.AddFile("more/b.yaml",
+             "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\n"
+             "spec: {runtime: exec, command: [cat]}\n");
   const std::string piped =
       "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: a}\n"
       "spec: {runtime: python3, handler: handler.main, source: ./src}\n"
       "---\n"
-      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\nspec: {runtime: exec, command: [cat]}\n";
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\nspec: {runtime: exec, "
+      "command: [cat]}\n";
   int reads = 0;
   LoadOptions options;
   options.read_stdin = [&]() -> core::Result<std::string> {
@@ -284,14 +297,14 @@ TEST_CASE("- reads standard input, with paths relative to the current directory"
   CHECK(a.source() == "src");
   CHECK(r.objects[0].file == "<stdin>");
   // One batch: a name given on stdin and in a file is a duplicate.
-  CHECK(Errors(r) == std::vector<std::string>{
-                         "more/b.yaml:3:18: metadata.name: function \"default/b\" is already defined at <stdin>:8:18"});
+  CHECK(Errors(r) == std::vector<std::string>{"more/b.yaml:3:18: metadata.name: function "
+                                              "\"default/b\" is already defined at <stdin>:8:18"});
 
   // A source that is not there relative to the current directory is told.
   options.read_stdin = [] {
-    return core::Result<std::string>(std::string(
-        "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: c}\n"
-        "spec: {runtime: python3, handler: handler.main, source: ./nowhere}\n"));
+    return core::Result<std::string>(
+        std::string("apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: c}\n"
+                    "spec: {runtime: python3, handler: handler.main, source: ./nowhere}\n"));
   };
   LoadResult missing = LoadManifests(fs, {"-"}, options);
   REQUIRE(missing.errors.size() == 1);
@@ -304,8 +317,11 @@ TEST_CASE("- reads standard input, with paths relative to the current directory"
         std::vector<std::string>{"<stdin>: standard input named more than once"});
   CHECK(Errors(LoadManifests(fs, {"-"}, {})) ==
         std::vector<std::string>{"<stdin>: standard input cannot be read here"});
-  options.read_stdin = [] { return core::Result<std::string>(core::Error::Unavailable("cannot read standard input")); };
-  CHECK(Errors(LoadManifests(fs, {"-"}, options)) == std::vector<std::string>{"<stdin>: cannot read standard input"});
+  options.read_stdin = [] {
+    return core::Result<std::string>(core::Error::Unavailable("cannot read standard input"));
+  };
+  CHECK(Errors(LoadManifests(fs, {"-"}, options)) ==
+        std::vector<std::string>{"<stdin>: cannot read standard input"});
 }
 
 TEST_CASE("Duplicate names are found across files", "[manifest][loader]") {

@@ -3,15 +3,15 @@
 // dead replicas, rollouts, adoption and removal.
 #include <catch2/catch.hpp>
 
+#include <atomic>
+#include <condition_variable>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <thread>
-#include <atomic>
-#include <condition_variable>
-#include <mutex>
 
 #include "pool/container_spec.h"
 #include "pool_test_support.h"
@@ -488,7 +488,8 @@ TEST_CASE("pool: Remove drains and removes every replica and its files", "[pool]
 }
 
 // The value of secret `name` in every replica directory under `run_dir`, by replica.
-std::map<std::string, std::string> SecretFiles(const std::string& run_dir, const std::string& name) {
+std::map<std::string, std::string> SecretFiles(const std::string& run_dir,
+                                               const std::string& name) {
   std::map<std::string, std::string> values;
   for (const auto& e : fs::directory_iterator(run_dir)) {
     fs::path file = e.path() / "secrets" / name;
@@ -501,7 +502,8 @@ std::map<std::string, std::string> SecretFiles(const std::string& run_dir, const
   return values;
 }
 
-TEST_CASE("pool: UpdateSecret replaces the file in every replica that uses it, restarting none", "[pool]") {
+TEST_CASE("pool: UpdateSecret replaces the file in every replica that uses it, restarting none",
+          "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.min_replicas = 2;
@@ -536,7 +538,8 @@ TEST_CASE("pool: UpdateSecret replaces the file in every replica that uses it, r
   h.pool->Flush();
   REQUIRE(MustDescribe(*h.pool).ready == 3);
   news = 0;
-  for (const auto& [replica, value] : SecretFiles(h.run_dir, "token")) news += value == "new" ? 1 : 0;
+  for (const auto& [replica, value] : SecretFiles(h.run_dir, "token"))
+    news += value == "new" ? 1 : 0;
   CHECK(news == 3);
 
   auto unused = h.pool->UpdateSecret("default", "nobody-uses-it", "x");

@@ -77,7 +77,8 @@ TEST_CASE("pool: a secret file is replaced by a new file, whole, in the same dir
   CHECK((secret.st_mode & 07777) == (::geteuid() == 0 ? 0400 : 0444));
   // Nothing left behind but the secret itself.
   std::vector<std::string> names;
-  for (const auto& e : fs::directory_iterator(paths.secrets_dir)) names.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(paths.secrets_dir))
+    names.push_back(e.path().filename().string());
   CHECK(names == std::vector<std::string>{"api-key"});
 
   // A secret the replica did not have yet, and one whose replica is gone.
