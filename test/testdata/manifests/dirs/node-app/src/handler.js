@@ -1,1 +1,1 @@
-exports.main = async (event) => ({ok: true, event});
+exports.main = async (event) => ({ ok: true, event });
