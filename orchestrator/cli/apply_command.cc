@@ -10,6 +10,7 @@
 
 #include "builder/bundle.h"
 #include "cli/commands.h"
+#include "cli/read_stdin.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 
@@ -114,7 +115,9 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
     return 2;
   }
   manifest::LocalFileSystem local;
-  auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive, .default_namespace = f.ns});
+  auto loaded = manifest::LoadManifests(
+      local, f.files,
+      {.recursive = f.recursive, .default_namespace = f.ns, .read_stdin = ReadStdin});
   if (!loaded.ok()) {
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     std::fprintf(stderr, "gantry apply: %zu error%s: nothing applied\n", loaded.errors.size(),
@@ -192,7 +195,11 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
 void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   auto f = std::make_shared<ApplyFlags>();
   CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
-  cmd->add_option("-f,--filename", f->files, "manifest file or directory (repeatable; - for stdin)")->required();
+  cmd->add_option(
+         "-f,--filename", f->files,
+         "manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
+         "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
+      ->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
   cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");
   cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");

@@ -13,7 +13,8 @@ namespace gantry::cli {
 // gantry apply -f PATH... [-R] [--dry-run=client|server]: secrets first, then functions,
 // one line each: "function.gantry.dev/echo created|configured|unchanged".
 void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
-// gantry delete function NAME [-n NS] | gantry delete -f PATH... [-R]
+// gantry delete function NAME [-n NS] | gantry delete secret NAME [-n NS] | gantry delete -f
+// PATH... [-R]
 void AddDeleteCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
 // gantry get functions [NAME] [-n NS | -A] [-o wide|json|name]
 void AddGetCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);

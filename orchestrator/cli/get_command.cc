@@ -3,6 +3,7 @@
 #include <cstdio>
 
 #include "cli/commands.h"
+#include "cli/read_stdin.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 
@@ -99,11 +100,31 @@ struct DeleteFlags {
   bool recursive = false;
 };
 
+// gantry delete secret NAME: gantryd refuses (409, naming them) while functions use it.
+int DeleteSecret(const DeleteFlags& f, const ClientConfig& flags) {
+  ApiClient api(ResolveConfig(flags));
+  auto reply =
+      api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name));
+  if (!reply) {
+    std::fprintf(stderr, "gantry delete: %s\n", reply.error().message().c_str());
+    return 1;
+  }
+  if (reply->status >= 300) {
+    std::fprintf(stderr, "gantry delete: secret.gantry.dev/%s: %s\n", f.name.c_str(),
+                 reply->ErrorMessage().c_str());
+    return 1;
+  }
+  std::printf("secret.gantry.dev/%s deleted\n", f.name.c_str());
+  return 0;
+}
+
 int RunDelete(const DeleteFlags& f, const ClientConfig& flags) {
   std::vector<std::pair<std::string, std::string>> targets;  // (namespace, name)
   if (!f.files.empty()) {
     manifest::LocalFileSystem local;
-    auto loaded = manifest::LoadManifests(local, f.files, {.recursive = f.recursive, .default_namespace = f.ns_flag});
+    auto loaded = manifest::LoadManifests(
+        local, f.files,
+        {.recursive = f.recursive, .default_namespace = f.ns_flag, .read_stdin = ReadStdin});
     for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
     if (!loaded.ok()) return 1;
     for (const auto& o : loaded.objects) {
@@ -111,8 +132,10 @@ int RunDelete(const DeleteFlags& f, const ClientConfig& flags) {
     }
   } else if (IsFunctionKind(f.kind) && !f.name.empty()) {
     targets.emplace_back(f.ns, f.name);
+  } else if ((f.kind == "secret" || f.kind == "secrets") && !f.name.empty()) {
+    return DeleteSecret(f, flags);
   } else {
-    std::fprintf(stderr, "gantry delete: expected `function NAME` or `-f FILE`\n");
+    std::fprintf(stderr, "gantry delete: expected `function NAME`, `secret NAME` or `-f FILE`\n");
     return 2;
   }
   ApiClient api(ResolveConfig(flags));
@@ -148,12 +171,13 @@ void AddGetCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
 
 void AddDeleteCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   auto f = std::make_shared<DeleteFlags>();
-  CLI::App* cmd = app.add_subcommand("delete", "drain and remove functions");
-  cmd->add_option("kind", f->kind, "function");
-  cmd->add_option("name", f->name, "the function");
+  CLI::App* cmd = app.add_subcommand("delete", "drain and remove functions, or delete a secret");
+  cmd->add_option("kind", f->kind, "function or secret");
+  cmd->add_option("name", f->name, "the function or secret");
   cmd->add_option("-n,--namespace", f->ns_flag, "namespace (default: default)")
       ->each([f](const std::string& v) { f->ns = v; });
-  cmd->add_option("-f,--filename", f->files, "delete the functions of these manifests");
+  cmd->add_option("-f,--filename", f->files,
+                  "delete the functions of these manifests (- for stdin)");
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories too");
   cmd->callback([f, &flags, &exit_code] { exit_code = RunDelete(*f, flags); });
 }

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/read_stdin.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 #include "manifest/source_tree.h"
@@ -68,26 +69,9 @@ int Run(const ValidateOptions& options) {
                       : options.secret_check == "none" ? manifest::SecretCheck::kNone
                                                        : manifest::SecretCheck::kDefinedNamespaces;
 
-  manifest::LoadResult result;
-  std::vector<std::string> files;
-  for (const std::string& path : options.paths) {
-    manifest::LoadResult part;
-    if (path == "-") {
-      std::string text{std::istreambuf_iterator<char>(std::cin), std::istreambuf_iterator<char>()};
-      part = manifest::LoadManifestText(fs, text, "<stdin>", "", load);
-    } else {
-      files.push_back(path);
-      continue;
-    }
-    for (auto& o : part.objects) result.objects.push_back(std::move(o));
-    for (auto& e : part.errors) result.errors.push_back(std::move(e));
-  }
-  if (!files.empty()) {
-    // All files in one batch, so that duplicate names across files are found.
-    manifest::LoadResult part = manifest::LoadManifests(fs, files, load);
-    for (auto& o : part.objects) result.objects.push_back(std::move(o));
-    for (auto& e : part.errors) result.errors.push_back(std::move(e));
-  }
+  load.read_stdin = ReadStdin;
+  // One batch, so that duplicate names across files (and stdin) are found.
+  manifest::LoadResult result = manifest::LoadManifests(fs, options.paths, load);
 
   std::vector<Summary> summaries;
   for (const manifest::LoadedObject& o : result.objects) {
@@ -100,8 +84,10 @@ int Run(const ValidateOptions& options) {
 
   const bool valid = result.errors.empty();
   if (options.output == "json") {
-    nlohmann::json out = {{"valid", valid}, {"objects", nlohmann::json::array()},
-                          {"errors", nlohmann::json::array()}};
+    nlohmann::json out = {{"valid", valid},
+                          {"objects", nlohmann::json::array()},
+                          {"errors", nlohmann::json::array()},
+                          {"skipped", result.skipped}};
     for (const Summary& s : summaries) out["objects"].push_back(s.json);
     for (const manifest::ManifestError& e : result.errors) {
       out["errors"].push_back({{"file", e.file},
@@ -130,8 +116,10 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
   auto options = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate", "Check manifests without applying them: every error with file:line:column");
-  cmd->add_option("-f,--filename", options->paths,
-                  "Manifest file or directory (repeatable; - for stdin)")
+  cmd->add_option(
+         "-f,--filename", options->paths,
+         "Manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
+         "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
       ->required();
   cmd->add_flag("-R,--recursive", options->recursive, "Read sub-directories of directories too");
   cmd->add_option("-o,--output", options->output, "Output format")

@@ -1,6 +1,7 @@
 #include "daemon/controller.h"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -344,11 +345,55 @@ core::Result<std::string> Controller::Logs(const std::string& ns, const std::str
 
 core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, const std::string& name,
                                                       const std::string& value) {
+  // Under apply_mu_: an apply reads secret values before its (slow) build and hands them to
+  // the pool after it; a change in between would otherwise be overwritten by the old value.
+  std::lock_guard lock(apply_mu_);
   store::SecretRecord record{.namespace_name = ns, .name = name, .value = value};
-  return store_.PutSecret(record);
+  auto put = store_.PutSecret(record);
+  if (!put || *put != store::PutOutcome::kConfigured) return put;
+  // Running replicas get the new value in place (their secrets directory is what they
+  // mount); none restarts. The store already holds it, so a replica started after a
+  // failure here reads the new value too.
+  if (auto updated = pool_.UpdateSecret(ns, name, value); !updated) {
+    return updated.error().WithContext(
+        fmt::format("secret {}/{} stored, but not every replica has it", ns, name));
+  }
+  return put;
+}
+
+core::Result<std::vector<std::string>> Controller::FunctionsUsingSecret(const std::string& ns,
+                                                                        const std::string& name) {
+  auto records = store_.ListFunctions(ns);
+  if (!records) return records.error();
+  std::vector<std::string> users;
+  for (const auto& r : *records) {
+    // The stored spec is the canonical document: {"apiVersion", "kind", "metadata", "spec"}.
+    auto doc = json::parse(r.spec_json, nullptr, false);
+    if (!doc.is_object() || !doc.contains("spec") || !doc["spec"].is_object()) continue;
+    auto secrets = doc["spec"].value("secrets", json::array());
+    if (!secrets.is_array()) continue;
+    for (const auto& s : secrets) {
+      if (s.is_string() && s.get<std::string>() == name) users.push_back(r.name);
+    }
+  }
+  return users;
 }
 
 core::Status Controller::DeleteSecret(const std::string& ns, const std::string& name) {
+  // Under apply_mu_, so no function naming it is applied between the check and the delete.
+  std::lock_guard lock(apply_mu_);
+  auto users = FunctionsUsingSecret(ns, name);
+  if (!users) return users.error();
+  if (!users->empty()) {
+    // Refused rather than left to fail later: the running replicas would keep the last
+    // value, but the next replica (or a restart of gantryd) could not start.
+    return core::Error::Conflict(
+        fmt::format("secret \"{}\" is used by function{} {} in namespace \"{}\": delete "
+                    "{} or remove the secret from {} first",
+                    name, users->size() == 1 ? "" : "s", fmt::join(*users, ", "), ns,
+                    users->size() == 1 ? "it" : "them",
+                    users->size() == 1 ? "its spec.secrets" : "their spec.secrets"));
+  }
   return store_.DeleteSecret(ns, name);
 }
 

@@ -91,7 +91,13 @@ class Controller {
   // within max_log_bytes whatever the logs' size. kNotFound if unknown.
   core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail, int64_t since_unix);
 
+  // Creates or changes a secret. A changed value reaches every running replica of every
+  // function in `ns` that uses it within the call (pool::Pool::UpdateSecret: the file in
+  // the replica's secrets directory is replaced atomically; no restart, no new generation).
+  // Errors: the store's; the pool's (kInternal naming a replica) after the value is stored.
   core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
+  // Deletes a secret no function uses. kConflict naming the functions of `ns` whose spec
+  // lists it (delete them or drop the secret from them first); kNotFound; the store's.
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
   // [{"namespace", "name", "createdAt", "updatedAt"}] — never values.
   core::Result<nlohmann::json> ListSecrets(const std::string& ns);
@@ -102,6 +108,9 @@ class Controller {
  private:
   core::Result<std::map<std::string, std::string>> SecretValues(const std::string& ns,
                                                                 const std::vector<std::string>& names);
+  // The names of the functions of `ns` whose stored spec lists secret `name`.
+  core::Result<std::vector<std::string>> FunctionsUsingSecret(const std::string& ns,
+                                                              const std::string& name);
   nlohmann::json DescribeRecord(const store::FunctionRecord& record);
   // Stores a function's status; a failure is logged (the caller's outcome stands).
   void RecordStatus(const std::string& ns, const std::string& name, const std::string& status,

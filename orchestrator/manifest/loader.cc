@@ -30,6 +30,47 @@ bool IsManifestName(std::string_view name) {
   return name.ends_with(".yaml") || name.ends_with(".yml") || name.ends_with(".json");
 }
 
+bool IsSpace(char c) {
+  return c == ' ' || c == '\t' || c == '\r' || c == '\n';
+}
+
+// Directories a recursive read never enters: a package's installed dependencies and
+// hidden directories (.git, .venv) hold other tools' YAML and JSON, never a manifest.
+bool IsSkippedDirectory(std::string_view name) {
+  return name == "node_modules" || name.starts_with('.');
+}
+
+}  // namespace
+
+bool IsConventionalManifestName(std::string_view name) {
+  return name == "gantry.yaml" || name == "gantry.yml" || name == "gantry.json" ||
+         name.ends_with(".gantry.yaml") || name.ends_with(".gantry.yml") ||
+         name.ends_with(".gantry.json");
+}
+
+bool MentionsGantryApiVersion(std::string_view text) {
+  constexpr std::string_view kKey = "apiVersion";
+  constexpr std::string_view kGroup = "gantry.dev/";
+  for (std::size_t at = text.find(kKey); at != std::string_view::npos;
+       at = text.find(kKey, at + 1)) {
+    // The key starts a line, a flow mapping entry or a quoted key.
+    char before = at == 0 ? '\n' : text[at - 1];
+    if (!(IsSpace(before) || before == '{' || before == ',' || before == '"' || before == '\''))
+      continue;
+    std::size_t i = at + kKey.size();
+    if (i < text.size() && (text[i] == '"' || text[i] == '\'')) ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i >= text.size() || text[i] != ':') continue;
+    ++i;
+    while (i < text.size() && (text[i] == ' ' || text[i] == '\t')) ++i;
+    if (i < text.size() && (text[i] == '"' || text[i] == '\'')) ++i;
+    if (text.substr(i, kGroup.size()) == kGroup) return true;
+  }
+  return false;
+}
+
+namespace {
+
 std::string JoinPath(const std::string& dir, const std::string& name) {
   if (dir.empty()) return name;
   if (dir.ends_with('/')) return dir + name;
@@ -76,20 +117,54 @@ class Batch {
   Batch(FileSystem& fs, const LoadOptions& options) : fs_(fs), options_(options) {}
 
   void AddPath(const std::string& path) {
+    if (path == kStdinPath) return AddStdin();
     FileSystem::Type type = fs_.Stat(path);
     if (type == FileSystem::Type::kMissing) {
       FileError(path, "no such file or directory");
     } else if (type == FileSystem::Type::kDirectory) {
       std::size_t before = result_.files.size();
+      std::size_t skipped_before = result_.skipped.size();
       bool skipped_dirs = false;
       AddDirectory(path, 0, skipped_dirs);
       if (result_.files.size() == before) {
-        FileError(path, skipped_dirs ? "no .yaml, .yml or .json files (use -R to read sub-directories)"
-                                     : "no .yaml, .yml or .json files");
+        std::string message =
+            "no Gantry manifests (.yaml, .yml or .json files with apiVersion: gantry.dev/...)";
+        if (result_.skipped.size() > skipped_before) {
+          message +=
+              fmt::format("; {} other file{} skipped", result_.skipped.size() - skipped_before,
+                          result_.skipped.size() - skipped_before == 1 ? "" : "s");
+        }
+        if (skipped_dirs) message += " (use -R to read sub-directories)";
+        FileError(path, std::move(message));
       }
     } else {
       AddFile(path);
     }
+  }
+
+  void AddStdin() {
+    if (read_stdin_) {
+      FileError(std::string(kStdinName), "standard input named more than once");
+      return;
+    }
+    read_stdin_ = true;
+    if (!options_.read_stdin) {
+      FileError(std::string(kStdinName), "standard input cannot be read here");
+      return;
+    }
+    auto text = options_.read_stdin();
+    if (!text) {
+      FileError(std::string(kStdinName), text.error().message());
+      return;
+    }
+    if (text->size() > options_.limits.max_bytes) {
+      FileError(std::string(kStdinName),
+                fmt::format("more than {} bytes; the limit is {} bytes", options_.limits.max_bytes,
+                            options_.limits.max_bytes));
+      return;
+    }
+    // Like kubectl: paths in it are relative to the current directory.
+    AddText(*text, std::string(kStdinName), "");
   }
 
   void AddText(std::string_view text, const std::string& file, const std::string& base_dir) {
@@ -169,6 +244,20 @@ class Batch {
     AddText(*text, path, DirName(path));
   }
 
+  // A file found in a directory: read when it is a Gantry manifest by name or by content;
+  // anything else (a function's package.json, a CI config, a huge lock file) is skipped.
+  void AddFoundFile(const std::string& path, const std::string& name) {
+    if (IsConventionalManifestName(name)) return AddFile(path);
+    auto text = fs_.ReadFile(path, options_.limits.max_bytes);
+    if (!text || !MentionsGantryApiVersion(*text)) {
+      // Too big or unreadable: not a manifest either (one is never a megabyte), and not
+      // this command's business.
+      result_.skipped.push_back(path);
+      return;
+    }
+    AddText(*text, path, DirName(path));
+  }
+
   void AddDirectory(const std::string& dir, int depth, bool& skipped_dirs) {
     auto entries = fs_.ListDirectory(dir);
     if (!entries) {
@@ -179,8 +268,9 @@ class Batch {
       std::string path = JoinPath(dir, e.name);
       FileSystem::Type type = e.type == FileSystem::Type::kSymlink ? fs_.Stat(path) : e.type;
       if (type == FileSystem::Type::kFile && IsManifestName(e.name)) {
-        AddFile(path);
-      } else if (type == FileSystem::Type::kDirectory && e.type == FileSystem::Type::kDirectory) {
+        AddFoundFile(path, e.name);
+      } else if (type == FileSystem::Type::kDirectory && e.type == FileSystem::Type::kDirectory &&
+                 !IsSkippedDirectory(e.name)) {
         // Linked directories are not followed: a link back up would never end.
         if (!options_.recursive) {
           skipped_dirs = true;
@@ -224,6 +314,13 @@ class Batch {
     if (spec && files_ok) record.object = std::move(*spec);
   }
 
+  // What a relative path in `record` is relative to, for errors.
+  static std::string_view RelativeTo(const Record& record) {
+    return record.file == kStdinName
+               ? "the current directory, as the manifest came on standard input"
+               : "the manifest file";
+  }
+
   // Whether the source directory (and a dockerfile runtime's Dockerfile) exist; knowable
   // only here, where the manifest's own directory is known.
   bool CheckSourceFiles(const spec::FunctionManifest& m, Record& record) {
@@ -239,7 +336,8 @@ class Batch {
     FileSystem::Type type = fs_.Stat(dir);
     if (type == FileSystem::Type::kMissing) {
       AddFieldError(record, "spec.source",
-                    fmt::format("directory \"{}\" not found (relative to the manifest file)", *m.source));
+                    fmt::format("directory \"{}\" not found (relative to {})", *m.source,
+                                RelativeTo(record)));
       return false;
     }
     if (type != FileSystem::Type::kDirectory) {
@@ -269,8 +367,9 @@ class Batch {
     if (m.file && !m.file->empty() && !IsUnder("spec.file", record.failed_paths)) {
       FileSystem::Type type = fs_.Stat(spec::ResolvePath(m.base_dir, *m.file));
       if (type == FileSystem::Type::kMissing) {
-        AddFieldError(record, "spec.file",
-                      fmt::format("file \"{}\" not found (relative to the manifest file)", *m.file));
+        AddFieldError(
+            record, "spec.file",
+            fmt::format("file \"{}\" not found (relative to {})", *m.file, RelativeTo(record)));
         file_ok = false;
       } else if (type != FileSystem::Type::kFile) {
         AddFieldError(record, "spec.file", fmt::format("\"{}\" is not a regular file", *m.file));
@@ -325,6 +424,7 @@ class Batch {
 
   FileSystem& fs_;
   const LoadOptions& options_;
+  bool read_stdin_ = false;
   LoadResult result_;
   std::vector<Record> records_;
   std::vector<std::pair<std::size_t, ManifestError>> errors_;

@@ -65,12 +65,14 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
   spec.stop_timeout_seconds = stop_timeout_seconds;
   spec.mounts.push_back(
       {.type = docker::Mount::Type::kTmpfs, .target = "/tmp", .tmpfs_size_bytes = kTmpfsBytes, .tmpfs_mode = 01777});
-  for (const auto& [name, value] : deployment.secrets) {
-    (void)value;
-    for (const char* root : {"/var/gantry/secrets/", "/var/openfaas/secrets/"}) {
+  if (!deployment.secrets.empty()) {
+    // The directory, not one mount per file: a file bind mount pins the inode it was made
+    // with, so a secret replaced on the host (write + rename) would never reach the
+    // function. Through the directory the next open sees the new file.
+    for (const char* root : {"/var/gantry/secrets", "/var/openfaas/secrets"}) {
       spec.mounts.push_back({.type = docker::Mount::Type::kBind,
-                             .source = paths.SecretPath(name),
-                             .target = root + name,
+                             .source = paths.secrets_dir,
+                             .target = root,
                              .read_only = true});
     }
   }

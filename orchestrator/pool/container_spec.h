@@ -15,7 +15,8 @@ inline constexpr const char* kGenerationLabel = "gantry.generation";
 inline constexpr const char* kReplicaLabel = "gantry.replica";
 
 // Where a replica's host-side files live: `dir` (run_dir/<replica>), the socket directory
-// bind-mounted at /run/gantry, and one file per secret.
+// bind-mounted at /run/gantry, and the secrets directory (one file per secret, the
+// directory mounted read-only).
 struct ReplicaPaths {
   std::string dir;
   std::string socket_dir;                        // dir/sock
@@ -41,8 +42,9 @@ struct ContainerLogLimits {
 
 // The container a replica runs as, with the security defaults of DESIGN.md: the image's own
 // (non-root) user, no-new-privileges, every capability dropped, read-only root with a tmpfs
-// /tmp, the deployment's memory/CPU/pids limits, secrets bind-mounted read-only at
-// /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>. A shim replica has no network
+// /tmp, the deployment's memory/CPU/pids limits, the replica's secrets directory (when it
+// has secrets) bind-mounted read-only at /var/gantry/secrets and /var/openfaas/secrets, so
+// the files in it (<name>) can be replaced while the replica runs. A shim replica has no network
 // ("none") and its socket directory at /run/gantry; an image serving HTTP itself is on the
 // bridge with its port published on 127.0.0.1 only. A shim is told the call timeout, the
 // in-flight limit and the request body limit (GANTRY_MAX_BODY). The log is json-file,

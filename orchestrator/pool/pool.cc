@@ -145,6 +145,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   core::Status Apply(const Deployment& d);
   core::Status Remove(const std::string& ns, const std::string& name);
   core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
+                                 const std::string& value);
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
   std::vector<FunctionStatus> List() const;
@@ -211,6 +213,11 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   // which may hold its own locks (the gateway's) that the next call's callback takes too.
   TaskRunner dispatcher_;
 
+  // Serialises writers of replicas' secret files (a start writing them all, an update
+  // replacing one): whoever holds it reads the values from the deployments and writes
+  // them, so a start never writes a value an update has already replaced. Taken before
+  // mu_, never while holding it; file writes happen under it (never under mu_).
+  std::mutex secrets_mu_;
   mutable std::mutex mu_;
   std::condition_variable changed_;  // a replica started, failed or went away
   std::map<std::string, std::unique_ptr<Function>> functions_;  // by "ns/name"
@@ -496,8 +503,24 @@ void PoolCore::MarkDeadLocked(const std::string& key, const std::shared_ptr<Repl
 
 void PoolCore::StartTask(const std::string& key, const std::shared_ptr<Replica>& replica, const Deployment& d) {
   auto give_up = [&] { return replica->abandoned.load() || stopping_.load(); };
-  if (auto s = CreateReplicaFiles(replica->paths, d.secrets, options_.secrets_uid, options_.socket_dir_bytes); !s) {
-    return EndStart(key, replica, s.error());
+  {
+    std::lock_guard<std::mutex> secrets_lock(secrets_mu_);
+    // The values as they are now: UpdateSecret may have changed one since `d` was copied.
+    std::map<std::string, std::string> secrets = d.secrets;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (Function* fn = FindLocked(key)) {
+        for (auto& [name, value] : secrets) {
+          auto now = fn->deployment.secrets.find(name);
+          if (now != fn->deployment.secrets.end()) value = now->second;
+        }
+      }
+    }
+    if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid,
+                                    options_.socket_dir_bytes);
+        !s) {
+      return EndStart(key, replica, s.error());
+    }
   }
   if (give_up()) return EndStart(key, replica, std::nullopt);
   auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, labels_,
@@ -1089,6 +1112,43 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   return core::Ok();
 }
 
+core::Result<int> PoolCore::UpdateSecret(const std::string& ns, const std::string& secret,
+                                         const std::string& value) {
+  std::lock_guard<std::mutex> secrets_lock(secrets_mu_);
+  std::vector<std::pair<std::string, ReplicaPaths>> targets;  // (function/replica, paths)
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, fn] : functions_) {
+      if (fn->deployment.namespace_name != ns) continue;
+      auto it = fn->deployment.secrets.find(secret);
+      if (it == fn->deployment.secrets.end()) continue;
+      it->second = value;
+      for (const auto& [replica_key, replica] : fn->replicas) {
+        // Older generations still draining read it too; a replica whose files are not made
+        // yet gets the new value from its start (which waits for secrets_mu_).
+        if (replica->state == ReplicaState::kDead) continue;
+        targets.emplace_back(key + "/" + replica_key, replica->paths);
+      }
+    }
+  }
+  int updated = 0;
+  std::optional<core::Error> first_error;
+  for (const auto& [what, paths] : targets) {
+    auto s = ReplaceSecretFile(paths, secret, value, options_.secrets_uid);
+    if (s) {
+      ++updated;
+    } else if (s.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(LogLevel::kWarn, "pool: {}: update secret {}: {}", what, secret,
+                s.error().ToString());
+      if (!first_error) first_error = s.error().WithContext(fmt::format("replica {}", what));
+    }
+  }
+  if (first_error) return *first_error;
+  if (updated > 0)
+    core::Log(LogLevel::kInfo, "pool: secret {}/{} replaced in {} replica(s)", ns, secret, updated);
+  return updated;
+}
+
 core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns, const std::string& name) const {
   const std::string key = Key(ns, name);
   std::lock_guard<std::mutex> lock(mu_);
@@ -1175,6 +1235,10 @@ core::Status Pool::Apply(const Deployment& deployment) { return core_->Apply(dep
 core::Status Pool::Remove(const std::string& ns, const std::string& name) { return core_->Remove(ns, name); }
 core::Status Pool::Scale(const std::string& ns, const std::string& name, int replicas) {
   return core_->Scale(ns, name, replicas);
+}
+core::Result<int> Pool::UpdateSecret(const std::string& ns, const std::string& secret,
+                                     const std::string& value) {
+  return core_->UpdateSecret(ns, secret, value);
 }
 void Pool::Acquire(const std::string& ns, const std::string& name, AcquireCallback done) {
   core_->Acquire(ns, name, std::move(done));

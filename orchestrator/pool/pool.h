@@ -177,6 +177,16 @@ class Pool {
   // replica is started then.
   core::Status Scale(const std::string& ns, const std::string& name, int replicas);
 
+  // Gives secret `secret` of namespace `ns` its new `value` in every function of `ns` that
+  // uses it: each live replica's file (in its secrets directory, which the container mounts)
+  // is replaced atomically, so the function's next read of the file returns the new value,
+  // and replicas started from now on get it. No replica is restarted and no generation
+  // changes. Returns how many replicas' files were replaced (0 when no function uses it).
+  // Errors: kInternal naming the replica whose file could not be written (every other
+  // replica is still updated). Safe to call at any time, also while replicas start.
+  core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
+                                 const std::string& value);
+
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
 
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;

@@ -23,8 +23,9 @@ core::Error Errno(const std::string& what, const std::string& path) {
   return core::Error::Internal(fmt::format("{} {}: {}", what, path, std::strerror(errno)));
 }
 
-core::Status WriteSecret(const std::string& path, const std::string& value, int uid) {
-  ::unlink(path.c_str());
+// Writes `value` to a new file `path` (mode 0400, owned by `uid`); fails when something
+// is already there.
+core::Status WriteNewFile(const std::string& path, const std::string& value, int uid) {
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0400);
   if (fd < 0) return Errno("create secret", path);
   size_t written = 0;
@@ -120,7 +121,37 @@ core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::s
   // mkdir applies the umask; the socket directory must be writable by the function's user.
   if (::chmod(paths.socket_dir.c_str(), 0777) != 0) return Errno("chmod", paths.socket_dir);
   for (const auto& [name, value] : secrets) {
-    if (auto s = WriteSecret(paths.SecretPath(name), value, uid); !s) return s;
+    if (auto s = WriteNewFile(paths.SecretPath(name), value, uid); !s) return s;
+  }
+  return core::Ok();
+}
+
+core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name,
+                               const std::string& value, int uid) {
+  struct stat st {};
+  // Never a link or a file where the directory should be: only gantryd writes here, but
+  // the check is cheap and the directory is on a shared disk.
+  if (::lstat(paths.secrets_dir.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      return core::Error::NotFound(fmt::format("no secrets directory {}", paths.secrets_dir));
+    return Errno("stat", paths.secrets_dir);
+  }
+  if (!S_ISDIR(st.st_mode))
+    return core::Error::Internal(fmt::format("{} is not a directory", paths.secrets_dir));
+  // Secret names never start with a dot, so the temporary name can't be a secret's.
+  std::string temp = fmt::format("{}/.{}.new", paths.secrets_dir, name);
+  ::unlink(temp.c_str());
+  if (auto s = WriteNewFile(temp, value, uid); !s) {
+    ::unlink(temp.c_str());
+    return s;
+  }
+  // rename(2) swaps the directory entry in one step: a reader opens the old file or the new
+  // one, never a half-written one, and the next open sees the new value.
+  std::string target = paths.SecretPath(name);
+  if (::rename(temp.c_str(), target.c_str()) != 0) {
+    core::Error error = Errno("rename secret to", target);
+    ::unlink(temp.c_str());
+    return error;
   }
   return core::Ok();
 }

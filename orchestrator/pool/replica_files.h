@@ -19,6 +19,16 @@ namespace gantry::pool {
 core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::string, std::string>& secrets,
                                 int uid, int64_t socket_dir_bytes);
 
+// Replaces the secret file `name` in the replica's secrets directory with one holding
+// `value` (same mode and owner rules as CreateReplicaFiles): written to a temporary file
+// in that directory, then renamed over the old one, so a function reading the file (the
+// directory is what the container mounts) sees the old value or the new one, whole, and
+// the new one from the rename on. Works whether or not the file existed. Errors: kNotFound
+// when the replica's secrets directory is gone (the replica was removed meanwhile),
+// kInternal naming the path otherwise. Not synchronised: callers serialise writers.
+core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name,
+                               const std::string& value, int uid);
+
 // Removes the replica's host directory and everything in it, unmounting its socket
 // directory's tmpfs first; a missing one is fine.
 void RemoveReplicaFiles(const ReplicaPaths& paths);

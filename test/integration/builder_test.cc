@@ -13,7 +13,9 @@
 #include <fstream>
 #include <set>
 #include <sstream>
+#include <string>
 #include <thread>
+#include <vector>
 
 #include "builder/builder.h"
 #include "shim_support.h"
@@ -130,12 +132,15 @@ ShimReply CallTcp(int port, const std::string& method, const std::string& target
 // (for images serving HTTP themselves) a port published on 127.0.0.1.
 class Running {
  public:
-  Running(TestEngine& engine, const BuiltImage& image) : engine_(engine), http_port_(image.http_port) {
+  // `env`: what the pool passes from spec.env (the builder bakes none of it in).
+  Running(TestEngine& engine, const BuiltImage& image, std::vector<std::string> env = {})
+      : engine_(engine), http_port_(image.http_port) {
     char dir_template[] = "/tmp/gantry-builder-test.XXXXXX";
     REQUIRE(::mkdtemp(dir_template) != nullptr);
     dir_ = dir_template;
     ::chmod(dir_.c_str(), 0777);  // functions run as nobody
     docker::ContainerSpec spec{.image = image.ref, .labels = engine.labels()};
+    spec.env = std::move(env);
     spec.read_only_rootfs = true;
     spec.cap_drop = {"ALL"};
     spec.security_opt = {"no-new-privileges"};
@@ -201,13 +206,39 @@ TEST_CASE("the python3 and node examples build and answer", "[integration][build
   Running python(engine, MustBuild(builder, Example(engine, "hello-python")));
   Running node(engine, MustBuild(builder, Example(engine, "hello-node")));
   REQUIRE(python.WaitReady());
+  // The greeting comes from each example's one dependency (installed at build from the
+  // vendored wheel / tarball), the id and time from the standard library.
   auto p = python.Call("GET", "/?name=Ada");
   CHECK(p.status == 200);
   CHECK_THAT(p.body, Catch::Contains("\"message\"") && Catch::Contains("hello, Ada!"));
+  CHECK_THAT(p.body, Catch::Matches(R"(.*"id": ?"[0-9a-f]{8}-[0-9a-f]{4}-.*)"));
+  auto pj = python.Call("POST", "/", R"({"name": "Grace"})");
+  CHECK_THAT(pj.body, Catch::Contains("hello, Grace!"));
+  CHECK(python.Call("POST", "/", "{not json").status == 400);
   REQUIRE(node.WaitReady());
   auto n = node.Call("POST", "/", "Grace");
   CHECK(n.status == 200);
   CHECK_THAT(n.body, Catch::Contains("\"message\":\"hello, Grace!\""));
+  CHECK_THAT(n.body, Catch::Matches(R"(.*"id":"[0-9a-f]{8}-[0-9a-f]{4}-.*)"));
+  CHECK(node.Call("POST", "/", "{not json").status == 400);
+}
+
+TEST_CASE("the fetch-url example builds and says why a fetch failed", "[integration][builder]") {
+  TestEngine engine;
+  Builder builder(engine.client(), Options(engine));
+  BuiltImage image = MustBuild(builder, Example(engine, "fetch-url"));
+  // Offline here: nothing listens on the container's own port 9, so the fetch is refused
+  // and the function answers 502 naming the URL (a fetch that works is the network tests').
+  Running refused(engine, image, {"URL=http://127.0.0.1:9/", "FETCH_TIMEOUT=3"});
+  Running unset(engine, image);
+  REQUIRE(refused.WaitReady());
+  auto r = refused.Call("GET", "/");
+  CHECK(r.status == 502);
+  CHECK_THAT(r.body, Catch::Contains("cannot fetch http://127.0.0.1:9/"));
+  REQUIRE(unset.WaitReady());
+  auto u = unset.Call("GET", "/");
+  CHECK(u.status == 500);
+  CHECK_THAT(u.body, Catch::Contains("URL environment variable is not set"));
 }
 
 TEST_CASE("the exec examples build and answer", "[integration][builder]") {

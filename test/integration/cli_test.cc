@@ -175,6 +175,53 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   CHECK(ContainersOf(engine, "greet").empty());
 }
 
+TEST_CASE("gantry CLI: apply -f DIR skips a function's own JSON and YAML; -f - reads stdin",
+          "[integration][cli]") {
+  TestEngine engine;
+  StateDir state(engine);
+  Gantryd gantryd(engine, state.path());
+  INFO(gantryd.Log());
+  std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=" + gantryd.token()};
+  std::string ns = engine.value();
+  Project project(engine, state.path().string());
+  // What sits beside a manifest in a real project: the function's package.json, editor and
+  // CI configuration. None of it is a manifest.
+  std::ofstream(project.dir / "package.json") << "{\"name\": \"greet\", \"version\": \"1.0.0\"}\n";
+  std::ofstream(project.dir / "src/package.json") << "{\"name\": \"greet-src\"}\n";
+  std::ofstream(project.dir / "tsconfig.json") << "{\"compilerOptions\": {}}\n";
+  std::ofstream(project.dir / "docker-compose.yml") << "services: {db: {image: postgres}}\n";
+
+  Run dir = Gantry({"apply", "-f", project.dir.string(), "-R"}, env);
+  INFO(dir.out << dir.err);
+  CHECK(dir.exit_code == 0);
+  CHECK(dir.out == "function.gantry.dev/greet created\n");
+  Run validated = Gantry({"validate", "-f", project.dir.string()}, env);
+  CHECK(validated.exit_code == 0);
+
+  REQUIRE(Gantry({"create", "secret", "tok", "-n", ns, "--from-literal", "t0"}, env).exit_code == 0);
+  std::string piped = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet-stdin\n"
+                      "  namespace: " + ns + "\nspec:\n  runtime: exec\n  command: [\"sh\", \"greet.sh\"]\n"
+                      "  source: " + (project.dir / "src").string() + "\n  secrets: [tok]\n";
+  Run from_stdin = Gantry({"apply", "-f", "-"}, env, piped);
+  INFO(from_stdin.out << from_stdin.err);
+  CHECK(from_stdin.exit_code == 0);
+  CHECK(from_stdin.out == "function.gantry.dev/greet-stdin created\n");
+  Run invoked = Gantry({"invoke", "greet-stdin", "-n", ns, "-d", "Ada"}, env);
+  CHECK(invoked.out == "hello v1: Ada\n");
+
+  // A secret in use is not deleted; the error names who uses it.
+  Run refused = Gantry({"delete", "secret", "tok", "-n", ns}, env);
+  CHECK(refused.exit_code == 1);
+  CHECK_THAT(refused.err, Catch::Contains("greet-stdin"));
+  Run deleted = Gantry({"delete", "-f", "-"}, env, piped);
+  CHECK(deleted.exit_code == 0);
+  CHECK(deleted.out == "function.gantry.dev/greet-stdin deleted\n");
+  Run secret_deleted = Gantry({"delete", "secret", "tok", "-n", ns}, env);
+  CHECK(secret_deleted.exit_code == 0);
+  CHECK(secret_deleted.out == "secret.gantry.dev/tok deleted\n");
+  CHECK(Gantry({"delete", "function", "greet", "-n", ns}, env).exit_code == 0);
+}
+
 TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit code", "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);
@@ -268,8 +315,11 @@ TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipel
   INFO(gantryd.Log());
   std::string ns = engine.value();
   fs::path good = state.path() / "good";
-  fs::create_directories(good / "hello");
-  fs::copy_file(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python/handler.py", good / "hello/handler.py");
+  fs::create_directories(good);
+  // The example with its dependency (requirements.txt, the vendored wheel), under a manifest
+  // of this test's own namespace.
+  fs::copy(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python", good / "hello",
+           fs::copy_options::recursive);
   std::ofstream(good / "hello/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n"
                                             << "  name: hello-python\n  namespace: " << ns << "\nspec:\n"
                                             << "  runtime: python3\n  handler: handler.main\n  source: .\n";

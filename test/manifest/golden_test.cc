@@ -140,6 +140,42 @@ TEST_CASE("Valid manifests yield their expected specs", "[manifest][golden]") {
   }
 }
 
+// A directory as people lay one out (testdata/manifests/dirs/<case>/): only the Gantry
+// manifests are read, the function's own JSON and YAML are skipped, recursively too.
+TEST_CASE("Directories yield their manifests and skip everything else", "[manifest][golden]") {
+  const std::string dir = kTestdata + "/dirs";
+  LocalFileSystem local;
+  for (const auto& entry : fs::directory_iterator(dir)) {
+    if (!entry.is_directory()) continue;
+    const std::string name = entry.path().filename().string();
+    INFO(name);
+    nlohmann::json out;
+    for (bool recursive : {false, true}) {
+      LoadOptions options;
+      options.recursive = recursive;
+      LoadResult result = LoadManifests(local, {entry.path().string()}, options);
+      std::string errors;
+      for (const ManifestError& e : result.errors) errors += Relative(e.ToString()) + "\n";
+      INFO(errors);
+      REQUIRE(result.ok());
+      nlohmann::json& run = out[recursive ? "recursive" : "flat"];
+      run["files"] = nlohmann::json::array();
+      run["skipped"] = nlohmann::json::array();
+      for (const auto& f : result.files) run["files"].push_back(Relative(f));
+      for (const auto& f : result.skipped) run["skipped"].push_back(Relative(f));
+      // Names only: what a directory read picks, not the specs (the valid/ cases hold those).
+      run["objects"] = nlohmann::json::array();
+      for (const LoadedObject& o : result.objects) {
+        const auto* fn = std::get_if<spec::FunctionSpec>(&o.object);
+        run["objects"].push_back(
+            fn != nullptr ? "Function " + fn->QualifiedName()
+                          : "Secret " + std::get<spec::SecretSpec>(o.object).QualifiedName());
+      }
+    }
+    CompareGolden(dir + "/" + name + ".golden.json", out.dump(2) + "\n");
+  }
+}
+
 TEST_CASE("The reference manifests are valid, one per runtime", "[manifest][reference]") {
   LocalFileSystem local;
   LoadOptions options;

@@ -153,7 +153,175 @@ TEST_CASE("Directories are read in name order, sub-directories only with -R", "[
   MemoryFileSystem only_dirs;
   only_dirs.AddFile("d/sub/x.yaml", fn("x"));
   CHECK(Errors(LoadManifests(only_dirs, {"d"}, {})) ==
-        std::vector<std::string>{"d: no .yaml, .yml or .json files (use -R to read sub-directories)"});
+        std::vector<std::string>{
+            "d: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
+            "gantry.dev/...) (use -R to read sub-directories)"});
+}
+
+TEST_CASE("Gantry manifests are told from other YAML and JSON by their apiVersion",
+          "[manifest][loader]") {
+  struct Case {
+    std::string_view text;
+    bool gantry;
+  };
+  const Case cases[] = {
+      {"apiVersion: gantry.dev/v1\nkind: Function\n", true},
+      {"# deploys\n---\napiVersion:   'gantry.dev/v1'\n", true},
+      {"kind: Secret\napiVersion: \"gantry.dev/v1\"\n", true},
+      {"{apiVersion: gantry.dev/v1, kind: Function}", true},
+      {"{\"kind\": \"Function\", \"apiVersion\": \"gantry.dev/v1\"}", true},
+      {"  - apiVersion: gantry.dev/v2\n", true},  // wrong version: read, so the error is told
+      {"apiVersion: apps/v1\nkind: Deployment\n", false},
+      {"{\"name\": \"hello-node\", \"dependencies\": {\"left-pad\": \"file:./vendor\"}}", false},
+      {"myapiVersion: gantry.dev/v1\n", false},
+      {"apiVersion: notgantry.dev/v1\n", false},
+      {"description: see gantry.dev/v1 for apiVersion\n", false},
+      {"", false},
+  };
+  for (const Case& c : cases) {
+    INFO(c.text);
+    CHECK(MentionsGantryApiVersion(c.text) == c.gantry);
+  }
+  for (std::string_view name :
+       {"gantry.yaml", "gantry.yml", "gantry.json", "api.gantry.yaml", "x.gantry.yml"}) {
+    CHECK(IsConventionalManifestName(name));
+  }
+  for (std::string_view name :
+       {"package.json", "gantry.yaml.bak", "mygantry.yaml", "gantry.toml"}) {
+    CHECK_FALSE(IsConventionalManifestName(name));
+  }
+}
+
+// A node function as people write it: its manifest beside package.json, tsconfig.json and
+// CI YAML, installed modules below.
+MemoryFileSystem NodeProject() {
+  MemoryFileSystem fs;
+  fs.AddFile("app/.github/workflows/ci.yml", "on: push\njobs: {}\n");
+  fs.AddFile("app/.gitlab-ci.yml", "stages: [test]\n");
+  fs.AddFile("app/docker-compose.yaml", "services: {db: {image: postgres}}\n");
+  fs.AddFile("app/functions.yaml",
+             "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: api}\n"
+             "spec: {runtime: node, handler: handler.main, source: ./src}\n");
+  fs.AddFile(
+      "app/gantry.yaml",
+      "apiVersion: gantry.dev/v1\nkind: Secret\nmetadata: {name: token}\nspec: {value: t}\n");
+  fs.AddFile("app/src/handler.js", "exports.main = async (e) => e;\n");
+  fs.AddFile("app/src/package.json", "{\"name\": \"api\", \"version\": \"1.0.0\"}\n");
+  fs.AddFile("app/src/package-lock.json", std::string(2 << 20, ' '));  // bigger than any manifest
+  fs.AddFile("app/src/tsconfig.json", "{\"compilerOptions\": {}}\n");
+  fs.AddFile("app/src/node_modules/dep/gantry.yaml", "apiVersion: gantry.dev/v1\nkind: Nonsense\n");
+  fs.AddFile("app/src/node_modules/dep/package.json", "{}");
+  fs.AddFile("app/tsconfig.json", "{\"compilerOptions\": {\"strict\": true}}\n");
+  return fs;
+}
+
+TEST_CASE("A directory's other YAML and JSON files are skipped, not read as manifests",
+          "[manifest][loader]") {
+  MemoryFileSystem fs = NodeProject();
+  LoadResult flat = LoadManifests(fs, {"app"}, {});
+  INFO(Catch::Detail::stringify(Errors(flat)));
+  REQUIRE(flat.ok());
+  CHECK(flat.files == std::vector<std::string>{"app/functions.yaml", "app/gantry.yaml"});
+  CHECK(flat.skipped == std::vector<std::string>{"app/.gitlab-ci.yml", "app/docker-compose.yaml",
+                                                 "app/tsconfig.json"});
+  CHECK(flat.objects.size() == 2);
+
+  LoadOptions recursive;
+  recursive.recursive = true;
+  LoadResult deep = LoadManifests(fs, {"app"}, recursive);
+  INFO(Catch::Detail::stringify(Errors(deep)));
+  REQUIRE(deep.ok());
+  // Neither .github nor node_modules is entered; the source's own JSON is skipped, the huge
+  // lock file too (and is not an error).
+  CHECK(deep.files == std::vector<std::string>{"app/functions.yaml", "app/gantry.yaml"});
+  CHECK(deep.skipped == std::vector<std::string>{"app/.gitlab-ci.yml", "app/docker-compose.yaml",
+                                                 "app/src/package-lock.json",
+                                                 "app/src/package.json", "app/src/tsconfig.json",
+                                                 "app/tsconfig.json"});
+
+  // Only other files: an error that says so.
+  CHECK(Errors(LoadManifests(fs, {"app/src"}, {})) ==
+        std::vector<std::string>{
+            "app/src: no Gantry manifests (.yaml, .yml or .json files with apiVersion: "
+            "gantry.dev/...); 3 other files skipped"});
+}
+
+TEST_CASE("A file named on the command line is always read, and must be a manifest",
+          "[manifest][loader]") {
+  MemoryFileSystem fs = NodeProject();
+  LoadResult r = LoadManifests(fs, {"app/src/package.json"}, {});
+  REQUIRE_FALSE(r.ok());
+  CHECK(r.files == std::vector<std::string>{"app/src/package.json"});
+  REQUIRE_FALSE(r.errors.empty());
+  CHECK(r.errors[0].file == "app/src/package.json");
+  CHECK_THAT(r.errors[0].ToString(), Catch::Contains("apiVersion"));
+
+  // A manifest found in a directory with a syntax error is still a manifest: its errors
+  // are told, not skipped.
+  fs.AddFile("broken/fn.yaml", "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x\n");
+  LoadResult broken = LoadManifests(fs, {"broken"}, {});
+  CHECK(broken.files == std::vector<std::string>{"broken/fn.yaml"});
+  CHECK_FALSE(broken.ok());
+  // A conventional name is read whatever it holds.
+  fs.AddFile("conventional/gantry.yml", "kind: Function\n");
+  LoadResult conventional = LoadManifests(fs, {"conventional"}, {});
+  CHECK(conventional.files == std::vector<std::string>{"conventional/gantry.yml"});
+  CHECK_FALSE(conventional.ok());
+}
+
+TEST_CASE("- reads standard input, with paths relative to the current directory",
+          "[manifest][loader]") {
+  MemoryFileSystem fs;
+  fs.AddFile("src/handler.py", "def main(e, c):\n    return e\n");
+  fs.AddFile("more/b.yaml",
+             "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\n"
+             "spec: {runtime: exec, command: [cat]}\n");
+  const std::string piped =
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: a}\n"
+      "spec: {runtime: python3, handler: handler.main, source: ./src}\n"
+      "---\n"
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: b}\nspec: {runtime: exec, "
+      "command: [cat]}\n";
+  int reads = 0;
+  LoadOptions options;
+  options.read_stdin = [&]() -> core::Result<std::string> {
+    ++reads;
+    return piped;
+  };
+  LoadResult r = LoadManifests(fs, {"-", "more"}, options);
+  CHECK(reads == 1);
+  CHECK(r.files == std::vector<std::string>{"<stdin>", "more/b.yaml"});
+  REQUIRE(r.objects.size() == 2);
+  const auto& a = std::get<spec::FunctionSpec>(r.objects[0].object);
+  CHECK(a.name() == "a");
+  CHECK(a.source() == "src");
+  CHECK(r.objects[0].file == "<stdin>");
+  // One batch: a name given on stdin and in a file is a duplicate.
+  CHECK(Errors(r) == std::vector<std::string>{"more/b.yaml:3:18: metadata.name: function "
+                                              "\"default/b\" is already defined at <stdin>:8:18"});
+
+  // A source that is not there relative to the current directory is told.
+  options.read_stdin = [] {
+    return core::Result<std::string>(
+        std::string("apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: c}\n"
+                    "spec: {runtime: python3, handler: handler.main, source: ./nowhere}\n"));
+  };
+  LoadResult missing = LoadManifests(fs, {"-"}, options);
+  REQUIRE(missing.errors.size() == 1);
+  CHECK(missing.errors[0].file == "<stdin>");
+  CHECK(missing.errors[0].path == "spec.source");
+  CHECK_THAT(missing.errors[0].message, Catch::Contains("relative to the current directory"));
+
+  options.read_stdin = [] { return core::Result<std::string>(std::string("# nothing\n")); };
+  CHECK(Errors(LoadManifests(fs, {"-", "-"}, options)) ==
+        std::vector<std::string>{"<stdin>: standard input named more than once"});
+  CHECK(Errors(LoadManifests(fs, {"-"}, {})) ==
+        std::vector<std::string>{"<stdin>: standard input cannot be read here"});
+  options.read_stdin = [] {
+    return core::Result<std::string>(core::Error::Unavailable("cannot read standard input"));
+  };
+  CHECK(Errors(LoadManifests(fs, {"-"}, options)) ==
+        std::vector<std::string>{"<stdin>: cannot read standard input"});
 }
 
 TEST_CASE("Duplicate names are found across files", "[manifest][loader]") {

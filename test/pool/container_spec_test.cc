@@ -72,12 +72,23 @@ TEST_CASE("pool: a shim replica runs locked down with its socket directory and s
   REQUIRE(sock != nullptr);
   CHECK(sock->source == "/run/g/r0123456789/sock");
   CHECK_FALSE(sock->read_only);
-  for (const char* target : {"/var/gantry/secrets/db-password", "/var/openfaas/secrets/db-password"}) {
+  // The secrets directory, not each file: a file mount would pin the first value's inode.
+  for (const char* target : {"/var/gantry/secrets", "/var/openfaas/secrets"}) {
     const docker::Mount* secret = MountAt(spec, target);
     REQUIRE(secret != nullptr);
-    CHECK(secret->source == "/run/g/r0123456789/secrets/db-password");
+    CHECK(secret->type == docker::Mount::Type::kBind);
+    CHECK(secret->source == "/run/g/r0123456789/secrets");
     CHECK(secret->read_only);
   }
+  CHECK(MountAt(spec, "/var/gantry/secrets/db-password") == nullptr);
+}
+
+TEST_CASE("pool: a replica without secrets mounts no secrets directory", "[pool]") {
+  Deployment d = Function();
+  d.secrets.clear();
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2);
+  CHECK(MountAt(spec, "/var/gantry/secrets") == nullptr);
+  CHECK(MountAt(spec, "/var/openfaas/secrets") == nullptr);
 }
 
 TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "[pool]") {

@@ -3,13 +3,15 @@
 // dead replicas, rollouts, adoption and removal.
 #include <catch2/catch.hpp>
 
-#include <filesystem>
-#include <map>
-#include <set>
-#include <thread>
 #include <atomic>
 #include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <map>
 #include <mutex>
+#include <set>
+#include <sstream>
+#include <thread>
 
 #include "pool/container_spec.h"
 #include "pool_test_support.h"
@@ -483,6 +485,84 @@ TEST_CASE("pool: Remove drains and removes every replica and its files", "[pool]
   REQUIRE_FALSE(after->Wait().ok());
   CHECK(after->Wait().error().code() == ErrorCode::kNotFound);
   CHECK(h.pool->List().empty());
+}
+
+// The value of secret `name` in every replica directory under `run_dir`, by replica.
+std::map<std::string, std::string> SecretFiles(const std::string& run_dir,
+                                               const std::string& name) {
+  std::map<std::string, std::string> values;
+  for (const auto& e : fs::directory_iterator(run_dir)) {
+    fs::path file = e.path() / "secrets" / name;
+    if (!fs::exists(file)) continue;
+    std::ifstream in(file);
+    std::stringstream text;
+    text << in.rdbuf();
+    values[e.path().filename().string()] = text.str();
+  }
+  return values;
+}
+
+TEST_CASE("pool: UpdateSecret replaces the file in every replica that uses it, restarting none",
+          "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 2;
+  d.secrets = {{"token", "old"}, {"other", "o"}};
+  ApplyReady(h, d);
+  Deployment elsewhere = Echo();
+  elsewhere.namespace_name = "team-b";  // same secret name, another namespace
+  elsewhere.name = "echo-b";
+  elsewhere.min_replicas = 1;
+  elsewhere.secrets = {{"token", "b's own"}};
+  REQUIRE(h.pool->Apply(elsewhere).ok());
+  h.pool->Flush();
+  REQUIRE(SecretFiles(h.run_dir, "token").size() == 3);
+  const int created = h.docker.CountCalls("CreateContainer");
+
+  auto updated = h.pool->UpdateSecret("default", "token", "new");
+  REQUIRE(updated.ok());
+  CHECK(*updated == 2);
+  int news = 0;
+  for (const auto& [replica, value] : SecretFiles(h.run_dir, "token")) {
+    CHECK((value == "new" || value == "b's own"));
+    news += value == "new" ? 1 : 0;
+  }
+  CHECK(news == 2);
+  for (const auto& [replica, value] : SecretFiles(h.run_dir, "other")) CHECK(value == "o");
+  CHECK(h.docker.CountCalls("CreateContainer") == created);
+  CHECK(MustDescribe(*h.pool).generation == 1);
+  CHECK(MustDescribe(*h.pool).ready == 2);
+
+  // A replica started later gets the new value, not the one the deployment was applied with.
+  REQUIRE(h.pool->Scale("default", "echo", 3).ok());
+  h.pool->Flush();
+  REQUIRE(MustDescribe(*h.pool).ready == 3);
+  news = 0;
+  for (const auto& [replica, value] : SecretFiles(h.run_dir, "token"))
+    news += value == "new" ? 1 : 0;
+  CHECK(news == 3);
+
+  auto unused = h.pool->UpdateSecret("default", "nobody-uses-it", "x");
+  REQUIRE(unused.ok());
+  CHECK(*unused == 0);
+}
+
+TEST_CASE("pool: UpdateSecret reaches a replica that is still starting", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  d.secrets = {{"token", "old"}};
+  REQUIRE(h.pool->Apply(d).ok());
+  REQUIRE(h.probe.WaitProbes(1));  // its files are made, it is not ready yet
+  auto updated = h.pool->UpdateSecret("default", "token", "new");
+  REQUIRE(updated.ok());
+  CHECK(*updated == 1);
+  h.probe.Open();
+  h.pool->Flush();
+  REQUIRE(MustDescribe(*h.pool).ready == 1);
+  auto files = SecretFiles(h.run_dir, "token");
+  REQUIRE(files.size() == 1);
+  CHECK(files.begin()->second == "new");
 }
 
 TEST_CASE("pool: Remove during a cold start abandons it and leaves nothing", "[pool]") {

@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "support/temp_dir.h"
 
@@ -48,6 +49,45 @@ TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner
   RemoveReplicaFiles(paths);
   CHECK_FALSE(fs::exists(paths.dir));
   RemoveReplicaFiles(paths);  // twice is fine
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_CASE("pool: a secret file is replaced by a new file, whole, in the same directory", "[pool]") {
+  TempDir tmp;
+  ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
+  REQUIRE(CreateReplicaFiles(paths, {{"api-key", "old"}}, 65534, 0).ok());
+  // A reader holding the old file open keeps reading the old value; a new open sees the new
+  // one (what a container sees through its mount of the directory).
+  std::ifstream held(paths.SecretPath("api-key"));
+  ino_t before = Stat(paths.SecretPath("api-key")).st_ino;
+
+  REQUIRE(ReplaceSecretFile(paths, "api-key", "new value\n", 65534).ok());
+  CHECK(ReadAll(paths.SecretPath("api-key")) == "new value\n");
+  CHECK(Stat(paths.SecretPath("api-key")).st_ino != before);
+  std::stringstream old_text;
+  old_text << held.rdbuf();
+  CHECK(old_text.str() == "old");
+  struct stat secret = Stat(paths.SecretPath("api-key"));
+  CHECK((secret.st_mode & 07777) == (::geteuid() == 0 ? 0400 : 0444));
+  // Nothing left behind but the secret itself.
+  std::vector<std::string> names;
+  for (const auto& e : fs::directory_iterator(paths.secrets_dir))
+    names.push_back(e.path().filename().string());
+  CHECK(names == std::vector<std::string>{"api-key"});
+
+  // A secret the replica did not have yet, and one whose replica is gone.
+  REQUIRE(ReplaceSecretFile(paths, "other", "x", 65534).ok());
+  CHECK(ReadAll(paths.SecretPath("other")) == "x");
+  RemoveReplicaFiles(paths);
+  auto gone = ReplaceSecretFile(paths, "api-key", "y", 65534);
+  REQUIRE_FALSE(gone.ok());
+  CHECK(gone.error().code() == core::ErrorCode::kNotFound);
 }
 
 TEST_CASE("pool: a missing run dir is created with the first replica's directory", "[pool]") {
