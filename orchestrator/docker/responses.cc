@@ -168,6 +168,9 @@ core::Result<std::vector<ContainerSummary>> ParseContainerList(const json& j) {
       c.state = Get<std::string>(row, "State");
       c.status = Get<std::string>(row, "Status");
       c.labels = GetLabels(row, "Labels");
+      if (auto hc = row.find("HostConfig"); hc != row.end() && hc->is_object()) {
+        c.network_mode = Get<std::string>(*hc, "NetworkMode");
+      }
       out.push_back(std::move(c));
     }
     return out;

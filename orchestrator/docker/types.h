@@ -130,6 +130,7 @@ struct ContainerSummary {
   std::string state;   // "running", "exited", ...
   std::string status;  // human text, "Up 2 seconds"
   Labels labels;
+  std::string network_mode;  // HostConfig.NetworkMode: "none", "bridge", a network's name
 };
 
 struct ImageInfo {

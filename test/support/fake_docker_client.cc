@@ -322,8 +322,12 @@ core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContai
   std::vector<docker::ContainerSummary> out;
   for (const auto& [id, c] : containers_) {
     if (!Matches(c.spec.labels, labels) || (!all && !c.running)) continue;
-    out.push_back({.id = id, .name = c.spec.name, .image = c.spec.image, .state = c.running ? "running" : "exited",
-                   .labels = c.spec.labels});
+    out.push_back({.id = id,
+                   .name = c.spec.name,
+                   .image = c.spec.image,
+                   .state = c.running ? "running" : "exited",
+                   .labels = c.spec.labels,
+                   .network_mode = c.spec.network_mode});
   }
   return out;
 }
