@@ -14,6 +14,7 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.generation = generation;
   d.image = image.ref;
   d.http_port = image.http_port;
+  d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
   d.env = spec.env();
   d.secrets = secret_values;
   d.memory_bytes = spec.resources().memory_bytes;
@@ -36,6 +37,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"generation", d.generation},
               {"image", d.image},
               {"httpPort", d.http_port},
+              {"network", d.network == pool::NetworkAccess::kNone ? "none" : "default"},
               {"env", d.env},
               {"secrets", secrets},
               {"memoryBytes", d.memory_bytes},
@@ -58,6 +60,12 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     d.generation = j.at("generation").get<int64_t>();
     d.image = j.at("image").get<std::string>();
     d.http_port = j.at("httpPort").get<int>();
+    // Stored before functions had a network: they get the default, like a new apply would.
+    std::string network = j.value("network", "default");
+    if (network != "default" && network != "none") {
+      return core::Error::Internal(fmt::format("stored deployment has an unknown network \"{}\"", network));
+    }
+    d.network = network == "none" ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
     d.env = j.at("env").get<std::map<std::string, std::string>>();
     for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
     d.memory_bytes = j.at("memoryBytes").get<int64_t>();

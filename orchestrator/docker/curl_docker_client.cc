@@ -219,6 +219,37 @@ core::Result<std::vector<ContainerSummary>> CurlDockerClient::ListContainers(con
   return ParseContainerList(*j);
 }
 
+core::Result<std::string> CurlDockerClient::CreateNetwork(const NetworkSpec& spec) {
+  auto j = CallJson(NetworkCreateRequest(spec));
+  if (!j) return j.error();
+  return ParseCreated(*j);
+}
+
+core::Result<NetworkInfo> CurlDockerClient::InspectNetwork(std::string_view name) {
+  auto j = CallJson(NetworkInspectRequest(name));
+  if (!j) return j.error();
+  return ParseNetworkInspect(*j);
+}
+
+core::Result<std::vector<NetworkInfo>> CurlDockerClient::ListNetworks(const LabelSelector& labels) {
+  auto j = CallJson(NetworkListRequest(labels));
+  if (!j) return j.error();
+  return ParseNetworkList(*j);
+}
+
+core::Status CurlDockerClient::RemoveNetwork(std::string_view name) {
+  HttpRequest request = NetworkRemoveRequest(name);
+  auto response = transport_->Call(request);
+  if (!response) return response.error();
+  if (response->status >= 200 && response->status < 300) return core::Ok();
+  // The engine answers 403 for "has active endpoints": the network is in use.
+  if (response->status == 403) {
+    core::Error e = ErrorFromResponse(response->status, response->body, request.Describe());
+    return core::Error::Conflict(e.message());
+  }
+  return ErrorFromResponse(response->status, response->body, request.Describe());
+}
+
 core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& options, const LogLineFn& on_line,
                                     std::stop_token stop) {
   HttpRequest request = ContainerLogsRequest(id, options);

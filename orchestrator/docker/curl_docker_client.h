@@ -46,6 +46,11 @@ class CurlDockerClient final : public DockerClient {
   core::Result<WaitResult> WaitContainer(std::string_view id) override;
   core::Result<std::vector<ContainerSummary>> ListContainers(const LabelSelector& labels, bool all) override;
 
+  core::Result<std::string> CreateNetwork(const NetworkSpec& spec) override;
+  core::Result<NetworkInfo> InspectNetwork(std::string_view name) override;
+  core::Result<std::vector<NetworkInfo>> ListNetworks(const LabelSelector& labels) override;
+  core::Status RemoveNetwork(std::string_view name) override;
+
   core::Status Logs(std::string_view id, const LogsOptions& options, const LogLineFn& on_line,
                     std::stop_token stop) override;
   core::Status Events(const EventsOptions& options, const EventFn& on_event, std::stop_token stop) override;

@@ -70,6 +70,16 @@ class DockerClient {
   virtual core::Result<std::vector<ContainerSummary>> ListContainers(const LabelSelector& labels,
                                                                      bool all) = 0;
 
+  // Creates a network; returns its id. kConflict when one of that name exists.
+  virtual core::Result<std::string> CreateNetwork(const NetworkSpec& spec) = 0;
+  // A network by name or id; kNotFound when there is none.
+  virtual core::Result<NetworkInfo> InspectNetwork(std::string_view name) = 0;
+  // Networks carrying every label in `labels`.
+  virtual core::Result<std::vector<NetworkInfo>> ListNetworks(const LabelSelector& labels) = 0;
+  // Removes a network; kNotFound when there is none, kConflict (the engine says 403 "has
+  // active endpoints") while containers are attached.
+  virtual core::Status RemoveNetwork(std::string_view name) = 0;
+
   // Reads a container's output line by line as it arrives (the multiplexed stream is
   // decoded; nothing is buffered whole). Returns when the stream ends (with follow: when
   // the container stops), when `on_line` returns false, or with kCancelled when `stop`

@@ -215,6 +215,35 @@ HttpRequest ImageRemoveRequest(std::string_view name, bool force) {
   return r;
 }
 
+json NetworkCreateBody(const NetworkSpec& spec) {
+  // CheckDuplicate: a second create of the same name is a 409, not a twin network.
+  json body = {{"Name", spec.name}, {"Driver", spec.driver}, {"CheckDuplicate", true}, {"Labels", spec.labels}};
+  if (!spec.options.empty()) body["Options"] = spec.options;
+  if (spec.internal) body["Internal"] = true;
+  return body;
+}
+
+HttpRequest NetworkCreateRequest(const NetworkSpec& spec) {
+  HttpRequest r{.method = "POST", .path = "/networks/create", .timeout = kDefaultTimeout};
+  r.body = NetworkCreateBody(spec).dump();
+  r.content_type = "application/json";
+  return r;
+}
+
+HttpRequest NetworkInspectRequest(std::string_view name) {
+  return HttpRequest{.path = Path("/networks/", name), .timeout = kDefaultTimeout};
+}
+
+HttpRequest NetworkListRequest(const LabelSelector& labels) {
+  HttpRequest r{.path = "/networks", .timeout = kDefaultTimeout};
+  if (!labels.empty()) r.query.emplace_back("filters", FiltersJson(labels));
+  return r;
+}
+
+HttpRequest NetworkRemoveRequest(std::string_view name) {
+  return HttpRequest{.method = "DELETE", .path = Path("/networks/", name), .timeout = kDefaultTimeout};
+}
+
 }  // namespace gantry::docker
 
 namespace gantry::docker {

@@ -51,6 +51,11 @@ HttpRequest ImageBuildRequest(const BuildOptions& options);
 HttpRequest ImageImportRequest(const ImportOptions& options);
 HttpRequest ImageListRequest(const LabelSelector& labels);
 HttpRequest ImageRemoveRequest(std::string_view name, bool force);
+nlohmann::json NetworkCreateBody(const NetworkSpec& spec);
+HttpRequest NetworkCreateRequest(const NetworkSpec& spec);
+HttpRequest NetworkInspectRequest(std::string_view name);
+HttpRequest NetworkListRequest(const LabelSelector& labels);
+HttpRequest NetworkRemoveRequest(std::string_view name);
 
 }  // namespace gantry::docker
 

@@ -168,6 +168,9 @@ core::Result<std::vector<ContainerSummary>> ParseContainerList(const json& j) {
       c.state = Get<std::string>(row, "State");
       c.status = Get<std::string>(row, "Status");
       c.labels = GetLabels(row, "Labels");
+      if (auto hc = row.find("HostConfig"); hc != row.end() && hc->is_object()) {
+        c.network_mode = Get<std::string>(*hc, "NetworkMode");
+      }
       out.push_back(std::move(c));
     }
     return out;
@@ -210,6 +213,44 @@ core::Result<std::vector<ImageInfo>> ParseImageList(const json& j) {
     for (const json& row : j) out.push_back(ImageFrom(row));
     return out;
   });
+}
+
+core::Result<NetworkInfo> ParseNetworkInspect(const json& j) {
+  return Guard("network", [&] {
+    NetworkInfo n;
+    n.id = j.at("Id").get<std::string>();
+    n.name = Get<std::string>(j, "Name");
+    n.driver = Get<std::string>(j, "Driver");
+    n.internal = Get<bool>(j, "Internal");
+    n.labels = GetLabels(j, "Labels");
+    n.options = GetLabels(j, "Options");
+    if (auto ipam = j.find("IPAM"); ipam != j.end() && ipam->is_object()) {
+      if (auto config = ipam->find("Config"); config != ipam->end() && config->is_array()) {
+        for (const auto& c : *config) {
+          if (auto subnet = Get<std::string>(c, "Subnet"); !subnet.empty()) n.subnets.push_back(subnet);
+          if (auto gateway = Get<std::string>(c, "Gateway"); !gateway.empty()) n.gateways.push_back(gateway);
+        }
+      }
+    }
+    if (auto containers = j.find("Containers"); containers != j.end() && containers->is_object()) {
+      for (const auto& [id, c] : containers->items()) {
+        std::string address = Get<std::string>(c, "IPv4Address");
+        n.containers[id] = address.substr(0, address.find('/'));
+      }
+    }
+    return n;
+  });
+}
+
+core::Result<std::vector<NetworkInfo>> ParseNetworkList(const json& j) {
+  if (!j.is_array()) return core::Error::Internal("unexpected network list from the engine: not an array");
+  std::vector<NetworkInfo> out;
+  for (const auto& row : j) {
+    auto n = ParseNetworkInspect(row);
+    if (!n) return n.error();
+    out.push_back(std::move(*n));
+  }
+  return out;
 }
 
 core::Result<Event> ParseEvent(const json& j) {

@@ -26,6 +26,8 @@ core::Result<ContainerInfo> ParseContainerInspect(const nlohmann::json& j);
 core::Result<std::vector<ContainerSummary>> ParseContainerList(const nlohmann::json& j);
 core::Result<ImageInfo> ParseImageInspect(const nlohmann::json& j);
 core::Result<std::vector<ImageInfo>> ParseImageList(const nlohmann::json& j);
+core::Result<NetworkInfo> ParseNetworkInspect(const nlohmann::json& j);
+core::Result<std::vector<NetworkInfo>> ParseNetworkList(const nlohmann::json& j);
 core::Result<Event> ParseEvent(const nlohmann::json& j);
 core::Result<WaitResult> ParseWait(const nlohmann::json& j);
 // The id of a created container ({"Id": ..., "Warnings": [...]}).

@@ -130,6 +130,7 @@ struct ContainerSummary {
   std::string state;   // "running", "exited", ...
   std::string status;  // human text, "Up 2 seconds"
   Labels labels;
+  std::string network_mode;  // HostConfig.NetworkMode: "none", "bridge", a network's name
 };
 
 struct ImageInfo {
@@ -187,6 +188,30 @@ struct Event {
   std::string id;      // the actor: container id, image id, ...
   std::map<std::string, std::string> attributes;  // labels, name, image, exitCode, ...
   int64_t time_nano = 0;
+};
+
+// What POST /networks/create needs: a bridge network by default. `options` are the
+// driver's ("com.docker.network.bridge.enable_icc": "false").
+struct NetworkSpec {
+  std::string name;
+  std::string driver = "bridge";
+  Labels labels;
+  std::map<std::string, std::string> options;
+  bool internal = false;  // no route out of the network
+};
+
+// What GET /networks/{id} tells, trimmed to what Gantry uses.
+struct NetworkInfo {
+  std::string id;
+  std::string name;
+  std::string driver;
+  Labels labels;
+  std::map<std::string, std::string> options;
+  bool internal = false;
+  std::vector<std::string> subnets;   // IPAM config, e.g. "172.18.0.0/16"
+  std::vector<std::string> gateways;  // the host side of the bridge, e.g. "172.18.0.1"
+  // Containers attached: container id -> IPv4 address without the prefix length.
+  std::map<std::string, std::string> containers;
 };
 
 struct WaitResult {

@@ -39,9 +39,9 @@ using Fields = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
 constexpr std::array<std::string_view, 3> kMetadataFields{"name", "namespace", "labels"};
-constexpr std::array<std::string_view, 13> kFunctionFields{
+constexpr std::array<std::string_view, 14> kFunctionFields{
     "runtime", "handler",   "command",     "source",  "dockerfile", "image", "port",
-    "env",     "secrets",   "resources",   "timeout", "concurrency", "scale"};
+    "env",     "secrets",   "resources",   "timeout", "concurrency", "scale", "network"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
 constexpr std::array<std::string_view, 3> kScaleFields{"min", "max", "idleTimeout"};
 constexpr std::array<std::string_view, 3> kSecretFields{"value", "file", "fromEnv"};
@@ -290,6 +290,7 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
   }
   if (auto* f = get("timeout")) m.timeout = d.String(*f);
   if (auto* f = get("concurrency")) m.concurrency = d.Integer(*f);
+  if (auto* f = get("network")) m.network = d.String(*f);
   if (auto* f = get("scale"); f && d.ExpectMapping(*f)) {
     auto scale = d.Fields(*f->value, "spec.scale", kScaleFields);
     if (auto it = scale.find("min"); it != scale.end()) m.scale_min = d.Integer(it->second);

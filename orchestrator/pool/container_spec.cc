@@ -39,7 +39,8 @@ std::string ShimDuration(std::chrono::milliseconds duration) {
 
 docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
                                            const ReplicaPaths& paths, const docker::Labels& extra,
-                                           int stop_timeout_seconds, const ContainerLogLimits& logs) {
+                                           int stop_timeout_seconds, const ContainerLogLimits& logs,
+                                           const std::string& network) {
   docker::ContainerSpec spec;
   spec.name = ContainerName(deployment, replica);
   spec.image = deployment.image;
@@ -76,11 +77,12 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
                              .read_only = true});
     }
   }
+  // An image serving HTTP is reached through its published port, which needs a network.
+  bool isolated = deployment.network == NetworkAccess::kNone && deployment.http_port == 0;
+  spec.network_mode = isolated ? "none" : network;
   if (deployment.http_port > 0) {
-    spec.network_mode = "bridge";
     spec.ports = {{.container_port = deployment.http_port, .host_port = 0, .host_ip = "127.0.0.1"}};
   } else {
-    spec.network_mode = "none";
     spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = paths.socket_dir, .target = kSocketMount});
   }
   return spec;

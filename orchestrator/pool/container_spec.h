@@ -44,15 +44,18 @@ struct ContainerLogLimits {
 // (non-root) user, no-new-privileges, every capability dropped, read-only root with a tmpfs
 // /tmp, the deployment's memory/CPU/pids limits, the replica's secrets directory (when it
 // has secrets) bind-mounted read-only at /var/gantry/secrets and /var/openfaas/secrets, so
-// the files in it (<name>) can be replaced while the replica runs. A shim replica has no network
-// ("none") and its socket directory at /run/gantry; an image serving HTTP itself is on the
-// bridge with its port published on 127.0.0.1 only. A shim is told the call timeout, the
+// the files in it (<name>) can be replaced while the replica runs. The container sits on
+// `network` (the pool's bridge network) unless the deployment asks for NetworkAccess::kNone
+// (network mode "none": loopback only). A shim replica has its socket directory at
+// /run/gantry; an image serving HTTP itself has its port published on 127.0.0.1 only (on
+// `network`: an image has no other way in). A shim is told the call timeout, the
 // in-flight limit and the request body limit (GANTRY_MAX_BODY). The log is json-file,
 // rotated at `logs`. Pure: touches nothing.
 docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const std::string& replica,
                                            const ReplicaPaths& paths, const docker::Labels& extra,
                                            int stop_timeout_seconds,
-                                           const ContainerLogLimits& logs = {});
+                                           const ContainerLogLimits& logs = {},
+                                           const std::string& network = "bridge");
 
 // "30s", "1.5s": a duration as gantry-shim's GANTRY_TIMEOUT reads it.
 std::string ShimDuration(std::chrono::milliseconds duration);

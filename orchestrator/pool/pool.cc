@@ -20,6 +20,7 @@
 #include "pool/readiness.h"
 #include "pool/replica.h"
 #include "pool/replica_files.h"
+#include "pool/replica_network.h"
 #include "pool/task_runner.h"
 
 namespace gantry::pool {
@@ -134,6 +135,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
       : docker_(docker),
         options_(std::move(options)),
         labels_(IdentityLabels(options_)),
+        network_(ReplicaNetworkName(options_)),
         clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
         probe_(options_.probe ? *options_.probe : http_probe_),
         runner_(options_.workers),
@@ -165,6 +167,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
     return it == functions_.end() ? nullptr : it->second.get();
   }
   docker::LabelSelector Selector() const;
+  std::string ExpectedNetworkMode(const Deployment& d) const;
   // Waits on changed_ until `done` holds or the pool's clock passes `deadline` (the clock
   // may be a ManualClock, which notifies nobody: it is read again at least every
   // kClockPoll). Returns done().
@@ -205,6 +208,7 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   docker::DockerClient& docker_;
   const PoolOptions options_;
   const docker::Labels labels_;  // extra_labels and the instance label: on every container, in every selector
+  const std::string network_;    // what replicas with NetworkAccess::kDefault sit on
   core::Clock& clock_;
   HttpReadinessProbe http_probe_;
   ReadinessProbe& probe_;
@@ -235,6 +239,12 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
   std::thread control_thread_;
   std::jthread events_thread_;
 };
+
+// A container on another network than its deployment asks for (made by an older gantryd,
+// or the network was renamed) is replaced, not adopted.
+std::string PoolCore::ExpectedNetworkMode(const Deployment& d) const {
+  return d.network == NetworkAccess::kNone && d.http_port == 0 ? "none" : network_;
+}
 
 docker::LabelSelector PoolCore::Selector() const {
   docker::LabelSelector selector{kFunctionLabel};
@@ -523,10 +533,16 @@ void PoolCore::StartTask(const std::string& key, const std::shared_ptr<Replica>&
     }
   }
   if (give_up()) return EndStart(key, replica, std::nullopt);
-  auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, labels_,
-                                   options_.stop_timeout_seconds,
-                                   {.max_size = options_.log_max_size, .max_files = options_.log_max_files});
+  auto spec = ReplicaContainerSpec(d, replica->key, replica->paths, labels_, options_.stop_timeout_seconds,
+                                   {.max_size = options_.log_max_size, .max_files = options_.log_max_files},
+                                   network_);
   auto id = docker_.CreateContainer(spec);
+  if (!id && id.error().code() == core::ErrorCode::kNotFound && network_ != kDefaultBridge &&
+      spec.network_mode == network_) {
+    // The network went away (`docker network prune` while nothing used it): make it again.
+    if (auto s = EnsureReplicaNetwork(docker_, network_, labels_); !s) return EndStart(key, replica, s.error());
+    id = docker_.CreateContainer(spec);
+  }
   if (!id) return EndStart(key, replica, id.error());
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -870,6 +886,7 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
   fs::create_directories(options_.run_dir, ec);
   if (ec) return core::Error::Internal(fmt::format("create {}: {}", options_.run_dir, ec.message()));
 
+  if (auto s = EnsureReplicaNetwork(docker_, network_, labels_); !s) return s.error().WithContext("pool start");
   auto containers = docker_.ListContainers(Selector(), /*all=*/true);
   if (!containers) return containers.error().WithContext("pool start: list replicas");
   std::map<std::string, const Deployment*> wanted;
@@ -887,7 +904,8 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
     std::string replica_key = label(kReplicaLabel);
     auto d = wanted.find(key);
     bool adopt = d != wanted.end() && label(kGenerationLabel) == std::to_string(d->second->generation) &&
-                 c.state == "running" && IsReplicaKey(replica_key);
+                 c.state == "running" && IsReplicaKey(replica_key) &&
+                 c.network_mode == ExpectedNetworkMode(*d->second);
     auto replica = std::make_shared<Replica>();
     if (adopt) {
       const Deployment& dep = *d->second;
@@ -983,6 +1001,11 @@ core::Status PoolCore::Apply(const Deployment& d) {
     return core::Error::InvalidArgument(
         fmt::format("bad deployment of {}/{}: concurrency {}, replicas {}..{}, queue {}", d.namespace_name, d.name,
                     d.concurrency, d.min_replicas, d.max_replicas, d.max_queue));
+  }
+  if (d.network == NetworkAccess::kNone && d.http_port > 0) {
+    return core::Error::InvalidArgument(fmt::format(
+        "bad deployment of {}/{}: network none, but it serves HTTP on port {} (reached through a published port)",
+        d.namespace_name, d.name, d.http_port));
   }
   const std::string key = Key(d.namespace_name, d.name);
   std::unique_lock<std::mutex> lock(mu_);

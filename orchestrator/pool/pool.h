@@ -22,6 +22,13 @@ namespace detail {
 class PoolCore;  // pool.cc
 }  // namespace detail
 
+// What a replica's container can reach (spec.network).
+enum class NetworkAccess {
+  kDefault,  // the pool's own bridge network (PoolOptions::network): out to anywhere, not
+             // to other containers on it
+  kNone,     // no network at all, only loopback (calls still come in over the unix socket)
+};
+
 // Everything the pool needs to run one generation of a function's replicas. Built by the
 // daemon from a FunctionSpec and the builder's BuiltImage; immutable once applied.
 struct Deployment {
@@ -34,6 +41,7 @@ struct Deployment {
   std::map<std::string, std::string> env;
   std::map<std::string, std::string> secrets;  // name -> value; mounted read-only at
                                                // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>
+  NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0
   int64_t memory_bytes = 128 << 20;
   int64_t nano_cpus = 500'000'000;
   int64_t pids_limit = 256;
@@ -114,6 +122,13 @@ struct PoolOptions {
   // adopts, removes and follows events of only containers carrying it. Empty: no instance
   // label (a pool alone in tests, told apart by extra_labels).
   std::string instance_id;
+  // The bridge network replicas with NetworkAccess::kDefault sit on, with inter-container
+  // traffic off. Start creates it (labelled like the containers) when missing, adopts it
+  // when it carries this pool's labels and fails (kConflict) when it belongs to someone
+  // else; the pool creates it again if it disappears, and never removes it. Empty:
+  // "gantry-<instance_id>"; empty without an instance id: the engine's default bridge,
+  // nothing created (a pool alone in tests).
+  std::string network;
   std::chrono::milliseconds ready_timeout{30'000};
   std::chrono::milliseconds control_interval{1'000};  // autoscaler / reconcile period
   // Added by the implementation (defaults are what gantryd wants):
@@ -145,8 +160,10 @@ class Pool {
   Pool(docker::DockerClient& docker, PoolOptions options);
   ~Pool();  // Stop()s
 
-  // Adopts running containers of the given deployments by label (the current generation,
-  // healthy) and removes every other gantry-labelled container; starts the events
+  // Creates or adopts the pool's network (PoolOptions::network; kConflict when a network
+  // of that name is not this pool's). Adopts running containers of the given deployments
+  // by label (the current generation, healthy) and removes every other gantry-labelled
+  // container; starts the events
   // watcher and the control loop. "Gantry-labelled" means carrying gantry.function,
   // gantry.instance=options.instance_id and every options.extra_labels pair, so pools of
   // different instances (or with different extra labels) never touch each other's

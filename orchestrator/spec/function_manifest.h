@@ -36,6 +36,7 @@ struct FunctionManifest {
   std::optional<std::int64_t> scale_min;
   std::optional<std::string> idle_timeout;  // spec.scale.idleTimeout
   std::optional<std::int64_t> scale_max;
+  std::optional<std::string> network;
 
   // Directory `source` is relative to: the directory of the manifest file.
   std::string base_dir;

@@ -37,6 +37,21 @@ std::optional<Runtime> ParseRuntime(std::string_view name) {
   return std::nullopt;
 }
 
+std::string_view NetworkName(Network network) {
+  return network == Network::kNone ? "none" : "default";
+}
+
+std::optional<Network> ParseNetwork(std::string_view name) {
+  if (name == "default") return Network::kDefault;
+  if (name == "none") return Network::kNone;
+  return std::nullopt;
+}
+
+const std::vector<std::string_view>& NetworkNames() {
+  static const std::vector<std::string_view> names = {"default", "none"};
+  return names;
+}
+
 const std::vector<std::string_view>& RuntimeNames() {
   static const std::vector<std::string_view> names = [] {
     std::vector<std::string_view> out;
@@ -68,6 +83,7 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
         {"cpu", FormatCpu(spec.resources().cpu_millis)}}},
       {"timeout", FormatDuration(spec.timeout())},
       {"concurrency", spec.concurrency()},
+      {"network", std::string(NetworkName(spec.network()))},
       {"scale",
        {{"min", spec.scale().min},
         {"max", spec.scale().max},

@@ -26,6 +26,18 @@ std::optional<Runtime> ParseRuntime(std::string_view name);
 // Every runtime name, in declaration order.
 const std::vector<std::string_view>& RuntimeNames();
 
+// What a function's containers can reach (spec.network). kDefault: the network gantryd
+// makes for its functions (out to anywhere, not to each other, not to gantryd); kNone: no
+// network at all, loopback only (calls still come in over the replica's unix socket).
+enum class Network { kDefault, kNone };
+
+// "default", "none".
+std::string_view NetworkName(Network network);
+// Parses a network name; nullopt for anything else.
+std::optional<Network> ParseNetwork(std::string_view name);
+// Every network name, in declaration order.
+const std::vector<std::string_view>& NetworkNames();
+
 // Defaults a manifest gets for fields it leaves out.
 inline constexpr std::string_view kDefaultNamespace = "default";
 inline constexpr std::int64_t kDefaultMemoryBytes = std::int64_t{128} * 1024 * 1024;
@@ -79,6 +91,7 @@ class FunctionSpec {
   std::chrono::milliseconds timeout() const { return timeout_; }
   int concurrency() const { return concurrency_; }
   const ScalePolicy& scale() const { return scale_; }
+  Network network() const { return network_; }
 
  private:
   friend class FunctionSpecBuilder;
@@ -101,6 +114,7 @@ class FunctionSpec {
   std::chrono::milliseconds timeout_ = kDefaultTimeout;
   int concurrency_ = kDefaultConcurrency;
   ScalePolicy scale_;
+  Network network_ = Network::kDefault;
 };
 
 // The canonical JSON form: every field present (null where the runtime does not use it),

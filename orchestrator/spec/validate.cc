@@ -243,6 +243,21 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     }
   }
 
+  if (m.network) {
+    if (auto network = ParseNetwork(*m.network)) {
+      spec.network_ = *network;
+      // Such an image is reached through a port published on 127.0.0.1: it needs a network.
+      if (*network == Network::kNone && spec.port_ > 0) {
+        sink.Add("spec.network", "none is not allowed for runtime {} (it serves HTTP on port {}, reached "
+                 "through a published port)", RuntimeName(spec.runtime_), spec.port_);
+      }
+    } else if (auto near = Suggest(*m.network, NetworkNames())) {
+      sink.Add("spec.network", "unknown network \"{}\" (did you mean \"{}\"?)", *m.network, *near);
+    } else {
+      sink.Add("spec.network", "unknown network \"{}\" (one of: {})", *m.network, fmt::join(NetworkNames(), ", "));
+    }
+  }
+
   for (const auto& [key, value] : m.env) {
     if (auto why = CheckEnvName(key)) {
       sink.AddForKey("spec.env." + key, "\"{}\" is not a valid variable name: {}", key, *why);

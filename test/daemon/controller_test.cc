@@ -94,6 +94,16 @@ class LoggingDocker final : public docker::DockerClient {
                                                                      bool all) override {
     return fake.ListContainers(l, all);
   }
+  core::Result<std::string> CreateNetwork(const docker::NetworkSpec& n) override {
+    return fake.CreateNetwork(n);
+  }
+  core::Result<docker::NetworkInfo> InspectNetwork(std::string_view n) override {
+    return fake.InspectNetwork(n);
+  }
+  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::LabelSelector& l) override {
+    return fake.ListNetworks(l);
+  }
+  core::Status RemoveNetwork(std::string_view n) override { return fake.RemoveNetwork(n); }
   core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f,
                       std::stop_token s) override {
     return fake.Events(o, f, s);

@@ -120,6 +120,29 @@ TEST_CASE("stream requests carry their options", "[docker][requests]") {
   CHECK(QueryValue(rm, "v") == "1");
 }
 
+TEST_CASE("network requests", "[docker][requests]") {
+  NetworkSpec spec{.name = "gantry-aaaa1111",
+                   .labels = {{"gantry.instance", "aaaa1111"}},
+                   .options = {{"com.docker.network.bridge.enable_icc", "false"}}};
+  HttpRequest create = NetworkCreateRequest(spec);
+  CHECK(create.Describe() == "POST /networks/create");
+  CHECK(create.content_type == "application/json");
+  json body = json::parse(create.body);
+  CHECK(body == json{{"Name", "gantry-aaaa1111"},
+                     {"Driver", "bridge"},
+                     {"CheckDuplicate", true},
+                     {"Labels", {{"gantry.instance", "aaaa1111"}}},
+                     {"Options", {{"com.docker.network.bridge.enable_icc", "false"}}}});
+  spec.internal = true;
+  CHECK(NetworkCreateBody(spec).at("Internal") == true);
+
+  CHECK(NetworkInspectRequest("gantry-a/b").Describe() == "GET /networks/gantry-a%2Fb");
+  CHECK(NetworkRemoveRequest("n1").Describe() == "DELETE /networks/n1");
+  HttpRequest list = NetworkListRequest({"gantry.test=t1"});
+  CHECK(list.Describe() == "GET /networks");
+  CHECK(json::parse(QueryValue(list, "filters")) == json{{"label", {"gantry.test=t1"}}});
+}
+
 TEST_CASE("build and import requests", "[docker][requests]") {
   HttpRequest b = ImageBuildRequest({.tags = {"gantry/fn:1"}, .labels = {{"gantry.test", "x"}}});
   CHECK(b.path == "/build");

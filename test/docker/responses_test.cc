@@ -103,5 +103,35 @@ TEST_CASE("events, lists and wait results parse", "[docker][responses]") {
   CHECK(wait->exit_code == 3);
 }
 
+TEST_CASE("network inspect and list parse labels, options, gateway and attached containers", "[docker][responses]") {
+  // Trimmed from a real GET /networks/{name} of Docker 20.10.
+  auto n = ParseNetworkInspect(json::parse(R"({"Name":"gantry-aaaa1111","Id":"94996ee1c56d","Driver":"bridge",
+      "Internal":false,"IPAM":{"Driver":"default","Options":{},"Config":[{"Subnet":"172.24.0.0/16",
+      "Gateway":"172.24.0.1"}]},"Containers":{"c1":{"Name":"gantry-ns-fn-r0","IPv4Address":"172.24.0.2/16",
+      "IPv6Address":""}},"Options":{"com.docker.network.bridge.enable_icc":"false"},
+      "Labels":{"gantry.instance":"aaaa1111"}})"));
+  REQUIRE(n.ok());
+  CHECK(n->name == "gantry-aaaa1111");
+  CHECK(n->id == "94996ee1c56d");
+  CHECK(n->driver == "bridge");
+  CHECK_FALSE(n->internal);
+  CHECK(n->subnets == std::vector<std::string>{"172.24.0.0/16"});
+  CHECK(n->gateways == std::vector<std::string>{"172.24.0.1"});
+  CHECK(n->containers == std::map<std::string, std::string>{{"c1", "172.24.0.2"}});
+  CHECK(n->options.at("com.docker.network.bridge.enable_icc") == "false");
+  CHECK(n->labels.at("gantry.instance") == "aaaa1111");
+
+  auto list = ParseNetworkList(json::parse(R"([{"Name":"a","Id":"1","IPAM":{"Config":null},"Labels":null}])"));
+  REQUIRE(list.ok());
+  REQUIRE(list->size() == 1);
+  CHECK((*list)[0].gateways.empty());
+  CHECK_FALSE(ParseNetworkList(json::parse(R"({"Name":"a"})")).ok());
+  CHECK(ParseNetworkInspect(json::parse(R"({"Name":"a"})")).error().code() == ErrorCode::kInternal);
+
+  auto summary = ParseContainerList(json::parse(R"([{"Id":"a","HostConfig":{"NetworkMode":"none"}}])"));
+  REQUIRE(summary.ok());
+  CHECK((*summary)[0].network_mode == "none");
+}
+
 }  // namespace
 }  // namespace gantry::docker

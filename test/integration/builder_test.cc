@@ -74,6 +74,16 @@ class CountingDockerClient final : public docker::DockerClient {
                     std::stop_token s) override {
     return real_.Logs(id, o, f, std::move(s));
   }
+  core::Result<std::string> CreateNetwork(const docker::NetworkSpec& n) override {
+    return real_.CreateNetwork(n);
+  }
+  core::Result<docker::NetworkInfo> InspectNetwork(std::string_view n) override {
+    return real_.InspectNetwork(n);
+  }
+  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::LabelSelector& l) override {
+    return real_.ListNetworks(l);
+  }
+  core::Status RemoveNetwork(std::string_view n) override { return real_.RemoveNetwork(n); }
   core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f, std::stop_token s) override {
     return real_.Events(o, f, std::move(s));
   }

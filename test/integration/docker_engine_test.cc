@@ -294,6 +294,51 @@ TEST_CASE("bind mounts and loopback-published ports", "[integration][docker]") {
   std::filesystem::remove_all(dir);
 }
 
+TEST_CASE("a network is created, found by name and label, used, and removed once empty", "[integration][docker]") {
+  TestEngine engine;
+  DockerClient& docker = engine.client();
+  const std::string name = engine.Name("net");
+  docker::Labels labels = engine.labels();
+  auto id = docker.CreateNetwork({.name = name,
+                                  .labels = labels,
+                                  .options = {{"com.docker.network.bridge.enable_icc", "false"}}});
+  REQUIRE(id.ok());
+  auto again = docker.CreateNetwork({.name = name, .labels = labels});
+  REQUIRE_FALSE(again.ok());
+  CHECK(again.error().code() == ErrorCode::kConflict);
+
+  auto info = docker.InspectNetwork(name);
+  REQUIRE(info.ok());
+  CHECK(info->id == *id);
+  CHECK(info->name == name);
+  CHECK(info->driver == "bridge");
+  CHECK(info->labels.at(testing::kTestLabel) == engine.value());
+  CHECK(info->options.at("com.docker.network.bridge.enable_icc") == "false");
+  REQUIRE(info->gateways.size() == 1);
+  REQUIRE(info->subnets.size() == 1);
+  auto listed = docker.ListNetworks({engine.selector()});
+  REQUIRE(listed.ok());
+  REQUIRE(listed->size() == 1);
+  CHECK((*listed)[0].id == *id);
+
+  std::string c = RunShell(engine, "on-net", "sleep 30", ContainerSpec{.network_mode = name});
+  auto attached = docker.InspectNetwork(name);
+  REQUIRE(attached.ok());
+  REQUIRE(attached->containers.count(c) == 1);
+  auto summary = docker.ListContainers({engine.selector()}, true);
+  REQUIRE(summary.ok());
+  REQUIRE(summary->size() == 1);
+  CHECK((*summary)[0].network_mode == name);
+  auto busy = docker.RemoveNetwork(name);
+  REQUIRE_FALSE(busy.ok());
+  CHECK(busy.error().code() == ErrorCode::kConflict);  // the engine's 403 "active endpoints"
+
+  REQUIRE(docker.RemoveContainer(c, {.force = true}).ok());
+  REQUIRE(docker.RemoveNetwork(name).ok());
+  CHECK(docker.InspectNetwork(name).error().code() == ErrorCode::kNotFound);
+  CHECK(docker.RemoveNetwork(name).error().code() == ErrorCode::kNotFound);
+}
+
 TEST_CASE("engine errors come back typed with the engine's message", "[integration][docker]") {
   TestEngine engine;
   DockerClient& docker = engine.client();

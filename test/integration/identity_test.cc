@@ -28,7 +28,7 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-// Removes every container and image carrying gantry.instance=<id> of the instances it was
+// Removes every container, image and network carrying gantry.instance=<id> of the instances it was
 // told about, when it goes out of scope (declare it before the Gantryds it guards).
 class InstanceGuard {
  public:
@@ -40,6 +40,9 @@ class InstanceGuard {
       }
       if (auto images = docker_.ListImages({"gantry.instance=" + id})) {
         for (const auto& image : *images) (void)docker_.RemoveImage(image.id, /*force=*/true);
+      }
+      if (auto networks = docker_.ListNetworks({"gantry.instance=" + id})) {
+        for (const auto& n : *networks) (void)docker_.RemoveNetwork(n.id);
       }
     }
   }

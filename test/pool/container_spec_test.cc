@@ -37,7 +37,7 @@ bool HasEnv(const docker::ContainerSpec& spec, const std::string& entry) {
 TEST_CASE("pool: a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
   ReplicaPaths paths = PathsFor("/run/g", "r0123456789");
   CHECK(paths.SocketPath() == "/run/g/r0123456789/sock/shim.sock");
-  auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2);
+  auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2, {}, "gantry-i1");
 
   CHECK(spec.name == "gantry-team-a-resize-r0123456789");
   CHECK(spec.image == "gantry/fn-team-a-resize:abc");
@@ -54,7 +54,7 @@ TEST_CASE("pool: a shim replica runs locked down with its socket directory and s
   CHECK(spec.nano_cpus == 250'000'000);
   CHECK(spec.pids_limit == 64);
   CHECK(spec.stop_timeout_seconds == 2);
-  CHECK(spec.network_mode == "none");
+  CHECK(spec.network_mode == "gantry-i1");  // the pool's network: out to anywhere, not to neighbours
   CHECK(spec.ports.empty());
   CHECK(HasEnv(spec, "GREETING=hi"));
   CHECK(HasEnv(spec, "GANTRY_TIMEOUT=1500ms"));
@@ -95,8 +95,8 @@ TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "
   Deployment d = Function();
   d.http_port = 8080;
   d.secrets.clear();
-  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2);
-  CHECK(spec.network_mode == "bridge");
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {}, "gantry-i1");
+  CHECK(spec.network_mode == "gantry-i1");
   REQUIRE(spec.ports.size() == 1);
   CHECK(spec.ports[0].container_port == 8080);
   CHECK(spec.ports[0].host_ip == "127.0.0.1");
@@ -106,6 +106,17 @@ TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "
   CHECK(spec.read_only_rootfs);
   CHECK(spec.cap_drop == std::vector<std::string>{"ALL"});
   CHECK(spec.log_options.at("max-size") == "10m");  // bounded logs for every container
+}
+
+TEST_CASE("pool: network none keeps a shim replica on loopback only, socket still mounted", "[pool]") {
+  Deployment d = Function();
+  d.network = NetworkAccess::kNone;
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {}, "gantry-i1");
+  CHECK(spec.network_mode == "none");
+  CHECK(spec.ports.empty());
+  const docker::Mount* sock = MountAt(spec, "/run/gantry");
+  REQUIRE(sock != nullptr);
+  CHECK(sock->source == "/run/g/r0123456789/sock");
 }
 
 TEST_CASE("pool: the log rotation limits are the pool's to choose", "[pool]") {

@@ -442,6 +442,7 @@ TEST_CASE("pool: Start adopts current replicas and removes every other gantry co
     docker::ContainerSpec spec;
     spec.name = ContainerName(g, replica);
     spec.labels = ReplicaLabels(g, replica, extra);
+    spec.network_mode = "bridge";  // where this pool (no instance id, no network) puts replicas
     return h.docker.AddRunning(spec);
   };
   std::string current = labelled(3, "r00000000aa", h.options.extra_labels);
@@ -719,6 +720,7 @@ TEST_CASE("pool: containers carry the instance id, and Start leaves other instan
     docker::Labels extra = h.options.extra_labels;
     extra["gantry.instance"] = instance;
     spec.labels = ReplicaLabels(d, replica, extra);
+    spec.network_mode = "gantry-" + instance;
     return h.docker.AddRunning(spec);
   };
   std::string mine = with_instance("r00000000aa", "aaaa1111");
@@ -762,6 +764,98 @@ TEST_CASE("pool: Apply rejects a deployment it cannot run", "[pool]") {
   h.probe.Open();
   REQUIRE(h.pool->Apply(Echo(2)).ok());
   CHECK(h.pool->Apply(Echo(1)).error().code() == ErrorCode::kConflict);
+}
+
+TEST_CASE("pool: replicas sit on the instance's own network, made at Start", "[pool]") {
+  Harness h;
+  h.options.instance_id = "aaaa1111";
+  h.pool = std::make_unique<Pool>(h.docker, h.options);
+  REQUIRE(h.pool->Start({}).ok());
+  auto networks = h.docker.networks();
+  REQUIRE(networks.count("gantry-aaaa1111") == 1);
+  CHECK(networks.at("gantry-aaaa1111").labels.at("gantry.instance") == "aaaa1111");
+  CHECK(networks.at("gantry-aaaa1111").labels.at("gantry.test") == "unit");
+  CHECK(networks.at("gantry-aaaa1111").options.at("com.docker.network.bridge.enable_icc") == "false");
+
+  Deployment open = Echo();
+  open.min_replicas = 1;
+  Deployment closed = Echo();
+  closed.name = "sealed";
+  closed.network = NetworkAccess::kNone;
+  closed.min_replicas = 1;
+  ApplyReady(h, open);
+  ApplyReady(h, closed);
+  std::map<std::string, std::string> mode;  // function -> network mode
+  for (const auto& [id, c] : h.docker.containers()) mode[c.spec.labels.at("gantry.function")] = c.spec.network_mode;
+  CHECK(mode == std::map<std::string, std::string>{{"echo", "gantry-aaaa1111"}, {"sealed", "none"}});
+
+  // Stop leaves the network (replicas still use it; a restarted gantryd adopts both).
+  h.pool->Stop();
+  CHECK(h.docker.CountCalls("RemoveNetwork") == 0);
+  CHECK(h.docker.networks().count("gantry-aaaa1111") == 1);
+}
+
+TEST_CASE("pool: Start refuses a network of its name that is not its own", "[pool]") {
+  Harness h;
+  h.options.instance_id = "aaaa1111";
+  h.pool = std::make_unique<Pool>(h.docker, h.options);
+  REQUIRE(h.docker.CreateNetwork({.name = "gantry-aaaa1111", .labels = {{"owner", "someone"}}}).ok());
+  auto s = h.pool->Start({});
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code() == ErrorCode::kConflict);
+  CHECK_THAT(s.error().message(), Catch::Contains("gantry-aaaa1111"));
+  CHECK(h.docker.CountCalls("ListContainers") == 0);  // nothing adopted or removed either
+}
+
+TEST_CASE("pool: a network removed behind the pool's back is made again at the next start", "[pool]") {
+  Harness h;
+  h.options.instance_id = "aaaa1111";
+  h.pool = std::make_unique<Pool>(h.docker, h.options);
+  REQUIRE(h.pool->Start({}).ok());
+  REQUIRE(h.docker.RemoveNetwork("gantry-aaaa1111").ok());  // `docker network prune` while idle
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  FunctionStatus s = ApplyReady(h, d);
+  CHECK(s.ready == 1);
+  CHECK(h.docker.networks().count("gantry-aaaa1111") == 1);
+  CHECK(h.docker.CountCalls("CreateNetwork") == 2);
+}
+
+TEST_CASE("pool: Start replaces a current replica that is on the wrong network", "[pool]") {
+  Harness h;
+  h.options.instance_id = "aaaa1111";
+  h.pool = std::make_unique<Pool>(h.docker, h.options);
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  auto running = [&](const std::string& replica, const std::string& network_mode) {
+    docker::ContainerSpec spec;
+    spec.name = ContainerName(d, replica);
+    docker::Labels extra = h.options.extra_labels;
+    extra["gantry.instance"] = "aaaa1111";
+    spec.labels = ReplicaLabels(d, replica, extra);
+    spec.network_mode = network_mode;
+    return h.docker.AddRunning(spec);
+  };
+  // Made before functions had a network (an older gantryd): isolated, though the spec says default.
+  std::string old = running("r00000000aa", "none");
+  h.probe.Open();
+  REQUIRE(h.pool->Start({d}).ok());
+  h.pool->Flush();
+  CHECK_FALSE(h.docker.Find(old).has_value());
+  FunctionStatus s = MustDescribe(*h.pool);
+  REQUIRE(s.ready == 1);
+  CHECK(h.docker.Find(s.replicas.at(0).id)->spec.network_mode == "gantry-aaaa1111");
+}
+
+TEST_CASE("pool: Apply rejects network none for an image reached over a published port", "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.http_port = 8080;
+  d.network = NetworkAccess::kNone;
+  auto s = h.pool->Apply(d);
+  REQUIRE_FALSE(s.ok());
+  CHECK(s.error().code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(s.error().message(), Catch::Contains("network none") && Catch::Contains("8080"));
 }
 
 TEST_CASE("pool: Stop fails waiting calls and leaves containers running", "[pool]") {

@@ -37,6 +37,46 @@ TEST_CASE("A minimal manifest gets every default", "[spec][validate]") {
   CHECK(spec->scale().idle_timeout == kDefaultIdleTimeout);
   CHECK(spec->port() == 0);
   CHECK(spec->image().empty());
+  CHECK(spec->network() == Network::kDefault);  // like Lambda and OpenFaaS: the network is there
+}
+
+TEST_CASE("spec.network: default or none; none needs no published port", "[spec][validate]") {
+  struct Case {
+    std::string runtime;
+    std::string network;
+    std::optional<Network> want;  // nullopt: an error at spec.network
+  };
+  for (const Case& c : std::vector<Case>{{"python3", "none", Network::kNone},
+                                         {"python3", "default", Network::kDefault},
+                                         {"exec", "none", Network::kNone},
+                                         {"python3", "host", std::nullopt},
+                                         {"python3", "bridge", std::nullopt},
+                                         {"python3", "", std::nullopt},
+                                         {"image", "none", std::nullopt},
+                                         {"image", "default", Network::kDefault}}) {
+    INFO(c.runtime << " " << c.network);
+    FunctionManifest m = Python();
+    m.runtime = c.runtime;
+    if (c.runtime == "exec") {
+      m.handler.reset();
+      m.command = std::vector<std::string>{"cat"};
+    } else if (c.runtime == "image") {
+      m.handler.reset();
+      m.source.reset();
+      m.image = "my/web:1";
+    }
+    m.network = c.network;
+    std::vector<FieldError> errors;
+    auto spec = ValidateFunction(m, errors);
+    if (c.want) {
+      REQUIRE(spec.ok());
+      CHECK(spec->network() == *c.want);
+    } else {
+      REQUIRE_FALSE(spec.ok());
+      REQUIRE(errors.size() == 1);
+      CHECK(errors[0].path == "spec.network");
+    }
+  }
 }
 
 TEST_CASE("Each mistake is reported at its own path", "[spec][validate]") {
@@ -178,7 +218,8 @@ TEST_CASE("Canonical JSON is complete, sorted and equal for equal meaning", "[sp
   CHECK(CanonicalString(*spec_a) ==
         R"({"apiVersion":"gantry.dev/v1","kind":"Function","metadata":{"labels":{},"name":"echo",)"
         R"("namespace":"default"},"spec":{"command":null,"concurrency":1,"dockerfile":null,"env":{},)"
-        R"("handler":"handler.main","image":null,"port":null,"resources":{"cpu":"500m","memory":"128Mi"},)"
+        R"("handler":"handler.main","image":null,"network":"default","port":null,)"
+        R"("resources":{"cpu":"500m","memory":"128Mi"},)"
         R"("runtime":"python3","scale":{"idleTimeout":"5m","max":10,"min":0},"secrets":["a","b"],)"
         R"("source":"src","timeout":"30s"}})");
 }

@@ -42,6 +42,12 @@ int TestEngine::RemoveAll() {
       if (client_->RemoveImage(i.id, /*force=*/true).ok()) ++removed;
     }
   }
+  // After the containers: a network is removable only once nothing is attached.
+  if (auto networks = client_->ListNetworks({selector_})) {
+    for (const auto& n : *networks) {
+      if (client_->RemoveNetwork(n.id).ok()) ++removed;
+    }
+  }
   return removed;
 }
 

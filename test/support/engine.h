@@ -30,7 +30,8 @@ class TestEngine {
   // A unique name with this prefix, for containers and image tags.
   std::string Name(const std::string& prefix) const;
 
-  // Removes every container and image carrying this test's label; returns how many.
+  // Removes every container, image and network carrying this test's label; returns how
+  // many.
   int RemoveAll();
 
  private:

@@ -171,9 +171,76 @@ core::Result<std::string> FakeDockerClient::CreateContainer(const docker::Contai
       return core::Error::Conflict(fmt::format("POST /containers/create: name {} in use", spec.name));
     }
   }
+  const std::string& mode = spec.network_mode;
+  if (!mode.empty() && mode != "none" && mode != "bridge" && mode != "host" && networks_.count(mode) == 0) {
+    return core::Error::NotFound(fmt::format("POST /containers/create: network {} not found", mode));
+  }
   Container c{.id = NewIdLocked(), .spec = spec};
   containers_[c.id] = c;
   return c.id;
+}
+
+std::map<std::string, docker::NetworkInfo> FakeDockerClient::networks() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return networks_;
+}
+
+core::Result<std::string> FakeDockerClient::CreateNetwork(const docker::NetworkSpec& spec) {
+  if (auto e = Enter("CreateNetwork", spec.name)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (networks_.count(spec.name) > 0) {
+    return core::Error::Conflict(fmt::format("POST /networks/create: network with name {} already exists", spec.name));
+  }
+  docker::NetworkInfo n{.id = NewIdLocked(),
+                        .name = spec.name,
+                        .driver = spec.driver,
+                        .labels = spec.labels,
+                        .options = spec.options,
+                        .internal = spec.internal,
+                        .subnets = {fmt::format("172.{}.0.0/16", 17 + networks_.size())},
+                        .gateways = {fmt::format("172.{}.0.1", 17 + networks_.size())}};
+  networks_[spec.name] = n;
+  return n.id;
+}
+
+core::Result<docker::NetworkInfo> FakeDockerClient::InspectNetwork(std::string_view name) {
+  if (auto e = Enter("InspectNetwork", name)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [n, info] : networks_) {
+    if (n == name || info.id == name) {
+      docker::NetworkInfo out = info;
+      for (const auto& [id, c] : containers_) {
+        if (c.running && c.spec.network_mode == n) out.containers[id] = "";
+      }
+      return out;
+    }
+  }
+  return core::Error::NotFound(fmt::format("GET /networks/{}: network {} not found", name, name));
+}
+
+core::Result<std::vector<docker::NetworkInfo>> FakeDockerClient::ListNetworks(
+    const docker::LabelSelector& labels) {
+  if (auto e = Enter("ListNetworks", fmt::format("{}", fmt::join(labels, ",")))) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<docker::NetworkInfo> out;
+  for (const auto& [name, n] : networks_) {
+    if (Matches(n.labels, labels)) out.push_back(n);
+  }
+  return out;
+}
+
+core::Status FakeDockerClient::RemoveNetwork(std::string_view name) {
+  if (auto e = Enter("RemoveNetwork", name)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = networks_.find(std::string(name));
+  if (it == networks_.end()) return core::Error::NotFound(fmt::format("network {} not found", name));
+  for (const auto& [id, c] : containers_) {
+    if (c.spec.network_mode == it->first) {
+      return core::Error::Conflict(fmt::format("network {} has active endpoints", name));
+    }
+  }
+  networks_.erase(it);
+  return core::Ok();
 }
 
 core::Status FakeDockerClient::StartContainer(std::string_view id) {
@@ -255,8 +322,12 @@ core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContai
   std::vector<docker::ContainerSummary> out;
   for (const auto& [id, c] : containers_) {
     if (!Matches(c.spec.labels, labels) || (!all && !c.running)) continue;
-    out.push_back({.id = id, .name = c.spec.name, .image = c.spec.image, .state = c.running ? "running" : "exited",
-                   .labels = c.spec.labels});
+    out.push_back({.id = id,
+                   .name = c.spec.name,
+                   .image = c.spec.image,
+                   .state = c.running ? "running" : "exited",
+                   .labels = c.spec.labels,
+                   .network_mode = c.spec.network_mode});
   }
   return out;
 }

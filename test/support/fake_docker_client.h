@@ -14,7 +14,8 @@ namespace gantry::testing {
 
 // An in-memory Docker engine for unit tests: containers are records (created, running,
 // stopped), every call is logged, any method can be made to fail, and engine events are
-// delivered by hand (Emit) to whoever follows Events(). Images, builds and logs are not
+// delivered by hand (Emit) to whoever follows Events(). Networks are records too (a
+// container can only be created on one that exists). Images, builds and logs are not
 // modelled. Thread-safe.
 class FakeDockerClient final : public docker::DockerClient {
  public:
@@ -48,6 +49,8 @@ class FakeDockerClient final : public docker::DockerClient {
   bool WaitForEventsFollower(std::chrono::milliseconds limit = std::chrono::seconds(5));
   // Adds a container as if an earlier process had created and started it.
   std::string AddRunning(const docker::ContainerSpec& spec);
+  // Networks that exist, by name.
+  std::map<std::string, docker::NetworkInfo> networks() const;
 
   core::Status Ping() override;
   core::Result<docker::VersionInfo> Version() override;
@@ -70,6 +73,10 @@ class FakeDockerClient final : public docker::DockerClient {
   core::Result<docker::WaitResult> WaitContainer(std::string_view id) override;
   core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& labels,
                                                                      bool all) override;
+  core::Result<std::string> CreateNetwork(const docker::NetworkSpec& spec) override;
+  core::Result<docker::NetworkInfo> InspectNetwork(std::string_view name) override;
+  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::LabelSelector& labels) override;
+  core::Status RemoveNetwork(std::string_view name) override;
   core::Status Logs(std::string_view id, const docker::LogsOptions& options, const docker::LogLineFn& on_line,
                     std::stop_token stop) override;
   // Follows until `stop` fires: events come from Emit/Die. One follower at a time.
@@ -86,6 +93,7 @@ class FakeDockerClient final : public docker::DockerClient {
   std::vector<std::string> calls_;
   std::map<std::string, core::Error> failures_;
   std::map<std::string, Container> containers_;
+  std::map<std::string, docker::NetworkInfo> networks_;  // by name
   int next_id_ = 1;
   int next_port_ = 40000;
   const docker::EventFn* follower_ = nullptr;

@@ -29,6 +29,13 @@ int main() {
       ++left;
     }
   }
+  if (auto networks = docker.ListNetworks({"gantry.test"})) {
+    for (const auto& n : *networks) {
+      std::fprintf(stderr, "gantry_test_sweep: removing network %s (%s)\n", n.name.c_str(), n.id.substr(0, 12).c_str());
+      (void)docker.RemoveNetwork(n.id);
+      ++left;
+    }
+  }
   if (left > 0) {
     std::fprintf(stderr, "gantry_test_sweep: tests left %d object(s) with the gantry.test label behind\n", left);
     return 1;
