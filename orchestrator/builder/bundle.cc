@@ -80,6 +80,16 @@ core::Status ExtractBundle(std::string_view tar, const std::string& dir) {
     if (name == kBundleManifest) has_manifest = true;
     int type = static_cast<int>(archive_entry_filetype(entry));
     if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) return fail(fmt::format("{}: not a file", name));
+    if (type == AE_IFLNK) {
+      // Links stay links inside the source, never a way out of it (to the host's files).
+      const char* link = archive_entry_symlink(entry);
+      std::string_view source_rel = std::string_view(name).substr(std::min(name.size(), kBundleSource.size() + 1));
+      if (link == nullptr || name.rfind(std::string(kBundleSource) + "/", 0) != 0 ||
+          !LinkStaysInside(source_rel, link)) {
+        return fail(fmt::format("{}: a symlink to {}, outside the source tree", name, link == nullptr ? "?" : link));
+      }
+    }
+    if (type == AE_IFREG && archive_entry_hardlink(entry) != nullptr) return fail(fmt::format("{}: a hard link", name));
     std::string target = (std::filesystem::path(dir) / name).string();
     archive_entry_set_pathname(entry, target.c_str());
     archive_entry_set_uid(entry, 0);

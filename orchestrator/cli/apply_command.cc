@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "builder/bundle.h"
+#include "builder/bundle_limits.h"
 #include "cli/commands.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
@@ -93,6 +94,16 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
     if (!offer) return offer.error();
     if (offer->status == 200) return std::string("unchanged");
     if (offer->status != 412) return core::Error::InvalidArgument(offer->ErrorMessage());
+    // The server says what it accepts: a bundle over it is refused here, with the reason,
+    // rather than cut off mid-upload.
+    auto unpacked = builder::BundleUnpackedSize(*bundle);
+    if (!unpacked) return unpacked.error();
+    nlohmann::json answer = offer->Json();
+    auto limits = builder::BundleLimits::FromJson(answer.is_object() && answer.contains("limits") ? answer["limits"]
+                                                                                                : nlohmann::json());
+    if (auto over = builder::CheckBundleSize(bundle->size(), *unpacked, limits)) {
+      return core::Error::InvalidArgument(over->message);
+    }
   }
   // Progress for people; pipelines (stdout not a terminal) get only the result lines.
   if (::isatty(STDOUT_FILENO)) {
@@ -101,7 +112,16 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
   }
   auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/x-tar"}});
   if (::isatty(STDOUT_FILENO)) std::printf("\33[2K\r");
-  if (!reply) return reply.error();
+  if (!reply) {
+    // A server that stops reading mid-upload has most likely refused the size (an older
+    // gantryd, or a server dry run, which has no offer to learn the limits from).
+    if (reply.error().code() == core::ErrorCode::kUnavailable && bundle->size() > (std::size_t{1} << 20)) {
+      return reply.error().WithContext(fmt::format(
+          "uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its --max-upload)",
+          bundle->size() >> 20));
+    }
+    return reply.error();
+  }
   if (reply->status >= 300) return core::Error::InvalidArgument(reply->ErrorMessage());
   auto j = reply->Json();
   std::string result = j.value("result", "configured");

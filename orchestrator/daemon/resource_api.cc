@@ -46,12 +46,13 @@ ApiResponse JsonResponse(int status, const json& body) {
   return ApiResponse{.status = status, .body = body.dump() + "\n"};
 }
 
-std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& docker) {
+std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& docker,
+                                           builder::BundleLimits limits) {
   std::string fn = std::string(kPrefix) + "/namespaces/{ns}/functions/{name}";
   std::string secret = std::string(kPrefix) + "/namespaces/{ns}/secrets/{name}";
   std::vector<gateway::Route> routes;
 
-  routes.push_back({"PUT", fn, [&c](const ApiRequest& r) -> core::Result<ApiResponse> {
+  routes.push_back({"PUT", fn, [&c, limits](const ApiRequest& r) -> core::Result<ApiResponse> {
                       std::string ns = Param(r, "ns");
                       std::string name = Param(r, "name");
                       if (r.body.empty()) {
@@ -61,7 +62,14 @@ std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& 
                                          .image = unchanged->image, .digest = digest};
                           return JsonResponse(200, o.ToJson(ns, name));
                         }
-                        return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"}});
+                        return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"},
+                                                  {"limits", limits.ToJson()}});
+                      }
+                      // Before anything is written to disk.
+                      auto unpacked = builder::BundleUnpackedSize(r.body);
+                      if (!unpacked) return unpacked.error();
+                      if (auto over = builder::CheckBundleSize(r.body.size(), *unpacked, limits)) {
+                        return JsonResponse(413, over->ToJson());
                       }
                       auto dry = r.query.find("dryRun");
                       auto outcome = c.ApplyBundle(ns, name, r.body, dry != r.query.end() && dry->second == "server");

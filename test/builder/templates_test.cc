@@ -173,6 +173,7 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
   CHECK_THAT(nested.error().message(), Catch::Contains("outside the source tree"));
 
   // A symlink that stays inside the tree is fine.
+  fs::remove(src / "docker");
   p.Write("src/Dockerfile.real", "FROM gantry/base:bookworm\n");
   fs::create_symlink("Dockerfile.real", src / "Dockerfile");
   auto inside = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
