@@ -146,6 +146,21 @@ core::Result<DependencyStep> NodeStep(const BuildContext& context, const std::ma
   return step;
 }
 
+// The engine colours a step's stderr (ESC [ 91 m ... ESC [ 0 m): the message is plain text.
+std::string WithoutEscapes(std::string_view s) {
+  std::string out;
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    if (s[i] == '\x1b' && i + 1 < s.size() && s[i + 1] == '[') {
+      std::size_t end = s.find_first_of("ABCDEFGHJKSTfmnsu", i + 2);
+      if (end == std::string_view::npos) break;
+      i = end;
+      continue;
+    }
+    out.push_back(s[i]);
+  }
+  return out;
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\r')) s.remove_suffix(1);
@@ -163,13 +178,18 @@ core::Result<DependencyStep> PlanDependencies(spec::Runtime runtime, const Build
 
 std::string DescribeInstallFailure(std::string_view installer, std::string_view build_error) {
   static constexpr std::string_view kTail = "output of the failing step (last lines):";
+  std::string plain = WithoutEscapes(build_error);
+  build_error = plain;
   std::vector<std::string_view> lines;
   if (auto at = build_error.find(kTail); at != std::string_view::npos) {
     std::string_view rest = build_error.substr(at + kTail.size());
     while (!rest.empty()) {
       std::size_t nl = rest.find('\n');
       std::string_view line = Trim(rest.substr(0, nl));
-      if (!line.empty()) lines.push_back(line);
+      // The engine's own bookkeeping says nothing about the install.
+      if (!line.empty() && line.rfind("Removing intermediate container", 0) != 0 && line.rfind("---> ", 0) != 0) {
+        lines.push_back(line);
+      }
       if (nl == std::string_view::npos) break;
       rest.remove_prefix(nl + 1);
     }

@@ -117,6 +117,14 @@ TEST_CASE("a failed install names the package and shows the installer's last lin
              Catch::StartsWith("npm install: enoent ENOENT: no such file or directory, open "
                                "'/opt/gantry/deps/node/nosuch.tgz'\nlast lines of npm's output:"));
 
+  // As the engine sends it: stderr coloured, its own bookkeeping last.
+  std::string coloured =
+      "step 1/9 \"RUN x\" failed: returned a non-zero code: 1\noutput of the failing step (last lines):\n"
+      "  \x1b[91mERROR: No matching distribution found for nosuchpkg==1.0\n  \x1b[0mRemoving intermediate container f8e7";
+  CHECK(DescribeInstallFailure("pip install", coloured) ==
+        "pip install: No matching distribution found for nosuchpkg==1.0\nlast lines of pip's output:\n"
+        "  ERROR: No matching distribution found for nosuchpkg==1.0");
+
   // Nothing recognisable: the engine's own words.
   CHECK(DescribeInstallFailure("pip install", "step 3/9 \"RUN x\" failed: killed") == "pip install: killed");
 }
