@@ -7,7 +7,9 @@
 namespace gantry::builder {
 namespace {
 
-std::string Mebibytes(std::uint64_t bytes) { return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20)); }
+std::string Mebibytes(std::uint64_t bytes) {
+  return fmt::format("{:.1f} MiB", static_cast<double>(bytes) / (1 << 20));
+}
 
 }  // namespace
 
@@ -43,9 +45,11 @@ core::Result<std::uint64_t> BundleUnpackedSize(std::string_view tar) {
       total += static_cast<std::uint64_t>(archive_entry_size(entry));
     }
   }
-  std::string why = rc == ARCHIVE_EOF || archive_error_string(in) == nullptr ? "" : archive_error_string(in);
+  std::string why =
+      rc == ARCHIVE_EOF || archive_error_string(in) == nullptr ? "" : archive_error_string(in);
   archive_read_free(in);
-  if (rc != ARCHIVE_EOF) return core::Error::InvalidArgument(fmt::format("bundle: malformed archive: {}", why));
+  if (rc != ARCHIVE_EOF)
+    return core::Error::InvalidArgument(fmt::format("bundle: malformed archive: {}", why));
   return total;
 }
 
@@ -57,7 +61,8 @@ nlohmann::json BundleTooLarge::ToJson() const {
           {"flag", flag}};
 }
 
-std::optional<BundleTooLarge> CheckBundleSize(std::uint64_t upload_bytes, std::uint64_t unpacked_bytes,
+std::optional<BundleTooLarge> CheckBundleSize(std::uint64_t upload_bytes,
+                                              std::uint64_t unpacked_bytes,
                                               const BundleLimits& limits) {
   BundleTooLarge out{.upload_bytes = upload_bytes, .unpacked_bytes = unpacked_bytes};
   std::string what;
@@ -73,9 +78,11 @@ std::optional<BundleTooLarge> CheckBundleSize(std::uint64_t upload_bytes, std::u
     return std::nullopt;
   }
   out.message = fmt::format(
-      "the function's bundle is {} to upload and {} unpacked, over gantryd's {} limit of {}: leave files out "
+      "the function's bundle is {} to upload and {} unpacked, over gantryd's {} limit of {}: leave "
+      "files out "
       "with .gantryignore, or raise the limit with gantryd {}",
-      Mebibytes(upload_bytes), Mebibytes(unpacked_bytes), what, Mebibytes(out.limit_bytes), out.flag);
+      Mebibytes(upload_bytes), Mebibytes(unpacked_bytes), what, Mebibytes(out.limit_bytes),
+      out.flag);
   return out;
 }
 

@@ -1,11 +1,10 @@
 #pragma once
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 
@@ -32,7 +31,8 @@ core::Result<std::uint64_t> BundleUnpackedSize(std::string_view tar);
 // A bundle over a limit: what the server answers (413) and the CLI prints.
 struct BundleTooLarge {
   std::string message;  // both sizes, the limit and the gantryd flag that raises it
-  nlohmann::json ToJson() const;  // {"error": message, "uploadBytes", "unpackedBytes", "limitBytes", "flag"}
+  nlohmann::json ToJson()
+      const;  // {"error": message, "uploadBytes", "unpackedBytes", "limitBytes", "flag"}
   std::uint64_t upload_bytes = 0;
   std::uint64_t unpacked_bytes = 0;
   std::uint64_t limit_bytes = 0;
@@ -40,7 +40,8 @@ struct BundleTooLarge {
 };
 
 // nullopt when a bundle of `upload_bytes` unpacking to `unpacked_bytes` is within `limits`.
-std::optional<BundleTooLarge> CheckBundleSize(std::uint64_t upload_bytes, std::uint64_t unpacked_bytes,
+std::optional<BundleTooLarge> CheckBundleSize(std::uint64_t upload_bytes,
+                                              std::uint64_t unpacked_bytes,
                                               const BundleLimits& limits);
 
 }  // namespace gantry::builder

@@ -3,25 +3,27 @@
 #include <fmt/format.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace gantry::builder {
 namespace {
 
 constexpr std::string_view kFunction = "function/";
 
-std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }
+std::string Quote(const std::string& s) {
+  return nlohmann::json(s).dump();
+}
 
 // `path` (relative to the source root) as a clean relative path, or "" when it is absolute,
 // a URL, or leaves the tree: those are the installer's business, not files to copy.
 std::string LocalPath(std::string_view base_dir, std::string_view path) {
   if (path.empty() || path.front() == '/' || path.find("://") != std::string_view::npos) return "";
   if (path.rfind("file:", 0) == 0) return "";
-  std::filesystem::path p = (std::filesystem::path(std::string(base_dir)) / std::string(path)).lexically_normal();
+  std::filesystem::path p =
+      (std::filesystem::path(std::string(base_dir)) / std::string(path)).lexically_normal();
   std::string s = p.generic_string();
   while (!s.empty() && s.back() == '/') s.pop_back();
   if (s.empty() || s == "." || s.rfind("..", 0) == 0) return "";
@@ -33,7 +35,8 @@ bool InContext(const BuildContext& context, const std::string& rel) {
 }
 
 // The local files a requirements file names (itself included), following -r/-c.
-void RequirementInputs(const BuildContext& context, const std::string& file, std::set<std::string>& out) {
+void RequirementInputs(const BuildContext& context, const std::string& file,
+                       std::set<std::string>& out) {
   if (!out.insert(file).second) return;
   const ContextEntry* e = context.Find(std::string(kFunction) + file);
   if (e == nullptr || e->type != ContextEntry::Type::kFile) return;
@@ -52,11 +55,13 @@ void RequirementInputs(const BuildContext& context, const std::string& file, std
       if (auto eq = opt.find('='); opt.rfind("--", 0) == 0 && eq != std::string::npos) {
         value = opt.substr(eq + 1);
         opt.erase(eq);
-      } else if ((opt == "-r" || opt == "-c" || opt == "-f" || opt == "-e" || opt == "--requirement" ||
-                  opt == "--constraint" || opt == "--find-links" || opt == "--editable") &&
+      } else if ((opt == "-r" || opt == "-c" || opt == "-f" || opt == "-e" ||
+                  opt == "--requirement" || opt == "--constraint" || opt == "--find-links" ||
+                  opt == "--editable") &&
                  i + 1 < w.size()) {
         value = w[++i];
-      } else if (opt.size() > 2 && opt[0] == '-' && (opt[1] == 'r' || opt[1] == 'c' || opt[1] == 'f')) {
+      } else if (opt.size() > 2 && opt[0] == '-' &&
+                 (opt[1] == 'r' || opt[1] == 'c' || opt[1] == 'f')) {
         value = opt.substr(2);
         opt.resize(2);
       } else if (opt.front() != '-') {
@@ -74,7 +79,8 @@ void RequirementInputs(const BuildContext& context, const std::string& file, std
   }
 }
 
-std::string CopyLines(const BuildContext& context, const std::set<std::string>& inputs, const std::string& dest) {
+std::string CopyLines(const BuildContext& context, const std::set<std::string>& inputs,
+                      const std::string& dest) {
   std::string df;
   for (const std::string& rel : inputs) {
     const ContextEntry* e = context.Find(std::string(kFunction) + rel);
@@ -86,7 +92,8 @@ std::string CopyLines(const BuildContext& context, const std::set<std::string>& 
   return df;
 }
 
-std::string ArgLines(DependencyStep& step, const std::map<std::string, std::string>& env, std::string_view prefix) {
+std::string ArgLines(DependencyStep& step, const std::map<std::string, std::string>& env,
+                     std::string_view prefix) {
   std::string df;
   for (const auto& [k, v] : env) {
     if (k.rfind(prefix, 0) != 0 || v.empty()) continue;
@@ -96,7 +103,8 @@ std::string ArgLines(DependencyStep& step, const std::map<std::string, std::stri
   return df;
 }
 
-core::Result<DependencyStep> PythonStep(const BuildContext& context, const std::map<std::string, std::string>& env) {
+core::Result<DependencyStep> PythonStep(const BuildContext& context,
+                                        const std::map<std::string, std::string>& env) {
   DependencyStep step;
   if (!InContext(context, "requirements.txt")) return step;
   std::set<std::string> inputs;
@@ -107,14 +115,17 @@ core::Result<DependencyStep> PythonStep(const BuildContext& context, const std::
   step.dockerfile += ArgLines(step, env, "PIP_");
   // --target keeps the install out of the interpreter's own (externally managed) tree.
   step.run = fmt::format(
-      "RUN cd /var/task && PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_ROOT_USER_ACTION=ignore "
-      "PIP_PROGRESS_BAR=off python3 -m pip install --no-warn-script-location --target {} -r requirements.txt",
+      "RUN cd /var/task && PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 "
+      "PIP_ROOT_USER_ACTION=ignore "
+      "PIP_PROGRESS_BAR=off python3 -m pip install --no-warn-script-location --target {} -r "
+      "requirements.txt",
       kPythonDepsDir);
   step.dockerfile += step.run + "\n";
   return step;
 }
 
-core::Result<DependencyStep> NodeStep(const BuildContext& context, const std::map<std::string, std::string>& env) {
+core::Result<DependencyStep> NodeStep(const BuildContext& context,
+                                      const std::map<std::string, std::string>& env) {
   DependencyStep step;
   const ContextEntry* package = context.Find(std::string(kFunction) + "package.json");
   if (package == nullptr || package->type != ContextEntry::Type::kFile) return step;
@@ -169,8 +180,9 @@ std::string_view Trim(std::string_view s) {
 
 }  // namespace
 
-core::Result<DependencyStep> PlanDependencies(spec::Runtime runtime, const BuildContext& context,
-                                              const std::map<std::string, std::string>& install_env) {
+core::Result<DependencyStep> PlanDependencies(
+    spec::Runtime runtime, const BuildContext& context,
+    const std::map<std::string, std::string>& install_env) {
   if (runtime == spec::Runtime::kPython3) return PythonStep(context, install_env);
   if (runtime == spec::Runtime::kNode) return NodeStep(context, install_env);
   return DependencyStep{};
@@ -187,7 +199,8 @@ std::string DescribeInstallFailure(std::string_view installer, std::string_view 
       std::size_t nl = rest.find('\n');
       std::string_view line = Trim(rest.substr(0, nl));
       // The engine's own bookkeeping says nothing about the install.
-      if (!line.empty() && line.rfind("Removing intermediate container", 0) != 0 && line.rfind("---> ", 0) != 0) {
+      if (!line.empty() && line.rfind("Removing intermediate container", 0) != 0 &&
+          line.rfind("---> ", 0) != 0) {
         lines.push_back(line);
       }
       if (nl == std::string_view::npos) break;
@@ -203,7 +216,8 @@ std::string DescribeInstallFailure(std::string_view installer, std::string_view 
     if (npm && verdict.empty() && line.rfind("npm ERR! ", 0) == 0) {
       std::string_view what = Trim(line.substr(9));
       bool bookkeeping = false;
-      for (std::string_view word : {"code ", "syscall ", "errno ", "path ", "A complete log", "Log files"}) {
+      for (std::string_view word :
+           {"code ", "syscall ", "errno ", "path ", "A complete log", "Log files"}) {
         if (what.rfind(word, 0) == 0) bookkeeping = true;
       }
       if (!bookkeeping && !what.empty()) verdict = what;
@@ -211,7 +225,8 @@ std::string DescribeInstallFailure(std::string_view installer, std::string_view 
   }
   if (verdict.empty()) {
     std::string_view first = build_error.substr(0, build_error.find('\n'));
-    if (auto failed = first.find("failed: "); failed != std::string_view::npos) first.remove_prefix(failed + 8);
+    if (auto failed = first.find("failed: "); failed != std::string_view::npos)
+      first.remove_prefix(failed + 8);
     verdict = first;
   }
   std::string out = fmt::format("{}: {}", installer, verdict);

@@ -25,9 +25,9 @@ inline constexpr const char* kNodeDepsDir = "/opt/gantry/deps/node";
 // RUNs the installer: its own layer, reused by the engine's cache while those files are
 // unchanged, however the rest of the code changes.
 struct DependencyStep {
-  std::string installer;     // "pip install", "npm ci" or "npm install"; empty: no step
-  std::string dockerfile;    // the instructions, each line ending in '\n'
-  std::string run;           // the RUN instruction itself, as the engine echoes it
+  std::string installer;   // "pip install", "npm ci" or "npm install"; empty: no step
+  std::string dockerfile;  // the instructions, each line ending in '\n'
+  std::string run;         // the RUN instruction itself, as the engine echoes it
   std::map<std::string, std::string> build_args;  // the installer's settings (ARGs)
 };
 
@@ -36,8 +36,9 @@ struct DependencyStep {
 // npm_config_registry, ...): the ones for this runtime's installer (PIP_*, npm_config_*)
 // become build args, never part of the image. An installer with nothing to install gives
 // an empty step. kInvalidArgument when package.json is not a JSON object.
-core::Result<DependencyStep> PlanDependencies(spec::Runtime runtime, const BuildContext& context,
-                                              const std::map<std::string, std::string>& install_env);
+core::Result<DependencyStep> PlanDependencies(
+    spec::Runtime runtime, const BuildContext& context,
+    const std::map<std::string, std::string>& install_env);
 
 // The error of a failed dependency step, from the engine's build error `build_error`
 // ("step 2/9 "RUN ..." failed: ...\noutput of the failing step (last lines):\n  ..."):

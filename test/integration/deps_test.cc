@@ -4,15 +4,14 @@
 // with file:), and pip/npm are told not to look anywhere else.
 #include <archive.h>
 #include <archive_entry.h>
-#include <catch2/catch.hpp>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "gantryd_support.h"
@@ -48,7 +47,8 @@ void WriteArchive(const fs::path& to, bool zip, const std::vector<ArchiveFile>& 
     archive_entry_set_size(e, static_cast<la_int64_t>(f.content.size()));
     archive_entry_set_mtime(e, 1700000000, 0);
     REQUIRE(archive_write_header(a, e) == ARCHIVE_OK);
-    REQUIRE(archive_write_data(a, f.content.data(), f.content.size()) == static_cast<la_ssize_t>(f.content.size()));
+    REQUIRE(archive_write_data(a, f.content.data(), f.content.size()) ==
+            static_cast<la_ssize_t>(f.content.size()));
     archive_entry_free(e);
   }
   archive_write_close(a);
@@ -59,12 +59,14 @@ void WriteArchive(const fs::path& to, bool zip, const std::vector<ArchiveFile>& 
 void WriteWheel(const fs::path& dir, const std::string& version) {
   fs::create_directories(dir);
   std::string info = "tinydep-" + version + ".dist-info/";
-  WriteArchive(dir / ("tinydep-" + version + "-py3-none-any.whl"), true,
-               {{"tinydep/__init__.py", "VERSION = \"" + version + "\"\n"},
-                {info + "METADATA", "Metadata-Version: 2.1\nName: tinydep\nVersion: " + version + "\n"},
-                {info + "WHEEL", "Wheel-Version: 1.0\nGenerator: deps_test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
-                {info + "RECORD", "tinydep/__init__.py,,\n" + info + "METADATA,,\n" + info + "WHEEL,,\n" + info +
-                                      "RECORD,,\n"}});
+  WriteArchive(
+      dir / ("tinydep-" + version + "-py3-none-any.whl"), true,
+      {{"tinydep/__init__.py", "VERSION = \"" + version + "\"\n"},
+       {info + "METADATA", "Metadata-Version: 2.1\nName: tinydep\nVersion: " + version + "\n"},
+       {info + "WHEEL",
+        "Wheel-Version: 1.0\nGenerator: deps_test\nRoot-Is-Purelib: true\nTag: py3-none-any\n"},
+       {info + "RECORD", "tinydep/__init__.py,,\n" + info + "METADATA,,\n" + info + "WHEEL,,\n" +
+                             info + "RECORD,,\n"}});
 }
 
 void WriteFile(const fs::path& path, const std::string& content) {
@@ -77,11 +79,13 @@ struct Project {
   fs::path dir;
   std::string name;
   std::string ns;
-  Project(const fs::path& root, std::string function, std::string namespace_name, const std::string& spec)
+  Project(const fs::path& root, std::string function, std::string namespace_name,
+          const std::string& spec)
       : dir(root / function), name(std::move(function)), ns(std::move(namespace_name)) {
     fs::create_directories(dir / "src");
-    WriteFile(dir / "gantry.yaml", "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: " + name +
-                                       ", namespace: " + ns + "}\nspec:\n  source: ./src\n" + spec);
+    WriteFile(dir / "gantry.yaml",
+              "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: " + name +
+                  ", namespace: " + ns + "}\nspec:\n  source: ./src\n" + spec);
   }
   std::string path() const { return "/apis/gantry/v1/namespaces/" + ns + "/functions/" + name; }
   std::string Bundle() const {
@@ -93,26 +97,36 @@ struct Project {
     REQUIRE(bundle.ok());
     return *bundle;
   }
-  Reply Apply(const Gantryd& g) const { return g.Call("PUT", path(), Bundle(), {"Content-Type: application/x-tar"}); }
-  Reply Invoke(const Gantryd& g) const { return g.Call("POST", "/function/" + name + "." + ns, "", {}, false); }
+  Reply Apply(const Gantryd& g) const {
+    return g.Call("PUT", path(), Bundle(), {"Content-Type: application/x-tar"});
+  }
+  Reply Invoke(const Gantryd& g) const {
+    return g.Call("POST", "/function/" + name + "." + ns, "", {}, false);
+  }
 };
 
 std::size_t Count(const std::string& haystack, const std::string& needle) {
   std::size_t n = 0;
-  for (std::size_t at = haystack.find(needle); at != std::string::npos; at = haystack.find(needle, at + 1)) ++n;
+  for (std::size_t at = haystack.find(needle); at != std::string::npos;
+       at = haystack.find(needle, at + 1))
+    ++n;
   return n;
 }
 
-TEST_CASE("python3: requirements.txt is installed from the source's wheels/, in a layer code changes reuse",
-          "[integration][deps]") {
+TEST_CASE(
+    "python3: requirements.txt is installed from the source's wheels/, in a layer code changes "
+    "reuse",
+    "[integration][deps]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
-  Project p(state.path(), "pydeps", engine.value(), "  runtime: python3\n  handler: handler.main\n");
+  Project p(state.path(), "pydeps", engine.value(),
+            "  runtime: python3\n  handler: handler.main\n");
   WriteWheel(p.dir / "src/wheels", "1.0");
   WriteFile(p.dir / "src/requirements.txt", "--no-index\n--find-links ./wheels\ntinydep==1.0\n");
   WriteFile(p.dir / "src/handler.py",
-            "import tinydep\n\ndef main(req):\n    return 'tinydep %s from %s' % (tinydep.VERSION, tinydep.__file__)\n");
+            "import tinydep\n\ndef main(req):\n    return 'tinydep %s from %s' % (tinydep.VERSION, "
+            "tinydep.__file__)\n");
 
   Reply created = p.Apply(gantryd);
   INFO(gantryd.Log());
@@ -143,60 +157,76 @@ TEST_CASE("python3: requirements.txt is installed from the source's wheels/, in 
   CHECK(Count(gantryd.Log(), "Successfully installed tinydep-2.0") == 1);
 }
 
-TEST_CASE("python3: a requirement that can't be found fails the apply, naming it", "[integration][deps]") {
+TEST_CASE("python3: a requirement that can't be found fails the apply, naming it",
+          "[integration][deps]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
-  Project p(state.path(), "pymissing", engine.value(), "  runtime: python3\n  handler: handler.main\n");
+  Project p(state.path(), "pymissing", engine.value(),
+            "  runtime: python3\n  handler: handler.main\n");
   WriteFile(p.dir / "src/requirements.txt", "--no-index\nnosuchpkg==1.0\n");
   WriteFile(p.dir / "src/handler.py", "def main(req):\n    return 'x'\n");
   Reply failed = p.Apply(gantryd);
   INFO(failed.body);
   CHECK(failed.status == 400);
   std::string error = failed.Json().value("error", "");
-  CHECK_THAT(error, Catch::Contains("pip install: No matching distribution found for nosuchpkg==1.0"));
+  CHECK_THAT(error,
+             Catch::Contains("pip install: No matching distribution found for nosuchpkg==1.0"));
   CHECK_THAT(error, Catch::Contains("last lines of pip's output:"));
 }
 
-TEST_CASE("node: package.json's file: dependency is installed, a vendored node_modules with .bin links builds",
-          "[integration][deps]") {
+TEST_CASE(
+    "node: package.json's file: dependency is installed, a vendored node_modules with .bin links "
+    "builds",
+    "[integration][deps]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
   Project p(state.path(), "nodedeps", engine.value(), "  runtime: node\n  handler: handler.main\n");
-  WriteArchive(p.dir / "src/vendor/tinynode-1.0.0.tgz", false,
-               {{"package/package.json", R"({"name": "tinynode", "version": "1.0.0", "main": "index.js"})"},
-                {"package/index.js", "module.exports = { version: '1.0.0' };\n"}});
-  WriteFile(p.dir / "src/package.json",
-            R"({"name": "nodedeps", "version": "1.0.0", "dependencies": {"tinynode": "file:vendor/tinynode-1.0.0.tgz"}})");
+  WriteArchive(
+      p.dir / "src/vendor/tinynode-1.0.0.tgz", false,
+      {{"package/package.json", R"({"name": "tinynode", "version": "1.0.0", "main": "index.js"})"},
+       {"package/index.js", "module.exports = { version: '1.0.0' };\n"}});
+  WriteFile(
+      p.dir / "src/package.json",
+      R"({"name": "nodedeps", "version": "1.0.0", "dependencies": {"tinynode": "file:vendor/tinynode-1.0.0.tgz"}})");
   // Vendored by hand, as npm lays it out: .bin holds relative links into the packages.
-  WriteFile(p.dir / "src/node_modules/vendored/package.json", R"({"name": "vendored", "bin": "cli.js"})");
+  WriteFile(p.dir / "src/node_modules/vendored/package.json",
+            R"({"name": "vendored", "bin": "cli.js"})");
   WriteFile(p.dir / "src/node_modules/vendored/index.js", "module.exports = 'vendored ok';\n");
   WriteFile(p.dir / "src/node_modules/vendored/cli.js", "#!/usr/bin/env node\n");
   fs::create_directories(p.dir / "src/node_modules/.bin");
   fs::create_symlink("../vendored/cli.js", p.dir / "src/node_modules/.bin/vendored");
   WriteFile(p.dir / "src/handler.js",
             "const tiny = require('tinynode');\nconst vendored = require('vendored');\n"
-            "exports.main = async () => `tinynode ${tiny.version} from ${require.resolve('tinynode')}; ${vendored}`;\n");
+            "exports.main = async () => `tinynode ${tiny.version} from "
+            "${require.resolve('tinynode')}; ${vendored}`;\n");
   Reply created = p.Apply(gantryd);
   INFO(gantryd.Log());
   REQUIRE(created.status == 201);
   Reply r = p.Invoke(gantryd);
   CHECK(r.status == 200);
-  CHECK(r.body == "tinynode 1.0.0 from /opt/gantry/deps/node/node_modules/tinynode/index.js; vendored ok");
+  CHECK(r.body ==
+        "tinynode 1.0.0 from /opt/gantry/deps/node/node_modules/tinynode/index.js; vendored ok");
 
   // A tarball that isn't there: the apply fails with npm's own reason.
-  Project missing(state.path(), "nodemissing", engine.value(), "  runtime: node\n  handler: handler.main\n");
-  WriteFile(missing.dir / "src/package.json", R"({"dependencies": {"nosuchpkg": "file:vendor/nosuchpkg-1.0.0.tgz"}})");
+  Project missing(state.path(), "nodemissing", engine.value(),
+                  "  runtime: node\n  handler: handler.main\n");
+  WriteFile(missing.dir / "src/package.json",
+            R"({"dependencies": {"nosuchpkg": "file:vendor/nosuchpkg-1.0.0.tgz"}})");
   WriteFile(missing.dir / "src/handler.js", "exports.main = async () => 'x';\n");
   Reply failed = missing.Apply(gantryd);
   INFO(failed.body);
   CHECK(failed.status == 400);
-  CHECK_THAT(failed.Json().value("error", ""), Catch::Contains("npm install: ") && Catch::Contains("nosuchpkg"));
+  CHECK_THAT(failed.Json().value("error", ""),
+             Catch::Contains("npm install: ") && Catch::Contains("nosuchpkg"));
 }
 
-TEST_CASE("uploads: over --max-upload is a 413 naming both sizes and the flag; the CLI prints it; 40 MiB fits "
-          "the default", "[integration][deps]") {
+TEST_CASE(
+    "uploads: over --max-upload is a 413 naming both sizes and the flag; the CLI prints it; 40 MiB "
+    "fits "
+    "the default",
+    "[integration][deps]") {
   TestEngine engine;
   StateDir state(engine);
   {
@@ -214,8 +244,9 @@ TEST_CASE("uploads: over --max-upload is a 413 naming both sizes and the flag; t
     CHECK(j["uploadBytes"].get<std::size_t>() > (std::size_t{3} << 19));
     CHECK_THAT(j.value("error", ""), Catch::Contains("1.5 MiB") && Catch::Contains("--max-upload"));
 
-    std::string command = std::string(GANTRY_BINARY) + " --server " + gantryd.url() + " --token " + gantryd.token() +
-                          " apply -f " + (p.dir / "gantry.yaml").string() + " 2>&1";
+    std::string command = std::string(GANTRY_BINARY) + " --server " + gantryd.url() + " --token " +
+                          gantryd.token() + " apply -f " + (p.dir / "gantry.yaml").string() +
+                          " 2>&1";
     std::FILE* cli = ::popen(command.c_str(), "r");
     REQUIRE(cli != nullptr);
     std::string out;
