@@ -31,6 +31,7 @@ struct ArchiveFile {
 
 // Writes a zip (a wheel) or a gzipped tar (an npm package) with libarchive.
 void WriteArchive(const fs::path& to, bool zip, const std::vector<ArchiveFile>& files) {
+  fs::create_directories(to.parent_path());
   struct archive* a = archive_write_new();
   if (zip) {
     archive_write_set_format_zip(a);
