@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "builder/bundle.h"
 #include "core/version.h"
 
 namespace gantry::daemon {
@@ -65,14 +66,21 @@ std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& 
                         return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"},
                                                   {"limits", limits.ToJson()}});
                       }
-                      // Before anything is written to disk.
-                      auto unpacked = builder::BundleUnpackedSize(r.body);
+                      // Checked before anything is written to disk; a gzip bundle is unpacked
+                      // only as far as the limit (file bytes plus room for tar headers).
+                      std::size_t bound = limits.max_unpacked + limits.max_unpacked / 8 + (std::size_t{1} << 20);
+                      auto tar = builder::UncompressBundle(r.body, bound);
+                      if (!tar) return tar.error();
+                      auto unpacked = tar->truncated ? core::Result<std::uint64_t>(std::uint64_t{bound})
+                                                     : builder::BundleUnpackedSize(tar->tar);
                       if (!unpacked) return unpacked.error();
                       if (auto over = builder::CheckBundleSize(r.body.size(), *unpacked, limits)) {
                         return JsonResponse(413, over->ToJson());
                       }
+                      if (tar->truncated) return core::Error::InvalidArgument("bundle: unpacks past its limit");
                       auto dry = r.query.find("dryRun");
-                      auto outcome = c.ApplyBundle(ns, name, r.body, dry != r.query.end() && dry->second == "server");
+                      auto outcome =
+                          c.ApplyBundle(ns, name, tar->tar, dry != r.query.end() && dry->second == "server");
                       if (!outcome) return outcome.error();
                       return JsonResponse(outcome->result == "created" ? 201 : 200, outcome->ToJson(ns, name));
                     }});

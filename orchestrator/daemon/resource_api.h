@@ -10,7 +10,7 @@ namespace gantry::daemon {
 
 // Gantry's own resource API, used by the CLI (all routes need the bearer token):
 //   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}   apply: body = function bundle
-//          (application/x-tar, see builder/bundle.h); or an empty body with header
+//          (a tar, see builder/bundle.h, plain or gzip-compressed); or an empty body with header
 //          X-Gantry-Bundle-Digest: 200 "unchanged" when it matches, 412 when the bundle is
 //          needed (with "limits": the bundle limits, so the client can check before it
 //          sends); ?dryRun=server validates only; 413 (BundleTooLarge's JSON) for a bundle

@@ -145,6 +145,30 @@ TEST_CASE("a symlink that leads out of the source is an error naming it, never f
   }
 }
 
+TEST_CASE("bundles travel gzip-compressed; the server unpacks them only as far as its bound",
+          "[builder][bundle]") {
+  BuildContext c;
+  c.AddFile("function.json", "{}");
+  c.AddFile("source/blob", std::string(std::size_t{1} << 20, 'x'));
+  std::string tar = *c.Tar();
+  auto gz = CompressBundle(tar);
+  REQUIRE(gz.ok());
+  CHECK(gz->size() < tar.size() / 50);
+  CHECK(*CompressBundle(tar) == *gz);  // deterministic: no timestamp
+  auto back = UncompressBundle(*gz, tar.size());
+  REQUIRE(back.ok());
+  CHECK_FALSE(back->truncated);
+  CHECK(back->tar == tar);
+  auto bounded = UncompressBundle(*gz, tar.size() - 1);
+  REQUIRE(bounded.ok());
+  CHECK(bounded->truncated);
+  CHECK(bounded->tar.size() <= tar.size() - 1);
+  // A plain tar passes through; broken gzip is an error.
+  CHECK(UncompressBundle(tar, 10)->tar == tar);
+  std::string broken = gz->substr(0, 20) + std::string(40, '\0');
+  CHECK_FALSE(UncompressBundle(broken, tar.size()).ok());
+}
+
 TEST_CASE("unsafe or incomplete bundles are refused", "[builder][bundle]") {
   TempDir dir;
   BuildContext evil;

@@ -233,7 +233,14 @@ TEST_CASE(
   {
     Gantryd gantryd(engine, state.path(), {"--max-upload", "1Mi"});
     Project p(state.path(), "big", engine.value(), "  runtime: exec\n  command: [\"cat\"]\n");
-    WriteFile(p.dir / "src/blob", std::string(std::size_t{3} << 19, 'x'));  // 1.5 MiB
+    // 1.5 MiB that gzip can't shrink.
+    std::string noise(std::size_t{3} << 19, '\0');
+    std::uint64_t x = 88172645463325252ull;
+    for (char& ch : noise) {
+      x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+      ch = static_cast<char>(x);
+    }
+    WriteFile(p.dir / "src/blob", noise);
     Reply offer = gantryd.Call("PUT", p.path(), "", {"X-Gantry-Bundle-Digest: sha256:00"});
     CHECK(offer.status == 412);
     CHECK(offer.Json()["limits"]["maxUploadBytes"] == 1 << 20);
@@ -258,6 +265,28 @@ TEST_CASE(
     CHECK_THAT(out, Catch::Contains("1.5 MiB to upload") && Catch::Contains("limit of 1.0 MiB") &&
                         Catch::Contains("gantryd --max-upload"));
     CHECK_THAT(out, !Catch::Contains("cannot reach"));
+  }
+  {
+    // Compressible: small to upload, over the unpacked limit.
+    Gantryd gantryd(engine, state.path(), {"--max-unpacked", "1Mi"});
+    Project p(state.path(), "wide", engine.value(), "  runtime: exec\n  command: [\"cat\"]\n");
+    WriteFile(p.dir / "src/blob", std::string(std::size_t{3} << 19, 'x'));
+    std::string command = std::string(GANTRY_BINARY) + " --server " + gantryd.url() + " --token " + gantryd.token() +
+                          " apply -f " + (p.dir / "gantry.yaml").string() + " 2>&1";
+    std::FILE* cli = ::popen(command.c_str(), "r");
+    REQUIRE(cli != nullptr);
+    std::string out;
+    char buf[4096];
+    for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, cli)) > 0;) out.append(buf, n);
+    CHECK(::pclose(cli) != 0);
+    CHECK_THAT(out, Catch::Contains("1.5 MiB unpacked") && Catch::Contains("gantryd --max-unpacked"));
+    // The server says the same to a client that doesn't check first.
+    auto gz = builder::CompressBundle(p.Bundle());
+    REQUIRE(gz.ok());
+    Reply refused = gantryd.Call("PUT", p.path(), *gz, {"Content-Type: application/gzip"});
+    CHECK(refused.status == 413);
+    CHECK(refused.Json()["flag"] == "--max-unpacked");
+    CHECK(refused.Json()["uploadBytes"] == gz->size());
   }
   // The default is Lambda's 50 MiB: a 40 MiB source is accepted (it was 32 MiB).
   Gantryd gantryd(engine, state.path());
