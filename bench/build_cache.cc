@@ -1,7 +1,11 @@
 // gantry-bench-build: how long one example takes to become an image, three ways, n times:
 //   cold      first build, engine layer cache off (what a new function pays);
 //   rebuild   same context under a new tag, engine layer cache on;
-//   unchanged the tag exists: the builder only asks the engine whether it does (no build).
+//   unchanged the tag exists: the builder only asks the engine whether it does (no build);
+// and, when the example declares dependencies (requirements.txt, package.json):
+//   code      a code file changed, dependencies not: the install layer comes from the cache;
+//   deps      the dependency file changed: the install runs again.
+// The example is copied to a scratch directory first (code and deps edit the copy).
 // Every image carries gantry.bench and is removed at the end.
 //
 //   gantry-bench-build --example examples/hello-python --shim build/bin/gantry-shim.stripped
@@ -23,6 +27,8 @@
 #include "docker/curl_docker_client.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
+
+#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -56,11 +62,20 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::string label = "build-" + std::to_string(getpid());
+  std::string original = example;
   gantry::builder::BuilderOptions options;
   options.templates.shim_path = shim;
   options.templates.bootstrap_dir = bootstrap;
   options.extra_labels = {{"gantry.bench", label}};
 
+  fs::path scratch = fs::temp_directory_path() / ("gantry-bench-" + label);
+  std::error_code ec;
+  fs::copy(example, scratch, fs::copy_options::recursive | fs::copy_options::copy_symlinks, ec);
+  if (ec) {
+    std::fprintf(stderr, "bench-build: copy %s: %s\n", example.c_str(), ec.message().c_str());
+    return 1;
+  }
+  example = scratch.string();
   fs::path manifest = fs::path(example) / "gantry.yaml";
   std::stringstream text;
   text << std::ifstream(manifest).rdbuf();
@@ -76,10 +91,40 @@ int main(int argc, char** argv) {
     return std::get<gantry::spec::FunctionSpec>(loaded.objects[0].object);
   };
 
+  // Where the function's code and dependency declaration are (spec.source, relative).
+  fs::path source = fs::path(load("bench-probe").source_path());
+  fs::path code;
+  for (const auto& entry : fs::directory_iterator(source)) {
+    std::string ext = entry.path().extension().string();
+    if (entry.is_regular_file() && (ext == ".py" || ext == ".js" || ext == ".sh")) code = entry.path();
+  }
+  fs::path deps = fs::exists(source / "requirements.txt") ? source / "requirements.txt"
+                  : fs::exists(source / "package.json")   ? source / "package.json"
+                                                          : fs::path();
+  std::vector<const char*> ways = {"cold", "rebuild", "unchanged"};
+  if (!deps.empty() && !code.empty()) {
+    ways.push_back("code");
+    ways.push_back("deps");
+  }
+  // A change that means nothing to the program: a comment, or an unused package.json key.
+  auto touch = [](const fs::path& file, int i) {
+    if (file.extension() == ".json") {
+      std::stringstream in;
+      in << std::ifstream(file).rdbuf();
+      nlohmann::json j = nlohmann::json::parse(in.str());
+      j["gantryBench"] = i;
+      std::ofstream(file) << j.dump(2) << "\n";
+    } else {
+      std::ofstream(file, std::ios::app) << (file.extension() == ".js" ? "// bench " : "# bench ") << i << "\n";
+    }
+  };
+
   std::map<std::string, std::vector<double>> ms;
   bool failed = false;
   for (int i = 0; i < n && !failed; ++i) {
-    for (const char* way : {"cold", "rebuild", "unchanged"}) {
+    for (const char* way : ways) {
+      if (std::string(way) == "code") touch(code, i);
+      if (std::string(way) == "deps") touch(deps, i);
       gantry::builder::BuilderOptions o = options;
       o.no_cache = std::string(way) == "cold";
       gantry::builder::Builder builder(**client, o);
@@ -94,7 +139,8 @@ int main(int argc, char** argv) {
         failed = true;
         break;
       }
-      if (built->cached != (std::string(way) == "unchanged")) {
+      if (built->cached != (std::string(way) == "unchanged") && std::string(way) != "code" &&
+          std::string(way) != "deps") {
         std::fprintf(stderr, "bench-build: %s build was %scached\n", way, built->cached ? "" : "not ");
         failed = true;
       }
@@ -104,9 +150,16 @@ int main(int argc, char** argv) {
   if (auto images = (*client)->ListImages({"gantry.bench=" + label})) {
     for (const auto& image : *images) (void)(*client)->RemoveImage(image.id, true);
   }
+  fs::remove_all(scratch, ec);
   if (failed) return 1;
-  std::printf("build of %s, n=%d per row\n\n%-10s %10s\n", example.c_str(), n, "way", "median ms");
-  for (const char* way : {"cold", "rebuild", "unchanged"}) std::printf("%-10s %10.1f\n", way, Median(ms[way]));
+  std::printf("build of %s, n=%d per row\n\n%-10s %10s\n", original.c_str(), n, "way", "median ms");
+  for (const char* way : ways) std::printf("%-10s %10.1f\n", way, Median(ms[way]));
+  if (ways.size() > 3) {
+    std::printf("\ncode change (install cached) / dependency change (install runs): %.1f / %.1f ms\n",
+                Median(ms["code"]), Median(ms["deps"]));
+  } else {
+    std::printf("\n(no requirements.txt or package.json in %s: no code/deps rows)\n", original.c_str());
+  }
   std::printf("\ncold / unchanged: %.0fx\n", Median(ms["cold"]) / std::max(Median(ms["unchanged"]), 0.001));
   return 0;
 }

@@ -40,6 +40,20 @@ std::string Join(std::string_view prefix, std::string_view rel) {
 
 }  // namespace
 
+bool LinkStaysInside(std::string_view rel, std::string_view target) {
+  if (target.empty() || target.front() == '/') return false;
+  int depth = 0;
+  fs::path resolved = fs::path(std::string(rel)).parent_path() / std::string(target);
+  for (const fs::path& part : resolved) {
+    if (part == "..") {
+      if (--depth < 0) return false;
+    } else if (part != "." && !part.empty()) {
+      ++depth;
+    }
+  }
+  return true;
+}
+
 core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view prefix,
                                         const IgnoreRules& ignore) {
   std::error_code ec;
@@ -65,6 +79,13 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
     if (fs::is_symlink(st)) {
       e.type = ContextEntry::Type::kSymlink;
       e.content = fs::read_symlink(it->path(), ec).string();
+      if (ec) return core::Error::NotFound(fmt::format("cannot read link {}: {}", it->path().string(), ec.message()));
+      if (!LinkStaysInside(rel, e.content)) {
+        return core::Error::InvalidArgument(
+            fmt::format("{} is a symlink to {}, outside the source tree {}: links are kept as links and must "
+                        "point inside it (copy the file in, or leave it out with .gantryignore)",
+                        it->path().string(), e.content, dir));
+      }
     } else if (is_dir) {
       e.type = ContextEntry::Type::kDirectory;
     } else if (fs::is_regular_file(st)) {
@@ -104,6 +125,11 @@ core::Status BuildContext::AddHostFile(const std::string& source, std::string pa
 
 bool BuildContext::Contains(std::string_view path) const {
   return std::any_of(entries_.begin(), entries_.end(), [&](const ContextEntry& e) { return e.path == path; });
+}
+
+const ContextEntry* BuildContext::Find(std::string_view path) const {
+  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const ContextEntry& e) { return e.path == path; });
+  return it == entries_.end() ? nullptr : &*it;
 }
 
 core::Result<std::string> BuildContext::Tar(const ContextLimits& limits) const {

@@ -31,8 +31,9 @@ struct ContextLimits {
 class BuildContext {
  public:
   // Adds `dir`'s contents under `prefix` ("" for the root, else "function"), leaving out
-  // what `ignore` excludes; symlinks are kept as links, other special files skipped.
-  // kNotFound when `dir` is missing; kInvalidArgument past a limit.
+  // what `ignore` excludes; symlinks are kept as links (never followed), other special
+  // files skipped. kNotFound when `dir` is missing; kInvalidArgument past a limit, or for
+  // a symlink whose target is absolute or climbs out of `dir` (the message names it).
   core::Status AddDirectory(const std::string& dir, std::string_view prefix, const IgnoreRules& ignore);
   // Adds a generated file; replaces an entry of the same path.
   void AddFile(std::string path, std::string content, bool executable = false);
@@ -42,6 +43,8 @@ class BuildContext {
   core::Status AddHostFile(const std::string& source, std::string path, bool executable);
 
   bool Contains(std::string_view path) const;
+  // The entry at `path`, or nullptr. Valid until the context is next changed.
+  const ContextEntry* Find(std::string_view path) const;
   std::size_t size() const { return entries_.size(); }
 
   // The tar stream (parent directories included). kInternal on a libarchive failure.
@@ -51,6 +54,11 @@ class BuildContext {
   std::vector<ContextEntry> entries_;
   std::size_t bytes_ = 0;
 };
+
+// Whether a symlink at `rel` (a path relative to a tree's root) pointing at `target`
+// resolves inside that tree, judged on the names alone: nothing is followed. An absolute
+// target names something on whatever machine reads the link, so it never qualifies.
+bool LinkStaysInside(std::string_view rel, std::string_view target);
 
 // Reads `<dir>/.dockerignore` then `<dir>/.gantryignore` (later rules win); both optional.
 IgnoreRules ReadIgnoreFiles(const std::string& dir);

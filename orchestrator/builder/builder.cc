@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "builder/dependencies.h"
 #include "core/identity.h"
 #include "spec/sha256.h"
 
@@ -13,11 +14,18 @@ namespace {
 constexpr std::size_t kTagHexDigits = 20;
 
 std::string ContextTag(const spec::FunctionSpec& spec, const std::string& instance_id, std::string_view tar,
-                       std::string_view dockerfile) {
+                       const BuildPlan& plan) {
   spec::Sha256 h;
-  h.Update(dockerfile);
+  h.Update(plan.dockerfile);
   h.Update(std::string_view("\0", 1));
   h.Update(tar);
+  // Another index or registry may resolve the same requirements differently.
+  for (const auto& [k, v] : plan.build_args) {
+    h.Update(std::string_view("\0", 1));
+    h.Update(k);
+    h.Update(std::string_view("=", 1));
+    h.Update(v);
+  }
   return fmt::format("{}:{}", ImageRepository(spec, instance_id), spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
 }
 
@@ -40,7 +48,7 @@ core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
   if (!plan) return plan.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(fmt::format("build {}", spec.QualifiedName()));
-  return ContextTag(spec, options_.instance_id, *tar, plan->dockerfile);
+  return ContextTag(spec, options_.instance_id, *tar, *plan);
 }
 
 core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress) {
@@ -62,7 +70,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
   if (!plan) return plan.error().WithContext(what);
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(what);
-  std::string tag = ContextTag(spec, options_.instance_id, *tar, plan->dockerfile);
+  std::string tag = ContextTag(spec, options_.instance_id, *tar, *plan);
 
   if (auto existing = docker_.InspectImage(tag)) {
     return BuiltImage{.ref = tag, .id = existing->id, .cached = true, .http_port = plan->http_port};
@@ -72,12 +80,21 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
 
   docker::BuildOptions build{.tags = {tag}, .dockerfile = plan->dockerfile, .no_cache = options_.no_cache};
   build.labels = options_.extra_labels;
+  build.build_args = plan->build_args;
   build.labels["gantry.function"] = spec.name();
   build.labels["gantry.namespace"] = spec.namespace_name();
   build.labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
   if (!options_.instance_id.empty()) build.labels[core::kInstanceLabel] = options_.instance_id;
   auto id = docker_.BuildImage(build, docker::ReadFromString(*tar), progress);
-  if (!id) return id.error().WithContext(what);
+  if (!id) {
+    // A failed install says which package and why, not only which RUN line.
+    if (!plan->installer.empty() && id.error().code() == core::ErrorCode::kInvalidArgument &&
+        id.error().message().find(plan->install_run.substr(4)) != std::string::npos) {
+      return core::Error::InvalidArgument(DescribeInstallFailure(plan->installer, id.error().message()))
+          .WithContext(what);
+    }
+    return id.error().WithContext(what);
+  }
   Prune(spec, tag);
   return BuiltImage{.ref = tag, .id = *id, .cached = false, .http_port = plan->http_port};
 }

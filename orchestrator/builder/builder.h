@@ -37,7 +37,7 @@ struct BuiltImage {
 // Turns a FunctionSpec and its source directory into an image through the Engine API
 // (POST /build). Images are tagged by content: ImageRepository(...):<hash>, the
 // hash over the build context's bytes (the source after .dockerignore/.gantryignore, the
-// generated Dockerfile, the shim and bootstrap), so an existing tag is never rebuilt and
+// generated Dockerfile, the shim and bootstrap) and the installers' build args, so an existing tag is never rebuilt and
 // any change to what goes into the image gives a new tag. Thread-safe when the
 // DockerClient is; building the same function twice at once is the caller's to avoid.
 class Builder {
@@ -47,7 +47,9 @@ class Builder {
   // Returns the function's image, building it when its tag doesn't exist, with each line
   // of build output passed to `progress`. Errors: kNotFound (source, Dockerfile, shim or,
   // for runtime image, the image itself missing), kInvalidArgument (a build step failed:
-  // the step, the engine's message and the step's last output lines), or the engine's.
+  // the step, the engine's message and the step's last output lines; for the dependency
+  // install, "pip install: <pip's verdict naming the package>" and pip's/npm's last
+  // lines), or the engine's.
   core::Result<BuiltImage> Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress = nullptr);
 
   // The tag the function's current source would get, without building. Same errors as

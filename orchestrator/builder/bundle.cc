@@ -55,6 +55,74 @@ core::Result<std::string> MakeBundle(const spec::FunctionSpec& spec) {
 
 std::string BundleDigest(std::string_view bundle) { return "sha256:" + spec::Sha256::HexDigest(bundle); }
 
+core::Result<std::string> CompressBundle(std::string_view tar) {
+  std::string out;
+  struct archive* a = archive_write_new();
+  auto fail = [&](std::string_view what) {
+    std::string msg = fmt::format("compressing the bundle: {}: {}", what,
+                                  archive_error_string(a) == nullptr ? "" : archive_error_string(a));
+    archive_write_free(a);
+    return core::Error::Internal(std::move(msg));
+  };
+  if (archive_write_set_format_raw(a) != ARCHIVE_OK || archive_write_add_filter_gzip(a) != ARCHIVE_OK) {
+    return fail("format");
+  }
+  // No timestamp in the gzip header: the same bundle gives the same bytes.
+  archive_write_set_filter_option(a, "gzip", "timestamp", nullptr);
+  archive_write_set_bytes_in_last_block(a, 1);
+  auto append = [](struct archive*, void* user, const void* buffer, size_t length) -> la_ssize_t {
+    static_cast<std::string*>(user)->append(static_cast<const char*>(buffer), length);
+    return static_cast<la_ssize_t>(length);
+  };
+  if (archive_write_open(a, &out, nullptr, append, nullptr) != ARCHIVE_OK) return fail("open");
+  struct archive_entry* entry = archive_entry_new();
+  archive_entry_set_pathname(entry, "bundle.tar");
+  archive_entry_set_filetype(entry, AE_IFREG);
+  archive_entry_set_size(entry, static_cast<la_int64_t>(tar.size()));
+  int rc = archive_write_header(a, entry);
+  archive_entry_free(entry);
+  if (rc != ARCHIVE_OK) return fail("header");
+  if (!tar.empty() && archive_write_data(a, tar.data(), tar.size()) != static_cast<la_ssize_t>(tar.size())) {
+    return fail("data");
+  }
+  if (archive_write_close(a) != ARCHIVE_OK) return fail("close");
+  archive_write_free(a);
+  return out;
+}
+
+core::Result<UncompressedBundle> UncompressBundle(std::string_view body, std::size_t max_bytes) {
+  if (body.size() < 2 || static_cast<unsigned char>(body[0]) != 0x1f || static_cast<unsigned char>(body[1]) != 0x8b) {
+    return UncompressedBundle{.tar = std::string(body)};
+  }
+  struct archive* in = archive_read_new();
+  archive_read_support_filter_gzip(in);
+  archive_read_support_format_raw(in);
+  auto fail = [&](std::string_view what) {
+    std::string msg = fmt::format("bundle: {}: {}", what, archive_error_string(in) == nullptr ? "" : archive_error_string(in));
+    archive_read_free(in);
+    return core::Error::InvalidArgument(std::move(msg));
+  };
+  struct archive_entry* entry = nullptr;
+  if (archive_read_open_memory(in, body.data(), body.size()) != ARCHIVE_OK ||
+      archive_read_next_header(in, &entry) != ARCHIVE_OK) {
+    return fail("not gzip");
+  }
+  UncompressedBundle out;
+  char buffer[65536];
+  for (;;) {
+    la_ssize_t n = archive_read_data(in, buffer, sizeof buffer);
+    if (n < 0) return fail("corrupt gzip");
+    if (n == 0) break;
+    if (out.tar.size() + static_cast<std::size_t>(n) > max_bytes) {
+      out.truncated = true;
+      break;
+    }
+    out.tar.append(buffer, static_cast<std::size_t>(n));
+  }
+  archive_read_free(in);
+  return out;
+}
+
 core::Status ExtractBundle(std::string_view tar, const std::string& dir) {
   struct archive* in = archive_read_new();
   archive_read_support_format_tar(in);
@@ -80,6 +148,16 @@ core::Status ExtractBundle(std::string_view tar, const std::string& dir) {
     if (name == kBundleManifest) has_manifest = true;
     int type = static_cast<int>(archive_entry_filetype(entry));
     if (type != AE_IFREG && type != AE_IFDIR && type != AE_IFLNK) return fail(fmt::format("{}: not a file", name));
+    if (type == AE_IFLNK) {
+      // Links stay links inside the source, never a way out of it (to the host's files).
+      const char* link = archive_entry_symlink(entry);
+      std::string_view source_rel = std::string_view(name).substr(std::min(name.size(), kBundleSource.size() + 1));
+      if (link == nullptr || name.rfind(std::string(kBundleSource) + "/", 0) != 0 ||
+          !LinkStaysInside(source_rel, link)) {
+        return fail(fmt::format("{}: a symlink to {}, outside the source tree", name, link == nullptr ? "?" : link));
+      }
+    }
+    if (type == AE_IFREG && archive_entry_hardlink(entry) != nullptr) return fail(fmt::format("{}: a hard link", name));
     std::string target = (std::filesystem::path(dir) / name).string();
     archive_entry_set_pathname(entry, target.c_str());
     archive_entry_set_uid(entry, 0);

@@ -27,6 +27,19 @@ core::Result<std::string> MakeBundle(const spec::FunctionSpec& spec);
 // uploading.
 std::string BundleDigest(std::string_view bundle);
 
+// The bundle as the CLI uploads it: gzip-compressed (the digest stays that of the tar).
+// kInternal on a libarchive failure.
+core::Result<std::string> CompressBundle(std::string_view tar);
+
+// The tar of an uploaded bundle: `body` itself when it is not gzip, else decompressed, at
+// most `max_bytes` of it: `truncated` says there was more (a bundle that unpacks past a
+// limit is refused without being held in memory whole). kInvalidArgument for corrupt gzip.
+struct UncompressedBundle {
+  std::string tar;
+  bool truncated = false;
+};
+core::Result<UncompressedBundle> UncompressBundle(std::string_view body, std::size_t max_bytes);
+
 // Extracts a bundle into the existing empty directory `dir`, refusing absolute paths, ".."
 // and links that leave `dir`. kInvalidArgument for a malformed or unsafe archive, or one
 // without function.json.

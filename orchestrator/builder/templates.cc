@@ -1,5 +1,7 @@
 #include "builder/templates.h"
 
+#include "builder/dependencies.h"
+
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -35,8 +37,10 @@ core::Result<std::string> BaseImage(const TemplateOptions& options, Runtime runt
 }
 
 std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& base, std::string_view interpreter,
-                            std::string_view bootstrap) {
+                            std::string_view bootstrap, const DependencyStep& deps) {
   std::string df = fmt::format("FROM {}\n", base);
+  // First: the install layer stays cached across code (and shim) changes.
+  df += deps.dockerfile;
   df += fmt::format("COPY gantry-shim {}\n", kImageShimPath);
   df += fmt::format("COPY {0} /opt/gantry/{0}\n", bootstrap);
   df += fmt::format("COPY function/ {}/\n", kTaskRoot);
@@ -44,7 +48,11 @@ std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& b
   df += fmt::format("ENV LAMBDA_TASK_ROOT={} _HANDLER={} AWS_LAMBDA_FUNCTION_NAME={}\n", kTaskRoot,
                     Quote(spec.handler()), Quote(spec.name()));
   // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
-  if (interpreter == "python3") df += "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1\n";
+  if (interpreter == "python3") {
+    df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n", kPythonDepsDir);
+  } else {
+    df += fmt::format("ENV NODE_PATH={}/node_modules\n", kNodeDepsDir);
+  }
   df += fmt::format("USER {}\n", kFunctionUser);
   df += ShimEntrypoint("runtime-api", {std::string(interpreter), "/opt/gantry/" + std::string(bootstrap)});
   return df;
@@ -144,7 +152,12 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       }
       // An empty source still needs the directory for COPY.
       if (spec.source_path().empty()) plan.context.AddFile("function/.keep", "");
-      df = HandlerTemplate(spec, *base, python ? "python3" : "node", bootstrap);
+      auto deps = PlanDependencies(runtime, plan.context, options.install_env);
+      if (!deps) return deps.error().WithContext(spec.QualifiedName());
+      df = HandlerTemplate(spec, *base, python ? "python3" : "node", bootstrap, *deps);
+      plan.build_args = deps->build_args;
+      plan.installer = deps->installer;
+      plan.install_run = deps->run;
       break;
     }
     case Runtime::kExec: {

@@ -27,6 +27,9 @@ struct TemplateOptions {
   };
   std::string shim_path;      // the static gantry-shim on this host
   std::string bootstrap_dir;  // holds python3/bootstrap.py and node/bootstrap.js
+  // Settings for the dependency installers, passed as build args (never kept in the
+  // image): PIP_INDEX_URL, PIP_FIND_LINKS, ... for pip; npm_config_registry, ... for npm.
+  std::map<std::string, std::string> install_env;
 };
 
 // What a function's build needs: the context and the Dockerfile's path inside it.
@@ -35,16 +38,25 @@ struct BuildPlan {
   std::string dockerfile = "Dockerfile";
   // The TCP port the image serves HTTP on itself; 0 when the shim serves it on its socket.
   int http_port = 0;
+  // Build args (the installers' settings); part of the image's tag.
+  std::map<std::string, std::string> build_args;
+  // The dependency install step, when there is one: "pip install", "npm ci" or "npm
+  // install", and its RUN instruction (to recognise its failure).
+  std::string installer;
+  std::string install_run;
 };
 
 // Lays out the build of `spec` (not runtime image, which builds nothing):
-//   python3/node: FROM the runtime's base, the shim, the bootstrap, the source under
-//     /var/task, user 65534, the shim as entrypoint in runtime-api mode;
+//   python3/node: FROM the runtime's base, the dependency step when the source declares
+//     dependencies (see dependencies.h: its own cached layer), the shim, the bootstrap,
+//     the source under /var/task, user 65534, the shim as entrypoint in runtime-api mode;
 //   exec: FROM the base, the shim in exec mode running spec.command, the source (if any);
 //   dockerfile: the user's own Dockerfile and source; with spec.command, the shim is added
 //     on top and runs the command per request (exec mode), else the image serves HTTP on
 //     spec.port itself.
-// kNotFound when the source, the user's Dockerfile, the shim or a bootstrap is missing.
+// kNotFound when the source, the user's Dockerfile, the shim or a bootstrap is missing;
+// kInvalidArgument for a source symlink that leads out of the tree or a malformed
+// package.json.
 core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options);
 
 }  // namespace gantry::builder

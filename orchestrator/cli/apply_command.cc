@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "builder/bundle.h"
+#include "builder/bundle_limits.h"
 #include "cli/commands.h"
 #include "cli/read_stdin.h"
 #include "manifest/file_system.h"
@@ -84,25 +85,47 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
 
 // Applies one function; returns the result word, or an error naming the cause.
 core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec& fn, const std::string& dry_run) {
-  auto bundle = builder::MakeBundle(fn);
+  auto tar = builder::MakeBundle(fn);
+  if (!tar) return tar.error();
+  auto unpacked = builder::BundleUnpackedSize(*tar);
+  if (!unpacked) return unpacked.error();
+  // Sent compressed, like a Lambda zip; the digest is the tar's.
+  auto bundle = builder::CompressBundle(*tar);
   if (!bundle) return bundle.error();
   std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   if (dry_run == "server") path += "?dryRun=server";
   if (dry_run.empty()) {
     // Offer the digest first: unchanged source isn't uploaded.
-    auto offer = api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*bundle)}});
+    auto offer = api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*tar)}});
     if (!offer) return offer.error();
     if (offer->status == 200) return std::string("unchanged");
     if (offer->status != 412) return core::Error::InvalidArgument(offer->ErrorMessage());
+    // The server says what it accepts: a bundle over it is refused here, with the reason,
+    // rather than cut off mid-upload.
+    nlohmann::json answer = offer->Json();
+    auto limits = builder::BundleLimits::FromJson(answer.is_object() && answer.contains("limits") ? answer["limits"]
+                                                                                                : nlohmann::json());
+    if (auto over = builder::CheckBundleSize(bundle->size(), *unpacked, limits)) {
+      return core::Error::InvalidArgument(over->message);
+    }
   }
   // Progress for people; pipelines (stdout not a terminal) get only the result lines.
   if (::isatty(STDOUT_FILENO)) {
     std::printf("function.gantry.dev/%s: uploading %zu KiB, building...\r", fn.name().c_str(), bundle->size() / 1024);
     std::fflush(stdout);
   }
-  auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/x-tar"}});
+  auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/gzip"}});
   if (::isatty(STDOUT_FILENO)) std::printf("\33[2K\r");
-  if (!reply) return reply.error();
+  if (!reply) {
+    // A server that stops reading mid-upload has most likely refused the size (an older
+    // gantryd, or a server dry run, which has no offer to learn the limits from).
+    if (reply.error().code() == core::ErrorCode::kUnavailable && bundle->size() > (std::size_t{1} << 20)) {
+      return reply.error().WithContext(fmt::format(
+          "uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its --max-upload)",
+          bundle->size() >> 20));
+    }
+    return reply.error();
+  }
   if (reply->status >= 300) return core::Error::InvalidArgument(reply->ErrorMessage());
   auto j = reply->Json();
   std::string result = j.value("result", "configured");

@@ -5,8 +5,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <filesystem>
+#include <tuple>
 
 #include "builder/builder.h"
 #include "core/identity.h"
@@ -23,6 +25,7 @@
 #include "gateway/gateway.h"
 #include "pool/pool.h"
 #include "spec/duration.h"
+#include "spec/quantity.h"
 #include "store/store.h"
 
 namespace {
@@ -49,6 +52,11 @@ struct Flags {
   int container_log_max_files = 3;
   gateway::GatewayOptions gateway;  // the front door's limits (the other fields are set below)
   std::string header_timeout = "10s";
+  std::string max_upload = "50Mi";
+  std::string max_unpacked = "250Mi";
+  std::string pip_index_url;
+  std::string pip_find_links;
+  std::string npm_registry;
 };
 
 // The directory holding this executable (for the shim installed beside it).
@@ -132,7 +140,24 @@ int main(int argc, char** argv) {
   app.add_option("--max-api-queue", f.gateway.max_api_queue,
                  "management calls waiting for a worker; more are answered 503")
       ->capture_default_str()->check(CLI::NonNegativeNumber);
+  app.add_option("--max-upload", f.max_upload, "bytes of a function bundle as uploaded by apply (e.g. 50Mi); 413 beyond")
+      ->capture_default_str();
+  app.add_option("--max-unpacked", f.max_unpacked, "bytes of a function bundle's files once unpacked; 413 beyond")
+      ->capture_default_str();
+  app.add_option("--pip-index-url", f.pip_index_url, "package index pip installs requirements.txt from (PIP_INDEX_URL)");
+  app.add_option("--pip-find-links", f.pip_find_links, "URL of a page of links to packages for pip (PIP_FIND_LINKS)");
+  app.add_option("--npm-registry", f.npm_registry, "registry npm installs package.json from (npm_config_registry)");
   CLI11_PARSE(app, argc, argv);
+
+  builder::BundleLimits bundle_limits;
+  for (auto [flag, text, out] : {std::tuple{"--max-upload", &f.max_upload, &bundle_limits.max_upload},
+                                 std::tuple{"--max-unpacked", &f.max_unpacked, &bundle_limits.max_unpacked}}) {
+    auto bytes = spec::ParseMemory(*text);
+    if (!bytes || *bytes <= 0) return Fail(fmt::format("{}: expected a size such as 50Mi or 250M", flag));
+    *out = static_cast<std::uint64_t>(*bytes);
+  }
+  // The bundle is the largest management body; the route itself answers 413 with the flag.
+  f.gateway.max_api_body = std::max<std::uint64_t>(f.gateway.max_api_body, bundle_limits.max_upload);
 
   if (auto t = spec::ParseDuration(f.header_timeout); t && t->count() > 0) {
     f.gateway.header_timeout = *t;
@@ -187,6 +212,10 @@ int main(int argc, char** argv) {
     }
     extra_labels[pair.substr(0, eq)] = pair.substr(eq + 1);
   }
+  for (auto [key, value] : {std::pair{"PIP_INDEX_URL", &f.pip_index_url}, std::pair{"PIP_FIND_LINKS", &f.pip_find_links},
+                             std::pair{"npm_config_registry", &f.npm_registry}}) {
+    if (!value->empty()) build_options.templates.install_env[key] = *value;
+  }
   build_options.extra_labels = extra_labels;
   build_options.instance_id = *instance;
   builder::Builder builder(**docker, build_options);
@@ -216,7 +245,7 @@ int main(int argc, char** argv) {
   f.async.workers = f.async_workers;
   f.async.callbacks = std::move(*callbacks);
   daemon::AsyncDispatcher async(**store, f.async);
-  std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker);
+  std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker, bundle_limits);
   routes.push_back(async.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
   f.gateway.listen = f.listen;

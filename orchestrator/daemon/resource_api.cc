@@ -4,6 +4,7 @@
 
 #include <cstdint>
 
+#include "builder/bundle.h"
 #include "core/version.h"
 
 namespace gantry::daemon {
@@ -46,12 +47,13 @@ ApiResponse JsonResponse(int status, const json& body) {
   return ApiResponse{.status = status, .body = body.dump() + "\n"};
 }
 
-std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& docker) {
+std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& docker,
+                                           builder::BundleLimits limits) {
   std::string fn = std::string(kPrefix) + "/namespaces/{ns}/functions/{name}";
   std::string secret = std::string(kPrefix) + "/namespaces/{ns}/secrets/{name}";
   std::vector<gateway::Route> routes;
 
-  routes.push_back({"PUT", fn, [&c](const ApiRequest& r) -> core::Result<ApiResponse> {
+  routes.push_back({"PUT", fn, [&c, limits](const ApiRequest& r) -> core::Result<ApiResponse> {
                       std::string ns = Param(r, "ns");
                       std::string name = Param(r, "name");
                       if (r.body.empty()) {
@@ -61,10 +63,24 @@ std::vector<gateway::Route> ResourceRoutes(Controller& c, docker::DockerClient& 
                                          .image = unchanged->image, .digest = digest};
                           return JsonResponse(200, o.ToJson(ns, name));
                         }
-                        return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"}});
+                        return JsonResponse(412, {{"error", "the function is new or changed: send its bundle"},
+                                                  {"limits", limits.ToJson()}});
                       }
+                      // Checked before anything is written to disk; a gzip bundle is unpacked
+                      // only as far as the limit (file bytes plus room for tar headers).
+                      std::size_t bound = limits.max_unpacked + limits.max_unpacked / 8 + (std::size_t{1} << 20);
+                      auto tar = builder::UncompressBundle(r.body, bound);
+                      if (!tar) return tar.error();
+                      auto unpacked = tar->truncated ? core::Result<std::uint64_t>(std::uint64_t{bound})
+                                                     : builder::BundleUnpackedSize(tar->tar);
+                      if (!unpacked) return unpacked.error();
+                      if (auto over = builder::CheckBundleSize(r.body.size(), *unpacked, limits)) {
+                        return JsonResponse(413, over->ToJson());
+                      }
+                      if (tar->truncated) return core::Error::InvalidArgument("bundle: unpacks past its limit");
                       auto dry = r.query.find("dryRun");
-                      auto outcome = c.ApplyBundle(ns, name, r.body, dry != r.query.end() && dry->second == "server");
+                      auto outcome =
+                          c.ApplyBundle(ns, name, tar->tar, dry != r.query.end() && dry->second == "server");
                       if (!outcome) return outcome.error();
                       return JsonResponse(outcome->result == "created" ? 201 : 200, outcome->ToJson(ns, name));
                     }});

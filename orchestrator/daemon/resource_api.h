@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "builder/bundle_limits.h"
 #include "daemon/controller.h"
 #include "gateway/backend.h"
 
@@ -9,9 +10,11 @@ namespace gantry::daemon {
 
 // Gantry's own resource API, used by the CLI (all routes need the bearer token):
 //   PUT    /apis/gantry/v1/namespaces/{ns}/functions/{name}   apply: body = function bundle
-//          (application/x-tar, see builder/bundle.h); or an empty body with header
+//          (a tar, see builder/bundle.h, plain or gzip-compressed); or an empty body with header
 //          X-Gantry-Bundle-Digest: 200 "unchanged" when it matches, 412 when the bundle is
-//          needed; ?dryRun=server validates only
+//          needed (with "limits": the bundle limits, so the client can check before it
+//          sends); ?dryRun=server validates only; 413 (BundleTooLarge's JSON) for a bundle
+//          over `limits`
 //   GET    /apis/gantry/v1/namespaces/{ns}/functions[/{name}] list / describe
 //   GET    /apis/gantry/v1/functions                          list, every namespace
 //   DELETE /apis/gantry/v1/namespaces/{ns}/functions/{name}   drain and remove
@@ -21,7 +24,8 @@ namespace gantry::daemon {
 //   GET    /apis/gantry/v1/namespaces/{ns}/secrets            names only
 //   DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}
 //   GET    /apis/gantry/v1/version
-std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::DockerClient& docker);
+std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::DockerClient& docker,
+                                           builder::BundleLimits limits = {});
 
 // A JSON answer.
 gateway::ApiResponse JsonResponse(int status, const nlohmann::json& body);

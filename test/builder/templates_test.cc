@@ -108,6 +108,42 @@ TEST_CASE("node template uses the node base and bootstrap", "[builder][templates
   CHECK_THAT(files["Dockerfile"], !Catch::Contains("PYTHON"));
 }
 
+TEST_CASE("python3/node templates install declared dependencies first, in a layer before the code",
+          "[builder][templates]") {
+  Project p;
+  p.Write("src/handler.py", "import tinydep\n");
+  p.Write("src/requirements.txt", "tinydep==1.0\n");
+  TemplateOptions o = p.Options();
+  o.install_env = {{"PIP_INDEX_URL", "http://127.0.0.1:3141/simple"}};
+  auto plan = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
+  REQUIRE(plan.ok());
+  CHECK(plan->installer == "pip install");
+  CHECK(plan->build_args == std::map<std::string, std::string>{{"PIP_INDEX_URL", "http://127.0.0.1:3141/simple"}});
+  std::string df = Files(*plan)["Dockerfile"];
+  std::size_t install = df.find(plan->install_run);
+  REQUIRE(install != std::string::npos);
+  CHECK(install < df.find("COPY gantry-shim"));
+  CHECK(install < df.find("COPY function/ /var/task/"));
+  CHECK_THAT(df, Catch::Contains("PYTHONPATH=/opt/gantry/deps/python"));
+
+  p.Write("src/handler.js", "require('tiny');\n");
+  p.Write("src/package.json", "{\"dependencies\": {\"tiny\": \"1.0.0\"}}");
+  auto node = PlanBuild(p.Spec("  runtime: node\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  REQUIRE(node.ok());
+  CHECK(node->installer == "npm install");
+  std::string ndf = Files(*node)["Dockerfile"];
+  CHECK(ndf.find(node->install_run) < ndf.find("COPY function/ /var/task/"));
+  CHECK_THAT(ndf, Catch::Contains("ENV NODE_PATH=/opt/gantry/deps/node/node_modules\n"));
+
+  // Without a declaration there is no step at all.
+  p.Write("src/requirements.txt", "");
+  std::filesystem::remove(std::filesystem::path(p.Options().shim_path).parent_path() / "src/requirements.txt");
+  auto bare = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  REQUIRE(bare.ok());
+  CHECK(bare->installer.empty());
+  CHECK_THAT(Files(*bare)["Dockerfile"], !Catch::Contains("pip"));
+}
+
 TEST_CASE("exec template runs the command through the shim, with or without source", "[builder][templates]") {
   Project p;
   auto bare = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"-c\", \"echo 'a b'\"]\n"), p.Options());
@@ -173,6 +209,7 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
   CHECK_THAT(nested.error().message(), Catch::Contains("outside the source tree"));
 
   // A symlink that stays inside the tree is fine.
+  fs::remove(src / "docker");
   p.Write("src/Dockerfile.real", "FROM gantry/base:bookworm\n");
   fs::create_symlink("Dockerfile.real", src / "Dockerfile");
   auto inside = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
