@@ -14,6 +14,7 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.generation = generation;
   d.image = image.ref;
   d.http_port = image.http_port;
+  d.runtime_api = image.runtime_api;
   d.env = spec.env();
   d.secrets = secret_values;
   d.memory_bytes = spec.resources().memory_bytes;
@@ -36,6 +37,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"generation", d.generation},
               {"image", d.image},
               {"httpPort", d.http_port},
+              {"runtimeApi", d.runtime_api},
               {"env", d.env},
               {"secrets", secrets},
               {"memoryBytes", d.memory_bytes},
@@ -58,6 +60,7 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     d.generation = j.at("generation").get<int64_t>();
     d.image = j.at("image").get<std::string>();
     d.http_port = j.at("httpPort").get<int>();
+    d.runtime_api = j.value("runtimeApi", false);  // absent in deployments stored before it
     d.env = j.at("env").get<std::map<std::string, std::string>>();
     for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
     d.memory_bytes = j.at("memoryBytes").get<int64_t>();
