@@ -92,7 +92,7 @@ void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::pa
 }
 
 constexpr const char* kManifest =
-    "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: NAME}\n"
+    "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: NAME\n"
     "spec:\n  runtime: RUNTIME\n  handler: handler.main\n  source: .\n"
     "  concurrency: 4\n  scale: {max: 1}\n  resources: {memory: 512Mi}\n";
 

@@ -137,7 +137,7 @@ TEST_CASE("protocol lambda: aws-lambda-ric from a Dockerfile, through gantryd", 
   std::ofstream(src / "index.js") << kHandler;
   std::ofstream(src / "Dockerfile") << "FROM gantry/node:bookworm\nWORKDIR /var/task\nCOPY . /var/task/\n"
                                     << "CMD [\"node\", \"" << kRicBin << "\", \"index.handler\"]\n";
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: ric}\n"
+  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ric\n"
                                         "spec:\n  runtime: dockerfile\n  source: .\n  protocol: lambda\n"
                                      << kLimits;
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
@@ -174,7 +174,7 @@ TEST_CASE("protocol lambda: an image whose ENTRYPOINT is aws-lambda-ric, through
   REQUIRE(built.ok());
 
   fs::path manifest = state.path() / "img.yaml";
-  std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: ricimg}\n"
+  std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ricimg\n"
                              "spec:\n  runtime: image\n  image: " << tag << "\n  protocol: lambda\n" << kLimits;
   auto fn = LoadFunctionInto(engine.value(), manifest);
   Gantryd gantryd(engine, state.path());
