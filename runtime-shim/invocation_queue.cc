@@ -39,7 +39,9 @@ std::optional<InvocationQueue::NextFn> InvocationQueue::Next(int slot, NextFn fn
   return replaced;
 }
 
-bool InvocationQueue::Finish(const std::string& id) { return in_flight_.erase(id) != 0; }
+bool InvocationQueue::Finish(const std::string& id) {
+  return in_flight_.erase(id) != 0;
+}
 
 std::optional<int> InvocationQueue::Abandon(const std::string& id) {
   if (auto it = in_flight_.find(id); it != in_flight_.end()) {
@@ -68,8 +70,9 @@ std::vector<std::string> InvocationQueue::HandlerGone(int slot) {
 }
 
 std::size_t InvocationQueue::InFlightWith(int slot) const {
-  return static_cast<std::size_t>(std::count_if(in_flight_.begin(), in_flight_.end(),
-                                                [slot](const auto& e) { return e.second.slot == slot; }));
+  return static_cast<std::size_t>(
+      std::count_if(in_flight_.begin(), in_flight_.end(),
+                    [slot](const auto& e) { return e.second.slot == slot; }));
 }
 
 std::string InvocationQueue::CurrentId(int slot) const {

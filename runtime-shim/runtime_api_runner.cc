@@ -1,9 +1,9 @@
 #include "runtime_api_runner.h"
 
-#include <csignal>
 #include <unistd.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdlib>
 
 #include "log.h"
@@ -25,7 +25,9 @@ HttpResponse JsonResponse(unsigned status, std::string body) {
   return response;
 }
 
-HttpResponse Accepted() { return JsonResponse(202, "{\"status\":\"OK\"}\n"); }
+HttpResponse Accepted() {
+  return JsonResponse(202, "{\"status\":\"OK\"}\n");
+}
 
 }  // namespace
 
@@ -34,7 +36,7 @@ struct RuntimeApiRunner::Handler {
   int slot = 0;
   std::unique_ptr<HttpListener> api;
   std::optional<ProcessSupervisor> supervisor;
-  bool asked = false;    // asked for work since it (re)started
+  bool asked = false;   // asked for work since it (re)started
   std::string last_id;  // the call it answered last: output that trails its answer
 };
 
@@ -66,8 +68,7 @@ bool RuntimeApiRunner::StartHandler(std::string& error) {
   Handler& h = *handler;
   h.slot = static_cast<int>(handlers_.size());
   h.api = std::make_unique<HttpListener>(
-      io_, kMaxHandlerPayload,
-      [this, &h](HttpRequest&& request, const Responder& respond) {
+      io_, kMaxHandlerPayload, [this, &h](HttpRequest&& request, const Responder& respond) {
         HandleApi(h, std::move(request), respond);
       });
   ListenAddress loopback{false, "", "127.0.0.1", 0};
@@ -130,11 +131,12 @@ void RuntimeApiRunner::Invoke(const std::shared_ptr<Call>& call) {
     call->Finish(ErrorReply(503, "shim is stopping", call->id()));
     return;
   }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - clock_.Now());
-  Invocation invocation{call->id(),
-                        BuildLambdaEvent(call->meta(), call->request().body(), call->id(),
-                                         clock_.UnixMillis()),
-                        clock_.UnixMillis() + left.count()};
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - clock_.Now());
+  Invocation invocation{
+      call->id(),
+      BuildLambdaEvent(call->meta(), call->request().body(), call->id(), clock_.UnixMillis()),
+      clock_.UnixMillis() + left.count()};
   calls_[call->id()] = call;
   queue_.Push(std::move(invocation));
   Grow();
@@ -189,19 +191,21 @@ void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
     if (!handler.asked) {
       handler.asked = true;
       if (handler.supervisor) handler.supervisor->MarkReady();
-      LogShim(handler.slot == 0 ? "handler ready" : "handler " + std::to_string(handler.slot) + " ready");
+      LogShim(handler.slot == 0 ? "handler ready"
+                                : "handler " + std::to_string(handler.slot) + " ready");
     }
     // A long poll: answered when a call arrives. A replaced waiter is dropped unanswered,
     // which closes its connection.
-    [[maybe_unused]] auto replaced = queue_.Next(handler.slot, [this, respond](const Invocation& invocation) {
-      HttpResponse response = JsonResponse(200, invocation.event);
-      response.set("Lambda-Runtime-Aws-Request-Id", invocation.id);
-      response.set("Lambda-Runtime-Deadline-Ms", std::to_string(invocation.deadline_unix_ms));
-      response.set("Lambda-Runtime-Invoked-Function-Arn",
-                   "arn:aws:lambda:local:000000000000:function:" + config_.function_name);
-      response.set("Lambda-Runtime-Trace-Id", "Root=" + invocation.id);
-      respond(std::move(response));
-    });
+    [[maybe_unused]] auto replaced =
+        queue_.Next(handler.slot, [this, respond](const Invocation& invocation) {
+          HttpResponse response = JsonResponse(200, invocation.event);
+          response.set("Lambda-Runtime-Aws-Request-Id", invocation.id);
+          response.set("Lambda-Runtime-Deadline-Ms", std::to_string(invocation.deadline_unix_ms));
+          response.set("Lambda-Runtime-Invoked-Function-Arn",
+                       "arn:aws:lambda:local:000000000000:function:" + config_.function_name);
+          response.set("Lambda-Runtime-Trace-Id", "Root=" + invocation.id);
+          respond(std::move(response));
+        });
     return;
   }
   if (request.method() == http::verb::post && rest == "init/error") {

@@ -3,7 +3,6 @@
 // inside the one replica, for python3 and for node. Each call returns when it started and
 // ended (the container's clock); the test asserts the intervals overlap, with no threshold
 // on wall-clock time. Everything carries the test label and is removed by TestEngine.
-#include <catch2/catch.hpp>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -11,16 +10,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "gantryd_support.h"
@@ -45,10 +44,12 @@ std::string Bundle(const spec::FunctionSpec& s) {
 
 // Applies the function in `src` (its gantry.yaml), calls it four times at once, twice over
 // (cold handlers, then warm ones), and checks every round's four intervals overlap.
-void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::path& src, const std::string& name) {
+void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::path& src,
+                     const std::string& name) {
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   Gantryd gantryd(engine, state_dir);
-  Reply applied = gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
+  Reply applied =
+      gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
   INFO("apply: " << applied.body << "\ngantryd log:\n" << gantryd.Log());
   REQUIRE(applied.status == 201);
   std::string invoke = "/function/" + name + "." + engine.value();
@@ -60,7 +61,9 @@ void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::pa
   for (const char* round : {"cold handlers", "warm handlers"}) {
     std::vector<std::future<Reply>> calls;
     for (int i = 0; i < 4; ++i) {
-      calls.push_back(std::async(std::launch::async, [&] { return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false); }));
+      calls.push_back(std::async(std::launch::async, [&] {
+        return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false);
+      }));
     }
     std::vector<json> answers;
     for (auto& call : calls) {
@@ -80,10 +83,12 @@ void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::pa
     std::string intervals;
     for (const json& a : answers) {
       char one[64];
-      std::snprintf(one, sizeof one, " [%.3f, %.3f]", a["start"].get<double>() - first, a["end"].get<double>() - first);
+      std::snprintf(one, sizeof one, " [%.3f, %.3f]", a["start"].get<double>() - first,
+                    a["end"].get<double>() - first);
       intervals += one;
     }
-    std::printf("%s via gantryd, %s: intervals (s, from the first start):%s\n", name.c_str(), round, intervals.c_str());
+    std::printf("%s via gantryd, %s: intervals (s, from the first start):%s\n", name.c_str(), round,
+                intervals.c_str());
     INFO(round << ":" << intervals);
     CHECK(latest_start < earliest_end);
     CHECK(pids.size() == 4);
@@ -103,23 +108,28 @@ std::string Manifest(const std::string& name, const std::string& runtime) {
   return m;
 }
 
-TEST_CASE("concurrency 4: four python3 calls run at once in one replica", "[integration][concurrency]") {
+TEST_CASE("concurrency 4: four python3 calls run at once in one replica",
+          "[integration][concurrency]") {
   TestEngine engine;
   StateDir state(engine);
   fs::path src = state.path() / "py";
   fs::create_directories(src);
   std::ofstream(src / "gantry.yaml") << Manifest("sleeper-py", "python3");
-  std::ofstream(src / "handler.py") << "import os, time\n\n"
-                                       "def main(req):\n"
-                                       "    start = time.time()\n"
-                                       "    time.sleep(float(req.query.get('sleep', '1')))\n"
-                                       "    env = [os.environ.get(k) for k in ('AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION',\n"
-                                       "                                        'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'LAMBDA_TASK_ROOT')]\n"
-                                       "    return {'start': start, 'end': time.time(), 'pid': os.getpid(), 'env': env}\n";
+  std::ofstream(src / "handler.py")
+      << "import os, time\n\n"
+         "def main(req):\n"
+         "    start = time.time()\n"
+         "    time.sleep(float(req.query.get('sleep', '1')))\n"
+         "    env = [os.environ.get(k) for k in ('AWS_LAMBDA_FUNCTION_NAME', "
+         "'AWS_LAMBDA_FUNCTION_VERSION',\n"
+         "                                        'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', "
+         "'LAMBDA_TASK_ROOT')]\n"
+         "    return {'start': start, 'end': time.time(), 'pid': os.getpid(), 'env': env}\n";
   CheckFourAtOnce(engine, state.path(), src, "sleeper-py");
 }
 
-TEST_CASE("concurrency 4: four node calls run at once in one replica", "[integration][concurrency]") {
+TEST_CASE("concurrency 4: four node calls run at once in one replica",
+          "[integration][concurrency]") {
   TestEngine engine;
   StateDir state(engine);
   fs::path src = state.path() / "js";
@@ -129,7 +139,8 @@ TEST_CASE("concurrency 4: four node calls run at once in one replica", "[integra
   std::ofstream(src / "handler.js")
       << "exports.main = async (req) => {\n"
          "  const start = Date.now() / 1000;\n"
-         "  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(req.query.sleep || 1) * 1000);\n"
+         "  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(req.query.sleep || "
+         "1) * 1000);\n"
          "  const env = ['AWS_LAMBDA_FUNCTION_NAME', 'AWS_LAMBDA_FUNCTION_VERSION',\n"
          "    'AWS_LAMBDA_FUNCTION_MEMORY_SIZE', 'LAMBDA_TASK_ROOT'].map((k) => process.env[k]);\n"
          "  return { start, end: Date.now() / 1000, pid: process.pid, env };\n"

@@ -4,7 +4,6 @@
 // `protocol: lambda` through a real gantryd, both as `runtime: dockerfile` and as
 // `runtime: image` (an image the test builds, whose ENTRYPOINT is the client). The image
 // builds need no network. Everything carries the test label and is removed by TestEngine.
-#include <catch2/catch.hpp>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -12,16 +11,16 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "docker/docker_client.h"
@@ -40,7 +39,8 @@ using nlohmann::json;
 // Where scripts/deps installed the client (GANTRY_RIC_DIR overrides, as there).
 fs::path RicPackage() {
   const char* dir = std::getenv("GANTRY_RIC_DIR");
-  return fs::path(dir ? dir : "/var/cache/gantry/npm/aws-lambda-ric") / "node_modules" / "aws-lambda-ric";
+  return fs::path(dir ? dir : "/var/cache/gantry/npm/aws-lambda-ric") / "node_modules" /
+         "aws-lambda-ric";
 }
 
 // Vendors the client's run-time files (package.json, bin/, dist/ with the compiled addon)
@@ -108,8 +108,10 @@ void CheckLambdaFunction(Gantryd& gantryd, const std::string& name, const std::s
   CHECK(j["handler"] == "index.handler");
   CHECK(j["requestId"] == first.headers["x-call-id"]);
 
-  auto a = std::async(std::launch::async, [&] { return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false); });
-  auto b = std::async(std::launch::async, [&] { return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false); });
+  auto a = std::async(std::launch::async,
+                      [&] { return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false); });
+  auto b = std::async(std::launch::async,
+                      [&] { return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false); });
   Reply ra = a.get();
   Reply rb = b.get();
   REQUIRE(ra.status == 200);
@@ -126,23 +128,28 @@ void CheckLambdaFunction(Gantryd& gantryd, const std::string& name, const std::s
   CHECK(ja["api"] != jb["api"]);  // each its own Runtime API endpoint
 }
 
-constexpr const char* kLimits = "  concurrency: 2\n  scale: {max: 1}\n  resources: {memory: 256Mi}\n";
+constexpr const char* kLimits =
+    "  concurrency: 2\n  scale: {max: 1}\n  resources: {memory: 256Mi}\n";
 
-TEST_CASE("protocol lambda: aws-lambda-ric from a Dockerfile, through gantryd", "[integration][lambda]") {
+TEST_CASE("protocol lambda: aws-lambda-ric from a Dockerfile, through gantryd",
+          "[integration][lambda]") {
   TestEngine engine;
   StateDir state(engine);
   fs::path src = state.path() / "ric";
   fs::create_directories(src);
   VendorRic(src);
   std::ofstream(src / "index.js") << kHandler;
-  std::ofstream(src / "Dockerfile") << "FROM gantry/node:bookworm\nWORKDIR /var/task\nCOPY . /var/task/\n"
-                                    << "CMD [\"node\", \"" << kRicBin << "\", \"index.handler\"]\n";
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ric\n"
-                                        "spec:\n  runtime: dockerfile\n  source: .\n  protocol: lambda\n"
-                                     << kLimits;
+  std::ofstream(src / "Dockerfile")
+      << "FROM gantry/node:bookworm\nWORKDIR /var/task\nCOPY . /var/task/\n"
+      << "CMD [\"node\", \"" << kRicBin << "\", \"index.handler\"]\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ric\n"
+         "spec:\n  runtime: dockerfile\n  source: .\n  protocol: lambda\n"
+      << kLimits;
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   Gantryd gantryd(engine, state.path());
-  Reply applied = gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
+  Reply applied =
+      gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
   INFO("apply: " << applied.body << "\ngantryd log:\n" << gantryd.Log());
   REQUIRE(applied.status == 201);
   CheckLambdaFunction(gantryd, "ric", engine.value());
@@ -157,8 +164,9 @@ TEST_CASE("protocol lambda: an image whose ENTRYPOINT is aws-lambda-ric, through
   VendorRic(src);
   std::ofstream(src / "index.js") << kHandler;
   // An image as a user brings it: the client as ENTRYPOINT, the handler as CMD.
-  std::ofstream(src / "Dockerfile") << "FROM gantry/node:bookworm\nWORKDIR /var/task\nCOPY . /var/task/\n"
-                                    << "ENTRYPOINT [\"node\", \"" << kRicBin << "\"]\nCMD [\"index.handler\"]\n";
+  std::ofstream(src / "Dockerfile")
+      << "FROM gantry/node:bookworm\nWORKDIR /var/task\nCOPY . /var/task/\n"
+      << "ENTRYPOINT [\"node\", \"" << kRicBin << "\"]\nCMD [\"index.handler\"]\n";
   std::string tag = "gantry-test/ric-" + engine.value() + ":1";
   std::vector<TarEntry> entries;
   for (const auto& e : fs::recursive_directory_iterator(src)) {
@@ -174,11 +182,15 @@ TEST_CASE("protocol lambda: an image whose ENTRYPOINT is aws-lambda-ric, through
   REQUIRE(built.ok());
 
   fs::path manifest = state.path() / "img.yaml";
-  std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ricimg\n"
-                             "spec:\n  runtime: image\n  image: " << tag << "\n  protocol: lambda\n" << kLimits;
+  std::ofstream(manifest)
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: ricimg\n"
+         "spec:\n  runtime: image\n  image: "
+      << tag << "\n  protocol: lambda\n"
+      << kLimits;
   auto fn = LoadFunctionInto(engine.value(), manifest);
   Gantryd gantryd(engine, state.path());
-  Reply applied = gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
+  Reply applied =
+      gantryd.Call("PUT", FunctionPath(fn), Bundle(fn), {"Content-Type: application/x-tar"});
   INFO("apply: " << applied.body << "\ngantryd log:\n" << gantryd.Log());
   REQUIRE(applied.status == 201);
   CheckLambdaFunction(gantryd, "ricimg", engine.value());

@@ -7,7 +7,9 @@
 namespace gantry::shim {
 namespace {
 
-Invocation Make(const std::string& id) { return Invocation{id, "{}", 1000}; }
+Invocation Make(const std::string& id) {
+  return Invocation{id, "{}", 1000};
+}
 
 TEST_CASE("Calls queue until the handler asks for the next one", "[shim][runtime-api]") {
   InvocationQueue queue;
@@ -15,7 +17,8 @@ TEST_CASE("Calls queue until the handler asks for the next one", "[shim][runtime
   queue.Push(Make("b"));
   CHECK(queue.queued() == 2);
   std::vector<std::string> got;
-  auto replaced = queue.Next(0, [&](const Invocation& invocation) { got.push_back(invocation.id); });
+  auto replaced =
+      queue.Next(0, [&](const Invocation& invocation) { got.push_back(invocation.id); });
   CHECK_FALSE(replaced.has_value());
   CHECK(got == std::vector<std::string>{"a"});
   CHECK(queue.IsInFlight("a"));
@@ -55,7 +58,7 @@ TEST_CASE("Abandon removes queued calls and reports in-flight ones", "[shim][run
   queue.Push(Make("b"));
   (void)queue.Next(0, [](const Invocation&) {});
   CHECK(queue.Abandon("a") == std::optional<int>(0));  // in flight: replace handler 0
-  CHECK_FALSE(queue.Abandon("b").has_value());        // merely queued
+  CHECK_FALSE(queue.Abandon("b").has_value());         // merely queued
   CHECK(queue.queued() == 0);
   CHECK_FALSE(queue.Finish("a"));  // a late answer is refused
 }
@@ -86,7 +89,8 @@ TEST_CASE("HandlerGone returns what was in flight and keeps the queue", "[shim][
   CHECK(next == "b");
 
   (void)queue.HandlerGone(0);
-  (void)queue.Next(0, [](const Invocation&) { FAIL("the waiter of a gone handler must be dropped"); });
+  (void)queue.Next(0,
+                   [](const Invocation&) { FAIL("the waiter of a gone handler must be dropped"); });
   (void)queue.HandlerGone(0);
   queue.Push(Make("c"));
   CHECK(queue.queued() == 1);
@@ -96,7 +100,8 @@ TEST_CASE("Several handlers each take a call: calls run side by side", "[shim][r
   InvocationQueue queue;
   std::map<int, std::string> got;
   for (int slot : {0, 1, 2}) {
-    (void)queue.Next(slot, [&got, slot](const Invocation& invocation) { got[slot] = invocation.id; });
+    (void)queue.Next(slot,
+                     [&got, slot](const Invocation& invocation) { got[slot] = invocation.id; });
   }
   CHECK(queue.waiting() == 3);
   queue.Push(Make("a"));
