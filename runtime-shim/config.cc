@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <limits>
@@ -183,6 +184,10 @@ bool Apply(ShimConfig& config, std::string_view key, const std::string& value, s
     auto count = ParseCount(value);
     if (!count || *count == 0) return fail("not a positive number");
     config.max_inflight = *count;
+  } else if (key == "handlers") {
+    auto count = ParseCount(value);
+    if (!count || *count == 0) return fail("not a positive number");
+    config.handlers = *count;
   } else if (key == "max-body") {
     auto size = ParseByteSize(value);
     if (!size) return fail("not a size (1048576, 512k, 6M)");
@@ -208,8 +213,10 @@ constexpr std::pair<const char*, const char*> kEnvKeys[] = {
     {"GANTRY_GRACE", "grace"},
     {"GANTRY_READY_TIMEOUT", "ready-timeout"},
     {"GANTRY_MAX_INFLIGHT", "max-inflight"},
+    {"GANTRY_HANDLERS", "handlers"},
     {"GANTRY_MAX_BODY", "max-body"},
     {"GANTRY_CONTENT_TYPE", "content-type"},
+    {"AWS_LAMBDA_FUNCTION_NAME", "function-name"},  // GANTRY_FUNCTION_NAME wins
     {"GANTRY_FUNCTION_NAME", "function-name"},
 };
 
@@ -219,9 +226,16 @@ ConfigResult ParseConfig(const std::map<std::string, std::string>& env,
                          const std::vector<std::string>& args) {
   ShimConfig config;
   std::string error;
+  bool handlers_given = false;
+  bool inflight_given = false;
+  auto note = [&](std::string_view key) {
+    handlers_given |= key == "handlers";
+    inflight_given |= key == "max-inflight";
+  };
   for (const auto& [env_key, key] : kEnvKeys) {
     auto it = env.find(env_key);
     if (it == env.end() || it->second.empty()) continue;
+    note(key);
     if (!Apply(config, key, it->second, error)) {
       return {std::nullopt, std::string(env_key) + " (" + error + ")"};
     }
@@ -252,7 +266,10 @@ ConfigResult ParseConfig(const std::map<std::string, std::string>& env,
       return {std::nullopt, "flag --" + key + " needs a value"};
     }
     if (!Apply(config, key, value, error)) return {std::nullopt, error};
+    note(key);
   }
+  if (!handlers_given) config.handlers = inflight_given ? config.max_inflight : 1;
+  config.handlers = std::min(config.handlers, config.max_inflight);
   if (config.show_help || config.show_version) return {config, ""};
   if (config.command.empty()) {
     return {std::nullopt, "no function command: set GANTRY_COMMAND (or fprocess) or pass -- cmd"};

@@ -31,9 +31,13 @@ struct ShimConfig {
   std::chrono::milliseconds grace{8000};           // drain on SIGTERM
   std::chrono::milliseconds ready_timeout{30000};  // function process up and accepting
   std::size_t max_inflight = 64;
+  // runtime-api: handler processes, each running one call at a time. Defaults to
+  // max_inflight when that is given (the pool gives it: the replica's concurrency), else 1;
+  // never more than max_inflight.
+  std::size_t handlers = 1;
   std::size_t max_body = std::size_t{6} * 1024 * 1024;  // request body limit in bytes
   std::string content_type = "application/octet-stream";  // exec mode responses
-  std::string function_name = "function";
+  std::string function_name = "function";  // GANTRY_FUNCTION_NAME or AWS_LAMBDA_FUNCTION_NAME
   bool show_help = false;
   bool show_version = false;
 };
@@ -81,11 +85,15 @@ inline constexpr char kUsage[] =
     "                                               (default 127.0.0.1:8080)\n"
     "  --timeout DUR          GANTRY_TIMEOUT        per request (default 30s) -> 504\n"
     "  --max-inflight N       GANTRY_MAX_INFLIGHT   concurrent calls (default 64) -> 429\n"
+    "  --handlers N           GANTRY_HANDLERS       runtime-api: handler processes, each one\n"
+    "                                               call at a time (default --max-inflight\n"
+    "                                               when given, else 1)\n"
     "  --max-body SIZE        GANTRY_MAX_BODY       request body limit (default 6M) -> 413\n"
     "  --grace DUR            GANTRY_GRACE          drain period after SIGTERM (default 8s)\n"
     "  --ready-timeout DUR    GANTRY_READY_TIMEOUT  function up and accepting (default 30s)\n"
     "  --content-type TYPE    GANTRY_CONTENT_TYPE   exec mode response type\n"
-    "  --function-name NAME   GANTRY_FUNCTION_NAME  reported to runtime-api handlers\n"
+    "  --function-name NAME   GANTRY_FUNCTION_NAME  reported to runtime-api handlers (default\n"
+    "                                               AWS_LAMBDA_FUNCTION_NAME, else function)\n"
     "  --version, --help\n";
 
 }  // namespace gantry::shim

@@ -18,48 +18,66 @@ struct Invocation {
   int64_t deadline_unix_ms;  // Lambda-Runtime-Deadline-Ms
 };
 
-// The state of the Lambda Runtime API between the shim's callers and the handler process:
-// calls queue up until the handler asks for the next one (GET .../invocation/next, a long
-// poll parked here until there is work), then are in flight until the handler posts their
-// response or error. Ids are unique among queued and in-flight calls. Pure logic with no
-// I/O; not thread-safe (the shim's io thread owns it).
+// The state of the Lambda Runtime API between the shim's callers and its handler
+// processes, each known by a small number (its slot): calls queue up until a handler asks
+// for the next one (GET .../invocation/next, a long poll parked here until there is work),
+// then are in flight with that handler until a response or error for their id is posted.
+// Any waiting handler takes the oldest queued call; the one that has waited longest goes
+// first. Ids are unique among queued and in-flight calls. Pure logic with no I/O; not
+// thread-safe (the shim's io thread owns it).
 class InvocationQueue {
  public:
   using NextFn = std::function<void(const Invocation&)>;
 
-  // Adds a call. If the handler is waiting, hands it over at once (the call is then in
-  // flight); otherwise it queues.
+  // Adds a call. If a handler is waiting, hands it over at once (the call is then in
+  // flight with that handler); otherwise it queues.
   void Push(Invocation invocation);
 
-  // The handler asks for work: hands over the oldest queued call at once, or parks `fn`
-  // until Push. Only one waiter is kept; a second replaces the first (a handler that
+  // Handler `slot` asks for work: hands over the oldest queued call at once, or parks `fn`
+  // until Push. One waiter is kept per slot; a second replaces the first (a handler that
   // reconnects), and the replaced one is returned so its request can be closed.
-  std::optional<NextFn> Next(NextFn fn);
+  std::optional<NextFn> Next(int slot, NextFn fn);
 
-  // The handler finished call `id`. Returns false when `id` is not in flight (unknown,
-  // never handed over, already finished or abandoned).
+  // A response or error for call `id` was posted. Returns false when `id` is not in flight
+  // (unknown, never handed over, already finished or abandoned).
   bool Finish(const std::string& id);
 
   // The caller gave up on call `id` (timeout): it leaves the queue or the in-flight set.
-  // Returns true if it was in flight (the handler is busy with it and should be replaced).
-  bool Abandon(const std::string& id);
+  // Returns the slot of the handler that had it in flight (that handler is busy with a call
+  // nobody waits for and should be replaced), or nothing when it was only queued or unknown.
+  std::optional<int> Abandon(const std::string& id);
 
-  // The handler process is gone: drops the parked waiter and returns the ids that were in
-  // flight with it (they can't be answered any more). Queued calls stay for the next one.
-  std::vector<std::string> HandlerGone();
+  // Handler `slot` is gone: drops its parked waiter and returns the ids that were in flight
+  // with it (they can't be answered any more). Queued calls, and other handlers' calls,
+  // stay.
+  std::vector<std::string> HandlerGone(int slot);
 
-  bool waiting() const { return waiter_.has_value(); }
+  // How many handlers wait for work.
+  std::size_t waiting() const { return waiters_.size(); }
+  bool IsWaiting(int slot) const { return waiters_.count(slot) != 0; }
   std::size_t queued() const { return queue_.size(); }
   std::size_t in_flight() const { return in_flight_.size(); }
   bool IsInFlight(const std::string& id) const { return in_flight_.count(id) != 0; }
-  // The oldest call in flight, for tagging the handler's output; empty when none.
-  std::string CurrentId() const;
+  // How many calls handler `slot` has in flight.
+  std::size_t InFlightWith(int slot) const;
+  // The oldest call in flight with handler `slot`, for tagging its output; empty when none.
+  std::string CurrentId(int slot) const;
 
  private:
+  struct Waiter {
+    NextFn fn;
+    uint64_t since;  // order of arrival: the longest-waiting handler is served first
+  };
+  struct InFlight {
+    uint64_t order;  // order handed over
+    int slot;
+  };
+  void HandOver(int slot, NextFn fn, Invocation invocation);
+
   std::deque<Invocation> queue_;
-  std::map<std::string, uint64_t> in_flight_;  // id -> order handed over
-  uint64_t handed_over_ = 0;
-  std::optional<NextFn> waiter_;
+  std::map<std::string, InFlight> in_flight_;
+  std::map<int, Waiter> waiters_;
+  uint64_t counter_ = 0;
 };
 
 }  // namespace gantry::shim

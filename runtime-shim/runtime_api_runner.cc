@@ -1,8 +1,9 @@
 #include "runtime_api_runner.h"
 
-#include <csignal>
 #include <unistd.h>
 
+#include <algorithm>
+#include <csignal>
 #include <cstdlib>
 
 #include "log.h"
@@ -24,57 +25,105 @@ HttpResponse JsonResponse(unsigned status, std::string body) {
   return response;
 }
 
-HttpResponse Accepted() { return JsonResponse(202, "{\"status\":\"OK\"}\n"); }
+HttpResponse Accepted() {
+  return JsonResponse(202, "{\"status\":\"OK\"}\n");
+}
 
 }  // namespace
 
+// One handler process and the Runtime API endpoint only it is told about.
+struct RuntimeApiRunner::Handler {
+  int slot = 0;
+  std::unique_ptr<HttpListener> api;
+  std::optional<ProcessSupervisor> supervisor;
+  bool asked = false;   // asked for work since it (re)started
+  std::string last_id;  // the call it answered last: output that trails its answer
+};
+
 RuntimeApiRunner::RuntimeApiRunner(boost::asio::io_context& io, const ShimConfig& config,
                                    const Clock& clock, ProcessReaper& reaper)
-    : io_(io),
-      config_(config),
-      clock_(clock),
-      reaper_(reaper),
-      api_(io, kMaxHandlerPayload, [this](HttpRequest&& request, const Responder& respond) {
-        HandleApi(std::move(request), respond);
-      }) {}
+    : io_(io), config_(config), clock_(clock), reaper_(reaper) {}
+
+RuntimeApiRunner::~RuntimeApiRunner() = default;
 
 bool RuntimeApiRunner::Start(FatalFn on_fatal, std::string& error) {
-  ListenAddress loopback{false, "", "127.0.0.1", 0};
-  if (!api_.Listen(loopback, error)) return false;
-  std::string api = "127.0.0.1:" + std::to_string(api_.port());
-  LogShim("runtime API on " + api);
-
-  std::vector<std::string> env = CurrentEnvironment();
-  auto set_default = [&env](const std::string& name, const std::string& value) {
-    if (std::getenv(name.c_str()) == nullptr) env.push_back(name + "=" + value);
+  on_fatal_ = std::move(on_fatal);
+  for (std::string& entry : CurrentEnvironment()) {
+    if (!entry.starts_with("AWS_LAMBDA_RUNTIME_API=")) env_.push_back(std::move(entry));
+  }
+  auto set_default = [this](const std::string& name, const std::string& value) {
+    if (std::getenv(name.c_str()) == nullptr) env_.push_back(name + "=" + value);
   };
-  env.push_back("AWS_LAMBDA_RUNTIME_API=" + api);
   set_default("AWS_LAMBDA_FUNCTION_NAME", config_.function_name);
   set_default("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST");
   char cwd[4096];
   set_default("LAMBDA_TASK_ROOT", ::getcwd(cwd, sizeof cwd) ? cwd : "/");
   if (const char* handler = std::getenv("GANTRY_HANDLER")) set_default("_HANDLER", handler);
+  LogShim("runtime API for up to " + std::to_string(config_.handlers) + " handler process(es)");
+  return StartHandler(error);
+}
+
+bool RuntimeApiRunner::StartHandler(std::string& error) {
+  auto handler = std::make_unique<Handler>();
+  Handler& h = *handler;
+  h.slot = static_cast<int>(handlers_.size());
+  h.api = std::make_unique<HttpListener>(
+      io_, kMaxHandlerPayload, [this, &h](HttpRequest&& request, const Responder& respond) {
+        HandleApi(h, std::move(request), respond);
+      });
+  ListenAddress loopback{false, "", "127.0.0.1", 0};
+  if (!h.api->Listen(loopback, error)) return false;
+  std::string api = "127.0.0.1:" + std::to_string(h.api->port());
+  std::vector<std::string> env = env_;
+  env.push_back("AWS_LAMBDA_RUNTIME_API=" + api);
 
   ProcessSupervisor::Hooks hooks;
-  hooks.on_started = [this] { ready_ = false; };
-  hooks.call_id = [this] {
-    std::string id = queue_.CurrentId();
-    return id.empty() ? last_id_ : id;
+  hooks.on_started = [&h] { h.asked = false; };
+  hooks.call_id = [this, &h] {
+    std::string id = queue_.CurrentId(h.slot);
+    return id.empty() ? h.last_id : id;
   };
-  hooks.on_fatal = std::move(on_fatal);
-  hooks.on_exit = [this](int status) {
-    ready_ = false;
-    for (const auto& id : queue_.HandlerGone()) {
-      LogShim("call " + id + ": handler process exited (" + DescribeWaitStatus(status) +
-              ") before answering");
-      FinishCall(id, ErrorReply(502, "handler process exited (" + DescribeWaitStatus(status) +
-                                         ") before answering; restarted",
-                                id));
+  hooks.on_fatal = on_fatal_;
+  hooks.on_exit = [this, &h](int status) {
+    h.asked = false;
+    LoseCalls(h, "handler process exited (" + DescribeWaitStatus(status) +
+                     ") before answering; restarted");
+  };
+  std::string what = h.slot == 0 ? "handler" : "handler " + std::to_string(h.slot);
+  LogShim(what + ": runtime API on " + api);
+  h.supervisor.emplace(io_, reaper_, clock_, what, config_.command, std::move(env),
+                       std::move(hooks));
+  handlers_.push_back(std::move(handler));
+  return h.supervisor->Start(error);
+}
+
+void RuntimeApiRunner::Grow() {
+  // Calls only queue when no handler waits; a handler that runs but neither waits nor has
+  // a call is starting up (or between calls) and will take one soon.
+  std::size_t coming = 0;
+  for (const auto& h : handlers_) {
+    if (h->supervisor && h->supervisor->running() && !queue_.IsWaiting(h->slot) &&
+        queue_.InFlightWith(h->slot) == 0) {
+      ++coming;
     }
-  };
-  supervisor_.emplace(io_, reaper_, clock_, "handler", config_.command, std::move(env),
-                      std::move(hooks));
-  return supervisor_->Start(error);
+  }
+  while (!stopped_ && queue_.queued() > coming && handlers_.size() < config_.handlers) {
+    std::string error;
+    if (!StartHandler(error)) {
+      LogShim("cannot start another handler: " + error);
+      return;
+    }
+    ++coming;
+  }
+}
+
+bool RuntimeApiRunner::Ready() const {
+  return std::any_of(handlers_.begin(), handlers_.end(), [](const auto& h) { return h->asked; });
+}
+
+bool RuntimeApiRunner::Running() const {
+  return std::any_of(handlers_.begin(), handlers_.end(),
+                     [](const auto& h) { return h->supervisor && h->supervisor->running(); });
 }
 
 void RuntimeApiRunner::Invoke(const std::shared_ptr<Call>& call) {
@@ -82,13 +131,15 @@ void RuntimeApiRunner::Invoke(const std::shared_ptr<Call>& call) {
     call->Finish(ErrorReply(503, "shim is stopping", call->id()));
     return;
   }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - clock_.Now());
-  Invocation invocation{call->id(),
-                        BuildLambdaEvent(call->meta(), call->request().body(), call->id(),
-                                         clock_.UnixMillis()),
-                        clock_.UnixMillis() + left.count()};
+  auto left =
+      std::chrono::duration_cast<std::chrono::milliseconds>(call->deadline() - clock_.Now());
+  Invocation invocation{
+      call->id(),
+      BuildLambdaEvent(call->meta(), call->request().body(), call->id(), clock_.UnixMillis()),
+      clock_.UnixMillis() + left.count()};
   calls_[call->id()] = call;
   queue_.Push(std::move(invocation));
+  Grow();
 }
 
 void RuntimeApiRunner::FinishCall(const std::string& id, const FunctionReply& reply) {
@@ -96,16 +147,24 @@ void RuntimeApiRunner::FinishCall(const std::string& id, const FunctionReply& re
   if (it == calls_.end()) return;
   auto call = it->second;
   calls_.erase(it);
-  last_id_ = id;
   call->Finish(reply);
+}
+
+void RuntimeApiRunner::LoseCalls(Handler& handler, const std::string& why) {
+  for (const auto& id : queue_.HandlerGone(handler.slot)) {
+    LogShim("call " + id + ": " + why);
+    handler.last_id = id;
+    FinishCall(id, ErrorReply(502, why, id));
+  }
 }
 
 void RuntimeApiRunner::Abandon(const std::shared_ptr<Call>& call) {
   calls_.erase(call->id());
-  if (queue_.Abandon(call->id())) {
-    // The handler is still busy with a call nobody waits for: replace it.
+  if (auto slot = queue_.Abandon(call->id())) {
+    // That handler is still busy with a call nobody waits for: replace it.
+    Handler& h = *handlers_[static_cast<std::size_t>(*slot)];
     LogShim("call " + call->id() + ": handler overran the deadline; restarting it");
-    if (supervisor_) supervisor_->Kill(SIGKILL);
+    if (h.supervisor) h.supervisor->Kill(SIGKILL);
   }
 }
 
@@ -114,11 +173,14 @@ void RuntimeApiRunner::Stop(int signal) {
   for (auto& [id, call] : std::map(calls_)) {
     FinishCall(id, ErrorReply(503, "shim is stopping", id));
   }
-  if (supervisor_) supervisor_->Stop(signal);
-  if (signal == SIGKILL) api_.Close();
+  for (auto& h : handlers_) {
+    if (h->supervisor) h->supervisor->Stop(signal);
+    if (signal == SIGKILL) h->api->Close();
+  }
 }
 
-void RuntimeApiRunner::HandleApi(HttpRequest&& request, const Responder& respond) {
+void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
+                                 const Responder& respond) {
   std::string_view target = request.target();
   if (!target.starts_with(kApiPrefix)) {
     respond(JsonResponse(404, "{\"errorMessage\":\"not found\",\"errorType\":\"NotFound\"}\n"));
@@ -126,31 +188,31 @@ void RuntimeApiRunner::HandleApi(HttpRequest&& request, const Responder& respond
   }
   std::string_view rest = target.substr(kApiPrefix.size());
   if (request.method() == http::verb::get && rest == "invocation/next") {
-    if (!ready_) {
-      ready_ = true;
-      if (supervisor_) supervisor_->MarkReady();
-      LogShim("handler ready");
+    if (!handler.asked) {
+      handler.asked = true;
+      if (handler.supervisor) handler.supervisor->MarkReady();
+      LogShim(handler.slot == 0 ? "handler ready"
+                                : "handler " + std::to_string(handler.slot) + " ready");
     }
     // A long poll: answered when a call arrives. A replaced waiter is dropped unanswered,
     // which closes its connection.
-    [[maybe_unused]] auto replaced = queue_.Next([this, respond](const Invocation& invocation) {
-      HttpResponse response = JsonResponse(200, invocation.event);
-      response.set("Lambda-Runtime-Aws-Request-Id", invocation.id);
-      response.set("Lambda-Runtime-Deadline-Ms", std::to_string(invocation.deadline_unix_ms));
-      response.set("Lambda-Runtime-Invoked-Function-Arn",
-                   "arn:aws:lambda:local:000000000000:function:" + config_.function_name);
-      response.set("Lambda-Runtime-Trace-Id", "Root=" + invocation.id);
-      respond(std::move(response));
-    });
+    [[maybe_unused]] auto replaced =
+        queue_.Next(handler.slot, [this, respond](const Invocation& invocation) {
+          HttpResponse response = JsonResponse(200, invocation.event);
+          response.set("Lambda-Runtime-Aws-Request-Id", invocation.id);
+          response.set("Lambda-Runtime-Deadline-Ms", std::to_string(invocation.deadline_unix_ms));
+          response.set("Lambda-Runtime-Invoked-Function-Arn",
+                       "arn:aws:lambda:local:000000000000:function:" + config_.function_name);
+          response.set("Lambda-Runtime-Trace-Id", "Root=" + invocation.id);
+          respond(std::move(response));
+        });
     return;
   }
   if (request.method() == http::verb::post && rest == "init/error") {
     LogShim("handler init error: " + request.body());
     respond(Accepted());
     // Nothing it was given can be answered now; the process is expected to exit.
-    for (const auto& id : queue_.HandlerGone()) {
-      FinishCall(id, ErrorReply(502, "handler failed to initialise: " + request.body(), id));
-    }
+    LoseCalls(handler, "handler failed to initialise: " + request.body());
     return;
   }
   if (request.method() == http::verb::post && rest.starts_with("invocation/")) {
@@ -168,6 +230,7 @@ void RuntimeApiRunner::HandleApi(HttpRequest&& request, const Responder& respond
       return;
     }
     respond(Accepted());
+    handler.last_id = id;
     if (what == "response") {
       FinishCall(id, DecodeLambdaResponse(request.body()));
     } else {

@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "call.h"
 #include "clock.h"
@@ -16,41 +17,52 @@
 
 namespace gantry::shim {
 
-// runtime-api mode: serves the AWS Lambda Runtime API on a loopback port chosen at start
-// and keeps one persistent handler process (AWS_LAMBDA_RUNTIME_API=127.0.0.1:<port>) that
-// takes calls with GET /2018-06-01/runtime/invocation/next and answers them with POST
-// .../invocation/{id}/response or .../error. Calls queue until the handler asks for them.
-// Ready once the handler first asks for work. A handler that exits is restarted and its
-// call answered 502; one that overruns a call's deadline is killed and restarted.
+// runtime-api mode: serves the AWS Lambda Runtime API to up to `handlers` persistent
+// handler processes, the Lambda model of one call per process, so that `handlers` calls run
+// at the same time. Each process gets its own loopback port (AWS_LAMBDA_RUNTIME_API=
+// 127.0.0.1:<port>), takes calls with GET /2018-06-01/runtime/invocation/next and answers
+// them with POST .../invocation/{id}/response or .../error (matched by id). Calls queue
+// until a handler asks for them; one handler starts with the shim and another one is
+// started whenever a call queues with no handler free or starting, up to the limit (memory
+// is paid only for the concurrency a function really sees). Ready once a handler asks for
+// work. A handler that exits is restarted (RestartPolicy) and only its own call answered
+// 502; one that overruns a call's deadline is killed and restarted.
 // Not thread-safe: runs on the shim's io thread.
 class RuntimeApiRunner final : public FunctionRunner {
  public:
   RuntimeApiRunner(boost::asio::io_context& io, const ShimConfig& config, const Clock& clock,
                    ProcessReaper& reaper);
+  ~RuntimeApiRunner() override;
 
   bool Start(FatalFn on_fatal, std::string& error) override;
-  bool Ready() const override { return ready_; }
+  bool Ready() const override;
   void Invoke(const std::shared_ptr<Call>& call) override;
   void Abandon(const std::shared_ptr<Call>& call) override;
   void Stop(int signal) override;
-  bool Running() const override { return supervisor_ && supervisor_->running(); }
+  bool Running() const override;
 
-  unsigned short api_port() const { return api_.port(); }
+  // Handler processes started so far (never more than config.handlers).
+  std::size_t handler_count() const { return handlers_.size(); }
 
  private:
-  void HandleApi(HttpRequest&& request, const Responder& respond);
+  struct Handler;
+
+  bool StartHandler(std::string& error);
+  // Starts handlers while calls queue with none free or about to be, up to the limit.
+  void Grow();
+  void HandleApi(Handler& handler, HttpRequest&& request, const Responder& respond);
   void FinishCall(const std::string& id, const FunctionReply& reply);
+  void LoseCalls(Handler& handler, const std::string& why);
 
   boost::asio::io_context& io_;
   const ShimConfig& config_;
   const Clock& clock_;
   ProcessReaper& reaper_;
-  HttpListener api_;
+  FatalFn on_fatal_;
+  std::vector<std::string> env_;  // the handlers' environment, less AWS_LAMBDA_RUNTIME_API
   InvocationQueue queue_;
   std::map<std::string, std::shared_ptr<Call>> calls_;  // queued or in flight
-  std::optional<ProcessSupervisor> supervisor_;
-  std::string last_id_;  // the call answered last: output that trails its answer
-  bool ready_ = false;
+  std::vector<std::unique_ptr<Handler>> handlers_;      // index == slot
   bool stopped_ = false;
 };
 

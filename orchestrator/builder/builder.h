@@ -32,6 +32,7 @@ struct BuiltImage {
   std::string id;    // "sha256:..."
   bool cached = false;  // true when nothing was built (the tag existed, or runtime image)
   int http_port = 0;    // the port the image serves HTTP on itself; 0: the shim's socket
+  bool runtime_api = false;  // the shim serves it the Lambda Runtime API (python3, node, lambda)
 };
 
 // Turns a FunctionSpec and its source directory into an image through the Engine API
@@ -44,7 +45,8 @@ class Builder {
  public:
   Builder(docker::DockerClient& docker, BuilderOptions options) : docker_(docker), options_(std::move(options)) {}
 
-  // Returns the function's image, building it when its tag doesn't exist, with each line
+  // Returns the function's image, building it when its tag doesn't exist (protocol lambda:
+  // the user's image, then a tiny build FROM it that adds the shim running its command), with each line
   // of build output passed to `progress`. Errors: kNotFound (source, Dockerfile, shim or,
   // for runtime image, the image itself missing), kInvalidArgument (a build step failed:
   // the step, the engine's message and the step's last output lines; for the dependency
@@ -65,6 +67,9 @@ class Builder {
   docker::LabelSelector IdentitySelector() const;
 
  private:
+  core::Result<std::string> BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan, const std::string& tar,
+                                        const std::string& tag, const docker::BuildProgressFn& progress);
+
   docker::DockerClient& docker_;
   BuilderOptions options_;
 };

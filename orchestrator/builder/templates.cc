@@ -45,8 +45,8 @@ std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& b
   df += fmt::format("COPY {0} /opt/gantry/{0}\n", bootstrap);
   df += fmt::format("COPY function/ {}/\n", kTaskRoot);
   df += fmt::format("WORKDIR {}\n", kTaskRoot);
-  df += fmt::format("ENV LAMBDA_TASK_ROOT={} _HANDLER={} AWS_LAMBDA_FUNCTION_NAME={}\n", kTaskRoot,
-                    Quote(spec.handler()), Quote(spec.name()));
+  // The function's name, version and memory are the container's (the pool sets them).
+  df += fmt::format("ENV LAMBDA_TASK_ROOT={} _HANDLER={}\n", kTaskRoot, Quote(spec.handler()));
   // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
   if (interpreter == "python3") {
     df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n", kPythonDepsDir);
@@ -116,6 +116,14 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     }
     plan.dockerfile = spec.dockerfile();
     plan.http_port = spec.port();
+    if (spec.protocol() == spec::Protocol::kLambda) {
+      // In the context too, so that a new shim gives the function a new tag.
+      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s) return s.error();
+      plan.http_port = 0;
+      plan.runtime_api = true;
+      plan.wrap_lambda = true;
+      return plan;
+    }
     if (!spec.command().empty()) {
       // The user's image is the environment; the shim on top runs the command per request.
       std::string df = std::move(*user);
@@ -158,6 +166,7 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       plan.build_args = deps->build_args;
       plan.installer = deps->installer;
       plan.install_run = deps->run;
+      plan.runtime_api = true;
       break;
     }
     case Runtime::kExec: {
@@ -171,6 +180,32 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       break;
   }
   plan.context.AddFile("Dockerfile", std::move(df));
+  return plan;
+}
+
+core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std::string& base_ref,
+                                       const docker::ImageInfo& base, const TemplateOptions& options) {
+  std::vector<std::string> command = spec.command();
+  if (command.empty()) {
+    command = base.entrypoint;
+    command.insert(command.end(), base.cmd.begin(), base.cmd.end());
+  }
+  if (command.empty()) {
+    return core::Error::InvalidArgument(
+        fmt::format("{}: image {} has neither ENTRYPOINT nor CMD: set spec.command to its Lambda runtime client",
+                    spec.QualifiedName(), base_ref));
+  }
+  BuildPlan plan;
+  if (auto s = plan.context.AddHostFile(options.shim_path, "gantry-shim", true); !s) {
+    return s.error().WithContext("the gantry-shim binary");
+  }
+  // The id pins the tag to the image's content, whatever its name points at later.
+  std::string df = fmt::format("FROM {}\nLABEL gantry.base-image={}\n", base_ref, Quote(base.id));
+  df += fmt::format("COPY gantry-shim {}\n", kImageShimPath);
+  if (spec.command().empty() && !base.cmd.empty()) df += fmt::format("ENV _HANDLER={}\n", Quote(base.cmd.back()));
+  df += ShimEntrypoint("runtime-api", command);
+  plan.context.AddFile("Dockerfile", std::move(df));
+  plan.runtime_api = true;
   return plan;
 }
 

@@ -5,6 +5,7 @@
 
 #include "builder/build_context.h"
 #include "core/result.h"
+#include "docker/types.h"
 #include "spec/function_spec.h"
 
 namespace gantry::builder {
@@ -44,6 +45,11 @@ struct BuildPlan {
   // install", and its RUN instruction (to recognise its failure).
   std::string installer;
   std::string install_run;
+  // The shim serves the image in runtime-api mode (python3, node, protocol lambda).
+  bool runtime_api = false;
+  // dockerfile with protocol lambda: this builds the user's image, which PlanLambdaWrap
+  // then wraps (its ENTRYPOINT and CMD are known only once it is built).
+  bool wrap_lambda = false;
 };
 
 // Lays out the build of `spec` (not runtime image, which builds nothing):
@@ -56,7 +62,16 @@ struct BuildPlan {
 //     spec.port itself.
 // kNotFound when the source, the user's Dockerfile, the shim or a bootstrap is missing;
 // kInvalidArgument for a source symlink that leads out of the tree or a malformed
-// package.json.
+// package.json. With protocol lambda, the user's image alone (wrap_lambda), to be wrapped.
 core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options);
+
+// protocol lambda: a tiny build FROM `base_ref` (the user's image, or the one just built
+// from their Dockerfile) that adds the shim as entrypoint in runtime-api mode, running
+// spec.command when given, else the image's own ENTRYPOINT + CMD (as inspected: `base`);
+// _HANDLER is the CMD's last word (Lambda images name the handler there). The user, working
+// directory and environment are the image's own. kInvalidArgument when there is nothing to
+// run (no command, no ENTRYPOINT, no CMD); kNotFound when the shim is missing.
+core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std::string& base_ref,
+                                       const docker::ImageInfo& base, const TemplateOptions& options);
 
 }  // namespace gantry::builder

@@ -15,6 +15,7 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.image = image.ref;
   d.http_port = image.http_port;
   d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
+  d.runtime_api = image.runtime_api;
   d.env = spec.env();
   d.secrets = secret_values;
   d.memory_bytes = spec.resources().memory_bytes;
@@ -38,6 +39,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"image", d.image},
               {"httpPort", d.http_port},
               {"network", d.network == pool::NetworkAccess::kNone ? "none" : "default"},
+              {"runtimeApi", d.runtime_api},
               {"env", d.env},
               {"secrets", secrets},
               {"memoryBytes", d.memory_bytes},
@@ -66,6 +68,7 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
       return core::Error::Internal(fmt::format("stored deployment has an unknown network \"{}\"", network));
     }
     d.network = network == "none" ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
+    d.runtime_api = j.value("runtimeApi", false);  // absent in deployments stored before it
     d.env = j.at("env").get<std::map<std::string, std::string>>();
     for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
     d.memory_bytes = j.at("memoryBytes").get<int64_t>();

@@ -186,8 +186,11 @@ ImageInfo ImageFrom(const json& j) {
   i.size = Get<int64_t>(j, "Size");
   // Inspect keeps labels under Config; list puts them at the top.
   i.labels = GetLabels(j, "Labels");
-  if (auto cfg = j.find("Config"); i.labels.empty() && cfg != j.end() && cfg->is_object()) {
-    i.labels = GetLabels(*cfg, "Labels");
+  if (auto cfg = j.find("Config"); cfg != j.end() && cfg->is_object()) {
+    if (i.labels.empty()) i.labels = GetLabels(*cfg, "Labels");
+    for (auto [key, out] : {std::pair{"Entrypoint", &i.entrypoint}, std::pair{"Cmd", &i.cmd}}) {
+      if (auto v = cfg->find(key); v != cfg->end() && v->is_array()) *out = v->get<std::vector<std::string>>();
+    }
   }
   if (auto created = j.find("Created"); created != j.end()) {
     if (created->is_number_integer()) {

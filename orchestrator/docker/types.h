@@ -140,6 +140,9 @@ struct ImageInfo {
   int64_t size = 0;
   std::string created;       // as the engine wrote it (RFC 3339 from inspect)
   int64_t created_unix = 0;  // seconds since the epoch (from list), 0 when unknown
+  // Config.Entrypoint and Config.Cmd (inspect only; empty when unset): what the image runs.
+  std::vector<std::string> entrypoint;
+  std::vector<std::string> cmd;
 };
 
 struct BuildOptions {

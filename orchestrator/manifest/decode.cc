@@ -39,9 +39,10 @@ using Fields = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
 constexpr std::array<std::string_view, 3> kMetadataFields{"name", "namespace", "labels"};
-constexpr std::array<std::string_view, 14> kFunctionFields{
+constexpr std::array<std::string_view, 15> kFunctionFields{
     "runtime", "handler",   "command",     "source",  "dockerfile", "image", "port",
-    "env",     "secrets",   "resources",   "timeout", "concurrency", "scale", "network"};
+    "env",     "secrets",   "resources",   "timeout", "concurrency", "scale", "network",
+    "protocol"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
 constexpr std::array<std::string_view, 3> kScaleFields{"min", "max", "idleTimeout"};
 constexpr std::array<std::string_view, 3> kSecretFields{"value", "file", "fromEnv"};
@@ -279,6 +280,7 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
   if (auto* f = get("dockerfile")) m.dockerfile = d.String(*f);
   if (auto* f = get("image")) m.image = d.String(*f);
   if (auto* f = get("port")) m.port = d.Integer(*f);
+  if (auto* f = get("protocol")) m.protocol = d.String(*f);
   if (auto* f = get("env")) m.env = d.StringMap(*f);
   if (auto* f = get("secrets")) {
     if (auto list = d.StringList(*f)) m.secrets = std::move(*list);

@@ -55,6 +55,13 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
     // caller's big request into an error that looks like a broken replica.
     spec.env.push_back("GANTRY_MAX_BODY=" + std::to_string(deployment.max_body_bytes));
   }
+  if (deployment.runtime_api) {
+    // The Lambda environment of this deployment (the shim adds AWS_LAMBDA_RUNTIME_API per
+    // handler; the image has _HANDLER and LAMBDA_TASK_ROOT). After the user's env: these win.
+    spec.env.push_back("AWS_LAMBDA_FUNCTION_NAME=" + deployment.name);
+    spec.env.push_back("AWS_LAMBDA_FUNCTION_VERSION=" + std::to_string(deployment.generation));
+    spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(deployment.memory_bytes >> 20));
+  }
   spec.log_driver = "json-file";
   spec.log_options = {{"max-size", logs.max_size}, {"max-file", std::to_string(logs.max_files)}};
   spec.security_opt = {"no-new-privileges"};

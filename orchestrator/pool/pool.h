@@ -39,6 +39,9 @@ struct Deployment {
   int http_port = 0;  // >0: the image serves HTTP itself on this port (published on
                       // 127.0.0.1); 0: the shim listens on /run/gantry/shim.sock
   std::map<std::string, std::string> env;
+  // The shim serves the image the Lambda Runtime API: the replica gets the Lambda
+  // environment (function name, version = generation, memory size).
+  bool runtime_api = false;
   std::map<std::string, std::string> secrets;  // name -> value; mounted read-only at
                                                // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>
   NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0

@@ -27,6 +27,7 @@ struct FunctionManifest {
   std::optional<std::string> dockerfile;
   std::optional<std::string> image;
   std::optional<std::int64_t> port;
+  std::optional<std::string> protocol;  // dockerfile/image: "http" | "lambda"
   std::map<std::string, std::string> env;
   std::vector<std::string> secrets;
   std::optional<std::string> memory;  // spec.resources.memory

@@ -89,6 +89,8 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
         {"max", spec.scale().max},
         {"idleTimeout", FormatDuration(spec.scale().idle_timeout)}}},
   };
+  // Only when not the default: specs stored before the field existed keep their form.
+  if (spec.protocol() == Protocol::kLambda) body["protocol"] = "lambda";
   return {
       {"apiVersion", std::string(kApiVersion)},
       {"kind", "Function"},

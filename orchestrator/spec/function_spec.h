@@ -19,6 +19,12 @@ namespace gantry::spec {
 // source directory; image runs a ready image that serves HTTP itself.
 enum class Runtime { kPython3, kNode, kExec, kDockerfile, kImage };
 
+// What a dockerfile or image function speaks: http (its own server on spec.port), or
+// lambda (the AWS Lambda Runtime API: gantry-shim runs the image's own command, a Lambda
+// runtime interface client, against it). The other runtimes always say http here; python3
+// and node speak the Runtime API through their bootstraps whatever this says.
+enum class Protocol { kHttp, kLambda };
+
 // "python3", "node", "exec", "dockerfile", "image".
 std::string_view RuntimeName(Runtime runtime);
 // Parses a runtime name; nullopt for anything else.
@@ -84,6 +90,7 @@ class FunctionSpec {
   const std::string& image() const { return image_; }
   // The TCP port an image or dockerfile function serves HTTP on; 0 for the others.
   int port() const { return port_; }
+  Protocol protocol() const { return protocol_; }
   const std::map<std::string, std::string>& env() const { return env_; }
   // Secret names, sorted and unique.
   const std::vector<std::string>& secrets() const { return secrets_; }
@@ -108,6 +115,7 @@ class FunctionSpec {
   std::string dockerfile_;
   std::string image_;
   int port_ = 0;
+  Protocol protocol_ = Protocol::kHttp;
   std::map<std::string, std::string> env_;
   std::vector<std::string> secrets_;
   Resources resources_;

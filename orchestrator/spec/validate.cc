@@ -230,7 +230,23 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
       sink.Add("spec.image", "required for runtime image (e.g. my/echo:1)");
     }
 
-    if (m.port) {
+    bool lambda = false;
+    if (m.protocol) {
+      if (!ServesOwnHttp(*runtime)) {
+        sink.Add("spec.protocol", "not allowed for runtime {} (only dockerfile and image choose one)", rt);
+      } else if (*m.protocol == "lambda") {
+        lambda = true;
+        spec.protocol_ = Protocol::kLambda;
+      } else if (*m.protocol != "http") {
+        sink.Add("spec.protocol", "\"{}\" is not a protocol (http or lambda)", *m.protocol);
+      }
+    }
+
+    if (m.port && lambda) {
+      sink.Add("spec.port", "not allowed with protocol lambda (calls reach it through the Runtime API)");
+    } else if (lambda) {
+      spec.port_ = 0;
+    } else if (m.port) {
       if (!ServesOwnHttp(*runtime)) {
         sink.Add("spec.port", "not allowed for runtime {} (only image and dockerfile serve their own HTTP)", rt);
       } else if (*m.port < 1 || *m.port > 65535) {

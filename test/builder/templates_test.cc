@@ -181,6 +181,52 @@ TEST_CASE("dockerfile runtime builds the user's Dockerfile, with the shim on top
   CHECK_THAT(files[".gantry/Dockerfile"], Catch::EndsWith("CMD [\"--\",\"cat\"]\n"));
 }
 
+TEST_CASE("protocol lambda: the user's image, then the shim FROM it running its own command",
+          "[builder][templates]") {
+  Project p;
+  p.Write("src/Dockerfile", "FROM gantry/node:bookworm\nCMD [\"npx\", \"aws-lambda-ric\", \"index.handler\"]\n");
+  auto spec = p.Spec("  runtime: dockerfile\n  source: ./src\n  protocol: lambda\n");
+  auto user = PlanBuild(spec, p.Options());
+  REQUIRE(user.ok());
+  CHECK(user->wrap_lambda);
+  CHECK(user->runtime_api);
+  CHECK(user->http_port == 0);
+  CHECK(user->dockerfile == "Dockerfile");  // the user's own, untouched
+  CHECK(Files(*user)[".gantry/gantry-shim"] == "SHIM");
+
+  docker::ImageInfo built;
+  built.id = "sha256:abc";
+  built.entrypoint = {"/lambda-entrypoint.sh"};
+  built.cmd = {"index.handler"};
+  auto wrap = PlanLambdaWrap(spec, "gantry/fn-default-fn:1-user", built, p.Options());
+  REQUIRE(wrap.ok());
+  CHECK(wrap->runtime_api);
+  auto files = Files(*wrap);
+  CHECK(files["gantry-shim"] == "SHIM");
+  const std::string& df = files["Dockerfile"];
+  CHECK_THAT(df, Catch::StartsWith("FROM gantry/fn-default-fn:1-user\n"));
+  CHECK_THAT(df, Catch::Contains("LABEL gantry.base-image=\"sha256:abc\"\n"));
+  CHECK_THAT(df, Catch::Contains("ENV _HANDLER=\"index.handler\"\n"));
+  CHECK_THAT(df, Catch::Contains("ENV GANTRY_MODE=runtime-api\n"));
+  CHECK_THAT(df, Catch::Contains("ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n"));
+  CHECK_THAT(df, Catch::EndsWith("CMD [\"--\",\"/lambda-entrypoint.sh\",\"index.handler\"]\n"));
+  CHECK_THAT(df, !Catch::Contains("USER"));  // the image's own user
+
+  // spec.command replaces what the image runs.
+  auto own = p.Spec("  runtime: image\n  image: my/ric:1\n  protocol: lambda\n  command: [\"node\", \"ric.js\"]\n");
+  auto commanded = PlanLambdaWrap(own, "my/ric:1", built, p.Options());
+  REQUIRE(commanded.ok());
+  CHECK_THAT(Files(*commanded)["Dockerfile"], Catch::EndsWith("CMD [\"--\",\"node\",\"ric.js\"]\n"));
+  CHECK_THAT(Files(*commanded)["Dockerfile"], !Catch::Contains("_HANDLER"));
+
+  docker::ImageInfo bare;
+  bare.id = "sha256:def";
+  auto nothing = PlanLambdaWrap(spec, "x:1", bare, p.Options());
+  REQUIRE_FALSE(nothing.ok());
+  CHECK(nothing.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK_THAT(nothing.error().message(), Catch::Contains("neither ENTRYPOINT nor CMD"));
+}
+
 TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, naming it",
           "[builder][templates]") {
   Project p;

@@ -8,6 +8,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
 
@@ -16,6 +17,7 @@
 #include <future>
 #include <map>
 #include <regex>
+#include <set>
 #include <thread>
 
 #include "support/engine.h"
@@ -378,6 +380,128 @@ TEST_CASE("shim runtime-api: node handler through the Lambda Runtime API", "[int
 
   CHECK_THAT(shim.LogsOnce("[node-fail-1] stderr: RangeError: bad input: nope"),
              Catch::Contains("[node-fail-1] stderr: RangeError: bad input: nope"));
+}
+
+// A handler that sleeps in the foreground (blocking its process) and says when it ran.
+constexpr const char* kPythonSleeper = R"(import os, time
+
+def main(req):
+    q = req.query
+    if "crash" in q:
+        os._exit(7)
+    start = time.time()
+    if "mark" in q:
+        open("/run/gantry/" + q["mark"], "w").close()
+    time.sleep(float(q.get("sleep", "1")))
+    return {"start": start, "end": time.time(), "pid": os.getpid()}
+)";
+
+constexpr const char* kNodeSleeper = R"(const fs = require('fs');
+exports.main = async (req) => {
+  if (req.query.crash) process.exit(9);
+  const start = Date.now() / 1000;
+  if (req.query.mark) fs.writeFileSync('/run/gantry/' + req.query.mark, '');
+  // Blocks the whole process, as a CPU-bound or synchronous handler would.
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Number(req.query.sleep || 1) * 1000);
+  return { start, end: Date.now() / 1000, pid: process.pid };
+};
+)";
+
+// Four calls at once; returns their answers (start, end, pid) in call order.
+std::vector<json> FourAtOnce(const ShimContainer& shim) {
+  std::vector<std::future<ShimReply>> calls;
+  for (int i = 0; i < 4; ++i) {
+    calls.push_back(std::async(std::launch::async, [&shim] { return shim.Call("GET", "/?sleep=1"); }));
+  }
+  std::vector<json> answers;
+  for (auto& call : calls) {
+    ShimReply reply = call.get();
+    INFO("status " << reply.status << " error " << reply.error << " body " << reply.body);
+    REQUIRE(reply.status == 200);
+    answers.push_back(json::parse(reply.body));
+  }
+  return answers;
+}
+
+// Every interval overlaps every other one: the latest start is before the earliest end.
+void CheckAllOverlap(const std::vector<json>& answers, const std::string& what) {
+  double latest_start = 0;
+  double earliest_end = 1e300;
+  double first_start = 1e300;
+  std::set<int64_t> pids;
+  for (const json& a : answers) {
+    latest_start = std::max(latest_start, a["start"].get<double>());
+    earliest_end = std::min(earliest_end, a["end"].get<double>());
+    first_start = std::min(first_start, a["start"].get<double>());
+    pids.insert(a["pid"].get<int64_t>());
+  }
+  std::string intervals;
+  for (const json& a : answers) {
+    char one[64];
+    std::snprintf(one, sizeof one, " [%.3f, %.3f]", a["start"].get<double>() - first_start,
+                  a["end"].get<double>() - first_start);
+    intervals += one;
+  }
+  std::printf("%s: intervals (s, from the first start):%s\n", what.c_str(), intervals.c_str());
+  INFO(what << " intervals:" << intervals);
+  CHECK(latest_start < earliest_end);
+  CHECK(pids.size() == 4);  // one handler process per call in flight
+}
+
+TEST_CASE("shim runtime-api: concurrency 4 runs four python3 calls at the same time",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kPython,
+                     {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                      {"handler.py", kPythonSleeper, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                      "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=4"});
+  REQUIRE(shim.WaitReady());
+  CheckAllOverlap(FourAtOnce(shim), "python3 (cold handlers)");
+  // Again, now that all four handlers are warm.
+  CheckAllOverlap(FourAtOnce(shim), "python3 (warm handlers)");
+  CHECK_THAT(shim.Logs(), Catch::Contains("handler 3 ready"));
+}
+
+TEST_CASE("shim runtime-api: concurrency 4 runs four node calls at the same time",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kNode,
+                     {{"bootstrap.js", BootstrapFile("node/bootstrap.js"), 0755},
+                      {"handler.js", kNodeSleeper, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
+                      "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=4"});
+  REQUIRE(shim.WaitReady());
+  CheckAllOverlap(FourAtOnce(shim), "node (cold handlers)");
+  CheckAllOverlap(FourAtOnce(shim), "node (warm handlers)");
+}
+
+TEST_CASE("shim runtime-api: a handler that dies fails only its own call and is restarted",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, kPython,
+                     {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
+                      {"handler.py", kPythonSleeper, 0644}},
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                      "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=2"});
+  REQUIRE(shim.WaitReady());
+  auto slow = std::async(std::launch::async, [&] { return shim.Call("GET", "/?sleep=2&mark=slow-started"); });
+  REQUIRE(WaitForFile(shim.dir() + "/slow-started"));
+  // The slow call holds one handler; this one gets the other (started for it) and kills it.
+  auto crashed = shim.Call("GET", "/?crash=1");
+  CHECK(crashed.status == 502);
+  auto survived = slow.get();
+  CHECK(survived.status == 200);
+  json survivor = json::parse(survived.body);
+  // Both handlers serve again: two calls at once still overlap.
+  auto a = std::async(std::launch::async, [&] { return shim.Call("GET", "/?sleep=1"); });
+  auto b = std::async(std::launch::async, [&] { return shim.Call("GET", "/?sleep=1"); });
+  json ja = json::parse(a.get().body);
+  json jb = json::parse(b.get().body);
+  CHECK(std::max(ja["start"].get<double>(), jb["start"].get<double>()) <
+        std::min(ja["end"].get<double>(), jb["end"].get<double>()));
+  CHECK(ja["pid"] != jb["pid"]);
+  CHECK_THAT(shim.Logs(), Catch::Contains("handler 1 exited (exit status 7)"));
 }
 
 TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0", "[integration][shim]") {

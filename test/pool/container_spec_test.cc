@@ -34,6 +34,20 @@ bool HasEnv(const docker::ContainerSpec& spec, const std::string& entry) {
   return std::find(spec.env.begin(), spec.env.end(), entry) != spec.env.end();
 }
 
+TEST_CASE("pool: a runtime-api replica gets the Lambda environment of its deployment", "[pool]") {
+  Deployment d = Function();
+  d.runtime_api = true;
+  auto spec = ReplicaContainerSpec(d, "r1", PathsFor("/run/g", "r1"), {}, 2);
+  CHECK(HasEnv(spec, "AWS_LAMBDA_FUNCTION_NAME=resize"));
+  CHECK(HasEnv(spec, "AWS_LAMBDA_FUNCTION_VERSION=7"));
+  CHECK(HasEnv(spec, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=64"));
+  CHECK(HasEnv(spec, "GANTRY_MAX_INFLIGHT=8"));  // the shim's handler count
+
+  Deployment exec = Function();
+  auto plain = ReplicaContainerSpec(exec, "r1", PathsFor("/run/g", "r1"), {}, 2);
+  CHECK_FALSE(HasEnv(plain, "AWS_LAMBDA_FUNCTION_NAME=resize"));
+}
+
 TEST_CASE("pool: a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
   ReplicaPaths paths = PathsFor("/run/g", "r0123456789");
   CHECK(paths.SocketPath() == "/run/g/r0123456789/sock/shim.sock");

@@ -91,6 +91,38 @@ TEST_CASE("ParseConfig reads the environment and lets flags win", "[shim][config
   CHECK(config.listen.path == "/run/gantry/fn.sock");
 }
 
+TEST_CASE("runtime-api runs as many handlers as calls in flight", "[shim][config]") {
+  // The pool gives the replica's concurrency as GANTRY_MAX_INFLIGHT: that many handlers.
+  auto pooled = ParseConfig({{"GANTRY_COMMAND", "node b.js"}, {"GANTRY_MAX_INFLIGHT", "4"}}, {});
+  REQUIRE(pooled.config);
+  CHECK(pooled.config->handlers == 4);
+  // By hand, without a limit: one handler, as on Lambda.
+  auto alone = ParseConfig({{"GANTRY_COMMAND", "node b.js"}}, {});
+  REQUIRE(alone.config);
+  CHECK(alone.config->handlers == 1);
+  // Given explicitly, but never more than the calls that can be in flight.
+  auto given = ParseConfig({{"GANTRY_COMMAND", "x"}, {"GANTRY_HANDLERS", "2"}}, {"--max-inflight", "8"});
+  REQUIRE(given.config);
+  CHECK(given.config->handlers == 2);
+  auto capped = ParseConfig({{"GANTRY_COMMAND", "x"}}, {"--handlers", "9", "--max-inflight", "3"});
+  REQUIRE(capped.config);
+  CHECK(capped.config->handlers == 3);
+  CHECK_FALSE(ParseConfig({{"GANTRY_COMMAND", "x"}, {"GANTRY_HANDLERS", "0"}}, {}).config);
+}
+
+TEST_CASE("The function name comes from GANTRY_FUNCTION_NAME, else AWS_LAMBDA_FUNCTION_NAME",
+          "[shim][config]") {
+  auto lambda = ParseConfig({{"GANTRY_COMMAND", "x"}, {"AWS_LAMBDA_FUNCTION_NAME", "resize"}}, {});
+  REQUIRE(lambda.config);
+  CHECK(lambda.config->function_name == "resize");
+  auto both = ParseConfig({{"GANTRY_COMMAND", "x"},
+                           {"AWS_LAMBDA_FUNCTION_NAME", "resize"},
+                           {"GANTRY_FUNCTION_NAME", "thumb"}},
+                          {});
+  REQUIRE(both.config);
+  CHECK(both.config->function_name == "thumb");
+}
+
 TEST_CASE("ParseConfig takes the command after -- and OpenFaaS's fprocess", "[shim][config]") {
   auto from_args = ParseConfig({}, {"--mode", "exec", "--", "sh", "-c", "cat"});
   REQUIRE(from_args.config);

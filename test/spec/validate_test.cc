@@ -98,6 +98,7 @@ TEST_CASE("Each mistake is reported at its own path", "[spec][validate]") {
       {"command for python3", [](auto& m) { m.command = std::vector<std::string>{"cat"}; }, "spec.command", "not allowed for runtime python3"},
       {"image for python3", [](auto& m) { m.image = "a/b:1"; }, "spec.image", "not allowed"},
       {"port for python3", [](auto& m) { m.port = 80; }, "spec.port", "not allowed"},
+      {"protocol for python3", [](auto& m) { m.protocol = "lambda"; }, "spec.protocol", "only dockerfile and image"},
       {"no source", [](auto& m) { m.source.reset(); }, "spec.source", "required for runtime python3"},
       {"env name", [](auto& m) { m.env["1X"] = "y"; }, "spec.env.1X", "not a valid variable name"},
       {"secret twice", [](auto& m) { m.secrets = {"a", "a"}; }, "spec.secrets[1]", "listed twice"},
@@ -172,6 +173,44 @@ TEST_CASE("Runtime rules: required and forbidden fields", "[spec][validate]") {
   auto spec = ValidateFunction(image, errors);
   REQUIRE(spec.ok());
   CHECK(spec->port() == kDefaultPort);
+}
+
+TEST_CASE("protocol lambda: image and dockerfile, no port, only http or lambda", "[spec][validate]") {
+  FunctionManifest image;
+  image.name = "ric";
+  image.runtime = "image";
+  image.image = "my/ric:1";
+  image.protocol = "lambda";
+  std::vector<FieldError> errors;
+  auto spec = ValidateFunction(image, errors);
+  REQUIRE(spec.ok());
+  CHECK(spec->protocol() == Protocol::kLambda);
+  CHECK(spec->port() == 0);  // reached through the Runtime API, not a port
+  CHECK(ToCanonicalJson(*spec)["spec"]["protocol"] == "lambda");
+
+  FunctionManifest http = image;
+  http.protocol = "http";
+  errors.clear();
+  auto plain = ValidateFunction(http, errors);
+  REQUIRE(plain.ok());
+  CHECK(plain->protocol() == Protocol::kHttp);
+  CHECK(plain->port() == kDefaultPort);
+  // The default leaves the canonical form as it was before the field existed.
+  CHECK_FALSE(ToCanonicalJson(*plain)["spec"].contains("protocol"));
+
+  FunctionManifest with_port = image;
+  with_port.port = 9000;
+  errors.clear();
+  CHECK_FALSE(ValidateFunction(with_port, errors).ok());
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "spec.port");
+
+  FunctionManifest typo = image;
+  typo.protocol = "grpc";
+  errors.clear();
+  CHECK_FALSE(ValidateFunction(typo, errors).ok());
+  REQUIRE(errors.size() == 1);
+  CHECK(errors[0].path == "spec.protocol");
 }
 
 TEST_CASE("Secrets take exactly one source", "[spec][validate]") {

@@ -129,6 +129,11 @@ async function main() {
           awsRequestId: callId,
           invokedFunctionArn: next.headers['lambda-runtime-invoked-function-arn'] || '',
           functionName: process.env.AWS_LAMBDA_FUNCTION_NAME || 'function',
+          functionVersion: process.env.AWS_LAMBDA_FUNCTION_VERSION || '$LATEST',
+          memoryLimitInMB: process.env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE || '0',
+          logGroupName: `/aws/lambda/${process.env.AWS_LAMBDA_FUNCTION_NAME || 'function'}`,
+          logStreamName: process.env.AWS_LAMBDA_LOG_STREAM_NAME || '',
+          callbackWaitsForEmptyEventLoop: true,
           getRemainingTimeInMillis: () => Math.max(0, deadlineMs - Date.now()),
         };
         result = await fn(event, context);
