@@ -6,6 +6,7 @@
 
 #include "builder/dependencies.h"
 #include "core/identity.h"
+#include "core/log.h"
 #include "spec/sha256.h"
 
 namespace gantry::builder {
@@ -74,6 +75,14 @@ core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec, c
   build.labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
   if (!options_.instance_id.empty()) build.labels[core::kInstanceLabel] = options_.instance_id;
   auto id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
+  // A cached layer whose parent image another build's removal (a prune, a delete) took away
+  // while this build used it: the engine fails the step with "unknown parent image ID".
+  // Built again, the cache is looked up afresh.
+  if (!id && id.error().message().find("unknown parent image ID") != std::string::npos) {
+    core::Log(core::LogLevel::kInfo, "build {}: a cached layer went away meanwhile; building again",
+              spec.QualifiedName());
+    id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
+  }
   // A failed install says which package and why, not only which RUN line.
   if (!id && !plan.installer.empty() && id.error().code() == core::ErrorCode::kInvalidArgument &&
       id.error().message().find(plan.install_run.substr(4)) != std::string::npos) {
