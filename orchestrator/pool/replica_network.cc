@@ -9,25 +9,28 @@ namespace {
 
 constexpr const char* kIccOption = "com.docker.network.bridge.enable_icc";
 
-core::Status CheckOurs(const docker::NetworkInfo& info, const std::string& name, const docker::Labels& labels) {
+core::Status CheckOurs(const docker::NetworkInfo& info, const std::string& name,
+                       const docker::Labels& labels) {
   // GET /networks/{x} also matches an id prefix: only the exact name is ours to use.
   if (info.name != name) {
-    return core::Error::Conflict(fmt::format("network {}: the engine answered with network {}", name, info.name));
+    return core::Error::Conflict(
+        fmt::format("network {}: the engine answered with network {}", name, info.name));
   }
   for (const auto& [key, value] : labels) {
     auto it = info.labels.find(key);
     if (it == info.labels.end() || it->second != value) {
-      return core::Error::Conflict(
-          fmt::format("network {} exists but is not this gantryd's (it lacks the label {}={}); remove it or "
-                      "give gantryd another --state-dir",
-                      name, key, value));
+      return core::Error::Conflict(fmt::format(
+          "network {} exists but is not this gantryd's (it lacks the label {}={}); remove it or "
+          "give gantryd another --state-dir",
+          name, key, value));
     }
   }
   auto icc = info.options.find(kIccOption);
   if (icc == info.options.end() || icc->second != "false") {
     // Ours, but made by something else than ReplicaNetworkSpec: say so rather than fix it
     // (recreating it would cut off running replicas).
-    core::Log(core::LogLevel::kWarn, "pool: network {} lets containers reach each other ({} is not false)", name,
+    core::Log(core::LogLevel::kWarn,
+              "pool: network {} lets containers reach each other ({} is not false)", name,
               kIccOption);
   }
   return core::Ok();
@@ -42,11 +45,12 @@ std::string ReplicaNetworkName(const PoolOptions& options) {
 }
 
 docker::NetworkSpec ReplicaNetworkSpec(const std::string& name, const docker::Labels& labels) {
-  return docker::NetworkSpec{.name = name,
-                             .driver = "bridge",
-                             .labels = labels,
-                             .options = {{kIccOption, "false"},
-                                         {"com.docker.network.bridge.host_binding_ipv4", "127.0.0.1"}}};
+  return docker::NetworkSpec{
+      .name = name,
+      .driver = "bridge",
+      .labels = labels,
+      .options = {{kIccOption, "false"},
+                  {"com.docker.network.bridge.host_binding_ipv4", "127.0.0.1"}}};
 }
 
 core::Status EnsureReplicaNetwork(docker::DockerClient& docker, const std::string& name,
@@ -56,7 +60,8 @@ core::Status EnsureReplicaNetwork(docker::DockerClient& docker, const std::strin
   if (!info && info.error().code() == core::ErrorCode::kNotFound) {
     auto created = docker.CreateNetwork(ReplicaNetworkSpec(name, labels));
     if (created) {
-      core::Log(core::LogLevel::kInfo, "pool: created network {} ({})", name, created->substr(0, 12));
+      core::Log(core::LogLevel::kInfo, "pool: created network {} ({})", name,
+                created->substr(0, 12));
       return core::Ok();
     }
     if (created.error().code() != core::ErrorCode::kConflict) {

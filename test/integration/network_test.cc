@@ -6,6 +6,7 @@
 // nor gantryd's API; a `network: none` function reaches and resolves nothing. Every
 // container, image and network carries the test label.
 #include <arpa/inet.h>
+#include <fmt/format.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -17,8 +18,6 @@
 #include <fstream>
 #include <string>
 #include <thread>
-
-#include <fmt/format.h>
 
 #include "builder/bundle.h"
 #include "gantryd_support.h"
@@ -138,7 +137,8 @@ class HostServer {
 
 class Project {
  public:
-  explicit Project(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("network")) {
+  explicit Project(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("network")) {
     fs::create_directories(dir_ / "sh");
     fs::create_directories(dir_ / "py");
     std::ofstream(dir_ / "sh" / "handler.sh") << kFetch;
@@ -149,21 +149,24 @@ class Project {
     fs::remove_all(dir_, ignored);
   }
 
-  spec::FunctionSpec Fetch(const std::string& ns, const std::string& name, const std::string& extra = "",
+  spec::FunctionSpec Fetch(const std::string& ns, const std::string& name,
+                           const std::string& extra = "",
                            const std::string& scale = "{min: 0, max: 1}") {
-    return Write(ns, name, "  runtime: exec\n  command: [\"bash\", \"handler.sh\"]\n  source: ./sh\n" + extra,
+    return Write(ns, name,
+                 "  runtime: exec\n  command: [\"bash\", \"handler.sh\"]\n  source: ./sh\n" + extra,
                  scale);
   }
   spec::FunctionSpec Listener(const std::string& ns, const std::string& name) {
-    return Write(ns, name, "  runtime: python3\n  handler: handler.main\n  source: ./py\n", "{min: 0, max: 1}");
+    return Write(ns, name, "  runtime: python3\n  handler: handler.main\n  source: ./py\n",
+                 "{min: 0, max: 1}");
   }
 
  private:
   spec::FunctionSpec Write(const std::string& ns, const std::string& name, const std::string& body,
                            const std::string& scale) {
     fs::path manifest = dir_ / (name + ".yaml");
-    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
-                            << "\nspec:\n"
+    std::ofstream(manifest) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: "
+                            << name << "\nspec:\n"
                             << body << "  timeout: 30s\n  scale: " << scale << "\n";
     return LoadFunctionInto(ns, manifest);
   }
@@ -174,14 +177,17 @@ class Project {
 void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
   auto bundle = builder::MakeBundle(s);
   REQUIRE(bundle.ok());
-  Reply r = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(),
-                         *bundle, {"Content-Type: application/x-tar"});
+  Reply r = gantryd.Call(
+      "PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(), *bundle,
+      {"Content-Type: application/x-tar"});
   INFO(r.body << "\n" << gantryd.Log());
   REQUIRE((r.status == 201 || r.status == 200));
 }
 
-TEST_CASE("network: functions reach the host side of gantryd's network, resolve names, and not each other",
-          "[integration][network]") {
+TEST_CASE(
+    "network: functions reach the host side of gantryd's network, resolve names, and not each "
+    "other",
+    "[integration][network]") {
   TestEngine engine;
   StateDir state(engine);
   Project project(engine);
@@ -239,7 +245,7 @@ TEST_CASE("network: functions reach the host side of gantryd's network, resolve 
     CHECK(call("fetch", fmt::format("get=127.0.0.1:{}", gantryd.port())) == "unreachable\n");
   }
 
-  {  // network none: nothing to reach, nothing to resolve
+  {                                       // network none: nothing to reach, nothing to resolve
     CHECK(call("sealed", "") == "ok\n");  // it runs, and answers over its socket
     CHECK(call("sealed", target) == "unreachable\n");
     CHECK(host.accepted() == 1);  // only the fetch function's call above arrived
@@ -259,7 +265,8 @@ TEST_CASE("network: functions reach the host side of gantryd's network, resolve 
   }
 }
 
-TEST_CASE("network: a restarted gantryd adopts its network and its replicas on it", "[integration][network]") {
+TEST_CASE("network: a restarted gantryd adopts its network and its replicas on it",
+          "[integration][network]") {
   TestEngine engine;
   StateDir state(engine);
   Project project(engine);

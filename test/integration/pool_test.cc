@@ -85,6 +85,7 @@ PoolOptions Options(const TestEngine& engine, const RunDir& run_dir) {
   PoolOptions o;
   o.run_dir = run_dir.path;
   o.extra_labels = engine.labels();
+  o.network = engine.Name("net");  // the pool's own bridge (ICC off), removed with the test's objects
   o.control_interval = 200ms;
   return o;
 }
@@ -192,7 +193,7 @@ TEST_CASE("pool engine: concurrent calls to a cold function share one start and 
   auto info = engine.client().InspectContainer(warm->replica_id());
   REQUIRE(info.ok());
   CHECK(info->read_only_rootfs);
-  CHECK(info->network_mode == "none");
+  CHECK(info->network_mode == engine.Name("net"));  // the pool's network, made at Start
   CHECK(info->memory_bytes == d.memory_bytes);
   CHECK(info->pids_limit == d.pids_limit);
   CHECK(info->labels.at(kFunctionLabel) == "echo");
