@@ -269,7 +269,7 @@ TEST_CASE("A file named on the command line is always read, and must be a manife
   CHECK_FALSE(conventional.ok());
 }
 
-TEST_CASE("- reads standard input, with paths relative to the current directory",
+TEST_CASE("Standard input (-f -) is read, with paths relative to the current directory",
           "[manifest][loader]") {
   MemoryFileSystem fs;
   fs.AddFile("src/handler.py", "def main(e, c):\n    return e\n");
