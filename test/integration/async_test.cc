@@ -28,10 +28,6 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
 // Deploys an exec function running `command` (a YAML flow sequence) into the test's namespace.
 spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& dir,
                           const std::string& name, const std::string& command) {

@@ -32,16 +32,6 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
-std::string Bundle(const spec::FunctionSpec& s) {
-  auto b = builder::MakeBundle(s);
-  REQUIRE(b.ok());
-  return *b;
-}
-
 // Applies the function in `src` (its gantry.yaml), calls it four times at once, twice over
 // (cold handlers, then warm ones), and checks every round's four intervals overlap.
 void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::path& src,

@@ -23,6 +23,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "builder/bundle.h"
+#include "spec/function_spec.h"
 #include "support/engine.h"
 
 extern char** environ;
@@ -214,6 +216,18 @@ inline std::set<std::string> ContainersOf(TestEngine& engine, const std::string&
   std::set<std::string> ids;
   for (const auto& c : *list) ids.insert(c.id);
   return ids;
+}
+
+// The resource API path of a function.
+inline std::string FunctionPath(const spec::FunctionSpec& s) {
+  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
+}
+
+// The bundle `gantry apply` would upload for `s`.
+inline std::string Bundle(const spec::FunctionSpec& s) {
+  auto b = builder::MakeBundle(s);
+  REQUIRE(b.ok());
+  return *b;
 }
 
 // A state directory of its own for one test.

@@ -40,16 +40,6 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
-std::string Bundle(const spec::FunctionSpec& s) {
-  auto b = builder::MakeBundle(s);
-  REQUIRE(b.ok());
-  return *b;
-}
-
 TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, delete", "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);

@@ -107,10 +107,6 @@ class Project {
   fs::path dir_;
 };
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
 void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
   auto bundle = builder::MakeBundle(s);
   REQUIRE(bundle.ok());

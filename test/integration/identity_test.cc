@@ -56,16 +56,6 @@ class InstanceGuard {
   std::set<std::string> ids_;
 };
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
-std::string Bundle(const spec::FunctionSpec& s) {
-  auto b = builder::MakeBundle(s);
-  REQUIRE(b.ok());
-  return *b;
-}
-
 // A function `same` in namespace `ns`: an exec `cat` that says hello on stderr each call;
 // scale 1..2. `version` is a file of its source (another version: another image).
 spec::FunctionSpec SameFunction(const fs::path& dir, const std::string& ns,

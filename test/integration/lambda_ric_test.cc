@@ -80,16 +80,6 @@ constexpr const char* kHandler = R"(exports.handler = async (event, context) => 
 
 constexpr const char* kRicBin = "/var/task/node_modules/aws-lambda-ric/bin/index.mjs";
 
-std::string FunctionPath(const spec::FunctionSpec& s) {
-  return "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name();
-}
-
-std::string Bundle(const spec::FunctionSpec& s) {
-  auto b = builder::MakeBundle(s);
-  REQUIRE(b.ok());
-  return *b;
-}
-
 // Calls the function twice at once (each sleeping 1 s) and checks both were answered by
 // the client, with the Lambda context of `name`, and ran at the same time.
 void CheckLambdaFunction(Gantryd& gantryd, const std::string& name, const std::string& ns) {
