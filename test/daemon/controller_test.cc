@@ -136,7 +136,9 @@ struct Harness {
     pool = std::make_unique<pool::Pool>(docker, pool::PoolOptions{.run_dir = state_dir + "/run",
                                                                   .instance_id = "aaaa1111",
                                                                   .control_loop = false,
-                                                                  .watch_events = false});
+                                                                  .watch_events = false,
+                                                                  // A unit test mounts nothing.
+                                                                  .socket_dir_bytes = 0});
     options.state_dir = state_dir;
     options.identity = {"gantry.instance=aaaa1111"};
     controller = std::make_unique<Controller>(*store, *builder, *pool, docker, options);
