@@ -45,29 +45,11 @@ spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& 
   return fn;
 }
 
-// A POST whose path goes out exactly as written (curl would otherwise squash "/../").
+// An unauthenticated POST whose path goes out exactly as written (curl would otherwise
+// squash "/../").
 Reply RawPost(const Gantryd& gantryd, const std::string& path,
               std::vector<std::string> headers = {}, const std::string& body = "x") {
-  Reply r;
-  CURL* h = curl_easy_init();
-  std::string url = gantryd.url() + path;
-  curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
-  headers.push_back("Expect:");
-  curl_slist* list = nullptr;
-  for (const auto& hd : headers) list = curl_slist_append(list, hd.c_str());
-  curl_easy_setopt(h, CURLOPT_HTTPHEADER, list);
-  curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, AppendBody);
-  curl_easy_setopt(h, CURLOPT_WRITEDATA, &r.body);
-  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, AppendHeader);
-  curl_easy_setopt(h, CURLOPT_HEADERDATA, &r.headers);
-  curl_easy_setopt(h, CURLOPT_TIMEOUT, 60L);
-  if (curl_easy_perform(h) == CURLE_OK) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
-  curl_slist_free_all(list);
-  curl_easy_cleanup(h);
-  return r;
+  return gantryd.Call("POST", path, body, std::move(headers), /*auth=*/false);
 }
 
 // A TCP listener on 127.0.0.1 that answers each request it takes with `answer`.

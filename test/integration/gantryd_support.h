@@ -175,6 +175,7 @@ class Gantryd {
     CURL* h = curl_easy_init();
     std::string url = "http://127.0.0.1:" + std::to_string(port_) + path;
     curl_easy_setopt(h, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);  // the path goes out as written ("/../" too)
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method.c_str());
     if (!body.empty() || method == "POST" || method == "PUT") {
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, body.data());
@@ -228,6 +229,13 @@ inline std::string Bundle(const spec::FunctionSpec& s) {
   auto b = builder::MakeBundle(s);
   REQUIRE(b.ok());
   return *b;
+}
+
+// Applies `s` through the resource API and requires that it was created or configured.
+inline void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
+  Reply r = gantryd.Call("PUT", FunctionPath(s), Bundle(s), {"Content-Type: application/x-tar"});
+  INFO(r.body << "\n" << gantryd.Log());
+  REQUIRE((r.status == 201 || r.status == 200));
 }
 
 // A state directory of its own for one test.

@@ -107,14 +107,6 @@ class Project {
   fs::path dir_;
 };
 
-void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
-  auto bundle = builder::MakeBundle(s);
-  REQUIRE(bundle.ok());
-  Reply r = gantryd.Call("PUT", FunctionPath(s), *bundle, {"Content-Type: application/x-tar"});
-  INFO(r.body << "\n" << gantryd.Log());
-  REQUIRE((r.status == 201 || r.status == 200));
-}
-
 // Peak resident memory of a process (VmHWM, kB), or -1.
 long PeakRssKb(pid_t pid) {
   std::ifstream in("/proc/" + std::to_string(pid) + "/status");

@@ -174,16 +174,6 @@ class Project {
   fs::path dir_;
 };
 
-void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
-  auto bundle = builder::MakeBundle(s);
-  REQUIRE(bundle.ok());
-  Reply r = gantryd.Call(
-      "PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(), *bundle,
-      {"Content-Type: application/x-tar"});
-  INFO(r.body << "\n" << gantryd.Log());
-  REQUIRE((r.status == 201 || r.status == 200));
-}
-
 TEST_CASE(
     "network: functions reach the host side of gantryd's network, resolve names, and not each "
     "other",

@@ -60,16 +60,6 @@ class Project {
   fs::path dir_;
 };
 
-void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
-  auto bundle = builder::MakeBundle(s);
-  REQUIRE(bundle.ok());
-  Reply r = gantryd.Call(
-      "PUT", "/apis/gantry/v1/namespaces/" + s.namespace_name() + "/functions/" + s.name(), *bundle,
-      {"Content-Type: application/x-tar"});
-  INFO(r.body << "\n" << gantryd.Log());
-  REQUIRE((r.status == 201 || r.status == 200));
-}
-
 // What one call saw: the replica (its hostname) and the secret at both mount points.
 struct Seen {
   std::string replica;
