@@ -1,6 +1,10 @@
 #include "call.h"
 
+#include <algorithm>
+#include <charconv>
+#include <cstdint>
 #include <cstdio>
+#include <optional>
 
 namespace gantry::shim {
 
@@ -30,31 +34,46 @@ bool Call::Finish(HttpResponse response) {
   response.prepare_payload();
   Responder respond = std::move(respond_);
   respond_ = {};
+  // The slot is free before the answer is handed to the connection: a caller that sees it
+  // end and sends its next call at once must not be refused (issue 19).
+  RunOnFinished();
   respond(std::move(response));
-  if (on_finished_) {
-    auto fn = std::move(on_finished_);
-    on_finished_ = nullptr;
-    fn();
-  }
   return true;
+}
+
+void Call::RunOnFinished() {
+  if (!on_finished_) return;
+  auto fn = std::move(on_finished_);
+  on_finished_ = nullptr;
+  fn();
 }
 
 namespace {
 
 // Frames the body of a streamed response for the client (HTTP/1.1 chunks, or raw bytes
 // when the length is known or the connection closes at the end) and tells the call when
-// it is over.
+// it is over: before the end of the body is handed to the connection (the last of
+// `length` bytes, the last chunk, or the close), so the call's slot is free by the time
+// anyone can see the response end.
 class CallStream final : public ResponseStream {
  public:
   CallStream(std::shared_ptr<ResponseStream> raw, bool chunked, bool close_at_end,
-             std::function<void()> on_end)
-      : raw_(std::move(raw)), chunked_(chunked), close_at_end_(close_at_end), on_end_(std::move(on_end)) {}
+             std::optional<std::uint64_t> length, std::function<void()> on_end)
+      : raw_(std::move(raw)),
+        chunked_(chunked),
+        close_at_end_(close_at_end),
+        left_(length),
+        on_end_(std::move(on_end)) {}
   ~CallStream() override { End(false); }
 
   void Write(std::string bytes, std::function<void(bool ok)> done) override {
     if (ended_ || bytes.empty()) {
       done(!ended_);
       return;
+    }
+    if (left_) {
+      *left_ -= std::min<std::uint64_t>(*left_, bytes.size());
+      if (*left_ == 0) Over();  // these are the body's last bytes
     }
     if (chunked_) {
       char size[32];
@@ -68,6 +87,7 @@ class CallStream final : public ResponseStream {
   void End(bool ok) override {
     if (ended_) return;
     ended_ = true;
+    Over();
     if (ok && chunked_) {
       auto raw = raw_;
       bool close = close_at_end_;
@@ -75,17 +95,20 @@ class CallStream final : public ResponseStream {
     } else {
       raw_->End(ok && !close_at_end_);
     }
-    if (on_end_) {
-      auto fn = std::move(on_end_);
-      on_end_ = nullptr;
-      fn();
-    }
   }
 
  private:
+  void Over() {
+    if (!on_end_) return;
+    auto fn = std::move(on_end_);
+    on_end_ = nullptr;
+    fn();
+  }
+
   std::shared_ptr<ResponseStream> raw_;
   bool chunked_;
   bool close_at_end_;
+  std::optional<std::uint64_t> left_;  // body bytes still to come, when the length is known
   std::function<void()> on_end_;
   bool ended_ = false;
 };
@@ -100,6 +123,13 @@ std::shared_ptr<ResponseStream> Call::StartStream(http::response_header<> head) 
   if (!raw) return nullptr;
   finished_ = true;
   streaming_ = true;
+  std::optional<std::uint64_t> length;
+  if (auto field = head.find(http::field::content_length); field != head.end()) {
+    std::uint64_t value = 0;
+    auto text = field->value();
+    auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+    if (error == std::errc() && end == text.data() + text.size()) length = value;
+  }
   bool has_length = head.find(http::field::content_length) != head.end();
   bool http11 = respond_.version >= 11;
   bool chunked = !has_length && http11;
@@ -125,7 +155,8 @@ std::shared_ptr<ResponseStream> Call::StartStream(http::response_header<> head) 
   }
   text += "\r\n";
   respond_ = {};
-  auto stream = std::make_shared<CallStream>(raw, chunked, close_at_end, std::move(on_finished_));
+  auto stream =
+      std::make_shared<CallStream>(raw, chunked, close_at_end, length, std::move(on_finished_));
   on_finished_ = nullptr;
   raw->Write(std::move(text), [](bool) {});
   return stream;

@@ -36,16 +36,21 @@ class Call {
   // Starts a streamed answer with the function's response head (X-Call-Id added): the
   // body follows through the returned stream, chunked unless the head has a
   // Content-Length. The call counts as answered from now on (no 504 any more), but as in
-  // flight until the stream ends. Returns null if the call was already answered or the
-  // connection can't stream.
+  // flight until the stream is over (its last bytes written, or End). Returns null if the
+  // call was already answered or the connection can't stream.
   std::shared_ptr<ResponseStream> StartStream(
       boost::beast::http::response_header<> head);
   bool streaming() const { return streaming_; }
 
-  // Runs once when the call is done, whoever answers it (the shim counts it out).
+  // Runs once when the call is done, whoever answers it (the shim counts it out): before
+  // the end of the answer is handed to the connection (the whole response, a streamed
+  // body's last bytes or last chunk, or the close that cuts it off), so a caller that sees
+  // the answer end and calls again at once finds the slot free.
   void OnFinished(std::function<void()> fn) { on_finished_ = std::move(fn); }
 
  private:
+  void RunOnFinished();
+
   std::string id_;
   HttpRequest request_;
   RequestMeta meta_;

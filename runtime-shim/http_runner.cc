@@ -264,7 +264,11 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
 }
 
 void HttpRunner::Done(const std::shared_ptr<Exchange>& exchange) {
-  active_.erase(exchange->call->id());
+  // A streamed body's call is over with its last bytes (before this): a new call may have
+  // taken its id meanwhile.
+  if (auto it = active_.find(exchange->call->id()); it != active_.end() && it->second == exchange) {
+    active_.erase(it);
+  }
   bool keep = exchange->parser->keep_alive();
   if (exchange->stream) {
     exchange->stream->End(true);
