@@ -1,0 +1,159 @@
+// No spurious 429 at full concurrency (issue 19; CTest label "integration"): a real shim in
+// a container with max in-flight 64 is called over 64 kept-alive connections, each making
+// its calls one after the other -- directly, and through the real gateway with a backend
+// that hands out 64 slots the way gantryd's pool does (a slot is given back when the
+// answer is relayed, and goes to the next waiting call at once). Nobody ever has more than
+// 64 calls open, so every call must be answered 2xx: not one 429. Each run stops by itself
+// after its calls (or a generous time bound); no assertion on wall-clock time.
+#include <catch2/catch.hpp>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <string>
+
+#include "gateway/gateway.h"
+#include "shim_load.h"
+#include "shim_support.h"
+#include "support/engine.h"
+
+namespace gantry::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+constexpr int kConnections = 64;
+// The bound on one run: far above what its calls take (a few seconds each).
+constexpr auto kMaxTime = std::chrono::milliseconds(240'000);
+
+// "/" answers a few bytes; "/big" 70,000 with a Content-Length, which the shim relays
+// streamed (over its 64 KiB buffer), so its slot is freed with the last bytes of the body.
+const char kServer[] =
+    "const http = require('http');\n"
+    "const big = Buffer.alloc(70000, 'x');\n"
+    "http.createServer((req, res) => {\n"
+    "  req.resume();\n"
+    "  req.on('end', () => {\n"
+    "    if (req.url === '/big') { res.setHeader('Content-Length', big.length); res.end(big); return; }\n"
+    "    res.end('ok');\n"
+    "  });\n"
+    "}).listen(8080, '127.0.0.1');\n";
+
+std::vector<std::string> ShimEnv(std::vector<std::string> env) {
+  env.push_back("GANTRY_MAX_INFLIGHT=" + std::to_string(kConnections));
+  env.push_back("GANTRY_TIMEOUT=60s");
+  return env;
+}
+
+bench::LoadResult Load(const bench::LoadTarget& target, const std::string& path, int64_t calls) {
+  bench::LoadOptions options;
+  options.concurrency = kConnections;
+  options.requests = calls;
+  options.max_time = kMaxTime;
+  options.method = "GET";
+  options.target = path;
+  options.body.clear();
+  auto result = bench::RunLoad(target, options);
+  std::printf("%s %s: %s\n", target.unix_path.empty() ? "gateway" : "direct", path.c_str(),
+              bench::FormatResult(result).c_str());
+  return result;
+}
+
+// Every call answered 2xx (a 429 or any other failure shows as first_error).
+void CheckAllAnswered(const bench::LoadResult& result, int64_t calls) {
+  INFO("first failure: " << result.first_error);
+  CHECK(result.failed == 0);
+  CHECK(result.ok == calls);
+}
+
+TEST_CASE("shim http: 64 kept-alive connections at max in-flight 64 get no 429",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, "gantry/node:bookworm", {{"server.js", kServer, 0644}},
+                     ShimEnv({"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js",
+                              "GANTRY_UPSTREAM=127.0.0.1:8080"}));
+  REQUIRE(shim.WaitReady());
+  bench::LoadTarget target;
+  target.unix_path = shim.socket_path();
+  CheckAllAnswered(Load(target, "/", 10'000), 10'000);
+  CheckAllAnswered(Load(target, "/big", 2'000), 2'000);
+}
+
+TEST_CASE("shim exec: 64 kept-alive connections at max in-flight 64 get no 429",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, "gantry/base:bookworm", {},
+                     ShimEnv({"GANTRY_MODE=exec", "GANTRY_COMMAND=echo ok"}));
+  REQUIRE(shim.WaitReady());
+  bench::LoadTarget target;
+  target.unix_path = shim.socket_path();
+  CheckAllAnswered(Load(target, "/", 2'000), 2'000);
+}
+
+// gantryd's pool in miniature: `slots` leases of one replica; a call beyond them waits, and
+// a lease given back goes to the longest waiting call. Thread-safe.
+class SlotBackend final : public gateway::InvokeBackend {
+ public:
+  SlotBackend(std::string socket, int slots) : socket_(std::move(socket)), free_(slots) {}
+
+  void Resolve(const std::string&, const std::string&, gateway::ResolveCallback done) override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (free_ == 0) {
+        waiting_.push_back(std::move(done));
+        return;
+      }
+      --free_;
+    }
+    done(MakeTarget());
+  }
+
+ private:
+  gateway::Target MakeTarget() {
+    gateway::Target target;
+    target.unix_socket = socket_;
+    target.timeout = 60s;
+    target.replica = "r1";
+    target.release = [this](bool, const std::string&) { Release(); };
+    return target;
+  }
+  void Release() {
+    gateway::ResolveCallback next;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (waiting_.empty()) {
+        ++free_;
+        return;
+      }
+      next = std::move(waiting_.front());
+      waiting_.pop_front();
+    }
+    next(MakeTarget());
+  }
+
+  const std::string socket_;
+  std::mutex mu_;
+  int free_;                                       // guarded by mu_
+  std::deque<gateway::ResolveCallback> waiting_;  // guarded by mu_
+};
+
+TEST_CASE("shim http through the gateway: 64 callers on 64 slots get no 429",
+          "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, "gantry/node:bookworm", {{"server.js", kServer, 0644}},
+                     ShimEnv({"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js",
+                              "GANTRY_UPSTREAM=127.0.0.1:8080"}));
+  REQUIRE(shim.WaitReady());
+  SlotBackend backend(shim.socket_path(), kConnections);
+  gateway::GatewayOptions options;
+  options.listen = "127.0.0.1:0";
+  options.auth_disabled = true;
+  gateway::Gateway gw(options, backend, {});
+  REQUIRE(gw.Start().ok());
+  bench::LoadTarget target;
+  target.port = static_cast<unsigned short>(gw.port());
+  CheckAllAnswered(Load(target, "/function/fn", 10'000), 10'000);
+  CheckAllAnswered(Load(target, "/function/fn/big", 2'000), 2'000);
+}
+
+}  // namespace
+}  // namespace gantry::testing
