@@ -33,7 +33,11 @@ const char kServer[] =
     "http.createServer((req, res) => {\n"
     "  req.resume();\n"
     "  req.on('end', () => {\n"
-    "    if (req.url === '/big') { res.setHeader('Content-Length', big.length); res.end(big); return; }\n"
+    "    if (req.url === '/big') {\n"
+    "      res.setHeader('Content-Length', big.length);\n"
+    "      res.end(big);\n"
+    "      return;\n"
+    "    }\n"
     "    res.end('ok');\n"
     "  });\n"
     "}).listen(8080, '127.0.0.1');\n";
@@ -132,7 +136,7 @@ class SlotBackend final : public gateway::InvokeBackend {
 
   const std::string socket_;
   std::mutex mu_;
-  int free_;                                       // guarded by mu_
+  int free_;                                      // guarded by mu_
   std::deque<gateway::ResolveCallback> waiting_;  // guarded by mu_
 };
 
