@@ -1,8 +1,9 @@
 // No spurious 429 at full concurrency (issue 19; CTest label "integration"): a real shim in
 // a container with max in-flight 64 is called over 64 kept-alive connections, each making
-// its calls one after the other -- directly, and through the real gateway with a backend
-// that hands out 64 slots the way gantryd's pool does (a slot is given back when the
-// answer is relayed, and goes to the next waiting call at once). Nobody ever has more than
+// its calls one after the other -- directly, through the real gateway with a backend that
+// hands out 64 slots the way gantryd's pool does (a slot is given back when the answer is
+// relayed, and goes to the next waiting call at once), and through a real gantryd with a
+// function at `concurrency: 64`. Nobody ever has more than
 // 64 calls open, so every call must be answered 2xx: not one 429. Each run stops by itself
 // after its calls (or a generous time bound); no assertion on wall-clock time.
 #include <catch2/catch.hpp>
@@ -11,10 +12,12 @@
 #include <mutex>
 #include <string>
 
+#include "gantryd_support.h"
 #include "gateway/gateway.h"
 #include "shim_load.h"
 #include "shim_support.h"
 #include "support/engine.h"
+#include "support/examples.h"
 
 namespace gantry::testing {
 namespace {
@@ -157,6 +160,27 @@ TEST_CASE("shim http through the gateway: 64 callers on 64 slots get no 429",
   target.port = static_cast<unsigned short>(gw.port());
   CheckAllAnswered(Load(target, "/function/fn", 10'000), 10'000);
   CheckAllAnswered(Load(target, "/function/fn/big", 2'000), 2'000);
+}
+
+// From zero, as examples/echo is deployed (scale max 4): the first calls wait for the
+// replica's start, then up to 64 go in at once.
+TEST_CASE("gantryd: 64 connections to a function at concurrency 64 get no 429",
+          "[integration][shim]") {
+  TestEngine engine;
+  StateDir state(engine);
+  fs::path src = state.path() / "echo64";
+  fs::create_directories(src);
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: echo64\n"
+         "spec:\n  runtime: exec\n  command: [\"cat\"]\n  concurrency: 64\n"
+         "  scale: {min: 0, max: 4}\n";
+  auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
+  Gantryd gantryd(engine, state.path());
+  Deploy(gantryd, fn);
+  std::string invoke = "/function/echo64." + engine.value();
+  bench::LoadTarget target;
+  target.port = static_cast<unsigned short>(gantryd.port());
+  CheckAllAnswered(Load(target, invoke, 10'000), 10'000);
 }
 
 }  // namespace
