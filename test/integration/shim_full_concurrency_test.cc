@@ -3,9 +3,9 @@
 // its calls one after the other -- directly, through the real gateway with a backend that
 // hands out 64 slots the way gantryd's pool does (a slot is given back when the answer is
 // relayed, and goes to the next waiting call at once), and through a real gantryd with a
-// function at `concurrency: 64`. Nobody ever has more than
-// 64 calls open, so every call must be answered 2xx: not one 429. Each run stops by itself
-// after its calls (or a generous time bound); no assertion on wall-clock time.
+// function at `concurrency: 64`. Nobody ever has more than 64 calls open, so every call
+// must be answered 2xx: not one 429. Each run stops by itself after its calls (or a
+// generous time bound); no assertion on wall-clock time.
 #include <catch2/catch.hpp>
 #include <condition_variable>
 #include <deque>
