@@ -19,7 +19,9 @@ using LogLevel = core::LogLevel;
 
 constexpr std::chrono::milliseconds kAdoptProbeLimit{2'000};
 
-std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+std::string Key(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
 
 }  // namespace
 
@@ -70,9 +72,9 @@ core::Result<std::vector<AdoptedReplica>> AdoptOrRemoveContainers(
       } else {
         replica->endpoint.unix_socket = replica->paths.SocketPath();
       }
-      adopt = adopt && lifecycle.probe().WaitReady(replica->endpoint,
-                                                   std::min(kAdoptProbeLimit, options.ready_timeout),
-                                                   [&] { return lifecycle.stopping(); });
+      adopt = adopt && lifecycle.probe().WaitReady(
+                           replica->endpoint, std::min(kAdoptProbeLimit, options.ready_timeout),
+                           [&] { return lifecycle.stopping(); });
     }
     if (adopt) {
       replica->state = ReplicaState::kReady;

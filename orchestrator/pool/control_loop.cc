@@ -21,7 +21,9 @@ using LogLevel = core::LogLevel;
 ControlLoop::ControlLoop(FunctionTable& functions, ReplicaLifecycle& lifecycle)
     : functions_(functions), lifecycle_(lifecycle) {}
 
-ControlLoop::~ControlLoop() { StopThread(); }
+ControlLoop::~ControlLoop() {
+  StopThread();
+}
 
 void ControlLoop::StartThread() {
   if (!thread_.joinable()) thread_ = std::thread([this] { Loop(); });
@@ -152,9 +154,8 @@ void ControlLoop::HealthCheck() {
       endpoint = replica->endpoint;
     }
     const auto& r = replica;
-    auto healthy = lifecycle_.probe().WaitReady(endpoint, kHealthProbeLimit, [&] {
-      return r->abandoned.load() || lifecycle_.stopping();
-    });
+    auto healthy = lifecycle_.probe().WaitReady(
+        endpoint, kHealthProbeLimit, [&] { return r->abandoned.load() || lifecycle_.stopping(); });
     Deferred deferred;
     {
       std::lock_guard<std::mutex> lock(fn->mu);

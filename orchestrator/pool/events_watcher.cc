@@ -14,7 +14,9 @@ using LogLevel = core::LogLevel;
 EventsWatcher::EventsWatcher(ReplicaLifecycle& lifecycle, std::function<void()> on_death)
     : lifecycle_(lifecycle), on_death_(std::move(on_death)) {}
 
-EventsWatcher::~EventsWatcher() { Stop(); }
+EventsWatcher::~EventsWatcher() {
+  Stop();
+}
 
 void EventsWatcher::Start() {
   if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
@@ -49,9 +51,9 @@ void EventsWatcher::OnEvent(const docker::Event& event) {
       return;
     }
     auto code = event.attributes.find("exitCode");
-    std::string reason = fmt::format(
-        "container exited (code {}){}", code == event.attributes.end() ? "?" : code->second,
-        replica->out_of_memory ? " after running out of memory" : "");
+    std::string reason = fmt::format("container exited (code {}){}",
+                                     code == event.attributes.end() ? "?" : code->second,
+                                     replica->out_of_memory ? " after running out of memory" : "");
     lifecycle_.MarkDeadLocked(*fn, replica, reason, deferred);
   }
   RunDeferred(deferred);

@@ -159,8 +159,7 @@ void FunctionReplicas::ExpireWaitersLocked(SteadyTime now, Deferred& deferred) {
     core::Error error = core::Error::Timeout(
         fmt::format("no free replica of {} within {} ms ({} calls queued, {} starting)", key,
                     deployment.queue_timeout.count(), queue.size(), ActiveLocked()));
-    deferred.push_back(
-        [done = std::move(it->done), error] { done(core::Result<Lease>(error)); });
+    deferred.push_back([done = std::move(it->done), error] { done(core::Result<Lease>(error)); });
     it = queue.erase(it);
   }
 }

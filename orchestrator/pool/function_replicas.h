@@ -48,7 +48,7 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   std::condition_variable changed;  // a replica started, failed or went away
 
   // guarded by mu:
-  Deployment deployment;  // the current generation
+  Deployment deployment;                                     // the current generation
   std::map<std::string, std::shared_ptr<Replica>> replicas;  // by key, every generation
   std::deque<Waiter> queue;
   autoscaler::ConcurrencyWindow window;
@@ -59,7 +59,7 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   int desired = 0;            // the last decided replica count
   std::optional<int> manual;  // Scale() holds this count until manual_until
   core::SteadyTime manual_until{};
-  int start_failures = 0;        // in a row; reset by a replica getting ready
+  int start_failures = 0;          // in a row; reset by a replica getting ready
   core::SteadyTime retry_after{};  // no new start before this after failures
   std::mt19937_64 rng;             // replica keys
 

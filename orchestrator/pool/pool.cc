@@ -24,7 +24,9 @@ using LogLevel = core::LogLevel;
 
 constexpr milliseconds kClockPoll{50};  // how often a blocked Apply/Remove reads the clock again
 
-std::string Key(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+std::string Key(const std::string& ns, const std::string& name) {
+  return ns + "/" + name;
+}
 
 }  // namespace
 
@@ -102,8 +104,8 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
   fs::create_directories(options.run_dir, ec);
   if (ec) return core::Error::Internal(fmt::format("create {}: {}", options.run_dir, ec.message()));
 
-  if (auto s = EnsureReplicaNetwork(lifecycle_->docker(), lifecycle_->network(),
-                                    lifecycle_->labels());
+  if (auto s =
+          EnsureReplicaNetwork(lifecycle_->docker(), lifecycle_->network(), lifecycle_->labels());
       !s) {
     return s.error().WithContext("pool start");
   }
@@ -249,8 +251,8 @@ core::Status PoolCore::Remove(const std::string& ns, const std::string& name) {
     std::unique_lock<std::mutex> lock(fn->mu);
     // Calls in flight finish (within the function's timeout); then the rest is forced.
     auto empty = [&] { return fn->replicas.empty() || lifecycle_->stopping(); };
-    SteadyTime deadline = lifecycle_->clock().Now() + grace +
-                          lifecycle_->options().ready_timeout + std::chrono::seconds(5);
+    SteadyTime deadline = lifecycle_->clock().Now() + grace + lifecycle_->options().ready_timeout +
+                          std::chrono::seconds(5);
     if (!WaitUntilLocked(*fn, lock, deadline, empty)) {
       auto replicas = fn->replicas;
       for (const auto& [k, r] : replicas) {
@@ -285,8 +287,7 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   }
   SteadyTime now = lifecycle_->clock().Now();
   fn->manual = replicas;
-  fn->manual_until =
-      now + std::max(d.idle_timeout, lifecycle_->options().control_interval * 2);
+  fn->manual_until = now + std::max(d.idle_timeout, lifecycle_->options().control_interval * 2);
   fn->desired = replicas;
   int active = fn->ActiveLocked();
   for (int n = active; n < replicas; ++n) lifecycle_->StartReplicaLocked(*fn);
@@ -415,7 +416,9 @@ const std::string& Lease::replica_id() const {
   return state_ ? state_->replica_id : kNone;
 }
 
-bool Lease::cold_start() const { return state_ && state_->cold; }
+bool Lease::cold_start() const {
+  return state_ && state_->cold;
+}
 
 std::chrono::milliseconds Lease::timeout() const {
   return state_ ? state_->timeout : kDefaultCallTimeout;
@@ -429,11 +432,19 @@ void Lease::Fail(const std::string& reason) {
 
 Pool::Pool(docker::DockerClient& docker, PoolOptions options)
     : core_(std::make_shared<detail::PoolCore>(docker, std::move(options))) {}
-Pool::~Pool() { Stop(); }
+Pool::~Pool() {
+  Stop();
+}
 
-core::Status Pool::Start(const std::vector<Deployment>& current) { return core_->Start(current); }
-void Pool::Stop() { core_->Stop(); }
-core::Status Pool::Apply(const Deployment& deployment) { return core_->Apply(deployment); }
+core::Status Pool::Start(const std::vector<Deployment>& current) {
+  return core_->Start(current);
+}
+void Pool::Stop() {
+  core_->Stop();
+}
+core::Status Pool::Apply(const Deployment& deployment) {
+  return core_->Apply(deployment);
+}
 core::Status Pool::Remove(const std::string& ns, const std::string& name) {
   return core_->Remove(ns, name);
 }
@@ -450,8 +461,14 @@ void Pool::Acquire(const std::string& ns, const std::string& name, AcquireCallba
 core::Result<FunctionStatus> Pool::Describe(const std::string& ns, const std::string& name) const {
   return core_->Describe(ns, name);
 }
-std::vector<FunctionStatus> Pool::List() const { return core_->List(); }
-void Pool::Reconcile() { core_->Reconcile(); }
-void Pool::Flush() { core_->Flush(); }
+std::vector<FunctionStatus> Pool::List() const {
+  return core_->List();
+}
+void Pool::Reconcile() {
+  core_->Reconcile();
+}
+void Pool::Flush() {
+  core_->Flush();
+}
 
 }  // namespace gantry::pool

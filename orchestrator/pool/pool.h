@@ -18,7 +18,7 @@
 
 namespace gantry::pool {
 
-class ReadinessProbe;  // readiness.h
+class ReadinessProbe;    // readiness.h
 class ReplicaLifecycle;  // replica_lifecycle.h: hands out leases
 namespace detail {
 class PoolCore;  // pool_core.h
@@ -44,8 +44,9 @@ struct Deployment {
   // The shim serves the image the Lambda Runtime API: the replica gets the Lambda
   // environment (function name, version = generation, memory size).
   bool runtime_api = false;
-  std::map<std::string, std::string> secrets;  // name -> value; mounted read-only at
-                                               // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>
+  // name -> value; mounted read-only at /var/gantry/secrets/<name> and
+  // /var/openfaas/secrets/<name>
+  std::map<std::string, std::string> secrets;
   NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0
   int64_t memory_bytes = kDefaultMemoryBytes;
   int64_t nano_cpus = kDefaultNanoCpus;
@@ -55,10 +56,12 @@ struct Deployment {
   int max_replicas = kDefaultMaxReplicas;
   std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;
   std::chrono::milliseconds timeout = kDefaultCallTimeout;  // per call (the shim enforces it too)
-  int64_t max_body_bytes = kDefaultMaxBodyBytes;  // request body limit the shim enforces (413 beyond);
-                                      // the gateway's own limit, so the two agree
-  int max_queue = kDefaultMaxQueue;                  // waiting calls beyond this: kUnavailable -> 429
-  std::chrono::milliseconds queue_timeout = kDefaultQueueTimeout;  // no slot within this: kTimeout -> 503
+  // Request body limit the shim enforces (413 beyond); the gateway's own limit, so the two
+  // agree.
+  int64_t max_body_bytes = kDefaultMaxBodyBytes;
+  int max_queue = kDefaultMaxQueue;  // waiting calls beyond this: kUnavailable -> 429
+  // No slot within this: kTimeout -> 503.
+  std::chrono::milliseconds queue_timeout = kDefaultQueueTimeout;
 };
 
 // How to reach a replica: its shim's unix socket, or 127.0.0.1:port for images serving HTTP.
@@ -74,10 +77,10 @@ struct Endpoint {
 // slot counts against its concurrency, so no other call gets it. Scaling down and new
 // generations never take the replica away under the call (a draining replica goes after
 // its last lease); it can still die (events, health check, Fail, or Remove cutting calls
-// past the function's timeout), and the call then fails on it. A
-// Lease may outlive the Pool. A call that finds the replica broken calls Fail(): the
-// replica is marked dead at once, never leased again, and replaced. Not thread-safe (one
-// call holds it); distinct leases may be used and dropped on any threads.
+// past the function's timeout), and the call then fails on it. A Lease may outlive the
+// Pool. A call that finds the replica broken calls Fail(): the replica is marked dead at
+// once, never leased again, and replaced. Not thread-safe (one call holds it); distinct
+// leases may be used and dropped on any threads.
 class Lease {
  public:
   Lease() = default;
@@ -86,8 +89,8 @@ class Lease {
   ~Lease();
 
   const Endpoint& endpoint() const;
-  const std::string& replica_id() const;  // the container id
-  bool cold_start() const;                // this call waited for a replica to start
+  const std::string& replica_id() const;      // the container id
+  bool cold_start() const;                    // this call waited for a replica to start
   std::chrono::milliseconds timeout() const;  // the function's call timeout
   void Fail(const std::string& reason);
 
@@ -117,7 +120,7 @@ struct FunctionStatus {
   int64_t generation = 0;
   int ready = 0;
   int starting = 0;
-  int queued = 0;     // calls waiting for a slot
+  int queued = 0;  // calls waiting for a slot
   int in_flight = 0;
   std::vector<ReplicaStatus> replicas;
   std::string last_error;
@@ -125,8 +128,8 @@ struct FunctionStatus {
 };
 
 struct PoolOptions {
-  std::string run_dir = kDefaultRunDir;    // per-replica socket directories live here
-  docker::Labels extra_labels;                  // put on every container (tests: gantry.test)
+  std::string run_dir = kDefaultRunDir;  // per-replica socket directories live here
+  docker::Labels extra_labels;           // put on every container (tests: gantry.test)
   // The gantryd instance owning this pool: every container carries gantry.instance=<id>
   // (set on the container, so it overrides whatever an image says) and the pool lists,
   // adopts, removes and follows events of only containers carrying it. Empty: no instance
@@ -140,15 +143,17 @@ struct PoolOptions {
   // nothing created (a pool alone in tests).
   std::string network;
   std::chrono::milliseconds ready_timeout = kDefaultReadyTimeout;
-  std::chrono::milliseconds control_interval = kDefaultControlInterval;  // autoscaler / reconcile period
+  // The autoscaler / reconcile period.
+  std::chrono::milliseconds control_interval = kDefaultControlInterval;
   // Added by the implementation (defaults are what gantryd wants):
-  core::Clock* clock = nullptr;      // null: the system's steady clock; tests: a ManualClock
-  ReadinessProbe* probe = nullptr;   // null: HTTP over the shim's socket / the published port
-  bool control_loop = true;          // false: no control thread; the owner calls Reconcile()
-  bool watch_events = true;          // follow the engine's die/oom events
-  int workers = kDefaultWorkers;                // container starts and removals running at once
-  int stop_timeout_seconds = kDefaultStopTimeoutSeconds;      // SIGTERM grace before the engine kills a replica
-  int secrets_uid = kDefaultSecretsUid;           // owner of secret files (the templates' user)
+  core::Clock* clock = nullptr;     // null: the system's steady clock; tests: a ManualClock
+  ReadinessProbe* probe = nullptr;  // null: HTTP over the shim's socket / the published port
+  bool control_loop = true;         // false: no control thread; the owner calls Reconcile()
+  bool watch_events = true;         // follow the engine's die/oom events
+  int workers = kDefaultWorkers;    // container starts and removals running at once
+  int stop_timeout_seconds =
+      kDefaultStopTimeoutSeconds;        // SIGTERM grace before the engine kills a replica
+  int secrets_uid = kDefaultSecretsUid;  // owner of secret files (the templates' user)
   // Each shim replica's socket directory (the only host path a function can write) is a
   // tmpfs of this many bytes that gantryd mounts (needs root: a replica fails to start with
   // a clear error otherwise). 0: a plain directory on the state disk, unbounded (tests).
@@ -222,8 +227,8 @@ class Pool {
   //    the control loop), with a Lease once a slot frees or a replica started for the queue
   //    gets ready (cold_start() true then);
   //  - or with an error (on the calling thread when known at the call, else on the thread
-//    that decides it: a pool thread, or the one calling Remove or Stop): kNotFound (no
-//    such function, or removed while waiting),
+  //    that decides it: a pool thread, or the one calling Remove or Stop): kNotFound (no
+  //    such function, or removed while waiting),
   //    kUnavailable (max_queue calls already wait: 429; or the pool is stopping), kTimeout
   //    (no slot within queue_timeout: 503), kInternal (its replicas fail to start, with the
   //    reason; also at once while the start back-off lasts and no replica is live).

@@ -163,7 +163,8 @@ void ReplicaLifecycle::ReplenishLocked(FunctionReplicas& fn, SteadyTime now) {
   if (fn.removed || stopping_) return;
   EnsureCapacityLocked(fn, now);
   if (now < fn.retry_after) return;
-  int target = std::min(std::max(fn.deployment.min_replicas, fn.desired), fn.deployment.max_replicas);
+  int target =
+      std::min(std::max(fn.deployment.min_replicas, fn.desired), fn.deployment.max_replicas);
   for (int n = fn.ActiveLocked(); n < target; ++n) StartReplicaLocked(fn);
 }
 

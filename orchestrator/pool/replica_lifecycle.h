@@ -72,7 +72,8 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   // thread, never the dropping one, which may hold its own locks that the next call's
   // callback takes too); a draining replica with no call left is retired. Takes only
   // fn's lock.
-  void Release(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica);
+  void Release(const std::shared_ptr<FunctionReplicas>& fn,
+               const std::shared_ptr<Replica>& replica);
   // A call found the replica broken: dead at once, replaced. Takes only fn's lock.
   void Fail(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica,
             const std::string& reason);
@@ -105,11 +106,12 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   std::shared_ptr<Lease::State> LeaseStateLocked(FunctionReplicas& fn, bool cold,
                                                  core::SteadyTime now);
   void StartFailedLocked(FunctionReplicas& fn, const std::string& reason, Deferred& deferred);
-  void StartTask(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica,
-                 const Deployment& d);
-  void EndStart(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica,
-                std::optional<core::Error> error);
-  void RetireTask(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica);
+  void StartTask(const std::shared_ptr<FunctionReplicas>& fn,
+                 const std::shared_ptr<Replica>& replica, const Deployment& d);
+  void EndStart(const std::shared_ptr<FunctionReplicas>& fn,
+                const std::shared_ptr<Replica>& replica, std::optional<core::Error> error);
+  void RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
+                  const std::shared_ptr<Replica>& replica);
   void Register(const std::string& id, const std::shared_ptr<FunctionReplicas>& fn,
                 const std::shared_ptr<Replica>& replica);
   void Unregister(const std::string& id, const std::shared_ptr<Replica>& replica);

@@ -3,9 +3,9 @@
 // in-memory engine (FakeDockerClient), a hand-driven clock and a probe the test steers.
 #include "pool/control_loop.h"
 
-#include <catch2/catch.hpp>
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -71,8 +71,8 @@ struct Parts {
 
   // A function with `ready` replicas started and ready.
   std::shared_ptr<FunctionReplicas> AddFunction(const Deployment& d, int ready) {
-    auto fn = functions.Insert(
-        std::make_shared<FunctionReplicas>(d.namespace_name + "/" + d.name, d));
+    auto fn =
+        functions.Insert(std::make_shared<FunctionReplicas>(d.namespace_name + "/" + d.name, d));
     {
       std::lock_guard<std::mutex> lock(fn->mu);
       for (int i = 0; i < ready; ++i) REQUIRE(lifecycle->StartReplicaLocked(*fn) != nullptr);
@@ -139,8 +139,8 @@ TEST_CASE("control loop: a ready replica failing its health checks in a row is r
   REQUIRE(ready.size() == 1);
   CHECK(ready[0]->id != old_id);
   CHECK_FALSE(p.docker.Find(old_id).has_value());
-  CHECK_THAT(p.LastError(*fn), Catch::Contains("health check failed") &&
-                                   Catch::Contains("did not answer"));
+  CHECK_THAT(p.LastError(*fn),
+             Catch::Contains("health check failed") && Catch::Contains("did not answer"));
   CHECK(p.docker.CountCalls("CreateContainer") == 2);
 }
 
