@@ -19,7 +19,8 @@ EventsWatcher::~EventsWatcher() {
 }
 
 void EventsWatcher::Start() {
-  if (!thread_.joinable()) thread_ = std::jthread([this](std::stop_token stop) { Loop(stop); });
+  if (!thread_.joinable())
+    thread_ = std::jthread([this](const std::stop_token& stop) { Loop(stop); });
 }
 
 void EventsWatcher::Stop() {
@@ -60,7 +61,7 @@ void EventsWatcher::OnEvent(const docker::Event& event) {
   if (on_death_) on_death_();
 }
 
-void EventsWatcher::Loop(std::stop_token stop) {
+void EventsWatcher::Loop(const std::stop_token& stop) {
   docker::EventsOptions options;
   options.labels = lifecycle_.Selector();
   options.types = {"container"};

@@ -26,7 +26,7 @@ class EventsWatcher {
   void OnEvent(const docker::Event& event);
 
  private:
-  void Loop(std::stop_token stop);
+  void Loop(const std::stop_token& stop);
 
   ReplicaLifecycle& lifecycle_;
   std::function<void()> on_death_;

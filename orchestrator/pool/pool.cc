@@ -31,7 +31,7 @@ std::string Key(const std::string& ns, const std::string& name) {
 }  // namespace
 
 PoolCore::PoolCore(docker::DockerClient& docker, PoolOptions options)
-    : lifecycle_(std::make_shared<ReplicaLifecycle>(docker, options)),
+    : lifecycle_(std::make_shared<ReplicaLifecycle>(docker, std::move(options))),
       control_(functions_, *lifecycle_),
       events_(*lifecycle_, [this] { control_.Wake(); }) {}
 
@@ -49,45 +49,45 @@ bool PoolCore::WaitUntilLocked(FunctionReplicas& fn, std::unique_lock<std::mutex
 
 void PoolCore::Acquire(const std::string& ns, const std::string& name, AcquireCallback done) {
   const std::string key = Key(ns, name);
-  std::optional<Lease> lease;
-  std::optional<core::Error> error;
+  std::optional<core::Result<Lease>> answer;
   bool first_waiter = false;
   std::shared_ptr<FunctionReplicas> fn = functions_.Find(key);
   if (fn == nullptr) {
-    error = core::Error::NotFound(fmt::format("function {} not found", key));
+    answer.emplace(core::Error::NotFound(fmt::format("function {} not found", key)));
   } else {
     std::lock_guard<std::mutex> lock(fn->mu);
-    if (fn->removed) {
-      error = core::Error::NotFound(fmt::format("function {} not found", key));
-    } else if (lifecycle_->stopping()) {
-      error = core::Error::Unavailable("the pool is stopping");
-    } else {
-      SteadyTime now = lifecycle_->clock().Now();
-      fn->last_call = now;
-      fn->last_call_wall = std::chrono::system_clock::now();
-      lease = lifecycle_->LeaseLocked(*fn, /*cold=*/false, now);
-      if (!lease) {
-        if (static_cast<int>(fn->queue.size()) >= fn->deployment.max_queue) {
-          error = core::Error::Unavailable(fmt::format(
-              "queue full: {} calls already wait for a replica of {}", fn->queue.size(), key));
-        } else if (!fn->HasLiveOrStartingReplicaLocked() && now < fn->retry_after) {
-          error = core::Error::Internal(fmt::format("{}: {}", key, fn->last_error));
-        } else {
-          first_waiter = fn->queue.empty();
-          fn->queue.push_back({std::move(done), now + fn->deployment.queue_timeout});
-          fn->UpdateWindowLocked(now);
-          lifecycle_->EnsureCapacityLocked(*fn, now);
-        }
-      }
-    }
+    answer = AcquireLocked(*fn, done, first_waiter);
   }
-  if (lease) {
-    done(core::Result<Lease>(std::move(*lease)));
-  } else if (error) {
-    done(core::Result<Lease>(*error));
+  if (answer) {
+    done(std::move(*answer));
   } else if (first_waiter) {
     control_.Wake();  // the control loop now watches this call's queue deadline
   }
+}
+
+std::optional<core::Result<Lease>> PoolCore::AcquireLocked(FunctionReplicas& fn,
+                                                           AcquireCallback& done,
+                                                           bool& first_waiter) {
+  if (fn.removed) return core::Error::NotFound(fmt::format("function {} not found", fn.key));
+  if (lifecycle_->stopping()) return core::Error::Unavailable("the pool is stopping");
+  SteadyTime now = lifecycle_->clock().Now();
+  fn.last_call = now;
+  fn.last_call_wall = std::chrono::system_clock::now();
+  if (std::optional<Lease> lease = lifecycle_->LeaseLocked(fn, /*cold=*/false, now)) {
+    return core::Result<Lease>(std::move(*lease));
+  }
+  if (static_cast<int>(fn.queue.size()) >= fn.deployment.max_queue) {
+    return core::Error::Unavailable(fmt::format(
+        "queue full: {} calls already wait for a replica of {}", fn.queue.size(), fn.key));
+  }
+  if (!fn.HasLiveOrStartingReplicaLocked() && now < fn.retry_after) {
+    return core::Error::Internal(fmt::format("{}: {}", fn.key, fn.last_error));
+  }
+  first_waiter = fn.queue.empty();
+  fn.queue.push_back({std::move(done), now + fn.deployment.queue_timeout});
+  fn.UpdateWindowLocked(now);
+  lifecycle_->EnsureCapacityLocked(fn, now);
+  return std::nullopt;
 }
 
 // ---- management ----
@@ -407,13 +407,13 @@ Lease& Lease::operator=(Lease&&) noexcept = default;
 Lease::~Lease() = default;
 
 const Endpoint& Lease::endpoint() const {
-  static const Endpoint kNone;
-  return state_ ? state_->endpoint : kNone;
+  static const Endpoint no_endpoint;
+  return state_ ? state_->endpoint : no_endpoint;
 }
 
 const std::string& Lease::replica_id() const {
-  static const std::string kNone;
-  return state_ ? state_->replica_id : kNone;
+  static const std::string no_id;
+  return state_ ? state_->replica_id : no_id;
 }
 
 bool Lease::cold_start() const {

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,6 +47,11 @@ class PoolCore {
   template <typename Pred>
   bool WaitUntilLocked(FunctionReplicas& fn, std::unique_lock<std::mutex>& lock,
                        core::SteadyTime deadline, Pred done);
+  // Acquire under fn.mu: the answer to give now (a lease on the warm path, or an error), or
+  // nullopt when the call was queued (`done` moved into the queue; `first_waiter` says
+  // whether the queue was empty).
+  std::optional<core::Result<Lease>> AcquireLocked(FunctionReplicas& fn, AcquireCallback& done,
+                                                   bool& first_waiter);
   core::Status ApplyNewGenerationLocked(FunctionReplicas& fn, std::unique_lock<std::mutex>& lock,
                                         const Deployment& d);
 

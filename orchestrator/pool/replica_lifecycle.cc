@@ -28,9 +28,9 @@ docker::Labels IdentityLabels(const PoolOptions& options) {
 
 }  // namespace
 
-ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, const PoolOptions& options)
+ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options)
     : docker_(docker),
-      options_(options),
+      options_(std::move(options)),
       labels_(IdentityLabels(options_)),
       network_(ReplicaNetworkName(options_)),
       clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
@@ -40,7 +40,7 @@ ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, const PoolOptio
 
 docker::LabelSelector ReplicaLifecycle::Selector() const {
   docker::LabelSelector selector{kFunctionLabel};
-  for (const auto& [k, v] : labels_) selector.push_back(k + "=" + v);
+  for (const auto& [k, v] : labels_) selector.push_back(fmt::format("{}={}", k, v));
   return selector;
 }
 

@@ -32,7 +32,7 @@ namespace gantry::pool {
 // lock is a leaf taken under a function's mu.
 class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
  public:
-  ReplicaLifecycle(docker::DockerClient& docker, const PoolOptions& options);
+  ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options);
 
   const PoolOptions& options() const { return options_; }
   core::Clock& clock() const { return clock_; }
