@@ -3,9 +3,8 @@
 // in-memory engine (FakeDockerClient), a hand-driven clock and a probe the test steers.
 #include "pool/control_loop.h"
 
-#include <stdlib.h>
-
 #include <catch2/catch.hpp>
+#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <set>
