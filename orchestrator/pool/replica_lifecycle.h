@@ -23,12 +23,12 @@ namespace gantry::pool {
 // A replica's life: start (files, create, start, readiness: StartTask, ending in
 // EndStart), ready, then drain, retire (stop, remove, files: RetireTask) or death
 // (MarkDeadLocked). Also the two ends of a lease: handing a ready replica's slot to a call
-// (LeaseLocked, DispatchLocked) and taking it back (Release, Fail). Engine, file and probe
-// calls happen only on its task threads (TaskRunner), never under a function's lock; the
+// (LeaseLocked, DispatchLocked) and taking it back (Release, Fail). Its engine, file and
+// probe calls happen only on its task threads (TaskRunner), never under a function's lock; the
 // ...Locked methods need the given function's `mu` held and only decide and post tasks.
 // Thread-safe. Shared by the pool and every Lease (a Lease may outlive the Pool).
 //
-// Lock order: secrets_mu (SerialiseSecrets) before a function's mu; the container registry's
+// Lock order: secrets_mu (secrets_mutex()) before a function's mu; the container registry's
 // lock is a leaf taken under a function's mu.
 class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
  public:
