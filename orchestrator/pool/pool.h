@@ -1,7 +1,7 @@
 #pragma once
 
-// INTERFACE DRAFT (lead): the pool's public contract. The implementation may add members
-// and helpers; changes to what is declared here are agreed with the daemon's author.
+// The pool's public contract: Pool, the Deployment it runs and the Lease a call holds.
+// Everything else in orchestrator/pool is the implementation (see pool_core.h).
 
 #include <chrono>
 #include <cstdint>
@@ -14,12 +14,14 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "docker/docker_client.h"
+#include "pool/defaults.h"
 
 namespace gantry::pool {
 
-class ReadinessProbe;  // readiness.h
+class ReadinessProbe;    // readiness.h
+class ReplicaLifecycle;  // replica_lifecycle.h: hands out leases
 namespace detail {
-class PoolCore;  // pool.cc
+class PoolCore;  // pool_core.h
 }  // namespace detail
 
 // What a replica's container can reach (spec.network).
@@ -42,21 +44,24 @@ struct Deployment {
   // The shim serves the image the Lambda Runtime API: the replica gets the Lambda
   // environment (function name, version = generation, memory size).
   bool runtime_api = false;
-  std::map<std::string, std::string> secrets;  // name -> value; mounted read-only at
-                                               // /var/gantry/secrets/<name> and /var/openfaas/secrets/<name>
+  // name -> value; mounted read-only at /var/gantry/secrets/<name> and
+  // /var/openfaas/secrets/<name>
+  std::map<std::string, std::string> secrets;
   NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0
-  int64_t memory_bytes = 128 << 20;
-  int64_t nano_cpus = 500'000'000;
-  int64_t pids_limit = 256;
-  int concurrency = 1;  // slots per replica
-  int min_replicas = 0;
-  int max_replicas = 10;
-  std::chrono::milliseconds idle_timeout{300'000};
-  std::chrono::milliseconds timeout{30'000};  // per call (the shim enforces it too)
-  int64_t max_body_bytes = 64 << 20;  // request body limit the shim enforces (413 beyond);
-                                      // the gateway's own limit, so the two agree
-  int max_queue = 100;                         // waiting calls beyond this: kUnavailable -> 429
-  std::chrono::milliseconds queue_timeout{30'000};  // no slot within this: kTimeout -> 503
+  int64_t memory_bytes = kDefaultMemoryBytes;
+  int64_t nano_cpus = kDefaultNanoCpus;
+  int64_t pids_limit = kDefaultPidsLimit;
+  int concurrency = kDefaultConcurrency;  // slots per replica
+  int min_replicas = kDefaultMinReplicas;
+  int max_replicas = kDefaultMaxReplicas;
+  std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;
+  std::chrono::milliseconds timeout = kDefaultCallTimeout;  // per call (the shim enforces it too)
+  // Request body limit the shim enforces (413 beyond); the gateway's own limit, so the two
+  // agree.
+  int64_t max_body_bytes = kDefaultMaxBodyBytes;
+  int max_queue = kDefaultMaxQueue;  // waiting calls beyond this: kUnavailable -> 429
+  // No slot within this: kTimeout -> 503.
+  std::chrono::milliseconds queue_timeout = kDefaultQueueTimeout;
 };
 
 // How to reach a replica: its shim's unix socket, or 127.0.0.1:port for images serving HTTP.
@@ -67,8 +72,15 @@ struct Endpoint {
 };
 
 // One slot on a ready replica, held for one call and given back when the Lease is
-// destroyed (move-only). A call that finds the replica broken calls Fail(): the replica
-// is marked dead at once, never leased again, and replaced.
+// destroyed (move-only; a moved-from or default Lease holds nothing: empty endpoint and
+// id, timeout() kDefaultCallTimeout). While held, the replica was ready when leased and the
+// slot counts against its concurrency, so no other call gets it. Scaling down and new
+// generations never take the replica away under the call (a draining replica goes after
+// its last lease); it can still die (events, health check, Fail, or Remove cutting calls
+// past the function's timeout), and the call then fails on it. A Lease may outlive the
+// Pool. A call that finds the replica broken calls Fail(): the replica is marked dead at
+// once, never leased again, and replaced. Not thread-safe (one call holds it); distinct
+// leases may be used and dropped on any threads.
 class Lease {
  public:
   Lease() = default;
@@ -77,22 +89,20 @@ class Lease {
   ~Lease();
 
   const Endpoint& endpoint() const;
-  const std::string& replica_id() const;  // the container id
-  bool cold_start() const;                // this call waited for a replica to start
+  const std::string& replica_id() const;      // the container id
+  bool cold_start() const;                    // this call waited for a replica to start
   std::chrono::milliseconds timeout() const;  // the function's call timeout
   void Fail(const std::string& reason);
 
-  // (implementation-defined internals)
-  struct State;
+ private:
+  friend class ReplicaLifecycle;
+  struct State;  // lease_state.h
   explicit Lease(std::shared_ptr<State> state);
 
- private:
   std::shared_ptr<State> state_;
 };
 
-// Called once with a lease, or: kNotFound (no such function), kUnavailable (queue full:
-// 429), kTimeout (no slot in queue_timeout: 503), kInternal (replicas fail to start, with
-// the reason). May run on the calling thread (warm path) or on a pool thread.
+// Receives what Pool::Acquire got (see there).
 using AcquireCallback = std::function<void(core::Result<Lease>)>;
 
 struct ReplicaStatus {
@@ -110,7 +120,7 @@ struct FunctionStatus {
   int64_t generation = 0;
   int ready = 0;
   int starting = 0;
-  int queued = 0;     // calls waiting for a slot
+  int queued = 0;  // calls waiting for a slot
   int in_flight = 0;
   std::vector<ReplicaStatus> replicas;
   std::string last_error;
@@ -118,8 +128,8 @@ struct FunctionStatus {
 };
 
 struct PoolOptions {
-  std::string run_dir = "/var/lib/gantry/run";  // per-replica socket directories live here
-  docker::Labels extra_labels;                  // put on every container (tests: gantry.test)
+  std::string run_dir = kDefaultRunDir;  // per-replica socket directories live here
+  docker::Labels extra_labels;           // put on every container (tests: gantry.test)
   // The gantryd instance owning this pool: every container carries gantry.instance=<id>
   // (set on the container, so it overrides whatever an image says) and the pool lists,
   // adopts, removes and follows events of only containers carrying it. Empty: no instance
@@ -132,24 +142,26 @@ struct PoolOptions {
   // "gantry-<instance_id>"; empty without an instance id: the engine's default bridge,
   // nothing created (a pool alone in tests).
   std::string network;
-  std::chrono::milliseconds ready_timeout{30'000};
-  std::chrono::milliseconds control_interval{1'000};  // autoscaler / reconcile period
+  std::chrono::milliseconds ready_timeout = kDefaultReadyTimeout;
+  // The autoscaler / reconcile period.
+  std::chrono::milliseconds control_interval = kDefaultControlInterval;
   // Added by the implementation (defaults are what gantryd wants):
-  core::Clock* clock = nullptr;      // null: the system's steady clock; tests: a ManualClock
-  ReadinessProbe* probe = nullptr;   // null: HTTP over the shim's socket / the published port
-  bool control_loop = true;          // false: no control thread; the owner calls Reconcile()
-  bool watch_events = true;          // follow the engine's die/oom events
-  int workers = 4;                   // container starts and removals running at once
-  int stop_timeout_seconds = 2;      // SIGTERM grace before the engine kills a replica
-  int secrets_uid = 65534;           // owner of secret files (the templates' user)
+  core::Clock* clock = nullptr;     // null: the system's steady clock; tests: a ManualClock
+  ReadinessProbe* probe = nullptr;  // null: HTTP over the shim's socket / the published port
+  bool control_loop = true;         // false: no control thread; the owner calls Reconcile()
+  bool watch_events = true;         // follow the engine's die/oom events
+  int workers = kDefaultWorkers;    // container starts and removals running at once
+  int stop_timeout_seconds =
+      kDefaultStopTimeoutSeconds;        // SIGTERM grace before the engine kills a replica
+  int secrets_uid = kDefaultSecretsUid;  // owner of secret files (the templates' user)
   // Each shim replica's socket directory (the only host path a function can write) is a
   // tmpfs of this many bytes that gantryd mounts (needs root: a replica fails to start with
   // a clear error otherwise). 0: a plain directory on the state disk, unbounded (tests).
-  int64_t socket_dir_bytes = 64 << 10;
+  int64_t socket_dir_bytes = kDefaultSocketDirBytes;
   // Every container's log (the engine's json-file driver) is rotated at log_max_size and
   // keeps log_max_files files, so one function printing without end costs bounded disk.
-  std::string log_max_size = "10m";
-  int log_max_files = 3;
+  std::string log_max_size = kDefaultLogMaxSize;
+  int log_max_files = kDefaultLogMaxFiles;
 };
 
 // Runs functions' replicas as containers through the Engine API. Labels every container
@@ -207,6 +219,21 @@ class Pool {
   core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
                                  const std::string& value);
 
+  // Gets a slot on a ready replica of ns/name for one call. `done` is called exactly once:
+  //  - with a Lease at once, on the calling thread, before Acquire returns, when a ready
+  //    replica has a free slot (the warm path: memory only, no engine call; it takes only
+  //    this function's lock, so calls to other functions never wait for it);
+  //  - otherwise later, on a pool thread (a replica's start, a dropped Lease's hand-off or
+  //    the control loop), with a Lease once a slot frees or a replica started for the queue
+  //    gets ready (cold_start() true then);
+  //  - or with an error (on the calling thread when known at the call, else on the thread
+  //    that decides it: a pool thread, or the one calling Remove or Stop): kNotFound (no
+  //    such function, or removed while waiting),
+  //    kUnavailable (max_queue calls already wait: 429; or the pool is stopping), kTimeout
+  //    (no slot within queue_timeout: 503), kInternal (its replicas fail to start, with the
+  //    reason; also at once while the start back-off lasts and no replica is live).
+  // `done` must not block for long: on a pool thread it holds up other hand-offs. It may
+  // call the pool again (no pool lock is held while it runs). Thread-safe.
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
 
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;

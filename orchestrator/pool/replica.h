@@ -19,7 +19,7 @@ enum class ReplicaState { kStarting, kReady, kDraining, kDead };
 std::string_view ReplicaStateName(ReplicaState state);
 
 // One container of a function, as the pool keeps it in memory. Plain data: every field
-// except `abandoned` is guarded by the pool's mutex.
+// except `abandoned` is guarded by the mutex of the FunctionReplicas holding it.
 struct Replica {
   std::string key;  // the gantry.replica label; names the run dir and the container
   std::string id;   // container id; empty until created

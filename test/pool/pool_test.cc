@@ -877,5 +877,102 @@ TEST_CASE("pool: Stop fails waiting calls and leaves containers running", "[pool
   CHECK(h.docker.CountCalls("StopContainer") == 0);
 }
 
+TEST_CASE("pool: start failures in a row double the back-off; a ready replica resets it",
+          "[pool]") {
+  Harness h;
+  h.probe.Open();
+  h.docker.FailCalls("CreateContainer", core::Error::Internal("engine says no"));
+  REQUIRE(h.pool->Apply(Echo()).ok());
+  // A call that has to wait for the start gets its failure; one within the back-off fails
+  // at once (on the calling thread) and starts nothing.
+  auto failed_start = [&] {
+    auto a = h.Acquire();
+    REQUIRE_FALSE(a->Wait().ok());
+    CHECK(a->Wait().error().code() == ErrorCode::kInternal);
+    CHECK_THAT(a->Wait().error().message(), Catch::Contains("engine says no"));
+    h.pool->Flush();
+  };
+  auto refused_at_once = [&] {
+    auto a = h.Acquire();
+    REQUIRE(a->done());
+    CHECK(a->Wait().error().code() == ErrorCode::kInternal);
+  };
+
+  failed_start();  // t = 0: 1st failure, no start before t = 1 s
+  CHECK(h.docker.CountCalls("CreateContainer") == 1);
+  h.clock.Advance(999ms);
+  refused_at_once();
+  CHECK(h.docker.CountCalls("CreateContainer") == 1);
+  h.clock.Advance(1ms);
+  failed_start();  // t = 1 s: 2nd failure, 2 s back-off
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+  h.clock.Advance(1999ms);
+  refused_at_once();
+  CHECK(h.docker.CountCalls("CreateContainer") == 2);
+  h.clock.Advance(1ms);
+  failed_start();  // t = 3 s: 3rd failure, 4 s back-off
+  CHECK(h.docker.CountCalls("CreateContainer") == 3);
+  h.clock.Advance(3999ms);
+  refused_at_once();
+  CHECK(h.docker.CountCalls("CreateContainer") == 3);
+
+  h.docker.ClearFailure("CreateContainer");
+  h.clock.Advance(1ms);  // t = 7 s
+  {
+    auto ok = h.Acquire();
+    REQUIRE(ok->Wait().ok());
+    CHECK(ok->Wait()->cold_start());
+    // The ready replica reset the count: the next failure backs off 1 s again, not 8 s.
+    h.docker.FailCalls("CreateContainer", core::Error::Internal("engine says no"));
+    ok->Wait()->Fail("broken pipe");
+  }
+  h.pool->Flush();
+  failed_start();
+  CHECK(h.docker.CountCalls("CreateContainer") == 5);
+  h.clock.Advance(1s);
+  failed_start();
+  CHECK(h.docker.CountCalls("CreateContainer") == 6);
+}
+
+TEST_CASE("pool: Remove cuts a call stuck past the deadline: its replica is removed as dead",
+          "[pool]") {
+  Harness h;
+  Deployment d = Echo();
+  d.min_replicas = 1;
+  d.max_replicas = 1;
+  ApplyReady(h, d);
+  std::vector<std::shared_ptr<Acquired>> held;
+  for (int i = 0; i < d.concurrency; ++i) {
+    held.push_back(h.Acquire());
+    REQUIRE(held.back()->Wait().ok());
+  }
+  auto queued = h.Acquire();  // every slot is held and scale.max is 1: it waits
+  REQUIRE_FALSE(queued->done());
+  const std::string id = held[0]->Wait()->replica_id();
+
+  core::Status removed;
+  bool soon = ReturnsSoon([&] {
+    TimeFlies flies(h.clock);
+    removed = h.pool->Remove("default", "echo");
+  });
+  CHECK(soon);
+  CHECK(removed.ok());
+  REQUIRE(queued->done());
+  CHECK(queued->Wait().error().code() == ErrorCode::kNotFound);
+  CHECK_FALSE(h.docker.Find(id).has_value());
+  CHECK(h.docker.CountCalls("StopContainer") == 0);  // cut, not stopped gracefully
+  CHECK(h.pool->Describe("default", "echo").error().code() == ErrorCode::kNotFound);
+  CHECK(ReplicaDirs(h.run_dir) == 0);
+
+  // The cut calls' leases end later, harmlessly, and the name can be deployed again.
+  const size_t calls_before = h.docker.calls().size();
+  held.clear();
+  h.pool->Flush();
+  CHECK(h.docker.calls().size() == calls_before);
+  REQUIRE(h.pool->Apply(d).ok());
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 1);
+}
+
 }  // namespace
 }  // namespace gantry::pool

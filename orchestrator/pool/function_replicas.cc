@@ -1,0 +1,175 @@
+#include "pool/function_replicas.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace gantry::pool {
+namespace {
+
+using core::SteadyTime;
+using std::chrono::milliseconds;
+
+constexpr milliseconds kWindowHistory{61'000};
+constexpr milliseconds kWindowBucket{10};
+
+}  // namespace
+
+// The KPA's windows shrink with a short idle timeout: scale-to-zero after idle_timeout
+// must not wait for a 60 s average to decay.
+autoscaler::Policy PolicyFor(const Deployment& d) {
+  autoscaler::Policy p;
+  p.min_replicas = d.min_replicas;
+  p.max_replicas = d.max_replicas;
+  p.concurrency = d.concurrency;
+  p.idle_timeout = d.idle_timeout;
+  p.stable_window = std::clamp(d.idle_timeout, milliseconds(1'000), milliseconds(60'000));
+  p.panic_window = std::max(p.stable_window / 10, milliseconds(100));
+  return p;
+}
+
+FunctionReplicas::FunctionReplicas(std::string function_key, const Deployment& d)
+    : key(std::move(function_key)),
+      deployment(d),
+      window(kWindowHistory),
+      scaler(PolicyFor(d)),
+      rng(std::random_device{}()) {}
+
+void FunctionReplicas::SetDeploymentLocked(const Deployment& d) {
+  deployment = d;
+  scaler = autoscaler::Autoscaler(PolicyFor(d));
+}
+
+std::string FunctionReplicas::NewReplicaKeyLocked() {
+  std::string k;
+  do {
+    k = fmt::format("r{:010x}", rng() & 0xffffffffffULL);
+  } while (replicas.count(k) > 0);
+  return k;
+}
+
+void FunctionReplicas::AddLocked(std::shared_ptr<Replica> replica) {
+  in_flight_ += replica->in_flight;
+  std::string k = replica->key;
+  replicas[k] = std::move(replica);
+}
+
+void FunctionReplicas::EraseLocked(const std::shared_ptr<Replica>& replica) {
+  auto it = replicas.find(replica->key);
+  if (it == replicas.end() || it->second != replica) return;
+  in_flight_ -= replica->in_flight;
+  replicas.erase(it);
+}
+
+bool FunctionReplicas::OwnsLocked(const Replica& replica) const {
+  auto it = replicas.find(replica.key);
+  return it != replicas.end() && it->second.get() == &replica;
+}
+
+std::shared_ptr<Replica> FunctionReplicas::TakeSlotLocked(SteadyTime now) {
+  const std::shared_ptr<Replica>* best = nullptr;
+  const int64_t current = deployment.generation;
+  for (const auto& [k, r] : replicas) {
+    if (r->state != ReplicaState::kReady || r->in_flight >= r->slots) continue;
+    if (best == nullptr) {
+      best = &r;
+      continue;
+    }
+    const Replica& b = **best;
+    bool r_current = r->generation == current, b_current = b.generation == current;
+    if (r_current != b_current) {
+      if (r_current) best = &r;
+    } else if (r->in_flight != b.in_flight) {
+      if (r->in_flight > b.in_flight) best = &r;
+    } else if (r->last_used > b.last_used) {
+      best = &r;
+    }
+  }
+  if (best == nullptr) return nullptr;
+  ++(*best)->in_flight;
+  ++in_flight_;
+  UpdateWindowLocked(now);
+  return *best;
+}
+
+void FunctionReplicas::GiveSlotBackLocked(Replica& replica, SteadyTime now) {
+  if (replica.in_flight > 0) {
+    --replica.in_flight;
+    if (OwnsLocked(replica)) --in_flight_;
+  }
+  replica.last_used = now;
+}
+
+// Change points are kept per 10 ms bucket (the bucket's last value counts for it): at
+// thousands of calls a second the window stays a few thousand points, which the control
+// pass averages under the function's lock.
+void FunctionReplicas::UpdateWindowLocked(SteadyTime now) {
+  SteadyTime bucket = now - now.time_since_epoch() % kWindowBucket;
+  window.Set(bucket, in_flight_ + static_cast<double>(queue.size()));
+}
+
+int FunctionReplicas::ActiveLocked() const {
+  int n = 0;
+  for (const auto& [k, r] : replicas) {
+    if (r->generation == deployment.generation && !r->abandoned &&
+        (r->state == ReplicaState::kStarting || r->state == ReplicaState::kReady)) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+bool FunctionReplicas::HasLiveOrStartingReplicaLocked() const {
+  for (const auto& [k, r] : replicas) {
+    if (r->abandoned) continue;
+    if (r->state == ReplicaState::kReady) return true;
+    if (r->state == ReplicaState::kStarting && r->generation == deployment.generation) {
+      return true;
+    }
+  }
+  return false;
+}
+
+int FunctionReplicas::ComingSlotsLocked() const {
+  int coming = 0;
+  for (const auto& [k, r] : replicas) {
+    if (r->abandoned) continue;
+    if (r->state == ReplicaState::kStarting && r->generation == deployment.generation) {
+      coming += r->slots;
+    }
+    if (r->state == ReplicaState::kReady) coming += r->slots - r->in_flight;
+  }
+  return coming;
+}
+
+void FunctionReplicas::FailWaitersLocked(const core::Error& error, Deferred& deferred) {
+  while (!queue.empty()) {
+    AcquireCallback done = std::move(queue.front().done);
+    queue.pop_front();
+    deferred.push_back([done = std::move(done), error] { done(core::Result<Lease>(error)); });
+  }
+}
+
+void FunctionReplicas::ExpireWaitersLocked(SteadyTime now, Deferred& deferred) {
+  for (auto it = queue.begin(); it != queue.end();) {
+    if (it->deadline > now) {
+      ++it;
+      continue;
+    }
+    core::Error error = core::Error::Timeout(
+        fmt::format("no free replica of {} within {} ms ({} calls queued, {} starting)", key,
+                    deployment.queue_timeout.count(), queue.size(), ActiveLocked()));
+    deferred.push_back([done = std::move(it->done), error] { done(core::Result<Lease>(error)); });
+    it = queue.erase(it);
+  }
+}
+
+int ReplicasToStartForQueue(const FunctionReplicas& fn, SteadyTime now) {
+  if (fn.removed || fn.queue.empty()) return 0;
+  int needed = static_cast<int>(fn.queue.size()) - fn.ComingSlotsLocked();
+  if (needed <= 0 || now < fn.retry_after) return 0;
+  int per = std::max(fn.deployment.concurrency, 1);
+  return std::min((needed + per - 1) / per, fn.deployment.max_replicas - fn.ActiveLocked());
+}
+
+}  // namespace gantry::pool

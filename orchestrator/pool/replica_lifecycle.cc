@@ -1,0 +1,399 @@
+#include "pool/replica_lifecycle.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/identity.h"
+#include "core/log.h"
+#include "pool/container_spec.h"
+#include "pool/lease_state.h"
+#include "pool/replica_files.h"
+#include "pool/replica_network.h"
+
+namespace gantry::pool {
+namespace {
+
+using core::SteadyTime;
+using std::chrono::milliseconds;
+using LogLevel = core::LogLevel;
+
+constexpr milliseconds kMaxStartBackoff{30'000};
+
+docker::Labels IdentityLabels(const PoolOptions& options) {
+  docker::Labels labels = options.extra_labels;
+  if (!options.instance_id.empty()) labels[core::kInstanceLabel] = options.instance_id;
+  return labels;
+}
+
+}  // namespace
+
+ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options)
+    : docker_(docker),
+      options_(std::move(options)),
+      labels_(IdentityLabels(options_)),
+      network_(ReplicaNetworkName(options_)),
+      clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
+      probe_(options_.probe ? *options_.probe : http_probe_),
+      runner_(options_.workers),
+      dispatcher_(1) {}
+
+docker::LabelSelector ReplicaLifecycle::Selector() const {
+  docker::LabelSelector selector{kFunctionLabel};
+  for (const auto& [k, v] : labels_) selector.push_back(fmt::format("{}={}", k, v));
+  return selector;
+}
+
+// A container on another network than its deployment asks for (made by an older gantryd,
+// or the network was renamed) is replaced, not adopted.
+std::string ReplicaLifecycle::ExpectedNetworkMode(const Deployment& d) const {
+  return d.network == NetworkAccess::kNone && d.http_port == 0 ? "none" : network_;
+}
+
+void ReplicaLifecycle::ShutdownTasks() {
+  runner_.Shutdown();
+  dispatcher_.Flush();  // every hand-off already decided reaches its caller
+  dispatcher_.Shutdown();
+}
+
+void ReplicaLifecycle::Flush() {
+  runner_.Flush();
+  dispatcher_.Flush();
+}
+
+// ---- leases ----
+
+std::optional<Lease> ReplicaLifecycle::LeaseLocked(FunctionReplicas& fn, bool cold,
+                                                   SteadyTime now) {
+  std::shared_ptr<Lease::State> state = LeaseStateLocked(fn, cold, now);
+  if (!state) return std::nullopt;
+  return Lease(std::move(state));
+}
+
+std::shared_ptr<Lease::State> ReplicaLifecycle::LeaseStateLocked(FunctionReplicas& fn, bool cold,
+                                                                 SteadyTime now) {
+  std::shared_ptr<Replica> replica = fn.TakeSlotLocked(now);
+  if (!replica) return nullptr;
+  auto state = std::make_shared<Lease::State>();
+  state->lifecycle = shared_from_this();
+  state->function = fn.shared_from_this();
+  state->endpoint = replica->endpoint;
+  state->replica_id = replica->id;
+  state->replica = std::move(replica);
+  state->cold = cold;
+  state->timeout = fn.deployment.timeout;
+  return state;
+}
+
+void ReplicaLifecycle::DispatchLocked(FunctionReplicas& fn, bool cold, SteadyTime now,
+                                      Deferred& deferred) {
+  while (!fn.queue.empty()) {
+    std::shared_ptr<Lease::State> state = LeaseStateLocked(fn, cold, now);
+    if (!state) break;
+    AcquireCallback done = std::move(fn.queue.front().done);
+    fn.queue.pop_front();
+    deferred.push_back([done = std::move(done), state = std::move(state)]() mutable {
+      done(core::Result<Lease>(Lease(std::move(state))));
+    });
+  }
+  fn.UpdateWindowLocked(now);
+}
+
+void ReplicaLifecycle::Release(const std::shared_ptr<FunctionReplicas>& fn,
+                               const std::shared_ptr<Replica>& replica) {
+  Deferred deferred;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    SteadyTime now = clock_.Now();
+    fn->GiveSlotBackLocked(*replica, now);
+    bool ours = fn->OwnsLocked(*replica);
+    if (replica->state == ReplicaState::kDraining && replica->in_flight == 0) {
+      RetireLocked(*fn, replica);
+      fn->changed.notify_all();
+    } else if (ours && replica->state == ReplicaState::kReady) {
+      DispatchLocked(*fn, /*cold=*/false, now, deferred);
+    }
+    if (ours) fn->UpdateWindowLocked(now);
+  }
+  if (!deferred.empty()) {
+    auto handoff = std::make_shared<Deferred>(std::move(deferred));
+    if (!dispatcher_.Post([handoff] { RunDeferred(*handoff); })) RunDeferred(*handoff);
+  }
+}
+
+void ReplicaLifecycle::Fail(const std::shared_ptr<FunctionReplicas>& fn,
+                            const std::shared_ptr<Replica>& replica, const std::string& reason) {
+  Deferred deferred;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    MarkDeadLocked(*fn, replica, "call failed: " + reason, deferred);
+  }
+  RunDeferred(deferred);
+}
+
+// ---- starting and ending replicas ----
+
+std::shared_ptr<Replica> ReplicaLifecycle::StartReplicaLocked(FunctionReplicas& fn) {
+  if (stopping_) return nullptr;
+  auto replica = std::make_shared<Replica>();
+  replica->key = fn.NewReplicaKeyLocked();
+  replica->generation = fn.deployment.generation;
+  replica->slots = std::max(fn.deployment.concurrency, 1);
+  replica->paths = PathsFor(options_.run_dir, replica->key);
+  replica->task_active = true;
+  fn.AddLocked(replica);
+  Deployment d = fn.deployment;
+  auto self = fn.shared_from_this();
+  if (!runner_.Post([this, self, replica, d] { StartTask(self, replica, d); })) {
+    fn.EraseLocked(replica);
+    return nullptr;
+  }
+  core::Log(LogLevel::kInfo, "pool: {} starting replica {} (generation {})", fn.key, replica->key,
+            d.generation);
+  return replica;
+}
+
+void ReplicaLifecycle::EnsureCapacityLocked(FunctionReplicas& fn, SteadyTime now) {
+  if (stopping_) return;
+  int n = ReplicasToStartForQueue(fn, now);
+  for (int i = 0; i < n; ++i) StartReplicaLocked(fn);
+}
+
+void ReplicaLifecycle::ReplenishLocked(FunctionReplicas& fn, SteadyTime now) {
+  if (fn.removed || stopping_) return;
+  EnsureCapacityLocked(fn, now);
+  if (now < fn.retry_after) return;
+  int target =
+      std::min(std::max(fn.deployment.min_replicas, fn.desired), fn.deployment.max_replicas);
+  for (int n = fn.ActiveLocked(); n < target; ++n) StartReplicaLocked(fn);
+}
+
+void ReplicaLifecycle::RetireLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica) {
+  replica->abandoned = true;
+  if (replica->retiring || replica->task_active) return;  // a running start retires it at its end
+  replica->retiring = true;
+  auto self = fn.shared_from_this();
+  runner_.Post([this, self, replica] { RetireTask(self, replica); });
+}
+
+void ReplicaLifecycle::DrainLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica) {
+  if (replica->state == ReplicaState::kDead || replica->state == ReplicaState::kDraining) return;
+  if (replica->state == ReplicaState::kStarting) replica->abandoned = true;
+  replica->state = ReplicaState::kDraining;
+  core::Log(LogLevel::kInfo, "pool: {} draining replica {} ({} in flight)", fn.key, replica->key,
+            replica->in_flight);
+  if (replica->in_flight == 0) RetireLocked(fn, replica);
+}
+
+void ReplicaLifecycle::StartFailedLocked(FunctionReplicas& fn, const std::string& reason,
+                                         Deferred& deferred) {
+  SteadyTime now = clock_.Now();
+  ++fn.start_failures;
+  milliseconds backoff = std::min(
+      milliseconds(1'000 * (int64_t{1} << std::min(fn.start_failures - 1, 5))), kMaxStartBackoff);
+  fn.retry_after = now + backoff;
+  fn.last_error = "replica failed to start: " + reason;
+  core::Log(LogLevel::kWarn, "pool: {}: {} (next start in {} ms at the earliest)", fn.key,
+            fn.last_error, backoff.count());
+  // Calls no replica will serve fail now, with the reason, rather than at their timeout.
+  if (!fn.HasLiveOrStartingReplicaLocked()) {
+    fn.FailWaitersLocked(core::Error::Internal(fmt::format("{}: {}", fn.key, fn.last_error)),
+                         deferred);
+  }
+}
+
+void ReplicaLifecycle::MarkDeadLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica,
+                                      const std::string& reason, Deferred& deferred) {
+  if (replica->state == ReplicaState::kDead) return;
+  ReplicaState was = replica->state;
+  replica->state = ReplicaState::kDead;
+  replica->last_error = reason;
+  core::Log(LogLevel::kWarn, "pool: {} replica {} ({}) is dead: {}", fn.key, replica->key,
+            replica->id, reason);
+  // Removed at once, calls in flight or not: they cannot succeed on it any more.
+  RetireLocked(fn, replica);
+  fn.changed.notify_all();
+  if (!fn.OwnsLocked(*replica)) return;
+  if (was == ReplicaState::kStarting) {
+    StartFailedLocked(fn, reason, deferred);
+  } else {
+    fn.last_error = fmt::format("replica {} died: {}", replica->key, reason);
+  }
+  if (was != ReplicaState::kDraining) ReplenishLocked(fn, clock_.Now());
+}
+
+void ReplicaLifecycle::AdoptLocked(FunctionReplicas& fn, std::shared_ptr<Replica> replica) {
+  Register(replica->id, fn.shared_from_this(), replica);
+  fn.AddLocked(std::move(replica));
+}
+
+void ReplicaLifecycle::StartTask(const std::shared_ptr<FunctionReplicas>& fn,
+                                 const std::shared_ptr<Replica>& replica, const Deployment& d) {
+  auto give_up = [&] { return replica->abandoned.load() || stopping_.load(); };
+  {
+    std::lock_guard<std::mutex> secrets_lock(secrets_mu_);
+    // The values as they are now: UpdateSecret may have changed one since `d` was copied.
+    std::map<std::string, std::string> secrets = d.secrets;
+    {
+      std::lock_guard<std::mutex> lock(fn->mu);
+      for (auto& [name, value] : secrets) {
+        auto now = fn->deployment.secrets.find(name);
+        if (now != fn->deployment.secrets.end()) value = now->second;
+      }
+    }
+    if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid,
+                                    options_.socket_dir_bytes);
+        !s) {
+      return EndStart(fn, replica, s.error());
+    }
+  }
+  if (give_up()) return EndStart(fn, replica, std::nullopt);
+  auto spec = ReplicaContainerSpec(
+      d, replica->key, replica->paths, labels_, options_.stop_timeout_seconds,
+      {.max_size = options_.log_max_size, .max_files = options_.log_max_files}, network_);
+  auto id = docker_.CreateContainer(spec);
+  if (!id && id.error().code() == core::ErrorCode::kNotFound && network_ != kDefaultBridge &&
+      spec.network_mode == network_) {
+    // The network went away (`docker network prune` while nothing used it): make it again.
+    if (auto s = EnsureReplicaNetwork(docker_, network_, labels_); !s) {
+      return EndStart(fn, replica, s.error());
+    }
+    id = docker_.CreateContainer(spec);
+  }
+  if (!id) return EndStart(fn, replica, id.error());
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    replica->id = *id;
+    Register(*id, fn, replica);
+  }
+  if (give_up()) return EndStart(fn, replica, std::nullopt);
+  if (auto s = docker_.StartContainer(*id); !s) return EndStart(fn, replica, s.error());
+  Endpoint endpoint;
+  if (d.http_port > 0) {
+    auto info = docker_.InspectContainer(*id);
+    if (!info) return EndStart(fn, replica, info.error());
+    auto port = info->host_ports.find(std::to_string(d.http_port) + "/tcp");
+    if (port == info->host_ports.end()) {
+      return EndStart(fn, replica,
+                      core::Error::Internal(fmt::format("port {} was not published", d.http_port)));
+    }
+    endpoint.port = port->second;
+  } else {
+    endpoint.unix_socket = replica->paths.SocketPath();
+  }
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    replica->endpoint = endpoint;
+  }
+  auto ready = probe_.WaitReady(endpoint, options_.ready_timeout, give_up);
+  if (!ready && !give_up()) {
+    // The container's last words usually say why (bad command, missing handler).
+    std::string tail;
+    docker::LogsOptions logs{.tail = 5};
+    (void)docker_.Logs(*id, logs, [&](docker::Stream, std::string_view line) {
+      tail += fmt::format("{}{}", tail.empty() ? "" : " | ", line);
+      return tail.size() < 2000;
+    });
+    core::Error error = ready.error();
+    if (!tail.empty()) {
+      error = core::Error(error.code(), error.message() + "; container output: " + tail);
+    }
+    return EndStart(fn, replica, error);
+  }
+  EndStart(fn, replica, std::nullopt);
+}
+
+void ReplicaLifecycle::EndStart(const std::shared_ptr<FunctionReplicas>& fn,
+                                const std::shared_ptr<Replica>& replica,
+                                std::optional<core::Error> error) {
+  Deferred deferred;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    replica->task_active = false;
+    if (stopping_) {
+      // Left as it is: a restarted gantryd adopts it when healthy, or removes it.
+      fn->changed.notify_all();
+      return;
+    }
+    SteadyTime now = clock_.Now();
+    bool ours = !fn->removed && fn->OwnsLocked(*replica);
+    if (replica->abandoned || !ours) {
+      RetireLocked(*fn, replica);
+    } else if (error) {
+      MarkDeadLocked(*fn, replica, error->message(), deferred);
+    } else {
+      replica->state = ReplicaState::kReady;
+      replica->last_used = now;
+      replica->ready_at = now;
+      replica->started = std::chrono::system_clock::now();
+      fn->start_failures = 0;
+      fn->retry_after = {};
+      core::Log(LogLevel::kInfo, "pool: {} replica {} ready ({})", fn->key, replica->key,
+                replica->id);
+      if (replica->generation < fn->deployment.generation) {
+        DrainLocked(*fn, replica);
+      } else {
+        // A ready replica of the current generation ends the previous ones' service.
+        for (const auto& [k, r] : fn->replicas) {
+          if (r->generation < fn->deployment.generation) DrainLocked(*fn, r);
+        }
+        DispatchLocked(*fn, /*cold=*/true, now, deferred);
+        EnsureCapacityLocked(*fn, now);
+      }
+    }
+    fn->changed.notify_all();
+  }
+  RunDeferred(deferred);
+}
+
+void ReplicaLifecycle::RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
+                                  const std::shared_ptr<Replica>& replica) {
+  std::string id;
+  bool dead = false;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    id = replica->id;
+    dead = replica->state == ReplicaState::kDead;
+  }
+  if (!id.empty()) {
+    if (!dead) {  // a graceful stop lets the shim drain; a dead one is only removed
+      auto stopped = docker_.StopContainer(id, options_.stop_timeout_seconds);
+      if (!stopped && stopped.error().code() != core::ErrorCode::kNotFound) {
+        core::Log(LogLevel::kWarn, "pool: stop {}: {}", id, stopped.error().ToString());
+      }
+    }
+    auto removed = docker_.RemoveContainer(id, {.force = true});
+    if (!removed && removed.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(LogLevel::kWarn, "pool: remove {}: {}", id, removed.error().ToString());
+    }
+  }
+  RemoveReplicaFiles(replica->paths);
+  std::lock_guard<std::mutex> lock(fn->mu);
+  if (!id.empty()) Unregister(id, replica);
+  fn->EraseLocked(replica);
+  fn->changed.notify_all();
+}
+
+// ---- the container registry ----
+
+void ReplicaLifecycle::Register(const std::string& id, const std::shared_ptr<FunctionReplicas>& fn,
+                                const std::shared_ptr<Replica>& replica) {
+  std::lock_guard<std::mutex> lock(containers_mu_);
+  by_container_[id] = {fn, replica};
+}
+
+void ReplicaLifecycle::Unregister(const std::string& id, const std::shared_ptr<Replica>& replica) {
+  std::lock_guard<std::mutex> lock(containers_mu_);
+  auto it = by_container_.find(id);
+  if (it != by_container_.end() && it->second.second == replica) by_container_.erase(it);
+}
+
+std::optional<std::pair<std::shared_ptr<FunctionReplicas>, std::shared_ptr<Replica>>>
+ReplicaLifecycle::FindContainer(const std::string& id) const {
+  std::lock_guard<std::mutex> lock(containers_mu_);
+  auto it = by_container_.find(id);
+  if (it == by_container_.end()) return std::nullopt;
+  return it->second;
+}
+
+}  // namespace gantry::pool
