@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/result.h"
 
 struct sqlite3;
@@ -54,6 +55,10 @@ struct StoreOptions {
   // The largest value (a body, a spec, a secret) and row the store takes
   // (SQLITE_LIMIT_LENGTH); a bigger one is kInvalidArgument and nothing is written.
   int max_value_bytes = 64 << 20;
+  // Where every time the store stamps or compares comes from (created/updated times,
+  // enqueue times, when a retried async call is due): its Wall(). Not owned; outlives the
+  // store. nullptr: core::SystemClock::Instance().
+  const core::Clock* clock = nullptr;
 };
 
 // What PutFunction did.
@@ -138,9 +143,12 @@ class Store {
   core::Result<std::vector<std::string>> ListNamespaces();
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  Store(sqlite3* db, const core::Clock& clock) : clock_(clock), db_(db) {}
   core::Status Migrate();
+  // clock_.Wall() in milliseconds since the Unix epoch.
+  int64_t NowMs() const;
 
+  const core::Clock& clock_;
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
 };
