@@ -14,8 +14,8 @@
 #include "daemon/async_dispatcher.h"
 #include "daemon/controller.h"
 #include "daemon/instance_id.h"
-#include "daemon/options.h"
 #include "daemon/openfaas_api.h"
+#include "daemon/options.h"
 #include "daemon/pool_backend.h"
 #include "daemon/resource_api.h"
 #include "daemon/token.h"
@@ -128,7 +128,8 @@ int main(int argc, char** argv) {
   f.async.workers = f.async_workers;
   f.async.callbacks = std::move(*callbacks);
   daemon::AsyncDispatcher async(**store, f.async);
-  std::vector<gateway::Route> routes = daemon::ResourceRoutes(controller, **docker, f.bundle_limits);
+  std::vector<gateway::Route> routes =
+      daemon::ResourceRoutes(controller, **docker, f.bundle_limits);
   routes.push_back(async.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
   f.gateway.listen = f.listen;
