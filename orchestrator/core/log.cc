@@ -3,9 +3,10 @@
 #include <atomic>
 #include <chrono>
 #include <cstdio>
-#include <ctime>
 #include <mutex>
 #include <string>
+
+#include "core/time_format.h"
 
 namespace gantry::core {
 namespace {
@@ -39,14 +40,7 @@ bool ParseLogLevel(std::string_view text, LogLevel* level) {
 }
 
 void LogLine(LogLevel level, std::string_view message) {
-  using namespace std::chrono;
-  auto now = system_clock::now();
-  std::time_t secs = system_clock::to_time_t(now);
-  auto millis = duration_cast<milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  std::string line = fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z {} {}\n", tm.tm_year + 1900,
-                                 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis,
+  std::string line = fmt::format("{} {} {}\n", FormatUtcMillis(std::chrono::system_clock::now()),
                                  LevelName(level), message);
   std::lock_guard lock(g_write_mu);
   std::fwrite(line.data(), 1, line.size(), stderr);

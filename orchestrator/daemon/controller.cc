@@ -10,6 +10,7 @@
 
 #include "builder/bundle.h"
 #include "core/log.h"
+#include "core/time_format.h"
 #include "daemon/deployment_codec.h"
 #include "daemon/log_merge.h"
 #include "manifest/file_system.h"
@@ -21,13 +22,10 @@ namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
+// A stored stamp as an API time; "" when it was never set.
 std::string Iso8601(int64_t unix_ms) {
   if (unix_ms <= 0) return "";
-  std::time_t secs = static_cast<std::time_t>(unix_ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}Z", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
-                     tm.tm_min, tm.tm_sec);
+  return core::FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
 // One OpenFaaS LogEntry line. Function output need not be UTF-8: invalid bytes are
@@ -40,7 +38,7 @@ std::string LogEntryJson(const std::string& ns, const std::string& name, const s
 
 std::string Iso8601(std::chrono::system_clock::time_point t) {
   if (t.time_since_epoch().count() == 0) return "";
-  return Iso8601(std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count());
+  return core::FormatUtc(t);
 }
 
 // A private directory for one upload, removed when this goes out of scope.

@@ -47,40 +47,63 @@ struct ApplyOutcome {
 // The desired-state side of gantryd: turns applies into images (builder), records
 // (store) and replicas (pool); answers what is deployed. One apply at a time (builds are
 // CPU-bound here anyway); reads run concurrently. Thread-safe.
+//
+// Errors: each method lists the codes it makes itself. "The store's" are store::Store's
+// (kInvalidArgument for a value over its size limit, kUnavailable when the database is
+// busy, kInternal otherwise); "the engine's" are docker::DockerClient's (kUnavailable when
+// it can't be reached, kNotFound, kInternal); "the pool's" are those of the pool::Pool
+// method named. The API maps them to HTTP once (gateway/error_mapping.h).
 class Controller {
  public:
   Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool, docker::DockerClient& docker,
              ControllerOptions options);
 
-  // Hands the stored deployments to the pool (which adopts or removes containers).
+  // Hands the stored deployments to the pool (which adopts or removes containers). A
+  // function whose stored deployment can't be read is left out (logged); one whose secret
+  // is gone is left out and marked "failed". Errors: the store's; Pool::Start's.
   core::Status Start();
 
   // Applies an uploaded bundle (see builder/bundle.h) for ns/name: validates it again,
   // builds (unless the tag exists), records a new generation and rolls it out. Unchanged
-  // digest: nothing is built or restarted. `dry_run`: validate only. Errors:
-  // kInvalidArgument (bad bundle or manifest, every error listed; name mismatch; missing
-  // secret; failed build step), or the store's, pool's or engine's.
+  // digest: nothing is built or restarted. `dry_run`: validate only (result "valid"; the
+  // secrets must exist), nothing is written. Errors: kInvalidArgument when the bundle is
+  // not a safe archive with function.json, its manifest is invalid (every error listed) or
+  // not exactly one Function, it names another function than ns/name, or a secret it lists
+  // does not exist in ns; otherwise as ApplySpec.
   core::Result<ApplyOutcome> ApplyBundle(const std::string& ns, const std::string& name, std::string_view bundle,
                                          bool dry_run);
   // Applies a spec whose source (if any) is on disk; `digest` names it for "unchanged".
+  // Result "created", "configured" or "unchanged". Errors: kInvalidArgument for a secret
+  // the spec lists that does not exist in its namespace; Builder::Build's (kNotFound for a
+  // missing source, shim or runtime-image image, kInvalidArgument for a failed build step,
+  // the engine's); the store's; Pool::Apply's (kInternal when the new generation's
+  // replicas fail, kInvalidArgument, kConflict, kUnavailable). A failure of an existing
+  // function is also recorded as its status "failed" with the message as last error.
   core::Result<ApplyOutcome> ApplySpec(const spec::FunctionSpec& spec, const std::string& digest);
   // The stored record when ns/name is deployed with exactly this bundle digest, not
-  // failed, running in the pool and its image still on the engine; nullopt otherwise.
+  // failed, running in the pool and its image still on the engine; nullopt otherwise
+  // (also when the store or engine fails: the apply then does the work). Never an error.
   std::optional<store::FunctionRecord> Unchanged(const std::string& ns, const std::string& name,
                                                  const std::string& digest);
   bool IsUnchanged(const std::string& ns, const std::string& name, const std::string& digest) {
     return Unchanged(ns, name, digest).has_value();
   }
 
-  // Drains and removes the function's replicas, record and images. kNotFound if unknown.
+  // Drains and removes the function's replicas, record and images (only this instance's).
+  // Errors: kNotFound if unknown; the store's; Pool::Remove's other than kNotFound. An
+  // image that can't be listed or removed is logged, not an error.
   core::Status Delete(const std::string& ns, const std::string& name);
-  // Sets the replica count now. kNotFound if unknown; kInvalidArgument, naming the
-  // bounds, when `replicas` is outside the function's [scale.min, scale.max].
+  // Sets the replica count now. Errors: kNotFound if unknown; kInvalidArgument, naming the
+  // bounds, when `replicas` is outside the function's [scale.min, scale.max]; kInternal
+  // when the stored deployment can't be read; the store's; Pool::Scale's (kNotFound when
+  // the pool has no such function).
   core::Status Scale(const std::string& ns, const std::string& name, int64_t replicas);
 
-  // {"metadata", "spec" (canonical), "status" {...}}; kNotFound if unknown.
+  // {"metadata", "spec" (canonical), "status" {...}}, times as ISO-8601 UTC. Errors:
+  // kNotFound if unknown; the store's.
   core::Result<nlohmann::json> Describe(const std::string& ns, const std::string& name);
-  // Describe() of every function of `ns` ("" = all namespaces).
+  // {"kind": "FunctionList", "items": Describe() of every function of `ns` ("" = all
+  // namespaces)}; none is an empty list. Errors: the store's.
   core::Result<nlohmann::json> List(const std::string& ns);
 
   // The function's replicas' output, oldest first, as NDJSON lines of OpenFaaS's LogEntry
@@ -88,19 +111,22 @@ class Controller {
   // replica (0 or more than options.max_log_tail: max_log_tail) since `since_unix` (0 =
   // from the start), at most options.max_log_bytes of them (the newest). When lines were
   // left out, the first entry is a note from instance "gantry" saying so. Memory stays
-  // within max_log_bytes whatever the logs' size. kNotFound if unknown.
+  // within max_log_bytes whatever the logs' size. Errors: kNotFound if the function is
+  // unknown (a replica gone while it is read is skipped); the store's; the engine's.
   core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail, int64_t since_unix);
 
   // Creates or changes a secret. A changed value reaches every running replica of every
   // function in `ns` that uses it within the call (pool::Pool::UpdateSecret: the file in
   // the replica's secrets directory is replaced atomically; no restart, no new generation).
-  // Errors: the store's; the pool's (kInternal naming a replica) after the value is stored.
+  // Errors: the store's (nothing stored); Pool::UpdateSecret's (kInternal naming a replica)
+  // after the value is stored.
   core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
-  // Deletes a secret no function uses. kConflict naming the functions of `ns` whose spec
-  // lists it (delete them or drop the secret from them first); kNotFound; the store's.
+  // Deletes a secret no function uses. Errors: kConflict naming the functions of `ns` whose
+  // spec lists it (delete them or drop the secret from them first); kNotFound; the store's.
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
-  // [{"namespace", "name", "createdAt", "updatedAt"}] — never values.
+  // [{"namespace", "name", "createdAt", "updatedAt"}] — never values. Errors: the store's.
   core::Result<nlohmann::json> ListSecrets(const std::string& ns);
+  // The namespaces holding a function or a secret, sorted. Errors: the store's.
   core::Result<std::vector<std::string>> Namespaces();
 
   pool::Pool& pool() { return pool_; }

@@ -43,11 +43,6 @@ const char* const kMigrations[] = {
     )sql",
 };
 
-int64_t NowMs() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
-}
-
 // The error class for an SQLite result code (see Store's contract).
 core::ErrorCode CodeFor(int rc) {
   switch (rc & 0xff) {
@@ -210,7 +205,8 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     sqlite3_close(db);
     return core::Error::Unavailable(fmt::format("store: cannot open {}: {}", path, msg));
   }
-  std::unique_ptr<Store> store(new Store(db));
+  std::unique_ptr<Store> store(
+      new Store(db, options.clock != nullptr ? *options.clock : core::SystemClock::Instance()));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_bytes);
@@ -222,6 +218,11 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
   }
   if (auto s = store->Migrate(); !s) return s.error().WithContext(path);
   return store;
+}
+
+int64_t Store::NowMs() const {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(clock_.Wall().time_since_epoch()).count();
 }
 
 Store::~Store() {

@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "core/clock.h"
 #include "core/result.h"
 
 struct sqlite3;
@@ -54,6 +55,10 @@ struct StoreOptions {
   // The largest value (a body, a spec, a secret) and row the store takes
   // (SQLITE_LIMIT_LENGTH); a bigger one is kInvalidArgument and nothing is written.
   int max_value_bytes = 64 << 20;
+  // Where every time the store stamps or compares comes from (created/updated times,
+  // enqueue times, when a retried async call is due): its Wall(). Not owned; outlives the
+  // store. nullptr: core::SystemClock::Instance().
+  const core::Clock* clock = nullptr;
 };
 
 // What PutFunction did.
@@ -79,6 +84,8 @@ enum class EnqueueOutcome { kQueued, kQueueFull, kFunctionQueueFull, kQueueBytes
 // step, a COMMIT) is rolled back and returned as an error: kInvalidArgument for a value
 // over SQLite's size limit, kUnavailable when the database is busy or locked by another
 // process, kInternal for anything else (disk full, I/O error, read-only file, constraint).
+// These are "the SQLite errors" below; every method may return them, and each lists the
+// codes it returns besides.
 class Store {
  public:
   // Opens or creates `path`, migrating the schema to the newest version. kUnavailable when
@@ -90,35 +97,46 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // The schema version in the file (the newest this build knows, after Open).
+  // The schema version in the file (the newest this build knows, after Open); -1 when it
+  // can't be read.
   int SchemaVersion();
   static int LatestSchemaVersion();
 
   // Creates or updates a function. kUnchanged when spec hash and image are the same as
   // stored (nothing is written); otherwise the generation goes up by one. `record`'s
-  // generation and times are filled in.
+  // generation and times are filled in (created kept from the stored row, updated now).
+  // Errors: the SQLite errors only.
   core::Result<PutOutcome> PutFunction(FunctionRecord& record);
-  // Updates only status and last error (no new generation). kNotFound if absent.
+  // Updates only status, last error and the updated time (no new generation). kNotFound if
+  // absent.
   core::Status SetFunctionStatus(const std::string& ns, const std::string& name,
                                  const std::string& status, const std::string& last_error);
+  // kNotFound if absent.
   core::Result<FunctionRecord> GetFunction(const std::string& ns, const std::string& name);
-  // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace, name.
+  // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace,
+  // name. None is an empty list, not an error.
   core::Result<std::vector<FunctionRecord>> ListFunctions(const std::string& ns);
   // kNotFound if absent.
   core::Status DeleteFunction(const std::string& ns, const std::string& name);
 
+  // Creates or updates a secret: kCreated, kConfigured (another value), kUnchanged (the
+  // same value: nothing written). `record`'s times are filled in when it is written. The
+  // SQLite errors only.
   core::Result<PutOutcome> PutSecret(SecretRecord& record);
+  // kNotFound if absent.
   core::Result<SecretRecord> GetSecret(const std::string& ns, const std::string& name);
-  // Names and times only: values are left empty.
+  // The secrets of `ns` (every namespace when empty), sorted by namespace, name: names and
+  // times only, values are left empty.
   core::Result<std::vector<SecretRecord>> ListSecrets(const std::string& ns);
+  // kNotFound if absent (whether a function uses it is the controller's to check).
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
 
   // Queues an async call durably (it survives a crash from here on) unless that would take
   // the queue past `limits` (then nothing is written and the outcome names the bound).
   // kAlreadyExists when a call with the same id is in the queue; other errors as below.
   core::Result<EnqueueOutcome> EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits = {});
-  // Takes the oldest queued call whose time has come, marking it running and counting the
-  // attempt; nullopt when there is none.
+  // Takes the oldest queued call whose time has come (by the clock), marking it running and
+  // counting the attempt; nullopt when there is none. The SQLite errors only.
   core::Result<std::optional<AsyncCall>> ClaimAsync();
   // A claimed call is over: removed from the queue. kNotFound when it is not in the queue.
   core::Status FinishAsync(const std::string& call_id);
@@ -126,21 +144,25 @@ class Store {
   // kNotFound when no running call has that id.
   core::Status RetryAsync(const std::string& call_id, int64_t delay_ms);
   // After a restart: calls that were running when gantryd stopped are queued again (they
-  // run at least once). Returns how many.
+  // run at least once). Returns how many. The SQLite errors only.
   core::Result<int> RequeueRunningAsync();
-  // Records one finished invocation (bounded retention: the newest 10,000 are kept).
+  // Records one finished invocation (bounded retention: the newest 10,000 are kept); the
+  // same call id again replaces its record. The SQLite errors only.
   core::Status RecordInvocation(const std::string& call_id, const std::string& ns,
                                 const std::string& function, int64_t started_unix_ms,
                                 int64_t duration_us, int status, bool async,
                                 const std::string& error);
 
-  // Namespaces that hold a function or a secret, sorted.
+  // Namespaces that hold a function or a secret, sorted. The SQLite errors only.
   core::Result<std::vector<std::string>> ListNamespaces();
 
  private:
-  explicit Store(sqlite3* db) : db_(db) {}
+  Store(sqlite3* db, const core::Clock& clock) : clock_(clock), db_(db) {}
   core::Status Migrate();
+  // clock_.Wall() in milliseconds since the Unix epoch.
+  int64_t NowMs() const;
 
+  const core::Clock& clock_;
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
 };

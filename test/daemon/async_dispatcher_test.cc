@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "core/clock.h"
 #include "gateway/error_mapping.h"
 
 namespace gantry::daemon {
@@ -75,13 +76,14 @@ class Side {
 
 struct Fixture {
   TempDir dir;
+  core::ManualClock clock;  // the store's: retries are due at once (retry_delay 0)
   std::unique_ptr<store::Store> store;
   FakeSender fake;
   std::unique_ptr<AsyncDispatcher> dispatcher;
   gateway::Route route;
 
   explicit Fixture(AsyncOptions options = {}) {
-    auto opened = store::Store::Open(dir.db());
+    auto opened = store::Store::Open(dir.db(), {.clock = &clock});
     REQUIRE(opened.ok());
     store = std::move(*opened);
     store::FunctionRecord echo{

@@ -7,7 +7,8 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <thread>
+
+#include "core/clock.h"
 
 namespace gantry::store {
 namespace {
@@ -23,14 +24,16 @@ class TempDb {
   }
   ~TempDb() { fs::remove_all(dir_); }
   std::string path() const { return (dir_ / "gantry.db").string(); }
+  core::ManualClock clock;  // what every store opened on this database reads
 
  private:
   static inline int n_ = 0;
   fs::path dir_;
 };
 
-std::unique_ptr<Store> MustOpen(const std::string& path) {
-  auto store = Store::Open(path);
+// The store reads db.clock: no test sleeps or reads the real time.
+std::unique_ptr<Store> MustOpen(TempDb& db) {
+  auto store = Store::Open(db.path(), {.clock = &db.clock});
   if (!store.ok()) FAIL(store.error().ToString());
   return std::move(*store);
 }
@@ -47,7 +50,7 @@ FunctionRecord Fn(const std::string& name, const std::string& hash,
 
 TEST_CASE("a new store is private, in WAL mode, at the newest schema", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(store->SchemaVersion() == Store::LatestSchemaVersion());
   struct stat st {};
   REQUIRE(::stat(db.path().c_str(), &st) == 0);
@@ -60,7 +63,7 @@ TEST_CASE("a new store is private, in WAL mode, at the newest schema", "[store]"
 
 TEST_CASE("put reports created, unchanged and configured with generations", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   FunctionRecord f = Fn("echo", "sha256:a");
   auto created = store->PutFunction(f);
   REQUIRE(created.ok());
@@ -73,7 +76,7 @@ TEST_CASE("put reports created, unchanged and configured with generations", "[st
   CHECK(*store->PutFunction(again) == PutOutcome::kUnchanged);
   CHECK(again.generation == 1);
 
-  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  db.clock.Advance(std::chrono::milliseconds(5));
   FunctionRecord changed = Fn("echo", "sha256:b");
   CHECK(*store->PutFunction(changed) == PutOutcome::kConfigured);
   CHECK(changed.generation == 2);
@@ -96,7 +99,7 @@ TEST_CASE("put reports created, unchanged and configured with generations", "[st
 TEST_CASE("what was accepted survives closing and reopening", "[store]") {
   TempDb db;
   {
-    auto store = MustOpen(db.path());
+    auto store = MustOpen(db);
     FunctionRecord a = Fn("a", "sha256:1");
     FunctionRecord b = Fn("b", "sha256:2");
     b.namespace_name = "team";
@@ -107,7 +110,7 @@ TEST_CASE("what was accepted survives closing and reopening", "[store]") {
     REQUIRE(store->PutSecret(s).ok());
     REQUIRE(store->SetFunctionStatus("default", "a", "failed", "build failed: step 2/3").ok());
   }
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(store->SchemaVersion() == Store::LatestSchemaVersion());
   auto all = store->ListFunctions("");
   REQUIRE(all.ok());
@@ -125,7 +128,7 @@ TEST_CASE("what was accepted survives closing and reopening", "[store]") {
 
 TEST_CASE("missing objects are kNotFound", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(store->GetFunction("default", "nope").error().code() == core::ErrorCode::kNotFound);
   CHECK(store->DeleteFunction("default", "nope").error().code() == core::ErrorCode::kNotFound);
   CHECK(store->SetFunctionStatus("default", "nope", "x", "").error().code() ==
@@ -141,7 +144,7 @@ TEST_CASE("missing objects are kNotFound", "[store]") {
 
 TEST_CASE("secret values are not listed and unchanged values are detected", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   SecretRecord s{.namespace_name = "default", .name = "token", .value = "abc"};
   CHECK(*store->PutSecret(s) == PutOutcome::kCreated);
   SecretRecord same{.namespace_name = "default", .name = "token", .value = "abc"};
@@ -177,7 +180,7 @@ TEST_CASE("a version 1 database is migrated forward, keeping its rows", "[store]
                 nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(raw);
   }
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(store->SchemaVersion() == Store::LatestSchemaVersion());
   auto old = store->GetFunction("default", "old");
   REQUIRE(old.ok());
@@ -197,14 +200,14 @@ TEST_CASE("a database from a newer gantryd, or not a database, is refused", "[st
     REQUIRE(sqlite3_exec(raw, "PRAGMA user_version = 999", nullptr, nullptr, nullptr) == SQLITE_OK);
     sqlite3_close(raw);
   }
-  auto newer = Store::Open(db.path());
+  auto newer = Store::Open(db.path(), {.clock = &db.clock});
   REQUIRE_FALSE(newer.ok());
   CHECK_THAT(newer.error().message(), Catch::Contains("schema version 999 is newer"));
 
   TempDb junk;
   std::ofstream(junk.path())
       << "this is not a database, not even close, but long enough to look like a header";
-  auto garbage = Store::Open(junk.path());
+  auto garbage = Store::Open(junk.path(), {.clock = &junk.clock});
   REQUIRE_FALSE(garbage.ok());
 }
 
@@ -212,11 +215,11 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
           "[store]") {
   TempDb db;
   {
-    auto store = MustOpen(db.path());
+    auto store = MustOpen(db);
     AsyncCall a{.call_id = "a", .namespace_name = "default", .function = "echo", .body = "first"};
     AsyncCall b{.call_id = "b", .namespace_name = "default", .function = "echo", .body = "second"};
     REQUIRE(store->EnqueueAsync(a).ok());
-    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    db.clock.Advance(std::chrono::milliseconds(2));
     REQUIRE(store->EnqueueAsync(b).ok());
     auto first = store->ClaimAsync();
     REQUIRE(first.ok());
@@ -232,7 +235,7 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
     CHECK_FALSE(store->ClaimAsync()->has_value());  // a waits, b is running
     // gantryd stops with b running.
   }
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(*store->RequeueRunningAsync() == 1);
   auto again = store->ClaimAsync();
   REQUIRE(again->has_value());
@@ -241,6 +244,43 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
   REQUIRE(store->FinishAsync("b").ok());
   CHECK_FALSE(store->ClaimAsync()->has_value());
   REQUIRE(store->RecordInvocation("b", "default", "echo", 1, 2, 200, true, "").ok());
+}
+
+TEST_CASE("every stamp and due time comes from the store's clock", "[store]") {
+  TempDb db;
+  auto store = MustOpen(db);
+  const int64_t start_ms =
+      std::chrono::duration_cast<std::chrono::milliseconds>(core::ManualClock::kWallStart).count();
+  FunctionRecord f = Fn("echo", "sha256:a");
+  REQUIRE(store->PutFunction(f).ok());
+  CHECK(f.created_unix_ms == start_ms);
+  CHECK(f.updated_unix_ms == start_ms);
+  SecretRecord secret{.namespace_name = "default", .name = "key", .value = "v1"};
+  REQUIRE(store->PutSecret(secret).ok());
+  CHECK(secret.created_unix_ms == start_ms);
+
+  db.clock.Advance(std::chrono::seconds(90));
+  FunctionRecord changed = Fn("echo", "sha256:b");
+  REQUIRE(store->PutFunction(changed).ok());
+  CHECK(changed.created_unix_ms == start_ms);
+  CHECK(changed.updated_unix_ms == start_ms + 90'000);
+  secret.value = "v2";
+  REQUIRE(store->PutSecret(secret).ok());
+  CHECK(secret.created_unix_ms == start_ms);
+  CHECK(secret.updated_unix_ms == start_ms + 90'000);
+
+  AsyncCall call{.call_id = "a", .namespace_name = "default", .function = "echo"};
+  REQUIRE(store->EnqueueAsync(call).ok());
+  CHECK(call.enqueued_unix_ms == start_ms + 90'000);
+  REQUIRE(store->ClaimAsync()->has_value());
+  REQUIRE(store->RetryAsync("a", 60'000).ok());
+  db.clock.Advance(std::chrono::milliseconds(59'999));
+  CHECK_FALSE(store->ClaimAsync()->has_value());  // due in 1 ms
+  db.clock.Advance(std::chrono::milliseconds(1));
+  auto due = store->ClaimAsync();
+  REQUIRE(due->has_value());
+  CHECK((*due)->call_id == "a");
+  CHECK((*due)->attempts == 2);
 }
 
 // A second connection to the same file, for what a test does behind the store's back
@@ -278,7 +318,7 @@ void BreakCommitsOf(Side& side, const std::string& table) {
 
 TEST_CASE("a failed COMMIT is an error, is rolled back, and the store keeps working", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   Side side(db.path());
   BreakCommitsOf(side, "functions");
   FunctionRecord f = Fn("echo", "sha256:a");
@@ -318,7 +358,7 @@ TEST_CASE("a failed COMMIT is an error, is rolled back, and the store keeps work
 TEST_CASE("a value over the size limit fails its bind: kInvalidArgument, nothing written",
           "[store]") {
   TempDb db;
-  auto opened = Store::Open(db.path(), {.max_value_bytes = 4096});
+  auto opened = Store::Open(db.path(), {.max_value_bytes = 4096, .clock = &db.clock});
   REQUIRE(opened.ok());
   auto& store = *opened;
   AsyncCall call{.call_id = "big",
@@ -350,7 +390,7 @@ TEST_CASE("a value over the size limit fails its bind: kInvalidArgument, nothing
 
 TEST_CASE("a call id already in the queue is kAlreadyExists, not SQLite's text", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   AsyncCall a{.call_id = "same", .namespace_name = "default", .function = "echo", .body = "one"};
   REQUIRE(store->EnqueueAsync(a).ok());
   AsyncCall b{.call_id = "same", .namespace_name = "default", .function = "other", .body = "two"};
@@ -369,7 +409,7 @@ TEST_CASE("a call id already in the queue is kAlreadyExists, not SQLite's text",
 
 TEST_CASE("the async queue is bounded in calls, calls per function and bytes", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   AsyncQueueLimits limits{.max_calls = 3, .max_calls_per_function = 2, .max_bytes = 10};
   auto enqueue = [&](const std::string& id, const std::string& fn, const std::string& body) {
     AsyncCall c{.call_id = id, .namespace_name = "default", .function = fn, .body = body};
@@ -405,7 +445,7 @@ TEST_CASE("the async queue is bounded in calls, calls per function and bytes", "
 
 TEST_CASE("finishing or retrying a call that is not there is kNotFound", "[store]") {
   TempDb db;
-  auto store = MustOpen(db.path());
+  auto store = MustOpen(db);
   CHECK(store->FinishAsync("nope").error().code() == core::ErrorCode::kNotFound);
   CHECK(store->RetryAsync("nope", 10).error().code() == core::ErrorCode::kNotFound);
   AsyncCall a{.call_id = "a", .namespace_name = "default", .function = "echo"};

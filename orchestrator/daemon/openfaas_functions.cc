@@ -1,0 +1,184 @@
+#include "daemon/openfaas_functions.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstdlib>
+
+#include "builder/bundle.h"
+#include "daemon/api_support.h"
+#include "daemon/openfaas_names.h"
+#include "manifest/file_system.h"
+#include "manifest/loader.h"
+
+namespace gantry::daemon::openfaas {
+namespace {
+
+using gateway::ApiRequest;
+using gateway::ApiResponse;
+using nlohmann::json;
+
+// POST (create) or PUT (update) of a FunctionDeployment.
+core::Result<ApiResponse> Deploy(Controller& c, const ApiRequest& r, bool update) {
+  auto body = JsonObjectBody(r);
+  if (!body) return body.error();
+  auto spec = SpecFromDeployment(*body);
+  if (!spec) return spec.error();
+  if (update) {
+    // kNotFound names the function as OpenFaaS does; any other failure is the store's.
+    if (auto d = c.Describe(spec->namespace_name(), spec->name()); !d) {
+      if (d.error().code() != core::ErrorCode::kNotFound) return d.error();
+      return core::Error::NotFound(fmt::format("function {} not found in namespace {}",
+                                               spec->name(), spec->namespace_name()));
+    }
+  }
+  auto bundle = builder::MakeBundle(*spec);
+  if (!bundle) return bundle.error();
+  auto outcome = c.ApplySpec(*spec, builder::BundleDigest(*bundle));
+  if (!outcome) return outcome.error();
+  return JsonResponse(update ? 200 : 202, outcome->ToJson(spec->namespace_name(), spec->name()));
+}
+
+}  // namespace
+
+core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
+  auto [name, ns] = NameAndNamespace(StringField(d, "service"), StringField(d, "namespace"));
+  if (name.empty()) {
+    return core::Error::InvalidArgument("\"service\" (the function name) is required");
+  }
+  json spec = {{"runtime", "image"}, {"image", StringField(d, "image")}, {"port", 8080}};
+  json env = json::object();
+  if (auto it = d.find("envVars"); it != d.end() && it->is_object()) env = *it;
+  if (std::string process = StringField(d, "envProcess"); !process.empty()) {
+    env["fprocess"] = process;
+  }
+  if (!env.empty()) spec["env"] = env;
+  if (auto it = d.find("secrets"); it != d.end() && it->is_array() && !it->empty()) {
+    spec["secrets"] = *it;
+  }
+  json labels = json::object();
+  json scale = json::object();
+  if (auto it = d.find("labels"); it != d.end() && it->is_object()) {
+    for (const auto& [k, v] : it->items()) {
+      if (!v.is_string()) continue;
+      if (k == "com.openfaas.scale.min") {
+        scale["min"] = std::atoi(v.get<std::string>().c_str());
+      } else if (k == "com.openfaas.scale.max") {
+        scale["max"] = std::atoi(v.get<std::string>().c_str());
+      } else {
+        labels[k] = v;
+      }
+    }
+  }
+  if (!scale.empty()) spec["scale"] = scale;
+  if (auto it = d.find("limits"); it != d.end() && it->is_object()) {
+    json resources = json::object();
+    if (std::string m = StringField(*it, "memory"); !m.empty()) resources["memory"] = m;
+    if (std::string c = StringField(*it, "cpu"); !c.empty()) resources["cpu"] = c;
+    if (!resources.empty()) spec["resources"] = resources;
+  }
+  json doc = {{"apiVersion", "gantry.dev/v1"},
+              {"kind", "Function"},
+              {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
+              {"spec", spec}};
+  manifest::LocalFileSystem local;
+  auto loaded = manifest::LoadManifestText(local, doc.dump(2), "FunctionDeployment", "/", {});
+  if (!loaded.ok()) {
+    std::string all;
+    for (const auto& e : loaded.errors) {
+      all += (all.empty() ? "" : "; ") + e.path + ": " + e.message;
+    }
+    return core::Error::InvalidArgument(fmt::format("invalid deployment: {}", all));
+  }
+  return std::get<spec::FunctionSpec>(loaded.objects.at(0).object);
+}
+
+json FunctionStatus(const json& d) {
+  const json& spec = d["spec"];
+  json env = spec.contains("env") && spec["env"].is_object() ? spec["env"] : json::object();
+  std::string process;
+  if (env.contains("fprocess")) {
+    process = env["fprocess"].get<std::string>();
+    env.erase("fprocess");
+  }
+  json limits = nullptr;
+  if (spec.contains("resources") && spec["resources"].is_object()) limits = spec["resources"];
+  const json& status = d["status"];
+  int min = spec.contains("scale") ? spec["scale"].value("min", 0) : 0;
+  int ready = status.value("readyReplicas", 0);
+  int starting = status.value("startingReplicas", 0);
+  return json{{"name", d["metadata"]["name"]},
+              {"namespace", d["metadata"]["namespace"]},
+              {"image", status.value("image", "")},
+              {"envProcess", process},
+              {"envVars", env},
+              {"secrets", spec.value("secrets", json::array())},
+              {"labels", json::object()},
+              {"annotations", json::object()},
+              {"limits", limits},
+              {"readOnlyRootFilesystem", true},
+              // OpenFaaS counts invocations in its gateway; Gantry's are on /metrics.
+              {"invocationCount", 0},
+              {"replicas", std::max(min, ready + starting)},
+              {"availableReplicas", ready},
+              {"createdAt", status.value("createdAt", "")}};
+}
+
+core::Result<ApiResponse> ListFunctions(Controller& c, const ApiRequest& r) {
+  auto list = c.List(QueryNamespaceOrDefault(r));
+  if (!list) return list.error();
+  json out = json::array();
+  for (const auto& item : (*list)["items"]) out.push_back(FunctionStatus(item));
+  return JsonResponse(200, out);
+}
+
+core::Result<ApiResponse> DeployFunction(Controller& c, const ApiRequest& r) {
+  return Deploy(c, r, /*update=*/false);
+}
+
+core::Result<ApiResponse> UpdateFunction(Controller& c, const ApiRequest& r) {
+  return Deploy(c, r, /*update=*/true);
+}
+
+core::Result<ApiResponse> DeleteFunction(Controller& c, const ApiRequest& r) {
+  auto body = JsonObjectBody(r);
+  if (!body) return body.error();
+  auto [name, ns] =
+      NameAndNamespace(StringField(*body, "functionName"), StringField(*body, "namespace"));
+  if (name.empty()) return core::Error::InvalidArgument("\"functionName\" is required");
+  if (auto s = c.Delete(ns, name); !s) return s.error();
+  return JsonResponse(200, {{"functionName", name}, {"namespace", ns}});
+}
+
+core::Result<ApiResponse> GetFunction(Controller& c, const ApiRequest& r) {
+  auto [name, ns] = NameAndNamespace(PathParam(r, "name"), QueryParam(r, "namespace"));
+  auto d = c.Describe(ns, name);
+  if (!d) return d.error();
+  return JsonResponse(200, FunctionStatus(*d));
+}
+
+core::Result<ApiResponse> ScaleFunction(Controller& c, const ApiRequest& r) {
+  auto body = JsonObjectBody(r);
+  if (!body) return body.error();
+  auto [name, ns] = NameAndNamespace(PathParam(r, "name"), StringField(*body, "namespace"));
+  auto replicas = ReplicasField(*body);
+  if (!replicas) return replicas.error();
+  if (auto s = c.Scale(ns, name, *replicas); !s) return s.error();
+  return JsonResponse(202, {{"serviceName", name}, {"namespace", ns}, {"replicas", *replicas}});
+}
+
+std::vector<gateway::Route> FunctionRoutes(Controller& c) {
+  auto with = [&c](auto handler) {
+    return [&c, handler](const ApiRequest& r) { return handler(c, r); };
+  };
+  return {
+      {"GET", "/system/functions", with(ListFunctions)},
+      {"POST", "/system/functions", with(DeployFunction)},
+      {"PUT", "/system/functions", with(UpdateFunction)},
+      {"DELETE", "/system/functions", with(DeleteFunction)},
+      {"GET", "/system/function/{name}", with(GetFunction)},
+      {"POST", "/system/scale-function/{name}", with(ScaleFunction)},
+  };
+}
+
+}  // namespace gantry::daemon::openfaas

@@ -1,0 +1,227 @@
+// The OpenFaaS management API (/system/...), one handler at a time, without a socket: the
+// request as the gateway hands it over, the controller over fakes (controller_harness.h),
+// and the answer as the gateway would send it (gateway::ToApiResponse).
+#include "daemon/openfaas_api.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "daemon/controller_harness.h"
+#include "daemon/openfaas_functions.h"
+#include "daemon/openfaas_logs.h"
+#include "daemon/openfaas_names.h"
+#include "daemon/openfaas_secrets.h"
+#include "daemon/openfaas_system.h"
+#include "gateway/error_mapping.h"
+
+namespace gantry::daemon {
+namespace {
+
+using gateway::ApiRequest;
+using gateway::ApiResponse;
+using nlohmann::json;
+using testing::Harness;
+
+ApiRequest Request(std::string body, std::map<std::string, std::string> query = {},
+                   std::map<std::string, std::string> params = {}) {
+  return ApiRequest{
+      .query = std::move(query), .body = std::move(body), .params = std::move(params)};
+}
+
+struct Answer {
+  int status;
+  std::string content_type;
+  json body;
+};
+Answer Send(core::Result<ApiResponse> result) {
+  ApiResponse r = gateway::ToApiResponse(std::move(result));
+  return {r.status, r.content_type, json::parse(r.body, nullptr, false)};
+}
+
+const char* kDeployment = R"({"service": "web.team", "image": "example/web:1",
+  "envProcess": "python3 index.py", "envVars": {"A": "1"},
+  "labels": {"com.openfaas.scale.min": "1", "com.openfaas.scale.max": "3", "tier": "front"},
+  "limits": {"memory": "128Mi"}})";
+
+TEST_CASE("OpenFaaS names: name.namespace, then the namespace given, then default", "[daemon]") {
+  using openfaas::NameAndNamespace;
+  CHECK(NameAndNamespace("web", "") == std::pair<std::string, std::string>{"web", "default"});
+  CHECK(NameAndNamespace("web.team", "") == std::pair<std::string, std::string>{"web", "team"});
+  CHECK(NameAndNamespace("web.team", "ops") == std::pair<std::string, std::string>{"web", "ops"});
+  CHECK(NameAndNamespace("web", "ops") == std::pair<std::string, std::string>{"web", "ops"});
+}
+
+TEST_CASE("OpenFaaS: a FunctionDeployment is an image function with its scale and fprocess",
+          "[daemon]") {
+  auto spec = openfaas::SpecFromDeployment(json::parse(kDeployment));
+  REQUIRE(spec.ok());
+  CHECK(spec->name() == "web");
+  CHECK(spec->namespace_name() == "team");
+  auto missing = openfaas::SpecFromDeployment(json{{"image", "x"}});
+  REQUIRE_FALSE(missing.ok());
+  CHECK(missing.error().code() == core::ErrorCode::kInvalidArgument);
+  CHECK_THAT(missing.error().message(), Catch::Contains("\"service\""));
+  auto invalid = openfaas::SpecFromDeployment(json{{"service", "Bad_Name"}, {"image", "x"}});
+  REQUIRE_FALSE(invalid.ok());
+  CHECK_THAT(invalid.error().message(), Catch::Contains("invalid deployment"));
+}
+
+TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete", "[daemon]") {
+  Harness h;
+  auto update_unknown = Send(openfaas::UpdateFunction(*h.controller, Request(kDeployment)));
+  CHECK(update_unknown.status == 404);
+  CHECK_THAT(update_unknown.body["error"].get<std::string>(), Catch::Contains("not found"));
+
+  auto deployed = Send(openfaas::DeployFunction(*h.controller, Request(kDeployment)));
+  CHECK(deployed.status == 202);
+  CHECK(deployed.body["result"] == "created");
+  auto updated = Send(openfaas::UpdateFunction(*h.controller, Request(kDeployment)));
+  CHECK(updated.status == 200);
+
+  auto status = Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "web.team"}})));
+  CHECK(status.status == 200);
+  CHECK(status.body["name"] == "web");
+  CHECK(status.body["namespace"] == "team");
+  CHECK(status.body["envProcess"] == "python3 index.py");
+  CHECK(status.body["envVars"] == json{{"A", "1"}});
+  CHECK(status.body["limits"]["memory"] == "128Mi");
+  CHECK(status.body["replicas"] == 1);  // scale.min, none ready yet
+  CHECK(status.body["createdAt"] == "2026-01-01T00:00:00Z");
+  auto same = Send(openfaas::GetFunction(*h.controller,
+                                         Request("", {{"namespace", "team"}}, {{"name", "web"}})));
+  CHECK(same.body == status.body);
+  CHECK(Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "web"}}))).status ==
+        404);
+
+  auto list = Send(openfaas::ListFunctions(*h.controller, Request("", {{"namespace", "team"}})));
+  CHECK(list.status == 200);
+  REQUIRE(list.body.size() == 1);
+  CHECK(list.body[0] == status.body);
+  CHECK(Send(openfaas::ListFunctions(*h.controller, Request(""))).body == json::array());
+
+  auto scaled = Send(openfaas::ScaleFunction(
+      *h.controller,
+      Request(R"({"serviceName": "web", "replicas": 2})", {}, {{"name", "web.team"}})));
+  CHECK(scaled.status == 202);
+  CHECK(scaled.body == json{{"serviceName", "web"}, {"namespace", "team"}, {"replicas", 2}});
+  auto beyond = Send(openfaas::ScaleFunction(
+      *h.controller, Request(R"({"replicas": 7})", {}, {{"name", "web.team"}})));
+  CHECK(beyond.status == 400);
+
+  auto deleted =
+      Send(openfaas::DeleteFunction(*h.controller, Request(R"({"functionName": "web.team"})")));
+  CHECK(deleted.status == 200);
+  CHECK(deleted.body == json{{"functionName", "web"}, {"namespace", "team"}});
+  CHECK(Send(openfaas::DeleteFunction(*h.controller, Request(R"({"functionName": "web.team"})")))
+            .status == 404);
+}
+
+TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") {
+  Harness h;
+  struct Case {
+    const char* what;
+    core::Result<ApiResponse> result;
+  };
+  Case cases[] = {
+      {"deploy not json", openfaas::DeployFunction(*h.controller, Request("{"))},
+      {"deploy array", openfaas::DeployFunction(*h.controller, Request("[]"))},
+      {"deploy no service", openfaas::DeployFunction(*h.controller, Request(R"({"image": "x"})"))},
+      {"delete no name", openfaas::DeleteFunction(*h.controller, Request("{}"))},
+      {"scale no replicas",
+       openfaas::ScaleFunction(*h.controller, Request("{}", {}, {{"name", "web"}}))},
+      {"logs no name", openfaas::GetLogs(*h.controller, Request(""))},
+      {"logs bad since",
+       openfaas::GetLogs(*h.controller, Request("", {{"name", "web"}, {"since", "yesterday"}}))},
+      {"secret no name", openfaas::CreateSecret(*h.controller, Request(R"({"value": "v"})"))},
+      {"secret raw value",
+       openfaas::CreateSecret(*h.controller, Request(R"({"name": "k", "rawValue": "dg=="})"))},
+  };
+  for (auto& c : cases) {
+    INFO(c.what);
+    auto answer = Send(std::move(c.result));
+    CHECK(answer.status == 400);
+    CHECK(answer.content_type == "application/json");
+    CHECK(answer.body["error"].is_string());
+  }
+}
+
+TEST_CASE("OpenFaaS: logs are NDJSON of the function's replicas", "[daemon]") {
+  Harness h;
+  REQUIRE(h.controller->ApplySpec(testing::WebSpec(0, 2), "sha256:web").ok());
+  h.AddReplica("aaaa1111");
+  h.docker.lines_per_container = 5;
+  auto logs = gateway::ToApiResponse(openfaas::GetLogs(
+      *h.controller,
+      Request("", {{"name", "web.team"}, {"tail", "2"}, {"since", "2026-01-01T00:00:00Z"}})));
+  CHECK(logs.status == 200);
+  CHECK(logs.content_type == "application/x-ndjson");
+  CHECK(h.docker.last_tail == 2);
+  std::istringstream in(logs.body);
+  int n = 0;
+  for (std::string line; std::getline(in, line); ++n) {
+    json e = json::parse(line);
+    CHECK(e["name"] == "web");
+    CHECK(e["namespace"] == "team");
+  }
+  CHECK(n == 2);
+  CHECK(Send(openfaas::GetLogs(*h.controller, Request("", {{"name", "nope"}}))).status == 404);
+}
+
+TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names only", "[daemon]") {
+  Harness h;
+  CHECK(Send(openfaas::UpdateSecret(*h.controller, Request(R"({"name": "key", "value": "v"})")))
+            .status == 404);
+  auto created = Send(
+      openfaas::CreateSecret(*h.controller, Request(R"({"name": "key.team", "value": "v1"})")));
+  CHECK(created.status == 201);
+  CHECK(created.body == json{{"name", "key"}, {"namespace", "team"}});
+  auto updated = Send(openfaas::UpdateSecret(
+      *h.controller, Request(R"({"name": "key", "namespace": "team", "value": "v2"})")));
+  CHECK(updated.status == 200);
+  CHECK(h.store->GetSecret("team", "key")->value == "v2");
+
+  auto list = Send(openfaas::ListSecrets(*h.controller, Request("", {{"namespace", "team"}})));
+  CHECK(list.status == 200);
+  CHECK(list.body == json::array({json{{"name", "key"}, {"namespace", "team"}}}));
+
+  auto deleted = gateway::ToApiResponse(
+      openfaas::DeleteSecret(*h.controller, Request(R"({"name": "key.team"})")));
+  CHECK(deleted.status == 204);
+  CHECK(deleted.body.empty());
+  CHECK(Send(openfaas::DeleteSecret(*h.controller, Request(R"({"name": "key.team"})"))).status ==
+        404);
+}
+
+TEST_CASE("OpenFaaS: info names the provider; namespaces always list default", "[daemon]") {
+  Harness h;
+  auto info = Send(openfaas::GetInfo(Request("")));
+  CHECK(info.status == 200);
+  CHECK(info.body["provider"]["provider"] == "gantry");
+  CHECK(info.body["provider"]["orchestration"] == "docker");
+  CHECK(info.body["version"]["release"].is_string());
+  CHECK(Send(openfaas::ListNamespaces(*h.controller, Request(""))).body ==
+        json::array({"default"}));
+  REQUIRE(h.controller->PutSecret("team", "key", "v").ok());
+  CHECK(Send(openfaas::ListNamespaces(*h.controller, Request(""))).body ==
+        json::array({"default", "team"}));
+}
+
+TEST_CASE("OpenFaaS: the route table is every handler once", "[daemon]") {
+  Harness h;
+  std::set<std::string> routes;
+  for (const auto& r : OpenFaasRoutes(*h.controller)) {
+    CHECK(r.needs_auth);
+    CHECK(routes.insert(r.method + " " + r.pattern).second);
+  }
+  CHECK(routes == std::set<std::string>{
+                      "GET /system/functions", "POST /system/functions", "PUT /system/functions",
+                      "DELETE /system/functions", "GET /system/function/{name}",
+                      "POST /system/scale-function/{name}", "GET /system/logs", "GET /system/info",
+                      "GET /system/namespaces", "GET /system/secrets", "POST /system/secrets",
+                      "PUT /system/secrets", "DELETE /system/secrets"});
+}
+
+}  // namespace
+}  // namespace gantry::daemon
