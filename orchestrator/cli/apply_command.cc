@@ -4,9 +4,9 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <chrono>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "builder/bundle.h"
 #include "builder/bundle_limits.h"
@@ -27,19 +27,10 @@ struct ApplyFlags {
   std::string ns;
 };
 
-// "90s", "2m", "1h" -> seconds; -1 when malformed.
-int64_t ParseSeconds(const std::string& text) {
-  if (text.size() < 2) return -1;
-  char unit = text.back();
-  int64_t n = std::atoll(text.c_str());
-  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-  return n > 0 && mult > 0 ? n * mult : -1;
-}
-
 // Polls until the function is ready (its phase, and scale.min replicas ready); an error
 // naming the reason when it failed or the time ran out.
-core::Status WaitReady(ApiClient& api, const spec::FunctionSpec& fn, std::chrono::steady_clock::time_point deadline,
-                       const std::string& timeout) {
+core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::FunctionSpec& fn,
+                       core::SteadyTime deadline, const std::string& timeout) {
   std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   std::string last = "no answer yet";
   while (true) {
@@ -56,10 +47,10 @@ core::Status WaitReady(ApiClient& api, const spec::FunctionSpec& fn, std::chrono
     } else {
       last = reply->ErrorMessage();
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (ctx.clock->Now() >= deadline) {
       return core::Error::Timeout(fmt::format("not ready after {}: {}", timeout, last));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ctx.sleep(std::chrono::milliseconds(250));
   }
 }
 
@@ -84,7 +75,8 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
 }
 
 // Applies one function; returns the result word, or an error naming the cause.
-core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec& fn, const std::string& dry_run) {
+core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& api,
+                                        const spec::FunctionSpec& fn, const std::string& dry_run) {
   auto tar = builder::MakeBundle(fn);
   if (!tar) return tar.error();
   auto unpacked = builder::BundleUnpackedSize(*tar);
@@ -110,12 +102,14 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
     }
   }
   // Progress for people; pipelines (stdout not a terminal) get only the result lines.
-  if (::isatty(STDOUT_FILENO)) {
-    std::printf("function.gantry.dev/%s: uploading %zu KiB, building...\r", fn.name().c_str(), bundle->size() / 1024);
-    std::fflush(stdout);
+  const bool terminal = ::isatty(::fileno(ctx.out)) == 1;
+  if (terminal) {
+    std::fprintf(ctx.out, "function.gantry.dev/%s: uploading %zu KiB, building...\r",
+                 fn.name().c_str(), bundle->size() / 1024);
+    std::fflush(ctx.out);
   }
   auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/gzip"}});
-  if (::isatty(STDOUT_FILENO)) std::printf("\33[2K\r");
+  if (terminal) std::fprintf(ctx.out, "\33[2K\r");
   if (!reply) {
     // A server that stops reading mid-upload has most likely refused the size (an older
     // gantryd, or a server dry run, which has no offer to learn the limits from).
@@ -132,9 +126,9 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
   return result == "valid" ? std::string("valid (server dry run)") : result;
 }
 
-int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
+int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
   if (!f.dry_run.empty() && f.dry_run != "client" && f.dry_run != "server") {
-    std::fprintf(stderr, "gantry apply: --dry-run must be client or server\n");
+    ctx.Fail("gantry apply: --dry-run must be client or server");
     return 2;
   }
   manifest::LocalFileSystem local;
@@ -142,18 +136,17 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
       local, f.files,
       {.recursive = f.recursive, .default_namespace = f.ns, .read_stdin = ReadStdin});
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    std::fprintf(stderr, "gantry apply: %zu error%s: nothing applied\n", loaded.errors.size(),
-                 loaded.errors.size() == 1 ? "" : "s");
-    return 1;
+    for (const auto& e : loaded.errors) std::fprintf(ctx.err, "%s\n", e.ToString().c_str());
+    return ctx.Fail(fmt::format("gantry apply: {} error{}: nothing applied", loaded.errors.size(),
+                                loaded.errors.size() == 1 ? "" : "s"));
   }
-  int64_t timeout_seconds = ParseSeconds(f.timeout);
-  if (timeout_seconds < 0) {
-    std::fprintf(stderr, "gantry apply: --timeout %s: expected a duration like 90s or 2m\n", f.timeout.c_str());
+  auto timeout = ParseDurationFlag("apply", "--timeout", f.timeout);
+  if (!timeout) {
+    ctx.Fail(timeout.error().message());
     return 2;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  ApiClient api(ResolveConfig(flags));
+  core::SteadyTime deadline = ctx.clock->Now() + *timeout;
+  ApiClient api = ctx.Client();
   int failures = 0;
   std::vector<const spec::FunctionSpec*> applied;
   // Secrets first: functions may name them.
@@ -162,7 +155,7 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
     if (secret == nullptr) continue;
     std::string what = "secret.gantry.dev/" + secret->name();
     if (f.dry_run == "client") {
-      std::printf("%s valid (dry run)\n", what.c_str());
+      std::fprintf(ctx.out, "%s valid (dry run)\n", what.c_str());
       continue;
     }
     auto value = SecretValue(*secret);
@@ -174,39 +167,39 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
                                       : core::Result<Reply>(value.error());
     if (!reply || reply->status >= 300) {
       std::string why = reply ? reply->ErrorMessage() : reply.error().message();
-      std::fprintf(stderr, "gantry apply: %s: %s\n", what.c_str(), why.c_str());
+      ctx.Fail(fmt::format("gantry apply: {}: {}", what, why));
       ++failures;
       if (!reply && reply.error().code() == core::ErrorCode::kUnavailable) return 1;
       continue;
     }
-    std::printf("%s %s\n", what.c_str(), reply->Json().value("result", "configured").c_str());
+    std::fprintf(ctx.out, "%s %s\n", what.c_str(), reply->Json().value("result", "configured").c_str());
   }
   for (const auto& object : loaded.objects) {
     const auto* fn = std::get_if<spec::FunctionSpec>(&object.object);
     if (fn == nullptr) continue;
     std::string what = "function.gantry.dev/" + fn->name();
     if (f.dry_run == "client") {
-      std::printf("%s valid (dry run)\n", what.c_str());
+      std::fprintf(ctx.out, "%s valid (dry run)\n", what.c_str());
       continue;
     }
-    auto result = ApplyFunction(api, *fn, f.dry_run);
+    auto result = ApplyFunction(ctx, api, *fn, f.dry_run);
     if (!result) {
-      std::fprintf(stderr, "gantry apply: %s: %s\n", what.c_str(), result.error().message().c_str());
+      ctx.Fail(fmt::format("gantry apply: {}: {}", what, result.error().message()));
       ++failures;
       if (result.error().code() == core::ErrorCode::kUnavailable) return 1;
       continue;
     }
-    std::printf("%s %s\n", what.c_str(), result->c_str());
-    std::fflush(stdout);
+    std::fprintf(ctx.out, "%s %s\n", what.c_str(), result->c_str());
+    std::fflush(ctx.out);
     applied.push_back(fn);
   }
   if (f.wait && f.dry_run.empty()) {
     for (const auto* fn : applied) {
-      if (auto s = WaitReady(api, *fn, deadline, f.timeout); !s) {
-        std::fprintf(stderr, "gantry apply: function.gantry.dev/%s: %s\n", fn->name().c_str(), s.error().message().c_str());
+      if (auto s = WaitReady(ctx, api, *fn, deadline, f.timeout); !s) {
+        ctx.Fail(fmt::format("gantry apply: function.gantry.dev/{}: {}", fn->name(), s.error().message()));
         ++failures;
       } else {
-        std::printf("function.gantry.dev/%s ready\n", fn->name().c_str());
+        std::fprintf(ctx.out, "function.gantry.dev/%s ready\n", fn->name().c_str());
       }
     }
   }
@@ -215,7 +208,7 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
 
 }  // namespace
 
-void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
+void AddApplyCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<ApplyFlags>();
   CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
   cmd->add_option(
@@ -226,9 +219,9 @@ void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
   cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");
   cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");
-  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m)")->capture_default_str();
+  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m, 1h30m)")->capture_default_str();
   cmd->add_option("--dry-run", f->dry_run, "client: validate here only; server: validate on gantryd too");
-  cmd->callback([f, &flags, &exit_code] { exit_code = RunApply(*f, flags); });
+  cmd->callback([f, &ctx] { ctx.exit_code = RunApply(*f, ctx); });
 }
 
 }  // namespace gantry::cli

@@ -1,4 +1,4 @@
-#include "cli/validate_command.h"
+#include "cli/commands.h"
 
 #include <fmt/format.h>
 
@@ -61,7 +61,7 @@ Summary Summarize(manifest::FileSystem& fs, const manifest::LoadedObject& loaded
   return s;
 }
 
-int Run(const ValidateOptions& options) {
+int RunValidate(const ValidateOptions& options, const CommandContext& ctx) {
   manifest::LocalFileSystem fs;
   manifest::LoadOptions load;
   load.recursive = options.recursive;
@@ -97,14 +97,14 @@ int Run(const ValidateOptions& options) {
                                {"message", e.message}});
     }
     std::string text = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::fprintf(stdout, "%s\n", text.c_str());
+    std::fprintf(ctx.out, "%s\n", text.c_str());
   } else if (valid) {
-    for (const Summary& s : summaries) std::fprintf(stdout, "%s\n", s.line.c_str());
+    for (const Summary& s : summaries) std::fprintf(ctx.out, "%s\n", s.line.c_str());
   } else {
     for (const manifest::ManifestError& e : result.errors) {
-      std::fprintf(stderr, "%s\n", e.ToString().c_str());
+      std::fprintf(ctx.err, "%s\n", e.ToString().c_str());
     }
-    std::fprintf(stderr, "gantry validate: %zu error%s\n", result.errors.size(),
+    std::fprintf(ctx.err, "gantry validate: %zu error%s\n", result.errors.size(),
                  result.errors.size() == 1 ? "" : "s");
   }
   return valid ? 0 : 1;
@@ -112,7 +112,7 @@ int Run(const ValidateOptions& options) {
 
 }  // namespace
 
-void AddValidateCommand(CLI::App& app, int& exit_code) {
+void AddValidateCommand(CLI::App& app, CommandContext& ctx) {
   auto options = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate", "Check manifests without applying them: every error with file:line:column");
@@ -128,7 +128,7 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
                   "Report undefined secrets: in namespaces the files define secrets for "
                   "(namespaces), always (all) or never (none)")
       ->check(CLI::IsMember({"namespaces", "all", "none"}));
-  cmd->callback([options, &exit_code] { exit_code = Run(*options); });
+  cmd->callback([options, &ctx] { ctx.exit_code = RunValidate(*options, ctx); });
 }
 
 }  // namespace gantry::cli
