@@ -26,7 +26,8 @@ core::Result<Reply> ApiClient::Call(const std::string& method, const std::string
                         .timeout = std::chrono::seconds(600),  // builds take a while
                         .max_response_bytes = std::size_t{1} << 30,
                         .allow_https = true};
-  if (auth && !config_.token.empty()) request.headers.push_back("Authorization: Bearer " + config_.token);
+  if (auth && !config_.token.empty())
+    request.headers.push_back("Authorization: Bearer " + config_.token);
   std::string content_type = "application/octet-stream";
   for (const auto& [name, value] : headers) {
     if (name == "Content-Type") {

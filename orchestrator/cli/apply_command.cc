@@ -1,10 +1,9 @@
 #include <fmt/format.h>
-
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
-#include <chrono>
 #include <fstream>
 #include <sstream>
 
@@ -31,7 +30,8 @@ struct ApplyFlags {
 // naming the reason when it failed or the time ran out.
 core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::FunctionSpec& fn,
                        core::SteadyTime deadline, const std::string& timeout) {
-  std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+  std::string path =
+      fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   std::string last = "no answer yet";
   while (true) {
     auto reply = api.Call("GET", path);
@@ -40,10 +40,12 @@ core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::Fu
       auto st = reply->Json()["status"];
       std::string phase = st.value("phase", "");
       int ready = st.value("readyReplicas", 0);
-      if (phase == "failed") return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
+      if (phase == "failed")
+        return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
       if (phase == "ready" && ready >= fn.scale().min) return core::Ok();
-      last = fmt::format("{}/{} replicas ready{}", ready, fn.scale().min,
-                         st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
+      last = fmt::format(
+          "{}/{} replicas ready{}", ready, fn.scale().min,
+          st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
     } else {
       last = reply->ErrorMessage();
     }
@@ -67,7 +69,9 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
     }
     case spec::SecretSource::kEnv: {
       const char* v = std::getenv(s.env_name().c_str());
-      if (v == nullptr) return core::Error::NotFound(fmt::format("environment variable {} is not set", s.env_name()));
+      if (v == nullptr)
+        return core::Error::NotFound(
+            fmt::format("environment variable {} is not set", s.env_name()));
       return std::string(v);
     }
   }
@@ -84,19 +88,21 @@ core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& ap
   // Sent compressed, like a Lambda zip; the digest is the tar's.
   auto bundle = builder::CompressBundle(*tar);
   if (!bundle) return bundle.error();
-  std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+  std::string path =
+      fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   if (dry_run == "server") path += "?dryRun=server";
   if (dry_run.empty()) {
     // Offer the digest first: unchanged source isn't uploaded.
-    auto offer = api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*tar)}});
+    auto offer =
+        api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*tar)}});
     if (!offer) return offer.error();
     if (offer->status == 200) return std::string("unchanged");
     if (offer->status != 412) return core::Error::InvalidArgument(offer->ErrorMessage());
     // The server says what it accepts: a bundle over it is refused here, with the reason,
     // rather than cut off mid-upload.
     nlohmann::json answer = offer->Json();
-    auto limits = builder::BundleLimits::FromJson(answer.is_object() && answer.contains("limits") ? answer["limits"]
-                                                                                                : nlohmann::json());
+    auto limits = builder::BundleLimits::FromJson(
+        answer.is_object() && answer.contains("limits") ? answer["limits"] : nlohmann::json());
     if (auto over = builder::CheckBundleSize(bundle->size(), *unpacked, limits)) {
       return core::Error::InvalidArgument(over->message);
     }
@@ -113,10 +119,12 @@ core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& ap
   if (!reply) {
     // A server that stops reading mid-upload has most likely refused the size (an older
     // gantryd, or a server dry run, which has no offer to learn the limits from).
-    if (reply.error().code() == core::ErrorCode::kUnavailable && bundle->size() > (std::size_t{1} << 20)) {
-      return reply.error().WithContext(fmt::format(
-          "uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its --max-upload)",
-          bundle->size() >> 20));
+    if (reply.error().code() == core::ErrorCode::kUnavailable &&
+        bundle->size() > (std::size_t{1} << 20)) {
+      return reply.error().WithContext(
+          fmt::format("uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its "
+                      "--max-upload)",
+                      bundle->size() >> 20));
     }
     return reply.error();
   }
@@ -159,12 +167,13 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
       continue;
     }
     auto value = SecretValue(*secret);
-    core::Result<Reply> reply = value ? api.Call("PUT",
-                                                 fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}",
-                                                             secret->namespace_name(), secret->name()),
-                                                 nlohmann::json{{"value", *value}}.dump(),
-                                                 {{"Content-Type", "application/json"}})
-                                      : core::Result<Reply>(value.error());
+    core::Result<Reply> reply =
+        value ? api.Call("PUT",
+                         fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}",
+                                     secret->namespace_name(), secret->name()),
+                         nlohmann::json{{"value", *value}}.dump(),
+                         {{"Content-Type", "application/json"}})
+              : core::Result<Reply>(value.error());
     if (!reply || reply->status >= 300) {
       std::string why = reply ? reply->ErrorMessage() : reply.error().message();
       ctx.Fail(fmt::format("gantry apply: {}: {}", what, why));
@@ -172,7 +181,8 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
       if (!reply && reply.error().code() == core::ErrorCode::kUnavailable) return 1;
       continue;
     }
-    std::fprintf(ctx.out, "%s %s\n", what.c_str(), reply->Json().value("result", "configured").c_str());
+    std::fprintf(ctx.out, "%s %s\n", what.c_str(),
+                 reply->Json().value("result", "configured").c_str());
   }
   for (const auto& object : loaded.objects) {
     const auto* fn = std::get_if<spec::FunctionSpec>(&object.object);
@@ -196,7 +206,8 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
   if (f.wait && f.dry_run.empty()) {
     for (const auto* fn : applied) {
       if (auto s = WaitReady(ctx, api, *fn, deadline, f.timeout); !s) {
-        ctx.Fail(fmt::format("gantry apply: function.gantry.dev/{}: {}", fn->name(), s.error().message()));
+        ctx.Fail(fmt::format("gantry apply: function.gantry.dev/{}: {}", fn->name(),
+                             s.error().message()));
         ++failures;
       } else {
         std::fprintf(ctx.out, "function.gantry.dev/%s ready\n", fn->name().c_str());
@@ -210,17 +221,22 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
 
 void AddApplyCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<ApplyFlags>();
-  CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
+  CLI::App* cmd =
+      app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
   cmd->add_option(
          "-f,--filename", f->files,
          "manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
          "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
       ->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
-  cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");
-  cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");
-  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m, 1h30m)")->capture_default_str();
-  cmd->add_option("--dry-run", f->dry_run, "client: validate here only; server: validate on gantryd too");
+  cmd->add_option("-n,--namespace", f->ns,
+                  "namespace of objects that name none (default: default)");
+  cmd->add_flag("--wait", f->wait,
+                "wait until every function is ready; fail with the reason when one isn't");
+  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m, 1h30m)")
+      ->capture_default_str();
+  cmd->add_option("--dry-run", f->dry_run,
+                  "client: validate here only; server: validate on gantryd too");
   cmd->callback([f, &ctx] { ctx.exit_code = RunApply(*f, ctx); });
 }
 

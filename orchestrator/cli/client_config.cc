@@ -1,8 +1,8 @@
 #include "cli/client_config.h"
 
 #include <fcntl.h>
-#include <sys/stat.h>
 #include <fmt/format.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <yaml-cpp/yaml.h>
 
@@ -70,7 +70,8 @@ core::Status WriteConfigFile(const std::string& path, const ClientConfig& config
   yaml << YAML::Key << "server" << YAML::Value << YAML::DoubleQuoted << config.server;
   yaml << YAML::Key << "token" << YAML::Value << YAML::DoubleQuoted << config.token;
   yaml << YAML::EndMap;
-  if (!yaml.good()) return core::Error::Unavailable(fmt::format("cannot write {}: {}", path, yaml.GetLastError()));
+  if (!yaml.good())
+    return core::Error::Unavailable(fmt::format("cannot write {}: {}", path, yaml.GetLastError()));
   std::string text = std::string(yaml.c_str()) + "\n";
 
   std::error_code ec;

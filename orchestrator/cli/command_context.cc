@@ -23,7 +23,8 @@ core::Result<Reply> CheckedCall(ApiClient& api, const std::string& verb, const s
 }
 
 bool IsFunctionKind(const std::string& kind) {
-  return kind == "functions" || kind == "function" || kind == "fn" || kind == "functions.gantry.dev";
+  return kind == "functions" || kind == "function" || kind == "fn" ||
+         kind == "functions.gantry.dev";
 }
 
 core::Result<std::chrono::milliseconds> ParseDurationFlag(const std::string& verb,

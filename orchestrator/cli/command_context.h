@@ -20,8 +20,8 @@ namespace gantry::cli {
 // fake sender, memory streams and a ManualClock. Must outlive the CLI::App the verbs are
 // added to; used by one thread.
 struct CommandContext {
-  ClientConfig flags;      // --server, --token, --token-file as given
-  ConfigSources sources;   // the environment and default token file behind them
+  ClientConfig flags;     // --server, --token, --token-file as given
+  ConfigSources sources;  // the environment and default token file behind them
   http::Sender send = http::Send;
   std::FILE* out = stdout;
   std::FILE* err = stderr;
@@ -41,9 +41,10 @@ struct CommandContext {
 };
 
 // Runs a call and turns transport and HTTP (>= 300) errors into one line "gantry VERB: why".
-core::Result<Reply> CheckedCall(ApiClient& api, const std::string& verb, const std::string& method,
-                                const std::string& path, const std::string& body = "",
-                                const std::vector<std::pair<std::string, std::string>>& headers = {});
+core::Result<Reply> CheckedCall(
+    ApiClient& api, const std::string& verb, const std::string& method, const std::string& path,
+    const std::string& body = "",
+    const std::vector<std::pair<std::string, std::string>>& headers = {});
 
 // Whether `kind` (get, delete) names functions: functions, function, fn,
 // functions.gantry.dev.

@@ -48,7 +48,9 @@ complete -F _gantry gantry
 void AddCompletionCommand(CLI::App& app, CommandContext& ctx) {
   auto shell = std::make_shared<std::string>();
   CLI::App* cmd = app.add_subcommand("completion", "print a shell completion script (bash or zsh)");
-  cmd->add_option("shell", *shell, "bash or zsh")->required()->check(CLI::IsMember({"bash", "zsh"}));
+  cmd->add_option("shell", *shell, "bash or zsh")
+      ->required()
+      ->check(CLI::IsMember({"bash", "zsh"}));
   cmd->callback([shell, &ctx] {
     if (*shell == "zsh") {
       // zsh runs the bash script through its bash-completion emulation.

@@ -34,9 +34,10 @@ int RunCreateSecret(const CreateSecretFlags& f, const CommandContext& ctx) {
     return 2;
   }
   ApiClient api = ctx.Client();
-  auto r = CheckedCall(api, "create secret", "PUT",
-                       fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name),
-                       nlohmann::json{{"value", value}}.dump(), {{"Content-Type", "application/json"}});
+  auto r =
+      CheckedCall(api, "create secret", "PUT",
+                  fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name),
+                  nlohmann::json{{"value", value}}.dump(), {{"Content-Type", "application/json"}});
   if (!r) return ctx.Fail(r.error().message());
   std::fprintf(ctx.out, "secret.gantry.dev/%s %s\n", f.name.c_str(),
                r->Json().value("result", "created").c_str());
@@ -51,7 +52,8 @@ void AddCreateCommand(CLI::App& app, CommandContext& ctx) {
   CLI::App* cmd = create->add_subcommand("secret", "a secret functions can mount");
   cmd->add_option("name", f->name, "the secret")->required();
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
-  auto* literal = cmd->add_option("--from-literal", f->literal, "the value (KEY=VALUE takes VALUE)");
+  auto* literal =
+      cmd->add_option("--from-literal", f->literal, "the value (KEY=VALUE takes VALUE)");
   auto* file = cmd->add_option("--from-file", f->file, "read the value from a file");
   literal->excludes(file);
   cmd->callback([f, &ctx] { ctx.exit_code = RunCreateSecret(*f, ctx); });

@@ -26,7 +26,8 @@ struct DeleteFlags {
 // gantry delete secret NAME: gantryd refuses (409, naming them) while functions use it.
 int DeleteSecret(const DeleteFlags& f, const CommandContext& ctx) {
   ApiClient api = ctx.Client();
-  auto reply = api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name));
+  auto reply =
+      api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}", f.ns, f.name));
   if (!reply) return ctx.Fail(fmt::format("gantry delete: {}", reply.error().message()));
   if (reply->status >= 300) {
     return ctx.Fail(
@@ -61,10 +62,12 @@ int RunDelete(const DeleteFlags& f, const CommandContext& ctx) {
   ApiClient api = ctx.Client();
   int failures = 0;
   for (const auto& [ns, name] : targets) {
-    auto reply = api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", ns, name));
+    auto reply =
+        api.Call("DELETE", fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", ns, name));
     if (!reply) return ctx.Fail(fmt::format("gantry delete: {}", reply.error().message()));
     if (reply->status >= 300) {
-      ctx.Fail(fmt::format("gantry delete: function.gantry.dev/{}: {}", name, reply->ErrorMessage()));
+      ctx.Fail(
+          fmt::format("gantry delete: function.gantry.dev/{}: {}", name, reply->ErrorMessage()));
       ++failures;
       continue;
     }
@@ -82,7 +85,8 @@ void AddDeleteCommand(CLI::App& app, CommandContext& ctx) {
   cmd->add_option("name", f->name, "the function or secret");
   cmd->add_option("-n,--namespace", f->ns_flag, "namespace (default: default)")
       ->each([f](const std::string& v) { f->ns = v; });
-  cmd->add_option("-f,--filename", f->files, "delete the functions of these manifests (- for stdin)");
+  cmd->add_option("-f,--filename", f->files,
+                  "delete the functions of these manifests (- for stdin)");
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories too");
   cmd->callback([f, &ctx] { ctx.exit_code = RunDelete(*f, ctx); });
 }

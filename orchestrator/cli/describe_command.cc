@@ -31,9 +31,9 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d) {
                st.value("inFlight", 0), st.value("queued", 0));
   std::fprintf(out, "Created:      %s\n", st.value("createdAt", "").c_str());
   std::fprintf(out, "Updated:      %s\n", st.value("updatedAt", "").c_str());
-  std::fprintf(out, "Last call:    %s\n",
-               st["lastInvocation"].is_string() ? st["lastInvocation"].get<std::string>().c_str()
-                                                : "never");
+  std::fprintf(
+      out, "Last call:    %s\n",
+      st["lastInvocation"].is_string() ? st["lastInvocation"].get<std::string>().c_str() : "never");
   if (!st.value("lastError", "").empty()) {
     std::fprintf(out, "Last error:   %s\n", st.value("lastError", "").c_str());
   }

@@ -53,7 +53,8 @@ int RunInvoke(const InvokeFlags& f, const CommandContext& ctx) {
   ApiClient api = ctx.Client();
   if (f.async) {
     if (!f.callback.empty()) headers.emplace_back("X-Callback-Url", f.callback);
-    auto queued = api.Call("POST", fmt::format("/async-function/{}.{}", f.name, f.ns), body, headers, false);
+    auto queued =
+        api.Call("POST", fmt::format("/async-function/{}.{}", f.name, f.ns), body, headers, false);
     if (!queued) return ctx.Fail(fmt::format("gantry invoke: {}", queued.error().message()));
     if (queued->status != 202) {
       return ctx.Fail(fmt::format("gantry invoke: {}: HTTP {}: {}", f.name, queued->status,
@@ -62,11 +63,13 @@ int RunInvoke(const InvokeFlags& f, const CommandContext& ctx) {
     std::fprintf(ctx.out, "%s\n", queued->Json().value("callId", "").c_str());
     return 0;
   }
-  auto reply = api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
+  auto reply =
+      api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
   if (!reply) return ctx.Fail(fmt::format("gantry invoke: {}", reply.error().message()));
   if (f.include) {
     std::fprintf(ctx.out, "HTTP %d\n", reply->status);
-    for (const auto& [k, v] : reply->headers) std::fprintf(ctx.out, "%s: %s\n", k.c_str(), v.c_str());
+    for (const auto& [k, v] : reply->headers)
+      std::fprintf(ctx.out, "%s: %s\n", k.c_str(), v.c_str());
     std::fprintf(ctx.out, "\n");
   }
   if (reply->status >= 400) {
@@ -84,12 +87,14 @@ void AddInvokeCommand(CLI::App& app, CommandContext& ctx) {
   CLI::App* cmd = app.add_subcommand("invoke", "call a function and print its answer");
   cmd->add_option("name", f->name, "the function")->required();
   cmd->add_option("-n,--namespace", f->ns, "its namespace")->capture_default_str();
-  cmd->add_option("-d,--data", f->data, "the request body, or @FILE (default: stdin when it is not a terminal)")
+  cmd->add_option("-d,--data", f->data,
+                  "the request body, or @FILE (default: stdin when it is not a terminal)")
       ->each([f](const std::string&) { f->data_set = true; });
   cmd->add_option("-X,--method", f->method, "HTTP method (default POST with a body, else GET)");
   cmd->add_option("-H,--header", f->headers, "\"Name: value\" (repeatable)");
   cmd->add_flag("-i,--include", f->include, "print the status and headers first");
-  cmd->add_flag("--async", f->async, "queue the call (202) and print its call id; the result goes to --callback");
+  cmd->add_flag("--async", f->async,
+                "queue the call (202) and print its call id; the result goes to --callback");
   cmd->add_option("--callback", f->callback, "with --async: URL the result is POSTed to");
   cmd->callback([f, &ctx] { ctx.exit_code = RunInvoke(*f, ctx); });
 }

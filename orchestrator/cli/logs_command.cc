@@ -48,7 +48,8 @@ int RunLogs(const LogsFlags& f, const CommandContext& ctx) {
       std::string stamp = e.value("timestamp", "");
       if (!last_stamp.empty() && stamp <= last_stamp) continue;  // seen on an earlier poll
       last_stamp = std::max(last_stamp, stamp);
-      std::fprintf(ctx.out, "%s\n", f.output == "json" ? line.c_str() : e.value("text", "").c_str());
+      std::fprintf(ctx.out, "%s\n",
+                   f.output == "json" ? line.c_str() : e.value("text", "").c_str());
     }
     std::fflush(ctx.out);
     if (f.follow) {
@@ -64,7 +65,8 @@ int RunLogs(const LogsFlags& f, const CommandContext& ctx) {
 
 void AddLogsCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<LogsFlags>();
-  CLI::App* cmd = app.add_subcommand("logs", "print a function's output (every replica, oldest first)");
+  CLI::App* cmd =
+      app.add_subcommand("logs", "print a function's output (every replica, oldest first)");
   cmd->add_option("name", f->name, "the function")->required();
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
   cmd->add_option("--tail", f->tail, "the last N lines of each replica");

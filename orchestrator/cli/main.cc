@@ -1,7 +1,6 @@
 // gantry: the kubectl-style command-line client of gantryd. Only wires: the verbs are in
 // <verb>_command.cc.
 #include <CLI/CLI.hpp>
-
 #include <cstdio>
 #include <string>
 

@@ -2,11 +2,10 @@
 
 #include <chrono>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 // How the verbs print: -o json|yaml, tables, times.
 namespace gantry::cli {

@@ -18,10 +18,10 @@ struct ScaleFlags {
 
 int RunScale(const ScaleFlags& f, const CommandContext& ctx) {
   ApiClient api = ctx.Client();
-  auto r = CheckedCall(api, "scale", "PUT",
-                       fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}/scale", f.ns, f.name),
-                       nlohmann::json{{"replicas", f.replicas}}.dump(),
-                       {{"Content-Type", "application/json"}});
+  auto r = CheckedCall(
+      api, "scale", "PUT",
+      fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}/scale", f.ns, f.name),
+      nlohmann::json{{"replicas", f.replicas}}.dump(), {{"Content-Type", "application/json"}});
   if (!r) return ctx.Fail(r.error().message());
   std::fprintf(ctx.out, "function.gantry.dev/%s scaled to %d\n", f.name.c_str(), f.replicas);
   return 0;

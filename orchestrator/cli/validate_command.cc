@@ -1,5 +1,3 @@
-#include "cli/commands.h"
-
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "cli/read_stdin.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
@@ -43,19 +42,26 @@ Summary Summarize(manifest::FileSystem& fs, const manifest::LoadedObject& loaded
     std::string detail(spec::RuntimeName(fn->runtime()));
     if (!fn->handler().empty()) detail += " " + fn->handler();
     if (!fn->image().empty()) detail += " " + fn->image();
-    s.line = fmt::format("{}: function {} valid ({}, concurrency {}, scale {}..{}, {})", loaded.file,
-                         fn->QualifiedName(), detail, fn->concurrency(), fn->scale().min,
-                         fn->scale().max, hash->substr(0, 7 + 12));
-    s.json = {{"file", loaded.file},   {"line", loaded.position.line}, {"kind", "Function"},
-              {"name", fn->name()},    {"namespace", fn->namespace_name()},
-              {"hash", *hash},         {"canonical", spec::ToCanonicalJson(*fn)}};
+    s.line = fmt::format("{}: function {} valid ({}, concurrency {}, scale {}..{}, {})",
+                         loaded.file, fn->QualifiedName(), detail, fn->concurrency(),
+                         fn->scale().min, fn->scale().max, hash->substr(0, 7 + 12));
+    s.json = {{"file", loaded.file},
+              {"line", loaded.position.line},
+              {"kind", "Function"},
+              {"name", fn->name()},
+              {"namespace", fn->namespace_name()},
+              {"hash", *hash},
+              {"canonical", spec::ToCanonicalJson(*fn)}};
   } else {
     const auto& secret = std::get<spec::SecretSpec>(loaded.object);
     // The value itself is never printed.
     s.line = fmt::format("{}: secret {} valid ({})", loaded.file, secret.QualifiedName(),
                          secret.DescribeSource());
-    s.json = {{"file", loaded.file},      {"line", loaded.position.line}, {"kind", "Secret"},
-              {"name", secret.name()},    {"namespace", secret.namespace_name()},
+    s.json = {{"file", loaded.file},
+              {"line", loaded.position.line},
+              {"kind", "Secret"},
+              {"name", secret.name()},
+              {"namespace", secret.namespace_name()},
               {"canonical", spec::ToCanonicalJson(secret)}};
   }
   return s;
@@ -79,7 +85,8 @@ int RunValidate(const ValidateOptions& options, const CommandContext& ctx) {
     if (!s.line.empty()) summaries.push_back(std::move(s));
   }
   if (result.objects.empty() && result.errors.empty()) {
-    result.errors.push_back({fmt::format("{}", fmt::join(options.paths, ", ")), {}, "", "no objects found"});
+    result.errors.push_back(
+        {fmt::format("{}", fmt::join(options.paths, ", ")), {}, "", "no objects found"});
   }
 
   const bool valid = result.errors.empty();

@@ -25,8 +25,9 @@ ConfigSources Sources(std::map<std::string, std::string> env, std::string defaul
   return s;
 }
 
-TEST_CASE("cli config: each value from the flag, else the environment, else the file, else the default",
-          "[cli][config]") {
+TEST_CASE(
+    "cli config: each value from the flag, else the environment, else the file, else the default",
+    "[cli][config]") {
   TempDir dir;
   std::string config = (dir.path() / "config.yaml").string();
   REQUIRE(WriteConfigFile(config, {.server = "http://from-file:1", .token = "file-token"}));
@@ -63,7 +64,8 @@ TEST_CASE("cli config: each value from the flag, else the environment, else the 
   }
 }
 
-TEST_CASE("cli config: the file's path from GANTRY_CONFIG, XDG_CONFIG_HOME or HOME", "[cli][config]") {
+TEST_CASE("cli config: the file's path from GANTRY_CONFIG, XDG_CONFIG_HOME or HOME",
+          "[cli][config]") {
   CHECK(ConfigPath(Sources({{"GANTRY_CONFIG", "/c.yaml"}, {"XDG_CONFIG_HOME", "/x"}}, "")) ==
         "/c.yaml");
   CHECK(ConfigPath(Sources({{"XDG_CONFIG_HOME", "/x"}, {"HOME", "/h"}}, "")) ==
@@ -93,7 +95,8 @@ TEST_CASE("cli config: the file round-trips any value, is YAML and is 0600", "[c
 TEST_CASE("cli config: a file written by hand is read as YAML; a broken one gives nothing",
           "[cli][config]") {
   TempDir dir;
-  std::string hand = dir.Write("hand.yaml", "# mine\nserver: http://h:9   # a comment\ntoken: 'abc'\n");
+  std::string hand =
+      dir.Write("hand.yaml", "# mine\nserver: http://h:9   # a comment\ntoken: 'abc'\n");
   CHECK(ReadConfigFile(hand).server == "http://h:9");
   CHECK(ReadConfigFile(hand).token == "abc");
   std::string broken = dir.Write("broken.yaml", "server: [unclosed\n");

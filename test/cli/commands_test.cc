@@ -15,7 +15,9 @@ using testing::FakeGantryd;
 using testing::RunGantry;
 using testing::TempDir;
 
-http::Response Json(long status, const json& j) { return {.status = status, .body = j.dump()}; }
+http::Response Json(long status, const json& j) {
+  return {.status = status, .body = j.dump()};
+}
 
 json Function(const std::string& ns, const std::string& name, int ready, int starting) {
   return {{"metadata", {{"name", name}, {"namespace", ns}}},
@@ -52,9 +54,11 @@ TEST_CASE("cli get: the path for each kind and scope", "[cli][get]") {
 
 TEST_CASE("cli get: tables, -o name, -o json and -o yaml", "[cli][get]") {
   FakeGantryd fake;
-  json list = {{"apiVersion", "gantry.dev/v1"},
-               {"kind", "FunctionList"},
-               {"items", {Function("default", "echo", 1, 1), Function("team", "a-very-long-function-name", 0, 0)}}};
+  json list = {
+      {"apiVersion", "gantry.dev/v1"},
+      {"kind", "FunctionList"},
+      {"items",
+       {Function("default", "echo", 1, 1), Function("team", "a-very-long-function-name", 0, 0)}}};
   fake.handler = [&list](const http::Request&) { return Json(200, list); };
 
   CHECK(RunGantry(fake, {"get", "functions"}).out ==
@@ -84,12 +88,16 @@ TEST_CASE("cli get: tables, -o name, -o json and -o yaml", "[cli][get]") {
 
 TEST_CASE("cli: errors from gantryd and from the transport are one line, exit 1", "[cli]") {
   FakeGantryd fake;
-  fake.handler = [](const http::Request&) { return Json(404, {{"error", "function default/x not found"}}); };
+  fake.handler = [](const http::Request&) {
+    return Json(404, {{"error", "function default/x not found"}});
+  };
   auto missing = RunGantry(fake, {"describe", "function", "x"});
   CHECK(missing.exit_code == 1);
   CHECK(missing.err == "gantry describe: function default/x not found\n");
 
-  fake.handler = [](const http::Request&) { return http::Response{.error = "Couldn't connect to server"}; };
+  fake.handler = [](const http::Request&) {
+    return http::Response{.error = "Couldn't connect to server"};
+  };
   auto down = RunGantry(fake, {"get", "functions"});
   CHECK(down.exit_code == 1);
   CHECK(down.err ==
@@ -113,25 +121,31 @@ TEST_CASE("cli describe: the summary, the replica table, -o json|yaml", "[cli][d
   FakeGantryd fake;
   json d = Function("default", "echo", 1, 0);
   d["status"]["createdAt"] = "2026-12-01T10:00:00Z";
-  d["status"]["replicas"] = {{{"id", "r-abc"}, {"generation", 3}, {"state", "ready"}, {"inFlight", 2},
+  d["status"]["replicas"] = {{{"id", "r-abc"},
+                              {"generation", 3},
+                              {"state", "ready"},
+                              {"inFlight", 2},
                               {"startedAt", "2026-12-01T10:00:01Z"}}};
   fake.handler = [&d](const http::Request&) { return Json(200, d); };
   auto run = RunGantry(fake, {"describe", "fn", "echo"});
   CHECK(run.exit_code == 0);
   CHECK(fake.Target(0) == "/apis/gantry/v1/namespaces/default/functions/echo");
   CHECK_THAT(run.out, Catch::StartsWith("Name:         echo\nNamespace:    default\n"));
-  CHECK_THAT(run.out, Catch::Contains("Replicas:     1 ready, 0 starting, 0 in flight, 0 queued\n"));
+  CHECK_THAT(run.out,
+             Catch::Contains("Replicas:     1 ready, 0 starting, 0 in flight, 0 queued\n"));
   CHECK_THAT(run.out, Catch::Contains("Last call:    never\n"));
-  CHECK_THAT(run.out, Catch::EndsWith("Spec:\n  runtime: python3\nReplica list:\n"
-                                      "  ID             GEN  STATE     INFLIGHT  STARTED\n"
-                                      "  r-abc          3    ready     2         2026-12-01T10:00:01Z\n"));
+  CHECK_THAT(run.out,
+             Catch::EndsWith("Spec:\n  runtime: python3\nReplica list:\n"
+                             "  ID             GEN  STATE     INFLIGHT  STARTED\n"
+                             "  r-abc          3    ready     2         2026-12-01T10:00:01Z\n"));
   CHECK(json::parse(RunGantry(fake, {"describe", "function", "echo", "-o", "json"}).out) == d);
   CHECK_THAT(RunGantry(fake, {"describe", "function", "echo", "-o", "yaml"}).out,
              Catch::StartsWith("metadata:\n  name: echo\n"));
   CHECK(RunGantry(fake, {"describe", "secret", "x"}).exit_code == 2);
 }
 
-TEST_CASE("cli delete: function, secret, manifests; anything else is a usage error", "[cli][delete]") {
+TEST_CASE("cli delete: function, secret, manifests; anything else is a usage error",
+          "[cli][delete]") {
   FakeGantryd fake;
   CHECK(RunGantry(fake, {"delete", "function", "echo", "-n", "team"}).out ==
         "function.gantry.dev/echo deleted\n");
@@ -161,10 +175,13 @@ TEST_CASE("cli delete: function, secret, manifests; anything else is a usage err
   // -n must agree with the manifests'.
   auto disagree = RunGantry(fake, {"delete", "-f", manifest, "-n", "team"});
   CHECK(disagree.exit_code == 1);
-  CHECK_THAT(disagree.err, Catch::Contains("metadata.namespace: is \"other\", but -n asks for \"team\""));
+  CHECK_THAT(disagree.err,
+             Catch::Contains("metadata.namespace: is \"other\", but -n asks for \"team\""));
   CHECK(fake.requests.size() == 4);
 
-  fake.handler = [](const http::Request&) { return Json(409, {{"error", "used by default/echo"}}); };
+  fake.handler = [](const http::Request&) {
+    return Json(409, {{"error", "used by default/echo"}});
+  };
   auto in_use = RunGantry(fake, {"delete", "secret", "db"});
   CHECK(in_use.exit_code == 1);
   CHECK(in_use.err == "gantry delete: secret.gantry.dev/db: used by default/echo\n");
@@ -176,17 +193,20 @@ TEST_CASE("cli invoke: method, body, headers, -i and --async", "[cli][invoke]") 
     if (r.url.find("/async-function/") != std::string::npos) {
       return Json(202, {{"callId", "call-1"}});
     }
-    return http::Response{.status = 200, .body = "hello", .headers = {{"content-type", "text/plain"}}};
+    return http::Response{
+        .status = 200, .body = "hello", .headers = {{"content-type", "text/plain"}}};
   };
   auto get = RunGantry(fake, {"invoke", "echo", "-d", "", "-X", "GET"});
   CHECK(get.out == "hello");
-  auto post = RunGantry(fake, {"invoke", "echo", "-n", "team", "-d", "hi", "-H", "X-Trace:  t1", "-i"});
+  auto post =
+      RunGantry(fake, {"invoke", "echo", "-n", "team", "-d", "hi", "-H", "X-Trace:  t1", "-i"});
   CHECK(post.exit_code == 0);
   CHECK(post.out == "HTTP 200\ncontent-type: text/plain\n\nhello");
   TempDir dir;
   std::string file = dir.Write("body.bin", std::string("a\0b", 3));
   CHECK(RunGantry(fake, {"invoke", "echo", "-d", "@" + file}).exit_code == 0);
-  auto async = RunGantry(fake, {"invoke", "echo", "--async", "--callback", "http://hook/x", "-d", "q"});
+  auto async =
+      RunGantry(fake, {"invoke", "echo", "--async", "--callback", "http://hook/x", "-d", "q"});
   CHECK(async.out == "call-1\n");
   REQUIRE(fake.requests.size() == 4);
   CHECK(fake.requests[0].method == "GET");
@@ -216,13 +236,13 @@ TEST_CASE("cli scale and create secret: the JSON they send", "[cli][scale][secre
   FakeGantryd fake;
   fake.handler = [](const http::Request& r) {
     return Json(200, r.url.find("/secrets/") != std::string::npos ? json{{"result", "configured"}}
-                                                                 : json::object());
+                                                                  : json::object());
   };
   CHECK(RunGantry(fake, {"scale", "function", "echo", "--replicas", "3"}).out ==
         "function.gantry.dev/echo scaled to 3\n");
   CHECK(RunGantry(fake, {"scale", "function", "echo", "--replicas", "-1"}).exit_code == 2);
-  CHECK(RunGantry(fake, {"create", "secret", "db", "-n", "team", "--from-literal", "PASSWORD=a=b"}).out ==
-        "secret.gantry.dev/db configured\n");
+  CHECK(RunGantry(fake, {"create", "secret", "db", "-n", "team", "--from-literal", "PASSWORD=a=b"})
+            .out == "secret.gantry.dev/db configured\n");
   TempDir dir;
   std::string file = dir.Write("value", "from\nfile");
   CHECK(RunGantry(fake, {"create", "secret", "cert", "--from-file", file}).exit_code == 0);
@@ -256,7 +276,8 @@ TEST_CASE("cli login: checks the token with a management call, then saves the fi
   CHECK_FALSE(fs::exists(config));
 
   std::string token_file = dir.Write("token", "good\n");
-  auto login = RunGantry(fake, {"login", "--server", "http://g:1/", "--token-file", token_file}, env);
+  auto login =
+      RunGantry(fake, {"login", "--server", "http://g:1/", "--token-file", token_file}, env);
   CHECK(login.exit_code == 0);
   CHECK(login.out == "logged in to http://g:1 (saved in " + config + ")\n");
   CHECK(fake.requests.back().url == "http://g:1/apis/gantry/v1/functions");
@@ -269,7 +290,8 @@ TEST_CASE("cli login: checks the token with a management call, then saves the fi
   CHECK(RunGantry(fake, {"get", "functions", "--server", "http://g:1"}, env).exit_code == 0);
   CHECK(fake.Header(0, "Authorization") == "Bearer good");
 
-  CHECK(RunGantry(fake, {"login", "--server", "http://g:1", "--token", "a", "--token-file", token_file},
+  CHECK(RunGantry(fake,
+                  {"login", "--server", "http://g:1", "--token", "a", "--token-file", token_file},
                   env)
             .exit_code == 2);
 }
@@ -277,7 +299,8 @@ TEST_CASE("cli login: checks the token with a management call, then saves the fi
 TEST_CASE("cli version and completion", "[cli]") {
   FakeGantryd fake;
   fake.handler = [](const http::Request&) {
-    return Json(200, {{"version", "9.9"}, {"engine", {{"version", "27.0"}, {"apiVersion", "1.46"}}}});
+    return Json(200,
+                {{"version", "9.9"}, {"engine", {{"version", "27.0"}, {"apiVersion", "1.46"}}}});
   };
   auto version = RunGantry(fake, {"version"});
   CHECK(version.exit_code == 0);

@@ -29,7 +29,8 @@ TEST_CASE("cli apply: --timeout 1h30m waits 5400 s", "[cli][duration]") {
   std::string manifest = NeverReadyManifest(dir);
   FakeGantryd fake;
   fake.handler = [](const http::Request& r) {
-    if (r.method == "PUT") return http::Response{.status = 200, .body = R"({"result":"unchanged"})"};
+    if (r.method == "PUT")
+      return http::Response{.status = 200, .body = R"({"result":"unchanged"})"};
     return http::Response{
         .status = 200,
         .body = json{{"status", {{"phase", "starting"}, {"readyReplicas", 0}}}}.dump()};
@@ -39,7 +40,8 @@ TEST_CASE("cli apply: --timeout 1h30m waits 5400 s", "[cli][duration]") {
   auto run = RunGantry(fake, {"apply", "-f", manifest, "--wait", "--timeout", "1h30m"}, {}, &clock);
   CHECK(run.exit_code == 1);
   CHECK(run.out == "function.gantry.dev/slow unchanged\n");
-  CHECK_THAT(run.err, Catch::Contains("function.gantry.dev/slow: not ready after 1h30m: 0/1 replicas ready"));
+  CHECK_THAT(run.err, Catch::Contains(
+                          "function.gantry.dev/slow: not ready after 1h30m: 0/1 replicas ready"));
   CHECK(clock.Now() - start == 5400s);
   // The offer, then one poll every 250 ms from 0 s to 5400 s.
   CHECK(fake.requests.size() == 1 + 5400 * 4 + 1);
@@ -89,7 +91,8 @@ TEST_CASE("cli ParseDurationFlag: spec::ParseDuration's values and errors", "[cl
   auto bad = ParseDurationFlag("logs", "--since", "1d");
   REQUIRE_FALSE(bad);
   CHECK(bad.error().code() == core::ErrorCode::kInvalidArgument);
-  CHECK_THAT(bad.error().message(), Catch::StartsWith("gantry logs: --since: invalid duration \"1d\""));
+  CHECK_THAT(bad.error().message(),
+             Catch::StartsWith("gantry logs: --since: invalid duration \"1d\""));
 }
 
 }  // namespace

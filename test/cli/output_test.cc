@@ -83,6 +83,9 @@ TEST_CASE("cli ToYaml: block style, plain words unquoted", "[cli][output]") {
         "kind: Function\n"
         "none: []\n"
         "word: \"true\"\n");
+  // YAML 1.1 readers (PyYAML) take these for booleans: quoted.
+  CHECK(ToYaml(json::array({"yes", "On", "n", "NULL"})) ==
+        "- \"yes\"\n- \"On\"\n- \"n\"\n- \"NULL\"\n");
   CHECK(ToYaml("plain") == "plain\n");
   CHECK(ToYaml(nullptr) == "null\n");
 }

@@ -190,7 +190,8 @@ TEST_CASE("async: callbacks only to http(s) URLs outside the denied networks", "
   // Delivery goes through the policy: the resolved address is checked as curl connects.
   REQUIRE(cb.address_filter);
   CHECK(cb.allow_https);
-  sockaddr_in loopback{.sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  sockaddr_in loopback{
+      .sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {htonl(INADDR_LOOPBACK)}};
   CHECK(cb.address_filter(reinterpret_cast<const sockaddr&>(loopback)) ==
         "callback address is in a denied network (127.0.0.0/8)");
 }
