@@ -65,14 +65,13 @@ ClientConfig ReadConfigFile(const std::string& path) {
 
 core::Status WriteConfigFile(const std::string& path, const ClientConfig& config) {
   YAML::Emitter yaml;
-  yaml << YAML::Comment("written by gantry login") << YAML::Newline;
   yaml << YAML::BeginMap;
   yaml << YAML::Key << "server" << YAML::Value << YAML::DoubleQuoted << config.server;
   yaml << YAML::Key << "token" << YAML::Value << YAML::DoubleQuoted << config.token;
   yaml << YAML::EndMap;
   if (!yaml.good())
     return core::Error::Unavailable(fmt::format("cannot write {}: {}", path, yaml.GetLastError()));
-  std::string text = std::string(yaml.c_str()) + "\n";
+  std::string text = "# written by gantry login\n" + std::string(yaml.c_str()) + "\n";
 
   std::error_code ec;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), ec);

@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <map>
 
 #include "cli/cli_test_support.h"
@@ -80,6 +81,12 @@ TEST_CASE("cli config: the file round-trips any value, is YAML and is 0600", "[c
                        .token = "t0k: \"en\" # not a comment\\ é"};
   REQUIRE(WriteConfigFile(path, written));
   CHECK(fs::status(path).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  std::ifstream in(path);
+  std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+  CHECK_THAT(
+      text,
+      Catch::StartsWith(
+          "# written by gantry login\nserver: \"https://gantry.example:8443/base\"\ntoken: \""));
   ClientConfig read = ReadConfigFile(path);
   CHECK(read.server == written.server);
   CHECK(read.token == written.token);
