@@ -1,40 +1,18 @@
 #pragma once
 
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <utility>
 #include <vector>
 
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
-
+#include "cli/client_config.h"
 #include "core/result.h"
+#include "http/http.h"
 
 namespace gantry::cli {
 
-// Where gantryd is and how to authenticate, resolved flag > environment (GANTRY_URL,
-// GANTRY_TOKEN) > config file (written by `gantry login`) > default (http://127.0.0.1:8080
-// with the token in /var/lib/gantry/token, readable when gantryd runs on this machine as
-// this user).
-struct ClientConfig {
-  std::string server;
-  std::string token;
-  std::string token_file;
-};
-
-// Adds --server, --token and --token-file to `app` (global options of every verb).
-void AddClientFlags(CLI::App& app, ClientConfig& flags);
-ClientConfig ResolveConfig(const ClientConfig& flags);
-
-// $GANTRY_CONFIG, else $XDG_CONFIG_HOME/gantry/config.yaml, else ~/.config/gantry/config.yaml.
-std::string ConfigPath();
-// Reads "server:" and "token:" from the config file (missing file: empty values).
-ClientConfig ReadConfigFile(const std::string& path);
-// Writes the config file (mode 0600, directory made); kUnavailable when it can't.
-core::Status WriteConfigFile(const std::string& path, const ClientConfig& config);
-
-// JSON as YAML (block style, strings quoted when needed), for -o yaml.
-std::string ToYaml(const nlohmann::json& j);
-
+// One answer of gantryd, whatever its status.
 struct Reply {
   int status = 0;
   std::string body;
@@ -44,19 +22,27 @@ struct Reply {
   std::string ErrorMessage() const;
 };
 
-// The REST client of gantryd (cpprestsdk). kUnavailable when gantryd can't be reached,
-// naming the URL; any HTTP answer is a Reply, whatever its status. Not thread-safe.
+// The REST client of gantryd: requests to config.server (http or https) through an
+// http::Sender (http::Send; a fake in tests), with the token as a bearer token. It is
+// thread-safe when `send` is (http::Send is): a client holds no other state.
 class ApiClient {
  public:
-  explicit ApiClient(ClientConfig config) : config_(std::move(config)) {}
+  explicit ApiClient(ClientConfig config, http::Sender send = http::Send)
+      : config_(std::move(config)), send_(std::move(send)) {}
 
-  core::Result<Reply> Call(const std::string& method, const std::string& path, const std::string& body = "",
+  // Sends `method path` with `body` (Content-Type from `headers`, else
+  // application/octet-stream) and the token when `auth`. Any HTTP answer is a Reply;
+  // kUnavailable naming the URL when there is none (gantryd can't be reached, the
+  // exchange timed out or the answer was over 1 GiB).
+  core::Result<Reply> Call(const std::string& method, const std::string& path,
+                           const std::string& body = "",
                            const std::vector<std::pair<std::string, std::string>>& headers = {},
                            bool auth = true);
   const ClientConfig& config() const { return config_; }
 
  private:
   ClientConfig config_;
+  http::Sender send_;
 };
 
 }  // namespace gantry::cli

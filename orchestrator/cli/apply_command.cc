@@ -1,12 +1,11 @@
 #include <fmt/format.h>
-
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
-#include <thread>
 
 #include "builder/bundle.h"
 #include "builder/bundle_limits.h"
@@ -27,20 +26,12 @@ struct ApplyFlags {
   std::string ns;
 };
 
-// "90s", "2m", "1h" -> seconds; -1 when malformed.
-int64_t ParseSeconds(const std::string& text) {
-  if (text.size() < 2) return -1;
-  char unit = text.back();
-  int64_t n = std::atoll(text.c_str());
-  int64_t mult = unit == 's' ? 1 : unit == 'm' ? 60 : unit == 'h' ? 3600 : 0;
-  return n > 0 && mult > 0 ? n * mult : -1;
-}
-
 // Polls until the function is ready (its phase, and scale.min replicas ready); an error
 // naming the reason when it failed or the time ran out.
-core::Status WaitReady(ApiClient& api, const spec::FunctionSpec& fn, std::chrono::steady_clock::time_point deadline,
-                       const std::string& timeout) {
-  std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::FunctionSpec& fn,
+                       core::SteadyTime deadline, const std::string& timeout) {
+  std::string path =
+      fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   std::string last = "no answer yet";
   while (true) {
     auto reply = api.Call("GET", path);
@@ -49,17 +40,19 @@ core::Status WaitReady(ApiClient& api, const spec::FunctionSpec& fn, std::chrono
       auto st = reply->Json()["status"];
       std::string phase = st.value("phase", "");
       int ready = st.value("readyReplicas", 0);
-      if (phase == "failed") return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
+      if (phase == "failed")
+        return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
       if (phase == "ready" && ready >= fn.scale().min) return core::Ok();
-      last = fmt::format("{}/{} replicas ready{}", ready, fn.scale().min,
-                         st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
+      last = fmt::format(
+          "{}/{} replicas ready{}", ready, fn.scale().min,
+          st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
     } else {
       last = reply->ErrorMessage();
     }
-    if (std::chrono::steady_clock::now() >= deadline) {
+    if (ctx.clock->Now() >= deadline) {
       return core::Error::Timeout(fmt::format("not ready after {}: {}", timeout, last));
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+    ctx.sleep(std::chrono::milliseconds(250));
   }
 }
 
@@ -76,7 +69,9 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
     }
     case spec::SecretSource::kEnv: {
       const char* v = std::getenv(s.env_name().c_str());
-      if (v == nullptr) return core::Error::NotFound(fmt::format("environment variable {} is not set", s.env_name()));
+      if (v == nullptr)
+        return core::Error::NotFound(
+            fmt::format("environment variable {} is not set", s.env_name()));
       return std::string(v);
     }
   }
@@ -84,7 +79,8 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
 }
 
 // Applies one function; returns the result word, or an error naming the cause.
-core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec& fn, const std::string& dry_run) {
+core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& api,
+                                        const spec::FunctionSpec& fn, const std::string& dry_run) {
   auto tar = builder::MakeBundle(fn);
   if (!tar) return tar.error();
   auto unpacked = builder::BundleUnpackedSize(*tar);
@@ -92,37 +88,43 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
   // Sent compressed, like a Lambda zip; the digest is the tar's.
   auto bundle = builder::CompressBundle(*tar);
   if (!bundle) return bundle.error();
-  std::string path = fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+  std::string path =
+      fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
   if (dry_run == "server") path += "?dryRun=server";
   if (dry_run.empty()) {
     // Offer the digest first: unchanged source isn't uploaded.
-    auto offer = api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*tar)}});
+    auto offer =
+        api.Call("PUT", path, "", {{"X-Gantry-Bundle-Digest", builder::BundleDigest(*tar)}});
     if (!offer) return offer.error();
     if (offer->status == 200) return std::string("unchanged");
     if (offer->status != 412) return core::Error::InvalidArgument(offer->ErrorMessage());
     // The server says what it accepts: a bundle over it is refused here, with the reason,
     // rather than cut off mid-upload.
     nlohmann::json answer = offer->Json();
-    auto limits = builder::BundleLimits::FromJson(answer.is_object() && answer.contains("limits") ? answer["limits"]
-                                                                                                : nlohmann::json());
+    auto limits = builder::BundleLimits::FromJson(
+        answer.is_object() && answer.contains("limits") ? answer["limits"] : nlohmann::json());
     if (auto over = builder::CheckBundleSize(bundle->size(), *unpacked, limits)) {
       return core::Error::InvalidArgument(over->message);
     }
   }
   // Progress for people; pipelines (stdout not a terminal) get only the result lines.
-  if (::isatty(STDOUT_FILENO)) {
-    std::printf("function.gantry.dev/%s: uploading %zu KiB, building...\r", fn.name().c_str(), bundle->size() / 1024);
-    std::fflush(stdout);
+  const bool terminal = ::isatty(::fileno(ctx.out)) == 1;
+  if (terminal) {
+    std::fprintf(ctx.out, "function.gantry.dev/%s: uploading %zu KiB, building...\r",
+                 fn.name().c_str(), bundle->size() / 1024);
+    std::fflush(ctx.out);
   }
   auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/gzip"}});
-  if (::isatty(STDOUT_FILENO)) std::printf("\33[2K\r");
+  if (terminal) std::fprintf(ctx.out, "\33[2K\r");
   if (!reply) {
     // A server that stops reading mid-upload has most likely refused the size (an older
     // gantryd, or a server dry run, which has no offer to learn the limits from).
-    if (reply.error().code() == core::ErrorCode::kUnavailable && bundle->size() > (std::size_t{1} << 20)) {
-      return reply.error().WithContext(fmt::format(
-          "uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its --max-upload)",
-          bundle->size() >> 20));
+    if (reply.error().code() == core::ErrorCode::kUnavailable &&
+        bundle->size() > (std::size_t{1} << 20)) {
+      return reply.error().WithContext(
+          fmt::format("uploading a bundle of {} MiB (if gantryd is up, the bundle may be over its "
+                      "--max-upload)",
+                      bundle->size() >> 20));
     }
     return reply.error();
   }
@@ -132,9 +134,9 @@ core::Result<std::string> ApplyFunction(ApiClient& api, const spec::FunctionSpec
   return result == "valid" ? std::string("valid (server dry run)") : result;
 }
 
-int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
+int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
   if (!f.dry_run.empty() && f.dry_run != "client" && f.dry_run != "server") {
-    std::fprintf(stderr, "gantry apply: --dry-run must be client or server\n");
+    ctx.Fail("gantry apply: --dry-run must be client or server");
     return 2;
   }
   manifest::LocalFileSystem local;
@@ -142,18 +144,17 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
       local, f.files,
       {.recursive = f.recursive, .default_namespace = f.ns, .read_stdin = ReadStdin});
   if (!loaded.ok()) {
-    for (const auto& e : loaded.errors) std::fprintf(stderr, "%s\n", e.ToString().c_str());
-    std::fprintf(stderr, "gantry apply: %zu error%s: nothing applied\n", loaded.errors.size(),
-                 loaded.errors.size() == 1 ? "" : "s");
-    return 1;
+    for (const auto& e : loaded.errors) std::fprintf(ctx.err, "%s\n", e.ToString().c_str());
+    return ctx.Fail(fmt::format("gantry apply: {} error{}: nothing applied", loaded.errors.size(),
+                                loaded.errors.size() == 1 ? "" : "s"));
   }
-  int64_t timeout_seconds = ParseSeconds(f.timeout);
-  if (timeout_seconds < 0) {
-    std::fprintf(stderr, "gantry apply: --timeout %s: expected a duration like 90s or 2m\n", f.timeout.c_str());
+  auto timeout = ParseDurationFlag("apply", "--timeout", f.timeout);
+  if (!timeout) {
+    ctx.Fail(timeout.error().message());
     return 2;
   }
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_seconds);
-  ApiClient api(ResolveConfig(flags));
+  core::SteadyTime deadline = ctx.clock->Now() + *timeout;
+  ApiClient api = ctx.Client();
   int failures = 0;
   std::vector<const spec::FunctionSpec*> applied;
   // Secrets first: functions may name them.
@@ -162,51 +163,54 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
     if (secret == nullptr) continue;
     std::string what = "secret.gantry.dev/" + secret->name();
     if (f.dry_run == "client") {
-      std::printf("%s valid (dry run)\n", what.c_str());
+      std::fprintf(ctx.out, "%s valid (dry run)\n", what.c_str());
       continue;
     }
     auto value = SecretValue(*secret);
-    core::Result<Reply> reply = value ? api.Call("PUT",
-                                                 fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}",
-                                                             secret->namespace_name(), secret->name()),
-                                                 nlohmann::json{{"value", *value}}.dump(),
-                                                 {{"Content-Type", "application/json"}})
-                                      : core::Result<Reply>(value.error());
+    core::Result<Reply> reply =
+        value ? api.Call("PUT",
+                         fmt::format("/apis/gantry/v1/namespaces/{}/secrets/{}",
+                                     secret->namespace_name(), secret->name()),
+                         nlohmann::json{{"value", *value}}.dump(),
+                         {{"Content-Type", "application/json"}})
+              : core::Result<Reply>(value.error());
     if (!reply || reply->status >= 300) {
       std::string why = reply ? reply->ErrorMessage() : reply.error().message();
-      std::fprintf(stderr, "gantry apply: %s: %s\n", what.c_str(), why.c_str());
+      ctx.Fail(fmt::format("gantry apply: {}: {}", what, why));
       ++failures;
       if (!reply && reply.error().code() == core::ErrorCode::kUnavailable) return 1;
       continue;
     }
-    std::printf("%s %s\n", what.c_str(), reply->Json().value("result", "configured").c_str());
+    std::fprintf(ctx.out, "%s %s\n", what.c_str(),
+                 reply->Json().value("result", "configured").c_str());
   }
   for (const auto& object : loaded.objects) {
     const auto* fn = std::get_if<spec::FunctionSpec>(&object.object);
     if (fn == nullptr) continue;
     std::string what = "function.gantry.dev/" + fn->name();
     if (f.dry_run == "client") {
-      std::printf("%s valid (dry run)\n", what.c_str());
+      std::fprintf(ctx.out, "%s valid (dry run)\n", what.c_str());
       continue;
     }
-    auto result = ApplyFunction(api, *fn, f.dry_run);
+    auto result = ApplyFunction(ctx, api, *fn, f.dry_run);
     if (!result) {
-      std::fprintf(stderr, "gantry apply: %s: %s\n", what.c_str(), result.error().message().c_str());
+      ctx.Fail(fmt::format("gantry apply: {}: {}", what, result.error().message()));
       ++failures;
       if (result.error().code() == core::ErrorCode::kUnavailable) return 1;
       continue;
     }
-    std::printf("%s %s\n", what.c_str(), result->c_str());
-    std::fflush(stdout);
+    std::fprintf(ctx.out, "%s %s\n", what.c_str(), result->c_str());
+    std::fflush(ctx.out);
     applied.push_back(fn);
   }
   if (f.wait && f.dry_run.empty()) {
     for (const auto* fn : applied) {
-      if (auto s = WaitReady(api, *fn, deadline, f.timeout); !s) {
-        std::fprintf(stderr, "gantry apply: function.gantry.dev/%s: %s\n", fn->name().c_str(), s.error().message().c_str());
+      if (auto s = WaitReady(ctx, api, *fn, deadline, f.timeout); !s) {
+        ctx.Fail(fmt::format("gantry apply: function.gantry.dev/{}: {}", fn->name(),
+                             s.error().message()));
         ++failures;
       } else {
-        std::printf("function.gantry.dev/%s ready\n", fn->name().c_str());
+        std::fprintf(ctx.out, "function.gantry.dev/%s ready\n", fn->name().c_str());
       }
     }
   }
@@ -215,20 +219,25 @@ int RunApply(const ApplyFlags& f, const ClientConfig& flags) {
 
 }  // namespace
 
-void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
+void AddApplyCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<ApplyFlags>();
-  CLI::App* cmd = app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
+  CLI::App* cmd =
+      app.add_subcommand("apply", "deploy functions and secrets from manifests (kubectl apply)");
   cmd->add_option(
          "-f,--filename", f->files,
          "manifest file or directory (repeatable; - for stdin). In a directory only Gantry "
          "manifests are read (apiVersion: gantry.dev/..., or named gantry.yaml / *.gantry.yaml)")
       ->required();
   cmd->add_flag("-R,--recursive", f->recursive, "read sub-directories of a directory too");
-  cmd->add_option("-n,--namespace", f->ns, "namespace of objects that name none (default: default)");
-  cmd->add_flag("--wait", f->wait, "wait until every function is ready; fail with the reason when one isn't");
-  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m)")->capture_default_str();
-  cmd->add_option("--dry-run", f->dry_run, "client: validate here only; server: validate on gantryd too");
-  cmd->callback([f, &flags, &exit_code] { exit_code = RunApply(*f, flags); });
+  cmd->add_option("-n,--namespace", f->ns,
+                  "namespace of objects that name none (default: default)");
+  cmd->add_flag("--wait", f->wait,
+                "wait until every function is ready; fail with the reason when one isn't");
+  cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m, 1h30m)")
+      ->capture_default_str();
+  cmd->add_option("--dry-run", f->dry_run,
+                  "client: validate here only; server: validate on gantryd too");
+  cmd->callback([f, &ctx] { ctx.exit_code = RunApply(*f, ctx); });
 }
 
 }  // namespace gantry::cli

@@ -2,27 +2,47 @@
 
 #include <CLI/CLI.hpp>
 
-#include "cli/api_client.h"
+#include "cli/command_context.h"
 
-// The verbs that talk to gantryd. Each registers a sub-command on `app`; when it runs it
-// stores its exit code in `exit_code` (0 ok, 1 error; usage errors are CLI11's: 2) and
-// prints one-line errors naming the cause. `flags` holds the global --server/--token
-// options; both must outlive `app`.
+// The verbs, one file each (<verb>_command.cc). Each registers a sub-command on `app`;
+// when it runs it stores its exit code in ctx.exit_code (0 ok, 1 error, 2 a usage error it
+// found itself; CLI11's usage errors are main's: 2) and prints one-line errors naming the
+// cause on ctx.err. `ctx` must outlive `app`.
 namespace gantry::cli {
 
-// gantry apply -f PATH... [-R] [--dry-run=client|server]: secrets first, then functions,
-// one line each: "function.gantry.dev/echo created|configured|unchanged".
-void AddApplyCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
-// gantry delete function NAME [-n NS] | gantry delete secret NAME [-n NS] | gantry delete -f
-// PATH... [-R]
-void AddDeleteCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
-// gantry get functions [NAME] [-n NS | -A] [-o wide|json|name]
-void AddGetCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
+// gantry apply -f PATH... [-R] [-n NS] [--dry-run=client|server] [--wait [--timeout 2m]]:
+// secrets first, then functions, one line each: "function.gantry.dev/echo
+// created|configured|unchanged".
+void AddApplyCommand(CLI::App& app, CommandContext& ctx);
+// gantry validate -f PATH... [-R] [-o text|json] [--secret-check MODE]: 0 when every object
+// is valid (one summary line per object), 1 when anything is wrong (every error on err, or
+// everything as JSON on out with -o json). Needs no gantryd.
+void AddValidateCommand(CLI::App& app, CommandContext& ctx);
+// gantry get functions [NAME] [-n NS | -A] [-o wide|json|yaml|name] | gantry get secrets
+void AddGetCommand(CLI::App& app, CommandContext& ctx);
+// gantry describe function NAME [-n NS] [-o json|yaml]
+void AddDescribeCommand(CLI::App& app, CommandContext& ctx);
+// gantry delete function NAME [-n NS] | gantry delete secret NAME [-n NS] |
+// gantry delete -f PATH... [-R]
+void AddDeleteCommand(CLI::App& app, CommandContext& ctx);
 // gantry invoke NAME [-n NS] [-d DATA | -d @FILE | stdin] [-X METHOD] [-H "K: V"]... [-i]
-void AddInvokeCommand(CLI::App& app, const ClientConfig& flags, int& exit_code);
+// [--async [--callback URL]]
+void AddInvokeCommand(CLI::App& app, CommandContext& ctx);
+// gantry logs NAME [-n NS] [-f] [--since 5m] [--tail N] [-o json]
+void AddLogsCommand(CLI::App& app, CommandContext& ctx);
+// gantry scale function NAME [-n NS] --replicas N
+void AddScaleCommand(CLI::App& app, CommandContext& ctx);
+// gantry create secret NAME [-n NS] --from-literal [KEY=]VALUE | --from-file PATH
+void AddCreateCommand(CLI::App& app, CommandContext& ctx);
+// gantry login --server URL [--token T | --token-file F]: checks them with a management
+// call, then writes the config file.
+void AddLoginCommand(CLI::App& app, CommandContext& ctx);
+// gantry completion bash|zsh
+void AddCompletionCommand(CLI::App& app, CommandContext& ctx);
+// gantry version [-o json]: the client's and the server's
+void AddVersionCommand(CLI::App& app, CommandContext& ctx);
 
-// describe function NAME, logs NAME [-f] [--since 5m] [--tail N], scale function NAME
-// --replicas N, create secret NAME --from-literal|--from-file, version.
-void AddMoreCommands(CLI::App& app, const ClientConfig& flags, int& exit_code);
+// Every verb above, in `gantry --help` order.
+void AddCommands(CLI::App& app, CommandContext& ctx);
 
 }  // namespace gantry::cli

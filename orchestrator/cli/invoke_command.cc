@@ -23,14 +23,11 @@ struct InvokeFlags {
   std::string callback;
 };
 
-int RunInvoke(const InvokeFlags& f, const ClientConfig& flags) {
+int RunInvoke(const InvokeFlags& f, const CommandContext& ctx) {
   std::string body;
   if (f.data_set && !f.data.empty() && f.data[0] == '@') {
     std::ifstream in(f.data.substr(1), std::ios::binary);
-    if (!in) {
-      std::fprintf(stderr, "gantry invoke: cannot read %s\n", f.data.substr(1).c_str());
-      return 1;
-    }
+    if (!in) return ctx.Fail(fmt::format("gantry invoke: cannot read {}", f.data.substr(1)));
     std::stringstream s;
     s << in.rdbuf();
     body = s.str();
@@ -46,63 +43,60 @@ int RunInvoke(const InvokeFlags& f, const ClientConfig& flags) {
   for (const auto& h : f.headers) {
     auto colon = h.find(':');
     if (colon == std::string::npos) {
-      std::fprintf(stderr, "gantry invoke: -H %s: expected \"Name: value\"\n", h.c_str());
+      ctx.Fail(fmt::format("gantry invoke: -H {}: expected \"Name: value\"", h));
       return 2;
     }
     std::string value = h.substr(colon + 1);
     value.erase(0, value.find_first_not_of(' '));
     headers.emplace_back(h.substr(0, colon), value);
   }
-  ApiClient api(ResolveConfig(flags));
+  ApiClient api = ctx.Client();
   if (f.async) {
     if (!f.callback.empty()) headers.emplace_back("X-Callback-Url", f.callback);
-    auto queued = api.Call("POST", fmt::format("/async-function/{}.{}", f.name, f.ns), body, headers, false);
-    if (!queued) {
-      std::fprintf(stderr, "gantry invoke: %s\n", queued.error().message().c_str());
-      return 1;
-    }
+    auto queued =
+        api.Call("POST", fmt::format("/async-function/{}.{}", f.name, f.ns), body, headers, false);
+    if (!queued) return ctx.Fail(fmt::format("gantry invoke: {}", queued.error().message()));
     if (queued->status != 202) {
-      std::fprintf(stderr, "gantry invoke: %s: HTTP %d: %s\n", f.name.c_str(), queued->status,
-                   queued->ErrorMessage().c_str());
-      return 1;
+      return ctx.Fail(fmt::format("gantry invoke: {}: HTTP {}: {}", f.name, queued->status,
+                                  queued->ErrorMessage()));
     }
-    std::printf("%s\n", queued->Json().value("callId", "").c_str());
+    std::fprintf(ctx.out, "%s\n", queued->Json().value("callId", "").c_str());
     return 0;
   }
-  auto reply = api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
-  if (!reply) {
-    std::fprintf(stderr, "gantry invoke: %s\n", reply.error().message().c_str());
-    return 1;
-  }
+  auto reply =
+      api.Call(method, fmt::format("/function/{}.{}", f.name, f.ns), body, headers, /*auth=*/false);
+  if (!reply) return ctx.Fail(fmt::format("gantry invoke: {}", reply.error().message()));
   if (f.include) {
-    std::printf("HTTP %d\n", reply->status);
-    for (const auto& [k, v] : reply->headers) std::printf("%s: %s\n", k.c_str(), v.c_str());
-    std::printf("\n");
+    std::fprintf(ctx.out, "HTTP %d\n", reply->status);
+    for (const auto& [k, v] : reply->headers)
+      std::fprintf(ctx.out, "%s: %s\n", k.c_str(), v.c_str());
+    std::fprintf(ctx.out, "\n");
   }
   if (reply->status >= 400) {
-    std::fprintf(stderr, "gantry invoke: %s: HTTP %d: %s\n", f.name.c_str(), reply->status,
-                 reply->ErrorMessage().c_str());
-    return 1;
+    return ctx.Fail(fmt::format("gantry invoke: {}: HTTP {}: {}", f.name, reply->status,
+                                reply->ErrorMessage()));
   }
-  std::fwrite(reply->body.data(), 1, reply->body.size(), stdout);
+  std::fwrite(reply->body.data(), 1, reply->body.size(), ctx.out);
   return 0;
 }
 
 }  // namespace
 
-void AddInvokeCommand(CLI::App& app, const ClientConfig& flags, int& exit_code) {
+void AddInvokeCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<InvokeFlags>();
   CLI::App* cmd = app.add_subcommand("invoke", "call a function and print its answer");
   cmd->add_option("name", f->name, "the function")->required();
   cmd->add_option("-n,--namespace", f->ns, "its namespace")->capture_default_str();
-  cmd->add_option("-d,--data", f->data, "the request body, or @FILE (default: stdin when it is not a terminal)")
+  cmd->add_option("-d,--data", f->data,
+                  "the request body, or @FILE (default: stdin when it is not a terminal)")
       ->each([f](const std::string&) { f->data_set = true; });
   cmd->add_option("-X,--method", f->method, "HTTP method (default POST with a body, else GET)");
   cmd->add_option("-H,--header", f->headers, "\"Name: value\" (repeatable)");
   cmd->add_flag("-i,--include", f->include, "print the status and headers first");
-  cmd->add_flag("--async", f->async, "queue the call (202) and print its call id; the result goes to --callback");
+  cmd->add_flag("--async", f->async,
+                "queue the call (202) and print its call id; the result goes to --callback");
   cmd->add_option("--callback", f->callback, "with --async: URL the result is POSTed to");
-  cmd->callback([f, &flags, &exit_code] { exit_code = RunInvoke(*f, flags); });
+  cmd->callback([f, &ctx] { ctx.exit_code = RunInvoke(*f, ctx); });
 }
 
 }  // namespace gantry::cli

@@ -1,26 +1,21 @@
-// gantry: the kubectl-style command-line client of gantryd.
+// gantry: the kubectl-style command-line client of gantryd. Only wires: the verbs are in
+// <verb>_command.cc.
 #include <CLI/CLI.hpp>
+#include <cstdio>
+#include <string>
 
-#include "cli/api_client.h"
 #include "cli/commands.h"
-#include "cli/validate_command.h"
 #include "core/version.h"
 
 int main(int argc, char** argv) {
   CLI::App app{"gantry: deploy and call functions on a Gantry controller", "gantry"};
   app.set_version_flag("--version", std::string("gantry ") + std::string(gantry::core::kVersion));
   app.require_subcommand(0, 1);
-  int exit_code = 0;
   // Global flags (--server, --token) are accepted after the verb too, as kubectl's are.
   app.fallthrough();
-  gantry::cli::ClientConfig flags;
-  gantry::cli::AddClientFlags(app, flags);
-  gantry::cli::AddApplyCommand(app, flags, exit_code);
-  gantry::cli::AddGetCommand(app, flags, exit_code);
-  gantry::cli::AddDeleteCommand(app, flags, exit_code);
-  gantry::cli::AddInvokeCommand(app, flags, exit_code);
-  gantry::cli::AddMoreCommands(app, flags, exit_code);
-  gantry::cli::AddValidateCommand(app, exit_code);
+  gantry::cli::CommandContext ctx;
+  gantry::cli::AddClientFlags(app, ctx.flags);
+  gantry::cli::AddCommands(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -32,5 +27,5 @@ int main(int argc, char** argv) {
     std::fputs(app.help().c_str(), stdout);
     return 2;
   }
-  return exit_code;
+  return ctx.exit_code;
 }

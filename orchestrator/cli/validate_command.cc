@@ -1,5 +1,3 @@
-#include "cli/validate_command.h"
-
 #include <fmt/format.h>
 
 #include <cstdio>
@@ -10,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
 #include "cli/read_stdin.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
@@ -43,25 +42,32 @@ Summary Summarize(manifest::FileSystem& fs, const manifest::LoadedObject& loaded
     std::string detail(spec::RuntimeName(fn->runtime()));
     if (!fn->handler().empty()) detail += " " + fn->handler();
     if (!fn->image().empty()) detail += " " + fn->image();
-    s.line = fmt::format("{}: function {} valid ({}, concurrency {}, scale {}..{}, {})", loaded.file,
-                         fn->QualifiedName(), detail, fn->concurrency(), fn->scale().min,
-                         fn->scale().max, hash->substr(0, 7 + 12));
-    s.json = {{"file", loaded.file},   {"line", loaded.position.line}, {"kind", "Function"},
-              {"name", fn->name()},    {"namespace", fn->namespace_name()},
-              {"hash", *hash},         {"canonical", spec::ToCanonicalJson(*fn)}};
+    s.line = fmt::format("{}: function {} valid ({}, concurrency {}, scale {}..{}, {})",
+                         loaded.file, fn->QualifiedName(), detail, fn->concurrency(),
+                         fn->scale().min, fn->scale().max, hash->substr(0, 7 + 12));
+    s.json = {{"file", loaded.file},
+              {"line", loaded.position.line},
+              {"kind", "Function"},
+              {"name", fn->name()},
+              {"namespace", fn->namespace_name()},
+              {"hash", *hash},
+              {"canonical", spec::ToCanonicalJson(*fn)}};
   } else {
     const auto& secret = std::get<spec::SecretSpec>(loaded.object);
     // The value itself is never printed.
     s.line = fmt::format("{}: secret {} valid ({})", loaded.file, secret.QualifiedName(),
                          secret.DescribeSource());
-    s.json = {{"file", loaded.file},      {"line", loaded.position.line}, {"kind", "Secret"},
-              {"name", secret.name()},    {"namespace", secret.namespace_name()},
+    s.json = {{"file", loaded.file},
+              {"line", loaded.position.line},
+              {"kind", "Secret"},
+              {"name", secret.name()},
+              {"namespace", secret.namespace_name()},
               {"canonical", spec::ToCanonicalJson(secret)}};
   }
   return s;
 }
 
-int Run(const ValidateOptions& options) {
+int RunValidate(const ValidateOptions& options, const CommandContext& ctx) {
   manifest::LocalFileSystem fs;
   manifest::LoadOptions load;
   load.recursive = options.recursive;
@@ -79,7 +85,8 @@ int Run(const ValidateOptions& options) {
     if (!s.line.empty()) summaries.push_back(std::move(s));
   }
   if (result.objects.empty() && result.errors.empty()) {
-    result.errors.push_back({fmt::format("{}", fmt::join(options.paths, ", ")), {}, "", "no objects found"});
+    result.errors.push_back(
+        {fmt::format("{}", fmt::join(options.paths, ", ")), {}, "", "no objects found"});
   }
 
   const bool valid = result.errors.empty();
@@ -97,14 +104,14 @@ int Run(const ValidateOptions& options) {
                                {"message", e.message}});
     }
     std::string text = out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace);
-    std::fprintf(stdout, "%s\n", text.c_str());
+    std::fprintf(ctx.out, "%s\n", text.c_str());
   } else if (valid) {
-    for (const Summary& s : summaries) std::fprintf(stdout, "%s\n", s.line.c_str());
+    for (const Summary& s : summaries) std::fprintf(ctx.out, "%s\n", s.line.c_str());
   } else {
     for (const manifest::ManifestError& e : result.errors) {
-      std::fprintf(stderr, "%s\n", e.ToString().c_str());
+      std::fprintf(ctx.err, "%s\n", e.ToString().c_str());
     }
-    std::fprintf(stderr, "gantry validate: %zu error%s\n", result.errors.size(),
+    std::fprintf(ctx.err, "gantry validate: %zu error%s\n", result.errors.size(),
                  result.errors.size() == 1 ? "" : "s");
   }
   return valid ? 0 : 1;
@@ -112,7 +119,7 @@ int Run(const ValidateOptions& options) {
 
 }  // namespace
 
-void AddValidateCommand(CLI::App& app, int& exit_code) {
+void AddValidateCommand(CLI::App& app, CommandContext& ctx) {
   auto options = std::make_shared<ValidateOptions>();
   CLI::App* cmd = app.add_subcommand(
       "validate", "Check manifests without applying them: every error with file:line:column");
@@ -128,7 +135,7 @@ void AddValidateCommand(CLI::App& app, int& exit_code) {
                   "Report undefined secrets: in namespaces the files define secrets for "
                   "(namespaces), always (all) or never (none)")
       ->check(CLI::IsMember({"namespaces", "all", "none"}));
-  cmd->callback([options, &exit_code] { exit_code = Run(*options); });
+  cmd->callback([options, &ctx] { ctx.exit_code = RunValidate(*options, ctx); });
 }
 
 }  // namespace gantry::cli

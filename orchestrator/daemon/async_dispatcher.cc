@@ -158,7 +158,7 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
   std::string target = fmt::format("{}{}.{}{}", gateway::kInvokePrefix, call.function,
                                    call.namespace_name, call.path);
   int64_t started = NowMs();
-  HttpResult r;
+  http::Response r;
   if (auto parsed = gateway::ParseInvokePath(target); !parsed) {
     r.status = 400;
     r.error = parsed.error().message();
@@ -203,7 +203,8 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
       if (r.status == 0 || r.response_too_big || (r.body.empty() && !r.error.empty())) {
         body = json({{"error", r.error}}).dump(-1, ' ', false, json::error_handler_t::replace);
       }
-      HttpResult cb = send_(
+      const CallbackPolicy& policy = options_.callbacks;
+      http::Response cb = send_(
           {.method = "POST",
            .url = call.callback_url,
            .headers = {"X-Call-Id: " + call.call_id, fmt::format("X-Function-Status: {}", r.status),
@@ -211,7 +212,12 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
            .body = body,
            .timeout = std::chrono::seconds(30),
            .max_response_bytes = 64 << 10,
-           .callback_policy = &options_.callbacks});
+           .allow_https = true,
+           .address_filter = [&policy](const sockaddr& address) -> std::optional<std::string> {
+             auto denied = policy.DeniedNetwork(&address);
+             if (!denied) return std::nullopt;
+             return fmt::format("callback address is in a denied network ({})", *denied);
+           }});
       if (cb.status == 0 || cb.status >= 300) {
         core::Log(core::LogLevel::kWarn, "async {}: callback to {} failed: {}", call.call_id,
                   call.callback_url, cb.status == 0 ? cb.error : std::to_string(cb.status));

@@ -9,9 +9,9 @@
 #include <thread>
 #include <vector>
 
-#include "daemon/async_http.h"
 #include "daemon/callback_policy.h"
 #include "gateway/backend.h"
+#include "http/http.h"
 #include "store/store.h"
 
 namespace gantry::daemon {
@@ -48,7 +48,7 @@ struct AsyncOptions {
 // write succeeds does it run once more after the restart (logged as such). Thread-safe.
 class AsyncDispatcher {
  public:
-  AsyncDispatcher(store::Store& store, AsyncOptions options, HttpSender send = CurlSend)
+  AsyncDispatcher(store::Store& store, AsyncOptions options, http::Sender send = http::Send)
       : store_(store), options_(std::move(options)), send_(std::move(send)) {}
   ~AsyncDispatcher();  // Stop()s
 
@@ -84,7 +84,7 @@ class AsyncDispatcher {
 
   store::Store& store_;
   const AsyncOptions options_;
-  const HttpSender send_;
+  const http::Sender send_;
   std::string gateway_url_;
   std::mutex mu_;
   std::condition_variable wake_;

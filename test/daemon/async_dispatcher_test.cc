@@ -2,6 +2,7 @@
 // no sockets, no sleeps (workers = 0: the test runs each step with RunOnce).
 #include "daemon/async_dispatcher.h"
 
+#include <netinet/in.h>
 #include <sqlite3.h>
 #include <unistd.h>
 
@@ -36,14 +37,14 @@ class TempDir {
 // Plays the gateway and the callback receivers: records each request, answers from a script.
 class FakeSender {
  public:
-  std::vector<HttpRequest> requests;
-  std::vector<HttpResult> script;  // answers in order; then 200 "ok"
+  std::vector<http::Request> requests;
+  std::vector<http::Response> script;  // answers in order; then 200 "ok"
 
-  HttpSender sender() {
-    return [this](const HttpRequest& r) {
+  http::Sender sender() {
+    return [this](const http::Request& r) {
       requests.push_back(r);
       if (next_ < script.size()) return script[next_++];
-      return HttpResult{.status = 200, .body = "ok"};
+      return http::Response{.status = 200, .body = "ok"};
     };
   }
 
@@ -122,10 +123,11 @@ TEST_CASE("async: a queued call reaches the gateway with its path and query as s
   CHECK(accepted.headers["X-Call-Id"] == id);
   REQUIRE(f.dispatcher->RunOnce());
   REQUIRE(f.fake.requests.size() == 1);
-  const HttpRequest& call = f.fake.requests[0];
+  const http::Request& call = f.fake.requests[0];
   CHECK(call.url == "http://gateway/function/echo.default/sub/p?a=x%26y&b=%2F&c=1+2");
   CHECK(call.body == "hi");
-  CHECK(call.callback_policy == nullptr);  // gantryd's own gateway: not a callback
+  CHECK_FALSE(call.address_filter);  // gantryd's own gateway: not a callback
+  CHECK_FALSE(call.allow_https);
   CHECK(std::count(call.headers.begin(), call.headers.end(), "X-Call-Id: " + id) == 1);
   CHECK(std::count(call.headers.begin(), call.headers.end(), "x-trace: t1") == 1);
   CHECK_FALSE(f.dispatcher->RunOnce());
@@ -184,12 +186,16 @@ TEST_CASE("async: callbacks only to http(s) URLs outside the denied networks", "
   REQUIRE(ok.status == 202);
   REQUIRE(f.dispatcher->RunOnce());
   REQUIRE(f.fake.requests.size() == 2);
-  const HttpRequest& cb = f.fake.requests[1];
+  const http::Request& cb = f.fake.requests[1];
   CHECK(cb.url == "http://hooks.example/done");
   CHECK(cb.body == "ok");
   // Delivery goes through the policy: the resolved address is checked as curl connects.
-  CHECK(cb.callback_policy != nullptr);
-  CHECK(cb.callback_policy->DeniedNetwork("127.0.0.1")->has_value());
+  REQUIRE(cb.address_filter);
+  CHECK(cb.allow_https);
+  sockaddr_in loopback{
+      .sin_family = AF_INET, .sin_port = htons(80), .sin_addr = {htonl(INADDR_LOOPBACK)}};
+  CHECK(cb.address_filter(reinterpret_cast<const sockaddr&>(loopback)) ==
+        "callback address is in a denied network (127.0.0.0/8)");
 }
 
 TEST_CASE("async: the queue is bounded (429) and so is a body (413)", "[daemon][async]") {
@@ -236,7 +242,7 @@ TEST_CASE("async: a finish the store refuses is kept and written later; the call
 TEST_CASE("async: a retry the store refuses is kept and written later; the call is not lost",
           "[daemon][async]") {
   Fixture f;
-  f.fake.script = {HttpResult{.status = 503, .body = "busy"}};
+  f.fake.script = {http::Response{.status = 503, .body = "busy"}};
   Side side(f.dir.db());
   REQUIRE(f.Post("/async-function/echo", {{"x-call-id", "later"}}).status == 202);
   side.Exec(

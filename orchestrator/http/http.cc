@@ -1,38 +1,62 @@
-#include "daemon/async_http.h"
+#include "http/http.h"
 
 #include <curl/curl.h>
 #include <fmt/format.h>
 #include <sys/socket.h>
 
+#include <cctype>
 #include <memory>
 #include <optional>
 
-namespace gantry::daemon {
+namespace gantry::http {
 namespace {
 
 struct Transfer {
-  const HttpRequest* request;
-  HttpResult* result;
-  std::optional<std::string> denied_by;  // the network of the last refused address
+  const Request* request;
+  Response* response;
+  std::optional<std::string> denied_by;  // the filter's reason for the last refused address
 };
 
 size_t Append(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * n;
-  if (t->result->body.size() + bytes > t->request->max_response_bytes) {
-    t->result->response_too_big = true;
+  if (t->response->body.size() + bytes > t->request->max_response_bytes) {
+    t->response->response_too_big = true;
     return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
   }
-  t->result->body.append(data, bytes);
+  t->response->body.append(data, bytes);
   return bytes;
 }
 
-// Called for every address curl is about to connect to, after resolving the name: the
-// deny-list sees the address actually used, so DNS rebinding can't get past it.
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  std::size_t start = 0;
+  while (start < s.size() && std::isspace(static_cast<unsigned char>(s[start]))) ++start;
+  return s.substr(start);
+}
+
+// One header line at a time, status line included: a new status line (an interim 1xx
+// answer before the real one) starts the headers over.
+size_t Header(char* data, size_t size, size_t n, void* user) {
+  auto* t = static_cast<Transfer*>(user);
+  std::string line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {
+    t->response->headers.clear();
+    return size * n;
+  }
+  auto colon = line.find(':');
+  if (colon == std::string::npos) return size * n;
+  std::string name = line.substr(0, colon);
+  for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  t->response->headers[name] = Trim(line.substr(colon + 1));
+  return size * n;
+}
+
+// Called for every address curl is about to connect to, after resolving the name.
 curl_socket_t OpenSocket(void* user, curlsocktype purpose, curl_sockaddr* address) {
   auto* t = static_cast<Transfer*>(user);
   if (purpose != CURLSOCKTYPE_IPCXN) return CURL_SOCKET_BAD;
-  if (auto denied = t->request->callback_policy->DeniedNetwork(&address->addr)) {
+  if (auto denied = t->request->address_filter(address->addr)) {
     t->denied_by = std::move(denied);
     return CURL_SOCKET_BAD;
   }
@@ -48,8 +72,8 @@ struct SlistDeleter {
 
 }  // namespace
 
-HttpResult CurlSend(const HttpRequest& request) {
-  HttpResult r;
+Response Send(const Request& request) {
+  Response r;
   std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
   if (!handle) {
     r.error = "out of memory";
@@ -61,20 +85,24 @@ HttpResult CurlSend(const HttpRequest& request) {
   auto add = [&list](const std::string& line) {
     curl_slist* next = curl_slist_append(list.get(), line.c_str());
     if (next != nullptr) {
-      (void)list.release();
+      (void)list.release();  // appended to: `next` is the same list, longer
       list.reset(next);
     }
   };
   for (const auto& line : request.headers) add(line);
   add("Expect:");
-  const bool callback = request.callback_policy != nullptr;
+  const char* protocols = request.allow_https ? "http,https" : "http";
   curl_easy_setopt(h, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, callback ? "http,https" : "http");
-  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, callback ? "http,https" : "http");
+  curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, protocols);
+  curl_easy_setopt(h, CURLOPT_REDIR_PROTOCOLS_STR, protocols);
   curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
   curl_easy_setopt(h, CURLOPT_PROXY, "");  // "" turns off the *_proxy environment variables
   curl_easy_setopt(h, CURLOPT_PATH_AS_IS, 1L);
-  curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  if (request.method == "HEAD") {
+    curl_easy_setopt(h, CURLOPT_NOBODY, 1L);  // an answer to HEAD has no body to wait for
+  } else {
+    curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
+  }
   if (!request.body.empty() || request.method == "POST" || request.method == "PUT") {
     curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
     curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
@@ -82,10 +110,12 @@ HttpResult CurlSend(const HttpRequest& request) {
   curl_easy_setopt(h, CURLOPT_HTTPHEADER, list.get());
   curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, Append);
   curl_easy_setopt(h, CURLOPT_WRITEDATA, &transfer);
+  curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, Header);
+  curl_easy_setopt(h, CURLOPT_HEADERDATA, &transfer);
   curl_easy_setopt(h, CURLOPT_TIMEOUT, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, 10L);
+  curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT, static_cast<long>(request.connect_timeout.count()));
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-  if (callback) {
+  if (request.address_filter) {
     curl_easy_setopt(h, CURLOPT_OPENSOCKETFUNCTION, OpenSocket);
     curl_easy_setopt(h, CURLOPT_OPENSOCKETDATA, &transfer);
   }
@@ -97,11 +127,11 @@ HttpResult CurlSend(const HttpRequest& request) {
     r.error = fmt::format("the answer is over the limit of {} bytes", request.max_response_bytes);
   } else if (transfer.denied_by) {
     r.denied = true;
-    r.error = fmt::format("callback address is in a denied network ({})", *transfer.denied_by);
+    r.error = *transfer.denied_by;
   } else {
     r.error = curl_easy_strerror(rc);
   }
   return r;
 }
 
-}  // namespace gantry::daemon
+}  // namespace gantry::http

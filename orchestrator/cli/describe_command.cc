@@ -1,0 +1,84 @@
+#include <fmt/format.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+
+#include "cli/commands.h"
+#include "cli/output.h"
+
+namespace gantry::cli {
+namespace {
+
+struct DescribeFlags {
+  std::string kind;
+  std::string name;
+  std::string ns = "default";
+  std::string output;
+};
+
+void PrintDescribe(std::FILE* out, const nlohmann::json& d) {
+  const auto& st = d["status"];
+  const auto& spec = d["spec"];
+  std::fprintf(out, "Name:         %s\n", d["metadata"].value("name", "").c_str());
+  std::fprintf(out, "Namespace:    %s\n", d["metadata"].value("namespace", "").c_str());
+  std::fprintf(out, "Runtime:      %s\n", spec.value("runtime", "").c_str());
+  std::fprintf(out, "Image:        %s\n", st.value("image", "").c_str());
+  std::fprintf(out, "Generation:   %lld\n", static_cast<long long>(st.value("generation", 0)));
+  std::fprintf(out, "Status:       %s\n", st.value("phase", "").c_str());
+  std::fprintf(out, "Replicas:     %d ready, %d starting, %d in flight, %d queued\n",
+               st.value("readyReplicas", 0), st.value("startingReplicas", 0),
+               st.value("inFlight", 0), st.value("queued", 0));
+  std::fprintf(out, "Created:      %s\n", st.value("createdAt", "").c_str());
+  std::fprintf(out, "Updated:      %s\n", st.value("updatedAt", "").c_str());
+  std::fprintf(
+      out, "Last call:    %s\n",
+      st["lastInvocation"].is_string() ? st["lastInvocation"].get<std::string>().c_str() : "never");
+  if (!st.value("lastError", "").empty()) {
+    std::fprintf(out, "Last error:   %s\n", st.value("lastError", "").c_str());
+  }
+  std::fprintf(out, "Spec:\n");
+  for (const auto& [k, v] : spec.items()) {
+    if (!v.is_null()) {
+      std::fprintf(out, "  %s: %s\n", k.c_str(),
+                   v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
+    }
+  }
+  if (!st["replicas"].empty()) {
+    Table table({{"ID", 14}, {"GEN", 4}, {"STATE", 9}, {"INFLIGHT", 9}, {"STARTED", 0}}, "  ");
+    std::fprintf(out, "Replica list:\n%s", table.Header().c_str());
+    for (const auto& r : st["replicas"]) {
+      std::fputs(table
+                     .Row({r.value("id", ""), std::to_string(r.value("generation", 0)),
+                           r.value("state", ""), std::to_string(r.value("inFlight", 0)),
+                           r.value("startedAt", "")})
+                     .c_str(),
+                 out);
+    }
+  }
+}
+
+int RunDescribe(const DescribeFlags& f, const CommandContext& ctx) {
+  ApiClient api = ctx.Client();
+  auto r = CheckedCall(api, "describe", "GET",
+                       fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", f.ns, f.name));
+  if (!r) return ctx.Fail(r.error().message());
+  if (!PrintStructured(ctx.out, r->Json(), f.output)) PrintDescribe(ctx.out, r->Json());
+  return 0;
+}
+
+}  // namespace
+
+void AddDescribeCommand(CLI::App& app, CommandContext& ctx) {
+  auto f = std::make_shared<DescribeFlags>();
+  CLI::App* cmd = app.add_subcommand("describe", "show a function: spec, status, replicas, errors");
+  cmd->add_option("kind", f->kind, "function")
+      ->required()
+      ->check(CLI::IsMember({"function", "functions", "fn"}));
+  cmd->add_option("name", f->name, "the function")->required();
+  cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
+  cmd->add_option("-o,--output", f->output, "json or yaml")->check(CLI::IsMember({"json", "yaml"}));
+  cmd->callback([f, &ctx] { ctx.exit_code = RunDescribe(*f, ctx); });
+}
+
+}  // namespace gantry::cli

@@ -1,0 +1,115 @@
+#include "cli/output.h"
+
+#include <fmt/chrono.h>
+#include <fmt/format.h>
+#include <yaml-cpp/yaml.h>
+
+#include <cctype>
+#include <initializer_list>
+
+namespace gantry::cli {
+namespace {
+
+bool Lower(std::string_view s, std::initializer_list<std::string_view> words) {
+  std::string lower(s);
+  for (char& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (std::string_view w : words) {
+    if (lower == w) return true;
+  }
+  return false;
+}
+
+// Whether `s` may be written unquoted: it must read back as this string under any YAML
+// reader (1.1's yes/no/on/off too), so only plain words and paths, never anything that
+// starts like a number, an indicator or a null.
+bool PlainScalar(std::string_view s) {
+  if (s.empty() || s.front() == ' ' || s.back() == ' ') return false;
+  if (Lower(s, {"true", "false", "null", "~", "yes", "no", "on", "off", "y", "n"})) return false;
+  if (std::isdigit(static_cast<unsigned char>(s[0])) || s[0] == '-' || s[0] == '.') return false;
+  for (char c : s) {
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-' || c == '.' ||
+          c == '/' || c == ' ')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+void Emit(YAML::Emitter& yaml, const nlohmann::json& j) {
+  switch (j.type()) {
+    case nlohmann::json::value_t::object:
+      if (j.empty()) yaml << YAML::Flow;  // "{}"
+      yaml << YAML::BeginMap;
+      for (const auto& [key, value] : j.items()) {
+        yaml << YAML::Key;
+        if (!PlainScalar(key)) yaml << YAML::DoubleQuoted;
+        yaml << key << YAML::Value;
+        Emit(yaml, value);
+      }
+      yaml << YAML::EndMap;
+      break;
+    case nlohmann::json::value_t::array:
+      if (j.empty()) yaml << YAML::Flow;  // "[]"
+      yaml << YAML::BeginSeq;
+      for (const auto& value : j) Emit(yaml, value);
+      yaml << YAML::EndSeq;
+      break;
+    case nlohmann::json::value_t::string: {
+      const auto& text = j.get_ref<const std::string&>();
+      if (!PlainScalar(text)) yaml << YAML::DoubleQuoted;
+      yaml << text;
+      break;
+    }
+    case nlohmann::json::value_t::boolean:
+      yaml << j.get<bool>();
+      break;
+    case nlohmann::json::value_t::null:
+      yaml << YAML::Null;
+      break;
+    default:  // numbers (and discarded values): JSON's spelling is YAML's
+      yaml << j.dump();
+      break;
+  }
+}
+
+}  // namespace
+
+std::string ToYaml(const nlohmann::json& j) {
+  YAML::Emitter yaml;
+  yaml.SetNullFormat(YAML::LowerNull);
+  Emit(yaml, j);
+  return std::string(yaml.c_str()) + "\n";
+}
+
+bool PrintStructured(std::FILE* out, const nlohmann::json& j, std::string_view format) {
+  if (format == "json") {
+    std::fprintf(out, "%s\n", j.dump(2).c_str());
+  } else if (format == "yaml") {
+    std::fputs(ToYaml(j).c_str(), out);
+  } else {
+    return false;
+  }
+  return true;
+}
+
+std::string Table::Header() const {
+  std::vector<std::string> headers;
+  for (const auto& c : columns_) headers.push_back(c.header);
+  return Row(headers);
+}
+
+std::string Table::Row(const std::vector<std::string>& cells) const {
+  std::string line = indent_;
+  for (std::size_t i = 0; i < columns_.size(); ++i) {
+    if (i > 0) line += ' ';
+    std::string cell = i < cells.size() ? cells[i] : "";
+    line += fmt::format("{:<{}}", cell, columns_[i].width);
+  }
+  return line + "\n";
+}
+
+std::string FormatUtc(std::chrono::system_clock::time_point t) {
+  return fmt::format("{:%FT%TZ}", std::chrono::time_point_cast<std::chrono::seconds>(t));
+}
+
+}  // namespace gantry::cli

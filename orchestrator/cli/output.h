@@ -1,0 +1,46 @@
+#pragma once
+
+#include <chrono>
+#include <cstdio>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <string_view>
+#include <vector>
+
+// How the verbs print: -o json|yaml, tables, times.
+namespace gantry::cli {
+
+// JSON as block-style YAML (yaml-cpp's emitter: strings quoted where YAML would read them
+// as something else), ending in a newline. Reads back, with yaml-cpp, to the same values.
+std::string ToYaml(const nlohmann::json& j);
+
+// `j` as -o `format` asks: "json" (indented by 2, then a newline) or "yaml" (ToYaml).
+// Returns false, printing nothing, for any other format.
+bool PrintStructured(std::FILE* out, const nlohmann::json& j, std::string_view format);
+
+// A text table of fixed-width columns: every cell left-aligned and padded to its column's
+// width (a longer one pushes the rest along), one space between columns; a column of width
+// 0 is not padded (the last one, usually). Plain value type.
+class Table {
+ public:
+  struct Column {
+    std::string header;
+    int width = 0;
+  };
+  explicit Table(std::vector<Column> columns, std::string indent = "")
+      : columns_(std::move(columns)), indent_(std::move(indent)) {}
+
+  // The header line and one row (cells in column order; missing cells are empty), each
+  // ending in a newline.
+  std::string Header() const;
+  std::string Row(const std::vector<std::string>& cells) const;
+
+ private:
+  std::vector<Column> columns_;
+  std::string indent_;
+};
+
+// A time as ISO 8601 in UTC to the second: "2026-12-01T11:03:51Z".
+std::string FormatUtc(std::chrono::system_clock::time_point t);
+
+}  // namespace gantry::cli
