@@ -10,6 +10,7 @@
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "core/time_format.h"
 
 namespace gantry::cli {
 namespace {
@@ -38,7 +39,7 @@ int RunLogs(const LogsFlags& f, const CommandContext& ctx) {
   do {
     std::string path = fmt::format("/system/logs?name={}&namespace={}", f.name, f.ns);
     if (f.tail > 0 && last_stamp.empty()) path += fmt::format("&tail={}", f.tail);
-    if (since) path += "&since=" + FormatUtc(*since);
+    if (since) path += "&since=" + core::FormatUtc(*since);
     auto r = CheckedCall(api, "logs", "GET", path);
     if (!r) return ctx.Fail(r.error().message());
     std::istringstream lines(r->body);

@@ -1,6 +1,5 @@
 #include "cli/output.h"
 
-#include <fmt/chrono.h>
 #include <fmt/format.h>
 #include <yaml-cpp/yaml.h>
 
@@ -106,10 +105,6 @@ std::string Table::Row(const std::vector<std::string>& cells) const {
     line += fmt::format("{:<{}}", cell, columns_[i].width);
   }
   return line + "\n";
-}
-
-std::string FormatUtc(std::chrono::system_clock::time_point t) {
-  return fmt::format("{:%FT%TZ}", std::chrono::time_point_cast<std::chrono::seconds>(t));
 }
 
 }  // namespace gantry::cli

@@ -1,6 +1,5 @@
 #pragma once
 
-#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -39,8 +38,5 @@ class Table {
   std::vector<Column> columns_;
   std::string indent_;
 };
-
-// A time as ISO 8601 in UTC to the second: "2026-12-01T11:03:51Z".
-std::string FormatUtc(std::chrono::system_clock::time_point t);
 
 }  // namespace gantry::cli

@@ -116,12 +116,5 @@ TEST_CASE("cli Table: fixed-width columns, the last unpadded, long cells push al
   CHECK(padded.Row({"s", "now"}) == "s    now     \n");
 }
 
-TEST_CASE("cli FormatUtc: ISO 8601 in UTC to the second", "[cli][output]") {
-  using namespace std::chrono;
-  CHECK(FormatUtc(system_clock::time_point(seconds(0))) == "1970-01-01T00:00:00Z");
-  CHECK(FormatUtc(system_clock::time_point(seconds(1796123031) + milliseconds(999))) ==
-        "2026-12-01T11:03:51Z");
-}
-
 }  // namespace
 }  // namespace gantry::cli
