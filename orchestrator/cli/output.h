@@ -6,7 +6,7 @@
 #include <string_view>
 #include <vector>
 
-// How the verbs print: -o json|yaml, tables, times.
+// How the verbs print: -o json|yaml and tables.
 namespace gantry::cli {
 
 // JSON as block-style YAML (yaml-cpp's emitter: strings quoted where YAML would read them
