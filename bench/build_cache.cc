@@ -129,7 +129,8 @@ int main(int argc, char** argv) {
       if (std::string(way) == "deps") touch(deps, i);
       gantry::builder::BuilderOptions o = options;
       o.no_cache = std::string(way) == "cold";
-      o.extra_labels["gantry.bench-round"] = (std::string(way) == "rebuild" ? "r" : "c") + std::to_string(i);
+      o.extra_labels["gantry.bench-round"] =
+          (std::string(way) == "rebuild" ? "r" : "c") + std::to_string(i);
       gantry::builder::Builder builder(**client, o);
       auto spec = load("bench-" + label);
       auto t0 = Clock::now();

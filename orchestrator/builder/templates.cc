@@ -103,7 +103,8 @@ core::Result<std::string> ReadDockerfile(const spec::FunctionSpec& spec) {
 // an image of its own. The source's own files come later and win ("!gantry.yaml").
 IgnoreRules TemplateIgnoreRules(const std::string& source) {
   IgnoreRules rules = IgnoreRules::Parse(
-      "**/gantry.yaml\n**/gantry.yml\n**/gantry.json\n**/*.gantry.yaml\n**/*.gantry.yml\n**/*.gantry.json\n");
+      "**/gantry.yaml\n**/gantry.yml\n**/gantry.json\n"
+      "**/*.gantry.yaml\n**/*.gantry.yml\n**/*.gantry.json\n");
   rules.Append(ReadIgnoreFiles(source));
   return rules;
 }

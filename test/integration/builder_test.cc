@@ -337,7 +337,8 @@ TEST_CASE("unchanged source is a cache hit: no POST /build", "[integration][buil
   CHECK(lister.Call("GET", "/").body == "keep.txt\n");
 }
 
-TEST_CASE("a changed file changes the tag, and unused images are removed", "[integration][builder]") {
+TEST_CASE("a changed file changes the tag, and unused images are removed",
+          "[integration][builder]") {
   TestEngine engine;
   BuilderOptions options = Options(engine);
   options.keep_unused = 1;
@@ -389,14 +390,17 @@ TEST_CASE("the same source under a second name is not built again", "[integratio
 // says which function it is and which handler, from its container's environment.
 class TwoNames {
  public:
-  explicit TwoNames(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("two")) {
+  explicit TwoNames(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("two")) {
     fs::create_directories(dir_);
-    std::ofstream(dir_ / "handler.py") << "import os\n\n"
-                                          "def who(req):\n"
-                                          "    return os.environ['AWS_LAMBDA_FUNCTION_NAME'] + ' ' + "
-                                          "os.environ['_HANDLER']\n\n"
-                                          "also = who\n";
-    for (const auto& [name, handler] : {std::pair{"one", "handler.who"}, std::pair{"two", "handler.also"}}) {
+    std::ofstream(dir_ / "handler.py")
+        << "import os\n\n"
+           "def who(req):\n"
+           "    return os.environ['AWS_LAMBDA_FUNCTION_NAME'] + ' ' + "
+           "os.environ['_HANDLER']\n\n"
+           "also = who\n";
+    for (const auto& [name, handler] :
+         {std::pair{"one", "handler.who"}, std::pair{"two", "handler.also"}}) {
       std::ofstream(dir_ / (std::string(name) + ".gantry.yaml"))
           << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
           << "\nspec:\n  runtime: python3\n  handler: " << handler << "\n  source: .\n";
@@ -411,8 +415,9 @@ class TwoNames {
   fs::path dir_;
 };
 
-TEST_CASE("gantryd: applying the same source under a second name builds nothing; each name is its own",
-          "[integration][builder][gantryd]") {
+TEST_CASE(
+    "gantryd: applying the same source under a second name builds nothing; each name is its own",
+    "[integration][builder][gantryd]") {
   TestEngine engine;
   TwoNames source(engine);
   char state_template[] = "/tmp/gantry-builder-gantryd.XXXXXX";
@@ -431,7 +436,8 @@ TEST_CASE("gantryd: applying the same source under a second name builds nothing;
     REQUIRE(b.status == 201);
     CHECK(b.Json()["built"] == false);  // no POST /build: the image exists
     CHECK(b.Json()["image"] == a.Json()["image"]);
-    CHECK_THAT(gantryd.Call("GET", "/metrics").body, Catch::Contains("gantry_builds_total{outcome=\"cached\"} 1"));
+    CHECK_THAT(gantryd.Call("GET", "/metrics").body,
+               Catch::Contains("gantry_builds_total{outcome=\"cached\"} 1"));
     const std::string ns = engine.value();
     CHECK(gantryd.Call("GET", "/function/one." + ns, "", {}, false).body == "one handler.who");
     CHECK(gantryd.Call("GET", "/function/two." + ns, "", {}, false).body == "two handler.also");
@@ -442,7 +448,8 @@ TEST_CASE("gantryd: applying the same source under a second name builds nothing;
     CHECK(gantryd.Call("GET", "/function/two." + ns, "", {}, false).body == "two handler.also");
     // Deleting the last one removes it.
     REQUIRE(gantryd.Call("DELETE", testing::FunctionPath(two)).status == 200);
-    auto left = engine.client().ListImages({engine.selector(), "gantry.instance=" + gantryd.InstanceId()});
+    auto left =
+        engine.client().ListImages({engine.selector(), "gantry.instance=" + gantryd.InstanceId()});
     REQUIRE(left.ok());
     CHECK(left->empty());
   }

@@ -157,11 +157,13 @@ std::vector<docker::ImageInfo> FakeDockerClient::images() const {
 
 std::vector<docker::ImageInfo>::iterator FakeDockerClient::FindImageLocked(std::string_view name) {
   return std::find_if(images_.begin(), images_.end(), [&](const docker::ImageInfo& i) {
-    return i.id == name || std::find(i.repo_tags.begin(), i.repo_tags.end(), name) != i.repo_tags.end();
+    return i.id == name ||
+           std::find(i.repo_tags.begin(), i.repo_tags.end(), name) != i.repo_tags.end();
   });
 }
 
-core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOptions& options, const docker::BodyReader&,
+core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOptions& options,
+                                                       const docker::BodyReader&,
                                                        const docker::BuildProgressFn&) {
   if (auto e = Enter("BuildImage", "")) return *e;
   if (!model_images_) return Unsupported("BuildImage");
@@ -171,7 +173,8 @@ core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOption
       return std::find(options.tags.begin(), options.tags.end(), t) != options.tags.end();
     });
   }
-  docker::ImageInfo image{.id = "sha256:" + NewIdLocked(), .repo_tags = options.tags, .labels = options.labels};
+  docker::ImageInfo image{
+      .id = "sha256:" + NewIdLocked(), .repo_tags = options.tags, .labels = options.labels};
   image.created_unix = next_image_time_++;
   images_.push_back(image);
   return image.id;
@@ -179,14 +182,17 @@ core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOption
 
 core::Result<docker::ImageInfo> FakeDockerClient::InspectImage(std::string_view name) {
   if (auto e = Enter("InspectImage", name)) return *e;
-  if (!model_images_) return docker::ImageInfo{.id = "sha256:fake", .repo_tags = {std::string(name)}};
+  if (!model_images_)
+    return docker::ImageInfo{.id = "sha256:fake", .repo_tags = {std::string(name)}};
   std::lock_guard<std::mutex> lock(mu_);
   auto it = FindImageLocked(name);
-  if (it == images_.end()) return core::Error::NotFound(fmt::format("GET /images/{}/json: no such image", name));
+  if (it == images_.end())
+    return core::Error::NotFound(fmt::format("GET /images/{}/json: no such image", name));
   return *it;
 }
 
-core::Result<std::vector<docker::ImageInfo>> FakeDockerClient::ListImages(const docker::LabelSelector& selector) {
+core::Result<std::vector<docker::ImageInfo>> FakeDockerClient::ListImages(
+    const docker::LabelSelector& selector) {
   if (auto e = Enter("ListImages", "")) return *e;
   std::vector<docker::ImageInfo> out;
   std::lock_guard<std::mutex> lock(mu_);
@@ -201,17 +207,19 @@ core::Status FakeDockerClient::RemoveImage(std::string_view name, bool force) {
   if (!model_images_) return Unsupported("RemoveImage");
   std::lock_guard<std::mutex> lock(mu_);
   auto it = FindImageLocked(name);
-  if (it == images_.end()) return core::Error::NotFound(fmt::format("DELETE /images/{}: no such image", name));
+  if (it == images_.end())
+    return core::Error::NotFound(fmt::format("DELETE /images/{}: no such image", name));
   bool by_tag = it->id != name;
   if (by_tag && it->repo_tags.size() > 1) {
     std::erase(it->repo_tags, std::string(name));
     return core::Ok();
   }
   for (const auto& [id, c] : containers_) {
-    bool uses = c.spec.image == it->id ||
-                std::find(it->repo_tags.begin(), it->repo_tags.end(), c.spec.image) != it->repo_tags.end();
+    bool uses = c.spec.image == it->id || std::find(it->repo_tags.begin(), it->repo_tags.end(),
+                                                    c.spec.image) != it->repo_tags.end();
     if (uses && !force) {
-      return core::Error::Conflict(fmt::format("DELETE /images/{}: image is being used by container {}", name, id));
+      return core::Error::Conflict(
+          fmt::format("DELETE /images/{}: image is being used by container {}", name, id));
     }
   }
   images_.erase(it);
