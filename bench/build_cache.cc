@@ -1,6 +1,7 @@
 // gantry-bench-build: how long one example takes to become an image, three ways, n times:
 //   cold      first build, engine layer cache off (what a new function pays);
-//   rebuild   same context under a new tag, engine layer cache on;
+//   rebuild   same context under a new tag (another gantry.bench-round label: labels are
+//             part of the content-addressed tag), engine layer cache on;
 //   unchanged the tag exists: the builder only asks the engine whether it does (no build);
 // and, when the example declares dependencies (requirements.txt, package.json):
 //   code      a code file changed, dependencies not: the install layer comes from the cache;
@@ -79,7 +80,8 @@ int main(int argc, char** argv) {
   fs::path manifest = fs::path(example) / "gantry.yaml";
   std::stringstream text;
   text << std::ifstream(manifest).rdbuf();
-  // Each round builds into namespaces of its own, so every tag starts out absent.
+  // Tags are content-addressed (a namespace or name changes nothing): each round's images
+  // carry a gantry.bench-round label of their own, so every tag starts out absent.
   auto load = [&](const std::string& ns) {
     std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"), "\nmetadata:\n  namespace: " + ns + "\n");
     gantry::manifest::LocalFileSystem local;
@@ -127,10 +129,10 @@ int main(int argc, char** argv) {
       if (std::string(way) == "deps") touch(deps, i);
       gantry::builder::BuilderOptions o = options;
       o.no_cache = std::string(way) == "cold";
+      o.extra_labels["gantry.bench-round"] =
+          (std::string(way) == "rebuild" ? "r" : "c") + std::to_string(i);
       gantry::builder::Builder builder(**client, o);
-      std::string ns = std::string(way) == "rebuild" ? "bench-" + label + "-r" + std::to_string(i)
-                                                     : "bench-" + label + "-c" + std::to_string(i);
-      auto spec = load(ns);
+      auto spec = load("bench-" + label);
       auto t0 = Clock::now();
       auto built = builder.Build(spec);
       double elapsed = std::chrono::duration<double, std::milli>(Clock::now() - t0).count();

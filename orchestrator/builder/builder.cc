@@ -13,36 +13,58 @@ namespace gantry::builder {
 namespace {
 
 constexpr std::size_t kTagHexDigits = 20;
+// Changes whenever what a tag stands for does (the layout of the hash, what the templates
+// mean): images of an older scheme are then never mistaken for this one's.
+constexpr std::string_view kTagScheme = "gantry-image-v2";
 
-std::string ContextTag(const spec::FunctionSpec& spec, const std::string& instance_id, std::string_view tar,
-                       const BuildPlan& plan) {
-  spec::Sha256 h;
-  h.Update(plan.dockerfile);
+void UpdateField(spec::Sha256& h, std::string_view key, std::string_view value) {
   h.Update(std::string_view("\0", 1));
-  h.Update(tar);
-  if (plan.wrap_lambda) h.Update(std::string_view("\0+lambda", 8));
-  // Another index or registry may resolve the same requirements differently.
-  for (const auto& [k, v] : plan.build_args) {
-    h.Update(std::string_view("\0", 1));
-    h.Update(k);
-    h.Update(std::string_view("=", 1));
-    h.Update(v);
-  }
-  return fmt::format("{}:{}", ImageRepository(spec, instance_id), spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
+  h.Update(key);
+  h.Update(std::string_view("=", 1));
+  h.Update(value);
 }
 
 }  // namespace
 
-std::string ImageRepository(const spec::FunctionSpec& spec, const std::string& instance_id) {
-  if (instance_id.empty()) return fmt::format("gantry/fn-{}-{}", spec.namespace_name(), spec.name());
-  return fmt::format("gantry/{}/fn-{}-{}", instance_id, spec.namespace_name(), spec.name());
+std::string ImageRepository(const std::string& instance_id) {
+  if (instance_id.empty()) return "gantry/fn";
+  return fmt::format("gantry/{}/fn", instance_id);
 }
 
 docker::LabelSelector Builder::IdentitySelector() const {
   docker::LabelSelector selector;
   for (const auto& [k, v] : options_.extra_labels) selector.push_back(k + "=" + v);
-  if (!options_.instance_id.empty()) selector.push_back(std::string(core::kInstanceLabel) + "=" + options_.instance_id);
+  if (!options_.instance_id.empty())
+    selector.push_back(std::string(core::kInstanceLabel) + "=" + options_.instance_id);
   return selector;
+}
+
+docker::Labels Builder::ImageLabels(const spec::FunctionSpec& spec) const {
+  docker::Labels labels = options_.extra_labels;
+  labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
+  if (!options_.instance_id.empty()) labels[core::kInstanceLabel] = options_.instance_id;
+  return labels;
+}
+
+core::Result<std::string> Builder::ContentTag(const spec::FunctionSpec& spec, std::string_view tar,
+                                              const BuildPlan& plan) const {
+  spec::Sha256 h;
+  h.Update(kTagScheme);
+  UpdateField(h, "dockerfile", plan.dockerfile);
+  UpdateField(h, "context", tar);
+  if (plan.wrap_lambda) UpdateField(h, "wrap", "lambda");
+  if (!plan.base_image.empty()) {
+    // The base's name may point at a rebuilt image (scripts/base-images): its id decides.
+    // A base that isn't there is the build's to name (it can't be pulled either).
+    auto base = docker_.InspectImage(plan.base_image);
+    if (!base && base.error().code() != core::ErrorCode::kNotFound) return base.error();
+    UpdateField(h, "base", base ? base->id : "");
+  }
+  // Another index or registry may resolve the same requirements differently.
+  for (const auto& [k, v] : plan.build_args) UpdateField(h, "arg:" + k, v);
+  for (const auto& [k, v] : ImageLabels(spec)) UpdateField(h, "label:" + k, v);
+  return fmt::format("{}:{}", ImageRepository(options_.instance_id),
+                     spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
 }
 
 core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
@@ -55,25 +77,28 @@ core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
     if (!plan) return plan.error().WithContext(what);
     auto tar = plan->context.Tar();
     if (!tar) return tar.error().WithContext(what);
-    return ContextTag(spec, options_.instance_id, *tar, *plan);
+    auto tag = ContentTag(spec, *tar, *plan);
+    if (!tag) return tag.error().WithContext(what);
+    return tag;
   }
   auto plan = PlanBuild(spec, options_.templates);
   if (!plan) return plan.error().WithContext(what);
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(what);
-  return ContextTag(spec, options_.instance_id, *tar, *plan);
+  auto tag = ContentTag(spec, *tar, *plan);
+  if (!tag) return tag.error().WithContext(what);
+  return tag;
 }
 
-core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan,
-                                               const std::string& tar, const std::string& tag,
+core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec,
+                                               const BuildPlan& plan, const std::string& tar,
+                                               const std::string& tag,
                                                const docker::BuildProgressFn& progress) {
-  docker::BuildOptions build{.tags = {tag}, .dockerfile = plan.dockerfile, .no_cache = options_.no_cache};
-  build.labels = options_.extra_labels;
+  docker::BuildOptions build{
+      .tags = {tag}, .dockerfile = plan.dockerfile, .no_cache = options_.no_cache};
+  // No function's name or namespace: the image is any function's with this content.
+  build.labels = ImageLabels(spec);
   build.build_args = plan.build_args;
-  build.labels["gantry.function"] = spec.name();
-  build.labels["gantry.namespace"] = spec.namespace_name();
-  build.labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
-  if (!options_.instance_id.empty()) build.labels[core::kInstanceLabel] = options_.instance_id;
   auto id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
   // A cached layer whose parent image another build's removal (a prune, a delete) took away
   // while this build used it: the engine fails the step with "unknown parent image ID".
@@ -86,51 +111,62 @@ core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec, c
   // A failed install says which package and why, not only which RUN line.
   if (!id && !plan.installer.empty() && id.error().code() == core::ErrorCode::kInvalidArgument &&
       id.error().message().find(plan.install_run.substr(4)) != std::string::npos) {
-    return core::Error::InvalidArgument(DescribeInstallFailure(plan.installer, id.error().message()));
+    return core::Error::InvalidArgument(
+        DescribeInstallFailure(plan.installer, id.error().message()));
   }
   return id;
 }
 
-core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress) {
+core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
+                                        const docker::BuildProgressFn& progress) {
   std::string what = fmt::format("build {}", spec.QualifiedName());
   bool lambda = spec.protocol() == spec::Protocol::kLambda;
   if (spec.runtime() == spec::Runtime::kImage) {
     auto image = docker_.InspectImage(spec.image());
     if (!image) {
       if (image.error().code() == core::ErrorCode::kNotFound) {
-        return core::Error::NotFound(fmt::format(
-            "{}: image {} is not on this engine (no registry is pulled from: build or load it first)", what,
-            spec.image()));
+        return core::Error::NotFound(
+            fmt::format("{}: image {} is not on this engine (no registry is pulled from: build or "
+                        "load it first)",
+                        what, spec.image()));
       }
       return image.error().WithContext(what);
     }
-    if (!lambda) return BuiltImage{.ref = spec.image(), .id = image->id, .cached = true, .http_port = spec.port()};
+    if (!lambda)
+      return BuiltImage{
+          .ref = spec.image(), .id = image->id, .cached = true, .http_port = spec.port()};
     // protocol lambda: a tiny build FROM the image adds the shim.
     auto wrap = PlanLambdaWrap(spec, spec.image(), *image, options_.templates);
     if (!wrap) return wrap.error().WithContext(what);
     auto tar = wrap->context.Tar();
     if (!tar) return tar.error().WithContext(what);
-    std::string tag = ContextTag(spec, options_.instance_id, *tar, *wrap);
-    if (auto existing = docker_.InspectImage(tag)) {
-      return BuiltImage{.ref = tag, .id = existing->id, .cached = true, .runtime_api = true};
+    auto tag = ContentTag(spec, *tar, *wrap);
+    if (!tag) return tag.error().WithContext(what);
+    if (auto existing = docker_.InspectImage(*tag)) {
+      return BuiltImage{.ref = *tag, .id = existing->id, .cached = true, .runtime_api = true};
     } else if (existing.error().code() != core::ErrorCode::kNotFound) {
       return existing.error().WithContext(what);
     }
-    auto id = BuildTagged(spec, *wrap, *tar, tag, progress);
+    auto id = BuildTagged(spec, *wrap, *tar, *tag, progress);
     if (!id) return id.error().WithContext(what);
-    Prune(spec, tag);
-    return BuiltImage{.ref = tag, .id = *id, .cached = false, .runtime_api = true};
+    return BuiltImage{.ref = *tag, .id = *id, .cached = false, .runtime_api = true};
   }
 
   auto plan = PlanBuild(spec, options_.templates);
   if (!plan) return plan.error().WithContext(what);
   auto tar = plan->context.Tar();
   if (!tar) return tar.error().WithContext(what);
-  std::string tag = ContextTag(spec, options_.instance_id, *tar, *plan);
+  auto tag = ContentTag(spec, *tar, *plan);
+  if (!tag) return tag.error().WithContext(what);
+  BuiltImage image{.ref = *tag,
+                   .http_port = plan->http_port,
+                   .runtime_api = plan->runtime_api,
+                   .env = plan->container_env};
 
-  if (auto existing = docker_.InspectImage(tag)) {
-    return BuiltImage{
-        .ref = tag, .id = existing->id, .cached = true, .http_port = plan->http_port, .runtime_api = plan->runtime_api};
+  if (auto existing = docker_.InspectImage(*tag)) {
+    image.id = existing->id;
+    image.cached = true;
+    return image;
   } else if (existing.error().code() != core::ErrorCode::kNotFound) {
     return existing.error().WithContext(what);
   }
@@ -138,7 +174,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
   if (plan->wrap_lambda) {
     // The user's image first, under a tag of its own; its ENTRYPOINT and CMD are what the
     // shim runs. The tag goes once the wrapper is built (the layers stay, as its parent).
-    std::string user_tag = tag + "-user";
+    std::string user_tag = *tag + "-user";
     auto user_id = BuildTagged(spec, *plan, *tar, user_tag, progress);
     if (!user_id) return user_id.error().WithContext(what);
     auto user = docker_.InspectImage(user_tag);
@@ -147,37 +183,59 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec, const do
     if (!wrap) return wrap.error().WithContext(what);
     auto wrap_tar = wrap->context.Tar();
     if (!wrap_tar) return wrap_tar.error().WithContext(what);
-    auto id = BuildTagged(spec, *wrap, *wrap_tar, tag, progress);
-    (void)docker_.RemoveImage(user_tag, /*force=*/false);  // only the tag; best effort
+    auto id = BuildTagged(spec, *wrap, *wrap_tar, *tag, progress);
+    // Only the tag goes (the wrapper is its child); left behind, it is an unused image of
+    // this builder's that RemoveUnused takes later.
+    if (auto untagged = docker_.RemoveImage(user_tag, /*force=*/false);
+        !untagged && untagged.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(core::LogLevel::kWarn, "{}: remove the tag {}: {}", what, user_tag,
+                untagged.error().ToString());
+    }
     if (!id) return id.error().WithContext(what);
-    Prune(spec, tag);
-    return BuiltImage{.ref = tag, .id = *id, .cached = false, .runtime_api = true};
+    image.id = *id;
+    return image;
   }
 
-  auto id = BuildTagged(spec, *plan, *tar, tag, progress);
+  auto id = BuildTagged(spec, *plan, *tar, *tag, progress);
   if (!id) return id.error().WithContext(what);
-  Prune(spec, tag);
-  return BuiltImage{.ref = tag, .id = *id, .cached = false, .http_port = plan->http_port, .runtime_api = plan->runtime_api};
+  image.id = *id;
+  return image;
 }
 
-int Builder::Prune(const spec::FunctionSpec& spec, const std::string& current) {
+int Builder::RemoveUnused(const std::set<std::string>& in_use, bool keep_recent) {
   docker::LabelSelector selector = IdentitySelector();
-  selector.push_back("gantry.function=" + spec.name());
-  selector.push_back("gantry.namespace=" + spec.namespace_name());
+  if (selector.empty()) return 0;
+  // gantry.runtime: made by a Builder (a user's image may carry the identity labels too).
+  selector.push_back("gantry.runtime");
   auto images = docker_.ListImages(selector);
-  if (!images) return 0;
-  std::sort(images->begin(), images->end(),
-            [](const docker::ImageInfo& a, const docker::ImageInfo& b) { return a.created_unix > b.created_unix; });
+  if (!images) {
+    core::Log(core::LogLevel::kWarn, "images: list unused: {}", images.error().ToString());
+    return 0;
+  }
+  std::sort(
+      images->begin(), images->end(), [](const docker::ImageInfo& a, const docker::ImageInfo& b) {
+        return a.created_unix != b.created_unix ? a.created_unix > b.created_unix : a.id < b.id;
+      });
   int kept = 0;
   int removed = 0;
   for (const docker::ImageInfo& image : *images) {
-    bool is_current = std::find(image.repo_tags.begin(), image.repo_tags.end(), current) != image.repo_tags.end();
-    if (is_current || kept < options_.keep_images - 1) {
-      if (!is_current) ++kept;
+    bool used = in_use.count(image.id) > 0 ||
+                std::any_of(image.repo_tags.begin(), image.repo_tags.end(),
+                            [&](const std::string& tag) { return in_use.count(tag) > 0; });
+    if (used) continue;
+    // An untagged image is never found again (a lambda build's user image): no cache.
+    if (keep_recent && !image.repo_tags.empty() && kept < options_.keep_unused) {
+      ++kept;
       continue;
     }
-    // An image a container still uses answers kConflict and stays until a later prune.
-    if (docker_.RemoveImage(image.id, /*force=*/false).ok()) ++removed;
+    auto status = docker_.RemoveImage(image.id, /*force=*/false);
+    if (status) {
+      ++removed;
+    } else if (status.error().code() != core::ErrorCode::kConflict &&
+               status.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(core::LogLevel::kWarn, "images: remove {}: {}", image.id,
+                status.error().ToString());
+    }
   }
   return removed;
 }

@@ -1,5 +1,7 @@
 #pragma once
 
+#include <map>
+#include <set>
 #include <string>
 
 #include "builder/templates.h"
@@ -11,16 +13,17 @@ namespace gantry::builder {
 
 struct BuilderOptions {
   TemplateOptions templates;
-  // Images kept per function, the current one included; older ones are removed after a
-  // build (images a container still uses stay).
-  int keep_images = 3;
-  // Added to every image built (tests put gantry.test here); images are also pruned only
-  // when they carry all of them.
+  // Images no function uses that RemoveUnused keeps anyway (the newest), so that going
+  // back to a recent version builds nothing.
+  int keep_unused = 2;
+  // Added to every image built (tests put gantry.test here) and part of its tag: builders
+  // with other labels never share an image. RemoveUnused looks only at images carrying all
+  // of them.
   docker::Labels extra_labels;
-  // The gantryd instance building: its images are named gantry/<instance>/fn-<ns>-<name>
-  // and labelled gantry.instance=<instance>, so two instances never share, reuse or prune
-  // each other's images (an image's labels become its containers' labels). Empty (tests
-  // of the builder alone): gantry/fn-<ns>-<name>, no instance label.
+  // The gantryd instance building: its images are named gantry/<instance>/fn:<hash> and
+  // labelled gantry.instance=<instance>, so two instances never share, reuse or remove
+  // each other's images. Empty (tests of the builder alone): gantry/fn:<hash>, no
+  // instance label.
   std::string instance_id;
   // Build without the engine's layer cache (benchmarks of a cold build).
   bool no_cache = false;
@@ -28,54 +31,75 @@ struct BuilderOptions {
 
 // The image a function runs.
 struct BuiltImage {
-  std::string ref;   // "gantry/fn-default-echo:1a2b..." (or the user's image for runtime image)
-  std::string id;    // "sha256:..."
-  bool cached = false;  // true when nothing was built (the tag existed, or runtime image)
-  int http_port = 0;    // the port the image serves HTTP on itself; 0: the shim's socket
+  std::string ref;           // "gantry/fn:1a2b..." (or the user's image for runtime image)
+  std::string id;            // "sha256:..."
+  bool cached = false;       // true when nothing was built (the tag existed, or runtime image)
+  int http_port = 0;         // the port the image serves HTTP on itself; 0: the shim's socket
   bool runtime_api = false;  // the shim serves it the Lambda Runtime API (python3, node, lambda)
+  // What the function's containers need in their environment besides the spec's env
+  // (_HANDLER); not in the image, so functions that differ only here share it.
+  std::map<std::string, std::string> env;
 };
 
 // Turns a FunctionSpec and its source directory into an image through the Engine API
-// (POST /build). Images are tagged by content: ImageRepository(...):<hash>, the
-// hash over the build context's bytes (the source after .dockerignore/.gantryignore, the
-// generated Dockerfile, the shim and bootstrap) and the installers' build args, so an existing tag is never rebuilt and
-// any change to what goes into the image gives a new tag. Thread-safe when the
-// DockerClient is; building the same function twice at once is the caller's to avoid.
+// (POST /build). Images are addressed by content, not by function: the tag is
+// ImageRepository(instance):<hash>, the hash over everything that goes into the image
+// (the build context's bytes: the source after .dockerignore/.gantryignore, the generated
+// Dockerfile, the shim and bootstrap; the base image's id; the installers' build args; the
+// image's labels) and nothing else, so the same content under another name or handler is
+// the same image, built once, and any change to what goes into the image gives a new tag.
+// Images carry no function's name: which function uses which image is the caller's to
+// know (RemoveUnused takes it). Thread-safe when the DockerClient is; building and
+// RemoveUnused at once is the caller's to avoid (a removal can take a layer a build uses).
 class Builder {
  public:
-  Builder(docker::DockerClient& docker, BuilderOptions options) : docker_(docker), options_(std::move(options)) {}
+  Builder(docker::DockerClient& docker, BuilderOptions options)
+      : docker_(docker), options_(std::move(options)) {}
 
-  // Returns the function's image, building it when its tag doesn't exist (protocol lambda:
-  // the user's image, then a tiny build FROM it that adds the shim running its command), with each line
-  // of build output passed to `progress`. Errors: kNotFound (source, Dockerfile, shim or,
-  // for runtime image, the image itself missing), kInvalidArgument (a build step failed:
-  // the step, the engine's message and the step's last output lines; for the dependency
-  // install, "pip install: <pip's verdict naming the package>" and pip's/npm's last
-  // lines), or the engine's.
-  core::Result<BuiltImage> Build(const spec::FunctionSpec& spec, const docker::BuildProgressFn& progress = nullptr);
+  // Returns the function's image, building it when its tag doesn't exist (asked with
+  // GET /images/{tag}/json first: an existing tag is never built again, whichever function
+  // it was first built for; protocol lambda: the user's image, then a tiny build FROM it
+  // that adds the shim running its command), with each line of build output passed to
+  // `progress`. Errors: kNotFound (source, Dockerfile, shim or, for runtime image, the
+  // image itself missing), kInvalidArgument (a build step failed: the step, the engine's
+  // message and the step's last output lines; for the dependency install, "pip install:
+  // <pip's verdict naming the package>" and pip's/npm's last lines), or the engine's.
+  core::Result<BuiltImage> Build(const spec::FunctionSpec& spec,
+                                 const docker::BuildProgressFn& progress = nullptr);
 
   // The tag the function's current source would get, without building. Same errors as
   // Build's planning.
   core::Result<std::string> Tag(const spec::FunctionSpec& spec) const;
 
-  // Removes the function's images beyond the newest `keep_images` (never `current`); only
-  // images this builder's instance made (IdentitySelector). Returns how many were removed.
-  int Prune(const spec::FunctionSpec& spec, const std::string& current);
+  // Removes the images this builder made (IdentitySelector()) that no function uses: none
+  // of their tags is in `in_use` (the images of every function's current deployment).
+  // With `keep_recent`, the newest keep_unused of those stay (a cache for going back). An
+  // image a container still uses answers kConflict and stays until a later call. Does
+  // nothing without an identity (no instance, no extra labels): it would take other
+  // builders' images. Returns how many were removed.
+  int RemoveUnused(const std::set<std::string>& in_use, bool keep_recent = true);
 
   // The labels every image this builder makes carries besides the function's own:
   // extra_labels and gantry.instance. Selecting by them finds only this instance's images.
   docker::LabelSelector IdentitySelector() const;
 
  private:
-  core::Result<std::string> BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan, const std::string& tar,
-                                        const std::string& tag, const docker::BuildProgressFn& progress);
+  // The labels of an image built for `spec` (part of its tag).
+  docker::Labels ImageLabels(const spec::FunctionSpec& spec) const;
+  // ImageRepository(instance):<hash of what goes into the image>. Errors: the engine's
+  // when the base image can't be inspected (a missing one is left to the build to name).
+  core::Result<std::string> ContentTag(const spec::FunctionSpec& spec, std::string_view tar,
+                                       const BuildPlan& plan) const;
+  core::Result<std::string> BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan,
+                                        const std::string& tar, const std::string& tag,
+                                        const docker::BuildProgressFn& progress);
 
   docker::DockerClient& docker_;
   BuilderOptions options_;
 };
 
-// "gantry/<instance>/fn-<namespace>-<name>", or "gantry/fn-<namespace>-<name>" without an
-// instance (a valid repository name: the instance id is hex, the others DNS-1123 labels).
-std::string ImageRepository(const spec::FunctionSpec& spec, const std::string& instance_id = "");
+// "gantry/<instance>/fn", or "gantry/fn" without an instance (a valid repository name:
+// the instance id is hex).
+std::string ImageRepository(const std::string& instance_id = "");
 
 }  // namespace gantry::builder

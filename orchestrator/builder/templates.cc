@@ -36,7 +36,7 @@ core::Result<std::string> BaseImage(const TemplateOptions& options, Runtime runt
   return it->second;
 }
 
-std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& base, std::string_view interpreter,
+std::string HandlerTemplate(const std::string& base, std::string_view interpreter,
                             std::string_view bootstrap, const DependencyStep& deps) {
   std::string df = fmt::format("FROM {}\n", base);
   // First: the install layer stays cached across code (and shim) changes.
@@ -45,8 +45,9 @@ std::string HandlerTemplate(const spec::FunctionSpec& spec, const std::string& b
   df += fmt::format("COPY {0} /opt/gantry/{0}\n", bootstrap);
   df += fmt::format("COPY function/ {}/\n", kTaskRoot);
   df += fmt::format("WORKDIR {}\n", kTaskRoot);
-  // The function's name, version and memory are the container's (the pool sets them).
-  df += fmt::format("ENV LAMBDA_TASK_ROOT={} _HANDLER={}\n", kTaskRoot, Quote(spec.handler()));
+  // The function's name, version, memory and handler are the container's (BuildPlan's
+  // container_env, the pool): the same code under another name or handler is this image.
+  df += fmt::format("ENV LAMBDA_TASK_ROOT={}\n", kTaskRoot);
   // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
   if (interpreter == "python3") {
     df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n", kPythonDepsDir);
@@ -94,6 +95,18 @@ core::Result<std::string> ReadDockerfile(const spec::FunctionSpec& spec) {
   }
   ::close(fd);
   return text;
+}
+
+// The source's ignore rules for a template image, after rules that leave out Gantry
+// manifests (the names the loader reads in a directory): with `source: .` the manifest
+// sits in the source, and it names the function, so in the image it would make every name
+// an image of its own. The source's own files come later and win ("!gantry.yaml").
+IgnoreRules TemplateIgnoreRules(const std::string& source) {
+  IgnoreRules rules = IgnoreRules::Parse(
+      "**/gantry.yaml\n**/gantry.yml\n**/gantry.json\n"
+      "**/*.gantry.yaml\n**/*.gantry.yml\n**/*.gantry.json\n");
+  rules.Append(ReadIgnoreFiles(source));
+  return rules;
 }
 
 }  // namespace
@@ -144,9 +157,10 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     return s.error().WithContext("the gantry-shim binary");
   }
   if (!spec.source_path().empty()) {
-    IgnoreRules ignore = ReadIgnoreFiles(spec.source_path());
+    IgnoreRules ignore = TemplateIgnoreRules(spec.source_path());
     if (auto s = plan.context.AddDirectory(spec.source_path(), "function", ignore); !s) return s.error();
   }
+  plan.base_image = *base;
   std::string df;
   switch (runtime) {
     case Runtime::kPython3:
@@ -162,7 +176,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       if (spec.source_path().empty()) plan.context.AddFile("function/.keep", "");
       auto deps = PlanDependencies(runtime, plan.context, options.install_env);
       if (!deps) return deps.error().WithContext(spec.QualifiedName());
-      df = HandlerTemplate(spec, *base, python ? "python3" : "node", bootstrap, *deps);
+      df = HandlerTemplate(*base, python ? "python3" : "node", bootstrap, *deps);
+      plan.container_env["_HANDLER"] = spec.handler();
       plan.build_args = deps->build_args;
       plan.installer = deps->installer;
       plan.install_run = deps->run;

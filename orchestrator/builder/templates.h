@@ -50,12 +50,22 @@ struct BuildPlan {
   // dockerfile with protocol lambda: this builds the user's image, which PlanLambdaWrap
   // then wraps (its ENTRYPOINT and CMD are known only once it is built).
   bool wrap_lambda = false;
+  // The image the generated Dockerfile starts FROM (python3, node, exec); empty when the
+  // user's Dockerfile names it or the plan wraps an image. Its id is part of the tag.
+  std::string base_image;
+  // What the function's containers need in their environment that is not content, so not
+  // in the image: _HANDLER (python3, node). Functions that differ only here share an image.
+  std::map<std::string, std::string> container_env;
 };
 
-// Lays out the build of `spec` (not runtime image, which builds nothing):
+// Lays out the build of `spec` (not runtime image, which builds nothing). Nothing of the
+// function's identity (name, namespace, generation) goes into the image, only content
+// (from the source, its Gantry manifests are left out: gantry.yaml, *.gantry.yaml, ...,
+// unless an ignore file re-includes them):
 //   python3/node: FROM the runtime's base, the dependency step when the source declares
 //     dependencies (see dependencies.h: its own cached layer), the shim, the bootstrap,
 //     the source under /var/task, user 65534, the shim as entrypoint in runtime-api mode;
+//     the handler is container_env's _HANDLER, not the image's;
 //   exec: FROM the base, the shim in exec mode running spec.command, the source (if any);
 //   dockerfile: the user's own Dockerfile and source; with spec.command, the shim is added
 //     on top and runs the command per request (exec mode), else the image serves HTTP on

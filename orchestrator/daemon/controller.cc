@@ -7,6 +7,7 @@
 #include <atomic>
 #include <chrono>
 #include <filesystem>
+#include <set>
 
 #include "builder/bundle.h"
 #include "core/log.h"
@@ -61,6 +62,23 @@ class UploadDir {
  private:
   fs::path path_;
 };
+
+// Removes the images no function uses any more. Content-addressed images are shared
+// between functions, so a function's old image goes only when no stored function's
+// current image it is (the store is the reference count). Under apply_mu_: no build runs
+// meanwhile.
+void RemoveUnusedImages(store::Store& store, builder::Builder& builder, bool keep_recent) {
+  auto records = store.ListFunctions("");
+  if (!records) {
+    core::Log(core::LogLevel::kWarn, "images: list functions: {}", records.error().ToString());
+    return;
+  }
+  std::set<std::string> in_use;
+  for (const auto& r : *records) in_use.insert(r.image);
+  if (int removed = builder.RemoveUnused(in_use, keep_recent); removed > 0) {
+    core::Log(core::LogLevel::kInfo, "images: removed {} no function uses", removed);
+  }
+}
 
 }  // namespace
 
@@ -218,6 +236,7 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
     RecordStatus(ns, name, "ready", "");
   }
   if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
+  RemoveUnusedImages(store_, builder_, /*keep_recent=*/true);
   std::string result = *put == store::PutOutcome::kCreated ? "created" : "configured";
   core::Log(core::LogLevel::kInfo, "function {}/{} {} (generation {}, image {}{})", ns, name, result,
             record.generation, built->ref, built->cached ? ", cached" : "");
@@ -231,19 +250,8 @@ core::Status Controller::Delete(const std::string& ns, const std::string& name) 
   if (!existing) return existing.error();
   if (auto s = pool_.Remove(ns, name); !s && s.error().code() != core::ErrorCode::kNotFound) return s;
   if (auto s = store_.DeleteFunction(ns, name); !s) return s;
-  // Only this instance's images: another gantryd's function of the same name keeps its own.
-  if (auto images = docker_.ListImages(FunctionSelector(ns, name)); !images) {
-    core::Log(core::LogLevel::kWarn, "function {}/{}: list images to remove: {}", ns, name,
-              images.error().ToString());
-  } else {
-    for (const auto& image : *images) {
-      auto removed = docker_.RemoveImage(image.id, /*force=*/true);
-      if (!removed && removed.error().code() != core::ErrorCode::kNotFound) {
-        core::Log(core::LogLevel::kWarn, "function {}/{}: remove image {}: {}", ns, name, image.id,
-                  removed.error().ToString());
-      }
-    }
-  }
+  // Only this instance's images, and none another function still runs.
+  RemoveUnusedImages(store_, builder_, /*keep_recent=*/false);
   core::Log(core::LogLevel::kInfo, "function {}/{} deleted", ns, name);
   return core::Ok();
 }

@@ -17,6 +17,8 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
   d.runtime_api = image.runtime_api;
   d.env = spec.env();
+  // What the image needs from the container (the handler); the spec's own env wins.
+  for (const auto& [key, value] : image.env) d.env.emplace(key, value);
   d.secrets = secret_values;
   d.memory_bytes = spec.resources().memory_bytes;
   d.nano_cpus = spec.resources().cpu_millis * 1'000'000;

@@ -57,7 +57,9 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
   }
   if (deployment.runtime_api) {
     // The Lambda environment of this deployment (the shim adds AWS_LAMBDA_RUNTIME_API per
-    // handler; the image has _HANDLER and LAMBDA_TASK_ROOT). After the user's env: these win.
+    // handler; the deployment's env has _HANDLER, the image LAMBDA_TASK_ROOT: images are
+    // shared between functions, so nothing of a function's own is in them). After the
+    // user's env: these win.
     spec.env.push_back("AWS_LAMBDA_FUNCTION_NAME=" + deployment.name);
     spec.env.push_back("AWS_LAMBDA_FUNCTION_VERSION=" + std::to_string(deployment.generation));
     spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(deployment.memory_bytes >> 20));

@@ -87,11 +87,37 @@ TEST_CASE("python3 template: base, shim, bootstrap, source, non-root, runtime-ap
   const std::string& df = files["Dockerfile"];
   CHECK_THAT(df, Catch::StartsWith("FROM gantry/python3:bookworm\n"));
   CHECK_THAT(df, Catch::Contains("COPY function/ /var/task/\n"));
-  CHECK_THAT(df, Catch::Contains("_HANDLER=\"handler.main\""));
+  // The handler is the container's (images are shared across functions), not the image's.
+  CHECK_THAT(df, !Catch::Contains("_HANDLER"));
+  CHECK(plan->container_env == std::map<std::string, std::string>{{"_HANDLER", "handler.main"}});
+  CHECK(plan->base_image == "gantry/python3:bookworm");
   CHECK_THAT(df, Catch::Contains("USER 65534:65534\n"));
   CHECK_THAT(df, Catch::Contains("ENV GANTRY_MODE=runtime-api\n"));
   CHECK_THAT(df, Catch::Contains("ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n"));
   CHECK_THAT(df, Catch::Contains("CMD [\"--\",\"python3\",\"/opt/gantry/bootstrap.py\"]\n"));
+}
+
+TEST_CASE("template images leave the source's Gantry manifests out (they name the function)",
+          "[builder][templates]") {
+  Project p;
+  p.Write("src/handler.py", "x = 1\n");
+  p.Write("src/gantry.yaml", "metadata: {name: fn}\n");
+  fs::create_directories(fs::path(p.Options().shim_path).parent_path() / "src/sub");
+  p.Write("src/sub/other.gantry.yaml", "metadata: {name: other}\n");
+  p.Write("src/config.yaml", "kept: true\n");
+  const std::string yaml = "  runtime: python3\n  handler: handler.main\n  source: ./src\n";
+  auto plan = PlanBuild(p.Spec(yaml), p.Options());
+  REQUIRE(plan.ok());
+  auto files = Files(*plan);
+  CHECK(files.count("function/handler.py") == 1);
+  CHECK(files.count("function/config.yaml") == 1);
+  CHECK(files.count("function/gantry.yaml") == 0);
+  CHECK(files.count("function/sub/other.gantry.yaml") == 0);
+  // The source's own ignore file can bring one back.
+  p.Write("src/.gantryignore", "!gantry.yaml\n");
+  auto again = PlanBuild(p.Spec(yaml), p.Options());
+  REQUIRE(again.ok());
+  CHECK(Files(*again).count("function/gantry.yaml") == 1);
 }
 
 TEST_CASE("node template uses the node base and bootstrap", "[builder][templates]") {

@@ -53,5 +53,17 @@ TEST_CASE("deployment: one stored before networks existed gets the default netwo
   CHECK(bad.error().code() == core::ErrorCode::kInternal);
 }
 
+TEST_CASE("deployment: the image's container env (the handler) is in it; the spec's env wins",
+          "[daemon]") {
+  builder::BuiltImage image{
+      .ref = "gantry/fn:1", .id = "sha256:1", .env = {{"_HANDLER", "h.main"}, {"A", "image"}}};
+  spec::FunctionSpec spec = ExecSpec("  env: {A: spec}\n");
+  pool::Deployment d = DeploymentFor(spec, image, 1, {});
+  CHECK(d.env == std::map<std::string, std::string>{{"A", "spec"}, {"_HANDLER", "h.main"}});
+  auto back = DeploymentFromJson(DeploymentToJson(d));
+  REQUIRE(back.ok());
+  CHECK(back->env == d.env);  // a restart keeps it
+}
+
 }  // namespace
 }  // namespace gantry::daemon

@@ -1,8 +1,9 @@
 // The builder against the real engine (CTest label "integration"): every example builds and
-// answers in a container; unchanged source is a cache hit (no POST /build, counted); a
-// change makes a new tag; a failed step is named; ignored files stay out of the image.
-// Each test deploys into a namespace of its own, so content-addressed tags never collide
-// between tests running at once; every image and container carries the test's label.
+// answers in a container; unchanged source is a cache hit (no POST /build, counted), under
+// any function name (through gantryd too); a change makes a new tag; a failed step is
+// named; ignored files stay out of the image. Every image and container carries the test's
+// label, which is part of the content-addressed tag, so tests running at once never share
+// an image.
 #include <catch2/catch.hpp>
 #include <curl/curl.h>
 #include <sys/stat.h>
@@ -18,6 +19,7 @@
 #include <vector>
 
 #include "builder/builder.h"
+#include "gantryd_support.h"
 #include "shim_support.h"
 #include "support/engine.h"
 #include "support/examples.h"
@@ -142,9 +144,11 @@ ShimReply CallTcp(int port, const std::string& method, const std::string& target
 // (for images serving HTTP themselves) a port published on 127.0.0.1.
 class Running {
  public:
-  // `env`: what the pool passes from spec.env (the builder bakes none of it in).
+  // `env`: what the pool passes from spec.env (the builder bakes none of it in), after the
+  // image's own container env (the handler).
   Running(TestEngine& engine, const BuiltImage& image, std::vector<std::string> env = {})
       : engine_(engine), http_port_(image.http_port) {
+    for (const auto& [key, value] : image.env) env.insert(env.begin(), key + "=" + value);
     char dir_template[] = "/tmp/gantry-builder-test.XXXXXX";
     REQUIRE(::mkdtemp(dir_template) != nullptr);
     dir_ = dir_template;
@@ -205,7 +209,7 @@ BuiltImage MustBuild(Builder& builder, const spec::FunctionSpec& spec) {
   std::vector<std::string> lines;
   auto built = builder.Build(spec, [&](std::string_view l) { lines.emplace_back(l); });
   if (!built.ok()) FAIL(built.error().ToString());
-  CHECK_THAT(built->ref, Catch::StartsWith("gantry/fn-" + spec.namespace_name() + "-" + spec.name() + ":"));
+  CHECK_THAT(built->ref, Catch::StartsWith("gantry/fn:"));
   return *built;
 }
 
@@ -333,10 +337,11 @@ TEST_CASE("unchanged source is a cache hit: no POST /build", "[integration][buil
   CHECK(lister.Call("GET", "/").body == "keep.txt\n");
 }
 
-TEST_CASE("a changed file changes the tag, and old images are pruned", "[integration][builder]") {
+TEST_CASE("a changed file changes the tag, and unused images are removed",
+          "[integration][builder]") {
   TestEngine engine;
   BuilderOptions options = Options(engine);
-  options.keep_images = 2;
+  options.keep_unused = 1;
   CountingDockerClient counting(engine.client());
   Builder builder(counting, options);
   Scratch scratch(engine);
@@ -357,11 +362,99 @@ TEST_CASE("a changed file changes the tag, and old images are pruned", "[integra
   CHECK(std::set<std::string>(refs.begin(), refs.end()).size() == 4);
   CHECK(refs[0] != *tag1);
 
-  auto left = engine.client().ListImages({"gantry.function=lister", "gantry.namespace=" + engine.value()});
+  // refs[3] in use, refs[2] the newest unused (kept), the two before it removed.
+  CHECK(builder.RemoveUnused({refs[3]}) == 2);
+  auto left = engine.client().ListImages({engine.selector()});
   REQUIRE(left.ok());
   std::set<std::string> tags;
   for (const auto& image : *left) tags.insert(image.repo_tags.begin(), image.repo_tags.end());
   CHECK(tags == std::set<std::string>{refs[2], refs[3]});
+}
+
+TEST_CASE("the same source under a second name is not built again", "[integration][builder]") {
+  TestEngine engine;
+  CountingDockerClient counting(engine.client());
+  Builder builder(counting, Options(engine));
+  Scratch scratch(engine);
+  BuiltImage first = MustBuild(builder, LoadInto(engine, scratch.manifest()));
+  scratch.Write("renamed.yaml",
+                "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: lister-two\nspec:\n"
+                "  runtime: exec\n  command: [\"ls\", \"-A\", \"/var/task\"]\n  source: ./src\n");
+  BuiltImage second = MustBuild(builder, LoadInto(engine, scratch.dir() / "renamed.yaml"));
+  CHECK(second.cached);
+  CHECK(second.id == first.id);
+  CHECK(counting.builds() == 1);
+}
+
+// Two functions over one source directory (source: .), each manifest in it; the handler
+// says which function it is and which handler, from its container's environment.
+class TwoNames {
+ public:
+  explicit TwoNames(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("two")) {
+    fs::create_directories(dir_);
+    std::ofstream(dir_ / "handler.py")
+        << "import os\n\n"
+           "def who(req):\n"
+           "    return os.environ['AWS_LAMBDA_FUNCTION_NAME'] + ' ' + "
+           "os.environ['_HANDLER']\n\n"
+           "also = who\n";
+    for (const auto& [name, handler] :
+         {std::pair{"one", "handler.who"}, std::pair{"two", "handler.also"}}) {
+      std::ofstream(dir_ / (std::string(name) + ".gantry.yaml"))
+          << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: " << name
+          << "\nspec:\n  runtime: python3\n  handler: " << handler << "\n  source: .\n";
+    }
+  }
+  ~TwoNames() { fs::remove_all(dir_); }
+  spec::FunctionSpec Spec(const TestEngine& engine, const std::string& name) const {
+    return testing::LoadFunctionInto(engine.value(), dir_ / (name + ".gantry.yaml"));
+  }
+
+ private:
+  fs::path dir_;
+};
+
+TEST_CASE(
+    "gantryd: applying the same source under a second name builds nothing; each name is its own",
+    "[integration][builder][gantryd]") {
+  TestEngine engine;
+  TwoNames source(engine);
+  char state_template[] = "/tmp/gantry-builder-gantryd.XXXXXX";
+  REQUIRE(::mkdtemp(state_template) != nullptr);
+  const fs::path state = state_template;
+  auto one = source.Spec(engine, "one");
+  auto two = source.Spec(engine, "two");
+  {
+    testing::Gantryd gantryd(engine, state);
+    testing::Reply a = gantryd.Call("PUT", testing::FunctionPath(one), testing::Bundle(one));
+    INFO(a.body << "\n" << gantryd.Log());
+    REQUIRE(a.status == 201);
+    CHECK(a.Json()["built"] == true);
+    testing::Reply b = gantryd.Call("PUT", testing::FunctionPath(two), testing::Bundle(two));
+    INFO(b.body);
+    REQUIRE(b.status == 201);
+    CHECK(b.Json()["built"] == false);  // no POST /build: the image exists
+    CHECK(b.Json()["image"] == a.Json()["image"]);
+    CHECK_THAT(gantryd.Call("GET", "/metrics").body,
+               Catch::Contains("gantry_builds_total{outcome=\"cached\"} 1"));
+    const std::string ns = engine.value();
+    CHECK(gantryd.Call("GET", "/function/one." + ns, "", {}, false).body == "one handler.who");
+    CHECK(gantryd.Call("GET", "/function/two." + ns, "", {}, false).body == "two handler.also");
+
+    // Deleting one leaves the image the other still runs.
+    REQUIRE(gantryd.Call("DELETE", testing::FunctionPath(one)).status == 200);
+    CHECK(engine.client().InspectImage(a.Json()["image"].get<std::string>()).ok());
+    CHECK(gantryd.Call("GET", "/function/two." + ns, "", {}, false).body == "two handler.also");
+    // Deleting the last one removes it.
+    REQUIRE(gantryd.Call("DELETE", testing::FunctionPath(two)).status == 200);
+    auto left =
+        engine.client().ListImages({engine.selector(), "gantry.instance=" + gantryd.InstanceId()});
+    REQUIRE(left.ok());
+    CHECK(left->empty());
+  }
+  testing::UnmountAllBelow(state.string());
+  fs::remove_all(state);
 }
 
 TEST_CASE("a failing build names the failing step and its output", "[integration][builder]") {

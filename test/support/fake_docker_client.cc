@@ -137,25 +137,93 @@ core::Result<docker::EngineInfo> FakeDockerClient::Info() {
   return docker::EngineInfo{.name = "fake"};
 }
 
-core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOptions&, const docker::BodyReader&,
+void FakeDockerClient::ModelImages() {
+  std::lock_guard<std::mutex> lock(mu_);
+  model_images_ = true;
+}
+
+std::string FakeDockerClient::AddImage(docker::ImageInfo image) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (image.id.empty()) image.id = "sha256:" + NewIdLocked();
+  if (image.created_unix == 0) image.created_unix = next_image_time_++;
+  images_.push_back(image);
+  return image.id;
+}
+
+std::vector<docker::ImageInfo> FakeDockerClient::images() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return images_;
+}
+
+std::vector<docker::ImageInfo>::iterator FakeDockerClient::FindImageLocked(std::string_view name) {
+  return std::find_if(images_.begin(), images_.end(), [&](const docker::ImageInfo& i) {
+    return i.id == name ||
+           std::find(i.repo_tags.begin(), i.repo_tags.end(), name) != i.repo_tags.end();
+  });
+}
+
+core::Result<std::string> FakeDockerClient::BuildImage(const docker::BuildOptions& options,
+                                                       const docker::BodyReader&,
                                                        const docker::BuildProgressFn&) {
-  Enter("BuildImage", "");
-  return Unsupported("BuildImage");
+  if (auto e = Enter("BuildImage", "")) return *e;
+  if (!model_images_) return Unsupported("BuildImage");
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& image : images_) {  // a tag moves to the new image
+    std::erase_if(image.repo_tags, [&](const std::string& t) {
+      return std::find(options.tags.begin(), options.tags.end(), t) != options.tags.end();
+    });
+  }
+  docker::ImageInfo image{
+      .id = "sha256:" + NewIdLocked(), .repo_tags = options.tags, .labels = options.labels};
+  image.created_unix = next_image_time_++;
+  images_.push_back(image);
+  return image.id;
 }
 
 core::Result<docker::ImageInfo> FakeDockerClient::InspectImage(std::string_view name) {
   if (auto e = Enter("InspectImage", name)) return *e;
-  return docker::ImageInfo{.id = "sha256:fake", .repo_tags = {std::string(name)}};
+  if (!model_images_)
+    return docker::ImageInfo{.id = "sha256:fake", .repo_tags = {std::string(name)}};
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = FindImageLocked(name);
+  if (it == images_.end())
+    return core::Error::NotFound(fmt::format("GET /images/{}/json: no such image", name));
+  return *it;
 }
 
-core::Result<std::vector<docker::ImageInfo>> FakeDockerClient::ListImages(const docker::LabelSelector&) {
+core::Result<std::vector<docker::ImageInfo>> FakeDockerClient::ListImages(
+    const docker::LabelSelector& selector) {
   if (auto e = Enter("ListImages", "")) return *e;
-  return std::vector<docker::ImageInfo>{};
+  std::vector<docker::ImageInfo> out;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& image : images_) {
+    if (Matches(image.labels, selector)) out.push_back(image);
+  }
+  return out;
 }
 
-core::Status FakeDockerClient::RemoveImage(std::string_view name, bool) {
-  Enter("RemoveImage", name);
-  return Unsupported("RemoveImage");
+core::Status FakeDockerClient::RemoveImage(std::string_view name, bool force) {
+  if (auto e = Enter("RemoveImage", name)) return *e;
+  if (!model_images_) return Unsupported("RemoveImage");
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = FindImageLocked(name);
+  if (it == images_.end())
+    return core::Error::NotFound(fmt::format("DELETE /images/{}: no such image", name));
+  bool by_tag = it->id != name;
+  if (by_tag && it->repo_tags.size() > 1) {
+    std::erase(it->repo_tags, std::string(name));
+    return core::Ok();
+  }
+  for (const auto& [id, c] : containers_) {
+    bool uses = c.spec.image == it->id || std::find(it->repo_tags.begin(), it->repo_tags.end(),
+                                                    c.spec.image) != it->repo_tags.end();
+    if (uses && !force) {
+      return core::Error::Conflict(
+          fmt::format("DELETE /images/{}: image is being used by container {}", name, id));
+    }
+  }
+  images_.erase(it);
+  return core::Ok();
 }
 
 core::Result<std::string> FakeDockerClient::ImportImage(const docker::ImportOptions&, const docker::BodyReader&) {

@@ -15,8 +15,8 @@ namespace gantry::testing {
 // An in-memory Docker engine for unit tests: containers are records (created, running,
 // stopped), every call is logged, any method can be made to fail, and engine events are
 // delivered by hand (Emit) to whoever follows Events(). Networks are records too (a
-// container can only be created on one that exists). Images, builds and logs are not
-// modelled. Thread-safe.
+// container can only be created on one that exists). Images and builds are modelled only
+// after ModelImages(); logs are not. Thread-safe.
 class FakeDockerClient final : public docker::DockerClient {
  public:
   struct Container {
@@ -51,6 +51,17 @@ class FakeDockerClient final : public docker::DockerClient {
   std::string AddRunning(const docker::ContainerSpec& spec);
   // Networks that exist, by name.
   std::map<std::string, docker::NetworkInfo> networks() const;
+
+  // Until this is called, InspectImage finds any image and BuildImage/RemoveImage fail.
+  // From then on images are records: BuildImage makes one ("sha256:<n>", the build's tags
+  // and labels, each created a second after the last), InspectImage and RemoveImage find
+  // one by tag or id (kNotFound otherwise), ListImages filters by labels. RemoveImage of a
+  // tag the image shares with others removes only the tag; else kConflict while a
+  // container was created from it (unless `force`).
+  void ModelImages();
+  // Adds an image as if it were built (ModelImages on); returns its id.
+  std::string AddImage(docker::ImageInfo image);
+  std::vector<docker::ImageInfo> images() const;
 
   core::Status Ping() override;
   core::Result<docker::VersionInfo> Version() override;
@@ -87,6 +98,7 @@ class FakeDockerClient final : public docker::DockerClient {
   // Records the call; returns the injected failure for `method`, if any. Locks mu_.
   std::optional<core::Error> Enter(const std::string& method, std::string_view argument);
   std::string NewIdLocked();
+  std::vector<docker::ImageInfo>::iterator FindImageLocked(std::string_view name);
 
   mutable std::mutex mu_;
   std::condition_variable_any cv_;  // a follower came or went
@@ -94,6 +106,9 @@ class FakeDockerClient final : public docker::DockerClient {
   std::map<std::string, core::Error> failures_;
   std::map<std::string, Container> containers_;
   std::map<std::string, docker::NetworkInfo> networks_;  // by name
+  bool model_images_ = false;
+  std::vector<docker::ImageInfo> images_;
+  int64_t next_image_time_ = 1'700'000'000;
   int next_id_ = 1;
   int next_port_ = 40000;
   const docker::EventFn* follower_ = nullptr;
