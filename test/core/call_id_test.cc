@@ -14,7 +14,7 @@ TEST_CASE("call ids are random UUIDs: 36 lowercase hex digits and hyphens, versi
     std::string id = NewCallId();
     INFO(id);
     REQUIRE(id.size() == 36);
-    for (std::size_t p : {8, 13, 18, 23}) CHECK(id[p] == '-');
+    for (std::size_t p : {8u, 13u, 18u, 23u}) CHECK(id[p] == '-');
     CHECK(id.find_first_not_of("0123456789abcdef-") == std::string::npos);
     CHECK(id[14] == '4');                                          // version
     CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant

@@ -93,6 +93,7 @@ TEST_CASE("gateway: daemon metrics are rendered after the gateway's, series sort
   Metrics m;
   auto daemon = std::make_shared<TestCollectable>();
   m.Register(daemon);
+  m.RecordInvocation("default", "echo", 200, 0.001, false);
   daemon->builds.Add({{"result", "ok"}}).Increment(2);
   daemon->builds.Add({{"result", "failed"}}).Increment(3);
   std::string text = m.Render();
