@@ -2,6 +2,8 @@
 // and on TCP loopback, with a fake InvokeBackend.
 #include "gateway/gateway.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
 #include <unistd.h>
 
 #include <boost/beast/core.hpp>
@@ -11,8 +13,6 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
-#include <prometheus/counter.h>
-#include <prometheus/registry.h>
 #include <thread>
 
 #include "core/clock.h"
@@ -240,7 +240,9 @@ TEST_CASE("gateway: invoke answers carry the call headers", "[gateway][invoke]")
   core::ManualClock clock;
   GatewayOptions o = TestOptions();
   o.clock = &clock;
-  o.wall_clock = [] { return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000)); };
+  o.wall_clock = [] {
+    return std::chrono::system_clock::time_point(std::chrono::seconds(1'700'000'000));
+  };
   Harness h(o);
   // Each call takes 250 ms, in the backend's hands.
   h.backend.set_on_resolve([&] { clock.Advance(std::chrono::milliseconds(250)); });
@@ -703,8 +705,12 @@ TEST_CASE("gateway: metrics count calls by code, cold starts and collectors",
           "[gateway][metrics]") {
   Harness h;
   auto builds = std::make_shared<prometheus::Registry>();
-  prometheus::BuildCounter().Name("gantry_builds_total").Help("Builds.").Register(*builds).Add(
-      {{"result", "ok"}}).Increment();
+  prometheus::BuildCounter()
+      .Name("gantry_builds_total")
+      .Help("Builds.")
+      .Register(*builds)
+      .Add({{"result", "ok"}})
+      .Increment();
   h.gateway->metrics().Register(builds);
   for (int i = 0; i < 3; ++i) Fetch(h.port, http::verb::get, "/function/echo");
   Fetch(h.port, http::verb::get, "/function/cold");
