@@ -10,8 +10,9 @@
 #include "gateway/server.h"
 #include "gateway/url.h"
 
-// g++ 12 reports Asio's awaitable frames (own operator new/delete) as mismatched once
-// Manage's local coroutines are inlined into it: a false positive (GCC bug 109224).
+// g++ 12 (-O2) reports Asio's awaitable frames, which have their own operator new and
+// delete, as a mismatched new/delete at the end of Manage in this file (not while Manage
+// was in gateway.cc): a false positive, which clang does not report.
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
