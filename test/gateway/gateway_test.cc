@@ -80,6 +80,7 @@ class FakeBackend : public InvokeBackend {
     }
     Target target = t->second;
     int id = resolved_++;
+    cv_.notify_all();
     releases_.push_back(0);
     target.release = [this, id](bool failed, const std::string& reason) {
       std::lock_guard l(mu_);
@@ -117,6 +118,11 @@ class FakeBackend : public InvokeBackend {
   int resolved() {
     std::lock_guard lock(mu_);
     return resolved_;
+  }
+  // Waits (a bounded while) until `n` calls have been resolved; false if they were not.
+  bool WaitForResolved(int n) {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return resolved_ >= n; });
   }
   int failed() {
     std::lock_guard lock(mu_);
@@ -507,27 +513,16 @@ TEST_CASE("gateway: resolve may answer from another thread", "[gateway][invoke]"
   CHECK(h.backend.AllReleasedOnce());
 }
 
-// Polls (a bounded while) until `done` holds.
-template <typename F>
-bool Eventually(F done) {
-  for (int i = 0; i < 1000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  return done();
-}
-
 TEST_CASE("gateway: Stop releases calls in flight and targets resolved after it",
           "[gateway][invoke]") {
   Harness h;
-  auto in_flight = std::async(std::launch::async, [&] {
-    return Fetch(h.port, http::verb::get, "/function/echo/sleep?ms=1500");
-  });
-  REQUIRE(Eventually([&] { return h.unix_up.requests() == 1; }));
+  auto in_flight = std::async(
+      std::launch::async, [&] { return Fetch(h.port, http::verb::get, "/function/echo/hold"); });
+  REQUIRE(h.unix_up.WaitForRequests(1));
   h.backend.set_hold(true);
   auto waiting = std::async(std::launch::async,
                             [&] { return Fetch(h.port, http::verb::get, "/function/echo"); });
-  REQUIRE(Eventually([&] { return h.backend.resolved() == 2; }));
+  REQUIRE(h.backend.WaitForResolved(2));
   h.gateway->Stop();
   h.backend.AnswerHeld();  // too late: the gateway releases the target itself
   CHECK(h.backend.AllReleasedOnce());
