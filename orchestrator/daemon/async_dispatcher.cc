@@ -4,8 +4,8 @@
 
 #include <chrono>
 #include <nlohmann/json.hpp>
-#include <random>
 
+#include "core/call_id.h"
 #include "core/log.h"
 #include "daemon/resource_api.h"
 #include "gateway/invoke_path.h"
@@ -16,23 +16,9 @@ namespace {
 using nlohmann::json;
 
 constexpr int64_t kMaxAttempts = 5;
-constexpr std::size_t kMaxCallIdBytes = 64;
-
-std::string NewCallId() {
-  static thread_local std::mt19937_64 rng{std::random_device{}()};
-  return fmt::format("{:016x}{:016x}", rng(), rng());
-}
-
-// A caller's X-Call-Id becomes a primary key, a log field and a header: short and plain.
-bool ValidCallId(std::string_view id) {
-  if (id.empty() || id.size() > kMaxCallIdBytes) return false;
-  for (char c : id) {
-    bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-              c == '-' || c == '_' || c == '.';
-    if (!ok) return false;
-  }
-  return true;
-}
+using core::kMaxCallIdBytes;
+using core::NewCallId;
+using core::ValidCallId;
 
 int64_t NowMs() {
   using namespace std::chrono;

@@ -17,6 +17,7 @@
 #include "daemon/openfaas_api.h"
 #include "daemon/options.h"
 #include "daemon/pool_backend.h"
+#include "daemon/pool_metrics.h"
 #include "daemon/resource_api.h"
 #include "daemon/token.h"
 #include "docker/curl_docker_client.h"
@@ -110,15 +111,10 @@ int main(int argc, char** argv) {
                              .socket_dir_bytes = f.socket_dir_size,
                              .log_max_size = f.container_log_max_size,
                              .log_max_files = f.container_log_max_files});
-  // Builds are counted in the gateway's metrics; the gateway is made after the controller
-  // (it serves the controller's routes) and before any apply can arrive.
-  gateway::CounterFamily* builds = nullptr;
+  auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(**store, builder, pool, **docker,
                                 {.state_dir = f.state_dir,
-                                 .on_build =
-                                     [&builds](std::string_view outcome) {
-                                       if (builds != nullptr) builds->Add({outcome});
-                                     },
+                                 .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
                                  .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
@@ -136,19 +132,7 @@ int main(int argc, char** argv) {
   f.gateway.token = token;
   f.gateway.auth_disabled = f.no_auth;
   gateway::Gateway gateway(f.gateway, backend, std::move(routes));
-  builds = &gateway.metrics().AddCounter("gantry_builds_total", "Image builds that applies needed, by outcome.",
-                                         {"outcome"});
-  gateway.metrics().AddCollector([&pool](std::string& out) {
-    out += "# HELP gantry_replicas Replicas by function and state.\n# TYPE gantry_replicas gauge\n";
-    std::string queued = "# HELP gantry_queue_depth Calls waiting for a slot.\n# TYPE gantry_queue_depth gauge\n";
-    for (const auto& fn : pool.List()) {
-      std::string labels = fmt::format("namespace=\"{}\",function=\"{}\"", fn.namespace_name, fn.name);
-      out += fmt::format("gantry_replicas{{{},state=\"ready\"}} {}\n", labels, fn.ready);
-      out += fmt::format("gantry_replicas{{{},state=\"starting\"}} {}\n", labels, fn.starting);
-      queued += fmt::format("gantry_queue_depth{{{}}} {}\n", labels, fn.queued);
-    }
-    out += queued;
-  });
+  gateway.metrics().Register(pool_metrics);
 
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));

@@ -1,7 +1,8 @@
 #pragma once
 
-// INTERFACE DRAFT (lead): what the gateway needs from the rest of gantryd. The daemon
-// implements these over the pool and the store; the gateway never includes them.
+// What the gateway needs from the rest of gantryd: a replica to call (InvokeBackend) and
+// the management routes (Route). The daemon implements these over the pool and the store;
+// the gateway never includes those.
 
 #include <chrono>
 #include <functional>
@@ -10,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "core/call_defaults.h"
 #include "core/result.h"
 
 namespace gantry::gateway {
@@ -19,7 +21,7 @@ struct Target {
   std::string unix_socket;  // non-empty: HTTP over this unix socket
   std::string host = "127.0.0.1";
   int port = 0;
-  std::chrono::milliseconds timeout{30'000};  // the function's timeout
+  std::chrono::milliseconds timeout = core::kDefaultCallTimeout;  // the function's; 0: none
   bool cold_start = false;
   std::string replica;  // for logs and records
   // Called exactly once when the call is over: ok, or the reason the replica failed
@@ -27,8 +29,8 @@ struct Target {
   std::function<void(bool replica_failed, const std::string& reason)> release;
 };
 
-// Called once with a target or an error (kNotFound -> 404, kUnavailable -> 429,
-// kTimeout -> 503, others -> 502), possibly on another thread.
+// Called once with a target or an error (the caller's status for it: InvokeStatusFor in
+// error_mapping.h), possibly on another thread.
 using ResolveCallback = std::function<void(core::Result<Target>)>;
 
 // Resolves a function to a replica to call. Thread-safe.

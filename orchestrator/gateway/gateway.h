@@ -3,11 +3,14 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
+#include "core/call_defaults.h"
+#include "core/clock.h"
 #include "core/result.h"
 #include "gateway/backend.h"
 #include "gateway/metrics.h"
@@ -19,9 +22,9 @@ struct GatewayOptions {
   std::string listen = "127.0.0.1:8080";
   std::string token;  // management routes with needs_auth want "Authorization: Bearer <token>"
   bool auth_disabled = false;  // accept management calls without a token (or an empty bearer)
-  std::uint64_t max_invoke_body = 64ull << 20;  // bytes; 413 beyond
-  std::uint64_t max_api_body = 32ull << 20;     // bytes; 413 beyond
-  int io_threads = 2;                           // run the sockets; never block
+  std::uint64_t max_invoke_body = core::kDefaultMaxBodyBytes;  // bytes; 413 beyond
+  std::uint64_t max_api_body = 32ull << 20;                    // bytes; 413 beyond
+  int io_threads = 2;                                          // run the sockets; never block
   int worker_threads = 4;  // run management handlers (which may block); never /healthz, /metrics
   // Management calls waiting for a worker beyond the worker_threads running; more get 503.
   int max_api_queue = 64;
@@ -33,6 +36,11 @@ struct GatewayOptions {
   // hold two descriptors (client + replica) and up to ~200 KiB of buffers while it invokes.
   int max_connections = 4096;
   std::size_t max_idle_upstream = 64;  // idle upstream connections kept per socket/port
+  // What a call's times are read from (tests: a ManualClock and a fixed wall time).
+  // clock: X-Duration-Seconds and the duration histogram; null: the system's steady clock.
+  // wall_clock: X-Start-Time; empty: std::chrono::system_clock::now.
+  const core::Clock* clock = nullptr;
+  std::function<std::chrono::system_clock::time_point()> wall_clock;
 };
 
 // The HTTP front door of gantryd, on one port:
@@ -74,7 +82,7 @@ class Gateway {
   // run inline; invoke calls connect to their Target as they would when started.
   std::string ServeInMemory(std::string_view input);
 
-  class Server;  // the Asio machinery, in gateway.cc
+  class Server;  // the Asio machinery: server.h
 
  private:
   std::unique_ptr<Server> server_;

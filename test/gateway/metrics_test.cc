@@ -1,31 +1,21 @@
 #include "gateway/metrics.h"
 
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+
 #include <catch2/catch.hpp>
 #include <thread>
 
 namespace gantry::gateway {
 namespace {
 
-TEST_CASE("gateway: label values and help text are escaped as Prometheus wants",
-          "[gateway][metrics]") {
-  CHECK(EscapeLabelValue(R"(a"b\c)"
-                         "\n") == R"(a\"b\\c\n)");
-  CHECK(EscapeHelp("a\\b\n\"q\"") == R"(a\\b\n"q")");
-  CHECK(FormatValue(1) == "1");
-  CHECK(FormatValue(0.25) == "0.25");
-  CHECK(FormatValue(1e21) == "1e+21");
-  CHECK(FormatValue(std::numeric_limits<double>::infinity()) == "+Inf");
-  CHECK(FormatValue(-std::numeric_limits<double>::infinity()) == "-Inf");
-  CHECK(FormatValue(std::nan("")) == "NaN");
-  std::string out;
-  AppendHeader(out, "gantry_x", "Line one\nline two", "gauge");
-  AppendSample(out, "gantry_x", {{"function", "e\"cho"}, {"state", "ready"}}, 3);
-  AppendSample(out, "gantry_y", {}, 0.5);
-  CHECK(out ==
-        "# HELP gantry_x Line one\\nline two\n"
-        "# TYPE gantry_x gauge\n"
-        "gantry_x{function=\"e\\\"cho\",state=\"ready\"} 3\n"
-        "gantry_y 0.5\n");
+TEST_CASE("gateway: label values are escaped as Prometheus wants", "[gateway][metrics]") {
+  Metrics m;
+  m.RecordInvocation("default", "e\"c\\h\no", 200, 0.001, false);
+  CHECK_THAT(m.Render(),
+             Catch::Contains(R"(gantry_invocations_total{code="200",function="e\"c\\h\no",)"
+                             R"(namespace="default"} 1)"
+                             "\n"));
 }
 
 TEST_CASE("gateway: invocations render as counters and a cumulative histogram",
@@ -40,10 +30,10 @@ TEST_CASE("gateway: invocations render as counters and a cumulative histogram",
   CHECK(m.Invocations("other", "echo", 200) == 0);
   CHECK(m.ColdStarts("default", "echo") == 1);
   std::string text = m.Render();
-  const std::string l = R"(namespace="default",function="echo")";
+  const std::string l = R"(function="echo",namespace="default")";
   CHECK_THAT(text, Catch::Contains("# TYPE gantry_invocations_total counter\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{" + l + ",code=\"200\"} 2\n"));
-  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{" + l + ",code=\"502\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{code=\"200\"," + l + "} 2\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{code=\"502\"," + l + "} 1\n"));
   CHECK_THAT(text, Catch::Contains("# TYPE gantry_invocation_duration_seconds histogram\n"));
   CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
                                    ",le=\"0.001\"} 0\n"));
@@ -66,37 +56,55 @@ TEST_CASE("gateway: a bucket bound is inclusive", "[gateway][metrics]") {
   CHECK_THAT(
       m.Render(),
       Catch::Contains(
-          R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.005"} 1)"));
+          R"(gantry_invocation_duration_seconds_bucket{function="f",namespace="ns",le="0.005"} 1)"));
   CHECK_THAT(
       m.Render(),
       Catch::Contains(
-          R"(gantry_invocation_duration_seconds_bucket{namespace="ns",function="f",le="0.0025"} 0)"));
+          R"(gantry_invocation_duration_seconds_bucket{function="f",namespace="ns",le="0.0025"} 0)"));
 }
 
-TEST_CASE("gateway: daemon counters and collectors are rendered after the gateway's",
+// A daemon's metrics: a counter family of its own, and a gauge computed at each scrape.
+class TestCollectable : public prometheus::Collectable {
+ public:
+  TestCollectable()
+      : builds(prometheus::BuildCounter()
+                   .Name("gantry_builds_total")
+                   .Help("Image builds by result.")
+                   .Register(registry)) {}
+
+  std::vector<prometheus::MetricFamily> Collect() const override {
+    ++scrapes;
+    auto families = registry.Collect();
+    prometheus::ClientMetric ready;
+    ready.label = {{"state", "ready"}};
+    ready.gauge.value = 2;
+    families.push_back(
+        {"gantry_replicas", "Replicas by state.", prometheus::MetricType::Gauge, {ready}});
+    return families;
+  }
+
+  prometheus::Registry registry;
+  prometheus::Family<prometheus::Counter>& builds;
+  mutable int scrapes = 0;
+};
+
+TEST_CASE("gateway: daemon metrics are rendered after the gateway's, series sorted",
           "[gateway][metrics]") {
   Metrics m;
-  CounterFamily& builds =
-      m.AddCounter("gantry_builds_total", "Image builds by result.", {"result"});
-  builds.Add({"ok"});
-  builds.Add({"ok"});
-  builds.Add({"failed"}, 3);
-  CHECK(builds.Value({"ok"}) == 2);
-  CHECK(builds.Value({"cached"}) == 0);
-  int scrapes = 0;
-  m.AddCollector([&](std::string& out) {
-    ++scrapes;
-    AppendHeader(out, "gantry_replicas", "Replicas by state.", "gauge");
-    AppendSample(out, "gantry_replicas", {{"state", "ready"}}, 2);
-  });
+  auto daemon = std::make_shared<TestCollectable>();
+  m.Register(daemon);
+  m.RecordInvocation("default", "echo", 200, 0.001, false);
+  daemon->builds.Add({{"result", "ok"}}).Increment(2);
+  daemon->builds.Add({{"result", "failed"}}).Increment(3);
   std::string text = m.Render();
-  CHECK(scrapes == 1);
+  CHECK(daemon->scrapes == 1);
   CHECK_THAT(text, Catch::Contains("# TYPE gantry_builds_total counter\n"
                                    "gantry_builds_total{result=\"failed\"} 3\n"
                                    "gantry_builds_total{result=\"ok\"} 2\n"));
   CHECK_THAT(text, Catch::EndsWith("# HELP gantry_replicas Replicas by state.\n"
                                    "# TYPE gantry_replicas gauge\n"
                                    "gantry_replicas{state=\"ready\"} 2\n"));
+  CHECK(text.find("gantry_cold_starts_total") < text.find("gantry_builds_total"));
 }
 
 TEST_CASE("gateway: metrics may be recorded from many threads", "[gateway][metrics]") {

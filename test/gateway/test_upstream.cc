@@ -43,6 +43,7 @@ TestUpstream::TestUpstream(bool unix_socket) : acceptor_(io_) {
 
 TestUpstream::~TestUpstream() {
   stopping_ = true;
+  Release();
   ::shutdown(acceptor_.native_handle(), SHUT_RDWR);
   accept_thread_.join();
   {
@@ -53,6 +54,19 @@ TestUpstream::~TestUpstream() {
   beast::error_code ec;
   acceptor_.close(ec);
   if (!path_.empty()) ::unlink(path_.c_str());
+}
+
+bool TestUpstream::WaitForRequests(int n) {
+  std::unique_lock lock(mu_);
+  return changed_.wait_for(lock, std::chrono::seconds(10), [&] { return requests_.load() >= n; });
+}
+
+void TestUpstream::Release() {
+  {
+    std::lock_guard lock(mu_);
+    released_ = true;
+  }
+  changed_.notify_all();
 }
 
 void TestUpstream::AcceptLoop() {
@@ -76,7 +90,11 @@ void TestUpstream::Serve(Socket socket) {
     p.body_limit(std::numeric_limits<std::uint64_t>::max());
     http::read(socket, buffer, p, ec);
     if (ec) break;
-    ++requests_;
+    {
+      std::lock_guard lock(mu_);
+      ++requests_;
+    }
+    changed_.notify_all();
     auto& req = p.get();
     auto split = SplitTarget(req.target());
     auto query = ParseQuery(split.query);
@@ -136,6 +154,10 @@ void TestUpstream::Serve(Socket socket) {
     } else if (path == "/sleep") {
       std::this_thread::sleep_for(std::chrono::milliseconds(std::stoi(query["ms"])));
       res.body() = "slept";
+    } else if (path == "/hold") {
+      std::unique_lock lock(mu_);
+      changed_.wait(lock, [&] { return released_; });
+      res.body() = "held";
     } else if (path == "/status") {
       res.result(static_cast<unsigned>(std::stoi(query["code"])));
       res.body() = "status " + query["code"];

@@ -6,6 +6,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <string>
@@ -20,6 +21,7 @@ namespace gantry::gateway::testing {
 //   /big?n=N             200, N bytes streamed chunked in 64 KiB pieces ('a' + i % 26)
 //   /count               200, "<body length> <sum of bytes mod 2^32> <chunked 0|1>"
 //   /sleep?ms=N          200 "slept" after N ms
+//   /hold                200 "held" once Release() is called (or the upstream is destroyed)
 //   /status?code=N       N, body "status N"; with &close=1 it answers Connection: close
 //   /close               reads the request and closes without an answer
 //   /head                200 with Content-Length: 42 and no body (answers HEAD)
@@ -34,6 +36,10 @@ class TestUpstream {
   int port() const { return port_; }
   int connections() const { return connections_.load(); }
   int requests() const { return requests_.load(); }
+  // Waits (a bounded while) until `n` requests have come; false if they did not.
+  bool WaitForRequests(int n);
+  // Answers the /hold requests, those waiting and those to come.
+  void Release();
 
  private:
   void AcceptLoop();
@@ -50,6 +56,8 @@ class TestUpstream {
   std::mutex mu_;
   std::vector<std::thread> threads_;  // guarded by mu_
   std::vector<int> open_fds_;         // guarded by mu_
+  std::condition_variable changed_;   // a request came, or Release()
+  bool released_ = false;             // guarded by mu_
 };
 
 // A blocking client for the gateway on 127.0.0.1:port, keeping its connection.

@@ -1,0 +1,49 @@
+#include "daemon/pool_metrics.h"
+
+#include <string>
+
+namespace gantry::daemon {
+namespace {
+
+prometheus::ClientMetric GaugeSample(std::vector<prometheus::ClientMetric::Label> labels,
+                                     double value) {
+  prometheus::ClientMetric m;
+  m.label = std::move(labels);
+  m.gauge.value = value;
+  return m;
+}
+
+}  // namespace
+
+PoolMetrics::PoolMetrics(const pool::Pool& pool)
+    : pool_(pool),
+      builds_(prometheus::BuildCounter()
+                  .Name("gantry_builds_total")
+                  .Help("Image builds that applies needed, by outcome.")
+                  .Register(registry_)) {}
+
+void PoolMetrics::CountBuild(std::string_view outcome) {
+  builds_.Add({{"outcome", std::string(outcome)}}).Increment();
+}
+
+std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
+  std::vector<prometheus::MetricFamily> families = registry_.Collect();
+  prometheus::MetricFamily replicas{
+      "gantry_replicas", "Replicas by function and state.", prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily queued{
+      "gantry_queue_depth", "Calls waiting for a slot.", prometheus::MetricType::Gauge, {}};
+  for (const auto& fn : pool_.List()) {
+    replicas.metric.push_back(GaugeSample(
+        {{"namespace", fn.namespace_name}, {"function", fn.name}, {"state", "ready"}}, fn.ready));
+    replicas.metric.push_back(GaugeSample(
+        {{"namespace", fn.namespace_name}, {"function", fn.name}, {"state", "starting"}},
+        fn.starting));
+    queued.metric.push_back(
+        GaugeSample({{"namespace", fn.namespace_name}, {"function", fn.name}}, fn.queued));
+  }
+  families.push_back(std::move(replicas));
+  families.push_back(std::move(queued));
+  return families;
+}
+
+}  // namespace gantry::daemon

@@ -1,0 +1,200 @@
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <boost/asio/post.hpp>
+#include <boost/beast/http/read.hpp>
+#include <cctype>
+
+#include "gateway/error_mapping.h"
+#include "gateway/http_fields.h"
+#include "gateway/server.h"
+#include "gateway/url.h"
+
+// g++ 12 (-O2) reports Asio's awaitable frames, which have their own operator new and
+// delete, as a mismatched new/delete at the end of Manage in this file (not while Manage
+// was in gateway.cc): a false positive, which clang does not report.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+#endif
+
+namespace gantry::gateway {
+namespace {
+
+// Counts the management calls given to the workers (running or queued) while it lives.
+class ApiSlot {
+ public:
+  explicit ApiSlot(std::atomic<int>& count) : count_(count) {}
+  ApiSlot(const ApiSlot&) = delete;
+  ApiSlot& operator=(const ApiSlot&) = delete;
+  ~ApiSlot() {
+    if (held_) count_.fetch_sub(1);
+  }
+  // Takes a slot when fewer than `limit` are taken.
+  bool TryTake(int limit) {
+    int n = count_.load();
+    while (n < limit) {
+      if (count_.compare_exchange_weak(n, n + 1)) return held_ = true;
+    }
+    return false;
+  }
+
+ private:
+  std::atomic<int>& count_;
+  bool held_ = false;
+};
+
+ApiResponse JsonResponse(int status, std::string_view message) {
+  ApiResponse r;
+  r.status = status;
+  r.body = ErrorJson(message);
+  return r;
+}
+
+}  // namespace
+
+bool Gateway::Server::Authorized(const http::request_header<>& h) const {
+  if (options_.auth_disabled) return true;
+  std::string_view value = h[http::field::authorization];
+  constexpr std::string_view kBearer = "Bearer ";
+  if (value.size() < kBearer.size() || !IEquals(value.substr(0, kBearer.size()), kBearer))
+    return false;
+  std::string_view token = value.substr(kBearer.size());
+  const std::string& want = options_.token;
+  if (want.empty() || token.size() != want.size()) return false;
+  unsigned char diff = 0;  // constant time over the token's length
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    diff = static_cast<unsigned char>(diff | (token[i] ^ want[i]));
+  }
+  return diff == 0;
+}
+
+net::awaitable<ApiResponse> Gateway::Server::OnWorker(std::function<ApiResponse()> fn) {
+  co_return co_await net::async_initiate<const net::use_awaitable_t<>&, void(ApiResponse)>(
+      [this](auto handler, std::function<ApiResponse()> f) {
+        net::post(*workers_, [h = std::move(handler), f = std::move(f)]() mutable {
+          ApiResponse r = f();
+          auto ex = net::get_associated_executor(h);
+          net::post(ex,
+                    [h = std::move(h), r = std::move(r)]() mutable { std::move(h)(std::move(r)); });
+        });
+      },
+      net::use_awaitable, std::move(fn));
+}
+
+template <class Stream>
+net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser& hp) {
+  auto& req = hp.get();
+  const unsigned version = req.version();
+  const bool body_pending = !hp.is_done();
+  bool keep = req.keep_alive();
+  auto split = SplitTarget(req.target());
+
+  auto answer = [&](ApiResponse r) -> net::awaitable<bool> {
+    Response res{static_cast<http::status>(r.status), version};
+    for (const auto& [k, v] : r.headers) res.set(k, v);
+    res.set(http::field::content_type, r.content_type);
+    res.body() = std::move(r.body);
+    res.keep_alive(keep);
+    co_return co_await Write(c, res);
+  };
+  auto error = [&](int status, std::string_view message) {
+    keep = keep && !body_pending;
+    return answer(JsonResponse(status, message));
+  };
+
+  RouteTable::Match match = routes_.Find(req.method_string(), split.path);
+  if (match.kind == RouteTable::Match::kNotFound) {
+    co_return co_await error(
+        404, fmt::format("no route for {} {}", std::string_view(req.method_string()), split.path));
+  }
+  if (match.kind == RouteTable::Match::kMethodNotAllowed) {
+    keep = keep && !body_pending;
+    ApiResponse r = JsonResponse(
+        405,
+        fmt::format("{} is not allowed on {}", std::string_view(req.method_string()), split.path));
+    r.headers.emplace("Allow", match.allow);
+    co_return co_await answer(std::move(r));
+  }
+  if (match.route->needs_auth && !Authorized(req)) {
+    keep = keep && !body_pending;
+    ApiResponse r = JsonResponse(401, "missing or wrong bearer token in Authorization");
+    r.headers.emplace("WWW-Authenticate", "Bearer realm=\"gantry\"");
+    co_return co_await answer(std::move(r));
+  }
+  if (auto length = hp.content_length(); length && *length > options_.max_api_body) {
+    keep = false;
+    co_return co_await error(
+        413, fmt::format("request body of {} bytes is over the limit of {} bytes", *length,
+                         options_.max_api_body));
+  }
+
+  // Bounded: handlers may block for a long time (an apply waits for builds), and a queue
+  // without end would hold every caller's memory and socket meanwhile.
+  ApiSlot slot(api_in_flight_);
+  if (!match.route->on_io_thread &&
+      !slot.TryTake(std::max(1, options_.worker_threads) + std::max(0, options_.max_api_queue))) {
+    keep = keep && !body_pending;
+    ApiResponse r = JsonResponse(
+        503,
+        fmt::format("gantryd is busy ({} management calls running, {} queued); retry",
+                    std::max(1, options_.worker_threads), std::max(0, options_.max_api_queue)));
+    r.headers.emplace("Retry-After", "1");
+    co_return co_await answer(std::move(r));
+  }
+
+  ApiRequest api;
+  api.method = std::string(req.method_string());
+  api.path = std::string(split.path);
+  api.target = std::string(req.target());
+  api.query = ParseQuery(split.query);
+  for (const auto& field : req) {
+    std::string name(field.name_string());
+    for (char& ch : name) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    api.headers.emplace(std::move(name), std::string(field.value()));
+  }
+  api.params = std::move(match.params);
+  if (body_pending) {
+    if (ExpectsContinue(req) && !co_await WriteContinue(c)) co_return false;
+    RequestParser<http::string_body> sp{std::move(hp)};
+    sp.body_limit(options_.max_api_body);
+    error_code ec;
+    c.stream.expires_after(options_.idle_timeout);
+    co_await http::async_read(c.stream, c.buffer, sp, Await(ec));
+    c.stream.expires_never();
+    if (ec == http::error::body_limit) {
+      keep = false;
+      co_return co_await error(
+          413, fmt::format("request body is over the limit of {} bytes", options_.max_api_body));
+    }
+    if (ec && RequestErrorStatus(ec) != 0) co_return co_await BadRequest(c, ec, version);
+    if (ec) co_return false;
+    api.body = std::move(sp.get().body());
+  }
+
+  // Built outside the co_await expression: g++ 12 mishandles a lambda with a move capture
+  // created inside one (the capture was destroyed twice).
+  const Route* route = match.route;
+  std::function<ApiResponse()> work = [route, api = std::move(api)]() -> ApiResponse {
+    try {
+      return ToApiResponse(route->handler(api));
+    } catch (const std::exception& e) {
+      return ToApiResponse(
+          core::Error::Internal(fmt::format("{} {}: {}", api.method, api.path, e.what())));
+    }
+  };
+  // Inline without workers too: ServeInMemory runs on one thread and never Start()s. (Not
+  // a conditional around the co_await: g++ 12 gets temporaries wrong in one.)
+  ApiResponse r;
+  if (route->on_io_thread || !workers_) {
+    r = work();
+  } else {
+    r = co_await OnWorker(std::move(work));
+  }
+  co_return co_await answer(std::move(r));
+}
+
+template net::awaitable<bool> Gateway::Server::Manage(Connection<beast::tcp_stream>&,
+                                                      HeaderParser&);
+template net::awaitable<bool> Gateway::Server::Manage(Connection<MemoryStream>&, HeaderParser&);
+
+}  // namespace gantry::gateway

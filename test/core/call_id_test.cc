@@ -1,0 +1,38 @@
+#include "core/call_id.h"
+
+#include <catch2/catch.hpp>
+#include <set>
+#include <string>
+
+namespace gantry::core {
+namespace {
+
+TEST_CASE("call ids are random UUIDs: 36 lowercase hex digits and hyphens, version 4",
+          "[core][call_id]") {
+  std::set<std::string> seen;
+  for (int i = 0; i < 100; ++i) {
+    std::string id = NewCallId();
+    INFO(id);
+    REQUIRE(id.size() == 36);
+    for (std::size_t p : {8u, 13u, 18u, 23u}) CHECK(id[p] == '-');
+    CHECK(id.find_first_not_of("0123456789abcdef-") == std::string::npos);
+    CHECK(id[14] == '4');                                          // version
+    CHECK(std::string("89ab").find(id[19]) != std::string::npos);  // variant
+    CHECK(ValidCallId(id));
+    seen.insert(id);
+  }
+  CHECK(seen.size() == 100);
+}
+
+TEST_CASE("caller-given call ids are short and plain", "[core][call_id]") {
+  CHECK(ValidCallId("job-1.a_B"));
+  CHECK(ValidCallId(std::string(kMaxCallIdBytes, 'a')));
+  CHECK_FALSE(ValidCallId(std::string(kMaxCallIdBytes + 1, 'a')));
+  CHECK_FALSE(ValidCallId(""));
+  CHECK_FALSE(ValidCallId("has spaces"));
+  CHECK_FALSE(ValidCallId("a/b"));
+  CHECK_FALSE(ValidCallId("x\n"));
+}
+
+}  // namespace
+}  // namespace gantry::core
