@@ -7,18 +7,20 @@
 #include <chrono>
 #include <cstdint>
 
+#include "core/call_defaults.h"
+
 namespace gantry::pool {
 
 // Deployment
-inline constexpr std::int64_t kDefaultMemoryBytes = std::int64_t{128} << 20;
+using core::kDefaultMemoryBytes;
 inline constexpr std::int64_t kDefaultNanoCpus = 500'000'000;
 inline constexpr std::int64_t kDefaultPidsLimit = 256;
 inline constexpr int kDefaultConcurrency = 1;  // slots per replica
 inline constexpr int kDefaultMinReplicas = 0;
 inline constexpr int kDefaultMaxReplicas = 10;
-inline constexpr std::chrono::milliseconds kDefaultIdleTimeout{300'000};
-inline constexpr std::chrono::milliseconds kDefaultCallTimeout{30'000};
-inline constexpr std::int64_t kDefaultMaxBodyBytes = std::int64_t{64} << 20;
+using core::kDefaultIdleTimeout;
+using core::kDefaultCallTimeout;
+using core::kDefaultMaxBodyBytes;
 inline constexpr int kDefaultMaxQueue = 100;
 inline constexpr std::chrono::milliseconds kDefaultQueueTimeout{30'000};
 

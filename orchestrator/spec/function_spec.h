@@ -10,6 +10,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "core/call_defaults.h"
 #include "core/result.h"
 
 namespace gantry::spec {
@@ -46,13 +47,13 @@ const std::vector<std::string_view>& NetworkNames();
 
 // Defaults a manifest gets for fields it leaves out.
 inline constexpr std::string_view kDefaultNamespace = "default";
-inline constexpr std::int64_t kDefaultMemoryBytes = std::int64_t{128} * 1024 * 1024;
+using core::kDefaultMemoryBytes;
 inline constexpr std::int64_t kDefaultCpuMillis = 500;
-inline constexpr std::chrono::milliseconds kDefaultTimeout{30'000};
+inline constexpr std::chrono::milliseconds kDefaultTimeout = core::kDefaultCallTimeout;
 inline constexpr int kDefaultConcurrency = 1;
 inline constexpr int kDefaultScaleMin = 0;
 inline constexpr int kDefaultScaleMax = 10;
-inline constexpr std::chrono::milliseconds kDefaultIdleTimeout{300'000};
+using core::kDefaultIdleTimeout;
 inline constexpr int kDefaultPort = 8080;
 inline constexpr std::string_view kDefaultDockerfile = "Dockerfile";
 
