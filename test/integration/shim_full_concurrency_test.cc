@@ -6,11 +6,18 @@
 // function at `concurrency: 64`. Nobody ever has more than 64 calls open, so every call
 // must be answered 2xx: not one 429. Each run stops by itself after its calls (or a
 // generous time bound); no assertion on wall-clock time.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gantryd_support.h"
 #include "gateway/gateway.h"
@@ -94,6 +101,55 @@ TEST_CASE("shim exec: 64 kept-alive connections at max in-flight 64 get no 429",
   bench::LoadTarget target;
   target.unix_path = shim.socket_path();
   CheckAllAnswered(Load(target, "/", 2'000), 2'000);
+}
+
+// A caller that gives up on a call (wrk closing its connections at the end of a run, a
+// client's timeout, nginx after a client abort, the gateway on 499/504) and calls again on
+// other connections: the call given up is abandoned (its process killed) and its slot is
+// free, so 64 calls at once on 64 new connections are all admitted (issue 19).
+TEST_CASE("shim exec: a call whose client hangs up frees its slot at once", "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(
+      engine, "gantry/base:bookworm", {},
+      ShimEnv({"GANTRY_MODE=exec",
+               "GANTRY_COMMAND=sh -c 'case \"$Http_Path\" in /slow) echo started-slow >&2; "
+               "sleep 50;; /hold) sleep 5;; esac; echo ok'"}));
+  REQUIRE(shim.WaitReady());
+
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string path = shim.socket_path();
+  REQUIRE(path.size() < sizeof address.sun_path);
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  bool connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  const std::string request = "GET /slow HTTP/1.1\r\nHost: shim\r\n\r\n";
+  bool sent = connected &&
+              ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  bool started = sent && shim.LogsOnce("started-slow").find("started-slow") != std::string::npos;
+  ::close(fd);  // gives up on the call while it runs
+  REQUIRE(connected);
+  REQUIRE(sent);
+  REQUIRE(started);
+
+  // Each /hold call takes 5 s, so all 64 are in flight together.
+  std::vector<int> statuses(kConnections, 0);
+  std::vector<std::string> errors(kConnections);
+  std::vector<std::thread> callers;
+  for (int i = 0; i < kConnections; ++i) {
+    callers.emplace_back([&, i] {
+      auto reply = shim.Call("GET", "/hold", "", {}, std::chrono::seconds(40));
+      statuses[static_cast<std::size_t>(i)] = reply.status;
+      errors[static_cast<std::size_t>(i)] = reply.status == 200 ? "" : reply.error + reply.body;
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (int i = 0; i < kConnections; ++i) {
+    INFO("call " << i << ": " << errors[static_cast<std::size_t>(i)]);
+    CHECK(statuses[static_cast<std::size_t>(i)] == 200);
+  }
+  CHECK(shim.Logs().find("the client closed its connection; call abandoned") != std::string::npos);
 }
 
 // gantryd's pool in miniature: `slots` leases of one replica; a call beyond them waits, and
