@@ -12,6 +12,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <cstdint>
 #include <deque>
 #include <optional>
 
@@ -79,23 +80,36 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
     bool keep_alive = request.keep_alive();
     unsigned version = request.version();
     auto self = shared_from_this();
+    answering_ = false;
+    auto unanswered = std::make_shared<Unanswered>(self, ++requests_);
     Responder responder(
-        [self, keep_alive, version](HttpResponse response) {
+        [self, keep_alive, version, unanswered](HttpResponse response) {
           response.version(version);
           bool close = !keep_alive || !response.keep_alive();
           response.keep_alive(!close);
           self->Write(std::move(response), close);
         },
-        [self] {
+        [self, unanswered] {
+          self->answering_ = true;
           return std::static_pointer_cast<ResponseStream>(std::make_shared<RawStream>(self));
         },
         self);
     responder.keep_alive = keep_alive;
     responder.version = version;
-    answered_ = false;
     handler_(std::move(request), std::move(responder));
-    if (!answered_ && !watching_) Watch();
+    if (!answering_ && !watching_) Watch();
   }
+
+  // Held by every copy of one request's responder: when the last goes without an answer
+  // begun, the connection closes (the watch would otherwise keep it open).
+  struct Unanswered {
+    Unanswered(const std::shared_ptr<Session>& s, std::uint64_t n) : session(s), request(n) {}
+    ~Unanswered() {
+      if (auto s = session.lock(); s && s->requests_ == request && !s->answering_) s->Shutdown();
+    }
+    std::weak_ptr<Session> session;
+    std::uint64_t request;
+  };
 
  public:
   void OnHangUp(std::function<void()> fn) override { on_hang_up_ = std::move(fn); }
@@ -215,7 +229,7 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
   };
 
   void Write(HttpResponse response, bool close) {
-    answered_ = true;
+    answering_ = true;
     if (close) response.keep_alive(false);
     auto message = std::make_shared<HttpResponse>(std::move(response));
     http::async_write(socket_, *message,
@@ -273,7 +287,8 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
   static constexpr std::chrono::seconds kDrainTime{30};
 
   std::function<void()> on_hang_up_;  // while a request is answered
-  bool answered_ = false;             // a whole response was handed to Write
+  std::uint64_t requests_ = 0;        // read so far: the current one's number
+  bool answering_ = false;            // its response (or stream) has begun
   bool watching_ = false;             // Watch's read is outstanding
   bool resume_ = false;               // Next waits for that read to stop
   bool peer_closed_ = false;          // the client closed (or half-closed) the connection
