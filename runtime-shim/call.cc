@@ -41,6 +41,15 @@ bool Call::Finish(HttpResponse response) {
   return true;
 }
 
+bool Call::Abandon() {
+  if (finished_) return false;
+  finished_ = true;
+  Responder dropped = std::move(respond_);  // unanswered: the connection closes
+  respond_ = {};
+  RunOnFinished();
+  return true;
+}
+
 void Call::RunOnFinished() {
   if (!on_finished_) return;
   auto fn = std::move(on_finished_);

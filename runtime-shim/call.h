@@ -42,6 +42,15 @@ class Call {
       boost::beast::http::response_header<> head);
   bool streaming() const { return streaming_; }
 
+  // The client went away before the answer: nothing is written (its connection closes) and
+  // the call is done at once (OnFinished runs), so its slot is free before anyone can call
+  // again. Returns false if the call was already answered (a streamed answer is over only
+  // when the runner ends its stream).
+  bool Abandon();
+  // The client's connection while the call is unanswered; null once it is answered (or
+  // for a responder without one).
+  ClientConnection* client() const { return finished_ ? nullptr : respond_.client(); }
+
   // Runs once when the call is done, whoever answers it (the shim counts it out): before
   // the end of the answer is handed to the connection (the whole response, a streamed
   // body's last bytes or last chunk, or the close that cuts it off), so a caller that sees
@@ -79,8 +88,9 @@ class FunctionRunner {
   virtual bool Ready() const = 0;
   // Runs one call; answers it with call->Finish, sooner or later.
   virtual void Invoke(const std::shared_ptr<Call>& call) = 0;
-  // The call timed out and was answered 504: stop working on it (kill its process, or
-  // restart a handler that hangs).
+  // Nobody waits for the call any more -- it timed out and was answered 504, or its
+  // client hung up (Call::Abandon) -- or its streamed answer is cut off: stop working on it
+  // (kill its process, close its upstream exchange, or restart the handler running it).
   virtual void Abandon(const std::shared_ptr<Call>& call) = 0;
   // Stops restarting and sends `signal` to every function process.
   virtual void Stop(int signal) = 0;

@@ -23,7 +23,8 @@ namespace gantry::shim {
 // Stdout up to 64 KiB is answered whole; beyond that the 200 head goes out and the body is
 // streamed (chunked) at the caller's pace with one buffer in flight, so memory stays bounded
 // whatever the function prints; a failure after that point cuts the body short (no final
-// chunk). A caller that goes away gets the process group killed.
+// chunk). A caller that goes away (hangs up while the call runs, or stops reading a
+// streamed body) gets the process group killed.
 // The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
 // Always ready. Processes are started on four helper threads (posix_spawn blocks until the
 // child has exec'd); everything else, and every method, runs on the shim's io thread.

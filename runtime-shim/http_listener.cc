@@ -2,15 +2,17 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/asio/steady_timer.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <cstdint>
 #include <deque>
 #include <optional>
 
@@ -33,8 +35,9 @@ HttpResponse TextResponse(unsigned status, std::string body, unsigned version) {
 
 namespace {
 
-// One client connection: read a request, let the handler answer, write, repeat.
-class Session : public std::enable_shared_from_this<Session> {
+// One client connection: read a request, let the handler answer (watching for the client
+// to hang up meanwhile), write, repeat.
+class Session final : public ClientConnection, public std::enable_shared_from_this<Session> {
  public:
   Session(Socket socket, std::size_t body_limit, RequestHandler handler)
       : socket_(std::move(socket)), body_limit_(body_limit), handler_(std::move(handler)) {}
@@ -77,17 +80,90 @@ class Session : public std::enable_shared_from_this<Session> {
     bool keep_alive = request.keep_alive();
     unsigned version = request.version();
     auto self = shared_from_this();
+    answering_ = false;
+    auto unanswered = std::make_shared<Unanswered>(self, ++requests_);
     Responder responder(
-        [self, keep_alive, version](HttpResponse response) {
+        [self, keep_alive, version, unanswered](HttpResponse response) {
           response.version(version);
           bool close = !keep_alive || !response.keep_alive();
           response.keep_alive(!close);
           self->Write(std::move(response), close);
         },
-        [self] { return std::static_pointer_cast<ResponseStream>(std::make_shared<RawStream>(self)); });
+        [self, unanswered] {
+          self->answering_ = true;
+          return std::static_pointer_cast<ResponseStream>(std::make_shared<RawStream>(self));
+        },
+        self);
     responder.keep_alive = keep_alive;
     responder.version = version;
     handler_(std::move(request), std::move(responder));
+    if (!answering_ && !watching_) Watch();
+  }
+
+  // Held by every copy of one request's responder: when the last goes without an answer
+  // begun, the connection closes (the watch would otherwise keep it open).
+  struct Unanswered {
+    Unanswered(const std::shared_ptr<Session>& s, std::uint64_t n) : session(s), request(n) {}
+    ~Unanswered() {
+      if (auto s = session.lock(); s && s->requests_ == request && !s->answering_) s->Shutdown();
+    }
+    std::weak_ptr<Session> session;
+    std::uint64_t request;
+  };
+
+ public:
+  void OnHangUp(std::function<void()> fn) override { on_hang_up_ = std::move(fn); }
+
+  bool HungUp() override {
+    if (peer_closed_) return true;
+    pollfd fd{socket_.native_handle(), POLLRDHUP, 0};
+    return ::poll(&fd, 1, 0) == 1 && (fd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  }
+
+ private:
+  // Reads while the request is answered, so that the client closing the connection is
+  // seen while the call runs. Bytes that come (a pipelined request) stay in buffer_ for
+  // the next Read.
+  void Watch() {
+    if (buffer_.size() >= kWatchBytes) return;  // the client is far ahead: let it wait
+    watching_ = true;
+    socket_.async_read_some(
+        buffer_.prepare(kWatchChunk),
+        [self = shared_from_this()](beast::error_code ec, std::size_t n) { self->OnWatch(ec, n); });
+  }
+
+  void OnWatch(beast::error_code ec, std::size_t n) {
+    watching_ = false;
+    buffer_.commit(n);
+    if (ec && ec != asio::error::operation_aborted) peer_closed_ = true;
+    if (resume_) {  // the answer is out and waited for this read to stop
+      resume_ = false;
+      Next();
+      return;
+    }
+    if (peer_closed_) {
+      auto fn = std::move(on_hang_up_);
+      on_hang_up_ = nullptr;
+      if (fn) fn();
+      return;
+    }
+    if (!ec) Watch();
+  }
+
+  // The answer is completely written: read the next request once the watch has stopped.
+  void Next() {
+    on_hang_up_ = nullptr;
+    if (peer_closed_) {
+      Shutdown();
+      return;
+    }
+    if (watching_) {
+      resume_ = true;
+      beast::error_code ignored;
+      socket_.cancel(ignored);
+      return;
+    }
+    Read();
   }
 
   // The connection as a byte stream for one streamed response. Writes go out one at a
@@ -138,7 +214,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     void Finish() {
       if (end_ok_ && !failed_) {
-        session_->Read();
+        session_->Next();
       } else {
         session_->Shutdown();
       }
@@ -153,6 +229,7 @@ class Session : public std::enable_shared_from_this<Session> {
   };
 
   void Write(HttpResponse response, bool close) {
+    answering_ = true;
     if (close) response.keep_alive(false);
     auto message = std::make_shared<HttpResponse>(std::move(response));
     http::async_write(socket_, *message,
@@ -161,11 +238,12 @@ class Session : public std::enable_shared_from_this<Session> {
                           self->Shutdown();
                           return;
                         }
-                        self->Read();
+                        self->Next();
                       });
   }
 
   void Shutdown() {
+    on_hang_up_ = nullptr;
     beast::error_code ignored;
     socket_.shutdown(Socket::shutdown_send, ignored);
     if (draining_) return;  // Drain closes once the peer is done sending
@@ -203,8 +281,17 @@ class Session : public std::enable_shared_from_this<Session> {
     socket_.close(ignored);
   }
 
+  static constexpr std::size_t kWatchChunk = 4096;
+  static constexpr std::size_t kWatchBytes = std::size_t{64} * 1024;
   static constexpr std::size_t kDrainBytes = std::size_t{1} << 30;
   static constexpr std::chrono::seconds kDrainTime{30};
+
+  std::function<void()> on_hang_up_;  // while a request is answered
+  std::uint64_t requests_ = 0;        // read so far: the current one's number
+  bool answering_ = false;            // its response (or stream) has begun
+  bool watching_ = false;             // Watch's read is outstanding
+  bool resume_ = false;               // Next waits for that read to stop
+  bool peer_closed_ = false;          // the client closed (or half-closed) the connection
 
   bool draining_ = false;
   std::size_t drained_ = 0;

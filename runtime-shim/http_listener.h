@@ -28,6 +28,22 @@ class ResponseStream {
   virtual void End(bool ok) = 0;
 };
 
+// The client's side of the connection a request came on, as seen while it is answered.
+// The listener keeps reading the socket while a request is handled, so a client that closes
+// (or half-closes: shutdown of its sending side counts the same, as in nginx) is noticed at
+// once, not when the answer is written. Not thread-safe (the io thread).
+class ClientConnection {
+ public:
+  virtual ~ClientConnection() = default;
+  // `fn` runs once, on the io thread, if the client closes its connection before the
+  // answer to this request is completely written (a whole response handed to the socket,
+  // or a stream's End); never after that. Replaces an earlier `fn`.
+  virtual void OnHangUp(std::function<void()> fn) = 0;
+  // True if the client has already closed its side, asking the socket now (for a decision
+  // that can't wait for the io loop to deliver the close, e.g. admission at the limit).
+  virtual bool HungUp() = 0;
+};
+
 // Answers one request, exactly once: either a whole response, or Stream() and then the
 // stream's bytes. Dropping it unanswered closes the connection. Copyable; not thread-safe
 // (use it on the io thread).
@@ -37,12 +53,16 @@ class Responder {
   using StreamFn = std::function<std::shared_ptr<ResponseStream>()>;
 
   Responder() = default;
-  Responder(SendFn send, StreamFn stream = nullptr) : send_(std::move(send)), stream_(std::move(stream)) {}  // NOLINT
+  Responder(SendFn send, StreamFn stream = nullptr,  // NOLINT
+            std::shared_ptr<ClientConnection> client = nullptr)
+      : send_(std::move(send)), stream_(std::move(stream)), client_(std::move(client)) {}
 
   void operator()(HttpResponse response) const { send_(std::move(response)); }
   // The raw connection, for a response whose head the caller writes itself; null when this
   // responder can't stream.
   std::shared_ptr<ResponseStream> Stream() const { return stream_ ? stream_() : nullptr; }
+  // The client's connection (see ClientConnection); null when this responder has none.
+  ClientConnection* client() const { return client_.get(); }
   // The request asked to keep the connection, and its HTTP version (11 = 1.1).
   bool keep_alive = true;
   unsigned version = 11;
@@ -50,13 +70,17 @@ class Responder {
  private:
   SendFn send_;
   StreamFn stream_;
+  std::shared_ptr<ClientConnection> client_;
 };
 using RequestHandler = std::function<void(HttpRequest&&, Responder)>;
 
 // An HTTP/1.1 server on a unix socket or TCP port: accepts connections, reads requests
 // one at a time per connection (keep-alive), hands each to the handler and writes its
-// response. Bodies over `body_limit` get a 413 and malformed requests a 400, both closing
-// the connection. Not thread-safe: everything runs on one io_context.
+// response. While a request is being answered the connection is still read, to notice the
+// client closing it (Responder::client()); bytes that arrive meanwhile (a pipelined next
+// request) are kept for the next read, up to 64 KiB before reading pauses. Bodies over
+// `body_limit` get a 413 and malformed requests a 400, both closing the connection. Not
+// thread-safe: everything runs on one io_context.
 class HttpListener {
  public:
   HttpListener(boost::asio::io_context& io, std::size_t body_limit, RequestHandler handler);

@@ -20,10 +20,11 @@ namespace gantry::shim {
 
 // http mode: starts the function's own HTTP server once (restarted if it exits), waits
 // until its port accepts connections, and proxies each call to it -- method, target,
-// headers and body -- over kept-alive loopback connections, passing its response back (whole up to 64 KiB,
-// streamed as it arrives beyond that).
-// Calls that arrive before it is ready wait (within their deadline). Not thread-safe:
-// runs on the shim's io thread.
+// headers and body -- over kept-alive loopback connections, passing its response back (whole up to
+// 64 KiB, streamed as it arrives beyond that). Calls that arrive before it is ready wait (within
+// their deadline). An abandoned call (timed out, or its client hung up) has its upstream connection
+// closed, never reused, so the function server sees the client go too. Not thread-safe: runs on the
+// shim's io thread.
 class HttpRunner final : public FunctionRunner {
  public:
   HttpRunner(boost::asio::io_context& io, const ShimConfig& config, const Clock& clock,

@@ -26,7 +26,9 @@ namespace gantry::shim {
 // started whenever a call queues with no handler free or starting, up to the limit (memory
 // is paid only for the concurrency a function really sees). Ready once a handler asks for
 // work. A handler that exits is restarted (RestartPolicy) and only its own call answered
-// 502; one that overruns a call's deadline is killed and restarted.
+// 502; one that overruns a call's deadline, or runs a call whose client hung up, is killed
+// and restarted (a handler can't be interrupted, and its slot is free at once; the next
+// call may wait for the restart).
 // Not thread-safe: runs on the shim's io thread.
 class RuntimeApiRunner final : public FunctionRunner {
  public:

@@ -88,7 +88,9 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
     }
     return;
   }
-  switch (admission_.TryEnter()) {
+  Admission::Verdict verdict = admission_.TryEnter();
+  if (verdict == Admission::Verdict::kBusy && AbandonHungUp() > 0) verdict = admission_.TryEnter();
+  switch (verdict) {
     case Admission::Verdict::kDraining: {
       HttpResponse response = TextResponse(503, "draining: this replica is shutting down\n");
       response.keep_alive(false);
@@ -118,6 +120,11 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
     CheckDrained();
   });
   std::weak_ptr<Call> weak = call;
+  if (ClientConnection* client = call->client()) {
+    client->OnHangUp([this, weak] {
+      if (auto gone = weak.lock()) HungUp(gone);
+    });
+  }
   timer->async_wait([this, weak](const boost::system::error_code& ec) {
     if (ec) return;
     auto expired = weak.lock();
@@ -139,6 +146,25 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
     runner_.Abandon(expired);
   });
   runner_.Invoke(call);
+}
+
+void ShimServer::HungUp(const std::shared_ptr<Call>& call) {
+  auto it = calls_.find(call->id());
+  if (it == calls_.end() || it->second != call) return;  // over already
+  LogShim("call " + call->id() + ": the client closed its connection; call abandoned");
+  call->Abandon();  // a streamed answer's slot is free once the runner ends the stream
+  runner_.Abandon(call);
+}
+
+std::size_t ShimServer::AbandonHungUp() {
+  std::size_t abandoned = 0;
+  for (auto& [id, call] : std::map(calls_)) {
+    ClientConnection* client = call->client();
+    if (client == nullptr || !client->HungUp()) continue;
+    HungUp(call);
+    ++abandoned;
+  }
+  return abandoned;
 }
 
 void ShimServer::OnSignal(int signal) {

@@ -19,7 +19,12 @@ namespace gantry::shim {
 // calls (429 beyond max in-flight, 503 while draining; 413 for big bodies is the
 // listener's), gives each call its id and deadline (504 when it passes), hands calls to the
 // mode's FunctionRunner, and drains on SIGTERM: in-flight calls finish, new ones are
-// refused, then the function is stopped and Run returns. Not thread-safe: one io thread.
+// refused, then the function is stopped and Run returns.
+// A call whose client closes its connection before the answer is abandoned: its slot is
+// free at once and the runner stops its work (FunctionRunner::Abandon). A call that finds
+// every slot taken first abandons the calls whose clients have hung up without the close
+// having been seen yet, so a caller that closes one connection and calls on another never
+// gets a 429 for the call it gave up (issue 19). Not thread-safe: one io thread.
 class ShimServer {
  public:
   ShimServer(boost::asio::io_context& io, const ShimConfig& config, const Clock& clock,
@@ -36,6 +41,10 @@ class ShimServer {
  private:
   void Handle(HttpRequest&& request, Responder respond);
   std::string NewCallId(const HttpRequest& request);
+  // Abandons a call in flight whose client closed its connection.
+  void HungUp(const std::shared_ptr<Call>& call);
+  // Abandons every unanswered call whose client has closed; returns how many.
+  std::size_t AbandonHungUp();
   void CheckDrained();
   void StopFunction();
   void WaitForExit(std::chrono::steady_clock::time_point kill_at);

@@ -6,11 +6,18 @@
 // function at `concurrency: 64`. Nobody ever has more than 64 calls open, so every call
 // must be answered 2xx: not one 429. Each run stops by itself after its calls (or a
 // generous time bound); no assertion on wall-clock time.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <cstring>
 #include <deque>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "gantryd_support.h"
 #include "gateway/gateway.h"
@@ -94,6 +101,85 @@ TEST_CASE("shim exec: 64 kept-alive connections at max in-flight 64 get no 429",
   bench::LoadTarget target;
   target.unix_path = shim.socket_path();
   CheckAllAnswered(Load(target, "/", 2'000), 2'000);
+}
+
+// Calls `target` on a connection of its own, waits until the function logs `marker` (the
+// call runs), and closes the connection: the caller gives up on the call.
+void HangUpDuring(ShimContainer& shim, const std::string& target, const std::string& marker) {
+  int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  REQUIRE(fd >= 0);
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::string path = shim.socket_path();
+  bool connected = path.size() < sizeof address.sun_path;
+  if (connected) {
+    std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+    connected = ::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof address) == 0;
+  }
+  const std::string request = "GET " + target + " HTTP/1.1\r\nHost: shim\r\n\r\n";
+  bool sent = connected &&
+              ::write(fd, request.data(), request.size()) == static_cast<ssize_t>(request.size());
+  bool started = sent && shim.LogsOnce(marker).find(marker) != std::string::npos;
+  ::close(fd);
+  REQUIRE(connected);
+  REQUIRE(sent);
+  REQUIRE(started);
+}
+
+// 64 calls to `target` at once, each on a new connection: every one is admitted (2xx).
+void CheckAllAdmittedAtOnce(const ShimContainer& shim, const std::string& target) {
+  constexpr auto kCalls = static_cast<std::size_t>(kConnections);
+  std::vector<int> statuses(kCalls, 0);
+  std::vector<std::string> errors(kCalls);
+  std::vector<std::thread> callers;
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    callers.emplace_back([&, i] {
+      auto reply = shim.Call("GET", target, "", {}, std::chrono::seconds(40));
+      statuses[i] = reply.status;
+      errors[i] = reply.error + reply.body;
+    });
+  }
+  for (auto& caller : callers) caller.join();
+  for (std::size_t i = 0; i < kCalls; ++i) {
+    INFO("call " << i << ": " << errors[i]);
+    CHECK(statuses[i] == 200);
+  }
+}
+
+// A caller that gives up on a call (wrk closing its connections at the end of a run, a
+// client's timeout, nginx after a client abort, the gateway on 499/504) and calls again on
+// other connections: the call given up is abandoned and its slot is free at once, so 64
+// calls at once on 64 new connections are all admitted (issue 19). Each /hold call takes
+// 5 s, so the 64 are in flight together.
+TEST_CASE("shim exec: a call whose client hangs up frees its slot at once", "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(
+      engine, "gantry/base:bookworm", {},
+      ShimEnv({"GANTRY_MODE=exec",
+               "GANTRY_COMMAND=sh -c 'case \"$Http_Path\" in /slow) echo started-slow >&2; "
+               "sleep 50;; /hold) sleep 5;; esac; echo ok'"}));
+  REQUIRE(shim.WaitReady());
+  HangUpDuring(shim, "/slow", "started-slow");
+  CheckAllAdmittedAtOnce(shim, "/hold");
+  CHECK_THAT(shim.Logs(), Catch::Contains("the client closed its connection; call abandoned"));
+}
+
+const char kSlowServer[] =
+    "const http = require('http');\n"
+    "http.createServer((req, res) => {\n"
+    "  if (req.url === '/slow') { console.error('started-slow'); return; }\n"
+    "  setTimeout(() => res.end('ok'), 5000);\n"
+    "}).listen(8080, '127.0.0.1');\n";
+
+TEST_CASE("shim http: a call whose client hangs up frees its slot at once", "[integration][shim]") {
+  TestEngine engine;
+  ShimContainer shim(engine, "gantry/node:bookworm", {{"server.js", kSlowServer, 0644}},
+                     ShimEnv({"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js",
+                              "GANTRY_UPSTREAM=127.0.0.1:8080"}));
+  REQUIRE(shim.WaitReady());
+  HangUpDuring(shim, "/slow", "started-slow");
+  CheckAllAdmittedAtOnce(shim, "/hold");
+  CHECK_THAT(shim.Logs(), Catch::Contains("the client closed its connection; call abandoned"));
 }
 
 // gantryd's pool in miniature: `slots` leases of one replica; a call beyond them waits, and

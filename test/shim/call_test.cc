@@ -1,6 +1,7 @@
 // A call frees its admission slot (OnFinished) before the end of its answer is handed to the
 // connection, in every shape an answer takes (issue 19: a caller that sees the answer end
-// and sends its next call at once must find the slot free).
+// and sends its next call at once must find the slot free), and at once when its client
+// hangs up (Abandon).
 #include "call.h"
 
 #include <catch2/catch.hpp>
@@ -132,6 +133,44 @@ TEST_CASE("A broken-off streamed answer frees the slot before the connection clo
   CHECK(f.raw->ended);
   CHECK_FALSE(f.raw->end_ok);
   CHECK(f.raw->released_at_end);
+}
+
+// The client's side as a call sees it: hung up or not.
+class FakeClient final : public ClientConnection {
+ public:
+  void OnHangUp(std::function<void()> fn) override { on_hang_up = std::move(fn); }
+  bool HungUp() override { return hung_up; }
+  std::function<void()> on_hang_up;
+  bool hung_up = false;
+};
+
+TEST_CASE("A call whose client hung up is abandoned: its slot is free and nothing is written",
+          "[shim][call]") {
+  bool released = false;
+  int sent = 0;
+  auto client = std::make_shared<FakeClient>();
+  Responder responder([&sent](HttpResponse) { ++sent; }, nullptr, client);
+  Call call("c-1", Request(), std::chrono::steady_clock::time_point{}, std::move(responder));
+  call.OnFinished([&released] { released = true; });
+  CHECK(call.client() == client.get());
+  CHECK(call.Abandon());
+  CHECK(released);
+  CHECK(call.finished());
+  CHECK(call.client() == nullptr);
+  FunctionReply reply;
+  CHECK_FALSE(call.Finish(reply));  // the runner's late answer goes nowhere
+  CHECK_FALSE(call.Abandon());
+  CHECK(sent == 0);
+}
+
+TEST_CASE("An answered call can't be abandoned and no longer has a client", "[shim][call]") {
+  Fixture f;
+  auto call = f.MakeCall();
+  FunctionReply reply;
+  CHECK(call->Finish(reply));
+  CHECK(call->client() == nullptr);
+  CHECK_FALSE(call->Abandon());
+  CHECK(f.sent == 1);
 }
 
 }  // namespace
