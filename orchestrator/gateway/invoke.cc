@@ -358,8 +358,15 @@ class Gateway::Server::InvokeCall {
                                   target_.timeout.count())};
   }
 
-  // The call is over (after ResolveReplica): counted, and its replica released.
+  // The call is over (after ResolveReplica): counted, and its replica released. An upstream
+  // connection not handed back to the idle pool is closed first, so that a call the caller
+  // gave up (499) or that timed out (504) is seen ending by the shim, which frees its slot,
+  // before the pool can lease that slot again (no spurious 429 from the shim).
   void Finish(int code, bool failed, const std::string& reason) {
+    if (upstream_) {
+      error_code ignored;
+      upstream_->close(ignored);
+    }
     server_.metrics_.RecordInvocation(ns_, name_, code, SecondsSinceStart(), target_.cold_start);
     release_->Release(failed, reason);
   }
