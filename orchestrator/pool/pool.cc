@@ -14,6 +14,7 @@
 #include <thread>
 
 #include "autoscaler/autoscaler.h"
+#include "autoscaler/demand_estimate.h"
 #include "core/identity.h"
 #include "core/log.h"
 #include "pool/container_spec.h"
@@ -43,6 +44,7 @@ struct Lease::State {
   std::string replica_id;
   bool cold = false;
   std::chrono::milliseconds timeout{30'000};
+  core::SteadyTime leased_at{};
   ~State();
 };
 
@@ -113,6 +115,7 @@ struct Function {
   std::deque<Waiter> queue;
   autoscaler::ConcurrencyWindow window;
   autoscaler::Autoscaler scaler;
+  autoscaler::DemandEstimate demand;  // what starts and calls take, for EnsureCapacityLocked
   std::optional<SteadyTime> last_call;
   std::chrono::system_clock::time_point last_call_wall{};
   std::string last_error;
@@ -158,7 +161,8 @@ class PoolCore : public std::enable_shared_from_this<PoolCore> {
     dispatcher_.Flush();
   }
 
-  void Release(const std::string& function, const std::shared_ptr<Replica>& replica);
+  void Release(const std::string& function, const std::shared_ptr<Replica>& replica,
+               SteadyTime leased_at);
   void Fail(const std::string& function, const std::shared_ptr<Replica>& replica, const std::string& reason);
 
  private:
@@ -296,6 +300,8 @@ std::shared_ptr<Lease::State> PoolCore::LeaseLocked(Function& fn, const std::str
   state->replica_id = best->id;
   state->cold = cold;
   state->timeout = fn.deployment.timeout;
+  state->leased_at = now;
+  fn.demand.CallBegan(now);
   return state;
 }
 
@@ -354,7 +360,8 @@ void PoolCore::Acquire(const std::string& ns, const std::string& name, AcquireCa
   }
 }
 
-void PoolCore::Release(const std::string& function, const std::shared_ptr<Replica>& replica) {
+void PoolCore::Release(const std::string& function, const std::shared_ptr<Replica>& replica,
+                       SteadyTime leased_at) {
   Deferred deferred;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -369,7 +376,11 @@ void PoolCore::Release(const std::string& function, const std::shared_ptr<Replic
     } else if (ours && replica->state == ReplicaState::kReady) {
       DispatchLocked(*fn, function, /*cold=*/false, now, deferred);
     }
-    if (ours) UpdateWindowLocked(*fn, now);
+    if (fn != nullptr) fn->demand.CallEnded(leased_at, now);  // also from a replica gone dead
+    if (ours) {
+      UpdateWindowLocked(*fn, now);
+      EnsureCapacityLocked(*fn, function, now);  // what the call took may call for a start
+    }
   }
   if (!deferred.empty()) {
     auto handoff = std::make_shared<Deferred>(std::move(deferred));
@@ -425,25 +436,35 @@ std::shared_ptr<Replica> PoolCore::StartReplicaLocked(Function& fn, const std::s
     fn.replicas.erase(replica->key);
     return nullptr;
   }
+  fn.demand.StartBegan(replica->key, clock_.Now());
   core::Log(LogLevel::kInfo, "pool: {} starting replica {} (generation {})", key, replica->key, d.generation);
   return replica;
 }
 
-// Calls waiting beyond what ready and starting replicas will take get replicas of their
-// own: one start serves up to `concurrency` waiting calls.
+// Waiting calls get the replicas the start planner asks for: only for the calls the
+// replicas there are would not take by the time a start is ready (autoscaler/start_planner.h),
+// at most one per `concurrency` calls beyond the slots ready or coming.
 void PoolCore::EnsureCapacityLocked(Function& fn, const std::string& key, SteadyTime now) {
-  if (fn.removed || stopping_ || fn.queue.empty()) return;
-  int coming = 0;
+  if (fn.removed || stopping_ || fn.queue.empty() || now < fn.retry_after) return;
+  autoscaler::StartDemand demand{.waiting = static_cast<int>(fn.queue.size()),
+                                 .concurrency = std::max(fn.deployment.concurrency, 1),
+                                 .room = fn.deployment.max_replicas - ActiveLocked(fn)};
+  std::vector<std::string> starting;
+  int busy = 0;
   for (const auto& [k, r] : fn.replicas) {
     if (r->abandoned) continue;
-    if (r->state == ReplicaState::kStarting && r->generation == fn.deployment.generation) coming += r->slots;
-    if (r->state == ReplicaState::kReady) coming += r->slots - r->in_flight;
+    if (r->state == ReplicaState::kStarting && r->generation == fn.deployment.generation) starting.push_back(k);
+    if (r->state == ReplicaState::kReady) {
+      demand.free_slots += r->slots - r->in_flight;
+      busy += r->in_flight;
+    }
   }
-  int needed = static_cast<int>(fn.queue.size()) - coming;
-  if (needed <= 0 || now < fn.retry_after) return;
-  int per = std::max(fn.deployment.concurrency, 1);
-  int n = std::min((needed + per - 1) / per, fn.deployment.max_replicas - ActiveLocked(fn));
-  for (int i = 0; i < n; ++i) StartReplicaLocked(fn, key);
+  std::optional<SteadyTime> replan_before = fn.demand.replan_at();
+  autoscaler::StartPlan plan = fn.demand.Plan(std::move(demand), starting, busy, now);
+  for (int i = 0; i < plan.start; ++i) StartReplicaLocked(fn, key);
+  // The control loop sleeps up to control_interval: a new "plan again at" must reach it
+  // (loop_mu_ is taken under mu_ here; the loop never takes mu_ while holding loop_mu_).
+  if (fn.demand.replan_at() && fn.demand.replan_at() != replan_before) WakeLoop();
 }
 
 // Back to the last decided count (at least scale.min) after a replica was lost.
@@ -597,6 +618,7 @@ void PoolCore::EndStart(const std::string& key, const std::shared_ptr<Replica>& 
     SteadyTime now = clock_.Now();
     Function* fn = FindLocked(key);
     bool ours = fn != nullptr && fn->replicas.count(replica->key) > 0;
+    if (fn != nullptr) fn->demand.StartEnded(replica->key, now, ours && !error && !replica->abandoned);
     if (replica->abandoned || !ours) {
       RetireLocked(key, replica);
     } else if (error) {
@@ -844,6 +866,10 @@ void PoolCore::ControlLoop() {
         for (const auto& w : fn->queue) {
           auto left = std::chrono::duration_cast<milliseconds>(w.deadline - now) + milliseconds(1);
           wait = std::max(std::min(wait, left), milliseconds(1));
+        }
+        // The start planner waits to see how long calls take (a past time is a stale plan).
+        if (auto at = fn->demand.replan_at(); at && *at > now && !fn->queue.empty()) {
+          wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*at - now) + milliseconds(1));
         }
       }
     }
@@ -1220,7 +1246,7 @@ std::vector<FunctionStatus> PoolCore::List() const {
 // ---- Lease ----
 
 Lease::State::~State() {
-  if (core) core->Release(function, replica);
+  if (core) core->Release(function, replica, leased_at);
 }
 
 Lease::Lease(std::shared_ptr<State> state) : state_(std::move(state)) {}
