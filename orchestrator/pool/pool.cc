@@ -260,12 +260,14 @@ docker::LabelSelector PoolCore::Selector() const {
 
 // Change points are kept per 10 ms bucket (the bucket's last value counts for it): at
 // thousands of calls a second the window stays a few thousand points, which the control
-// pass averages under the mutex.
+// pass averages under the mutex. Only calls in flight count: replicas for waiting calls
+// are the start planner's (EnsureCapacityLocked); a burst queued behind a cold start
+// would otherwise panic the autoscaler into a replica per queued call.
 void PoolCore::UpdateWindowLocked(Function& fn, SteadyTime now) {
   int in_flight = 0;
   for (const auto& [k, r] : fn.replicas) in_flight += r->in_flight;
   SteadyTime bucket = now - now.time_since_epoch() % kWindowBucket;
-  fn.window.Set(bucket, in_flight + static_cast<double>(fn.queue.size()));
+  fn.window.Set(bucket, in_flight);
 }
 
 std::shared_ptr<Lease::State> PoolCore::LeaseLocked(Function& fn, const std::string& key, bool cold,
