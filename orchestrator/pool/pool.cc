@@ -44,7 +44,7 @@ struct Lease::State {
   std::string replica_id;
   bool cold = false;
   std::chrono::milliseconds timeout{30'000};
-  core::SteadyTime leased_at{};
+  core::SteadyTime leased_at{};  // the call's start: Release measures its duration
   ~State();
 };
 
