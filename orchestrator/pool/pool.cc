@@ -455,7 +455,8 @@ void PoolCore::EnsureCapacityLocked(Function& fn, const std::string& key, Steady
   int busy = 0;
   for (const auto& [k, r] : fn.replicas) {
     if (r->abandoned) continue;
-    if (r->state == ReplicaState::kStarting && r->generation == fn.deployment.generation) starting.push_back(k);
+    if (r->state == ReplicaState::kStarting && r->generation == fn.deployment.generation)
+      starting.push_back(k);
     if (r->state == ReplicaState::kReady) {
       demand.free_slots += r->slots - r->in_flight;
       busy += r->in_flight;
@@ -620,7 +621,8 @@ void PoolCore::EndStart(const std::string& key, const std::shared_ptr<Replica>& 
     SteadyTime now = clock_.Now();
     Function* fn = FindLocked(key);
     bool ours = fn != nullptr && fn->replicas.count(replica->key) > 0;
-    if (fn != nullptr) fn->demand.StartEnded(replica->key, now, ours && !error && !replica->abandoned);
+    if (fn != nullptr)
+      fn->demand.StartEnded(replica->key, now, ours && !error && !replica->abandoned);
     if (replica->abandoned || !ours) {
       RetireLocked(key, replica);
     } else if (error) {
@@ -871,7 +873,8 @@ void PoolCore::ControlLoop() {
         }
         // The start planner waits to see how long calls take (a past time is a stale plan).
         if (auto at = fn->demand.replan_at(); at && *at > now && !fn->queue.empty()) {
-          wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*at - now) + milliseconds(1));
+          wait =
+              std::min(wait, std::chrono::duration_cast<milliseconds>(*at - now) + milliseconds(1));
         }
       }
     }
