@@ -15,7 +15,8 @@ namespace gantry::autoscaler {
 // and how long its calls take (moving averages of the measured ones), the calls in flight
 // and the starts in progress, and when the last plan asked to be made again. The pool
 // reports each start and call as it begins and ends, and asks Plan() whenever calls wait.
-// Times come from the caller (no clock here). Not thread-safe (the pool's mutex guards it).
+// Times come from the caller (no clock here). Not thread-safe: the pool keeps one per
+// function (FunctionReplicas::demand), guarded by that function's lock.
 class DemandEstimate {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
