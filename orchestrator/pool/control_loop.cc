@@ -180,6 +180,10 @@ milliseconds ControlLoop::NextWait() {
       auto left = std::chrono::duration_cast<milliseconds>(w.deadline - now) + milliseconds(1);
       wait = std::max(std::min(wait, left), milliseconds(1));
     }
+    // The start planner waits to see how long calls take (a past time is a stale plan).
+    if (auto at = fn->demand.replan_at(); at && *at > now && !fn->queue.empty()) {
+      wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*at - now) + milliseconds(1));
+    }
   }
   return wait;
 }

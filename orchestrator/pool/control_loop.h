@@ -51,8 +51,8 @@ class ControlLoop {
  private:
   void Loop();
   void ReconcileLocked(FunctionReplicas& fn, core::SteadyTime now, Deferred& deferred);
-  // How long the loop may sleep: the interval, or less when a queued call's deadline
-  // comes first.
+  // How long the loop may sleep: the interval, or less when a queued call's deadline or a
+  // start plan's "plan again at" (DemandEstimate::replan_at) comes first.
   std::chrono::milliseconds NextWait();
 
   FunctionTable& functions_;

@@ -3,6 +3,8 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <utility>
+#include <vector>
 
 namespace gantry::pool {
 namespace {
@@ -102,10 +104,12 @@ void FunctionReplicas::GiveSlotBackLocked(Replica& replica, SteadyTime now) {
 
 // Change points are kept per 10 ms bucket (the bucket's last value counts for it): at
 // thousands of calls a second the window stays a few thousand points, which the control
-// pass averages under the function's lock.
+// pass averages under the function's lock. Only calls in flight count: replicas for
+// waiting calls are the start planner's (ReplicasToStartForQueue); a burst queued behind a
+// cold start would otherwise panic the autoscaler into a replica per queued call.
 void FunctionReplicas::UpdateWindowLocked(SteadyTime now) {
   SteadyTime bucket = now - now.time_since_epoch() % kWindowBucket;
-  window.Set(bucket, in_flight_ + static_cast<double>(queue.size()));
+  window.Set(bucket, in_flight_);
 }
 
 int FunctionReplicas::ActiveLocked() const {
@@ -130,18 +134,6 @@ bool FunctionReplicas::HasLiveOrStartingReplicaLocked() const {
   return false;
 }
 
-int FunctionReplicas::ComingSlotsLocked() const {
-  int coming = 0;
-  for (const auto& [k, r] : replicas) {
-    if (r->abandoned) continue;
-    if (r->state == ReplicaState::kStarting && r->generation == deployment.generation) {
-      coming += r->slots;
-    }
-    if (r->state == ReplicaState::kReady) coming += r->slots - r->in_flight;
-  }
-  return coming;
-}
-
 void FunctionReplicas::FailWaitersLocked(const core::Error& error, Deferred& deferred) {
   while (!queue.empty()) {
     AcquireCallback done = std::move(queue.front().done);
@@ -164,12 +156,24 @@ void FunctionReplicas::ExpireWaitersLocked(SteadyTime now, Deferred& deferred) {
   }
 }
 
-int ReplicasToStartForQueue(const FunctionReplicas& fn, SteadyTime now) {
-  if (fn.removed || fn.queue.empty()) return 0;
-  int needed = static_cast<int>(fn.queue.size()) - fn.ComingSlotsLocked();
-  if (needed <= 0 || now < fn.retry_after) return 0;
-  int per = std::max(fn.deployment.concurrency, 1);
-  return std::min((needed + per - 1) / per, fn.deployment.max_replicas - fn.ActiveLocked());
+int ReplicasToStartForQueue(FunctionReplicas& fn, SteadyTime now) {
+  if (fn.removed || fn.queue.empty() || now < fn.retry_after) return 0;
+  autoscaler::StartDemand demand{.waiting = static_cast<int>(fn.queue.size()),
+                                 .concurrency = std::max(fn.deployment.concurrency, 1),
+                                 .room = fn.deployment.max_replicas - fn.ActiveLocked()};
+  std::vector<std::string> starting;
+  int busy = 0;
+  for (const auto& [k, r] : fn.replicas) {
+    if (r->abandoned) continue;
+    if (r->state == ReplicaState::kStarting && r->generation == fn.deployment.generation) {
+      starting.push_back(k);
+    }
+    if (r->state == ReplicaState::kReady) {
+      demand.free_slots += r->slots - r->in_flight;
+      busy += r->in_flight;
+    }
+  }
+  return fn.demand.Plan(std::move(demand), starting, busy, now).start;
 }
 
 }  // namespace gantry::pool

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "autoscaler/autoscaler.h"
+#include "autoscaler/demand_estimate.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "pool/deferred.h"
@@ -53,6 +54,7 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   std::deque<Waiter> queue;
   autoscaler::ConcurrencyWindow window;
   autoscaler::Autoscaler scaler;
+  autoscaler::DemandEstimate demand;  // what starts and calls take: ReplicasToStartForQueue
   std::optional<core::SteadyTime> last_call;
   std::chrono::system_clock::time_point last_call_wall{};
   std::string last_error;
@@ -80,7 +82,8 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   // Gives back a slot TakeSlotLocked took (the replica need not be this function's any
   // more) and marks the replica used now.
   void GiveSlotBackLocked(Replica& replica, core::SteadyTime now);
-  // Records calls in flight plus queued in the autoscaler's window.
+  // Records the calls in flight in the autoscaler's window (not the queued ones: replicas
+  // for waiting calls are ReplicasToStartForQueue's).
   void UpdateWindowLocked(core::SteadyTime now);
 
   // Replicas of the current generation starting or ready (not given up).
@@ -88,8 +91,6 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   // A replica is ready (any generation) or one of the current generation is starting:
   // a queued call can still be served.
   bool HasLiveOrStartingReplicaLocked() const;
-  // Slots that ready replicas have free plus those current starting replicas will bring.
-  int ComingSlotsLocked() const;
 
   // Answers every queued call with `error` (after the lock is released, through `deferred`).
   void FailWaitersLocked(const core::Error& error, Deferred& deferred);
@@ -100,12 +101,14 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   int in_flight_ = 0;  // guarded by mu: the sum of in_flight over `replicas`
 };
 
-// The capacity decision for calls waiting: how many replicas to start now so the queued
-// calls beyond what ready and starting replicas will take get replicas of their own (one
-// start serves up to `concurrency` waiting calls), never beyond scale.max, and none while
-// the start back-off lasts, the queue is empty or the function is removed. The one place
-// this is decided; needs fn.mu held.
-int ReplicasToStartForQueue(const FunctionReplicas& fn, core::SteadyTime now);
+// The capacity decision for calls waiting: how many replicas to start now, as the start
+// planner asks (autoscaler/start_planner.h) from fn.demand: only for the queued calls the
+// replicas ready and starting would not take by the time a start is ready, at most one per
+// `concurrency` calls beyond the slots free or coming, never beyond scale.max, and none
+// while the start back-off lasts, the queue is empty or the function is removed. Remembers
+// in fn.demand when to plan again (DemandEstimate::replan_at). The one place this is
+// decided; needs fn.mu held.
+int ReplicasToStartForQueue(FunctionReplicas& fn, core::SteadyTime now);
 
 // The autoscaler's policy for a deployment.
 autoscaler::Policy PolicyFor(const Deployment& d);

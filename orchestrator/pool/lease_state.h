@@ -6,6 +6,7 @@
 #include <memory>
 #include <string>
 
+#include "core/clock.h"
 #include "pool/defaults.h"
 #include "pool/pool.h"
 
@@ -25,6 +26,7 @@ struct Lease::State {
   std::string replica_id;
   bool cold = false;
   std::chrono::milliseconds timeout = kDefaultCallTimeout;
+  core::SteadyTime leased_at{};  // the call's start: Release measures its duration
 
   State() = default;
   State(const State&) = delete;

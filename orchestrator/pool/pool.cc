@@ -31,7 +31,8 @@ std::string Key(const std::string& ns, const std::string& name) {
 }  // namespace
 
 PoolCore::PoolCore(docker::DockerClient& docker, PoolOptions options)
-    : lifecycle_(std::make_shared<ReplicaLifecycle>(docker, std::move(options))),
+    : lifecycle_(std::make_shared<ReplicaLifecycle>(docker, std::move(options),
+                                                    [this] { control_.Wake(); })),
       control_(functions_, *lifecycle_),
       events_(*lifecycle_, [this] { control_.Wake(); }) {}
 
@@ -398,7 +399,7 @@ std::vector<FunctionStatus> PoolCore::List() const {
 // ---- Lease ----
 
 Lease::State::~State() {
-  if (lifecycle) lifecycle->Release(function, replica);
+  if (lifecycle) lifecycle->Release(function, replica, leased_at);
 }
 
 Lease::Lease(std::shared_ptr<State> state) : state_(std::move(state)) {}

@@ -28,13 +28,15 @@ docker::Labels IdentityLabels(const PoolOptions& options) {
 
 }  // namespace
 
-ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options)
+ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options,
+                                   std::function<void()> replan)
     : docker_(docker),
       options_(std::move(options)),
       labels_(IdentityLabels(options_)),
       network_(ReplicaNetworkName(options_)),
       clock_(options_.clock ? *options_.clock : core::SystemClock::Instance()),
       probe_(options_.probe ? *options_.probe : http_probe_),
+      replan_(std::move(replan)),
       runner_(options_.workers),
       dispatcher_(1) {}
 
@@ -82,6 +84,8 @@ std::shared_ptr<Lease::State> ReplicaLifecycle::LeaseStateLocked(FunctionReplica
   state->replica = std::move(replica);
   state->cold = cold;
   state->timeout = fn.deployment.timeout;
+  state->leased_at = now;
+  fn.demand.CallBegan(now);
   return state;
 }
 
@@ -100,7 +104,7 @@ void ReplicaLifecycle::DispatchLocked(FunctionReplicas& fn, bool cold, SteadyTim
 }
 
 void ReplicaLifecycle::Release(const std::shared_ptr<FunctionReplicas>& fn,
-                               const std::shared_ptr<Replica>& replica) {
+                               const std::shared_ptr<Replica>& replica, SteadyTime leased_at) {
   Deferred deferred;
   {
     std::lock_guard<std::mutex> lock(fn->mu);
@@ -113,7 +117,11 @@ void ReplicaLifecycle::Release(const std::shared_ptr<FunctionReplicas>& fn,
     } else if (ours && replica->state == ReplicaState::kReady) {
       DispatchLocked(*fn, /*cold=*/false, now, deferred);
     }
-    if (ours) fn->UpdateWindowLocked(now);
+    fn->demand.CallEnded(leased_at, now);  // also from a replica gone dead
+    if (ours) {
+      fn->UpdateWindowLocked(now);
+      EnsureCapacityLocked(*fn, now);  // what the call took may call for a start
+    }
   }
   if (!deferred.empty()) {
     auto handoff = std::make_shared<Deferred>(std::move(deferred));
@@ -148,6 +156,7 @@ std::shared_ptr<Replica> ReplicaLifecycle::StartReplicaLocked(FunctionReplicas& 
     fn.EraseLocked(replica);
     return nullptr;
   }
+  fn.demand.StartBegan(replica->key, clock_.Now());
   core::Log(LogLevel::kInfo, "pool: {} starting replica {} (generation {})", fn.key, replica->key,
             d.generation);
   return replica;
@@ -155,8 +164,12 @@ std::shared_ptr<Replica> ReplicaLifecycle::StartReplicaLocked(FunctionReplicas& 
 
 void ReplicaLifecycle::EnsureCapacityLocked(FunctionReplicas& fn, SteadyTime now) {
   if (stopping_) return;
+  std::optional<SteadyTime> replan_before = fn.demand.replan_at();
   int n = ReplicasToStartForQueue(fn, now);
   for (int i = 0; i < n; ++i) StartReplicaLocked(fn);
+  // The control loop sleeps up to control_interval: a new "plan again at" must reach it
+  // (its lock is taken under fn.mu here; the loop never takes a function's mu holding it).
+  if (replan_ && fn.demand.replan_at() && fn.demand.replan_at() != replan_before) replan_();
 }
 
 void ReplicaLifecycle::ReplenishLocked(FunctionReplicas& fn, SteadyTime now) {
@@ -317,6 +330,7 @@ void ReplicaLifecycle::EndStart(const std::shared_ptr<FunctionReplicas>& fn,
     }
     SteadyTime now = clock_.Now();
     bool ours = !fn->removed && fn->OwnsLocked(*replica);
+    fn->demand.StartEnded(replica->key, now, ours && !error && !replica->abandoned);
     if (replica->abandoned || !ours) {
       RetireLocked(*fn, replica);
     } else if (error) {

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,7 +33,11 @@ namespace gantry::pool {
 // lock is a leaf taken under a function's mu.
 class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
  public:
-  ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options);
+  // `replan` is called (under a function's mu, never after BeginStop) when a start plan
+  // asks to be made again at a new time (DemandEstimate::replan_at): the control loop,
+  // which may sleep a whole control_interval, must plan again then (ControlLoop::Wake).
+  ReplicaLifecycle(docker::DockerClient& docker, PoolOptions options,
+                   std::function<void()> replan = {});
 
   const PoolOptions& options() const { return options_; }
   core::Clock& clock() const { return clock_; }
@@ -70,10 +75,11 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   void DispatchLocked(FunctionReplicas& fn, bool cold, core::SteadyTime now, Deferred& deferred);
   // A Lease was dropped: its slot goes back and to the next queued call (on the dispatcher
   // thread, never the dropping one, which may hold its own locks that the next call's
-  // callback takes too); a draining replica with no call left is retired. Takes only
-  // fn's lock.
-  void Release(const std::shared_ptr<FunctionReplicas>& fn,
-               const std::shared_ptr<Replica>& replica);
+  // callback takes too); a draining replica with no call left is retired. The call's
+  // duration (since `leased_at`) goes into fn.demand, and what it took may call for a
+  // start for the calls still queued (EnsureCapacityLocked). Takes only fn's lock.
+  void Release(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica,
+               core::SteadyTime leased_at);
   // A call found the replica broken: dead at once, replaced. Takes only fn's lock.
   void Fail(const std::shared_ptr<FunctionReplicas>& fn, const std::shared_ptr<Replica>& replica,
             const std::string& reason);
@@ -81,7 +87,8 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   // ---- starting and ending replicas (fn.mu held) ----
   // Starts one replica of fn's current generation in the background; null when stopping.
   std::shared_ptr<Replica> StartReplicaLocked(FunctionReplicas& fn);
-  // Starts what ReplicasToStartForQueue decides for fn's queued calls.
+  // Starts what ReplicasToStartForQueue decides for fn's queued calls; calls `replan` when
+  // the plan asks to be made again at a new time.
   void EnsureCapacityLocked(FunctionReplicas& fn, core::SteadyTime now);
   // Back to the last decided count (at least scale.min) after a replica was lost.
   void ReplenishLocked(FunctionReplicas& fn, core::SteadyTime now);
@@ -123,6 +130,7 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   core::Clock& clock_;
   HttpReadinessProbe http_probe_;
   ReadinessProbe& probe_;
+  const std::function<void()> replan_;
   std::atomic<bool> stopping_{false};
   std::mutex secrets_mu_;
 
