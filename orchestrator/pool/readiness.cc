@@ -32,7 +32,7 @@ using std::chrono::milliseconds;
 
 // The status line and headers of an answer; more is not an answer a probe waits for. The
 // read buffer is bounded by the same size, so a peer sending endless bytes costs nothing.
-constexpr std::size_t kHeadBytes = 16 * 1024;
+constexpr std::size_t kHeadBytes = std::size_t{16} * 1024;
 
 // Connects to `endpoint`, sends `GET target HTTP/1.0` and reads the answer's head, all before
 // `deadline` (basic_stream's timeout covers each step; the io_context runs on this thread).
