@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -74,7 +75,7 @@ bool Probe(const Target& target) {
   int fd = Connect(target);
   bool ok = false;
   if (fd >= 0) {
-    static const char kReq[] = "GET / HTTP/1.0\r\n\r\n";
+    static constexpr char kReq[] = "GET / HTTP/1.0\r\n\r\n";
     if (write(fd, kReq, sizeof kReq - 1) > 0) {
       char buf[256];
       ssize_t n = read(fd, buf, sizeof buf - 1);
@@ -100,6 +101,7 @@ std::string RunCurl(const std::vector<std::string>& args) {
   std::vector<std::string> full = {"curl", "-sS", "--unix-socket", kSocket};
   full.insert(full.end(), args.begin(), args.end());
   std::vector<char*> argv;
+  argv.reserve(full.size() + 1);
   for (auto& a : full) argv.push_back(a.data());
   argv.push_back(nullptr);
   int pipefd[2];
@@ -202,7 +204,7 @@ Sample ThroughCurl(const std::string& version, const ContainerSpec& spec) {
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
   std::sort(v.begin(), v.end());
-  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  auto idx = static_cast<std::size_t>(std::lround(p * static_cast<double>(v.size() - 1)));
   return v[std::min(idx, v.size() - 1)];
 }
 

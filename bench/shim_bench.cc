@@ -7,7 +7,7 @@
 // The images (built by bench/shim) hold the shim, the function files and the two static
 // bench tools. Every container carries gantry.bench=shim-run and is removed at the end.
 //   gantry-bench-shim --node-image IMG --python-image IMG [-n REQUESTS] [-t SECONDS]
-#include <stdlib.h>
+#include <cstdlib>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -69,8 +69,8 @@ class ShimRun {
     ContainerSpec spec;
     spec.image = image;
     spec.env = std::move(env);
-    spec.env.push_back("GANTRY_LISTEN=unix:/run/gantry/shim.sock");
-    spec.env.push_back("GANTRY_MAX_INFLIGHT=256");
+    spec.env.emplace_back("GANTRY_LISTEN=unix:/run/gantry/shim.sock");
+    spec.env.emplace_back("GANTRY_MAX_INFLIGHT=256");
     spec.labels = {{kRunLabel, kRunValue}};
     spec.user = "65534:65534";
     spec.read_only_rootfs = true;
@@ -218,7 +218,7 @@ int main(int argc, char** argv) {
   auto client = gantry::docker::CurlDockerClient::Connect();
   if (!client) Die(client.error().ToString());
   DockerClient& docker = **client;
-  const int kConcurrencies[] = {1, 16};
+  constexpr int kConcurrencies[] = {1, 16};
   std::vector<Row> rows;
 
   {

@@ -7,6 +7,8 @@
 #include <boost/asio/local/stream_protocol.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -62,7 +64,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
         return;
       }
       self->parser_.emplace();
-      self->parser_->body_limit(64 * 1024 * 1024);
+      self->parser_->body_limit(std::uint64_t{64} * 1024 * 1024);
       http::async_read(self->socket_, self->buffer_, *self->parser_,
                        [self](beast::error_code read_ec, std::size_t) { self->OnRead(read_ec); });
     });
@@ -113,7 +115,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
 double Percentile(std::vector<double>& sorted, double p) {
   if (sorted.empty()) return 0;
-  auto index = static_cast<std::size_t>(p * static_cast<double>(sorted.size() - 1) + 0.5);
+  auto index = static_cast<std::size_t>(std::lround(p * static_cast<double>(sorted.size() - 1)));
   return sorted[std::min(index, sorted.size() - 1)];
 }
 

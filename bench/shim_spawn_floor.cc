@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <mutex>
@@ -101,6 +102,7 @@ int main(int argc, char** argv) {
   auto start = Clock::now();
   auto deadline = start + std::chrono::milliseconds(static_cast<long long>(seconds * 1000));
   std::vector<std::thread> threads;
+  threads.reserve(static_cast<std::size_t>(concurrency));
   for (int t = 0; t < concurrency; ++t) {
     threads.emplace_back([&] {
       std::vector<char*> my_argv = command;
@@ -125,8 +127,9 @@ int main(int argc, char** argv) {
   result.rps = static_cast<double>(result.ok) / result.seconds;
   std::sort(latencies.begin(), latencies.end());
   auto at = [&](double p) {
-    return latencies.empty() ? 0.0
-                             : latencies[static_cast<std::size_t>(p * static_cast<double>(latencies.size() - 1) + 0.5)];
+    if (latencies.empty()) return 0.0;
+    auto index = std::lround(p * static_cast<double>(latencies.size() - 1));
+    return latencies[static_cast<std::size_t>(index)];
   };
   result.p50_ms = at(0.50);
   result.p99_ms = at(0.99);

@@ -20,7 +20,6 @@
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <signal.h>
 #include <spawn.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -28,7 +27,9 @@
 
 #include <atomic>
 #include <chrono>
+#include <csignal>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -95,7 +96,7 @@ class Client {
       curl_easy_setopt(h_, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     }
     if (auth) headers.push_back("Authorization: Bearer " + token_);
-    headers.push_back("Expect:");
+    headers.emplace_back("Expect:");
     curl_slist* list = nullptr;
     for (const auto& h : headers) list = curl_slist_append(list, h.c_str());
     curl_easy_setopt(h_, CURLOPT_HTTPHEADER, list);
@@ -160,11 +161,11 @@ int FreePort() {
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
   socklen_t len = sizeof addr;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  bool bound = ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0 &&
+               ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) == 0;
   ::close(fd);
-  return ntohs(addr.sin_port);
+  return bound ? ntohs(addr.sin_port) : 0;
 }
 
 // Takes the async results: one HTTP request per connection, answered 200.
@@ -175,11 +176,14 @@ class Receiver {
     sockaddr_in addr{};
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
     socklen_t len = sizeof addr;
-    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len);
+    if (::bind(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
+        ::getsockname(fd_, reinterpret_cast<sockaddr*>(&addr), &len) != 0 ||
+        ::listen(fd_, 64) != 0) {
+      std::perror("soak: the callback receiver's socket on 127.0.0.1");
+      std::exit(1);
+    }
     port_ = ntohs(addr.sin_port);
-    ::listen(fd_, 64);
     thread_ = std::thread([this] { Loop(); });
   }
   ~Receiver() {
@@ -213,7 +217,8 @@ class Receiver {
           want = end + 4 + length;
         }
       }
-      static const char kOk[] = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+      static constexpr char kOk[] =
+          "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
       (void)!::write(c, kOk, sizeof kOk - 1);
       ::close(c);
       ++counters_.callbacks;
@@ -350,6 +355,10 @@ int main(int argc, char** argv) {
       "gantry.bench=soak-" + std::to_string(::getpid()) + "-" +
       std::to_string(std::chrono::system_clock::now().time_since_epoch().count() % 1000000);
   int port = FreePort();
+  if (port == 0) {
+    std::perror("soak: no free port on 127.0.0.1");
+    return 1;
+  }
   std::string base = "http://127.0.0.1:" + std::to_string(port);
   std::vector<std::string> args = {o.gantryd,
                                    "--listen",
@@ -363,6 +372,7 @@ int main(int argc, char** argv) {
                                    "--log-level",
                                    "info"};
   std::vector<char*> cargv;
+  cargv.reserve(args.size() + 1);
   for (auto& a : args) cargv.push_back(a.data());
   cargv.push_back(nullptr);
   posix_spawn_file_actions_t actions;

@@ -36,7 +36,8 @@ int ListenTcp(int port) {
 int main(int argc, char** argv) {
   int fd = argc > 1 && argv[1][0] == '/' ? ListenUnix(argv[1]) : ListenTcp(argc > 1 ? std::atoi(argv[1]) : 8080);
   if (fd < 0) return 1;
-  static const char kAnswer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
+  static constexpr char kAnswer[] =
+      "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";
   char buf[4096];
   for (;;) {
     int c = accept(fd, nullptr, nullptr);

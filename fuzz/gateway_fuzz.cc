@@ -48,8 +48,8 @@ gateway::Gateway& TheGateway() {
     o.max_invoke_body = 1 << 20;
     auto echo = [](const gateway::ApiRequest& r) -> core::Result<gateway::ApiResponse> {
       std::string out = r.method + " " + r.path + "\n";
-      for (const auto& [k, v] : r.params) out += k + "=" + v + "\n";
-      for (const auto& [k, v] : r.query) out += k + "=" + v + "\n";
+      for (const auto& [k, v] : r.params) out.append(k).append("=").append(v).append("\n");
+      for (const auto& [k, v] : r.query) out.append(k).append("=").append(v).append("\n");
       out += r.body;
       return gateway::ApiResponse{200, "text/plain", std::move(out), {}};
     };

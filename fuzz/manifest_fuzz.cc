@@ -55,7 +55,7 @@ nlohmann::json WithoutNulls(const nlohmann::json& j) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   std::string_view text(reinterpret_cast<const char*>(data), size);
   LoadOptions options;
-  options.limits.max_bytes = 256 * 1024;
+  options.limits.max_bytes = std::size_t{256} * 1024;
   options.secret_check = size % 2 == 0 ? gantry::manifest::SecretCheck::kAll
                                        : gantry::manifest::SecretCheck::kDefinedNamespaces;
   auto result = LoadManifestText(Files(), text, "fuzz.yaml", "", options);

@@ -34,8 +34,9 @@ std::string ImageRepository(const std::string& instance_id) {
 docker::LabelSelector Builder::IdentitySelector() const {
   docker::LabelSelector selector;
   for (const auto& [k, v] : options_.extra_labels) selector.push_back(k + "=" + v);
-  if (!options_.instance_id.empty())
-    selector.push_back(std::string(core::kInstanceLabel) + "=" + options_.instance_id);
+  if (!options_.instance_id.empty()) {
+    selector.push_back(fmt::format("{}={}", core::kInstanceLabel, options_.instance_id));
+  }
   return selector;
 }
 

@@ -86,7 +86,7 @@ std::string CopyLines(const BuildContext& context, const std::set<std::string>& 
     const ContextEntry* e = context.Find(std::string(kFunction) + rel);
     if (e == nullptr) continue;
     bool dir = e->type == ContextEntry::Type::kDirectory;
-    df += fmt::format("COPY [{}, {}]\n", Quote(std::string(kFunction) + rel + (dir ? "/" : "")),
+    df += fmt::format("COPY [{}, {}]\n", Quote(fmt::format("{}{}{}", kFunction, rel, dir ? "/" : "")),
                       Quote(dest + "/" + rel + (dir ? "/" : "")));
   }
   return df;
@@ -139,7 +139,7 @@ core::Result<DependencyStep> NodeStep(const BuildContext& context,
     if (deps == j.end() || !deps->is_object()) continue;
     for (const auto& [name, version] : deps->items()) {
       if (!version.is_string()) continue;
-      const std::string& v = version.get_ref<const std::string&>();
+      const auto& v = version.get_ref<const std::string&>();
       if (v.rfind("file:", 0) != 0) continue;
       std::string local = LocalPath("", std::string_view(v).substr(5));
       if (!local.empty() && InContext(context, local)) inputs.insert(local);

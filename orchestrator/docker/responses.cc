@@ -237,7 +237,7 @@ core::Result<NetworkInfo> ParseNetworkInspect(const json& j) {
     }
     if (auto containers = j.find("Containers"); containers != j.end() && containers->is_object()) {
       for (const auto& [id, c] : containers->items()) {
-        std::string address = Get<std::string>(c, "IPv4Address");
+        auto address = Get<std::string>(c, "IPv4Address");
         n.containers[id] = address.substr(0, address.find('/'));
       }
     }

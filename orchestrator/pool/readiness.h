@@ -22,8 +22,8 @@ class ReadinessProbe {
                                  const std::function<bool()>& give_up) = 0;
 };
 
-// The real probe: a fresh connection and one HTTP/1.0 request every 20 ms, each bounded by
-// what is left of `limit`. Thread-safe.
+// The real probe: a fresh connection and one HTTP/1.0 request (Boost.Beast) every 20 ms,
+// each bounded by what is left of `limit`. Thread-safe.
 class HttpReadinessProbe final : public ReadinessProbe {
  public:
   core::Status WaitReady(const Endpoint& endpoint, std::chrono::milliseconds limit,
@@ -31,7 +31,9 @@ class HttpReadinessProbe final : public ReadinessProbe {
 };
 
 // One probe: the HTTP status the endpoint answers to GET `target`, or 0 when it does not
-// answer within `limit` (refused, reset, no socket yet, garbage). Never throws.
+// answer within `limit` (refused, reset, no socket yet, garbage, a head over 16 KiB). A unix
+// socket is connected to only when it is one, never through a symlink (core::PinnedSocket).
+// Reads the answer's head only. Never throws.
 int ProbeOnce(const Endpoint& endpoint, const char* target, std::chrono::milliseconds limit);
 
 }  // namespace gantry::pool

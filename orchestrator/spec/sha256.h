@@ -1,15 +1,18 @@
 #pragma once
 
 #include <array>
-#include <cstddef>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 
+struct evp_md_ctx_st;  // OpenSSL's EVP_MD_CTX
+
 namespace gantry::spec {
 
-// SHA-256 (FIPS 180-4), written from the standard's description. Feed bytes with Update()
-// any number of times, then Finish() once. Not thread-safe; cheap to create.
+// SHA-256 (FIPS 180-4) through OpenSSL's EVP interface. Feed bytes with Update() any number
+// of times, then Finish() once. Move-only; not thread-safe; cheap to create. Throws
+// std::runtime_error only when OpenSSL itself fails (out of memory, no SHA-256 provider).
 class Sha256 {
  public:
   Sha256();
@@ -23,12 +26,10 @@ class Sha256 {
   static std::string ToHex(const std::array<std::uint8_t, 32>& digest);
 
  private:
-  void ProcessBlock(const std::uint8_t* block);
-
-  std::array<std::uint32_t, 8> state_;
-  std::array<std::uint8_t, 64> buffer_{};
-  std::size_t buffer_size_ = 0;
-  std::uint64_t total_bytes_ = 0;
+  struct ContextDeleter {
+    void operator()(evp_md_ctx_st* context) const;
+  };
+  std::unique_ptr<evp_md_ctx_st, ContextDeleter> context_;
 };
 
 }  // namespace gantry::spec
