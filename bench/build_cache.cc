@@ -19,6 +19,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -28,8 +29,6 @@
 #include "docker/curl_docker_client.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
-
-#include <nlohmann/json.hpp>
 
 namespace {
 
@@ -48,13 +47,18 @@ int main(int argc, char** argv) {
   int n = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--example") example = argv[i + 1];
-    else if (a == "--shim") shim = argv[i + 1];
-    else if (a == "--bootstrap") bootstrap = argv[i + 1];
-    else if (a == "-n") n = std::max(1, std::atoi(argv[i + 1]));
+    if (a == "--example")
+      example = argv[i + 1];
+    else if (a == "--shim")
+      shim = argv[i + 1];
+    else if (a == "--bootstrap")
+      bootstrap = argv[i + 1];
+    else if (a == "-n")
+      n = std::max(1, std::atoi(argv[i + 1]));
   }
   if (example.empty() || shim.empty() || bootstrap.empty()) {
-    std::fprintf(stderr, "usage: gantry-bench-build --example DIR --shim FILE --bootstrap DIR [-n N]\n");
+    std::fprintf(stderr,
+                 "usage: gantry-bench-build --example DIR --shim FILE --bootstrap DIR [-n N]\n");
     return 2;
   }
   auto client = gantry::docker::CurlDockerClient::Connect();
@@ -83,7 +87,8 @@ int main(int argc, char** argv) {
   // Tags are content-addressed (a namespace or name changes nothing): each round's images
   // carry a gantry.bench-round label of their own, so every tag starts out absent.
   auto load = [&](const std::string& ns) {
-    std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"), "\nmetadata:\n  namespace: " + ns + "\n");
+    std::string yaml = std::regex_replace(text.str(), std::regex("\nmetadata:\n"),
+                                          "\nmetadata:\n  namespace: " + ns + "\n");
     gantry::manifest::LocalFileSystem local;
     auto loaded = gantry::manifest::LoadManifestText(local, yaml, manifest.string(), example, {});
     if (!loaded.ok() || loaded.objects.size() != 1) {
@@ -98,7 +103,8 @@ int main(int argc, char** argv) {
   fs::path code;
   for (const auto& entry : fs::directory_iterator(source)) {
     std::string ext = entry.path().extension().string();
-    if (entry.is_regular_file() && (ext == ".py" || ext == ".js" || ext == ".sh")) code = entry.path();
+    if (entry.is_regular_file() && (ext == ".py" || ext == ".js" || ext == ".sh"))
+      code = entry.path();
   }
   fs::path deps = fs::exists(source / "requirements.txt") ? source / "requirements.txt"
                   : fs::exists(source / "package.json")   ? source / "package.json"
@@ -117,7 +123,8 @@ int main(int argc, char** argv) {
       j["gantryBench"] = i;
       std::ofstream(file) << j.dump(2) << "\n";
     } else {
-      std::ofstream(file, std::ios::app) << (file.extension() == ".js" ? "// bench " : "# bench ") << i << "\n";
+      std::ofstream(file, std::ios::app)
+          << (file.extension() == ".js" ? "// bench " : "# bench ") << i << "\n";
     }
   };
 
@@ -143,7 +150,8 @@ int main(int argc, char** argv) {
       }
       if (built->cached != (std::string(way) == "unchanged") && std::string(way) != "code" &&
           std::string(way) != "deps") {
-        std::fprintf(stderr, "bench-build: %s build was %scached\n", way, built->cached ? "" : "not ");
+        std::fprintf(stderr, "bench-build: %s build was %scached\n", way,
+                     built->cached ? "" : "not ");
         failed = true;
       }
       ms[way].push_back(elapsed);
@@ -157,11 +165,14 @@ int main(int argc, char** argv) {
   std::printf("build of %s, n=%d per row\n\n%-10s %10s\n", original.c_str(), n, "way", "median ms");
   for (const char* way : ways) std::printf("%-10s %10.1f\n", way, Median(ms[way]));
   if (ways.size() > 3) {
-    std::printf("\ncode change (install cached) / dependency change (install runs): %.1f / %.1f ms\n",
-                Median(ms["code"]), Median(ms["deps"]));
+    std::printf(
+        "\ncode change (install cached) / dependency change (install runs): %.1f / %.1f ms\n",
+        Median(ms["code"]), Median(ms["deps"]));
   } else {
-    std::printf("\n(no requirements.txt or package.json in %s: no code/deps rows)\n", original.c_str());
+    std::printf("\n(no requirements.txt or package.json in %s: no code/deps rows)\n",
+                original.c_str());
   }
-  std::printf("\ncold / unchanged: %.0fx\n", Median(ms["cold"]) / std::max(Median(ms["unchanged"]), 0.001));
+  std::printf("\ncold / unchanged: %.0fx\n",
+              Median(ms["cold"]) / std::max(Median(ms["unchanged"]), 0.001));
   return 0;
 }

@@ -23,11 +23,10 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "docker/curl_docker_client.h"
 #include "docker/requests.h"
@@ -144,7 +143,8 @@ std::string SocketDir() {
   return dir;
 }
 
-ContainerSpec SpecFor(const std::string& image, const Row& row, const std::string& label, const std::string& dir) {
+ContainerSpec SpecFor(const std::string& image, const Row& row, const std::string& label,
+                      const std::string& dir) {
   ContainerSpec spec{.image = image,
                      .cmd = {"/tiny-http", std::to_string(kPort)},
                      .labels = {{"gantry.bench", label}},
@@ -184,15 +184,17 @@ Sample ThroughCurl(const std::string& version, const ContainerSpec& spec) {
   Sample s;
   std::string base = "http://docker/v" + version;
   auto t0 = Clock::now();
-  std::string created = RunCurl({"-X", "POST", "-H", "Content-Type: application/json", "-d",
-                                 gantry::docker::ContainerCreateBody(spec).dump(), base + "/containers/create"});
+  std::string created =
+      RunCurl({"-X", "POST", "-H", "Content-Type: application/json", "-d",
+               gantry::docker::ContainerCreateBody(spec).dump(), base + "/containers/create"});
   auto j = nlohmann::json::parse(created, nullptr, false);
   if (!j.is_object() || !j.contains("Id")) return s;
   s.id = j["Id"].get<std::string>();
   RunCurl({"-X", "POST", base + "/containers/" + s.id + "/start"});
   Target target = TargetOf(spec);
   if (spec.network_mode != "host" && target.unix_socket.empty()) {
-    auto info = nlohmann::json::parse(RunCurl({base + "/containers/" + s.id + "/json"}), nullptr, false);
+    auto info =
+        nlohmann::json::parse(RunCurl({base + "/containers/" + s.id + "/json"}), nullptr, false);
     if (!info.is_object()) return s;
     target.ip = info["NetworkSettings"]["IPAddress"].get<std::string>();
   }
@@ -215,8 +217,10 @@ int main(int argc, char** argv) {
   int n = 30;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--image" && i + 1 < argc) image = argv[++i];
-    else if (a == "-n" && i + 1 < argc) n = std::max(1, std::atoi(argv[++i]));
+    if (a == "--image" && i + 1 < argc)
+      image = argv[++i];
+    else if (a == "-n" && i + 1 < argc)
+      n = std::max(1, std::atoi(argv[++i]));
     else {
       std::fprintf(stderr, "usage: gantry-bench-engine-floor --image IMAGE [-n N]\n");
       return 2;
@@ -236,7 +240,8 @@ int main(int argc, char** argv) {
 
   // The replicas' network, made the way the pool makes it.
   const std::string gantry_net = "gantry-bench-" + std::to_string(getpid());
-  if (auto s = gantry::pool::EnsureReplicaNetwork(docker, gantry_net, {{"gantry.bench", label}}); !s) {
+  if (auto s = gantry::pool::EnsureReplicaNetwork(docker, gantry_net, {{"gantry.bench", label}});
+      !s) {
     std::fprintf(stderr, "engine-floor: %s\n", s.error().ToString().c_str());
     return 1;
   }
@@ -256,7 +261,8 @@ int main(int argc, char** argv) {
       const std::string& way = ways[idx % ways.size()];
       std::string dir = row.unix_socket ? SocketDir() : "";
       ContainerSpec spec = SpecFor(image, row, label, dir);
-      Sample s = way == "client" ? ThroughClient(docker, spec) : ThroughCurl(docker.ApiVersion(), spec);
+      Sample s =
+          way == "client" ? ThroughClient(docker, spec) : ThroughCurl(docker.ApiVersion(), spec);
       if (!s.id.empty()) (void)docker.RemoveContainer(s.id, {.force = true});
       if (!dir.empty()) {
         unlink((dir + "/shim.sock").c_str());
@@ -278,16 +284,17 @@ int main(int argc, char** argv) {
 
   std::printf("engine floor: create -> start -> first HTTP answer, n=%d per row (API %s)\n\n", n,
               docker.ApiVersion().c_str());
-  std::printf("host, bridge: answer over TCP; gantry (the pool's network, ICC off), none: answer on a\n"
-              "unix socket in a bind-mounted directory, as a replica's shim does\n\n");
+  std::printf(
+      "host, bridge: answer over TCP; gantry (the pool's network, ICC off), none: answer on a\n"
+      "unix socket in a bind-mounted directory, as a replica's shim does\n\n");
   std::printf("%-8s %-26s %10s %10s\n", "network", "through", "median ms", "p99 ms");
   for (const auto& row : rows) {
     const std::string& net = row.name;
     for (const auto& way : ways) {
       const auto& v = times[{net, way}];
       std::printf("%-8s %-26s %10.1f %10.1f\n", net.c_str(),
-                  way == "client" ? "gantry client (libcurl)" : "raw curl --unix-socket", Percentile(v, 0.5),
-                  Percentile(v, 0.99));
+                  way == "client" ? "gantry client (libcurl)" : "raw curl --unix-socket",
+                  Percentile(v, 0.5), Percentile(v, 0.99));
     }
   }
   std::printf("\n");
@@ -296,9 +303,11 @@ int main(int argc, char** argv) {
     double ratio = Percentile(times[{net, "client"}], 0.5) / Percentile(times[{net, "curl"}], 0.5);
     std::printf("%-8s client / raw curl (median): %.3f\n", net.c_str(), ratio);
   }
-  std::printf("gantry network / none (client median): %.3f (+%.1f ms a cold start pays for the network)\n",
-              Percentile(times[{"gantry", "client"}], 0.5) / Percentile(times[{"none", "client"}], 0.5),
-              Percentile(times[{"gantry", "client"}], 0.5) - Percentile(times[{"none", "client"}], 0.5));
-  if (failures > 0) std::printf("\n%d sample(s) failed to answer within 10 s and were left out\n", failures);
+  std::printf(
+      "gantry network / none (client median): %.3f (+%.1f ms a cold start pays for the network)\n",
+      Percentile(times[{"gantry", "client"}], 0.5) / Percentile(times[{"none", "client"}], 0.5),
+      Percentile(times[{"gantry", "client"}], 0.5) - Percentile(times[{"none", "client"}], 0.5));
+  if (failures > 0)
+    std::printf("\n%d sample(s) failed to answer within 10 s and were left out\n", failures);
   return failures > 0 ? 1 : 0;
 }

@@ -7,11 +7,11 @@
 // The images (built by bench/shim) hold the shim, the function files and the two static
 // bench tools. Every container carries gantry.bench=shim-run and is removed at the end.
 //   gantry-bench-shim --node-image IMG --python-image IMG [-n REQUESTS] [-t SECONDS]
-#include <cstdlib>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <optional>
@@ -77,12 +77,14 @@ class ShimRun {
     spec.cap_drop = {"ALL"};
     spec.security_opt = {"no-new-privileges"};
     spec.network_mode = "none";
-    spec.mounts.push_back({.type = gantry::docker::Mount::Type::kBind, .source = dir_, .target = "/run/gantry"});
+    spec.mounts.push_back(
+        {.type = gantry::docker::Mount::Type::kBind, .source = dir_, .target = "/run/gantry"});
     spec.mounts.push_back({.type = gantry::docker::Mount::Type::kTmpfs, .target = "/tmp"});
     auto id = docker_.CreateContainer(spec);
     if (!id.ok()) Die("create: " + id.error().ToString());
     id_ = *id;
-    if (auto started = docker_.StartContainer(id_); !started.ok()) Die("start: " + started.error().ToString());
+    if (auto started = docker_.StartContainer(id_); !started.ok())
+      Die("start: " + started.error().ToString());
   }
   ~ShimRun() {
     (void)docker_.RemoveContainer(id_, {.force = true});
@@ -102,7 +104,9 @@ class ShimRun {
     probe.requests = 1;
     probe.max_time = std::chrono::seconds(2);
     for (int i = 0; i < 300; ++i) {
-      if (std::filesystem::exists(dir_ + "/shim.sock") && gantry::bench::RunLoad(target(), probe).ok == 1) return;
+      if (std::filesystem::exists(dir_ + "/shim.sock") &&
+          gantry::bench::RunLoad(target(), probe).ok == 1)
+        return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
     Die("shim in " + id_.substr(0, 12) + " never got ready");
@@ -127,7 +131,8 @@ LoadResult RunTool(DockerClient& docker, const std::string& image, std::vector<s
   spec.network_mode = network_of.empty() ? "none" : "container:" + network_of;
   auto id = docker.CreateContainer(spec);
   if (!id.ok()) Die("create tool: " + id.error().ToString());
-  if (auto started = docker.StartContainer(*id); !started.ok()) Die("start tool: " + started.error().ToString());
+  if (auto started = docker.StartContainer(*id); !started.ok())
+    Die("start tool: " + started.error().ToString());
   auto waited = docker.WaitContainer(*id);
   std::string output;
   (void)docker.Logs(*id, {}, [&](gantry::docker::Stream, std::string_view line) {
@@ -137,7 +142,8 @@ LoadResult RunTool(DockerClient& docker, const std::string& image, std::vector<s
   });
   (void)docker.RemoveContainer(*id, {.force = true});
   LoadResult result;
-  if (!waited.ok() || !gantry::bench::ParseResult(output, result)) Die("floor tool failed: " + output);
+  if (!waited.ok() || !gantry::bench::ParseResult(output, result))
+    Die("floor tool failed: " + output);
   return result;
 }
 
@@ -154,23 +160,34 @@ LoadResult Measure(const LoadTarget& target, int concurrency, long long requests
   return result;
 }
 
-void Warm(const LoadTarget& target) { (void)Measure(target, 4, 300, 5); }
+void Warm(const LoadTarget& target) {
+  (void)Measure(target, 4, 300, 5);
+}
 
-std::vector<std::string> ToolArgs(const char* tool, int concurrency, long long requests, double seconds) {
-  return {tool, "-c", std::to_string(concurrency), "-n", std::to_string(requests), "-t", std::to_string(seconds),
-          "--body", "hello"};
+std::vector<std::string> ToolArgs(const char* tool, int concurrency, long long requests,
+                                  double seconds) {
+  return {tool,
+          "-c",
+          std::to_string(concurrency),
+          "-n",
+          std::to_string(requests),
+          "-t",
+          std::to_string(seconds),
+          "--body",
+          "hello"};
 }
 
 void Print(const std::vector<Row>& rows) {
-  std::printf("\n%-22s %4s | %9s %8s %8s | %-30s %9s %8s %8s | %10s\n", "mode", "conc", "shim rps", "p50 ms",
-              "p99 ms", "floor", "rps", "p50 ms", "p99 ms", "shim/floor");
+  std::printf("\n%-22s %4s | %9s %8s %8s | %-30s %9s %8s %8s | %10s\n", "mode", "conc", "shim rps",
+              "p50 ms", "p99 ms", "floor", "rps", "p50 ms", "p99 ms", "shim/floor");
   std::printf("%s\n", std::string(133, '-').c_str());
   for (const auto& row : rows) {
     std::printf("%-22s %4d | %9.0f %8.2f %8.2f | ", row.mode.c_str(), row.concurrency, row.shim.rps,
                 row.shim.p50_ms, row.shim.p99_ms);
     if (row.floor) {
-      std::printf("%-30s %9.0f %8.2f %8.2f | %10.2f\n", row.floor_name.c_str(), row.floor->rps, row.floor->p50_ms,
-                  row.floor->p99_ms, row.floor->rps > 0 ? row.shim.rps / row.floor->rps : 0.0);
+      std::printf("%-30s %9.0f %8.2f %8.2f | %10.2f\n", row.floor_name.c_str(), row.floor->rps,
+                  row.floor->p50_ms, row.floor->p99_ms,
+                  row.floor->rps > 0 ? row.shim.rps / row.floor->rps : 0.0);
     } else {
       std::printf("%-30s %9s %8s %8s | %10s\n", row.floor_name.c_str(), "-", "-", "-", "-");
     }
@@ -181,14 +198,16 @@ void Print(const std::vector<Row>& rows) {
 
 // The round with the median requests/s (ties: the earlier).
 LoadResult Median(std::vector<LoadResult> rounds) {
-  std::sort(rounds.begin(), rounds.end(), [](const LoadResult& a, const LoadResult& b) { return a.rps < b.rps; });
+  std::sort(rounds.begin(), rounds.end(),
+            [](const LoadResult& a, const LoadResult& b) { return a.rps < b.rps; });
   return rounds[rounds.size() / 2];
 }
 
 // Measures shim and floor in alternating rounds, so that load from elsewhere on the machine
 // hits both alike, and keeps the median round of each.
 Row MeasurePoint(const std::string& mode, int concurrency, const std::string& floor_name,
-                 const std::function<LoadResult()>& shim, const std::function<LoadResult()>& floor) {
+                 const std::function<LoadResult()>& shim,
+                 const std::function<LoadResult()>& floor) {
   std::vector<LoadResult> shim_rounds;
   std::vector<LoadResult> floor_rounds;
   for (int round = 0; round < kRounds; ++round) {
@@ -204,13 +223,19 @@ int main(int argc, char** argv) {
   Settings settings;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--node-image") settings.node_image = argv[i + 1];
-    else if (flag == "--python-image") settings.python_image = argv[i + 1];
-    else if (flag == "-n") settings.requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t") settings.seconds = std::atof(argv[i + 1]);
-    else Die("unknown flag " + flag);
+    if (flag == "--node-image")
+      settings.node_image = argv[i + 1];
+    else if (flag == "--python-image")
+      settings.python_image = argv[i + 1];
+    else if (flag == "-n")
+      settings.requests = std::atoll(argv[i + 1]);
+    else if (flag == "-t")
+      settings.seconds = std::atof(argv[i + 1]);
+    else
+      Die("unknown flag " + flag);
   }
-  if (settings.node_image.empty() || settings.python_image.empty()) Die("--node-image and --python-image are required");
+  if (settings.node_image.empty() || settings.python_image.empty())
+    Die("--node-image and --python-image are required");
   // Per round: a third of the requests and of the time.
   long long requests = std::max(1LL, settings.requests / kRounds);
   long long exec_requests = std::max(1LL, settings.requests / 6 / kRounds);
@@ -230,16 +255,19 @@ int main(int argc, char** argv) {
       auto args = ToolArgs(kSpawnTool, c, exec_requests, seconds);
       args.insert(args.end(), {"--", "/bin/cat"});
       rows.push_back(MeasurePoint(
-          "exec (cat)", c, "posix_spawn+pipes loop", [&] { return Measure(shim.target(), c, exec_requests, seconds); },
+          "exec (cat)", c, "posix_spawn+pipes loop",
+          [&] { return Measure(shim.target(), c, exec_requests, seconds); },
           [&] { return RunTool(docker, settings.node_image, args, ""); }));
     }
   }
   {
     std::fprintf(stderr, "http mode (node server) and runtime-api mode (node handler)...\n");
     ShimRun http_shim(docker, settings.node_image,
-                      {"GANTRY_MODE=http", "GANTRY_COMMAND=node /fn/server.js", "GANTRY_UPSTREAM=127.0.0.1:8080"});
+                      {"GANTRY_MODE=http", "GANTRY_COMMAND=node /fn/server.js",
+                       "GANTRY_UPSTREAM=127.0.0.1:8080"});
     ShimRun api_shim(docker, settings.node_image,
-                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js", "GANTRY_HANDLER=handler.main"});
+                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
+                      "GANTRY_HANDLER=handler.main"});
     http_shim.WaitReady();
     api_shim.WaitReady();
     Warm(http_shim.target());
@@ -248,21 +276,25 @@ int main(int argc, char** argv) {
       auto args = ToolArgs(kLoadTool, c, requests, seconds);
       args.insert(args.end(), {"--tcp", "127.0.0.1:8080"});
       auto direct = [&] { return RunTool(docker, settings.node_image, args, http_shim.id()); };
-      rows.push_back(MeasurePoint("http (node server)", c, "node server, direct",
-                                  [&] { return Measure(http_shim.target(), c, requests, seconds); }, direct));
-      rows.push_back(MeasurePoint("runtime-api (node)", c, "node server, direct",
-                                  [&] { return Measure(api_shim.target(), c, requests, seconds); }, direct));
+      rows.push_back(MeasurePoint(
+          "http (node server)", c, "node server, direct",
+          [&] { return Measure(http_shim.target(), c, requests, seconds); }, direct));
+      rows.push_back(MeasurePoint(
+          "runtime-api (node)", c, "node server, direct",
+          [&] { return Measure(api_shim.target(), c, requests, seconds); }, direct));
     }
   }
   {
     std::fprintf(stderr, "runtime-api mode (python3 handler)...\n");
     ShimRun shim(docker, settings.python_image,
-                 {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py", "GANTRY_HANDLER=handler.main"});
+                 {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
+                  "GANTRY_HANDLER=handler.main"});
     shim.WaitReady();
     Warm(shim.target());
     for (int c : kConcurrencies) {
-      rows.push_back(MeasurePoint("runtime-api (python3)", c, "(no python3 http server here)",
-                                  [&] { return Measure(shim.target(), c, requests, seconds); }, nullptr));
+      rows.push_back(MeasurePoint(
+          "runtime-api (python3)", c, "(no python3 http server here)",
+          [&] { return Measure(shim.target(), c, requests, seconds); }, nullptr));
     }
   }
   if (auto left = docker.ListContainers({std::string(kRunLabel) + "=" + kRunValue}, true)) {
@@ -272,9 +304,12 @@ int main(int argc, char** argv) {
     return a.mode != b.mode ? a.mode < b.mode : a.concurrency < b.concurrency;
   });
   Print(rows);
-  std::printf("\nrequests of 5 bytes (\"hello\", echoed back); median of %d alternating rounds of shim and floor,\n"
-              "each at most %lld requests (exec: %lld) or %.1f s; shim: from the host through the unix socket;\n"
-              "floors: inside the same image.\n",
-              kRounds, requests, exec_requests, seconds);
+  std::printf(
+      "\nrequests of 5 bytes (\"hello\", echoed back); median of %d alternating rounds of shim and "
+      "floor,\n"
+      "each at most %lld requests (exec: %lld) or %.1f s; shim: from the host through the unix "
+      "socket;\n"
+      "floors: inside the same image.\n",
+      kRounds, requests, exec_requests, seconds);
   return 0;
 }

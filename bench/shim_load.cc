@@ -58,16 +58,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (run_.issued >= run_.options->requests || Clock::now() >= run_.deadline) return;
     ++run_.issued;
     started_ = Clock::now();
-    http::async_write(socket_, run_.request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
-      if (ec) {
-        self->Error("write: " + ec.message());
-        return;
-      }
-      self->parser_.emplace();
-      self->parser_->body_limit(std::uint64_t{64} * 1024 * 1024);
-      http::async_read(self->socket_, self->buffer_, *self->parser_,
-                       [self](beast::error_code read_ec, std::size_t) { self->OnRead(read_ec); });
-    });
+    http::async_write(
+        socket_, run_.request, [self = shared_from_this()](beast::error_code ec, std::size_t) {
+          if (ec) {
+            self->Error("write: " + ec.message());
+            return;
+          }
+          self->parser_.emplace();
+          self->parser_->body_limit(std::uint64_t{64} * 1024 * 1024);
+          http::async_read(
+              self->socket_, self->buffer_, *self->parser_,
+              [self](beast::error_code read_ec, std::size_t) { self->OnRead(read_ec); });
+        });
   }
 
   void OnRead(beast::error_code ec) {
@@ -137,19 +139,22 @@ LoadResult RunLoad(const LoadTarget& target, const LoadOptions& options) {
     }
     run.endpoint = asio::ip::tcp::endpoint(address, target.port);
   }
-  run.request = http::request<http::string_body>{http::string_to_verb(options.method), options.target, 11};
+  run.request =
+      http::request<http::string_body>{http::string_to_verb(options.method), options.target, 11};
   run.request.set(http::field::host, "bench");
   run.request.keep_alive(true);
   run.request.body() = options.body;
   run.request.prepare_payload();
-  run.latencies_ms.reserve(static_cast<std::size_t>(std::min<int64_t>(options.requests, 10'000'000)));
+  run.latencies_ms.reserve(
+      static_cast<std::size_t>(std::min<int64_t>(options.requests, 10'000'000)));
 
   auto start = Clock::now();
   run.deadline = start + options.max_time;
   for (int i = 0; i < options.concurrency; ++i) std::make_shared<Connection>(io, run)->Start();
   io.run_for(options.max_time + std::chrono::seconds(5));
   run.result.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  run.result.rps = run.result.seconds > 0 ? static_cast<double>(run.result.ok) / run.result.seconds : 0;
+  run.result.rps =
+      run.result.seconds > 0 ? static_cast<double>(run.result.ok) / run.result.seconds : 0;
   std::sort(run.latencies_ms.begin(), run.latencies_ms.end());
   run.result.p50_ms = Percentile(run.latencies_ms, 0.50);
   run.result.p99_ms = Percentile(run.latencies_ms, 0.99);
@@ -158,8 +163,9 @@ LoadResult RunLoad(const LoadTarget& target, const LoadOptions& options) {
 
 std::string FormatResult(const LoadResult& result) {
   char line[256];
-  std::snprintf(line, sizeof line, "rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%lld failed=%lld seconds=%.3f",
-                result.rps, result.p50_ms, result.p99_ms, static_cast<long long>(result.ok),
+  std::snprintf(line, sizeof line,
+                "rps=%.1f p50_ms=%.3f p99_ms=%.3f ok=%lld failed=%lld seconds=%.3f", result.rps,
+                result.p50_ms, result.p99_ms, static_cast<long long>(result.ok),
                 static_cast<long long>(result.failed), result.seconds);
   return line;
 }
@@ -169,8 +175,9 @@ bool ParseResult(const std::string& line, LoadResult& result) {
   long long failed = 0;
   auto at = line.find("rps=");
   if (at == std::string::npos) return false;
-  int n = std::sscanf(line.c_str() + at, "rps=%lf p50_ms=%lf p99_ms=%lf ok=%lld failed=%lld seconds=%lf",
-                      &result.rps, &result.p50_ms, &result.p99_ms, &ok, &failed, &result.seconds);
+  int n = std::sscanf(line.c_str() + at,
+                      "rps=%lf p50_ms=%lf p99_ms=%lf ok=%lld failed=%lld seconds=%lf", &result.rps,
+                      &result.p50_ms, &result.p99_ms, &ok, &failed, &result.seconds);
   result.ok = ok;
   result.failed = failed;
   return n == 6;

@@ -14,8 +14,8 @@ struct LoadTarget {
 };
 
 struct LoadOptions {
-  int concurrency = 1;          // connections, each with one request in flight (kept alive)
-  int64_t requests = 1000;      // stop after this many ...
+  int concurrency = 1;      // connections, each with one request in flight (kept alive)
+  int64_t requests = 1000;  // stop after this many ...
   std::chrono::milliseconds max_time{10000};  // ... or after this long, whichever first
   std::string method = "POST";
   std::string target = "/";
@@ -26,7 +26,7 @@ struct LoadResult {
   int64_t ok = 0;      // 2xx answers
   int64_t failed = 0;  // other statuses and connection errors
   double seconds = 0;
-  double rps = 0;      // ok / seconds
+  double rps = 0;  // ok / seconds
   double p50_ms = 0;
   double p99_ms = 0;
   std::string first_error;

@@ -26,7 +26,8 @@ int main(int argc, char** argv) {
     } else if (flag == "-n") {
       options.requests = std::atoll(value.c_str());
     } else if (flag == "-t") {
-      options.max_time = std::chrono::milliseconds(static_cast<long long>(std::atof(value.c_str()) * 1000));
+      options.max_time =
+          std::chrono::milliseconds(static_cast<long long>(std::atof(value.c_str()) * 1000));
     } else if (flag == "--path") {
       options.target = value;
     } else if (flag == "--method") {
@@ -40,6 +41,7 @@ int main(int argc, char** argv) {
   }
   auto result = gantry::bench::RunLoad(target, options);
   std::printf("%s\n", gantry::bench::FormatResult(result).c_str());
-  if (!result.first_error.empty()) std::fprintf(stderr, "first error: %s\n", result.first_error.c_str());
+  if (!result.first_error.empty())
+    std::fprintf(stderr, "first error: %s\n", result.first_error.c_str());
   return result.ok > 0 ? 0 : 1;
 }

@@ -64,8 +64,8 @@ bool SpawnOnce(std::vector<char*>& argv, const std::string& body) {
   ::close(out[0]);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  return written == static_cast<ssize_t>(body.size()) && WIFEXITED(status) && WEXITSTATUS(status) == 0 &&
-         got == body.size();
+  return written == static_cast<ssize_t>(body.size()) && WIFEXITED(status) &&
+         WEXITSTATUS(status) == 0 && got == body.size();
 }
 
 }  // namespace
@@ -83,13 +83,19 @@ int main(int argc, char** argv) {
       break;
     }
     if (i + 1 >= argc) break;
-    if (flag == "-c") concurrency = std::atoi(argv[i + 1]);
-    else if (flag == "-n") requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t") seconds = std::atof(argv[i + 1]);
-    else if (flag == "--body") body = argv[i + 1];
+    if (flag == "-c")
+      concurrency = std::atoi(argv[i + 1]);
+    else if (flag == "-n")
+      requests = std::atoll(argv[i + 1]);
+    else if (flag == "-t")
+      seconds = std::atof(argv[i + 1]);
+    else if (flag == "--body")
+      body = argv[i + 1];
   }
   if (i >= argc) {
-    std::fprintf(stderr, "usage: gantry-bench-shim-spawn-floor [-c N] [-n N] [-t S] [--body B] -- command...\n");
+    std::fprintf(
+        stderr,
+        "usage: gantry-bench-shim-spawn-floor [-c N] [-n N] [-t S] [--body B] -- command...\n");
     return 2;
   }
   std::vector<char*> command(argv + i, argv + argc);

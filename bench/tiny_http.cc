@@ -17,7 +17,8 @@ int ListenUnix(const char* path) {
   if (std::strlen(path) >= sizeof addr.sun_path) return -1;
   std::strcpy(addr.sun_path, path);
   unlink(path);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0) return -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0)
+    return -1;
   return fd;
 }
 
@@ -29,12 +30,14 @@ int ListenTcp(int port) {
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_ANY);
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0) return -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 || listen(fd, 64) != 0)
+    return -1;
   return fd;
 }
 
 int main(int argc, char** argv) {
-  int fd = argc > 1 && argv[1][0] == '/' ? ListenUnix(argv[1]) : ListenTcp(argc > 1 ? std::atoi(argv[1]) : 8080);
+  int fd = argc > 1 && argv[1][0] == '/' ? ListenUnix(argv[1])
+                                         : ListenTcp(argc > 1 ? std::atoi(argv[1]) : 8080);
   if (fd < 0) return 1;
   static constexpr char kAnswer[] =
       "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok";

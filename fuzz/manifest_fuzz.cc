@@ -86,7 +86,8 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     } else {
       const auto& secret = std::get<gantry::spec::SecretSpec>(object.object);
       nlohmann::json canonical = gantry::spec::ToCanonicalJson(secret);
-      if (canonical["spec"].contains("value")) Fail("secret value in canonical form", canonical.dump());
+      if (canonical["spec"].contains("value"))
+        Fail("secret value in canonical form", canonical.dump());
     }
   }
   return 0;

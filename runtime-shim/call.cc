@@ -12,7 +12,10 @@ namespace http = boost::beast::http;
 
 Call::Call(std::string id, HttpRequest request, std::chrono::steady_clock::time_point deadline,
            Responder respond)
-    : id_(std::move(id)), request_(std::move(request)), deadline_(deadline), respond_(std::move(respond)) {
+    : id_(std::move(id)),
+      request_(std::move(request)),
+      deadline_(deadline),
+      respond_(std::move(respond)) {
   meta_.method = std::string(request_.method_string());
   std::tie(meta_.path, meta_.query) = SplitTarget(request_.target());
   for (const auto& field : request_) {

@@ -38,8 +38,7 @@ class Call {
   // Content-Length. The call counts as answered from now on (no 504 any more), but as in
   // flight until the stream is over (its last bytes written, or End). Returns null if the
   // call was already answered or the connection can't stream.
-  std::shared_ptr<ResponseStream> StartStream(
-      boost::beast::http::response_header<> head);
+  std::shared_ptr<ResponseStream> StartStream(boost::beast::http::response_header<> head);
   bool streaming() const { return streaming_; }
 
   // The client went away before the answer: nothing is written (its connection closes) and

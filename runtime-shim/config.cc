@@ -43,9 +43,12 @@ std::optional<Mode> ParseMode(std::string_view text) {
 
 std::string_view ModeName(Mode mode) {
   switch (mode) {
-    case Mode::kExec: return "exec";
-    case Mode::kHttp: return "http";
-    case Mode::kRuntimeApi: return "runtime-api";
+    case Mode::kExec:
+      return "exec";
+    case Mode::kHttp:
+      return "http";
+    case Mode::kRuntimeApi:
+      return "runtime-api";
   }
   return "?";
 }
@@ -81,10 +84,20 @@ std::optional<std::size_t> ParseByteSize(std::string_view text) {
   if (text.ends_with("i")) text.remove_suffix(1);
   if (!text.empty()) {
     switch (text.back()) {
-      case 'k': case 'K': scale = std::size_t{1} << 10; break;
-      case 'm': case 'M': scale = std::size_t{1} << 20; break;
-      case 'g': case 'G': scale = std::size_t{1} << 30; break;
-      default: break;
+      case 'k':
+      case 'K':
+        scale = std::size_t{1} << 10;
+        break;
+      case 'm':
+      case 'M':
+        scale = std::size_t{1} << 20;
+        break;
+      case 'g':
+      case 'G':
+        scale = std::size_t{1} << 30;
+        break;
+      default:
+        break;
     }
     if (scale != 1) text.remove_suffix(1);
   }
@@ -178,8 +191,9 @@ bool Apply(ShimConfig& config, std::string_view key, const std::string& value, s
     if (!duration || (key != "grace" && duration->count() == 0)) {
       return fail("not a duration (30s, 250ms, 2m)");
     }
-    (key == "timeout" ? config.timeout : key == "grace" ? config.grace : config.ready_timeout) =
-        *duration;
+    (key == "timeout" ? config.timeout
+     : key == "grace" ? config.grace
+                      : config.ready_timeout) = *duration;
   } else if (key == "max-inflight") {
     auto count = ParseCount(value);
     if (!count || *count == 0) return fail("not a positive number");

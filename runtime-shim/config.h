@@ -35,7 +35,7 @@ struct ShimConfig {
   // max_inflight when that is given (the pool gives it: the replica's concurrency), else 1;
   // never more than max_inflight.
   std::size_t handlers = 1;
-  std::size_t max_body = std::size_t{6} * 1024 * 1024;  // request body limit in bytes
+  std::size_t max_body = std::size_t{6} * 1024 * 1024;    // request body limit in bytes
   std::string content_type = "application/octet-stream";  // exec mode responses
   std::string function_name = "function";  // GANTRY_FUNCTION_NAME or AWS_LAMBDA_FUNCTION_NAME
   bool show_help = false;

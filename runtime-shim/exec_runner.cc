@@ -1,11 +1,11 @@
 #include "exec_runner.h"
 
-#include <csignal>
 #include <sys/wait.h>
 
 #include <boost/asio/post.hpp>
-#include <boost/beast/http.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/beast/http.hpp>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 
@@ -61,7 +61,8 @@ void Complete(const std::shared_ptr<ExecRun>& run) {
     // The head (200) is out: a failure can only cut the body off, which the caller sees as
     // a response that ends without its last chunk.
     if (!success) {
-      LogShim("call " + run->call->id() + ": streamed response cut off: " + DescribeFailure(status));
+      LogShim("call " + run->call->id() +
+              ": streamed response cut off: " + DescribeFailure(status));
     }
     run->stream->End(success);
     run->stream.reset();
@@ -133,27 +134,27 @@ void Forward(const std::shared_ptr<ExecRun>& run) {
 }
 
 void ReadStdout(const std::shared_ptr<ExecRun>& run) {
-  run->stdout_pipe.async_read_some(
-      asio::buffer(run->buffer), [run](const boost::system::error_code& ec, std::size_t n) {
-        if (!run->discard) run->output.append(run->buffer, n);
-        if (ec) {
-          boost::system::error_code ignored;
-          run->stdout_pipe.close(ignored);
-          if (run->stream && !run->output.empty() && !run->discard) {
-            // The last bytes go out before the stream can end.
-            std::string bytes = std::move(run->output);
-            run->output.clear();
-            run->stream->Write(std::move(bytes), [run](bool ok) {
-              if (!ok) DiscardStdout(run);
-              Complete(run);
-            });
-            return;
-          }
-          Complete(run);
-          return;
-        }
-        Forward(run);
-      });
+  run->stdout_pipe.async_read_some(asio::buffer(run->buffer),
+                                   [run](const boost::system::error_code& ec, std::size_t n) {
+                                     if (!run->discard) run->output.append(run->buffer, n);
+                                     if (ec) {
+                                       boost::system::error_code ignored;
+                                       run->stdout_pipe.close(ignored);
+                                       if (run->stream && !run->output.empty() && !run->discard) {
+                                         // The last bytes go out before the stream can end.
+                                         std::string bytes = std::move(run->output);
+                                         run->output.clear();
+                                         run->stream->Write(std::move(bytes), [run](bool ok) {
+                                           if (!ok) DiscardStdout(run);
+                                           Complete(run);
+                                         });
+                                         return;
+                                       }
+                                       Complete(run);
+                                       return;
+                                     }
+                                     Forward(run);
+                                   });
 }
 
 }  // namespace
@@ -201,12 +202,13 @@ void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
   });
 }
 
-void ExecRunner::Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child, int error) {
+void ExecRunner::Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child,
+                         int error) {
   --spawning_;
   if (!child) {
     LogShim("call " + call->id() + ": cannot start " + argv_[0] + ": " + std::strerror(error));
-    call->Finish(ErrorReply(500, "cannot start function: " + std::string(std::strerror(error)),
-                            call->id()));
+    call->Finish(
+        ErrorReply(500, "cannot start function: " + std::string(std::strerror(error)), call->id()));
     return;
   }
   auto run = std::make_shared<ExecRun>(io_, child->stdin_fd, child->stdout_fd);

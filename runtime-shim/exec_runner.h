@@ -4,9 +4,9 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/thread_pool.hpp>
-#include <optional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -46,12 +46,12 @@ class ExecRunner final : public FunctionRunner {
   boost::asio::io_context& io_;
   const ShimConfig& config_;
   ProcessReaper& reaper_;
-  std::vector<std::string> argv_;      // argv_[0] resolved once at start
-  std::vector<std::string> base_env_;  // the shim's environment
+  std::vector<std::string> argv_;          // argv_[0] resolved once at start
+  std::vector<std::string> base_env_;      // the shim's environment
   std::map<std::string, pid_t> children_;  // call id -> running child
   int spawning_ = 0;                       // handed to spawner_, not yet Started
   bool stopped_ = false;
-  boost::asio::thread_pool spawner_;       // last: joined before the rest goes
+  boost::asio::thread_pool spawner_;  // last: joined before the rest goes
 };
 
 }  // namespace gantry::shim

@@ -46,10 +46,9 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
     parser_.emplace();
     parser_->body_limit(body_limit_);
     parser_->header_limit(64 * 1024);
-    http::async_read(socket_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        socket_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, std::size_t) { self->OnRead(ec); });
   }
 
  private:
@@ -65,15 +64,16 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
       // would look like a dead replica.
       HttpResponse response{http::status::payload_too_large, parser_->get().version()};
       response.set(http::field::content_type, "application/json");
-      response.body() = "{\"error\":\"request body is over the limit of " + std::to_string(body_limit_) +
-                        " bytes\"}\n";
+      response.body() = "{\"error\":\"request body is over the limit of " +
+                        std::to_string(body_limit_) + " bytes\"}\n";
       response.prepare_payload();
       Drain();
       Write(std::move(response), /*close=*/true);
       return;
     }
     if (ec) {
-      if (ec != asio::error::bad_descriptor) Write(TextResponse(400, "bad request: " + ec.message() + "\n"), true);
+      if (ec != asio::error::bad_descriptor)
+        Write(TextResponse(400, "bad request: " + ec.message() + "\n"), true);
       return;
     }
     HttpRequest request = parser_->release();
@@ -232,14 +232,15 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
     answering_ = true;
     if (close) response.keep_alive(false);
     auto message = std::make_shared<HttpResponse>(std::move(response));
-    http::async_write(socket_, *message,
-                      [self = shared_from_this(), message, close](beast::error_code ec, std::size_t) {
-                        if (ec || close) {
-                          self->Shutdown();
-                          return;
-                        }
-                        self->Next();
-                      });
+    http::async_write(
+        socket_, *message,
+        [self = shared_from_this(), message, close](beast::error_code ec, std::size_t) {
+          if (ec || close) {
+            self->Shutdown();
+            return;
+          }
+          self->Next();
+        });
   }
 
   void Shutdown() {
@@ -310,7 +311,9 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
 HttpListener::HttpListener(asio::io_context& io, std::size_t body_limit, RequestHandler handler)
     : io_(io), body_limit_(body_limit), handler_(std::move(handler)), acceptor_(io) {}
 
-HttpListener::~HttpListener() { Close(); }
+HttpListener::~HttpListener() {
+  Close();
+}
 
 bool HttpListener::Listen(const ListenAddress& address, std::string& error) {
   beast::error_code ec;
@@ -331,7 +334,8 @@ bool HttpListener::Listen(const ListenAddress& address, std::string& error) {
   if (!ec) acceptor_.bind(endpoint, ec);
   if (!ec) acceptor_.listen(asio::socket_base::max_listen_connections, ec);
   if (ec) {
-    error = "listen on " + (address.is_unix ? address.path : address.host + ":" + std::to_string(address.port)) +
+    error = "listen on " +
+            (address.is_unix ? address.path : address.host + ":" + std::to_string(address.port)) +
             ": " + ec.message();
     return false;
   }
@@ -341,7 +345,8 @@ bool HttpListener::Listen(const ListenAddress& address, std::string& error) {
   } else {
     sockaddr_storage storage{};
     socklen_t length = sizeof storage;
-    if (::getsockname(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&storage), &length) == 0) {
+    if (::getsockname(acceptor_.native_handle(), reinterpret_cast<sockaddr*>(&storage), &length) ==
+        0) {
       if (storage.ss_family == AF_INET) {
         port_ = ntohs(reinterpret_cast<sockaddr_in*>(&storage)->sin_port);
       } else if (storage.ss_family == AF_INET6) {

@@ -2,11 +2,11 @@
 
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <csignal>
 
 #include <boost/asio/connect.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
+#include <csignal>
 #include <limits>
 
 #include "log.h"
@@ -28,9 +28,10 @@ constexpr auto kProbeInterval = std::chrono::milliseconds(20);
 
 // Headers that belong to one hop, not to the message (RFC 9110 7.6.1).
 constexpr http::field kHopByHop[] = {
-    http::field::connection,         http::field::keep_alive, http::field::proxy_connection,
-    http::field::te,                 http::field::trailer,    http::field::transfer_encoding,
-    http::field::upgrade,            http::field::proxy_authenticate,
+    http::field::connection,       http::field::keep_alive,
+    http::field::proxy_connection, http::field::te,
+    http::field::trailer,          http::field::transfer_encoding,
+    http::field::upgrade,          http::field::proxy_authenticate,
 };
 
 template <class Message>
@@ -55,7 +56,7 @@ struct HttpRunner::Exchange {
   beast::flat_buffer buffer;
   std::optional<http::response_parser<http::buffer_body>> parser;
   std::unique_ptr<char[]> chunk;           // allocated on first use, left uninitialised
-  std::string collected;                  // the body so far, while not streaming
+  std::string collected;                   // the body so far, while not streaming
   std::shared_ptr<ResponseStream> stream;  // once streaming
 };
 
@@ -195,30 +196,31 @@ void HttpRunner::Send(const std::shared_ptr<Exchange>& exchange) {
                       }
                       exchange->parser.emplace();
                       exchange->parser->body_limit(std::numeric_limits<std::uint64_t>::max());
-                      if (exchange->request.method() == http::verb::head) exchange->parser->skip(true);
-                      http::async_read_header(*exchange->socket, exchange->buffer, *exchange->parser,
-                                              [this, exchange](const boost::system::error_code& read_ec,
-                                                               std::size_t) {
-                                                if (read_ec) {
-                                                  Fail(exchange, "read: " + read_ec.message());
-                                                  return;
-                                                }
-                                                auto& parser = *exchange->parser;
-                                                auto length = parser.content_length();
-                                                if (!parser.is_done() && (!length || *length > kBufferUpTo)) {
-                                                  // Large or open-ended (chunked, server-sent
-                                                  // events): send the head now, relay the body
-                                                  // as it comes.
-                                                  auto head = parser.get().base();
-                                                  StripHopByHop(head);
-                                                  exchange->stream = exchange->call->StartStream(std::move(head));
-                                                  if (!exchange->stream) {
-                                                    Abandon(exchange->call);
-                                                    return;
-                                                  }
-                                                }
-                                                ReadBody(exchange);
-                                              });
+                      if (exchange->request.method() == http::verb::head)
+                        exchange->parser->skip(true);
+                      http::async_read_header(
+                          *exchange->socket, exchange->buffer, *exchange->parser,
+                          [this, exchange](const boost::system::error_code& read_ec, std::size_t) {
+                            if (read_ec) {
+                              Fail(exchange, "read: " + read_ec.message());
+                              return;
+                            }
+                            auto& parser = *exchange->parser;
+                            auto length = parser.content_length();
+                            if (!parser.is_done() && (!length || *length > kBufferUpTo)) {
+                              // Large or open-ended (chunked, server-sent
+                              // events): send the head now, relay the body
+                              // as it comes.
+                              auto head = parser.get().base();
+                              StripHopByHop(head);
+                              exchange->stream = exchange->call->StartStream(std::move(head));
+                              if (!exchange->stream) {
+                                Abandon(exchange->call);
+                                return;
+                              }
+                            }
+                            ReadBody(exchange);
+                          });
                     });
 }
 
@@ -231,36 +233,36 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
   if (!exchange->chunk) exchange->chunk = std::make_unique_for_overwrite<char[]>(kChunkSize);
   parser.get().body().data = exchange->chunk.get();
   parser.get().body().size = kChunkSize;
-  http::async_read_some(
-      *exchange->socket, exchange->buffer, parser,
-      [this, exchange](boost::system::error_code ec, std::size_t) {
-        if (ec == http::error::need_buffer) ec = {};  // the chunk buffer is full: pass it on
-        if (ec) {
-          if (exchange->stream) {
-            LogShim("call " + exchange->call->id() + ": function server broke off its response: " +
-                    ec.message());
-            active_.erase(exchange->call->id());
-            exchange->stream->End(false);
-            return;
-          }
-          Fail(exchange, "read: " + ec.message());
-          return;
-        }
-        std::size_t got = kChunkSize - exchange->parser->get().body().size;
-        std::string bytes(exchange->chunk.get(), got);
-        if (!exchange->stream) {
-          exchange->collected += bytes;
-          ReadBody(exchange);
-          return;
-        }
-        exchange->stream->Write(std::move(bytes), [this, exchange](bool ok) {
-          if (!ok) {  // the client went away: so does the upstream connection
-            Abandon(exchange->call);
-            return;
-          }
-          ReadBody(exchange);
-        });
-      });
+  http::async_read_some(*exchange->socket, exchange->buffer, parser,
+                        [this, exchange](boost::system::error_code ec, std::size_t) {
+                          if (ec == http::error::need_buffer)
+                            ec = {};  // the chunk buffer is full: pass it on
+                          if (ec) {
+                            if (exchange->stream) {
+                              LogShim("call " + exchange->call->id() +
+                                      ": function server broke off its response: " + ec.message());
+                              active_.erase(exchange->call->id());
+                              exchange->stream->End(false);
+                              return;
+                            }
+                            Fail(exchange, "read: " + ec.message());
+                            return;
+                          }
+                          std::size_t got = kChunkSize - exchange->parser->get().body().size;
+                          std::string bytes(exchange->chunk.get(), got);
+                          if (!exchange->stream) {
+                            exchange->collected += bytes;
+                            ReadBody(exchange);
+                            return;
+                          }
+                          exchange->stream->Write(std::move(bytes), [this, exchange](bool ok) {
+                            if (!ok) {  // the client went away: so does the upstream connection
+                              Abandon(exchange->call);
+                              return;
+                            }
+                            ReadBody(exchange);
+                          });
+                        });
 }
 
 void HttpRunner::Done(const std::shared_ptr<Exchange>& exchange) {
@@ -278,8 +280,8 @@ void HttpRunner::Done(const std::shared_ptr<Exchange>& exchange) {
     response.body() = std::move(exchange->collected);
     exchange->call->Finish(std::move(response));
   }
-  if (keep && !stopped_ && exchange->generation == generation_ && ready_ && idle_.size() < kMaxIdle &&
-      exchange->buffer.size() == 0) {
+  if (keep && !stopped_ && exchange->generation == generation_ && ready_ &&
+      idle_.size() < kMaxIdle && exchange->buffer.size() == 0) {
     idle_.push_back(std::move(exchange->socket));
   }
 }

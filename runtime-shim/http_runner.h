@@ -57,7 +57,7 @@ class HttpRunner final : public FunctionRunner {
   std::chrono::steady_clock::time_point probe_until_{};
   std::shared_ptr<boost::asio::ip::tcp::socket> probe_socket_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> idle_;  // kept-alive connections
-  std::deque<std::shared_ptr<Call>> waiting_;  // arrived before the server was ready
+  std::deque<std::shared_ptr<Call>> waiting_;                // arrived before the server was ready
   std::map<std::string, std::shared_ptr<Exchange>> active_;  // call id -> exchange
   uint64_t generation_ = 0;  // bumped per server process; idle sockets of old ones go
   bool ready_ = false;

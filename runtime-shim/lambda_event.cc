@@ -60,7 +60,9 @@ std::string Base64Encode(std::string_view bytes) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
-  auto at = [&](std::size_t k) { return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k])); };
+  auto at = [&](std::size_t k) {
+    return static_cast<uint32_t>(static_cast<unsigned char>(bytes[k]));
+  };
   for (; i + 2 < bytes.size(); i += 3) {
     uint32_t v = (at(i) << 16) | (at(i + 1) << 8) | at(i + 2);
     out += kBase64Alphabet[(v >> 18) & 63];
@@ -196,7 +198,8 @@ FunctionReply DecodeLambdaResponse(std::string_view payload) {
   reply.status = static_cast<unsigned>(status);
   if (value.contains("headers") && value["headers"].is_object()) {
     for (const auto& [name, header] : value["headers"].items()) {
-      reply.headers.emplace_back(name, header.is_string() ? header.get<std::string>() : header.dump());
+      reply.headers.emplace_back(name,
+                                 header.is_string() ? header.get<std::string>() : header.dump());
     }
   }
   if (value.contains("cookies") && value["cookies"].is_array()) {

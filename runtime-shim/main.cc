@@ -1,9 +1,8 @@
 // gantry-shim: PID 1 of every template-built function container. main only wires the
 // parts together: configuration, the mode's runner, the front server and signals.
-#include <csignal>
-
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <map>
@@ -33,7 +32,8 @@ std::map<std::string, std::string> Environment() {
   std::map<std::string, std::string> env;
   for (char** var = environ; var != nullptr && *var != nullptr; ++var) {
     const char* eq = std::strchr(*var, '=');
-    if (eq != nullptr) env.emplace(std::string(*var, static_cast<std::size_t>(eq - *var)), std::string(eq + 1));
+    if (eq != nullptr)
+      env.emplace(std::string(*var, static_cast<std::size_t>(eq - *var)), std::string(eq + 1));
   }
   return env;
 }
@@ -65,8 +65,12 @@ int main(int argc, char** argv) {
   ProcessReaper reaper(io);
   std::unique_ptr<FunctionRunner> runner;
   switch (config.mode) {
-    case Mode::kExec: runner = std::make_unique<ExecRunner>(io, config, reaper); break;
-    case Mode::kHttp: runner = std::make_unique<HttpRunner>(io, config, clock, reaper); break;
+    case Mode::kExec:
+      runner = std::make_unique<ExecRunner>(io, config, reaper);
+      break;
+    case Mode::kHttp:
+      runner = std::make_unique<HttpRunner>(io, config, clock, reaper);
+      break;
     case Mode::kRuntimeApi:
       runner = std::make_unique<RuntimeApiRunner>(io, config, clock, reaper);
       break;

@@ -45,6 +45,8 @@ void TailBuffer::Append(std::string_view bytes) {
   }
 }
 
-std::string TailBuffer::Text() const { return truncated_ ? "..." + data_ : data_; }
+std::string TailBuffer::Text() const {
+  return truncated_ ? "..." + data_ : data_;
+}
 
 }  // namespace gantry::shim

@@ -17,7 +17,8 @@ class LineSplitter {
  public:
   using Sink = std::function<void(std::string_view line)>;
 
-  LineSplitter(std::size_t max_line, Sink sink) : max_line_(max_line > 0 ? max_line : 1), sink_(std::move(sink)) {}
+  LineSplitter(std::size_t max_line, Sink sink)
+      : max_line_(max_line > 0 ? max_line : 1), sink_(std::move(sink)) {}
 
   void Feed(std::string_view bytes);
   // Passes on what is left after the last '\n' (end of stream), if anything.

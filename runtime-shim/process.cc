@@ -1,7 +1,6 @@
 #include "process.h"
 
 #include <fcntl.h>
-#include <csignal>
 #include <spawn.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -10,6 +9,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/read.hpp>
 #include <cerrno>
+#include <csignal>
 #include <cstring>
 
 #include "log.h"
@@ -62,8 +62,8 @@ std::optional<SpawnedChild> Spawn(const SpawnOptions& options, int& error) {
       CloseIf(p[1]);
     }
   };
-  if ((options.pipe_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0) || ::pipe2(out_pipe, O_CLOEXEC) != 0 ||
-      ::pipe2(err_pipe, O_CLOEXEC) != 0) {
+  if ((options.pipe_stdin && ::pipe2(in_pipe, O_CLOEXEC) != 0) ||
+      ::pipe2(out_pipe, O_CLOEXEC) != 0 || ::pipe2(err_pipe, O_CLOEXEC) != 0) {
     error = errno;
     close_all();
     return std::nullopt;
@@ -126,7 +126,8 @@ std::optional<SpawnedChild> Spawn(const SpawnOptions& options, int& error) {
 std::optional<std::string> FindExecutable(const std::string& name, const std::string& path_env) {
   auto usable = [](const std::string& path) {
     struct stat st {};
-    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) && ::access(path.c_str(), X_OK) == 0;
+    return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+           ::access(path.c_str(), X_OK) == 0;
   };
   if (name.empty()) return std::nullopt;
   if (name.find('/') != std::string::npos) {
@@ -139,7 +140,8 @@ std::optional<std::string> FindExecutable(const std::string& name, const std::st
   std::size_t start = 0;
   while (start <= path_env.size()) {
     auto colon = path_env.find(':', start);
-    std::string dir = path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
+    std::string dir =
+        path_env.substr(start, colon == std::string::npos ? std::string::npos : colon - start);
     if (dir.empty()) dir = ".";
     std::string candidate = std::move(dir);
     candidate += '/';
@@ -167,7 +169,9 @@ std::string DescribeWaitStatus(int wait_status) {
   return "wait status " + std::to_string(wait_status);
 }
 
-ProcessReaper::ProcessReaper(boost::asio::io_context& io) : sigchld_(io, SIGCHLD) { Arm(); }
+ProcessReaper::ProcessReaper(boost::asio::io_context& io) : sigchld_(io, SIGCHLD) {
+  Arm();
+}
 
 std::optional<SpawnedChild> ProcessReaper::SpawnTracked(const SpawnOptions& options, int& error) {
   std::shared_lock spawning(spawning_);
@@ -233,29 +237,32 @@ OutputPump::OutputPump(boost::asio::io_context& io, int fd, std::string stream,
         LogFunctionLine(call_id_ ? call_id_() : std::string(), stream_, line);
       }) {}
 
-void OutputPump::Start() { ReadSome(); }
+void OutputPump::Start() {
+  ReadSome();
+}
 
 void OutputPump::ReadSome() {
-  pipe_.async_read_some(boost::asio::buffer(buffer_),
-                        [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
-                          if (n > 0) {
-                            std::string_view bytes(self->buffer_, n);
-                            if (self->tap_) self->tap_(bytes);
-                            self->lines_.Feed(bytes);
-                          }
-                          if (ec) {
-                            self->lines_.Flush();
-                            boost::system::error_code ignored;
-                            self->pipe_.close(ignored);
-                            if (self->on_eof_) {
-                              auto on_eof = std::move(self->on_eof_);
-                              self->on_eof_ = nullptr;
-                              on_eof();
-                            }
-                            return;
-                          }
-                          self->ReadSome();
-                        });
+  pipe_.async_read_some(
+      boost::asio::buffer(buffer_),
+      [self = shared_from_this()](const boost::system::error_code& ec, std::size_t n) {
+        if (n > 0) {
+          std::string_view bytes(self->buffer_, n);
+          if (self->tap_) self->tap_(bytes);
+          self->lines_.Feed(bytes);
+        }
+        if (ec) {
+          self->lines_.Flush();
+          boost::system::error_code ignored;
+          self->pipe_.close(ignored);
+          if (self->on_eof_) {
+            auto on_eof = std::move(self->on_eof_);
+            self->on_eof_ = nullptr;
+            on_eof();
+          }
+          return;
+        }
+        self->ReadSome();
+      });
 }
 
 }  // namespace gantry::shim

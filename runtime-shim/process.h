@@ -7,11 +7,11 @@
 #include <boost/asio/signal_set.hpp>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <shared_mutex>
-#include <memory>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -73,11 +73,11 @@ class ProcessReaper {
   void ReapAll();
 
   boost::asio::signal_set sigchld_;
-  std::map<pid_t, ExitFn> watched_;     // io thread only
-  std::map<pid_t, int> early_exits_;    // io thread only: tracked, exited before Watch
-  std::shared_mutex spawning_;          // shared by spawns, exclusive while reaping
+  std::map<pid_t, ExitFn> watched_;   // io thread only
+  std::map<pid_t, int> early_exits_;  // io thread only: tracked, exited before Watch
+  std::shared_mutex spawning_;        // shared by spawns, exclusive while reaping
   std::mutex tracked_mutex_;
-  std::set<pid_t> tracked_;             // GUARDED_BY(tracked_mutex_): spawned, not yet watched
+  std::set<pid_t> tracked_;  // GUARDED_BY(tracked_mutex_): spawned, not yet watched
 };
 
 // Reads a child's stdout or stderr, cuts it into lines and logs each line with the id of

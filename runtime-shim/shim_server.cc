@@ -1,8 +1,8 @@
 #include "shim_server.h"
 
-#include <csignal>
 #include <unistd.h>
 
+#include <csignal>
 #include <cstdio>
 
 #include "log.h"
@@ -47,14 +47,15 @@ ShimServer::ShimServer(asio::io_context& io, const ShimConfig& config, const Clo
 }
 
 bool ShimServer::Start(std::string& error) {
-  if (!runner_.Start([this](int code, const std::string& message) { Fatal(code, message); }, error)) {
+  if (!runner_.Start([this](int code, const std::string& message) { Fatal(code, message); },
+                     error)) {
     return false;
   }
   if (!listener_.Listen(config_.listen, error)) return false;
   LogShim("mode " + std::string(ModeName(config_.mode)) + ", listening on " +
-          (config_.listen.is_unix ? "unix:" + config_.listen.path
-                                  : "tcp:" + config_.listen.host + ":" +
-                                        std::to_string(config_.listen.port)));
+          (config_.listen.is_unix
+               ? "unix:" + config_.listen.path
+               : "tcp:" + config_.listen.host + ":" + std::to_string(config_.listen.port)));
   return true;
 }
 
@@ -140,9 +141,9 @@ void ShimServer::Handle(HttpRequest&& request, Responder respond) {
     }
     LogShim("call " + expired->id() + " timed out after " +
             std::to_string(config_.timeout.count()) + " ms");
-    expired->Finish(ErrorReply(504, "function timed out after " +
-                                        std::to_string(config_.timeout.count()) + " ms",
-                               expired->id()));
+    expired->Finish(ErrorReply(
+        504, "function timed out after " + std::to_string(config_.timeout.count()) + " ms",
+        expired->id()));
     runner_.Abandon(expired);
   });
   runner_.Invoke(call);

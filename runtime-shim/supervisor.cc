@@ -1,7 +1,6 @@
 #include "supervisor.h"
 
 #include <csignal>
-
 #include <cstdlib>
 #include <cstring>
 
@@ -46,7 +45,8 @@ bool ProcessSupervisor::SpawnOnce(std::string& error) {
   pid_ = child->pid;
   policy_.Started(clock_.Now());
   LogShim(what_ + " started (pid " + std::to_string(pid_) + ")");
-  for (auto [fd, stream] : {std::pair{child->stdout_fd, "stdout"}, std::pair{child->stderr_fd, "stderr"}}) {
+  for (auto [fd, stream] :
+       {std::pair{child->stdout_fd, "stdout"}, std::pair{child->stderr_fd, "stderr"}}) {
     std::make_shared<OutputPump>(io_, fd, stream, hooks_.call_id, nullptr, nullptr)->Start();
   }
   reaper_.Watch(pid_, [this](int status) { OnExit(status); });
@@ -67,8 +67,8 @@ void ProcessSupervisor::OnExit(int wait_status) {
   auto delay = policy_.Exited(clock_.Now());
   if (!delay) {
     hooks_.on_fatal(3, what_ + " exited " + std::to_string(policy_.unready_exits()) +
-                           " times before getting ready (last: " +
-                           DescribeWaitStatus(wait_status) + ")");
+                           " times before getting ready (last: " + DescribeWaitStatus(wait_status) +
+                           ")");
     return;
   }
   LogShim(what_ + " exited (" + DescribeWaitStatus(wait_status) + "); restarting in " +

@@ -23,10 +23,10 @@ namespace gantry::shim {
 class ProcessSupervisor {
  public:
   struct Hooks {
-    std::function<void()> on_started;            // a new process is up (not yet ready)
+    std::function<void()> on_started;              // a new process is up (not yet ready)
     std::function<void(int wait_status)> on_exit;  // it exited (before any restart)
-    std::function<std::string()> call_id;        // whom its output lines belong to
-    FunctionRunner::FatalFn on_fatal;            // giving up
+    std::function<std::string()> call_id;          // whom its output lines belong to
+    FunctionRunner::FatalFn on_fatal;              // giving up
   };
 
   ProcessSupervisor(boost::asio::io_context& io, ProcessReaper& reaper, const Clock& clock,

@@ -10,7 +10,9 @@ namespace {
 
 using Seconds = std::chrono::duration<double>;
 
-int CeilDiv(double value, double per) { return static_cast<int>(std::ceil(value / per - 1e-9)); }
+int CeilDiv(double value, double per) {
+  return static_cast<int>(std::ceil(value / per - 1e-9));
+}
 
 }  // namespace
 
@@ -61,8 +63,8 @@ Decision Autoscaler::Decide(const ConcurrencyWindow& stats, int current, TimePoi
                            Seconds(p.panic_window).count(), target);
   } else {
     d.desired = want_stable;
-    d.reason = fmt::format("stable: {:.2f} in flight over {}s, target {:.2f} per replica", stable_avg,
-                           Seconds(p.stable_window).count(), target);
+    d.reason = fmt::format("stable: {:.2f} in flight over {}s, target {:.2f} per replica",
+                           stable_avg, Seconds(p.stable_window).count(), target);
     int floor_after_scale_down = static_cast<int>(std::floor(current / p.max_scale_down_rate));
     if (d.desired < floor_after_scale_down) {
       d.desired = floor_after_scale_down;
@@ -77,7 +79,8 @@ Decision Autoscaler::Decide(const ConcurrencyWindow& stats, int current, TimePoi
     d.reason += "; kept warm until idle";
   }
   int clamped = std::clamp(d.desired, p.min_replicas, std::max(p.min_replicas, p.max_replicas));
-  if (clamped != d.desired) d.reason += fmt::format("; clamped to [{}, {}]", p.min_replicas, p.max_replicas);
+  if (clamped != d.desired)
+    d.reason += fmt::format("; clamped to [{}, {}]", p.min_replicas, p.max_replicas);
   d.desired = clamped;
   return d;
 }

@@ -16,7 +16,7 @@ using Duration = std::chrono::milliseconds;
 struct Policy {
   int min_replicas = 0;
   int max_replicas = 10;
-  double concurrency = 1;          // in-flight calls one replica takes (spec.concurrency)
+  double concurrency = 1;           // in-flight calls one replica takes (spec.concurrency)
   double target_utilization = 0.7;  // aim at 70% of it, as Knative's KPA does
   Duration stable_window{60'000};
   Duration panic_window{6'000};
@@ -62,7 +62,8 @@ class Autoscaler {
 
   // `current` is the number of replicas there are (ready or starting); `last_call` the time
   // of the last call, if any.
-  Decision Decide(const ConcurrencyWindow& stats, int current, TimePoint now, std::optional<TimePoint> last_call);
+  Decision Decide(const ConcurrencyWindow& stats, int current, TimePoint now,
+                  std::optional<TimePoint> last_call);
 
   const Policy& policy() const { return policy_; }
 

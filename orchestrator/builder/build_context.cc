@@ -24,8 +24,8 @@ core::Result<std::string> ReadWhole(const fs::path& path) {
 }
 
 bool IsExecutable(const fs::file_status& st) {
-  return (st.permissions() & (fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec)) !=
-         fs::perms::none;
+  return (st.permissions() & (fs::perms::owner_exec | fs::perms::group_exec |
+                              fs::perms::others_exec)) != fs::perms::none;
 }
 
 la_ssize_t AppendTo(struct archive*, void* user, const void* buffer, size_t length) {
@@ -57,7 +57,8 @@ bool LinkStaysInside(std::string_view rel, std::string_view target) {
 core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view prefix,
                                         const IgnoreRules& ignore) {
   std::error_code ec;
-  if (!fs::is_directory(dir, ec)) return core::Error::NotFound(fmt::format("source directory {} does not exist", dir));
+  if (!fs::is_directory(dir, ec))
+    return core::Error::NotFound(fmt::format("source directory {} does not exist", dir));
   fs::recursive_directory_iterator it(dir, fs::directory_options::none, ec);
   if (ec) return core::Error::NotFound(fmt::format("cannot read {}: {}", dir, ec.message()));
   for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
@@ -73,18 +74,21 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
       continue;
     }
     if (entries_.size() >= ContextLimits{}.max_entries) {
-      return core::Error::InvalidArgument(fmt::format("{} has more than {} files", dir, ContextLimits{}.max_entries));
+      return core::Error::InvalidArgument(
+          fmt::format("{} has more than {} files", dir, ContextLimits{}.max_entries));
     }
     ContextEntry e{.path = Join(prefix, rel)};
     if (fs::is_symlink(st)) {
       e.type = ContextEntry::Type::kSymlink;
       e.content = fs::read_symlink(it->path(), ec).string();
-      if (ec) return core::Error::NotFound(fmt::format("cannot read link {}: {}", it->path().string(), ec.message()));
+      if (ec)
+        return core::Error::NotFound(
+            fmt::format("cannot read link {}: {}", it->path().string(), ec.message()));
       if (!LinkStaysInside(rel, e.content)) {
-        return core::Error::InvalidArgument(
-            fmt::format("{} is a symlink to {}, outside the source tree {}: links are kept as links and must "
-                        "point inside it (copy the file in, or leave it out with .gantryignore)",
-                        it->path().string(), e.content, dir));
+        return core::Error::InvalidArgument(fmt::format(
+            "{} is a symlink to {}, outside the source tree {}: links are kept as links and must "
+            "point inside it (copy the file in, or leave it out with .gantryignore)",
+            it->path().string(), e.content, dir));
       }
     } else if (is_dir) {
       e.type = ContextEntry::Type::kDirectory;
@@ -98,8 +102,8 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
     }
     bytes_ += e.content.size();
     if (bytes_ > ContextLimits{}.max_bytes) {
-      return core::Error::InvalidArgument(
-          fmt::format("{} holds more than {} MiB (use .gantryignore)", dir, ContextLimits{}.max_bytes >> 20));
+      return core::Error::InvalidArgument(fmt::format(
+          "{} holds more than {} MiB (use .gantryignore)", dir, ContextLimits{}.max_bytes >> 20));
     }
     entries_.push_back(std::move(e));
   }
@@ -109,14 +113,16 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
 void BuildContext::AddFile(std::string path, std::string content, bool executable) {
   std::erase_if(entries_, [&](const ContextEntry& e) { return e.path == path; });
   bytes_ += content.size();
-  entries_.push_back({.path = std::move(path), .executable = executable, .content = std::move(content)});
+  entries_.push_back(
+      {.path = std::move(path), .executable = executable, .content = std::move(content)});
 }
 
 void BuildContext::AddDirectoryEntry(std::string path) {
   entries_.push_back({.path = std::move(path), .type = ContextEntry::Type::kDirectory});
 }
 
-core::Status BuildContext::AddHostFile(const std::string& source, std::string path, bool executable) {
+core::Status BuildContext::AddHostFile(const std::string& source, std::string path,
+                                       bool executable) {
   auto bytes = ReadWhole(source);
   if (!bytes) return bytes.error();
   AddFile(std::move(path), std::move(*bytes), executable);
@@ -124,11 +130,13 @@ core::Status BuildContext::AddHostFile(const std::string& source, std::string pa
 }
 
 bool BuildContext::Contains(std::string_view path) const {
-  return std::any_of(entries_.begin(), entries_.end(), [&](const ContextEntry& e) { return e.path == path; });
+  return std::any_of(entries_.begin(), entries_.end(),
+                     [&](const ContextEntry& e) { return e.path == path; });
 }
 
 const ContextEntry* BuildContext::Find(std::string_view path) const {
-  auto it = std::find_if(entries_.begin(), entries_.end(), [&](const ContextEntry& e) { return e.path == path; });
+  auto it = std::find_if(entries_.begin(), entries_.end(),
+                         [&](const ContextEntry& e) { return e.path == path; });
   return it == entries_.end() ? nullptr : &*it;
 }
 
@@ -141,7 +149,8 @@ core::Result<std::string> BuildContext::Tar(const ContextLimits& limits) const {
   std::set<std::string> dirs;
   for (const ContextEntry& e : entries_) {
     sorted.push_back(&e);
-    for (std::size_t slash = e.path.find('/'); slash != std::string::npos; slash = e.path.find('/', slash + 1)) {
+    for (std::size_t slash = e.path.find('/'); slash != std::string::npos;
+         slash = e.path.find('/', slash + 1)) {
       dirs.insert(e.path.substr(0, slash));
     }
   }
@@ -150,12 +159,14 @@ core::Result<std::string> BuildContext::Tar(const ContextLimits& limits) const {
     if (!Contains(d)) implied.push_back({.path = d, .type = ContextEntry::Type::kDirectory});
   }
   for (const ContextEntry& e : implied) sorted.push_back(&e);
-  std::sort(sorted.begin(), sorted.end(), [](const ContextEntry* a, const ContextEntry* b) { return a->path < b->path; });
+  std::sort(sorted.begin(), sorted.end(),
+            [](const ContextEntry* a, const ContextEntry* b) { return a->path < b->path; });
 
   std::string out;
   struct archive* a = archive_write_new();
   auto fail = [&](std::string_view what) {
-    std::string msg = fmt::format("writing the build context: {}: {}", what, archive_error_string(a));
+    std::string msg =
+        fmt::format("writing the build context: {}: {}", what, archive_error_string(a));
     archive_write_free(a);
     return core::Error::Internal(std::move(msg));
   };
@@ -188,7 +199,8 @@ core::Result<std::string> BuildContext::Tar(const ContextLimits& limits) const {
     archive_entry_free(entry);
     if (rc != ARCHIVE_OK) return fail(e->path);
     if (e->type == ContextEntry::Type::kFile && !e->content.empty() &&
-        archive_write_data(a, e->content.data(), e->content.size()) != static_cast<la_ssize_t>(e->content.size())) {
+        archive_write_data(a, e->content.data(), e->content.size()) !=
+            static_cast<la_ssize_t>(e->content.size())) {
       return fail(e->path);
     }
   }

@@ -34,7 +34,8 @@ class BuildContext {
   // what `ignore` excludes; symlinks are kept as links (never followed), other special
   // files skipped. kNotFound when `dir` is missing; kInvalidArgument past a limit, or for
   // a symlink whose target is absolute or climbs out of `dir` (the message names it).
-  core::Status AddDirectory(const std::string& dir, std::string_view prefix, const IgnoreRules& ignore);
+  core::Status AddDirectory(const std::string& dir, std::string_view prefix,
+                            const IgnoreRules& ignore);
   // Adds a generated file; replaces an entry of the same path.
   void AddFile(std::string path, std::string content, bool executable = false);
   // Adds an (empty) directory entry.

@@ -86,8 +86,9 @@ std::string CopyLines(const BuildContext& context, const std::set<std::string>& 
     const ContextEntry* e = context.Find(std::string(kFunction) + rel);
     if (e == nullptr) continue;
     bool dir = e->type == ContextEntry::Type::kDirectory;
-    df += fmt::format("COPY [{}, {}]\n", Quote(fmt::format("{}{}{}", kFunction, rel, dir ? "/" : "")),
-                      Quote(dest + "/" + rel + (dir ? "/" : "")));
+    df +=
+        fmt::format("COPY [{}, {}]\n", Quote(fmt::format("{}{}{}", kFunction, rel, dir ? "/" : "")),
+                    Quote(dest + "/" + rel + (dir ? "/" : "")));
   }
   return df;
 }

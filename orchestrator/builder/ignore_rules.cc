@@ -5,7 +5,8 @@ namespace {
 
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r'))
+    s.remove_suffix(1);
   return s;
 }
 
@@ -15,7 +16,8 @@ std::string Clean(std::string_view p) {
   std::size_t i = 0;
   while (i < p.size()) {
     std::size_t slash = p.find('/', i);
-    std::string_view part = p.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
+    std::string_view part =
+        p.substr(i, slash == std::string_view::npos ? std::string_view::npos : slash - i);
     i = slash == std::string_view::npos ? p.size() : slash + 1;
     if (part.empty() || part == ".") continue;
     if (!out.empty()) out.push_back('/');

@@ -1,7 +1,5 @@
 #include "builder/templates.h"
 
-#include "builder/dependencies.h"
-
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <unistd.h>
@@ -10,28 +8,35 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
+
+#include "builder/dependencies.h"
 
 namespace gantry::builder {
 namespace {
 
 using spec::Runtime;
 
-std::string JsonArray(const std::vector<std::string>& items) { return nlohmann::json(items).dump(); }
-std::string Quote(const std::string& s) { return nlohmann::json(s).dump(); }
+std::string JsonArray(const std::vector<std::string>& items) {
+  return nlohmann::json(items).dump();
+}
+std::string Quote(const std::string& s) {
+  return nlohmann::json(s).dump();
+}
 
 // The shim as entrypoint, running `command` (everything after "--").
 std::string ShimEntrypoint(std::string_view mode, const std::vector<std::string>& command) {
   std::vector<std::string> cmd = {"--"};
   cmd.insert(cmd.end(), command.begin(), command.end());
-  return fmt::format("ENV GANTRY_MODE={}\nENTRYPOINT [\"{}\"]\nCMD {}\n", mode, kImageShimPath, JsonArray(cmd));
+  return fmt::format("ENV GANTRY_MODE={}\nENTRYPOINT [\"{}\"]\nCMD {}\n", mode, kImageShimPath,
+                     JsonArray(cmd));
 }
 
 core::Result<std::string> BaseImage(const TemplateOptions& options, Runtime runtime) {
   auto it = options.base_images.find(runtime);
   if (it == options.base_images.end() || it->second.empty()) {
-    return core::Error::InvalidArgument(fmt::format("no base image configured for runtime {}", spec::RuntimeName(runtime)));
+    return core::Error::InvalidArgument(
+        fmt::format("no base image configured for runtime {}", spec::RuntimeName(runtime)));
   }
   return it->second;
 }
@@ -50,12 +55,14 @@ std::string HandlerTemplate(const std::string& base, std::string_view interprete
   df += fmt::format("ENV LAMBDA_TASK_ROOT={}\n", kTaskRoot);
   // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
   if (interpreter == "python3") {
-    df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n", kPythonDepsDir);
+    df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n",
+                      kPythonDepsDir);
   } else {
     df += fmt::format("ENV NODE_PATH={}/node_modules\n", kNodeDepsDir);
   }
   df += fmt::format("USER {}\n", kFunctionUser);
-  df += ShimEntrypoint("runtime-api", {std::string(interpreter), "/opt/gantry/" + std::string(bootstrap)});
+  df += ShimEntrypoint("runtime-api",
+                       {std::string(interpreter), "/opt/gantry/" + std::string(bootstrap)});
   return df;
 }
 
@@ -68,22 +75,28 @@ core::Result<std::string> ReadDockerfile(const spec::FunctionSpec& spec) {
   const fs::path given = fs::path(spec.source_path()) / spec.dockerfile();
   std::error_code ec;
   fs::path root = fs::canonical(spec.source_path(), ec);
-  if (ec) return core::Error::NotFound(fmt::format("{}: source {}: {}", spec.QualifiedName(), spec.source_path(), ec.message()));
+  if (ec)
+    return core::Error::NotFound(
+        fmt::format("{}: source {}: {}", spec.QualifiedName(), spec.source_path(), ec.message()));
   fs::path target = fs::canonical(given, ec);
-  if (ec) return core::Error::NotFound(fmt::format("{}: {}: {}", spec.QualifiedName(), given.string(), ec.message()));
+  if (ec)
+    return core::Error::NotFound(
+        fmt::format("{}: {}: {}", spec.QualifiedName(), given.string(), ec.message()));
   auto [r, t] = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
   if (r != root.end()) {
     return core::Error::InvalidArgument(
-        fmt::format("{}: {} leads to {}, outside the source tree {}: refusing to read it", spec.QualifiedName(),
-                    given.string(), target.string(), root.string()));
+        fmt::format("{}: {} leads to {}, outside the source tree {}: refusing to read it",
+                    spec.QualifiedName(), given.string(), target.string(), root.string()));
   }
   if (!fs::is_regular_file(target, ec)) {
-    return core::Error::InvalidArgument(fmt::format("{}: {} is not a regular file", spec.QualifiedName(), given.string()));
+    return core::Error::InvalidArgument(
+        fmt::format("{}: {} is not a regular file", spec.QualifiedName(), given.string()));
   }
   // The resolved path has no symlink left; O_NOFOLLOW keeps one swapped in meanwhile out.
   int fd = ::open(target.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
   if (fd < 0) {
-    return core::Error::InvalidArgument(fmt::format("{}: open {}: {}", spec.QualifiedName(), given.string(), std::strerror(errno)));
+    return core::Error::InvalidArgument(
+        fmt::format("{}: open {}: {}", spec.QualifiedName(), given.string(), std::strerror(errno)));
   }
   std::string text;
   char buffer[8192];
@@ -115,7 +128,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
   BuildPlan plan;
   Runtime runtime = spec.runtime();
   if (runtime == Runtime::kImage) {
-    return core::Error::InvalidArgument(fmt::format("function {} uses runtime image: nothing to build", spec.QualifiedName()));
+    return core::Error::InvalidArgument(
+        fmt::format("function {} uses runtime image: nothing to build", spec.QualifiedName()));
   }
   if (runtime == Runtime::kDockerfile) {
     IgnoreRules ignore = ReadIgnoreFiles(spec.source_path());
@@ -124,14 +138,16 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     auto user = ReadDockerfile(spec);
     if (!user) return user.error();
     if (!plan.context.Contains(spec.dockerfile())) {
-      return core::Error::NotFound(fmt::format("{}: no {} in {} (or it is ignored)", spec.QualifiedName(),
-                                               spec.dockerfile(), spec.source_path()));
+      return core::Error::NotFound(fmt::format("{}: no {} in {} (or it is ignored)",
+                                               spec.QualifiedName(), spec.dockerfile(),
+                                               spec.source_path()));
     }
     plan.dockerfile = spec.dockerfile();
     plan.http_port = spec.port();
     if (spec.protocol() == spec::Protocol::kLambda) {
       // In the context too, so that a new shim gives the function a new tag.
-      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s) return s.error();
+      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s)
+        return s.error();
       plan.http_port = 0;
       plan.runtime_api = true;
       plan.wrap_lambda = true;
@@ -143,7 +159,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       if (!df.empty() && df.back() != '\n') df.push_back('\n');
       df += fmt::format("COPY .gantry/gantry-shim {}\n", kImageShimPath);
       df += ShimEntrypoint("exec", spec.command());
-      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s) return s.error();
+      if (auto s = plan.context.AddHostFile(options.shim_path, ".gantry/gantry-shim", true); !s)
+        return s.error();
       plan.context.AddFile(".gantry/Dockerfile", std::move(df));
       plan.dockerfile = ".gantry/Dockerfile";
       plan.http_port = 0;
@@ -158,7 +175,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
   }
   if (!spec.source_path().empty()) {
     IgnoreRules ignore = TemplateIgnoreRules(spec.source_path());
-    if (auto s = plan.context.AddDirectory(spec.source_path(), "function", ignore); !s) return s.error();
+    if (auto s = plan.context.AddDirectory(spec.source_path(), "function", ignore); !s)
+      return s.error();
   }
   plan.base_image = *base;
   std::string df;
@@ -168,7 +186,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
       bool python = runtime == Runtime::kPython3;
       std::string bootstrap = python ? "bootstrap.py" : "bootstrap.js";
       std::string host_bootstrap =
-          (std::filesystem::path(options.bootstrap_dir) / (python ? "python3" : "node") / bootstrap).string();
+          (std::filesystem::path(options.bootstrap_dir) / (python ? "python3" : "node") / bootstrap)
+              .string();
       if (auto s = plan.context.AddHostFile(host_bootstrap, bootstrap, false); !s) {
         return s.error().WithContext("the runtime bootstrap");
       }
@@ -187,7 +206,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     case Runtime::kExec: {
       df = fmt::format("FROM {}\nCOPY gantry-shim {}\n", *base, kImageShimPath);
       if (!spec.source_path().empty()) df += fmt::format("COPY function/ {}/\n", kTaskRoot);
-      df += fmt::format("WORKDIR {}\nUSER {}\n", spec.source_path().empty() ? "/" : kTaskRoot, kFunctionUser);
+      df += fmt::format("WORKDIR {}\nUSER {}\n", spec.source_path().empty() ? "/" : kTaskRoot,
+                        kFunctionUser);
       df += ShimEntrypoint("exec", spec.command());
       break;
     }
@@ -199,7 +219,8 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
 }
 
 core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std::string& base_ref,
-                                       const docker::ImageInfo& base, const TemplateOptions& options) {
+                                       const docker::ImageInfo& base,
+                                       const TemplateOptions& options) {
   std::vector<std::string> command = spec.command();
   if (command.empty()) {
     command = base.entrypoint;
@@ -207,7 +228,8 @@ core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std
   }
   if (command.empty()) {
     return core::Error::InvalidArgument(
-        fmt::format("{}: image {} has neither ENTRYPOINT nor CMD: set spec.command to its Lambda runtime client",
+        fmt::format("{}: image {} has neither ENTRYPOINT nor CMD: set spec.command to its Lambda "
+                    "runtime client",
                     spec.QualifiedName(), base_ref));
   }
   BuildPlan plan;
@@ -217,7 +239,8 @@ core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std
   // The id pins the tag to the image's content, whatever its name points at later.
   std::string df = fmt::format("FROM {}\nLABEL gantry.base-image={}\n", base_ref, Quote(base.id));
   df += fmt::format("COPY gantry-shim {}\n", kImageShimPath);
-  if (spec.command().empty() && !base.cmd.empty()) df += fmt::format("ENV _HANDLER={}\n", Quote(base.cmd.back()));
+  if (spec.command().empty() && !base.cmd.empty())
+    df += fmt::format("ENV _HANDLER={}\n", Quote(base.cmd.back()));
   df += ShimEntrypoint("runtime-api", command);
   plan.context.AddFile("Dockerfile", std::move(df));
   plan.runtime_api = true;

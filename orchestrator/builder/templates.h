@@ -82,6 +82,7 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
 // directory and environment are the image's own. kInvalidArgument when there is nothing to
 // run (no command, no ENTRYPOINT, no CMD); kNotFound when the shim is missing.
 core::Result<BuildPlan> PlanLambdaWrap(const spec::FunctionSpec& spec, const std::string& base_ref,
-                                       const docker::ImageInfo& base, const TemplateOptions& options);
+                                       const docker::ImageInfo& base,
+                                       const TemplateOptions& options);
 
 }  // namespace gantry::builder

@@ -27,9 +27,13 @@ class Error {
  public:
   Error(ErrorCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
-  static Error InvalidArgument(std::string msg) { return {ErrorCode::kInvalidArgument, std::move(msg)}; }
+  static Error InvalidArgument(std::string msg) {
+    return {ErrorCode::kInvalidArgument, std::move(msg)};
+  }
   static Error NotFound(std::string msg) { return {ErrorCode::kNotFound, std::move(msg)}; }
-  static Error AlreadyExists(std::string msg) { return {ErrorCode::kAlreadyExists, std::move(msg)}; }
+  static Error AlreadyExists(std::string msg) {
+    return {ErrorCode::kAlreadyExists, std::move(msg)};
+  }
   static Error Conflict(std::string msg) { return {ErrorCode::kConflict, std::move(msg)}; }
   static Error Unavailable(std::string msg) { return {ErrorCode::kUnavailable, std::move(msg)}; }
   static Error Timeout(std::string msg) { return {ErrorCode::kTimeout, std::move(msg)}; }

@@ -31,10 +31,15 @@ std::string Iso8601(int64_t unix_ms) {
 
 // One OpenFaaS LogEntry line. Function output need not be UTF-8: invalid bytes are
 // replaced rather than thrown on.
-std::string LogEntryJson(const std::string& ns, const std::string& name, const std::string& instance,
-                         const std::string& stamp, std::string_view text) {
-  return json{{"name", name}, {"namespace", ns}, {"instance", instance}, {"timestamp", stamp}, {"text", text}}.dump(
-      -1, ' ', false, json::error_handler_t::replace);
+std::string LogEntryJson(const std::string& ns, const std::string& name,
+                         const std::string& instance, const std::string& stamp,
+                         std::string_view text) {
+  return json{{"name", name},
+              {"namespace", ns},
+              {"instance", instance},
+              {"timestamp", stamp},
+              {"text", text}}
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string Iso8601(std::chrono::system_clock::time_point t) {
@@ -48,7 +53,8 @@ class UploadDir {
   explicit UploadDir(const std::string& state_dir) {
     static std::atomic<int> counter{0};
     path_ = fs::path(state_dir) / "uploads" /
-            fmt::format("{}-{}-{}", getpid(), std::chrono::steady_clock::now().time_since_epoch().count(), counter++);
+            fmt::format("{}-{}-{}", getpid(),
+                        std::chrono::steady_clock::now().time_since_epoch().count(), counter++);
     std::error_code ec;
     fs::create_directories(path_, ec);
     fs::permissions(path_.parent_path(), fs::perms::owner_all, ec);
@@ -83,13 +89,17 @@ void RemoveUnusedImages(store::Store& store, builder::Builder& builder, bool kee
 }  // namespace
 
 json ApplyOutcome::ToJson(const std::string& ns, const std::string& name) const {
-  return json{{"namespace", ns}, {"name", name},  {"result", result}, {"generation", generation},
+  return json{{"namespace", ns}, {"name", name},   {"result", result}, {"generation", generation},
               {"image", image},  {"built", built}, {"digest", digest}};
 }
 
-Controller::Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool, docker::DockerClient& docker,
-                       ControllerOptions options)
-    : store_(store), builder_(builder), pool_(pool), docker_(docker), options_(std::move(options)) {}
+Controller::Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool,
+                       docker::DockerClient& docker, ControllerOptions options)
+    : store_(store),
+      builder_(builder),
+      pool_(pool),
+      docker_(docker),
+      options_(std::move(options)) {}
 
 core::Status Controller::Start() {
   auto records = store_.ListFunctions("");
@@ -100,14 +110,16 @@ core::Status Controller::Start() {
     auto parsed = json::parse(r.deployment_json, nullptr, false);
     auto d = DeploymentFromJson(parsed);
     if (!d) {
-      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name, d.error().message());
+      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name,
+                d.error().message());
       continue;
     }
     std::vector<std::string> names;
     for (const auto& [secret, value] : d->secrets) names.push_back(secret);
     auto values = SecretValues(r.namespace_name, names);
     if (!values) {
-      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name, values.error().message());
+      core::Log(core::LogLevel::kWarn, "function {}/{}: {}", r.namespace_name, r.name,
+                values.error().message());
       RecordStatus(r.namespace_name, r.name, "failed", values.error().message());
       continue;
     }
@@ -117,16 +129,17 @@ core::Status Controller::Start() {
   return pool_.Start(deployments);
 }
 
-core::Result<std::map<std::string, std::string>> Controller::SecretValues(const std::string& ns,
-                                                                          const std::vector<std::string>& names) {
+core::Result<std::map<std::string, std::string>> Controller::SecretValues(
+    const std::string& ns, const std::vector<std::string>& names) {
   std::map<std::string, std::string> values;
   for (const auto& name : names) {
     auto secret = store_.GetSecret(ns, name);
     if (!secret) {
       if (secret.error().code() == core::ErrorCode::kNotFound) {
-        return core::Error::InvalidArgument(fmt::format(
-            "secret \"{}\" does not exist in namespace \"{}\" (create it first: gantry create secret {} ...)", name, ns,
-            name));
+        return core::Error::InvalidArgument(
+            fmt::format("secret \"{}\" does not exist in namespace \"{}\" (create it first: gantry "
+                        "create secret {} ...)",
+                        name, ns, name));
       }
       return secret.error();
     }
@@ -135,34 +148,37 @@ core::Result<std::map<std::string, std::string>> Controller::SecretValues(const 
   return values;
 }
 
-void Controller::RecordStatus(const std::string& ns, const std::string& name, const std::string& status,
-                              const std::string& last_error) {
+void Controller::RecordStatus(const std::string& ns, const std::string& name,
+                              const std::string& status, const std::string& last_error) {
   if (auto s = store_.SetFunctionStatus(ns, name, status, last_error); !s) {
-    core::Log(core::LogLevel::kWarn, "function {}/{}: cannot record status {}: {}", ns, name, status,
-              s.error().ToString());
+    core::Log(core::LogLevel::kWarn, "function {}/{}: cannot record status {}: {}", ns, name,
+              status, s.error().ToString());
   }
 }
 
-docker::LabelSelector Controller::FunctionSelector(const std::string& ns, const std::string& name) const {
+docker::LabelSelector Controller::FunctionSelector(const std::string& ns,
+                                                   const std::string& name) const {
   docker::LabelSelector selector = options_.identity;
   selector.push_back("gantry.function=" + name);
   selector.push_back("gantry.namespace=" + ns);
   return selector;
 }
 
-std::optional<store::FunctionRecord> Controller::Unchanged(const std::string& ns, const std::string& name,
+std::optional<store::FunctionRecord> Controller::Unchanged(const std::string& ns,
+                                                           const std::string& name,
                                                            const std::string& digest) {
   if (digest.empty()) return std::nullopt;
   auto existing = store_.GetFunction(ns, name);
-  if (!existing || existing->hash != digest || existing->status == "failed" || !pool_.Describe(ns, name).ok()) {
+  if (!existing || existing->hash != digest || existing->status == "failed" ||
+      !pool_.Describe(ns, name).ok()) {
     return std::nullopt;
   }
   // The image may have gone behind gantryd's back (docker rmi, a prune): then the apply
   // rebuilds it rather than saying "unchanged" about a function whose next replica can't start.
   if (auto image = docker_.InspectImage(existing->image); !image) {
     if (image.error().code() != core::ErrorCode::kNotFound) {
-      core::Log(core::LogLevel::kWarn, "function {}/{}: inspect image {}: {}", ns, name, existing->image,
-                image.error().ToString());
+      core::Log(core::LogLevel::kWarn, "function {}/{}: inspect image {}: {}", ns, name,
+                existing->image, image.error().ToString());
     }
     return std::nullopt;
   }
@@ -174,25 +190,30 @@ core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const 
   std::string digest = builder::BundleDigest(bundle);
   // One read: a delete between a check and a second read must not leave an empty record.
   if (auto existing = dry_run ? std::nullopt : Unchanged(ns, name, digest)) {
-    return ApplyOutcome{.result = "unchanged", .generation = existing->generation, .image = existing->image,
+    return ApplyOutcome{.result = "unchanged",
+                        .generation = existing->generation,
+                        .image = existing->image,
                         .digest = digest};
   }
   UploadDir dir(options_.state_dir);
   if (auto s = builder::ExtractBundle(bundle, dir.path().string()); !s) return s.error();
   manifest::LocalFileSystem local;
-  auto loaded = manifest::LoadManifests(local, {(dir.path() / builder::kBundleManifest).string()}, {});
+  auto loaded =
+      manifest::LoadManifests(local, {(dir.path() / builder::kBundleManifest).string()}, {});
   if (!loaded.ok()) {
     std::string all;
     for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + e.ToString();
     return core::Error::InvalidArgument(fmt::format("invalid function:\n{}", all));
   }
-  if (loaded.objects.size() != 1 || !std::holds_alternative<spec::FunctionSpec>(loaded.objects[0].object)) {
+  if (loaded.objects.size() != 1 ||
+      !std::holds_alternative<spec::FunctionSpec>(loaded.objects[0].object)) {
     return core::Error::InvalidArgument("a bundle holds exactly one Function");
   }
   const auto& spec = std::get<spec::FunctionSpec>(loaded.objects[0].object);
   if (spec.namespace_name() != ns || spec.name() != name) {
-    return core::Error::InvalidArgument(fmt::format("the bundle is function {}/{}, but the URL names {}/{}",
-                                                    spec.namespace_name(), spec.name(), ns, name));
+    return core::Error::InvalidArgument(
+        fmt::format("the bundle is function {}/{}, but the URL names {}/{}", spec.namespace_name(),
+                    spec.name(), ns, name));
   }
   if (dry_run) {
     if (auto values = SecretValues(ns, spec.secrets()); !values) return values.error();
@@ -201,12 +222,15 @@ core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const 
   return ApplySpec(spec, digest);
 }
 
-core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec, const std::string& digest) {
+core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
+                                                 const std::string& digest) {
   std::lock_guard lock(apply_mu_);
   const std::string& ns = spec.namespace_name();
   const std::string& name = spec.name();
   if (auto unchanged = Unchanged(ns, name, digest)) {
-    return ApplyOutcome{.result = "unchanged", .generation = unchanged->generation, .image = unchanged->image,
+    return ApplyOutcome{.result = "unchanged",
+                        .generation = unchanged->generation,
+                        .image = unchanged->image,
                         .digest = digest};
   }
   auto existing = store_.GetFunction(ns, name);
@@ -222,8 +246,12 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   if (options_.on_build) options_.on_build(!built ? "failed" : built->cached ? "cached" : "built");
   if (!built) return fail(built.error());
 
-  store::FunctionRecord record{.namespace_name = ns, .name = name, .spec_json = spec::CanonicalString(spec),
-                               .hash = digest, .image = built->ref, .status = "ready"};
+  store::FunctionRecord record{.namespace_name = ns,
+                               .name = name,
+                               .spec_json = spec::CanonicalString(spec),
+                               .hash = digest,
+                               .image = built->ref,
+                               .status = "ready"};
   int64_t generation = existing ? existing->generation + 1 : 1;
   pool::Deployment deployment = DeploymentFor(spec, *built, generation, *secrets);
   record.deployment_json = DeploymentToJson(deployment).dump();
@@ -238,17 +266,21 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
   RemoveUnusedImages(store_, builder_, /*keep_recent=*/true);
   std::string result = *put == store::PutOutcome::kCreated ? "created" : "configured";
-  core::Log(core::LogLevel::kInfo, "function {}/{} {} (generation {}, image {}{})", ns, name, result,
-            record.generation, built->ref, built->cached ? ", cached" : "");
-  return ApplyOutcome{.result = result, .generation = record.generation, .image = built->ref,
-                      .built = !built->cached, .digest = digest};
+  core::Log(core::LogLevel::kInfo, "function {}/{} {} (generation {}, image {}{})", ns, name,
+            result, record.generation, built->ref, built->cached ? ", cached" : "");
+  return ApplyOutcome{.result = result,
+                      .generation = record.generation,
+                      .image = built->ref,
+                      .built = !built->cached,
+                      .digest = digest};
 }
 
 core::Status Controller::Delete(const std::string& ns, const std::string& name) {
   std::lock_guard lock(apply_mu_);
   auto existing = store_.GetFunction(ns, name);
   if (!existing) return existing.error();
-  if (auto s = pool_.Remove(ns, name); !s && s.error().code() != core::ErrorCode::kNotFound) return s;
+  if (auto s = pool_.Remove(ns, name); !s && s.error().code() != core::ErrorCode::kNotFound)
+    return s;
   if (auto s = store_.DeleteFunction(ns, name); !s) return s;
   // Only this instance's images, and none another function still runs.
   RemoveUnusedImages(store_, builder_, /*keep_recent=*/false);
@@ -262,20 +294,26 @@ core::Status Controller::Scale(const std::string& ns, const std::string& name, i
   auto deployment = DeploymentFromJson(json::parse(existing->deployment_json, nullptr, false));
   if (!deployment) return deployment.error().WithContext(fmt::format("function {}/{}", ns, name));
   if (replicas < deployment->min_replicas || replicas > deployment->max_replicas) {
-    return core::Error::InvalidArgument(
-        fmt::format("function {}/{}: replicas must be within [{}, {}] (its scale.min and scale.max), not {}", ns, name,
-                    deployment->min_replicas, deployment->max_replicas, replicas));
+    return core::Error::InvalidArgument(fmt::format(
+        "function {}/{}: replicas must be within [{}, {}] (its scale.min and scale.max), not {}",
+        ns, name, deployment->min_replicas, deployment->max_replicas, replicas));
   }
   return pool_.Scale(ns, name, static_cast<int>(replicas));
 }
 
 json Controller::DescribeRecord(const store::FunctionRecord& r) {
-  json status = {{"generation", r.generation},   {"image", r.image},
-                 {"phase", r.status},            {"lastError", r.last_error},
-                 {"digest", r.hash},             {"createdAt", Iso8601(r.created_unix_ms)},
-                 {"updatedAt", Iso8601(r.updated_unix_ms)}, {"readyReplicas", 0},
-                 {"startingReplicas", 0},        {"queued", 0},
-                 {"inFlight", 0},                {"replicas", json::array()},
+  json status = {{"generation", r.generation},
+                 {"image", r.image},
+                 {"phase", r.status},
+                 {"lastError", r.last_error},
+                 {"digest", r.hash},
+                 {"createdAt", Iso8601(r.created_unix_ms)},
+                 {"updatedAt", Iso8601(r.updated_unix_ms)},
+                 {"readyReplicas", 0},
+                 {"startingReplicas", 0},
+                 {"queued", 0},
+                 {"inFlight", 0},
+                 {"replicas", json::array()},
                  {"lastInvocation", nullptr}};
   if (auto live = pool_.Describe(r.namespace_name, r.name)) {
     status["readyReplicas"] = live->ready;
@@ -283,7 +321,8 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
     status["queued"] = live->queued;
     status["inFlight"] = live->in_flight;
     if (!live->last_error.empty()) status["lastError"] = live->last_error;
-    if (live->last_call.time_since_epoch().count() != 0) status["lastInvocation"] = Iso8601(live->last_call);
+    if (live->last_call.time_since_epoch().count() != 0)
+      status["lastInvocation"] = Iso8601(live->last_call);
     for (const auto& rep : live->replicas) {
       status["replicas"].push_back({{"id", rep.id.substr(0, 12)},
                                     {"generation", rep.generation},
@@ -315,12 +354,13 @@ core::Result<json> Controller::List(const std::string& ns) {
   return json{{"apiVersion", "gantry.dev/v1"}, {"kind", "FunctionList"}, {"items", items}};
 }
 
-core::Result<std::string> Controller::Logs(const std::string& ns, const std::string& name, int64_t tail,
-                                           int64_t since_unix) {
+core::Result<std::string> Controller::Logs(const std::string& ns, const std::string& name,
+                                           int64_t tail, int64_t since_unix) {
   if (auto r = store_.GetFunction(ns, name); !r) return r.error();
   auto containers = docker_.ListContainers(FunctionSelector(ns, name), /*all=*/true);
   if (!containers) return containers.error();
-  const int64_t per_replica = tail > 0 ? std::min(tail, options_.max_log_tail) : options_.max_log_tail;
+  const int64_t per_replica =
+      tail > 0 ? std::min(tail, options_.max_log_tail) : options_.max_log_tail;
   // The engine tails each replica; the merge keeps only the newest lines that fit.
   BoundedLogMerge merged(options_.max_log_bytes);
   bool capped = false;  // a replica may have had more lines than the tail it was read with
@@ -340,16 +380,19 @@ core::Result<std::string> Controller::Logs(const std::string& ns, const std::str
   }
   std::string note;
   if (merged.dropped() > 0 || capped) {
-    note = LogEntryJson(ns, name, "gantry", merged.oldest(),
-                        fmt::format("[gantry] older lines left out: one logs request returns at most {} lines a "
-                                    "replica and {} bytes (ask for less with --tail or --since)",
-                                    options_.max_log_tail, options_.max_log_bytes)) +
+    note = LogEntryJson(
+               ns, name, "gantry", merged.oldest(),
+               fmt::format(
+                   "[gantry] older lines left out: one logs request returns at most {} lines a "
+                   "replica and {} bytes (ask for less with --tail or --since)",
+                   options_.max_log_tail, options_.max_log_bytes)) +
            "\n";
   }
   return note + merged.Take();
 }
 
-core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns, const std::string& name,
+core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns,
+                                                      const std::string& name,
                                                       const std::string& value) {
   // Under apply_mu_: an apply reads secret values before its (slow) build and hands them to
   // the pool after it; a change in between would otherwise be overwritten by the old value.
@@ -408,12 +451,16 @@ core::Result<json> Controller::ListSecrets(const std::string& ns) {
   if (!secrets) return secrets.error();
   json items = json::array();
   for (const auto& s : *secrets) {
-    items.push_back({{"namespace", s.namespace_name}, {"name", s.name}, {"createdAt", Iso8601(s.created_unix_ms)},
+    items.push_back({{"namespace", s.namespace_name},
+                     {"name", s.name},
+                     {"createdAt", Iso8601(s.created_unix_ms)},
                      {"updatedAt", Iso8601(s.updated_unix_ms)}});
   }
   return items;
 }
 
-core::Result<std::vector<std::string>> Controller::Namespaces() { return store_.ListNamespaces(); }
+core::Result<std::vector<std::string>> Controller::Namespaces() {
+  return store_.ListNamespaces();
+}
 
 }  // namespace gantry::daemon

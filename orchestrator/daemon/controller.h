@@ -2,11 +2,10 @@
 
 #include <functional>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/builder.h"
 #include "core/result.h"
@@ -55,8 +54,8 @@ struct ApplyOutcome {
 // method named. The API maps them to HTTP once (gateway/error_mapping.h).
 class Controller {
  public:
-  Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool, docker::DockerClient& docker,
-             ControllerOptions options);
+  Controller(store::Store& store, builder::Builder& builder, pool::Pool& pool,
+             docker::DockerClient& docker, ControllerOptions options);
 
   // Hands the stored deployments to the pool (which adopts or removes containers). A
   // function whose stored deployment can't be read is left out (logged); one whose secret
@@ -70,8 +69,8 @@ class Controller {
   // not a safe archive with function.json, its manifest is invalid (every error listed) or
   // not exactly one Function, it names another function than ns/name, or a secret it lists
   // does not exist in ns; otherwise as ApplySpec.
-  core::Result<ApplyOutcome> ApplyBundle(const std::string& ns, const std::string& name, std::string_view bundle,
-                                         bool dry_run);
+  core::Result<ApplyOutcome> ApplyBundle(const std::string& ns, const std::string& name,
+                                         std::string_view bundle, bool dry_run);
   // Applies a spec whose source (if any) is on disk; `digest` names it for "unchanged".
   // Result "created", "configured" or "unchanged". Errors: kInvalidArgument for a secret
   // the spec lists that does not exist in its namespace; Builder::Build's (kNotFound for a
@@ -113,14 +112,16 @@ class Controller {
   // left out, the first entry is a note from instance "gantry" saying so. Memory stays
   // within max_log_bytes whatever the logs' size. Errors: kNotFound if the function is
   // unknown (a replica gone while it is read is skipped); the store's; the engine's.
-  core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail, int64_t since_unix);
+  core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail,
+                                 int64_t since_unix);
 
   // Creates or changes a secret. A changed value reaches every running replica of every
   // function in `ns` that uses it within the call (pool::Pool::UpdateSecret: the file in
   // the replica's secrets directory is replaced atomically; no restart, no new generation).
   // Errors: the store's (nothing stored); Pool::UpdateSecret's (kInternal naming a replica)
   // after the value is stored.
-  core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name, const std::string& value);
+  core::Result<store::PutOutcome> PutSecret(const std::string& ns, const std::string& name,
+                                            const std::string& value);
   // Deletes a secret no function uses. Errors: kConflict naming the functions of `ns` whose
   // spec lists it (delete them or drop the secret from them first); kNotFound; the store's.
   core::Status DeleteSecret(const std::string& ns, const std::string& name);
@@ -132,8 +133,8 @@ class Controller {
   pool::Pool& pool() { return pool_; }
 
  private:
-  core::Result<std::map<std::string, std::string>> SecretValues(const std::string& ns,
-                                                                const std::vector<std::string>& names);
+  core::Result<std::map<std::string, std::string>> SecretValues(
+      const std::string& ns, const std::vector<std::string>& names);
   // The names of the functions of `ns` whose stored spec lists secret `name`.
   core::Result<std::vector<std::string>> FunctionsUsingSecret(const std::string& ns,
                                                               const std::string& name);

@@ -6,7 +6,8 @@ namespace gantry::daemon {
 
 using nlohmann::json;
 
-pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image, int64_t generation,
+pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image,
+                               int64_t generation,
                                const std::map<std::string, std::string>& secret_values) {
   pool::Deployment d;
   d.namespace_name = spec.namespace_name();
@@ -14,7 +15,8 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.generation = generation;
   d.image = image.ref;
   d.http_port = image.http_port;
-  d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
+  d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone
+                                                     : pool::NetworkAccess::kDefault;
   d.runtime_api = image.runtime_api;
   d.env = spec.env();
   // What the image needs from the container (the handler); the spec's own env wins.
@@ -67,7 +69,8 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     // Stored before functions had a network: they get the default, like a new apply would.
     std::string network = j.value("network", "default");
     if (network != "default" && network != "none") {
-      return core::Error::Internal(fmt::format("stored deployment has an unknown network \"{}\"", network));
+      return core::Error::Internal(
+          fmt::format("stored deployment has an unknown network \"{}\"", network));
     }
     d.network = network == "none" ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
     d.runtime_api = j.value("runtimeApi", false);  // absent in deployments stored before it

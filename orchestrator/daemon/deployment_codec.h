@@ -1,9 +1,8 @@
 #pragma once
 
 #include <map>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "builder/builder.h"
 #include "core/result.h"
@@ -14,7 +13,8 @@ namespace gantry::daemon {
 
 // The pool's view of a function: from its validated spec, the image the builder made,
 // its generation and its secrets' values.
-pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image, int64_t generation,
+pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image,
+                               int64_t generation,
                                const std::map<std::string, std::string>& secret_values);
 
 // Stored with the function so that a restarted gantryd runs it without rebuilding. Secret

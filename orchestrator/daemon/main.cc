@@ -1,10 +1,10 @@
 // gantryd: the controller. Wires the modules together; holds no logic of its own.
-#include <CLI/CLI.hpp>
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <filesystem>
 
@@ -62,7 +62,8 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
   daemon::Flags f;
-  CLI::App app{"gantryd: the Gantry controller (API, invoke gateway, builder, warm pool)", "gantryd"};
+  CLI::App app{"gantryd: the Gantry controller (API, invoke gateway, builder, warm pool)",
+               "gantryd"};
   daemon::AddFlags(app, f);
   CLI11_PARSE(app, argc, argv);
   if (auto s = daemon::ResolveFlags(f); !s) return Fail(s.error().message());
@@ -70,7 +71,8 @@ int main(int argc, char** argv) {
 
   std::error_code ec;
   fs::create_directories(f.state_dir, ec);
-  if (ec) return Fail(fmt::format("cannot create the state directory {}: {}", f.state_dir, ec.message()));
+  if (ec)
+    return Fail(fmt::format("cannot create the state directory {}: {}", f.state_dir, ec.message()));
   ::chmod(f.state_dir.c_str(), 0700);
   if (f.token_file.empty()) f.token_file = (fs::path(f.state_dir) / "token").string();
 
@@ -91,10 +93,12 @@ int main(int argc, char** argv) {
   builder::BuilderOptions build_options;
   fs::path exe_dir = ExeDir();
   build_options.templates.shim_path =
-      f.shim.empty() ? FirstExisting({exe_dir / "gantry-shim.stripped", exe_dir / "gantry-shim"}) : f.shim;
+      f.shim.empty() ? FirstExisting({exe_dir / "gantry-shim.stripped", exe_dir / "gantry-shim"})
+                     : f.shim;
   build_options.templates.bootstrap_dir =
       f.bootstrap_dir.empty()
-          ? FirstExisting({exe_dir / "../share/gantry/bootstrap", fs::path(GANTRY_SOURCE_DIR) / "runtime-shim/bootstrap"})
+          ? FirstExisting({exe_dir / "../share/gantry/bootstrap",
+                           fs::path(GANTRY_SOURCE_DIR) / "runtime-shim/bootstrap"})
           : f.bootstrap_dir;
   for (const auto& [runtime, image] : f.base_image_by_runtime) {
     build_options.templates.base_images[runtime] = image;
@@ -112,10 +116,11 @@ int main(int argc, char** argv) {
                              .log_max_size = f.container_log_max_size,
                              .log_max_files = f.container_log_max_files});
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
-  daemon::Controller controller(**store, builder, pool, **docker,
-                                {.state_dir = f.state_dir,
-                                 .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
-                                 .identity = identity});
+  daemon::Controller controller(
+      **store, builder, pool, **docker,
+      {.state_dir = f.state_dir,
+       .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
+       .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
@@ -136,15 +141,19 @@ int main(int argc, char** argv) {
 
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
-  if (auto s = async.Start(fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port())); !s) {
+  if (auto s = async.Start(
+          fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port()));
+      !s) {
     return Fail(s.error().message());
   }
-  core::Log(core::LogLevel::kInfo, "gantryd {} listening on {}:{} (state {}, instance {}, engine API {}, auth {})",
-            core::kVersion, host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir, *instance,
-            (*docker)->ApiVersion(), f.no_auth ? "off" : "on: " + f.token_file);
+  core::Log(core::LogLevel::kInfo,
+            "gantryd {} listening on {}:{} (state {}, instance {}, engine API {}, auth {})",
+            core::kVersion, host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir,
+            *instance, (*docker)->ApiVersion(), f.no_auth ? "off" : "on: " + f.token_file);
   int sig = 0;
   sigwait(&signals, &sig);
-  core::Log(core::LogLevel::kInfo, "gantryd: {} received, stopping (replicas keep running for the next start)",
+  core::Log(core::LogLevel::kInfo,
+            "gantryd: {} received, stopping (replicas keep running for the next start)",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
   async.Stop();
   gateway.Stop();

@@ -5,7 +5,8 @@
 
 namespace gantry::daemon {
 
-void PoolBackend::Resolve(const std::string& ns, const std::string& name, gateway::ResolveCallback done) {
+void PoolBackend::Resolve(const std::string& ns, const std::string& name,
+                          gateway::ResolveCallback done) {
   pool_.Acquire(ns, name, [done = std::move(done)](core::Result<pool::Lease> lease) {
     if (!lease) {
       done(lease.error());

@@ -10,7 +10,8 @@ namespace gantry::daemon {
 class PoolBackend final : public gateway::InvokeBackend {
  public:
   explicit PoolBackend(pool::Pool& pool) : pool_(pool) {}
-  void Resolve(const std::string& ns, const std::string& name, gateway::ResolveCallback done) override;
+  void Resolve(const std::string& ns, const std::string& name,
+               gateway::ResolveCallback done) override;
 
  private:
   pool::Pool& pool_;

@@ -31,7 +31,8 @@ core::Result<std::string> LoadOrCreateToken(const std::string& path) {
   for (unsigned char b : bytes) token += fmt::format("{:02x}", b);
   int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return core::Error::Unavailable(fmt::format("cannot create the token file {}: {}", path, std::strerror(errno)));
+    return core::Error::Unavailable(
+        fmt::format("cannot create the token file {}: {}", path, std::strerror(errno)));
   }
   std::string line = token + "\n";
   bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());

@@ -11,11 +11,13 @@ bool BuildProgress::OnMessage(const nlohmann::json& message) {
     OnLine(it->get_ref<const std::string&>());
   }
   if (auto aux = message.find("aux"); aux != message.end() && aux->is_object()) {
-    if (auto id = aux->find("ID"); id != aux->end() && id->is_string()) image_id_ = id->get<std::string>();
+    if (auto id = aux->find("ID"); id != aux->end() && id->is_string())
+      image_id_ = id->get<std::string>();
   }
   std::string error;
   if (auto detail = message.find("errorDetail"); detail != message.end() && detail->is_object()) {
-    if (auto m = detail->find("message"); m != detail->end() && m->is_string()) error = m->get<std::string>();
+    if (auto m = detail->find("message"); m != detail->end() && m->is_string())
+      error = m->get<std::string>();
   }
   if (auto e = message.find("error"); error.empty() && e != message.end() && e->is_string()) {
     error = e->get<std::string>();
@@ -50,7 +52,9 @@ void BuildProgress::OnLine(std::string_view line) {
   static constexpr std::string_view kBuilt = "Successfully built ";
   if (line.rfind(kBuilt, 0) == 0 && image_id_.empty()) image_id_ = line.substr(kBuilt.size());
   // The engine's own bookkeeping says nothing about why a step failed.
-  if (line.empty() || line.rfind(" ---> ", 0) == 0 || line.rfind("Removing intermediate container", 0) == 0) return;
+  if (line.empty() || line.rfind(" ---> ", 0) == 0 ||
+      line.rfind("Removing intermediate container", 0) == 0)
+    return;
   tail_.emplace_back(line);
   if (tail_.size() > tail_lines_) tail_.pop_front();
 }
@@ -81,7 +85,8 @@ core::Result<std::string> BuildProgress::Outcome() {
     }
     return core::Error::InvalidArgument(std::move(msg));
   }
-  if (image_id_.empty()) return core::Error::Internal("build stream ended without an image id or an error");
+  if (image_id_.empty())
+    return core::Error::Internal("build stream ended without an image id or an error");
   return image_id_;
 }
 

@@ -17,7 +17,9 @@ using std::chrono::seconds;
 
 constexpr seconds kQuickTimeout{60};
 
-HttpRequest Get(std::string path) { return HttpRequest{.path = std::move(path), .timeout = kQuickTimeout}; }
+HttpRequest Get(std::string path) {
+  return HttpRequest{.path = std::move(path), .timeout = kQuickTimeout};
+}
 
 HttpRequest Post(std::string path) {
   return HttpRequest{.method = "POST", .path = std::move(path), .timeout = kQuickTimeout};
@@ -36,8 +38,9 @@ core::Status FinishJson(JsonStreamDecoder& decoder) {
 // stop), then `finish` (the decoder's end-of-stream check). A decoder error ends the
 // transfer and comes back with the call named.
 template <typename Feed, typename Finish>
-core::Status StreamInto(CurlTransport& transport, const HttpRequest& request, const BodyReader* upload,
-                        Feed&& feed, Finish&& finish, std::stop_token stop = {}) {
+core::Status StreamInto(CurlTransport& transport, const HttpRequest& request,
+                        const BodyReader* upload, Feed&& feed, Finish&& finish,
+                        std::stop_token stop = {}) {
   core::Status decode_error;
   auto status = transport.Stream(
       request, upload,
@@ -55,7 +58,8 @@ core::Status StreamInto(CurlTransport& transport, const HttpRequest& request, co
 
 }  // namespace
 
-core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(const CurlDockerClientOptions& options) {
+core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(
+    const CurlDockerClientOptions& options) {
   std::string host = options.docker_host;
   if (host.empty()) {
     const char* env = std::getenv("DOCKER_HOST");
@@ -70,7 +74,8 @@ core::Result<std::unique_ptr<CurlDockerClient>> CurlDockerClient::Connect(const 
     // Unversioned: the one call whose answer tells which version to pin.
     auto response = transport->Call(Get("/version"));
     if (!response) return response.error();
-    if (response->status != 200) return ErrorFromResponse(response->status, response->body, "GET /version");
+    if (response->status != 200)
+      return ErrorFromResponse(response->status, response->body, "GET /version");
     auto j = ParseJson(response->body, "GET /version");
     if (!j) return j.error();
     auto v = ParseVersion(*j);
@@ -95,14 +100,16 @@ core::Result<json> CurlDockerClient::CallJson(const HttpRequest& request) {
 core::Status CurlDockerClient::CallNoBody(const HttpRequest& request, long ok_status) {
   auto response = transport_->Call(request);
   if (!response) return response.error();
-  if ((response->status >= 200 && response->status < 300) || response->status == ok_status) return core::Ok();
+  if ((response->status >= 200 && response->status < 300) || response->status == ok_status)
+    return core::Ok();
   return ErrorFromResponse(response->status, response->body, request.Describe());
 }
 
 core::Status CurlDockerClient::Ping() {
   auto response = transport_->Call(Get("/_ping"));
   if (!response) return response.error();
-  if (response->status != 200) return ErrorFromResponse(response->status, response->body, "GET /_ping");
+  if (response->status != 200)
+    return ErrorFromResponse(response->status, response->body, "GET /_ping");
   return core::Ok();
 }
 
@@ -118,7 +125,8 @@ core::Result<EngineInfo> CurlDockerClient::Info() {
   return ParseInfo(*j);
 }
 
-core::Result<std::string> CurlDockerClient::BuildImage(const BuildOptions& options, const BodyReader& context,
+core::Result<std::string> CurlDockerClient::BuildImage(const BuildOptions& options,
+                                                       const BodyReader& context,
                                                        const BuildProgressFn& progress) {
   HttpRequest request = ImageBuildRequest(options);
   BuildProgress tracker(progress);
@@ -148,7 +156,8 @@ core::Status CurlDockerClient::RemoveImage(std::string_view name, bool force) {
   return CallNoBody(ImageRemoveRequest(name, force));
 }
 
-core::Result<std::string> CurlDockerClient::ImportImage(const ImportOptions& options, const BodyReader& rootfs) {
+core::Result<std::string> CurlDockerClient::ImportImage(const ImportOptions& options,
+                                                        const BodyReader& rootfs) {
   HttpRequest request = ImageImportRequest(options);
   std::string id;
   std::string error;
@@ -161,9 +170,11 @@ core::Result<std::string> CurlDockerClient::ImportImage(const ImportOptions& opt
       *transport_, request, &rootfs, [&](std::string_view d) { return decoder.Feed(d); },
       [&] { return FinishJson(decoder); });
   if (!streamed) return streamed.error();
-  if (!error.empty()) return core::Error::InvalidArgument(fmt::format("{}: {}", request.Describe(), error));
+  if (!error.empty())
+    return core::Error::InvalidArgument(fmt::format("{}: {}", request.Describe(), error));
   if (id.rfind("sha256:", 0) != 0) {
-    return core::Error::Internal(fmt::format("{}: engine answered without an image id", request.Describe()));
+    return core::Error::Internal(
+        fmt::format("{}: engine answered without an image id", request.Describe()));
   }
   return id;
 }
@@ -185,7 +196,8 @@ core::Result<ContainerInfo> CurlDockerClient::InspectContainer(std::string_view 
 }
 
 core::Status CurlDockerClient::StopContainer(std::string_view id, int timeout_seconds) {
-  return CallNoBody(ContainerStopRequest(id, timeout_seconds), /*ok_status=304 already stopped*/ 304);
+  return CallNoBody(ContainerStopRequest(id, timeout_seconds),
+                    /*ok_status=304 already stopped*/ 304);
 }
 
 core::Status CurlDockerClient::KillContainer(std::string_view id, std::string_view signal) {
@@ -212,8 +224,8 @@ core::Result<WaitResult> CurlDockerClient::WaitContainer(std::string_view id) {
   return ParseWait(*j);
 }
 
-core::Result<std::vector<ContainerSummary>> CurlDockerClient::ListContainers(const LabelSelector& labels,
-                                                                             bool all) {
+core::Result<std::vector<ContainerSummary>> CurlDockerClient::ListContainers(
+    const LabelSelector& labels, bool all) {
   auto j = CallJson(ContainerListRequest(labels, all));
   if (!j) return j.error();
   return ParseContainerList(*j);
@@ -250,8 +262,8 @@ core::Status CurlDockerClient::RemoveNetwork(std::string_view name) {
   return ErrorFromResponse(response->status, response->body, request.Describe());
 }
 
-core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& options, const LogLineFn& on_line,
-                                    std::stop_token stop) {
+core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& options,
+                                    const LogLineFn& on_line, std::stop_token stop) {
   HttpRequest request = ContainerLogsRequest(id, options);
   bool consumer_stopped = false;
   LineAssembler lines([&](Stream s, std::string_view line) {
@@ -268,7 +280,8 @@ core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& opti
       std::move(stop));
 }
 
-core::Status CurlDockerClient::Events(const EventsOptions& options, const EventFn& on_event, std::stop_token stop) {
+core::Status CurlDockerClient::Events(const EventsOptions& options, const EventFn& on_event,
+                                      std::stop_token stop) {
   HttpRequest request = EventsRequest(options);
   core::Status parse_error;
   JsonStreamDecoder decoder([&](const json& m) {

@@ -21,7 +21,8 @@ class CurlDockerClient final : public DockerClient {
  public:
   // Resolves the endpoint and negotiates the API version. kInvalidArgument for a bad
   // DOCKER_HOST; kUnavailable when the engine can't be reached or is too old.
-  static core::Result<std::unique_ptr<CurlDockerClient>> Connect(const CurlDockerClientOptions& options = {});
+  static core::Result<std::unique_ptr<CurlDockerClient>> Connect(
+      const CurlDockerClientOptions& options = {});
 
   core::Status Ping() override;
   core::Result<VersionInfo> Version() override;
@@ -33,7 +34,8 @@ class CurlDockerClient final : public DockerClient {
   core::Result<ImageInfo> InspectImage(std::string_view name) override;
   core::Result<std::vector<ImageInfo>> ListImages(const LabelSelector& labels) override;
   core::Status RemoveImage(std::string_view name, bool force) override;
-  core::Result<std::string> ImportImage(const ImportOptions& options, const BodyReader& rootfs) override;
+  core::Result<std::string> ImportImage(const ImportOptions& options,
+                                        const BodyReader& rootfs) override;
 
   core::Result<std::string> CreateContainer(const ContainerSpec& spec) override;
   core::Status StartContainer(std::string_view id) override;
@@ -44,7 +46,8 @@ class CurlDockerClient final : public DockerClient {
   core::Status PauseContainer(std::string_view id) override;
   core::Status UnpauseContainer(std::string_view id) override;
   core::Result<WaitResult> WaitContainer(std::string_view id) override;
-  core::Result<std::vector<ContainerSummary>> ListContainers(const LabelSelector& labels, bool all) override;
+  core::Result<std::vector<ContainerSummary>> ListContainers(const LabelSelector& labels,
+                                                             bool all) override;
 
   core::Result<std::string> CreateNetwork(const NetworkSpec& spec) override;
   core::Result<NetworkInfo> InspectNetwork(std::string_view name) override;
@@ -53,7 +56,8 @@ class CurlDockerClient final : public DockerClient {
 
   core::Status Logs(std::string_view id, const LogsOptions& options, const LogLineFn& on_line,
                     std::stop_token stop) override;
-  core::Status Events(const EventsOptions& options, const EventFn& on_event, std::stop_token stop) override;
+  core::Status Events(const EventsOptions& options, const EventFn& on_event,
+                      std::stop_token stop) override;
 
  private:
   CurlDockerClient(std::unique_ptr<CurlTransport> transport, std::string api_version)

@@ -77,14 +77,16 @@ core::Result<Endpoint> ParseDockerHost(std::string_view docker_host) {
   if (docker_host.empty()) return Endpoint{std::string(kDefaultSocket), "http://docker"};
   if (docker_host.rfind("unix://", 0) == 0) {
     std::string_view path = docker_host.substr(7);
-    if (path.empty()) return core::Error::InvalidArgument("DOCKER_HOST unix:// needs a socket path");
+    if (path.empty())
+      return core::Error::InvalidArgument("DOCKER_HOST unix:// needs a socket path");
     return Endpoint{std::string(path), "http://docker"};
   }
   if (docker_host.rfind("tcp://", 0) == 0) {
     std::string_view hostport = docker_host.substr(6);
     while (!hostport.empty() && hostport.back() == '/') hostport.remove_suffix(1);
     if (hostport.empty() || hostport.find('/') != std::string_view::npos) {
-      return core::Error::InvalidArgument(fmt::format("DOCKER_HOST \"{}\": expected tcp://host:port", docker_host));
+      return core::Error::InvalidArgument(
+          fmt::format("DOCKER_HOST \"{}\": expected tcp://host:port", docker_host));
     }
     return Endpoint{"", "http://" + std::string(hostport)};
   }
@@ -166,7 +168,8 @@ core::Result<Response> CurlTransport::Perform(const HttpRequest& request, const 
   if (!request.content_type.empty()) add_header("Content-Type: " + request.content_type);
 
   curl_easy_setopt(h, CURLOPT_URL, url.c_str());
-  if (!endpoint_.unix_socket.empty()) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, endpoint_.unix_socket.c_str());
+  if (!endpoint_.unix_socket.empty())
+    curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, endpoint_.unix_socket.c_str());
   curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(h, CURLOPT_ERRORBUFFER, error_buffer);
   curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
@@ -188,7 +191,8 @@ core::Result<Response> CurlTransport::Perform(const HttpRequest& request, const 
       curl_easy_setopt(h, CURLOPT_READDATA, &t);
     } else {
       curl_easy_setopt(h, CURLOPT_POSTFIELDS, request.body.data());
-      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE,
+                       static_cast<curl_off_t>(request.body.size()));
     }
   } else if (request.method != "GET") {
     curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, request.method.c_str());
@@ -206,19 +210,23 @@ core::Result<Response> CurlTransport::Perform(const HttpRequest& request, const 
       if (!t.consumer_stopped) return core::Error::Internal(fmt::format("{}: {}", call, detail));
       break;
     case CURLE_ABORTED_BY_CALLBACK:
-      if (t.upload_failed) return core::Error::Internal(fmt::format("{}: reading the request body failed", call));
+      if (t.upload_failed)
+        return core::Error::Internal(fmt::format("{}: reading the request body failed", call));
       return core::Error::Cancelled(fmt::format("{}: cancelled", call));
     case CURLE_READ_ERROR:
       return core::Error::Internal(fmt::format("{}: reading the request body failed", call));
     case CURLE_OPERATION_TIMEDOUT:
-      return core::Error::Timeout(fmt::format("{}: no answer from the engine in time: {}", call, detail));
+      return core::Error::Timeout(
+          fmt::format("{}: no answer from the engine in time: {}", call, detail));
     case CURLE_COULDNT_CONNECT:
     case CURLE_COULDNT_RESOLVE_HOST:
-      return core::Error::Unavailable(fmt::format(
-          "{}: cannot reach the Docker engine at {}: {} (is dockerd running? scripts/docker-up starts it)", call,
-          endpoint_.Describe(), detail));
+      return core::Error::Unavailable(
+          fmt::format("{}: cannot reach the Docker engine at {}: {} (is dockerd running? "
+                      "scripts/docker-up starts it)",
+                      call, endpoint_.Describe(), detail));
     default:
-      return core::Error::Unavailable(fmt::format("{}: {}: {}", call, endpoint_.Describe(), detail));
+      return core::Error::Unavailable(
+          fmt::format("{}: {}: {}", call, endpoint_.Describe(), detail));
   }
   return Response{t.status, std::move(t.body)};
 }

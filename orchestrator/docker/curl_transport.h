@@ -62,7 +62,8 @@ class CurlTransport {
 
  private:
   core::Result<Response> Perform(const HttpRequest& request, const BodyReader* upload,
-                                 const std::function<bool(std::string_view)>* on_data, std::stop_token stop);
+                                 const std::function<bool(std::string_view)>* on_data,
+                                 std::stop_token stop);
   CURL* Acquire();
   void Release(CURL* handle);
 

@@ -41,7 +41,8 @@ class DockerClient {
   // Builds an image from a tar context, passing each line of output to `progress`.
   // Returns the image id ("sha256:..."). A failed step is a kInvalidArgument error naming
   // the step and the engine's message, followed by the last lines of output.
-  virtual core::Result<std::string> BuildImage(const BuildOptions& options, const BodyReader& context,
+  virtual core::Result<std::string> BuildImage(const BuildOptions& options,
+                                               const BodyReader& context,
                                                const BuildProgressFn& progress) = 0;
   virtual core::Result<ImageInfo> InspectImage(std::string_view name) = 0;
   virtual core::Result<std::vector<ImageInfo>> ListImages(const LabelSelector& labels) = 0;
@@ -49,7 +50,8 @@ class DockerClient {
   // container uses it and `force` is false.
   virtual core::Status RemoveImage(std::string_view name, bool force) = 0;
   // Imports a root filesystem tarball as an image; returns the image id.
-  virtual core::Result<std::string> ImportImage(const ImportOptions& options, const BodyReader& rootfs) = 0;
+  virtual core::Result<std::string> ImportImage(const ImportOptions& options,
+                                                const BodyReader& rootfs) = 0;
 
   // Creates a container; returns its id.
   virtual core::Result<std::string> CreateContainer(const ContainerSpec& spec) = 0;
@@ -84,8 +86,8 @@ class DockerClient {
   // decoded; nothing is buffered whole). Returns when the stream ends (with follow: when
   // the container stops), when `on_line` returns false, or with kCancelled when `stop`
   // fires. Containers created with a TTY are not supported.
-  virtual core::Status Logs(std::string_view id, const LogsOptions& options, const LogLineFn& on_line,
-                            std::stop_token stop = {}) = 0;
+  virtual core::Status Logs(std::string_view id, const LogsOptions& options,
+                            const LogLineFn& on_line, std::stop_token stop = {}) = 0;
   // Streams engine events matching `options` as they happen. Returns when `until_unix` is
   // reached, when `on_event` returns false, or with kCancelled when `stop` fires.
   virtual core::Status Events(const EventsOptions& options, const EventFn& on_event,

@@ -1,10 +1,9 @@
 #pragma once
 
 #include <functional>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 
@@ -18,7 +17,8 @@ class JsonStreamDecoder {
   // Return false to stop.
   using MessageFn = std::function<bool(const nlohmann::json& message)>;
 
-  explicit JsonStreamDecoder(MessageFn on_message, std::size_t max_message = std::size_t{16} * 1024 * 1024)
+  explicit JsonStreamDecoder(MessageFn on_message,
+                             std::size_t max_message = std::size_t{16} * 1024 * 1024)
       : on_message_(std::move(on_message)), max_message_(max_message) {}
 
   // Returns false when the consumer asked to stop; kInternal when a message is not JSON

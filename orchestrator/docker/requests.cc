@@ -148,7 +148,8 @@ HttpRequest ContainerStopRequest(std::string_view id, int timeout_seconds) {
 }
 
 HttpRequest ContainerKillRequest(std::string_view id, std::string_view signal) {
-  HttpRequest r{.method = "POST", .path = Path("/containers/", id, "/kill"), .timeout = kDefaultTimeout};
+  HttpRequest r{
+      .method = "POST", .path = Path("/containers/", id, "/kill"), .timeout = kDefaultTimeout};
   if (!signal.empty()) r.query.emplace_back("signal", std::string(signal));
   return r;
 }
@@ -186,7 +187,8 @@ HttpRequest ImageBuildRequest(const BuildOptions& options) {
   for (const auto& t : options.tags) r.query.emplace_back("t", t);
   if (options.dockerfile != "Dockerfile") r.query.emplace_back("dockerfile", options.dockerfile);
   if (!options.labels.empty()) r.query.emplace_back("labels", json(options.labels).dump());
-  if (!options.build_args.empty()) r.query.emplace_back("buildargs", json(options.build_args).dump());
+  if (!options.build_args.empty())
+    r.query.emplace_back("buildargs", json(options.build_args).dump());
   if (options.no_cache) r.query.emplace_back("nocache", "1");
   r.query.emplace_back("pull", options.pull ? "1" : "0");
   r.query.emplace_back("rm", "1");
@@ -210,14 +212,18 @@ HttpRequest ImageListRequest(const LabelSelector& labels) {
 }
 
 HttpRequest ImageRemoveRequest(std::string_view name, bool force) {
-  HttpRequest r{.method = "DELETE", .path = "/images/" + std::string(name), .timeout = kDefaultTimeout};
+  HttpRequest r{
+      .method = "DELETE", .path = "/images/" + std::string(name), .timeout = kDefaultTimeout};
   if (force) r.query.emplace_back("force", "1");
   return r;
 }
 
 json NetworkCreateBody(const NetworkSpec& spec) {
   // CheckDuplicate: a second create of the same name is a 409, not a twin network.
-  json body = {{"Name", spec.name}, {"Driver", spec.driver}, {"CheckDuplicate", true}, {"Labels", spec.labels}};
+  json body = {{"Name", spec.name},
+               {"Driver", spec.driver},
+               {"CheckDuplicate", true},
+               {"Labels", spec.labels}};
   if (!spec.options.empty()) body["Options"] = spec.options;
   if (spec.internal) body["Internal"] = true;
   return body;
@@ -241,7 +247,8 @@ HttpRequest NetworkListRequest(const LabelSelector& labels) {
 }
 
 HttpRequest NetworkRemoveRequest(std::string_view name) {
-  return HttpRequest{.method = "DELETE", .path = Path("/networks/", name), .timeout = kDefaultTimeout};
+  return HttpRequest{
+      .method = "DELETE", .path = Path("/networks/", name), .timeout = kDefaultTimeout};
 }
 
 }  // namespace gantry::docker
@@ -270,13 +277,15 @@ std::optional<std::pair<int, int>> SplitVersion(std::string_view v) {
 core::Result<std::string> NegotiateApiVersion(std::string_view engine_api_version) {
   auto engine = SplitVersion(engine_api_version);
   if (!engine) {
-    return core::Error::Unavailable(fmt::format("engine reports a malformed API version \"{}\"", engine_api_version));
+    return core::Error::Unavailable(
+        fmt::format("engine reports a malformed API version \"{}\"", engine_api_version));
   }
   auto min = SplitVersion(kMinApiVersion);
   auto max = SplitVersion(kMaxApiVersion);
   if (*engine < *min) {
-    return core::Error::Unavailable(fmt::format("engine API version {} is older than the {} Gantry needs",
-                                                engine_api_version, kMinApiVersion));
+    return core::Error::Unavailable(
+        fmt::format("engine API version {} is older than the {} Gantry needs", engine_api_version,
+                    kMinApiVersion));
   }
   if (*engine > *max) return std::string(kMaxApiVersion);
   return std::string(engine_api_version);

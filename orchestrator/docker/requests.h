@@ -1,12 +1,11 @@
 #pragma once
 
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "core/result.h"
 #include "docker/types.h"
@@ -21,8 +20,8 @@ struct HttpRequest {
   std::string method = "GET";
   std::string path;
   std::vector<std::pair<std::string, std::string>> query;
-  std::string body;          // small bodies; streamed bodies go through a BodyReader
-  std::string content_type;  // empty: no Content-Type header
+  std::string body;                      // small bodies; streamed bodies go through a BodyReader
+  std::string content_type;              // empty: no Content-Type header
   std::chrono::milliseconds timeout{0};  // 0: no limit (streams), else the whole call
 
   // "POST /containers/create", for error messages.

@@ -39,7 +39,8 @@ auto Guard(std::string_view what, Fn&& fn) -> core::Result<decltype(fn())> {
 }
 
 std::string Trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ')) s.remove_suffix(1);
+  while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' '))
+    s.remove_suffix(1);
   return std::string(s);
 }
 
@@ -56,11 +57,16 @@ core::Error ErrorFromResponse(long status, std::string_view body, std::string_vi
   if (message.empty()) message = fmt::format("HTTP {}", status);
   std::string text = fmt::format("{}: {}", call, message);
   switch (status) {
-    case 400: return core::Error::InvalidArgument(std::move(text));
-    case 404: return core::Error::NotFound(std::move(text));
-    case 409: return core::Error::Conflict(std::move(text));
-    case 503: return core::Error::Unavailable(std::move(text));
-    default: break;
+    case 400:
+      return core::Error::InvalidArgument(std::move(text));
+    case 404:
+      return core::Error::NotFound(std::move(text));
+    case 409:
+      return core::Error::Conflict(std::move(text));
+    case 503:
+      return core::Error::Unavailable(std::move(text));
+    default:
+      break;
   }
   if (status >= 400 && status < 500) return core::Error::InvalidArgument(std::move(text));
   return core::Error::Internal(std::move(text));
@@ -69,8 +75,8 @@ core::Error ErrorFromResponse(long status, std::string_view body, std::string_vi
 core::Result<json> ParseJson(std::string_view body, std::string_view call) {
   json j = json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded()) {
-    return core::Error::Internal(fmt::format("{}: engine answered with invalid JSON: {}", call,
-                                             Trim(body.substr(0, 200))));
+    return core::Error::Internal(
+        fmt::format("{}: engine answered with invalid JSON: {}", call, Trim(body.substr(0, 200))));
   }
   return j;
 }
@@ -139,15 +145,18 @@ core::Result<ContainerInfo> ParseContainerInspect(const json& j) {
     if (auto ns = j.find("NetworkSettings"); ns != j.end() && ns->is_object()) {
       c.ip_address = Get<std::string>(*ns, "IPAddress");
       if (auto nets = ns->find("Networks"); nets != ns->end() && nets->is_object()) {
-        for (const auto& [name, net] : nets->items()) c.networks[name] = Get<std::string>(net, "IPAddress");
+        for (const auto& [name, net] : nets->items())
+          c.networks[name] = Get<std::string>(net, "IPAddress");
       }
       if (auto ports = ns->find("Ports"); ports != ns->end() && ports->is_object()) {
         for (const auto& [key, bindings] : ports->items()) {
           if (!bindings.is_array() || bindings.empty()) continue;
           auto host_port = Get<std::string>(bindings[0], "HostPort");
           int port = 0;
-          auto [end, ec] = std::from_chars(host_port.data(), host_port.data() + host_port.size(), port);
-          if (ec == std::errc() && end == host_port.data() + host_port.size()) c.host_ports[key] = port;
+          auto [end, ec] =
+              std::from_chars(host_port.data(), host_port.data() + host_port.size(), port);
+          if (ec == std::errc() && end == host_port.data() + host_port.size())
+            c.host_ports[key] = port;
         }
       }
     }
@@ -189,7 +198,8 @@ ImageInfo ImageFrom(const json& j) {
   if (auto cfg = j.find("Config"); cfg != j.end() && cfg->is_object()) {
     if (i.labels.empty()) i.labels = GetLabels(*cfg, "Labels");
     for (auto [key, out] : {std::pair{"Entrypoint", &i.entrypoint}, std::pair{"Cmd", &i.cmd}}) {
-      if (auto v = cfg->find(key); v != cfg->end() && v->is_array()) *out = v->get<std::vector<std::string>>();
+      if (auto v = cfg->find(key); v != cfg->end() && v->is_array())
+        *out = v->get<std::vector<std::string>>();
     }
   }
   if (auto created = j.find("Created"); created != j.end()) {
@@ -230,8 +240,10 @@ core::Result<NetworkInfo> ParseNetworkInspect(const json& j) {
     if (auto ipam = j.find("IPAM"); ipam != j.end() && ipam->is_object()) {
       if (auto config = ipam->find("Config"); config != ipam->end() && config->is_array()) {
         for (const auto& c : *config) {
-          if (auto subnet = Get<std::string>(c, "Subnet"); !subnet.empty()) n.subnets.push_back(subnet);
-          if (auto gateway = Get<std::string>(c, "Gateway"); !gateway.empty()) n.gateways.push_back(gateway);
+          if (auto subnet = Get<std::string>(c, "Subnet"); !subnet.empty())
+            n.subnets.push_back(subnet);
+          if (auto gateway = Get<std::string>(c, "Gateway"); !gateway.empty())
+            n.gateways.push_back(gateway);
         }
       }
     }
@@ -246,7 +258,8 @@ core::Result<NetworkInfo> ParseNetworkInspect(const json& j) {
 }
 
 core::Result<std::vector<NetworkInfo>> ParseNetworkList(const json& j) {
-  if (!j.is_array()) return core::Error::Internal("unexpected network list from the engine: not an array");
+  if (!j.is_array())
+    return core::Error::Internal("unexpected network list from the engine: not an array");
   std::vector<NetworkInfo> out;
   for (const auto& row : j) {
     auto n = ParseNetworkInspect(row);

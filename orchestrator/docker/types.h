@@ -55,7 +55,7 @@ struct Mount {
 struct PortBinding {
   int container_port = 0;
   std::string protocol = "tcp";
-  int host_port = 0;                  // 0 = the engine picks a free port
+  int host_port = 0;  // 0 = the engine picks a free port
   std::string host_ip = "127.0.0.1";
 };
 
@@ -79,8 +79,8 @@ struct ContainerSpec {
   std::vector<std::string> cap_drop;  // e.g. {"ALL"}
   std::vector<std::string> cap_add;
   std::vector<std::string> security_opt;  // e.g. {"no-new-privileges"}
-  bool init = false;                       // run the engine's tini as PID 1
-  std::string network_mode;                // "", "host", "bridge", "none", a network name
+  bool init = false;                      // run the engine's tini as PID 1
+  std::string network_mode;               // "", "host", "bridge", "none", a network name
   std::string stop_signal;
   std::optional<int> stop_timeout_seconds;
   bool auto_remove = false;
@@ -111,7 +111,7 @@ struct ContainerInfo {
   std::string image_id;
   Labels labels;
   ContainerState state;
-  std::string ip_address;  // on the default bridge, when attached
+  std::string ip_address;                       // on the default bridge, when attached
   std::map<std::string, std::string> networks;  // network name -> IP address
   // "8080/tcp" -> host port, for published ports.
   std::map<std::string, int> host_ports;
@@ -169,8 +169,8 @@ struct LogsOptions {
   bool follow = false;
   bool stdout_stream = true;
   bool stderr_stream = true;
-  int64_t since_unix = 0;          // only lines after this time; 0 = from the start
-  std::optional<int64_t> tail;     // only the last N lines
+  int64_t since_unix = 0;       // only lines after this time; 0 = from the start
+  std::optional<int64_t> tail;  // only the last N lines
   bool timestamps = false;
 };
 

@@ -43,9 +43,9 @@ class InvokeBackend {
 // A request as the management handlers see it (body read whole, within the limit).
 struct ApiRequest {
   std::string method;
-  std::string path;  // without the query
+  std::string path;    // without the query
   std::string target;  // the request target as sent: path and query, nothing decoded
-  std::map<std::string, std::string> query;  // decoded
+  std::map<std::string, std::string> query;    // decoded
   std::map<std::string, std::string> headers;  // lower-case names
   std::string body;
   std::map<std::string, std::string> params;  // from the route pattern ({ns}, {name})
@@ -63,8 +63,9 @@ struct ApiResponse {
 using ApiHandler = std::function<core::Result<ApiResponse>(const ApiRequest&)>;
 
 struct Route {
-  std::string method;   // "GET", "PUT", ... or "*"
-  std::string pattern;  // "/system/function/{name}", "/apis/gantry/v1/namespaces/{ns}/functions/{name}"
+  std::string method;  // "GET", "PUT", ... or "*"
+  std::string
+      pattern;  // "/system/function/{name}", "/apis/gantry/v1/namespaces/{ns}/functions/{name}"
   ApiHandler handler;
   bool needs_auth = true;
   // Cheap and never blocking (/healthz, /metrics): run on the io thread, so a queue of slow

@@ -40,17 +40,16 @@ using Fields = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
 constexpr std::array<std::string_view, 3> kMetadataFields{"name", "namespace", "labels"};
 constexpr std::array<std::string_view, 15> kFunctionFields{
-    "runtime", "handler",   "command",     "source",  "dockerfile", "image", "port",
-    "env",     "secrets",   "resources",   "timeout", "concurrency", "scale", "network",
-    "protocol"};
+    "runtime", "handler",   "command", "source",      "dockerfile", "image",   "port",    "env",
+    "secrets", "resources", "timeout", "concurrency", "scale",      "network", "protocol"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
 constexpr std::array<std::string_view, 3> kScaleFields{"min", "max", "idleTimeout"};
 constexpr std::array<std::string_view, 3> kSecretFields{"value", "file", "fromEnv"};
 constexpr std::array<std::string_view, 2> kKinds{"Function", "Secret"};
 
 bool IsBoolWord(std::string_view s) {
-  static constexpr std::array<std::string_view, 6> kWords{"true", "false", "True",
-                                                          "False", "TRUE", "FALSE"};
+  static constexpr std::array<std::string_view, 6> kWords{"true",  "false", "True",
+                                                          "False", "TRUE",  "FALSE"};
   for (std::string_view w : kWords) {
     if (s == w) return true;
   }
@@ -88,13 +87,15 @@ class Decoder {
   // A key that is a list or mapping is skipped; the rest of its mapping is still checked, so
   // its path is not marked as failed.
   void NonStringKey(const YamlNode& key, const std::string& path) {
-    out_.errors.push_back({key.position, path, fmt::format("keys must be strings, got {}", DescribeKind(key))});
+    out_.errors.push_back(
+        {key.position, path, fmt::format("keys must be strings, got {}", DescribeKind(key))});
   }
 
   // A repeated key: the first one is what is used, and still gets checked.
   void DuplicateKey(const YamlNode& key, const std::string& path, Position first) {
     out_.errors.push_back(
-        {key.position, path, fmt::format("duplicate key \"{}\" (first at line {})", key.value, first.line)});
+        {key.position, path,
+         fmt::format("duplicate key \"{}\" (first at line {})", key.value, first.line)});
   }
 
   // "expected X, got Y" at the value (or at the key when the value is empty).
@@ -117,7 +118,7 @@ class Decoder {
   // The fields of mapping `node` at `path` that are in `known`, each once. Reports unknown
   // fields (with a suggestion), duplicate keys and non-string keys.
   std::map<std::string, Field, std::less<>> Fields(const YamlNode& node, const std::string& path,
-                                                    gantry::manifest::Fields known) {
+                                                   gantry::manifest::Fields known) {
     std::map<std::string, Field, std::less<>> fields;
     std::vector<std::string> suggested;
     for (const YamlNode::Entry& e : node.entries) {
@@ -150,7 +151,8 @@ class Decoder {
     // A misspelt field that is not also written correctly is the one meant: don't call it
     // missing as well.
     for (const std::string& name : suggested) {
-      if (!fields.contains(name)) out_.failed_paths.push_back(path.empty() ? name : path + "." + name);
+      if (!fields.contains(name))
+        out_.failed_paths.push_back(path.empty() ? name : path + "." + name);
     }
     return fields;
   }
@@ -237,8 +239,10 @@ class Decoder {
       }
       Record(entry);
       const YamlNode& v = *e.value;
-      bool quotable = v.kind == Kind::kNull || (v.kind == Kind::kScalar && v.plain && IsBoolWord(v.value));
-      if (auto s = String(entry, quotable ? " (quote values like \"true\", or write \"\" for empty)" : "")) {
+      bool quotable =
+          v.kind == Kind::kNull || (v.kind == Kind::kScalar && v.plain && IsBoolWord(v.value));
+      if (auto s = String(
+              entry, quotable ? " (quote values like \"true\", or write \"\" for empty)" : "")) {
         out.emplace(e.key->value, std::move(*s));
       }
     }
@@ -254,7 +258,8 @@ void DecodeMetadata(Decoder& d, const Field& metadata, Manifest& m) {
   if (!d.ExpectMapping(metadata)) return;
   auto fields = d.Fields(*metadata.value, "metadata", kMetadataFields);
   if (auto it = fields.find("name"); it != fields.end()) m.name = d.String(it->second);
-  if (auto it = fields.find("namespace"); it != fields.end()) m.namespace_name = d.String(it->second);
+  if (auto it = fields.find("namespace"); it != fields.end())
+    m.namespace_name = d.String(it->second);
   if constexpr (std::is_same_v<Manifest, spec::FunctionManifest>) {
     if (auto it = fields.find("labels"); it != fields.end()) m.labels = d.StringMap(it->second);
   } else if (auto it = fields.find("labels"); it != fields.end()) {
@@ -297,7 +302,8 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
     auto scale = d.Fields(*f->value, "spec.scale", kScaleFields);
     if (auto it = scale.find("min"); it != scale.end()) m.scale_min = d.Integer(it->second);
     if (auto it = scale.find("max"); it != scale.end()) m.scale_max = d.Integer(it->second);
-    if (auto it = scale.find("idleTimeout"); it != scale.end()) m.idle_timeout = d.String(it->second);
+    if (auto it = scale.find("idleTimeout"); it != scale.end())
+      m.idle_timeout = d.String(it->second);
   }
 }
 
@@ -313,7 +319,8 @@ void DecodeSecretSpec(Decoder& d, const Field& spec_field, spec::SecretManifest&
 
 DecodedDocument DecodeDocument(const YamlDocument& document, const std::string& base_dir) {
   DecodedDocument out;
-  out.index.SetDocument(document.root->position.line > 0 ? document.root->position : document.start);
+  out.index.SetDocument(document.root->position.line > 0 ? document.root->position
+                                                         : document.start);
   Decoder d(out);
   const YamlNode& root = *document.root;
   if (root.kind != Kind::kMapping) {
@@ -339,7 +346,8 @@ DecodedDocument DecodeDocument(const YamlDocument& document, const std::string& 
     usable = false;
   } else if (*version != spec::kApiVersion) {
     d.Error(Decoder::At(it->second), "apiVersion",
-            fmt::format("unsupported version \"{}\" (this gantry reads {})", *version, spec::kApiVersion));
+            fmt::format("unsupported version \"{}\" (this gantry reads {})", *version,
+                        spec::kApiVersion));
     usable = false;
   }
 

@@ -16,11 +16,16 @@ namespace {
 
 FileSystem::Type FromStatus(const fs::file_status& status) {
   switch (status.type()) {
-    case fs::file_type::not_found: return FileSystem::Type::kMissing;
-    case fs::file_type::regular: return FileSystem::Type::kFile;
-    case fs::file_type::directory: return FileSystem::Type::kDirectory;
-    case fs::file_type::symlink: return FileSystem::Type::kSymlink;
-    default: return FileSystem::Type::kOther;
+    case fs::file_type::not_found:
+      return FileSystem::Type::kMissing;
+    case fs::file_type::regular:
+      return FileSystem::Type::kFile;
+    case fs::file_type::directory:
+      return FileSystem::Type::kDirectory;
+    case fs::file_type::symlink:
+      return FileSystem::Type::kSymlink;
+    default:
+      return FileSystem::Type::kOther;
   }
 }
 
@@ -33,7 +38,8 @@ FileSystem::Type LocalFileSystem::Stat(const std::string& path) {
   return FromStatus(status);
 }
 
-core::Result<std::string> LocalFileSystem::ReadFile(const std::string& path, std::size_t max_bytes) {
+core::Result<std::string> LocalFileSystem::ReadFile(const std::string& path,
+                                                    std::size_t max_bytes) {
   std::error_code ec;
   fs::file_status status = fs::status(path, ec);
   if (ec || status.type() == fs::file_type::not_found) {
@@ -66,13 +72,15 @@ core::Result<std::string> LocalFileSystem::ReadFile(const std::string& path, std
   return content;
 }
 
-core::Result<std::vector<FileSystem::Entry>> LocalFileSystem::ListDirectory(const std::string& path) {
+core::Result<std::vector<FileSystem::Entry>> LocalFileSystem::ListDirectory(
+    const std::string& path) {
   std::error_code ec;
   fs::file_status status = fs::status(path, ec);
   if (ec || status.type() == fs::file_type::not_found) {
     return core::Error::NotFound("no such file or directory");
   }
-  if (status.type() != fs::file_type::directory) return core::Error::InvalidArgument("not a directory");
+  if (status.type() != fs::file_type::directory)
+    return core::Error::InvalidArgument("not a directory");
   std::vector<Entry> entries;
   fs::directory_iterator it(path, ec);
   if (ec) return core::Error::Unavailable(fmt::format("cannot list: {}", ec.message()));
@@ -81,7 +89,8 @@ core::Result<std::vector<FileSystem::Entry>> LocalFileSystem::ListDirectory(cons
     Entry entry;
     entry.name = it->path().filename().string();
     fs::file_status link_status = it->symlink_status(ec);
-    if (ec) return core::Error::Unavailable(fmt::format("cannot stat {}: {}", entry.name, ec.message()));
+    if (ec)
+      return core::Error::Unavailable(fmt::format("cannot stat {}: {}", entry.name, ec.message()));
     entry.type = FromStatus(link_status);
     entry.executable = (link_status.permissions() & fs::perms::owner_exec) != fs::perms::none;
     if (entry.type == Type::kSymlink) {
@@ -126,19 +135,21 @@ FileSystem::Type MemoryFileSystem::Stat(const std::string& path) {
   return it == nodes_.end() ? Type::kMissing : it->second.type;
 }
 
-core::Result<std::string> MemoryFileSystem::ReadFile(const std::string& path, std::size_t max_bytes) {
+core::Result<std::string> MemoryFileSystem::ReadFile(const std::string& path,
+                                                     std::size_t max_bytes) {
   auto it = nodes_.find(spec::NormalizePath(path));
   if (it == nodes_.end()) return core::Error::NotFound("no such file or directory");
   if (it->second.type == Type::kDirectory) return core::Error::InvalidArgument("is a directory");
   if (it->second.type != Type::kFile) return core::Error::InvalidArgument("not a regular file");
   if (it->second.content.size() > max_bytes) {
-    return core::Error::InvalidArgument(fmt::format(
-        "file is {} bytes; the limit is {} bytes", it->second.content.size(), max_bytes));
+    return core::Error::InvalidArgument(fmt::format("file is {} bytes; the limit is {} bytes",
+                                                    it->second.content.size(), max_bytes));
   }
   return it->second.content;
 }
 
-core::Result<std::vector<FileSystem::Entry>> MemoryFileSystem::ListDirectory(const std::string& path) {
+core::Result<std::vector<FileSystem::Entry>> MemoryFileSystem::ListDirectory(
+    const std::string& path) {
   std::string p = spec::NormalizePath(path);
   if (Stat(p) == Type::kMissing) return core::Error::NotFound("no such file or directory");
   if (Stat(p) != Type::kDirectory) return core::Error::InvalidArgument("not a directory");

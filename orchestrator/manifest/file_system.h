@@ -18,7 +18,7 @@ class FileSystem {
   enum class Type { kMissing, kFile, kDirectory, kSymlink, kOther };
 
   struct Entry {
-    std::string name;  // the last component only
+    std::string name;         // the last component only
     Type type = Type::kFile;  // kSymlink for a link, whatever it points at
     bool executable = false;
     std::string link_target;  // kSymlink only

@@ -87,7 +87,8 @@ std::string DirName(const std::string& file) {
 bool IsUnder(const std::string& path, const std::vector<std::string>& failed) {
   for (const std::string& f : failed) {
     if (f.empty() || path == f) return true;
-    if (path.size() > f.size() && path.starts_with(f) && (path[f.size()] == '.' || path[f.size()] == '[')) {
+    if (path.size() > f.size() && path.starts_with(f) &&
+        (path[f.size()] == '.' || path[f.size()] == '[')) {
       return true;
     }
   }
@@ -179,7 +180,8 @@ class Batch {
       record.file_index = file_index;
       record.file = file;
       record.start = doc.root->position;
-      for (const DocumentError& e : decoded.errors) Add(file_index, file, e.position, e.path, e.message);
+      for (const DocumentError& e : decoded.errors)
+        Add(file_index, file, e.position, e.path, e.message);
       record.failed_paths = std::move(decoded.failed_paths);
       record.index = std::move(decoded.index);
       if (auto* fm = std::get_if<spec::FunctionManifest>(&decoded.manifest)) {
@@ -294,7 +296,8 @@ class Batch {
     }
     if (*m.namespace_name == options_.default_namespace) return true;
     AddFieldError(record, "metadata.namespace",
-                  fmt::format("is \"{}\", but -n asks for \"{}\"", *m.namespace_name, options_.default_namespace),
+                  fmt::format("is \"{}\", but -n asks for \"{}\"", *m.namespace_name,
+                              options_.default_namespace),
                   false);
     return false;
   }
@@ -347,8 +350,9 @@ class Batch {
     if (is_dockerfile && !IsUnder("spec.dockerfile", record.failed_paths)) {
       std::string dockerfile = m.dockerfile.value_or(std::string(spec::kDefaultDockerfile));
       if (fs_.Stat(spec::ResolvePath(dir, dockerfile)) != FileSystem::Type::kFile) {
-        AddFieldError(record, m.dockerfile ? "spec.dockerfile" : "spec.source",
-                      fmt::format("no file \"{}\" in source directory \"{}\"", dockerfile, *m.source));
+        AddFieldError(
+            record, m.dockerfile ? "spec.dockerfile" : "spec.source",
+            fmt::format("no file \"{}\" in source directory \"{}\"", dockerfile, *m.source));
         return false;
       }
     }
@@ -383,7 +387,8 @@ class Batch {
     std::map<std::string, const Record*> seen;
     for (Record& r : records_) {
       if (!r.name || IsUnder("metadata.name", r.failed_paths)) continue;
-      std::string key = fmt::format("{}/{}/{}", r.is_function ? 'f' : 's', r.namespace_name, *r.name);
+      std::string key =
+          fmt::format("{}/{}/{}", r.is_function ? 'f' : 's', r.namespace_name, *r.name);
       auto [it, inserted] = seen.emplace(key, &r);
       if (inserted) continue;
       const Record& first = *it->second;
@@ -415,7 +420,8 @@ class Batch {
         if (IsUnder(path, r.failed_paths)) continue;
         std::string message =
             fmt::format("secret \"{}\" is not defined in namespace \"{}\"", ref, r.namespace_name);
-        if (auto near = spec::Suggest(ref, names)) message += fmt::format(" (did you mean \"{}\"?)", *near);
+        if (auto near = spec::Suggest(ref, names))
+          message += fmt::format(" (did you mean \"{}\"?)", *near);
         AddFieldError(r, path, std::move(message));
         r.object.reset();
       }

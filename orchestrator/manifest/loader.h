@@ -31,9 +31,9 @@ struct ManifestError {
 // secret may already be on the server, so it is only knowable when the files are meant to
 // hold every secret.
 enum class SecretCheck {
-  kNone,                // never
-  kDefinedNamespaces,   // in namespaces where the files define at least one secret (default)
-  kAll,                 // always: the files define every secret their functions use
+  kNone,               // never
+  kDefinedNamespaces,  // in namespaces where the files define at least one secret (default)
+  kAll,                // always: the files define every secret their functions use
 };
 
 // The path that names standard input (kubectl's `-f -`), and the file name its errors carry.

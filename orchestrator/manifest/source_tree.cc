@@ -10,7 +10,8 @@ namespace {
 core::Status Walk(FileSystem& fs, const std::string& dir, const std::string& relative, int depth,
                   const SourceTreeLimits& limits, spec::SourceTree& tree) {
   if (depth > limits.max_depth) {
-    return core::Error::InvalidArgument(fmt::format("{}: nested more than {} deep", dir, limits.max_depth));
+    return core::Error::InvalidArgument(
+        fmt::format("{}: nested more than {} deep", dir, limits.max_depth));
   }
   auto entries = fs.ListDirectory(dir);
   if (!entries) return entries.error().WithContext(dir);

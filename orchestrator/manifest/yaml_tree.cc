@@ -26,8 +26,11 @@ Position ToPosition(const YAML::Mark& mark) {
 // bytes there are not well-formed UTF-8 (overlong forms and surrogates included).
 std::size_t DecodeUtf8(std::string_view text, std::size_t i, std::uint32_t* code) {
   auto byte = static_cast<unsigned char>(text[i]);
-  std::size_t length = byte < 0x80 ? 1 : (byte >> 5) == 0x6 ? 2 : (byte >> 4) == 0xe ? 3
-                                                              : (byte >> 3) == 0x1e ? 4 : 0;
+  std::size_t length = byte < 0x80           ? 1
+                       : (byte >> 5) == 0x6  ? 2
+                       : (byte >> 4) == 0xe  ? 3
+                       : (byte >> 3) == 0x1e ? 4
+                                             : 0;
   if (length == 0 || i + length > text.size()) return 0;
   std::uint32_t value = length == 1 ? byte : byte & (0x7fu >> length);
   for (std::size_t k = 1; k < length; ++k) {
@@ -46,7 +49,8 @@ std::size_t DecodeUtf8(std::string_view text, std::size_t i, std::uint32_t* code
 // YAML's c-printable set: what may appear in a YAML file at all.
 bool IsYamlPrintable(std::uint32_t c) {
   return c == 0x09 || c == 0x0a || c == 0x0d || (c >= 0x20 && c <= 0x7e) || c == 0x85 ||
-         (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) || (c >= 0x10000 && c <= 0x10ffff);
+         (c >= 0xa0 && c <= 0xd7ff) || (c >= 0xe000 && c <= 0xfffd) ||
+         (c >= 0x10000 && c <= 0x10ffff);
 }
 
 // The first character of a file that YAML does not allow, with a reason. yaml-cpp lets
@@ -140,8 +144,9 @@ class TreeBuilder : public YAML::EventHandler {
     if (auto why = CheckScalarText(value)) {
       errors_.push_back({node->position, *why, documents_started_ - 1});
     }
-    node->plain = tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
-                  tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null";
+    node->plain = tag == "?" || tag == "tag:yaml.org,2002:int" ||
+                  tag == "tag:yaml.org,2002:float" || tag == "tag:yaml.org,2002:bool" ||
+                  tag == "tag:yaml.org,2002:null";
     Count(1, node->position);
     Finish(std::move(node), anchor);
   }
@@ -189,7 +194,8 @@ class TreeBuilder : public YAML::EventHandler {
 
   void CheckDepth(int depth, Position at) const {
     if (depth > limits_.max_depth) {
-      throw LimitExceeded{at, fmt::format("nested too deeply: more than {} levels", limits_.max_depth)};
+      throw LimitExceeded{at,
+                          fmt::format("nested too deeply: more than {} levels", limits_.max_depth)};
     }
   }
 
@@ -236,7 +242,8 @@ class TreeBuilder : public YAML::EventHandler {
     std::vector<YamlNode::Entry> own;
     std::vector<NodePtr> sources;
     for (YamlNode::Entry& e : map.entries) {
-      bool is_merge = e.key->kind == YamlNode::Kind::kScalar && e.key->plain && e.key->value == "<<";
+      bool is_merge =
+          e.key->kind == YamlNode::Kind::kScalar && e.key->plain && e.key->value == "<<";
       if (!is_merge) {
         own.push_back(std::move(e));
         continue;
@@ -249,10 +256,11 @@ class TreeBuilder : public YAML::EventHandler {
                  })) {
         for (const NodePtr& item : e.value->items) sources.push_back(item);
       } else {
-        errors_.push_back({e.value->position,
-                           fmt::format("merge key \"<<\" needs a mapping or a list of mappings, got {}",
-                                       DescribeKind(*e.value)),
-                           documents_started_ - 1});
+        errors_.push_back(
+            {e.value->position,
+             fmt::format("merge key \"<<\" needs a mapping or a list of mappings, got {}",
+                         DescribeKind(*e.value)),
+             documents_started_ - 1});
       }
     }
     std::set<std::string> present;
@@ -261,7 +269,8 @@ class TreeBuilder : public YAML::EventHandler {
     }
     for (const NodePtr& source : sources) {
       for (const YamlNode::Entry& e : source->entries) {
-        if (e.key->kind != YamlNode::Kind::kScalar || !present.insert(e.key->value).second) continue;
+        if (e.key->kind != YamlNode::Kind::kScalar || !present.insert(e.key->value).second)
+          continue;
         Count(e.key->size + e.value->size, map.position);
         own.push_back({e.key, e.value, true});
       }
@@ -304,10 +313,14 @@ class TreeBuilder : public YAML::EventHandler {
 
 std::string_view DescribeKind(const YamlNode& node) {
   switch (node.kind) {
-    case YamlNode::Kind::kNull: return "null";
-    case YamlNode::Kind::kScalar: return "a string";
-    case YamlNode::Kind::kSequence: return "a list";
-    case YamlNode::Kind::kMapping: return "a mapping";
+    case YamlNode::Kind::kNull:
+      return "null";
+    case YamlNode::Kind::kScalar:
+      return "a string";
+    case YamlNode::Kind::kSequence:
+      return "a list";
+    case YamlNode::Kind::kMapping:
+      return "a mapping";
   }
   return "?";
 }
@@ -315,8 +328,9 @@ std::string_view DescribeKind(const YamlNode& node) {
 YamlParse ParseYaml(std::string_view text, const YamlLimits& limits) {
   YamlParse result;
   if (text.size() > limits.max_bytes) {
-    result.errors.push_back({{}, fmt::format("file is {} bytes; manifests are limited to {} bytes",
-                                             text.size(), limits.max_bytes)});
+    result.errors.push_back({{},
+                             fmt::format("file is {} bytes; manifests are limited to {} bytes",
+                                         text.size(), limits.max_bytes)});
     return result;
   }
   if (auto bad = FindBadCharacter(text)) {

@@ -62,7 +62,8 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
     // user's env: these win.
     spec.env.push_back("AWS_LAMBDA_FUNCTION_NAME=" + deployment.name);
     spec.env.push_back("AWS_LAMBDA_FUNCTION_VERSION=" + std::to_string(deployment.generation));
-    spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" + std::to_string(deployment.memory_bytes >> 20));
+    spec.env.push_back("AWS_LAMBDA_FUNCTION_MEMORY_SIZE=" +
+                       std::to_string(deployment.memory_bytes >> 20));
   }
   spec.log_driver = "json-file";
   spec.log_options = {{"max-size", logs.max_size}, {"max-file", std::to_string(logs.max_files)}};
@@ -73,8 +74,10 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
   spec.nano_cpus = deployment.nano_cpus;
   spec.pids_limit = deployment.pids_limit;
   spec.stop_timeout_seconds = stop_timeout_seconds;
-  spec.mounts.push_back(
-      {.type = docker::Mount::Type::kTmpfs, .target = "/tmp", .tmpfs_size_bytes = kTmpfsBytes, .tmpfs_mode = 01777});
+  spec.mounts.push_back({.type = docker::Mount::Type::kTmpfs,
+                         .target = "/tmp",
+                         .tmpfs_size_bytes = kTmpfsBytes,
+                         .tmpfs_mode = 01777});
   if (!deployment.secrets.empty()) {
     // The directory, not one mount per file: a file bind mount pins the inode it was made
     // with, so a secret replaced on the host (write + rename) would never reach the
@@ -92,7 +95,8 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
   if (deployment.http_port > 0) {
     spec.ports = {{.container_port = deployment.http_port, .host_port = 0, .host_ip = "127.0.0.1"}};
   } else {
-    spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = paths.socket_dir, .target = kSocketMount});
+    spec.mounts.push_back(
+        {.type = docker::Mount::Type::kBind, .source = paths.socket_dir, .target = kSocketMount});
   }
   return spec;
 }

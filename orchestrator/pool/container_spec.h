@@ -19,8 +19,8 @@ inline constexpr const char* kReplicaLabel = "gantry.replica";
 // directory mounted read-only).
 struct ReplicaPaths {
   std::string dir;
-  std::string socket_dir;                        // dir/sock
-  std::string secrets_dir;                       // dir/secrets
+  std::string socket_dir;   // dir/sock
+  std::string secrets_dir;  // dir/secrets
   std::string SocketPath() const { return socket_dir + "/shim.sock"; }
   std::string SecretPath(const std::string& name) const { return secrets_dir + "/" + name; }
 };

@@ -18,8 +18,8 @@ inline constexpr std::int64_t kDefaultPidsLimit = 256;
 inline constexpr int kDefaultConcurrency = 1;  // slots per replica
 inline constexpr int kDefaultMinReplicas = 0;
 inline constexpr int kDefaultMaxReplicas = 10;
-using core::kDefaultIdleTimeout;
 using core::kDefaultCallTimeout;
+using core::kDefaultIdleTimeout;
 using core::kDefaultMaxBodyBytes;
 inline constexpr int kDefaultMaxQueue = 100;
 inline constexpr std::chrono::milliseconds kDefaultQueueTimeout{30'000};

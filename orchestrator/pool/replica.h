@@ -35,7 +35,7 @@ struct Replica {
   core::SteadyTime ready_at{};
   std::chrono::system_clock::time_point started{};
   std::string last_error;
-  int health_strikes = 0;  // failed health checks in a row
+  int health_strikes = 0;      // failed health checks in a row
   bool out_of_memory = false;  // the engine reported an OOM kill inside the container
   // Set when nobody wants the replica any more (it died, its function was removed, the
   // pool stops): a start in progress gives up. Read without the mutex by the probe.

@@ -6,9 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -69,14 +69,16 @@ std::vector<std::string> MountsBelow(const std::string& dir) {
     }
     if (decoded == dir || decoded.starts_with(dir + "/")) found.push_back(decoded);
   }
-  std::sort(found.begin(), found.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  std::sort(found.begin(), found.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   return found;
 }
 
 core::Status MountSocketDir(const std::string& dir, int64_t bytes) {
   // nosuid/nodev/noexec: the function may only put its socket (and a few bytes) here.
   std::string options = fmt::format("size={},nr_inodes=16,mode=0777", bytes);
-  if (::mount("gantry-sock", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, options.c_str()) != 0) {
+  if (::mount("gantry-sock", dir.c_str(), "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+              options.c_str()) != 0) {
     int error = errno;
     std::string hint = error == EPERM ? " (bounding a replica's socket directory needs root; "
                                         "a socket directory size of 0 turns the bound off)"
@@ -101,14 +103,17 @@ void UnmountAllBelow(const std::string& dir) {
   }
 }
 
-core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::string, std::string>& secrets,
-                                int uid, int64_t socket_dir_bytes) {
+core::Status CreateReplicaFiles(const ReplicaPaths& paths,
+                                const std::map<std::string, std::string>& secrets, int uid,
+                                int64_t socket_dir_bytes) {
   std::error_code ec;
   UnmountAllBelow(paths.dir);
   fs::remove_all(paths.dir, ec);
   // The run dir itself may not exist yet (first replica, or removed by hand meanwhile).
   fs::create_directories(fs::path(paths.dir).parent_path(), ec);
-  if (ec) return core::Error::Internal(fmt::format("create {}: {}", fs::path(paths.dir).parent_path().string(), ec.message()));
+  if (ec)
+    return core::Error::Internal(
+        fmt::format("create {}: {}", fs::path(paths.dir).parent_path().string(), ec.message()));
   for (const std::string* dir : {&paths.dir, &paths.socket_dir, &paths.secrets_dir}) {
     if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) return Errno("create", *dir);
   }

@@ -16,8 +16,9 @@ namespace gantry::pool {
 // of that size (nosuid, nodev, noexec, 16 inodes) mounted here, which needs root; 0 leaves
 // it a plain directory. Any earlier content (and mount) is replaced. Errors: kInternal
 // naming the path (a failed mount says so, and that it needs root).
-core::Status CreateReplicaFiles(const ReplicaPaths& paths, const std::map<std::string, std::string>& secrets,
-                                int uid, int64_t socket_dir_bytes);
+core::Status CreateReplicaFiles(const ReplicaPaths& paths,
+                                const std::map<std::string, std::string>& secrets, int uid,
+                                int64_t socket_dir_bytes);
 
 // Replaces the secret file `name` in the replica's secrets directory with one holding
 // `value` (same mode and owner rules as CreateReplicaFiles): written to a temporary file

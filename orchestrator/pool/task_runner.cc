@@ -8,7 +8,9 @@ TaskRunner::TaskRunner(int threads) {
   for (int i = 0; i < std::max(threads, 1); ++i) threads_.emplace_back([this] { Run(); });
 }
 
-TaskRunner::~TaskRunner() { Shutdown(); }
+TaskRunner::~TaskRunner() {
+  Shutdown();
+}
 
 bool TaskRunner::Post(std::function<void()> task) {
   {

@@ -30,8 +30,8 @@ class TaskRunner {
   void Run();
 
   std::mutex mu_;
-  std::condition_variable cv_;       // tasks queued, or shutting down
-  std::condition_variable idle_cv_;  // a task finished
+  std::condition_variable cv_;               // tasks queued, or shutting down
+  std::condition_variable idle_cv_;          // a task finished
   std::deque<std::function<void()>> tasks_;  // guarded by mu_
   int running_ = 0;                          // guarded by mu_
   bool shutdown_ = false;                    // guarded by mu_

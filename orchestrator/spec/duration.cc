@@ -17,15 +17,16 @@ struct Unit {
 constexpr std::array<Unit, 4> kUnits{{{"ms", 1}, {"h", 3'600'000}, {"m", 60'000}, {"s", 1'000}}};
 constexpr std::int64_t kMaxMillis = std::int64_t{10'000} * 3'600'000;
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 }  // namespace
 
 core::Result<std::chrono::milliseconds> ParseDuration(std::string_view text) {
   auto invalid = [&](std::string_view why) {
-    return core::Error::InvalidArgument(
-        fmt::format("invalid duration \"{}\": {} (use a number and a unit: 250ms, 30s, 5m, 1h)",
-                    text, why));
+    return core::Error::InvalidArgument(fmt::format(
+        "invalid duration \"{}\": {} (use a number and a unit: 250ms, 30s, 5m, 1h)", text, why));
   };
   if (text.empty()) return invalid("empty");
   if (text.starts_with('-')) return invalid("must not be negative");

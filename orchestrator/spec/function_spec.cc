@@ -13,7 +13,7 @@ struct RuntimeEntry {
 };
 
 constexpr RuntimeEntry kRuntimes[] = {
-    {Runtime::kPython3, "python3"}, {Runtime::kNode, "node"},   {Runtime::kExec, "exec"},
+    {Runtime::kPython3, "python3"},       {Runtime::kNode, "node"},   {Runtime::kExec, "exec"},
     {Runtime::kDockerfile, "dockerfile"}, {Runtime::kImage, "image"},
 };
 
@@ -71,7 +71,8 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
   nlohmann::json body = {
       {"runtime", std::string(RuntimeName(spec.runtime()))},
       {"handler", StringOrNull(spec.handler())},
-      {"command", spec.command().empty() ? nlohmann::json(nullptr) : nlohmann::json(spec.command())},
+      {"command",
+       spec.command().empty() ? nlohmann::json(nullptr) : nlohmann::json(spec.command())},
       {"source", StringOrNull(spec.source())},
       {"dockerfile", StringOrNull(spec.dockerfile())},
       {"image", StringOrNull(spec.image())},

@@ -5,9 +5,15 @@
 namespace gantry::spec {
 namespace {
 
-bool IsLowerAlnum(char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); }
-bool IsAlnum(char c) { return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z'); }
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
+bool IsLowerAlnum(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+}
+bool IsAlnum(char c) {
+  return IsLowerAlnum(c) || (c >= 'A' && c <= 'Z');
+}
+bool IsDigit(char c) {
+  return c >= '0' && c <= '9';
+}
 
 // [A-Za-z0-9._-]{1,63} with alphanumeric ends (label names and values).
 std::optional<std::string> CheckQualifiedPart(std::string_view text) {
@@ -89,7 +95,8 @@ std::optional<std::string> CheckImageReference(std::string_view text) {
   // A tag follows the last ':' that comes after the last '/'.
   auto last_slash = rest.rfind('/');
   auto colon = rest.rfind(':');
-  if (colon != std::string_view::npos && (last_slash == std::string_view::npos || colon > last_slash)) {
+  if (colon != std::string_view::npos &&
+      (last_slash == std::string_view::npos || colon > last_slash)) {
     std::string_view tag = rest.substr(colon + 1);
     rest = rest.substr(0, colon);
     if (tag.empty() || tag.size() > 128) return "tag must be 1-128 characters";

@@ -75,9 +75,9 @@ struct Suffix {
 constexpr std::int64_t kKi = 1024;
 constexpr std::array<Suffix, 8> kMemorySuffixes{{
     {"Ki", kKi},
-    {"Mi", kKi * kKi},
-    {"Gi", kKi * kKi * kKi},
-    {"Ti", kKi * kKi * kKi * kKi},
+    {"Mi", kKi* kKi},
+    {"Gi", kKi* kKi* kKi},
+    {"Ti", kKi* kKi* kKi* kKi},
     {"k", 1000},
     {"M", 1000 * 1000},
     {"G", 1000 * 1000 * 1000},
@@ -88,9 +88,8 @@ constexpr std::array<Suffix, 8> kMemorySuffixes{{
 
 core::Result<std::int64_t> ParseMemory(std::string_view text) {
   auto invalid = [&](std::string_view why) {
-    return core::Error::InvalidArgument(
-        fmt::format("invalid memory quantity \"{}\": {} (use bytes or a suffix: 128Mi, 1Gi, 500M)",
-                    text, why));
+    return core::Error::InvalidArgument(fmt::format(
+        "invalid memory quantity \"{}\": {} (use bytes or a suffix: 128Mi, 1Gi, 500M)", text, why));
   };
   if (text.empty()) return invalid("empty");
   std::string_view number = text;

@@ -6,9 +6,12 @@ namespace gantry::spec {
 
 std::string SecretSpec::DescribeSource() const {
   switch (source_) {
-    case SecretSource::kLiteral: return "from a literal value";
-    case SecretSource::kFile: return "from file " + file_;
-    case SecretSource::kEnv: return "from env " + env_name_;
+    case SecretSource::kLiteral:
+      return "from a literal value";
+    case SecretSource::kFile:
+      return "from file " + file_;
+    case SecretSource::kEnv:
+      return "from env " + env_name_;
   }
   return "";
 }

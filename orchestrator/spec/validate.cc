@@ -27,19 +27,25 @@ constexpr std::int64_t kMaxConcurrency = 1000;
 constexpr std::int64_t kMaxReplicas = 100;
 constexpr std::size_t kMaxEnvValueBytes = 32 * 1024;
 
-bool TakesHandler(Runtime r) { return r == Runtime::kPython3 || r == Runtime::kNode; }
+bool TakesHandler(Runtime r) {
+  return r == Runtime::kPython3 || r == Runtime::kNode;
+}
 bool TakesCommand(Runtime r) {
   return r == Runtime::kExec || r == Runtime::kImage || r == Runtime::kDockerfile;
 }
 bool NeedsSource(Runtime r) {
   return r == Runtime::kPython3 || r == Runtime::kNode || r == Runtime::kDockerfile;
 }
-bool ServesOwnHttp(Runtime r) { return r == Runtime::kImage || r == Runtime::kDockerfile; }
+bool ServesOwnHttp(Runtime r) {
+  return r == Runtime::kImage || r == Runtime::kDockerfile;
+}
 
 bool IsIdentifierStart(char c) {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_';
 }
-bool IsIdentifierChar(char c) { return IsIdentifierStart(c) || (c >= '0' && c <= '9'); }
+bool IsIdentifierChar(char c) {
+  return IsIdentifierStart(c) || (c >= '0' && c <= '9');
+}
 
 // "module.function": dot-separated identifiers, at least two. Node files may also use '-'.
 std::optional<std::string> CheckHandler(std::string_view handler, Runtime runtime) {
@@ -59,8 +65,9 @@ std::optional<std::string> CheckHandler(std::string_view handler, Runtime runtim
       ok = ok && (IsIdentifierChar(c) || (!is_function && runtime == Runtime::kNode && c == '-'));
     }
     if (!ok) {
-      return fmt::format("\"{}\" must be <module>.<function> made of identifiers; \"{}\" is not one",
-                         handler, part);
+      return fmt::format(
+          "\"{}\" must be <module>.<function> made of identifiers; \"{}\" is not one", handler,
+          part);
     }
     start = end + 1;
   }
@@ -83,8 +90,8 @@ class ErrorSink {
   std::size_t count() const { return errors_.size() - start_; }
   bool any() const { return count() > 0; }
   core::Error Summary() const {
-    return core::Error::InvalidArgument(
-        count() == 1 ? std::string("1 error") : fmt::format("{} errors", count()));
+    return core::Error::InvalidArgument(count() == 1 ? std::string("1 error")
+                                                     : fmt::format("{} errors", count()));
   }
 
  private:
@@ -164,7 +171,8 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
 
     if (m.handler) {
       if (!TakesHandler(*runtime)) {
-        sink.Add("spec.handler", "not allowed for runtime {} (only python3 and node take a handler)", rt);
+        sink.Add("spec.handler",
+                 "not allowed for runtime {} (only python3 and node take a handler)", rt);
       } else if (auto why = CheckHandler(*m.handler, *runtime)) {
         sink.Add("spec.handler", "{}", *why);
       } else {
@@ -220,7 +228,10 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
 
     if (m.image) {
       if (*runtime != Runtime::kImage) {
-        sink.Add("spec.image", "not allowed for runtime {} (Gantry builds its image; use runtime image to run your own)", rt);
+        sink.Add("spec.image",
+                 "not allowed for runtime {} (Gantry builds its image; use runtime image to run "
+                 "your own)",
+                 rt);
       } else if (auto why = CheckImageReference(*m.image)) {
         sink.Add("spec.image", "\"{}\" is not a valid image reference: {}", *m.image, *why);
       } else {
@@ -233,7 +244,8 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     bool lambda = false;
     if (m.protocol) {
       if (!ServesOwnHttp(*runtime)) {
-        sink.Add("spec.protocol", "not allowed for runtime {} (only dockerfile and image choose one)", rt);
+        sink.Add("spec.protocol",
+                 "not allowed for runtime {} (only dockerfile and image choose one)", rt);
       } else if (*m.protocol == "lambda") {
         lambda = true;
         spec.protocol_ = Protocol::kLambda;
@@ -243,12 +255,14 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     }
 
     if (m.port && lambda) {
-      sink.Add("spec.port", "not allowed with protocol lambda (calls reach it through the Runtime API)");
+      sink.Add("spec.port",
+               "not allowed with protocol lambda (calls reach it through the Runtime API)");
     } else if (lambda) {
       spec.port_ = 0;
     } else if (m.port) {
       if (!ServesOwnHttp(*runtime)) {
-        sink.Add("spec.port", "not allowed for runtime {} (only image and dockerfile serve their own HTTP)", rt);
+        sink.Add("spec.port",
+                 "not allowed for runtime {} (only image and dockerfile serve their own HTTP)", rt);
       } else if (*m.port < 1 || *m.port > 65535) {
         sink.Add("spec.port", "must be between 1 and 65535 (is {})", *m.port);
       } else {
@@ -264,13 +278,16 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
       spec.network_ = *network;
       // Such an image is reached through a port published on 127.0.0.1: it needs a network.
       if (*network == Network::kNone && spec.port_ > 0) {
-        sink.Add("spec.network", "none is not allowed for runtime {} (it serves HTTP on port {}, reached "
-                 "through a published port)", RuntimeName(spec.runtime_), spec.port_);
+        sink.Add("spec.network",
+                 "none is not allowed for runtime {} (it serves HTTP on port {}, reached "
+                 "through a published port)",
+                 RuntimeName(spec.runtime_), spec.port_);
       }
     } else if (auto near = Suggest(*m.network, NetworkNames())) {
       sink.Add("spec.network", "unknown network \"{}\" (did you mean \"{}\"?)", *m.network, *near);
     } else {
-      sink.Add("spec.network", "unknown network \"{}\" (one of: {})", *m.network, fmt::join(NetworkNames(), ", "));
+      sink.Add("spec.network", "unknown network \"{}\" (one of: {})", *m.network,
+               fmt::join(NetworkNames(), ", "));
     }
   }
 
@@ -278,7 +295,8 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     if (auto why = CheckEnvName(key)) {
       sink.AddForKey("spec.env." + key, "\"{}\" is not a valid variable name: {}", key, *why);
     } else if (value.size() > kMaxEnvValueBytes) {
-      sink.Add("spec.env." + key, "value is {} bytes; at most {} allowed", value.size(), kMaxEnvValueBytes);
+      sink.Add("spec.env." + key, "value is {} bytes; at most {} allowed", value.size(),
+               kMaxEnvValueBytes);
     }
   }
   spec.env_ = m.env;
@@ -319,7 +337,8 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
 
   if (m.concurrency) {
     if (*m.concurrency < 1 || *m.concurrency > kMaxConcurrency) {
-      sink.Add("spec.concurrency", "must be between 1 and {} (is {})", kMaxConcurrency, *m.concurrency);
+      sink.Add("spec.concurrency", "must be between 1 and {} (is {})", kMaxConcurrency,
+               *m.concurrency);
     } else {
       spec.concurrency_ = static_cast<int>(*m.concurrency);
     }
@@ -370,7 +389,8 @@ core::Result<SecretSpec> SecretSpecBuilder::Build(const SecretManifest& m,
     bool first = true;
     auto extra = [&](const std::optional<std::string>& field, std::string_view name) {
       if (!field) return;
-      if (!first) sink.Add(fmt::format("spec.{}", name), "only one of value, file or fromEnv may be given");
+      if (!first)
+        sink.Add(fmt::format("spec.{}", name), "only one of value, file or fromEnv may be given");
       first = false;
     };
     extra(m.value, "value");

@@ -9,7 +9,9 @@ using namespace std::chrono_literals;
 
 const TimePoint kT0{};  // an arbitrary origin; only differences matter
 
-TimePoint At(Duration d) { return kT0 + d; }
+TimePoint At(Duration d) {
+  return kT0 + d;
+}
 
 TEST_CASE("the window averages a step function over time", "[autoscaler]") {
   ConcurrencyWindow w(60s);

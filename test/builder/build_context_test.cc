@@ -2,9 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -38,7 +38,8 @@ std::map<std::string, TarEntryInfo> ReadTar(const std::string& tar) {
     info.dir = archive_entry_filetype(e) == AE_IFDIR;
     char buf[4096];
     la_ssize_t n;
-    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) info.content.append(buf, static_cast<std::size_t>(n));
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
+      info.content.append(buf, static_cast<std::size_t>(n));
     std::string path = archive_entry_pathname(e);
     if (!path.empty() && path.back() == '/') path.pop_back();  // directories
     out[path] = info;
@@ -50,7 +51,8 @@ std::map<std::string, TarEntryInfo> ReadTar(const std::string& tar) {
 class TempDir {
  public:
   TempDir() {
-    path_ = fs::temp_directory_path() / ("gantry-ctx-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
+    path_ = fs::temp_directory_path() /
+            ("gantry-ctx-" + std::to_string(getpid()) + "-" + std::to_string(counter_++));
     fs::create_directories(path_);
   }
   ~TempDir() { fs::remove_all(path_); }
@@ -128,7 +130,8 @@ TEST_CASE("ignored files are absent from the context", "[builder][context]") {
   CHECK(entries.count(".dockerignore") == 1);  // Docker reads it from the context
 }
 
-TEST_CASE("generated files replace same-named ones and a missing directory is an error", "[builder][context]") {
+TEST_CASE("generated files replace same-named ones and a missing directory is an error",
+          "[builder][context]") {
   BuildContext ctx;
   ctx.AddFile("Dockerfile", "FROM a\n");
   ctx.AddFile("Dockerfile", "FROM b\n");

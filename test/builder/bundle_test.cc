@@ -2,9 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <vector>
@@ -27,16 +27,19 @@ spec::FunctionSpec Load(const std::string& path) {
 }
 
 struct TempDir {
-  fs::path path = fs::temp_directory_path() / ("gantry-bundle-" + std::to_string(getpid()) + "-" + std::to_string(n++));
+  fs::path path = fs::temp_directory_path() /
+                  ("gantry-bundle-" + std::to_string(getpid()) + "-" + std::to_string(n++));
   TempDir() { fs::create_directories(path); }
   ~TempDir() { fs::remove_all(path); }
   static inline int n = 0;
 };
 
 TEST_CASE("every example survives bundling: same bytes when bundled again", "[builder][bundle]") {
-  for (const char* example : {"hello-python", "hello-node", "echo", "wordcount", "custom-dockerfile", "csv-aggregate"}) {
+  for (const char* example :
+       {"hello-python", "hello-node", "echo", "wordcount", "custom-dockerfile", "csv-aggregate"}) {
     INFO(example);
-    spec::FunctionSpec original = Load(std::string(GANTRY_SOURCE_DIR) + "/examples/" + example + "/gantry.yaml");
+    spec::FunctionSpec original =
+        Load(std::string(GANTRY_SOURCE_DIR) + "/examples/" + example + "/gantry.yaml");
     auto bundle = MakeBundle(original);
     REQUIRE(bundle.ok());
     TempDir dir;
@@ -50,7 +53,8 @@ TEST_CASE("every example survives bundling: same bytes when bundled again", "[bu
     CHECK(*again == *bundle);
     CHECK(BundleDigest(*again) == BundleDigest(*bundle));
     CHECK_THAT(BundleDigest(*bundle), Catch::StartsWith("sha256:"));
-    if (!original.source_path().empty()) CHECK(back.source_path() == (dir.path / "source").string());
+    if (!original.source_path().empty())
+      CHECK(back.source_path() == (dir.path / "source").string());
   }
 }
 
@@ -97,11 +101,13 @@ void VendoredTree(const fs::path& src) {
   fs::create_directory_symlink("tool", src / "node_modules/tool-alias");
 }
 
-TEST_CASE("symlinks inside the source stay links through bundling and extraction", "[builder][bundle]") {
+TEST_CASE("symlinks inside the source stay links through bundling and extraction",
+          "[builder][bundle]") {
   TempDir project;
   VendoredTree(project.path / "src");
-  std::ofstream(project.path / "f.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: v}\n"
-                                            "spec: {runtime: node, handler: handler.main, source: ./src}\n";
+  std::ofstream(project.path / "f.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: v}\n"
+         "spec: {runtime: node, handler: handler.main, source: ./src}\n";
   auto bundle = MakeBundle(Load((project.path / "f.yaml").string()));
   REQUIRE(bundle.ok());
   TempDir out;
@@ -118,14 +124,17 @@ TEST_CASE("symlinks inside the source stay links through bundling and extraction
   CHECK(BundleDigest(*again) == BundleDigest(*bundle));
 }
 
-TEST_CASE("a symlink that leads out of the source is an error naming it, never followed", "[builder][bundle]") {
+TEST_CASE("a symlink that leads out of the source is an error naming it, never followed",
+          "[builder][bundle]") {
   TempDir project;
   std::ofstream(project.path / "host-secret") << "HOST FILE";
   fs::create_directories(project.path / "src/lib");
   std::ofstream(project.path / "src/handler.py") << "";
-  std::ofstream(project.path / "f.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: v}\n"
-                                            "spec: {runtime: python3, handler: handler.main, source: ./src}\n";
-  for (std::string target : std::vector<std::string>{"../../host-secret", (project.path / "host-secret").string(), "../../../../.."}) {
+  std::ofstream(project.path / "f.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: v}\n"
+         "spec: {runtime: python3, handler: handler.main, source: ./src}\n";
+  for (std::string target : std::vector<std::string>{
+           "../../host-secret", (project.path / "host-secret").string(), "../../../../.."}) {
     fs::remove(project.path / "src/lib/link");
     fs::create_symlink(target, project.path / "src/lib/link");
     auto bundle = MakeBundle(Load((project.path / "f.yaml").string()));
@@ -140,7 +149,8 @@ TEST_CASE("a symlink that leads out of the source is an error naming it, never f
     TempDir out;
     auto extracted = ExtractBundle(TarWithLink("source/lib/link", target), out.path.string());
     REQUIRE_FALSE(extracted.ok());
-    CHECK_THAT(extracted.error().message(), Catch::Contains("source/lib/link") && Catch::Contains(target));
+    CHECK_THAT(extracted.error().message(),
+               Catch::Contains("source/lib/link") && Catch::Contains(target));
     CHECK_FALSE(fs::is_symlink(fs::symlink_status(out.path / "source/lib/link")));
   }
 }

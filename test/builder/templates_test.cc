@@ -2,9 +2,9 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -21,7 +21,8 @@ namespace fs = std::filesystem;
 class Project {
  public:
   Project() {
-    dir_ = fs::temp_directory_path() / ("gantry-tpl-" + std::to_string(getpid()) + "-" + std::to_string(n_++));
+    dir_ = fs::temp_directory_path() /
+           ("gantry-tpl-" + std::to_string(getpid()) + "-" + std::to_string(n_++));
     fs::create_directories(dir_ / "src");
     std::ofstream(dir_ / "shim") << "SHIM";
     fs::create_directories(dir_ / "boot/python3");
@@ -31,10 +32,13 @@ class Project {
   }
   ~Project() { fs::remove_all(dir_); }
 
-  void Write(const std::string& rel, const std::string& content) { std::ofstream(dir_ / rel) << content; }
+  void Write(const std::string& rel, const std::string& content) {
+    std::ofstream(dir_ / rel) << content;
+  }
 
   spec::FunctionSpec Spec(const std::string& spec_yaml) {
-    Write("f.yaml", "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: fn}\nspec:\n" + spec_yaml);
+    Write("f.yaml",
+          "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: fn}\nspec:\n" + spec_yaml);
     manifest::LocalFileSystem fs;
     auto loaded = manifest::LoadManifests(fs, {(dir_ / "f.yaml").string()}, {});
     for (const auto& e : loaded.errors) FAIL_CHECK(e.ToString());
@@ -66,17 +70,20 @@ std::map<std::string, std::string> Files(const BuildPlan& plan) {
     std::string content;
     char buf[4096];
     la_ssize_t n;
-    while ((n = archive_read_data(a, buf, sizeof buf)) > 0) content.append(buf, static_cast<std::size_t>(n));
+    while ((n = archive_read_data(a, buf, sizeof buf)) > 0)
+      content.append(buf, static_cast<std::size_t>(n));
     if (archive_entry_filetype(e) == AE_IFREG) out[archive_entry_pathname(e)] = content;
   }
   archive_read_free(a);
   return out;
 }
 
-TEST_CASE("python3 template: base, shim, bootstrap, source, non-root, runtime-api", "[builder][templates]") {
+TEST_CASE("python3 template: base, shim, bootstrap, source, non-root, runtime-api",
+          "[builder][templates]") {
   Project p;
   p.Write("src/handler.py", "def main(req): return 'hi'\n");
-  auto plan = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  auto plan = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"),
+                        p.Options());
   REQUIRE(plan.ok());
   CHECK(plan->dockerfile == "Dockerfile");
   CHECK(plan->http_port == 0);
@@ -130,7 +137,8 @@ TEST_CASE("node template uses the node base and bootstrap", "[builder][templates
   auto files = Files(*plan);
   CHECK(files["bootstrap.js"] == "JS");
   CHECK_THAT(files["Dockerfile"], Catch::StartsWith("FROM node:20-slim\n"));
-  CHECK_THAT(files["Dockerfile"], Catch::Contains("CMD [\"--\",\"node\",\"/opt/gantry/bootstrap.js\"]"));
+  CHECK_THAT(files["Dockerfile"],
+             Catch::Contains("CMD [\"--\",\"node\",\"/opt/gantry/bootstrap.js\"]"));
   CHECK_THAT(files["Dockerfile"], !Catch::Contains("PYTHON"));
 }
 
@@ -141,10 +149,12 @@ TEST_CASE("python3/node templates install declared dependencies first, in a laye
   p.Write("src/requirements.txt", "tinydep==1.0\n");
   TemplateOptions o = p.Options();
   o.install_env = {{"PIP_INDEX_URL", "http://127.0.0.1:3141/simple"}};
-  auto plan = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
+  auto plan =
+      PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
   REQUIRE(plan.ok());
   CHECK(plan->installer == "pip install");
-  CHECK(plan->build_args == std::map<std::string, std::string>{{"PIP_INDEX_URL", "http://127.0.0.1:3141/simple"}});
+  CHECK(plan->build_args ==
+        std::map<std::string, std::string>{{"PIP_INDEX_URL", "http://127.0.0.1:3141/simple"}});
   std::string df = Files(*plan)["Dockerfile"];
   std::size_t install = df.find(plan->install_run);
   REQUIRE(install != std::string::npos);
@@ -154,7 +164,8 @@ TEST_CASE("python3/node templates install declared dependencies first, in a laye
 
   p.Write("src/handler.js", "require('tiny');\n");
   p.Write("src/package.json", "{\"dependencies\": {\"tiny\": \"1.0.0\"}}");
-  auto node = PlanBuild(p.Spec("  runtime: node\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  auto node =
+      PlanBuild(p.Spec("  runtime: node\n  handler: handler.main\n  source: ./src\n"), p.Options());
   REQUIRE(node.ok());
   CHECK(node->installer == "npm install");
   std::string ndf = Files(*node)["Dockerfile"];
@@ -163,16 +174,20 @@ TEST_CASE("python3/node templates install declared dependencies first, in a laye
 
   // Without a declaration there is no step at all.
   p.Write("src/requirements.txt", "");
-  std::filesystem::remove(std::filesystem::path(p.Options().shim_path).parent_path() / "src/requirements.txt");
-  auto bare = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), p.Options());
+  std::filesystem::remove(std::filesystem::path(p.Options().shim_path).parent_path() /
+                          "src/requirements.txt");
+  auto bare = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"),
+                        p.Options());
   REQUIRE(bare.ok());
   CHECK(bare->installer.empty());
   CHECK_THAT(Files(*bare)["Dockerfile"], !Catch::Contains("pip"));
 }
 
-TEST_CASE("exec template runs the command through the shim, with or without source", "[builder][templates]") {
+TEST_CASE("exec template runs the command through the shim, with or without source",
+          "[builder][templates]") {
   Project p;
-  auto bare = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"-c\", \"echo 'a b'\"]\n"), p.Options());
+  auto bare = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"-c\", \"echo 'a b'\"]\n"),
+                        p.Options());
   REQUIRE(bare.ok());
   auto files = Files(*bare);
   CHECK_THAT(files["Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\n"));
@@ -181,9 +196,11 @@ TEST_CASE("exec template runs the command through the shim, with or without sour
   CHECK_THAT(files["Dockerfile"], !Catch::Contains("COPY function/"));
 
   p.Write("src/run.sh", "cat\n");
-  auto with_source = PlanBuild(p.Spec("  runtime: exec\n  command: [\"sh\", \"run.sh\"]\n  source: ./src\n"), p.Options());
+  auto with_source = PlanBuild(
+      p.Spec("  runtime: exec\n  command: [\"sh\", \"run.sh\"]\n  source: ./src\n"), p.Options());
   REQUIRE(with_source.ok());
-  CHECK_THAT(Files(*with_source)["Dockerfile"], Catch::Contains("COPY function/ /var/task/\nWORKDIR /var/task\n"));
+  CHECK_THAT(Files(*with_source)["Dockerfile"],
+             Catch::Contains("COPY function/ /var/task/\nWORKDIR /var/task\n"));
 }
 
 TEST_CASE("dockerfile runtime builds the user's Dockerfile, with the shim on top for a command",
@@ -191,26 +208,30 @@ TEST_CASE("dockerfile runtime builds the user's Dockerfile, with the shim on top
   Project p;
   p.Write("src/Dockerfile", "FROM gantry/base:bookworm\nCOPY app /app");
   p.Write("src/app", "x");
-  auto own = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  port: 9000\n"), p.Options());
+  auto own =
+      PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  port: 9000\n"), p.Options());
   REQUIRE(own.ok());
   CHECK(own->dockerfile == "Dockerfile");
   CHECK(own->http_port == 9000);
   CHECK(Files(*own)["Dockerfile"] == "FROM gantry/base:bookworm\nCOPY app /app");
 
-  auto shimmed = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
+  auto shimmed = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"),
+                           p.Options());
   REQUIRE(shimmed.ok());
   CHECK(shimmed->dockerfile == ".gantry/Dockerfile");
   CHECK(shimmed->http_port == 0);
   auto files = Files(*shimmed);
   CHECK(files[".gantry/gantry-shim"] == "SHIM");
-  CHECK_THAT(files[".gantry/Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\nCOPY app /app\n"));
+  CHECK_THAT(files[".gantry/Dockerfile"],
+             Catch::StartsWith("FROM gantry/base:bookworm\nCOPY app /app\n"));
   CHECK_THAT(files[".gantry/Dockerfile"], Catch::EndsWith("CMD [\"--\",\"cat\"]\n"));
 }
 
 TEST_CASE("protocol lambda: the user's image, then the shim FROM it running its own command",
           "[builder][templates]") {
   Project p;
-  p.Write("src/Dockerfile", "FROM gantry/node:bookworm\nCMD [\"npx\", \"aws-lambda-ric\", \"index.handler\"]\n");
+  p.Write("src/Dockerfile",
+          "FROM gantry/node:bookworm\nCMD [\"npx\", \"aws-lambda-ric\", \"index.handler\"]\n");
   auto spec = p.Spec("  runtime: dockerfile\n  source: ./src\n  protocol: lambda\n");
   auto user = PlanBuild(spec, p.Options());
   REQUIRE(user.ok());
@@ -239,10 +260,13 @@ TEST_CASE("protocol lambda: the user's image, then the shim FROM it running its 
   CHECK_THAT(df, !Catch::Contains("USER"));  // the image's own user
 
   // spec.command replaces what the image runs.
-  auto own = p.Spec("  runtime: image\n  image: my/ric:1\n  protocol: lambda\n  command: [\"node\", \"ric.js\"]\n");
+  auto own = p.Spec(
+      "  runtime: image\n  image: my/ric:1\n  protocol: lambda\n  command: [\"node\", "
+      "\"ric.js\"]\n");
   auto commanded = PlanLambdaWrap(own, "my/ric:1", built, p.Options());
   REQUIRE(commanded.ok());
-  CHECK_THAT(Files(*commanded)["Dockerfile"], Catch::EndsWith("CMD [\"--\",\"node\",\"ric.js\"]\n"));
+  CHECK_THAT(Files(*commanded)["Dockerfile"],
+             Catch::EndsWith("CMD [\"--\",\"node\",\"ric.js\"]\n"));
   CHECK_THAT(Files(*commanded)["Dockerfile"], !Catch::Contains("_HANDLER"));
 
   docker::ImageInfo bare;
@@ -266,7 +290,8 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
     auto plan = PlanBuild(p.Spec(shape), p.Options());
     REQUIRE_FALSE(plan.ok());
     CHECK(plan.error().code() == core::ErrorCode::kInvalidArgument);
-    CHECK_THAT(plan.error().message(), Catch::Contains("Dockerfile") && Catch::Contains("outside the source tree"));
+    CHECK_THAT(plan.error().message(),
+               Catch::Contains("Dockerfile") && Catch::Contains("outside the source tree"));
   }
 
   // A directory above it that leads out is the same thing.
@@ -274,9 +299,9 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
   fs::create_directories(src.parent_path() / "elsewhere");
   p.Write("elsewhere/Dockerfile", "FROM host-secret\n");
   fs::create_directory_symlink(src.parent_path() / "elsewhere", src / "docker");
-  auto nested = PlanBuild(
-      p.Spec("  runtime: dockerfile\n  source: ./src\n  dockerfile: docker/Dockerfile\n  command: [\"cat\"]\n"),
-      p.Options());
+  auto nested = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  dockerfile: "
+                                 "docker/Dockerfile\n  command: [\"cat\"]\n"),
+                          p.Options());
   REQUIRE_FALSE(nested.ok());
   CHECK_THAT(nested.error().message(), Catch::Contains("outside the source tree"));
 
@@ -284,9 +309,11 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
   fs::remove(src / "docker");
   p.Write("src/Dockerfile.real", "FROM gantry/base:bookworm\n");
   fs::create_symlink("Dockerfile.real", src / "Dockerfile");
-  auto inside = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"), p.Options());
+  auto inside = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n  command: [\"cat\"]\n"),
+                          p.Options());
   REQUIRE(inside.ok());
-  CHECK_THAT(Files(*inside)[".gantry/Dockerfile"], Catch::StartsWith("FROM gantry/base:bookworm\n"));
+  CHECK_THAT(Files(*inside)[".gantry/Dockerfile"],
+             Catch::StartsWith("FROM gantry/base:bookworm\n"));
 }
 
 TEST_CASE("missing pieces are named", "[builder][templates]") {
@@ -294,7 +321,8 @@ TEST_CASE("missing pieces are named", "[builder][templates]") {
   p.Write("src/handler.py", "");
   TemplateOptions o = p.Options();
   o.shim_path = "/nonexistent/gantry-shim";
-  auto no_shim = PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
+  auto no_shim =
+      PlanBuild(p.Spec("  runtime: python3\n  handler: handler.main\n  source: ./src\n"), o);
   REQUIRE_FALSE(no_shim.ok());
   CHECK(no_shim.error().code() == core::ErrorCode::kNotFound);
   CHECK_THAT(no_shim.error().message(), Catch::Contains("gantry-shim"));
@@ -304,7 +332,8 @@ TEST_CASE("missing pieces are named", "[builder][templates]") {
   p.Write("src/.gantryignore", "Dockerfile\n");
   auto ignored = PlanBuild(p.Spec("  runtime: dockerfile\n  source: ./src\n"), p.Options());
   REQUIRE_FALSE(ignored.ok());
-  CHECK_THAT(ignored.error().message(), Catch::Contains("no Dockerfile") && Catch::Contains("ignored"));
+  CHECK_THAT(ignored.error().message(),
+             Catch::Contains("no Dockerfile") && Catch::Contains("ignored"));
 
   auto image = PlanBuild(p.Spec("  runtime: image\n  image: my/app:1\n"), p.Options());
   REQUIRE_FALSE(image.ok());

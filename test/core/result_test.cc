@@ -1,6 +1,6 @@
-#include <catch2/catch.hpp>
-
 #include "core/result.h"
+
+#include <catch2/catch.hpp>
 
 namespace gantry::core {
 namespace {

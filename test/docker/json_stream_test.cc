@@ -1,7 +1,6 @@
 #include "docker/json_stream.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <vector>
 
@@ -52,11 +51,14 @@ constexpr const char* kFailedBuild =
     "{\"stream\":\"\\n\"}\r\n"
     "{\"stream\":\" ---\\u003e Running in 5e6f\\n\"}\r\n"
     "{\"stream\":\"building\\n\"}\r\n"
-    "{\"errorDetail\":{\"code\":3,\"message\":\"The command '/bin/sh -c echo building \\u0026\\u0026 exit 3' "
-    "returned a non-zero code: 3\"},\"error\":\"The command '/bin/sh -c echo building \\u0026\\u0026 exit 3' "
+    "{\"errorDetail\":{\"code\":3,\"message\":\"The command '/bin/sh -c echo building "
+    "\\u0026\\u0026 exit 3' "
+    "returned a non-zero code: 3\"},\"error\":\"The command '/bin/sh -c echo building "
+    "\\u0026\\u0026 exit 3' "
     "returned a non-zero code: 3\"}\r\n";
 
-TEST_CASE("a build error in the middle of the stream names the step and its output", "[docker][build]") {
+TEST_CASE("a build error in the middle of the stream names the step and its output",
+          "[docker][build]") {
   std::vector<std::string> lines;
   BuildProgress progress([&](std::string_view l) { lines.emplace_back(l); });
   JsonStreamDecoder d([&](const json& m) { return progress.OnMessage(m); });
@@ -69,7 +71,8 @@ TEST_CASE("a build error in the middle of the stream names the step and its outp
   REQUIRE_FALSE(outcome.ok());
   CHECK(outcome.error().code() == core::ErrorCode::kInvalidArgument);
   const std::string& msg = outcome.error().message();
-  CHECK_THAT(msg, Catch::StartsWith("step 2/3 \"RUN echo building && exit 3\" failed: The command"));
+  CHECK_THAT(msg,
+             Catch::StartsWith("step 2/3 \"RUN echo building && exit 3\" failed: The command"));
   CHECK_THAT(msg, Catch::Contains("returned a non-zero code: 3"));
   CHECK_THAT(msg, Catch::EndsWith("last lines):\n  building"));
   // Output of earlier steps is not part of the failing step's tail.

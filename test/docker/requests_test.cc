@@ -16,7 +16,8 @@ std::string QueryValue(const HttpRequest& r, std::string_view key) {
   return "<absent>";
 }
 
-TEST_CASE("container create carries every setting in the engine's field names", "[docker][requests]") {
+TEST_CASE("container create carries every setting in the engine's field names",
+          "[docker][requests]") {
   ContainerSpec spec;
   spec.name = "fn-echo-1";
   spec.image = "gantry/fn-default-echo:abc";
@@ -67,7 +68,9 @@ TEST_CASE("container create carries every setting in the engine's field names", 
   CHECK(host["LogConfig"] ==
         json{{"Type", "json-file"}, {"Config", {{"max-size", "10m"}, {"max-file", "3"}}}});
   REQUIRE(host["Mounts"].size() == 2);
-  CHECK(host["Mounts"][0] == json{{"Type", "bind"}, {"Source", "/run/gantry/r1"}, {"Target", "/run/gantry"},
+  CHECK(host["Mounts"][0] == json{{"Type", "bind"},
+                                  {"Source", "/run/gantry/r1"},
+                                  {"Target", "/run/gantry"},
                                   {"ReadOnly", false}});
   CHECK(host["Mounts"][1]["Type"] == "tmpfs");
   CHECK(host["Mounts"][1]["TmpfsOptions"]["SizeBytes"] == 64 << 20);
@@ -88,14 +91,15 @@ TEST_CASE("label filters are encoded as the engine's filters JSON", "[docker][re
   HttpRequest r = ContainerListRequest({"gantry.test=run1", "gantry.function"}, true);
   CHECK(r.path == "/containers/json");
   CHECK(QueryValue(r, "all") == "1");
-  CHECK(json::parse(QueryValue(r, "filters")) == json{{"label", {"gantry.test=run1", "gantry.function"}}});
+  CHECK(json::parse(QueryValue(r, "filters")) ==
+        json{{"label", {"gantry.test=run1", "gantry.function"}}});
   CHECK(EncodeQuery(r.query) ==
         "all=1&filters=%7B%22label%22%3A%5B%22gantry.test%3Drun1%22%2C%22gantry.function%22%5D%7D");
 }
 
 TEST_CASE("stream requests carry their options", "[docker][requests]") {
-  HttpRequest logs = ContainerLogsRequest("abc", {.follow = true, .stderr_stream = false, .since_unix = 1700000000,
-                                                  .tail = 10});
+  HttpRequest logs = ContainerLogsRequest(
+      "abc", {.follow = true, .stderr_stream = false, .since_unix = 1700000000, .tail = 10});
   CHECK(logs.path == "/containers/abc/logs");
   CHECK(QueryValue(logs, "follow") == "1");
   CHECK(QueryValue(logs, "stdout") == "1");
@@ -104,7 +108,8 @@ TEST_CASE("stream requests carry their options", "[docker][requests]") {
   CHECK(QueryValue(logs, "tail") == "10");
   CHECK(logs.timeout.count() == 0);  // a followed stream has no time limit
 
-  HttpRequest events = EventsRequest({.labels = {"gantry.test=x"}, .types = {"container"}, .since_unix = 1.5});
+  HttpRequest events =
+      EventsRequest({.labels = {"gantry.test=x"}, .types = {"container"}, .since_unix = 1.5});
   CHECK(QueryValue(events, "since") == "1.500000000");
   CHECK(json::parse(QueryValue(events, "filters")) ==
         json{{"label", {"gantry.test=x"}}, {"type", {"container"}}});
@@ -152,13 +157,15 @@ TEST_CASE("build and import requests", "[docker][requests]") {
   CHECK(json::parse(QueryValue(b, "labels")) == json{{"gantry.test", "x"}});
   CHECK(QueryValue(b, "dockerfile") == "<absent>");
 
-  HttpRequest i = ImageImportRequest({.repo = "gantry/base", .tag = "bookworm", .changes = {"CMD [\"/bin/sh\"]"}});
+  HttpRequest i = ImageImportRequest(
+      {.repo = "gantry/base", .tag = "bookworm", .changes = {"CMD [\"/bin/sh\"]"}});
   CHECK(i.path == "/images/create");
   CHECK(QueryValue(i, "fromSrc") == "-");
   CHECK(QueryValue(i, "changes") == "CMD [\"/bin/sh\"]");
 }
 
-TEST_CASE("API version negotiation pins the engine's version within our range", "[docker][requests]") {
+TEST_CASE("API version negotiation pins the engine's version within our range",
+          "[docker][requests]") {
   CHECK(*NegotiateApiVersion("1.41") == "1.41");
   CHECK(*NegotiateApiVersion("1.47") == std::string(kMaxApiVersion));
   CHECK(*NegotiateApiVersion("2.0") == std::string(kMaxApiVersion));

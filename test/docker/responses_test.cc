@@ -8,7 +8,8 @@ namespace {
 using core::ErrorCode;
 using nlohmann::json;
 
-TEST_CASE("engine error bodies map to typed errors with the call and the engine's message", "[docker][responses]") {
+TEST_CASE("engine error bodies map to typed errors with the call and the engine's message",
+          "[docker][responses]") {
   struct Case {
     long status;
     const char* body;
@@ -16,10 +17,12 @@ TEST_CASE("engine error bodies map to typed errors with the call and the engine'
     const char* message;
   };
   const Case cases[] = {
-      {404, R"({"message":"No such container: abc"})", ErrorCode::kNotFound, "No such container: abc"},
-      {409, R"({"message":"Conflict. The container name \"/x\" is already in use"})", ErrorCode::kConflict,
-       "Conflict. The container name \"/x\" is already in use"},
-      {400, R"({"message":"invalid reference format"})", ErrorCode::kInvalidArgument, "invalid reference format"},
+      {404, R"({"message":"No such container: abc"})", ErrorCode::kNotFound,
+       "No such container: abc"},
+      {409, R"({"message":"Conflict. The container name \"/x\" is already in use"})",
+       ErrorCode::kConflict, "Conflict. The container name \"/x\" is already in use"},
+      {400, R"({"message":"invalid reference format"})", ErrorCode::kInvalidArgument,
+       "invalid reference format"},
       {403, R"({"message":"forbidden"})", ErrorCode::kInvalidArgument, "forbidden"},
       {500, R"({"message":"driver failed"})", ErrorCode::kInternal, "driver failed"},
       {503, R"({"message":"shutting down"})", ErrorCode::kUnavailable, "shutting down"},
@@ -86,14 +89,16 @@ TEST_CASE("events, lists and wait results parse", "[docker][responses]") {
   CHECK(e->attributes.at("exitCode") == "3");
   CHECK(e->time_nano == 1700000000000000001);
 
-  auto list = ParseContainerList(json::parse(R"([{"Id":"a","Names":["/one"],"Image":"img","State":"running",
+  auto list =
+      ParseContainerList(json::parse(R"([{"Id":"a","Names":["/one"],"Image":"img","State":"running",
       "Status":"Up 1 second","Labels":{"k":"v"}}])"));
   REQUIRE(list.ok());
   REQUIRE(list->size() == 1);
   CHECK((*list)[0].name == "one");
   CHECK((*list)[0].labels.at("k") == "v");
 
-  auto images = ParseImageList(json::parse(R"([{"Id":"sha256:1","RepoTags":["a:b"],"Labels":null,"Size":5,"Created":1700000000}])"));
+  auto images = ParseImageList(json::parse(
+      R"([{"Id":"sha256:1","RepoTags":["a:b"],"Labels":null,"Size":5,"Created":1700000000}])"));
   REQUIRE(images.ok());
   CHECK((*images)[0].created_unix == 1700000000);
   CHECK((*images)[0].repo_tags == std::vector<std::string>{"a:b"});
@@ -103,9 +108,11 @@ TEST_CASE("events, lists and wait results parse", "[docker][responses]") {
   CHECK(wait->exit_code == 3);
 }
 
-TEST_CASE("network inspect and list parse labels, options, gateway and attached containers", "[docker][responses]") {
+TEST_CASE("network inspect and list parse labels, options, gateway and attached containers",
+          "[docker][responses]") {
   // Trimmed from a real GET /networks/{name} of Docker 20.10.
-  auto n = ParseNetworkInspect(json::parse(R"({"Name":"gantry-aaaa1111","Id":"94996ee1c56d","Driver":"bridge",
+  auto n = ParseNetworkInspect(
+      json::parse(R"({"Name":"gantry-aaaa1111","Id":"94996ee1c56d","Driver":"bridge",
       "Internal":false,"IPAM":{"Driver":"default","Options":{},"Config":[{"Subnet":"172.24.0.0/16",
       "Gateway":"172.24.0.1"}]},"Containers":{"c1":{"Name":"gantry-ns-fn-r0","IPv4Address":"172.24.0.2/16",
       "IPv6Address":""}},"Options":{"com.docker.network.bridge.enable_icc":"false"},
@@ -121,14 +128,16 @@ TEST_CASE("network inspect and list parse labels, options, gateway and attached 
   CHECK(n->options.at("com.docker.network.bridge.enable_icc") == "false");
   CHECK(n->labels.at("gantry.instance") == "aaaa1111");
 
-  auto list = ParseNetworkList(json::parse(R"([{"Name":"a","Id":"1","IPAM":{"Config":null},"Labels":null}])"));
+  auto list = ParseNetworkList(
+      json::parse(R"([{"Name":"a","Id":"1","IPAM":{"Config":null},"Labels":null}])"));
   REQUIRE(list.ok());
   REQUIRE(list->size() == 1);
   CHECK((*list)[0].gateways.empty());
   CHECK_FALSE(ParseNetworkList(json::parse(R"({"Name":"a"})")).ok());
   CHECK(ParseNetworkInspect(json::parse(R"({"Name":"a"})")).error().code() == ErrorCode::kInternal);
 
-  auto summary = ParseContainerList(json::parse(R"([{"Id":"a","HostConfig":{"NetworkMode":"none"}}])"));
+  auto summary =
+      ParseContainerList(json::parse(R"([{"Id":"a","HostConfig":{"NetworkMode":"none"}}])"));
   REQUIRE(summary.ok());
   CHECK((*summary)[0].network_mode == "none");
 }

@@ -1,7 +1,6 @@
 #include "docker/stdcopy.h"
 
 #include <catch2/catch.hpp>
-
 #include <string>
 #include <utility>
 #include <vector>
@@ -84,7 +83,8 @@ TEST_CASE("a malformed frame header is an error, not garbage", "[docker][stdcopy
 TEST_CASE("the consumer can stop the decoder", "[docker][stdcopy]") {
   int calls = 0;
   StdcopyDecoder decoder([&](Stream, std::string_view) { return ++calls < 2; });
-  auto r = decoder.Feed(Frame(Stream::kStdout, "a") + Frame(Stream::kStdout, "b") + Frame(Stream::kStdout, "c"));
+  auto r = decoder.Feed(Frame(Stream::kStdout, "a") + Frame(Stream::kStdout, "b") +
+                        Frame(Stream::kStdout, "c"));
   REQUIRE(r.ok());
   CHECK_FALSE(*r);
   CHECK(calls == 2);
@@ -100,7 +100,9 @@ TEST_CASE("over-long lines are cut at the limit", "[docker][stdcopy]") {
       4);
   assembler.Feed(Stream::kStdout, "abcdefghij\nxy");
   assembler.Flush();
-  CHECK(lines == Lines{{Stream::kStdout, "abcd"}, {Stream::kStdout, "efgh"}, {Stream::kStdout, "ij"},
+  CHECK(lines == Lines{{Stream::kStdout, "abcd"},
+                       {Stream::kStdout, "efgh"},
+                       {Stream::kStdout, "ij"},
                        {Stream::kStdout, "xy"}});
 }
 

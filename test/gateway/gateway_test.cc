@@ -448,7 +448,8 @@ TEST_CASE(
   CHECK(h.gateway->metrics().Invocations("default", "echo", 502) == 1);
 }
 
-TEST_CASE("gateway: a replica socket swapped for a symlink is never followed", "[gateway][invoke]") {
+TEST_CASE("gateway: a replica socket swapped for a symlink is never followed",
+          "[gateway][invoke]") {
   // The function owns its socket directory: it can replace shim.sock with a link to any
   // socket on the host (here a live server standing in for /var/run/docker.sock).
   Harness h;
@@ -817,7 +818,8 @@ TEST_CASE("gateway: a trailer field over 64 KiB gets 431 and gantryd keeps servi
   CHECK(Fetch(h.port, http::verb::get, "/healthz").result_int() == 200);
 }
 
-TEST_CASE("gateway: a replica's oversize trailer ends its answer and not gantryd", "[gateway][limits]") {
+TEST_CASE("gateway: a replica's oversize trailer ends its answer and not gantryd",
+          "[gateway][limits]") {
   Harness h;
   RawClient c(h.port);
   c.Send("GET /function/echo/trailer?n=70000 HTTP/1.1\r\nHost: x\r\n\r\n");

@@ -130,8 +130,9 @@ void TestUpstream::Serve(Socket socket) {
     }
     if (path == "/trailer") {
       // A chunked answer whose one trailer field is n bytes long (hostile replica).
-      std::string raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: " +
-                        std::string(std::stoul(query["n"]), 't') + "\r\n\r\n";
+      std::string raw =
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\nX-T: " +
+          std::string(std::stoul(query["n"]), 't') + "\r\n\r\n";
       boost::asio::write(socket, boost::asio::buffer(raw), ec);
       if (ec) break;
       continue;

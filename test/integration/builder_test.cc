@@ -4,12 +4,14 @@
 // named; ignored files stay out of the image. Every image and container carries the test's
 // label, which is part of the content-addressed tag, so tests running at once never share
 // an image.
-#include <catch2/catch.hpp>
+#include "builder/builder.h"
+
 #include <curl/curl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -18,7 +20,6 @@
 #include <thread>
 #include <vector>
 
-#include "builder/builder.h"
 #include "gantryd_support.h"
 #include "shim_support.h"
 #include "support/engine.h"
@@ -47,27 +48,38 @@ class CountingDockerClient final : public docker::DockerClient {
     ++builds_;
     return real_.BuildImage(o, c, p);
   }
-  core::Result<docker::ImageInfo> InspectImage(std::string_view n) override { return real_.InspectImage(n); }
+  core::Result<docker::ImageInfo> InspectImage(std::string_view n) override {
+    return real_.InspectImage(n);
+  }
   core::Result<std::vector<docker::ImageInfo>> ListImages(const docker::LabelSelector& l) override {
     return real_.ListImages(l);
   }
   core::Status RemoveImage(std::string_view n, bool f) override { return real_.RemoveImage(n, f); }
-  core::Result<std::string> ImportImage(const docker::ImportOptions& o, const docker::BodyReader& r) override {
+  core::Result<std::string> ImportImage(const docker::ImportOptions& o,
+                                        const docker::BodyReader& r) override {
     return real_.ImportImage(o, r);
   }
-  core::Result<std::string> CreateContainer(const docker::ContainerSpec& s) override { return real_.CreateContainer(s); }
+  core::Result<std::string> CreateContainer(const docker::ContainerSpec& s) override {
+    return real_.CreateContainer(s);
+  }
   core::Status StartContainer(std::string_view id) override { return real_.StartContainer(id); }
   core::Result<docker::ContainerInfo> InspectContainer(std::string_view id) override {
     return real_.InspectContainer(id);
   }
-  core::Status StopContainer(std::string_view id, int t) override { return real_.StopContainer(id, t); }
-  core::Status KillContainer(std::string_view id, std::string_view s) override { return real_.KillContainer(id, s); }
+  core::Status StopContainer(std::string_view id, int t) override {
+    return real_.StopContainer(id, t);
+  }
+  core::Status KillContainer(std::string_view id, std::string_view s) override {
+    return real_.KillContainer(id, s);
+  }
   core::Status RemoveContainer(std::string_view id, const docker::RemoveOptions& o) override {
     return real_.RemoveContainer(id, o);
   }
   core::Status PauseContainer(std::string_view id) override { return real_.PauseContainer(id); }
   core::Status UnpauseContainer(std::string_view id) override { return real_.UnpauseContainer(id); }
-  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override { return real_.WaitContainer(id); }
+  core::Result<docker::WaitResult> WaitContainer(std::string_view id) override {
+    return real_.WaitContainer(id);
+  }
   core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& l,
                                                                      bool all) override {
     return real_.ListContainers(l, all);
@@ -82,11 +94,13 @@ class CountingDockerClient final : public docker::DockerClient {
   core::Result<docker::NetworkInfo> InspectNetwork(std::string_view n) override {
     return real_.InspectNetwork(n);
   }
-  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::LabelSelector& l) override {
+  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(
+      const docker::LabelSelector& l) override {
     return real_.ListNetworks(l);
   }
   core::Status RemoveNetwork(std::string_view n) override { return real_.RemoveNetwork(n); }
-  core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f, std::stop_token s) override {
+  core::Status Events(const docker::EventsOptions& o, const docker::EventFn& f,
+                      std::stop_token s) override {
     return real_.Events(o, f, std::move(s));
   }
 
@@ -117,7 +131,8 @@ size_t Append(char* data, size_t size, size_t n, void* out) {
 }
 
 // One HTTP call to 127.0.0.1:port (libcurl).
-ShimReply CallTcp(int port, const std::string& method, const std::string& target, const std::string& body = "") {
+ShimReply CallTcp(int port, const std::string& method, const std::string& target,
+                  const std::string& body = "") {
   ShimReply reply;
   CURL* h = curl_easy_init();
   std::string url = "http://127.0.0.1:" + std::to_string(port) + target;
@@ -164,7 +179,8 @@ class Running {
       spec.ports = {{.container_port = http_port_}};
     } else {
       spec.network_mode = "none";
-      spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = dir_, .target = kSocketDir});
+      spec.mounts.push_back(
+          {.type = docker::Mount::Type::kBind, .source = dir_, .target = kSocketDir});
     }
     auto id = engine.client().CreateContainer(spec);
     REQUIRE(id.ok());
@@ -181,14 +197,16 @@ class Running {
     fs::remove_all(dir_, ignored);
   }
 
-  ShimReply Call(const std::string& method, const std::string& target, const std::string& body = "") const {
+  ShimReply Call(const std::string& method, const std::string& target,
+                 const std::string& body = "") const {
     if (http_port_ > 0) return CallTcp(host_port_, method, target, body);
     return testing::CallUnix(dir_ + "/shim.sock", method, target, body);
   }
 
   // Until the function answers (the shim's /_/ready, or any HTTP answer); false after 30 s.
   bool WaitReady() const {
-    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+    for (auto until = std::chrono::steady_clock::now() + 30s;
+         std::chrono::steady_clock::now() < until;) {
       ShimReply r = Call("GET", http_port_ > 0 ? "/" : "/_/ready");
       if (r.error.empty() && (http_port_ > 0 ? r.status > 0 : r.status == 200)) return true;
       std::this_thread::sleep_for(50ms);
@@ -287,7 +305,8 @@ TEST_CASE("the custom Dockerfile and the CSV example build and answer", "[integr
   REQUIRE(csv.WaitReady());
   auto agg = csv.Call("POST", "/?by=region", csv_text.str());
   CHECK(agg.status == 200);
-  CHECK_THAT(agg.body, Catch::Contains("\"north\":{\"count\":2,\"sum\":{\"units\":13,\"revenue\":159.5}"));
+  CHECK_THAT(agg.body,
+             Catch::Contains("\"north\":{\"count\":2,\"sum\":{\"units\":13,\"revenue\":159.5}"));
   CHECK_THAT(agg.body, Catch::Contains("\"rows\":5"));
   auto bad = csv.Call("POST", "/?by=colour", csv_text.str());
   CHECK(bad.status == 400);
@@ -297,7 +316,8 @@ TEST_CASE("the custom Dockerfile and the CSV example build and answer", "[integr
 // A scratch function directory: an exec function that lists its own source.
 class Scratch {
  public:
-  explicit Scratch(const TestEngine& engine) : dir_(fs::temp_directory_path() / engine.Name("src")) {
+  explicit Scratch(const TestEngine& engine)
+      : dir_(fs::temp_directory_path() / engine.Name("src")) {
     fs::create_directories(dir_ / "src");
     Write("gantry.yaml",
           "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: lister\nspec:\n"
@@ -307,7 +327,9 @@ class Scratch {
     Write("src/.gantryignore", "*.csv\n");
   }
   ~Scratch() { fs::remove_all(dir_); }
-  void Write(const std::string& rel, const std::string& text) const { std::ofstream(dir_ / rel) << text; }
+  void Write(const std::string& rel, const std::string& text) const {
+    std::ofstream(dir_ / rel) << text;
+  }
   fs::path manifest() const { return dir_ / "gantry.yaml"; }
   const fs::path& dir() const { return dir_; }
 
@@ -462,9 +484,11 @@ TEST_CASE("a failing build names the failing step and its output", "[integration
   Builder builder(engine.client(), Options(engine));
   fs::path dir = fs::temp_directory_path() / engine.Name("broken");
   fs::create_directories(dir / "src");
-  std::ofstream(dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
-                                        "spec:\n  runtime: dockerfile\n  source: ./src\n";
-  std::ofstream(dir / "src/Dockerfile") << "FROM gantry/base:bookworm\nRUN echo compiling things && exit 3\n";
+  std::ofstream(dir / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
+         "spec:\n  runtime: dockerfile\n  source: ./src\n";
+  std::ofstream(dir / "src/Dockerfile")
+      << "FROM gantry/base:bookworm\nRUN echo compiling things && exit 3\n";
   auto built = builder.Build(LoadInto(engine, dir / "gantry.yaml"));
   fs::remove_all(dir);
   REQUIRE_FALSE(built.ok());
@@ -472,7 +496,8 @@ TEST_CASE("a failing build names the failing step and its output", "[integration
   CHECK_THAT(built.error().message(),
              Catch::StartsWith("build " + engine.value() + "/broken: POST /build: step 2/") &&
                  Catch::Contains("\"RUN echo compiling things && exit 3\" failed") &&
-                 Catch::Contains("returned a non-zero code: 3") && Catch::EndsWith("\n  compiling things"));
+                 Catch::Contains("returned a non-zero code: 3") &&
+                 Catch::EndsWith("\n  compiling things"));
 }
 
 TEST_CASE("runtime image builds nothing and a missing image is named", "[integration][builder]") {
@@ -481,10 +506,12 @@ TEST_CASE("runtime image builds nothing and a missing image is named", "[integra
   Builder builder(counting, Options(engine));
   fs::path dir = fs::temp_directory_path() / engine.Name("image");
   fs::create_directories(dir);
-  std::ofstream(dir / "present.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: present\n"
-                                         "spec:\n  runtime: image\n  image: gantry/base:bookworm\n  port: 9000\n";
-  std::ofstream(dir / "missing.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: missing\n"
-                                         "spec:\n  runtime: image\n  image: gantry-test/none:1\n";
+  std::ofstream(dir / "present.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: present\n"
+         "spec:\n  runtime: image\n  image: gantry/base:bookworm\n  port: 9000\n";
+  std::ofstream(dir / "missing.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: missing\n"
+         "spec:\n  runtime: image\n  image: gantry-test/none:1\n";
   auto present = builder.Build(LoadInto(engine, dir / "present.yaml"));
   auto missing = builder.Build(LoadInto(engine, dir / "missing.yaml"));
   fs::remove_all(dir);
@@ -494,7 +521,8 @@ TEST_CASE("runtime image builds nothing and a missing image is named", "[integra
   CHECK(present->http_port == 9000);
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code() == core::ErrorCode::kNotFound);
-  CHECK_THAT(missing.error().message(), Catch::Contains("gantry-test/none:1 is not on this engine"));
+  CHECK_THAT(missing.error().message(),
+             Catch::Contains("gantry-test/none:1 is not on this engine"));
   CHECK(counting.builds() == 0);
 }
 

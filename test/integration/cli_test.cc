@@ -1,18 +1,17 @@
 // The gantry CLI against a real gantryd (CTest label "integration"): the binary is run as a
 // user or a CI job runs it, with GANTRY_URL/GANTRY_TOKEN, no terminal, and its exit code,
 // stdout and stderr checked.
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
-#include <set>
-
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "gantryd_support.h"
 #include "support/engine.h"
@@ -27,8 +26,8 @@ struct Run {
 };
 
 // Runs `program args...` with `env` added, `input` on stdin; waits for it.
-Run Program(const std::string& program, const std::vector<std::string>& args, const std::vector<std::string>& env,
-            const std::string& input = "") {
+Run Program(const std::string& program, const std::vector<std::string>& args,
+            const std::vector<std::string>& env, const std::string& input = "") {
   int in[2], out[2], err[2];
   REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
   REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
@@ -80,25 +79,29 @@ Run Program(const std::string& program, const std::vector<std::string>& args, co
   return r;
 }
 
-Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env, const std::string& input = "") {
+Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env,
+           const std::string& input = "") {
   return Program(GANTRY_BINARY, args, env, input);
 }
 
 // A function directory in a namespace of the test's own.
 struct Project {
   fs::path dir;
-  explicit Project(const TestEngine& engine, const std::string& state) : dir(fs::path(state) / "project") {
+  explicit Project(const TestEngine& engine, const std::string& state)
+      : dir(fs::path(state) / "project") {
     fs::create_directories(dir / "src");
-    std::ofstream(dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet\n"
-                                       << "  namespace: " << engine.value() << "\nspec:\n  runtime: exec\n"
-                                       << "  command: [\"sh\", \"greet.sh\"]\n  source: ./src\n  scale: {min: 1}\n";
+    std::ofstream(dir / "gantry.yaml")
+        << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet\n"
+        << "  namespace: " << engine.value() << "\nspec:\n  runtime: exec\n"
+        << "  command: [\"sh\", \"greet.sh\"]\n  source: ./src\n  scale: {min: 1}\n";
     Write("echo \"hello v1: $(cat)\"; echo \"greet called\" >&2\n");
   }
   void Write(const std::string& script) const { std::ofstream(dir / "src/greet.sh") << script; }
   std::string manifest() const { return (dir / "gantry.yaml").string(); }
 };
 
-TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs, delete", "[integration][cli]") {
+TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs, delete",
+          "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -128,7 +131,8 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   project.Write("echo \"hello v2: $(cat)\"\n");
   Run configured = Gantry({"apply", "-f", project.manifest(), "--wait"}, env);
   CHECK(configured.exit_code == 0);
-  CHECK(configured.out == "function.gantry.dev/greet configured\nfunction.gantry.dev/greet ready\n");
+  CHECK(configured.out ==
+        "function.gantry.dev/greet configured\nfunction.gantry.dev/greet ready\n");
   CHECK(Gantry({"invoke", "greet", "-n", ns, "-d", "Bo"}, env).out == "hello v2: Bo\n");
 
   Run got = Gantry({"get", "functions", "-n", ns, "-o", "json"}, env);
@@ -139,13 +143,15 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   CHECK(list["items"][0]["metadata"]["name"] == "greet");
   CHECK(list["items"][0]["status"]["generation"] == 2);
   Run table = Gantry({"get", "functions", "-n", ns}, env);
-  CHECK_THAT(table.out, Catch::StartsWith("NAME") && Catch::Contains("greet") && Catch::Contains("exec"));
+  CHECK_THAT(table.out,
+             Catch::StartsWith("NAME") && Catch::Contains("greet") && Catch::Contains("exec"));
   Run described = Gantry({"describe", "function", "greet", "-n", ns, "-o", "json"}, env);
   auto d = nlohmann::json::parse(described.out, nullptr, false);
   REQUIRE(d.is_object());
   CHECK(d["spec"]["command"] == nlohmann::json{"sh", "greet.sh"});
   CHECK(d["status"]["readyReplicas"] == 1);
-  CHECK_THAT(Gantry({"describe", "function", "greet", "-n", ns}, env).out, Catch::Contains("Generation:   2"));
+  CHECK_THAT(Gantry({"describe", "function", "greet", "-n", ns}, env).out,
+             Catch::Contains("Generation:   2"));
 
   // The first version wrote to stderr on each call; its replica is gone, the second's is
   // here: call it again and read the log.
@@ -167,7 +173,8 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
 
   Run version = Gantry({"version"}, env);
   CHECK(version.exit_code == 0);
-  CHECK_THAT(version.out, Catch::StartsWith("Client: gantry ") && Catch::Contains("Server: gantryd "));
+  CHECK_THAT(version.out,
+             Catch::StartsWith("Client: gantry ") && Catch::Contains("Server: gantryd "));
 
   Run deleted = Gantry({"delete", "function", "greet", "-n", ns}, env);
   CHECK(deleted.exit_code == 0);
@@ -198,10 +205,15 @@ TEST_CASE("gantry CLI: apply -f DIR skips a function's own JSON and YAML; -f - r
   Run validated = Gantry({"validate", "-f", project.dir.string()}, env);
   CHECK(validated.exit_code == 0);
 
-  REQUIRE(Gantry({"create", "secret", "tok", "-n", ns, "--from-literal", "t0"}, env).exit_code == 0);
-  std::string piped = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet-stdin\n"
-                      "  namespace: " + ns + "\nspec:\n  runtime: exec\n  command: [\"sh\", \"greet.sh\"]\n"
-                      "  source: " + (project.dir / "src").string() + "\n  secrets: [tok]\n";
+  REQUIRE(Gantry({"create", "secret", "tok", "-n", ns, "--from-literal", "t0"}, env).exit_code ==
+          0);
+  std::string piped =
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: greet-stdin\n"
+      "  namespace: " +
+      ns +
+      "\nspec:\n  runtime: exec\n  command: [\"sh\", \"greet.sh\"]\n"
+      "  source: " +
+      (project.dir / "src").string() + "\n  secrets: [tok]\n";
   Run from_stdin = Gantry({"apply", "-f", "-"}, env, piped);
   INFO(from_stdin.out << from_stdin.err);
   CHECK(from_stdin.exit_code == 0);
@@ -222,7 +234,8 @@ TEST_CASE("gantry CLI: apply -f DIR skips a function's own JSON and YAML; -f - r
   CHECK(Gantry({"delete", "function", "greet", "-n", ns}, env).exit_code == 0);
 }
 
-TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit code", "[integration][cli]") {
+TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit code",
+          "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -236,24 +249,29 @@ TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit cod
   CHECK_THAT(unknown.err, Catch::Contains("404"));
 
   fs::path bad = state.path() / "bad.yaml";
-  std::ofstream(bad) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x}\nspec:\n  runtime: exec\n"
-                        "  comand: [cat]\n";
+  std::ofstream(bad)
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x}\nspec:\n  runtime: exec\n"
+         "  comand: [cat]\n";
   Run invalid = Gantry({"apply", "-f", bad.string()}, env);
   CHECK(invalid.exit_code == 1);
-  CHECK_THAT(invalid.err, Catch::Contains("bad.yaml:6:3: spec.comand") && Catch::Contains("nothing applied"));
+  CHECK_THAT(invalid.err,
+             Catch::Contains("bad.yaml:6:3: spec.comand") && Catch::Contains("nothing applied"));
 
-  Run unreachable = Gantry({"get", "functions", "--server", "http://127.0.0.1:1"}, {"GANTRY_TOKEN=x"});
+  Run unreachable =
+      Gantry({"get", "functions", "--server", "http://127.0.0.1:1"}, {"GANTRY_TOKEN=x"});
   CHECK(unreachable.exit_code == 1);
   CHECK(one_line(unreachable.err));
   CHECK_THAT(unreachable.err, Catch::Contains("cannot reach gantryd at http://127.0.0.1:1"));
 
-  Run bad_token = Gantry({"get", "functions"}, {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=wrong"});
+  Run bad_token =
+      Gantry({"get", "functions"}, {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=wrong"});
   CHECK(bad_token.exit_code == 1);
   CHECK(one_line(bad_token.err));
 
   fs::path elsewhere = state.path() / "elsewhere.yaml";
-  std::ofstream(elsewhere) << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x, namespace: team}\n"
-                              "spec: {runtime: exec, command: [cat]}\n";
+  std::ofstream(elsewhere)
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: x, namespace: team}\n"
+         "spec: {runtime: exec, command: [cat]}\n";
   Run wrong_ns = Gantry({"apply", "-f", elsewhere.string(), "-n", ns}, env);
   CHECK(wrong_ns.exit_code == 1);
   CHECK_THAT(wrong_ns.err, Catch::Contains("metadata.namespace: is \"team\", but -n asks for"));
@@ -264,18 +282,21 @@ TEST_CASE("gantry CLI: every bad path is a one-line error and the right exit cod
 
   fs::path broken_dir = state.path() / "broken";
   fs::create_directories(broken_dir / "src");
-  std::ofstream(broken_dir / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
-                                            << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: ./src\n";
-  std::ofstream(broken_dir / "src/Dockerfile") << "FROM gantry/base:bookworm\nRUN echo compiling && exit 4\n";
-  Run build_failure = Gantry({"apply", "-f", (broken_dir / "gantry.yaml").string(), "--wait", "--timeout", "1m"}, env);
+  std::ofstream(broken_dir / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: broken\n"
+      << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: ./src\n";
+  std::ofstream(broken_dir / "src/Dockerfile")
+      << "FROM gantry/base:bookworm\nRUN echo compiling && exit 4\n";
+  Run build_failure = Gantry(
+      {"apply", "-f", (broken_dir / "gantry.yaml").string(), "--wait", "--timeout", "1m"}, env);
   CHECK(build_failure.exit_code == 1);
   CHECK_THAT(build_failure.err, Catch::StartsWith("gantry apply: function.gantry.dev/broken: ") &&
                                     Catch::Contains("RUN echo compiling && exit 4") &&
                                     Catch::Contains("returned a non-zero code: 4"));
 }
 
-
-TEST_CASE("gantry CLI: login remembers the server, flags and env win over the file", "[integration][cli]") {
+TEST_CASE("gantry CLI: login remembers the server, flags and env win over the file",
+          "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -287,14 +308,16 @@ TEST_CASE("gantry CLI: login remembers the server, flags and env win over the fi
   CHECK_FALSE(fs::exists(config));
 
   fs::path token_file = state.path() / "token";
-  Run login = Gantry({"login", "--server", gantryd.url(), "--token-file", token_file.string()}, env);
+  Run login =
+      Gantry({"login", "--server", gantryd.url(), "--token-file", token_file.string()}, env);
   INFO(login.err);
   REQUIRE(login.exit_code == 0);
   CHECK(fs::status(config).permissions() == (fs::perms::owner_read | fs::perms::owner_write));
   // No URL or token given: the config file's are used.
   Run listed = Gantry({"get", "functions", "-A", "-o", "yaml"}, env);
   CHECK(listed.exit_code == 0);
-  CHECK_THAT(listed.out, Catch::StartsWith("apiVersion: gantry.dev/v1\n") && Catch::Contains("kind: FunctionList"));
+  CHECK_THAT(listed.out, Catch::StartsWith("apiVersion: gantry.dev/v1\n") &&
+                             Catch::Contains("kind: FunctionList"));
   // A flag wins over the file, and so does the environment.
   CHECK(Gantry({"get", "functions", "--server", "http://127.0.0.1:1"}, env).exit_code == 1);
   std::vector<std::string> with_env = env;
@@ -306,9 +329,9 @@ TEST_CASE("gantry CLI: login remembers the server, flags and env win over the fi
   CHECK_THAT(completion.out, Catch::Contains("complete -F _gantry gantry"));
 }
 
-
-TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipeline on a broken one",
-          "[integration][cli]") {
+TEST_CASE(
+    "gantry CLI: the CI examples pass on good functions and fail the pipeline on a broken one",
+    "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -320,19 +343,22 @@ TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipel
   // of this test's own namespace.
   fs::copy(fs::path(GANTRY_SOURCE_DIR) / "examples/hello-python", good / "hello",
            fs::copy_options::recursive);
-  std::ofstream(good / "hello/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n"
-                                            << "  name: hello-python\n  namespace: " << ns << "\nspec:\n"
-                                            << "  runtime: python3\n  handler: handler.main\n  source: .\n";
+  std::ofstream(good / "hello/gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n"
+      << "  name: hello-python\n  namespace: " << ns << "\nspec:\n"
+      << "  runtime: python3\n  handler: handler.main\n  source: .\n";
   fs::path broken = state.path() / "broken";
   fs::create_directories(broken / "web");
-  std::ofstream(broken / "web/gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: web\n"
-                                            << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: .\n";
+  std::ofstream(broken / "web/gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: web\n"
+      << "  namespace: " << ns << "\nspec:\n  runtime: dockerfile\n  source: .\n";
   std::ofstream(broken / "web/Dockerfile") << "FROM gantry/base:bookworm\nRUN exit 9\n";
   std::string check = std::string(GANTRY_SOURCE_DIR) + "/examples/ci/check-locally";
   for (const char* ci : {"github", "gitlab"}) {
     INFO(ci);
-    std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(), "GANTRY_TOKEN=" + gantryd.token(),
-                                    "NAMESPACE=" + ns, "SMOKE_FUNCTION=hello-python"};
+    std::vector<std::string> env = {"GANTRY_URL=" + gantryd.url(),
+                                    "GANTRY_TOKEN=" + gantryd.token(), "NAMESPACE=" + ns,
+                                    "SMOKE_FUNCTION=hello-python"};
     std::vector<std::string> good_env = env;
     good_env.push_back("FUNCTIONS=" + good.string());
     Run passed = Program(check, {ci}, good_env);
@@ -345,7 +371,8 @@ TEST_CASE("gantry CLI: the CI examples pass on good functions and fail the pipel
     Run failed = Program(check, {ci}, broken_env);
     INFO(failed.out << failed.err);
     CHECK(failed.exit_code == 1);
-    CHECK_THAT(failed.err, Catch::Contains("RUN exit 9") && Catch::Contains("step failed: gantry apply"));
+    CHECK_THAT(failed.err,
+               Catch::Contains("RUN exit 9") && Catch::Contains("step failed: gantry apply"));
     CHECK_THAT(failed.out, !Catch::Contains("+ gantry invoke"));  // the pipeline stopped there
   }
 }

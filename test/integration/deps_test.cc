@@ -271,15 +271,17 @@ TEST_CASE(
     Gantryd gantryd(engine, state.path(), {"--max-unpacked", "1Mi"});
     Project p(state.path(), "wide", engine.value(), "  runtime: exec\n  command: [\"cat\"]\n");
     WriteFile(p.dir / "src/blob", std::string(std::size_t{3} << 19, 'x'));
-    std::string command = std::string(GANTRY_BINARY) + " --server " + gantryd.url() + " --token " + gantryd.token() +
-                          " apply -f " + (p.dir / "gantry.yaml").string() + " 2>&1";
+    std::string command = std::string(GANTRY_BINARY) + " --server " + gantryd.url() + " --token " +
+                          gantryd.token() + " apply -f " + (p.dir / "gantry.yaml").string() +
+                          " 2>&1";
     std::FILE* cli = ::popen(command.c_str(), "r");
     REQUIRE(cli != nullptr);
     std::string out;
     char buf[4096];
     for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, cli)) > 0;) out.append(buf, n);
     CHECK(::pclose(cli) != 0);
-    CHECK_THAT(out, Catch::Contains("1.5 MiB unpacked") && Catch::Contains("gantryd --max-unpacked"));
+    CHECK_THAT(out,
+               Catch::Contains("1.5 MiB unpacked") && Catch::Contains("gantryd --max-unpacked"));
     // The server says the same to a client that doesn't check first.
     auto gz = builder::CompressBundle(p.Bundle());
     REQUIRE(gz.ok());

@@ -1,10 +1,10 @@
 // The Engine API client against the real engine (CTest label "integration"). Every object
 // carries the test's gantry.test label and is removed by TestEngine even when a check fails.
-#include <catch2/catch.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -74,12 +74,14 @@ TEST_CASE("the engine answers and the API version is pinned", "[integration][doc
   REQUIRE(docker.InspectImage(kBase).ok());  // scripts/base-images made it
 }
 
-TEST_CASE("an image builds from an in-memory context and is found by its label", "[integration][docker]") {
+TEST_CASE("an image builds from an in-memory context and is found by its label",
+          "[integration][docker]") {
   TestEngine engine;
   DockerClient& docker = engine.client();
   std::string context = MakeTar({
-      {"Dockerfile", std::string("FROM ") + kBase + "\nCOPY hello.sh /hello.sh\nRUN chmod 0755 /hello.sh\n"
-                     "CMD [\"/hello.sh\"]\n"},
+      {"Dockerfile", std::string("FROM ") + kBase +
+                         "\nCOPY hello.sh /hello.sh\nRUN chmod 0755 /hello.sh\n"
+                         "CMD [\"/hello.sh\"]\n"},
       {"hello.sh", "#!/bin/sh\necho \"hello from $(cat /etc/debian_version | cut -d. -f1)\"\n"},
   });
   std::string tag = "gantry-test/hello:" + engine.value();
@@ -88,8 +90,9 @@ TEST_CASE("an image builds from an in-memory context and is found by its label",
                               [&](std::string_view line) { progress.emplace_back(line); });
   REQUIRE(id.ok());
   CHECK_THAT(*id, Catch::StartsWith("sha256:"));
-  CHECK(std::any_of(progress.begin(), progress.end(),
-                    [](const std::string& l) { return l.rfind("Step 1/", 0) == 0 && l.find(" : FROM ") != std::string::npos; }));
+  CHECK(std::any_of(progress.begin(), progress.end(), [](const std::string& l) {
+    return l.rfind("Step 1/", 0) == 0 && l.find(" : FROM ") != std::string::npos;
+  }));
 
   auto image = docker.InspectImage(tag);
   REQUIRE(image.ok());
@@ -120,26 +123,32 @@ TEST_CASE("an image builds from an in-memory context and is found by its label",
 
 TEST_CASE("a failing build names the step and the engine's message", "[integration][docker]") {
   TestEngine engine;
-  std::string context = MakeTar({{"Dockerfile", std::string("FROM ") + kBase +
-                                                    "\nRUN echo preparing\nRUN echo about to fail && exit 7\n"}});
-  auto id = engine.client().BuildImage({.tags = {"gantry-test/broken:" + engine.value()}, .labels = engine.labels()},
-                                       ReadFromString(context), nullptr);
+  std::string context =
+      MakeTar({{"Dockerfile", std::string("FROM ") + kBase +
+                                  "\nRUN echo preparing\nRUN echo about to fail && exit 7\n"}});
+  auto id = engine.client().BuildImage(
+      {.tags = {"gantry-test/broken:" + engine.value()}, .labels = engine.labels()},
+      ReadFromString(context), nullptr);
   REQUIRE_FALSE(id.ok());
   CHECK(id.error().code() == ErrorCode::kInvalidArgument);
   const std::string& msg = id.error().message();
   // The labels add a step at the end: 3 of 4.
-  CHECK_THAT(msg, Catch::StartsWith("POST /build: step 3/4 \"RUN echo about to fail && exit 7\" failed: "));
+  CHECK_THAT(msg, Catch::StartsWith(
+                      "POST /build: step 3/4 \"RUN echo about to fail && exit 7\" failed: "));
   CHECK_THAT(msg, Catch::Contains("returned a non-zero code: 7"));
   CHECK_THAT(msg, Catch::EndsWith("\n  about to fail"));
   CHECK_THAT(msg, !Catch::Contains("preparing"));
 
-  auto bad_syntax = engine.client().BuildImage({.labels = engine.labels()},
-                                               ReadFromString(MakeTar({{"Dockerfile", "FROMM nothing\n"}})), nullptr);
+  auto bad_syntax = engine.client().BuildImage(
+      {.labels = engine.labels()}, ReadFromString(MakeTar({{"Dockerfile", "FROMM nothing\n"}})),
+      nullptr);
   REQUIRE_FALSE(bad_syntax.ok());
-  CHECK_THAT(bad_syntax.error().message(), Catch::Contains("FROMM") || Catch::Contains("unknown instruction"));
+  CHECK_THAT(bad_syntax.error().message(),
+             Catch::Contains("FROMM") || Catch::Contains("unknown instruction"));
 }
 
-TEST_CASE("a container runs with limits and labels, then logs, pause, stop, events and remove work", "[integration][docker]") {
+TEST_CASE("a container runs with limits and labels, then logs, pause, stop, events and remove work",
+          "[integration][docker]") {
   TestEngine engine;
   DockerClient& docker = engine.client();
   double t0 = NowUnix() - 1;
@@ -157,11 +166,12 @@ TEST_CASE("a container runs with limits and labels, then logs, pause, stop, even
   spec.security_opt = {"no-new-privileges"};
   spec.init = true;
   spec.network_mode = "none";
-  std::string id = RunShell(engine, "limits",
-                            "echo \"$GREETING\"; id -u; pwd; echo oops >&2; "
-                            "touch /tmp/ok && echo tmp-writable; touch /etc/x 2>/dev/null || echo rootfs-readonly; "
-                            "while :; do sleep 0.1; done",
-                            spec);
+  std::string id = RunShell(
+      engine, "limits",
+      "echo \"$GREETING\"; id -u; pwd; echo oops >&2; "
+      "touch /tmp/ok && echo tmp-writable; touch /etc/x 2>/dev/null || echo rootfs-readonly; "
+      "while :; do sleep 0.1; done",
+      spec);
 
   auto info = docker.InspectContainer(id);
   REQUIRE(info.ok());
@@ -179,7 +189,8 @@ TEST_CASE("a container runs with limits and labels, then logs, pause, stop, even
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
     o = ReadLogs(docker, id);
   }
-  CHECK(o.out == std::vector<std::string>{"hi there", "65534", "/tmp", "tmp-writable", "rootfs-readonly"});
+  CHECK(o.out ==
+        std::vector<std::string>{"hi there", "65534", "/tmp", "tmp-writable", "rootfs-readonly"});
   CHECK(o.err == std::vector<std::string>{"oops"});
   CHECK(ReadLogs(docker, id, {.stderr_stream = false}).err.empty());
   CHECK(ReadLogs(docker, id, {.tail = 1}).out == std::vector<std::string>{"rootfs-readonly"});
@@ -195,7 +206,9 @@ TEST_CASE("a container runs with limits and labels, then logs, pause, stop, even
 
   // The events of this container, replayed from t0 up to now.
   std::vector<std::string> actions;
-  auto s = docker.Events({.labels = {engine.selector()}, .types = {"container"}, .since_unix = t0,
+  auto s = docker.Events({.labels = {engine.selector()},
+                          .types = {"container"},
+                          .since_unix = t0,
                           .until_unix = NowUnix() + 0.5},
                          [&](const Event& e) {
                            if (e.id == id) actions.push_back(e.action);
@@ -211,7 +224,8 @@ TEST_CASE("a container runs with limits and labels, then logs, pause, stop, even
   auto gone = docker.InspectContainer(id);
   REQUIRE_FALSE(gone.ok());
   CHECK(gone.error().code() == ErrorCode::kNotFound);
-  CHECK_THAT(gone.error().message(), Catch::StartsWith("GET /containers/") && Catch::Contains("No such container"));
+  CHECK_THAT(gone.error().message(),
+             Catch::StartsWith("GET /containers/") && Catch::Contains("No such container"));
 }
 
 TEST_CASE("events stream live and stop when asked", "[integration][docker]") {
@@ -221,15 +235,16 @@ TEST_CASE("events stream live and stop when asked", "[integration][docker]") {
   std::vector<std::string> seen;
   std::string died_exit_code;
   std::thread watcher([&] {
-    auto s = docker.Events({.labels = {engine.selector()}, .types = {"container"}, .since_unix = NowUnix() - 1},
-                           [&](const Event& e) {
-                             seen.push_back(e.action);
-                             if (e.action == "die") {
-                               died_exit_code = e.attributes.count("exitCode") ? e.attributes.at("exitCode") : "";
-                               return false;  // done
-                             }
-                             return true;
-                           });
+    auto s = docker.Events(
+        {.labels = {engine.selector()}, .types = {"container"}, .since_unix = NowUnix() - 1},
+        [&](const Event& e) {
+          seen.push_back(e.action);
+          if (e.action == "die") {
+            died_exit_code = e.attributes.count("exitCode") ? e.attributes.at("exitCode") : "";
+            return false;  // done
+          }
+          return true;
+        });
     CHECK(s.ok());
   });
   std::string id = RunShell(engine, "events", "exit 3");
@@ -246,29 +261,35 @@ TEST_CASE("events stream live and stop when asked", "[integration][docker]") {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
     stop.request_stop();
   });
-  auto cancelled = docker.Events({.labels = {engine.selector() + "-nothing"}}, [](const Event&) { return true; },
-                                 stop.get_token());
+  auto cancelled = docker.Events(
+      {.labels = {engine.selector() + "-nothing"}}, [](const Event&) { return true; },
+      stop.get_token());
   canceller.join();
   REQUIRE_FALSE(cancelled.ok());
   CHECK(cancelled.error().code() == ErrorCode::kCancelled);
 }
 
-TEST_CASE("followed logs arrive incrementally and end when the container exits", "[integration][docker]") {
+TEST_CASE("followed logs arrive incrementally and end when the container exits",
+          "[integration][docker]") {
   TestEngine engine;
   DockerClient& docker = engine.client();
-  std::string id = RunShell(engine, "follow", "for i in 1 2 3 4 5; do echo line $i; sleep 0.05; done; echo done >&2");
+  std::string id = RunShell(engine, "follow",
+                            "for i in 1 2 3 4 5; do echo line $i; sleep 0.05; done; echo done >&2");
   std::vector<std::string> lines;
   auto s = docker.Logs(id, {.follow = true}, [&](Stream stream, std::string_view line) {
     lines.push_back((stream == Stream::kStderr ? "err: " : "") + std::string(line));
     return true;
   });
   REQUIRE(s.ok());
-  CHECK(lines == std::vector<std::string>{"line 1", "line 2", "line 3", "line 4", "line 5", "err: done"});
+  CHECK(lines ==
+        std::vector<std::string>{"line 1", "line 2", "line 3", "line 4", "line 5", "err: done"});
 
   // A consumer that has seen enough stops a followed stream of a running container.
-  std::string forever = RunShell(engine, "forever", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.02; done");
+  std::string forever =
+      RunShell(engine, "forever", "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.02; done");
   int ticks = 0;
-  auto stopped = docker.Logs(forever, {.follow = true}, [&](Stream, std::string_view) { return ++ticks < 3; });
+  auto stopped =
+      docker.Logs(forever, {.follow = true}, [&](Stream, std::string_view) { return ++ticks < 3; });
   REQUIRE(stopped.ok());
   CHECK(ticks == 3);
   REQUIRE(docker.KillContainer(forever, "SIGKILL").ok());
@@ -280,9 +301,10 @@ TEST_CASE("bind mounts and loopback-published ports", "[integration][docker]") {
   std::filesystem::path dir = std::filesystem::temp_directory_path() / engine.Name("bind");
   std::filesystem::create_directories(dir);
   { std::ofstream(dir / "greeting") << "from the host\n"; }
-  std::string id = RunShell(engine, "bind", "cat /data/greeting; touch /data/x 2>/dev/null || echo read-only; sleep 30",
-                            ContainerSpec{.mounts = {{.source = dir.string(), .target = "/data", .read_only = true}},
-                                          .ports = {{.container_port = 8080}}});
+  std::string id = RunShell(
+      engine, "bind", "cat /data/greeting; touch /data/x 2>/dev/null || echo read-only; sleep 30",
+      ContainerSpec{.mounts = {{.source = dir.string(), .target = "/data", .read_only = true}},
+                    .ports = {{.container_port = 8080}}});
   auto info = docker.InspectContainer(id);
   REQUIRE(info.ok());
   REQUIRE(info->host_ports.count("8080/tcp") == 1);
@@ -294,7 +316,8 @@ TEST_CASE("bind mounts and loopback-published ports", "[integration][docker]") {
   std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("a network is created, found by name and label, used, and removed once empty", "[integration][docker]") {
+TEST_CASE("a network is created, found by name and label, used, and removed once empty",
+          "[integration][docker]") {
   TestEngine engine;
   DockerClient& docker = engine.client();
   const std::string name = engine.Name("net");
@@ -347,25 +370,29 @@ TEST_CASE("engine errors come back typed with the engine's message", "[integrati
   REQUIRE_FALSE(missing.ok());
   CHECK(missing.error().code() == ErrorCode::kNotFound);
 
-  auto no_image = docker.CreateContainer({.name = engine.Name("noimage"), .image = "gantry-test/none:missing",
+  auto no_image = docker.CreateContainer({.name = engine.Name("noimage"),
+                                          .image = "gantry-test/none:missing",
                                           .labels = engine.labels()});
   REQUIRE_FALSE(no_image.ok());
   CHECK(no_image.error().code() == ErrorCode::kNotFound);
   CHECK_THAT(no_image.error().message(), Catch::Contains("No such image"));
 
-  ContainerSpec spec{.name = engine.Name("dup"), .image = kBase, .cmd = {"true"}, .labels = engine.labels()};
+  ContainerSpec spec{
+      .name = engine.Name("dup"), .image = kBase, .cmd = {"true"}, .labels = engine.labels()};
   auto first = docker.CreateContainer(spec);
   REQUIRE(first.ok());
   auto second = docker.CreateContainer(spec);
   REQUIRE_FALSE(second.ok());
   CHECK(second.error().code() == ErrorCode::kConflict);
-  CHECK_THAT(second.error().message(), Catch::StartsWith("POST /containers/create: ") && Catch::Contains("in use"));
+  CHECK_THAT(second.error().message(),
+             Catch::StartsWith("POST /containers/create: ") && Catch::Contains("in use"));
 
   auto kill_stopped = docker.KillContainer(*first, "SIGKILL");
   REQUIRE_FALSE(kill_stopped.ok());
   CHECK(kill_stopped.error().code() == ErrorCode::kConflict);
 
-  auto bad = docker.CreateContainer({.image = kBase, .labels = engine.labels(), .memory_bytes = 1024});
+  auto bad =
+      docker.CreateContainer({.image = kBase, .labels = engine.labels(), .memory_bytes = 1024});
   REQUIRE_FALSE(bad.ok());
   CHECK(bad.error().code() == ErrorCode::kInvalidArgument);
 }
@@ -378,7 +405,8 @@ TEST_CASE("the client serves several threads at once", "[integration][docker]") 
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < 25; ++i) {
-        if (!docker.Ping().ok() || !docker.ListContainers({engine.selector()}, true).ok()) ++failures;
+        if (!docker.Ping().ok() || !docker.ListContainers({engine.selector()}, true).ok())
+          ++failures;
       }
     });
   }
@@ -391,9 +419,10 @@ TEST_CASE("a root filesystem tarball imports as an image", "[integration][docker
   DockerClient& docker = engine.client();
   std::string rootfs = MakeTar({{"etc/motd", "imported\n"}});
   std::string repo = "gantry-test/imported";
-  auto id = docker.ImportImage(
-      {.repo = repo, .tag = engine.value(), .changes = {"LABEL " + engine.selector(), "CMD [\"/nothing\"]"}},
-      ReadFromString(rootfs));
+  auto id = docker.ImportImage({.repo = repo,
+                                .tag = engine.value(),
+                                .changes = {"LABEL " + engine.selector(), "CMD [\"/nothing\"]"}},
+                               ReadFromString(rootfs));
   REQUIRE(id.ok());
   auto image = docker.InspectImage(repo + ":" + engine.value());
   REQUIRE(image.ok());

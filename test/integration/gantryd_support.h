@@ -1,7 +1,6 @@
 #pragma once
 
 // gantryd as a child process of a test, and HTTP calls to it.
-#include <catch2/catch.hpp>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -9,19 +8,18 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <chrono>
-#include <fstream>
-#include <regex>
-
 #include <filesystem>
+#include <fstream>
 #include <map>
-#include <set>
 #include <mutex>
+#include <nlohmann/json.hpp>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "builder/bundle.h"
 #include "spec/function_spec.h"
@@ -65,8 +63,12 @@ class Gantryd {
  public:
   // `test_label` false: no --label, so gantryd tells its objects apart by its instance id
   // alone (the test must then remove them itself: they don't carry the test's label).
-  Gantryd(TestEngine& engine, fs::path state_dir, std::vector<std::string> extra_args = {}, bool test_label = true)
-      : engine_(engine), state_dir_(std::move(state_dir)), extra_args_(std::move(extra_args)), test_label_(test_label) {
+  Gantryd(TestEngine& engine, fs::path state_dir, std::vector<std::string> extra_args = {},
+          bool test_label = true)
+      : engine_(engine),
+        state_dir_(std::move(state_dir)),
+        extra_args_(std::move(extra_args)),
+        test_label_(test_label) {
     Start();
   }
   ~Gantryd() { Stop(SIGTERM); }
@@ -74,8 +76,9 @@ class Gantryd {
   void Start() {
     int fds[2];
     REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
-    std::vector<std::string> args = {GANTRYD_BINARY, "--listen", "127.0.0.1:0", "--state-dir", state_dir_.string(),
-                                     "--log-level", "debug"};
+    std::vector<std::string> args = {GANTRYD_BINARY, "--listen",          "127.0.0.1:0",
+                                     "--state-dir",  state_dir_.string(), "--log-level",
+                                     "debug"};
     if (test_label_) args.insert(args.end(), {"--label", engine_.selector()});
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
@@ -97,7 +100,8 @@ class Gantryd {
       ::close(fd);
     });
     std::regex listening("listening on 127\\.0\\.0\\.1:(\\d+)");
-    for (auto until = std::chrono::steady_clock::now() + 30s; std::chrono::steady_clock::now() < until;) {
+    for (auto until = std::chrono::steady_clock::now() + 30s;
+         std::chrono::steady_clock::now() < until;) {
       {
         std::lock_guard lock(mu_);
         std::smatch m;
@@ -136,7 +140,8 @@ class Gantryd {
     if (pid_ == 0) return -1;
     ::kill(pid_, sig);
     int status = 0;
-    for (auto until = std::chrono::steady_clock::now() + 60s; std::chrono::steady_clock::now() < until;) {
+    for (auto until = std::chrono::steady_clock::now() + 60s;
+         std::chrono::steady_clock::now() < until;) {
       if (::waitpid(pid_, &status, WNOHANG) == pid_) break;
       ::kill(pid_, sig);
       std::this_thread::sleep_for(1ms);
@@ -212,7 +217,8 @@ class Gantryd {
 
 // The ids of the containers of `function` that carry the test's label.
 inline std::set<std::string> ContainersOf(TestEngine& engine, const std::string& function) {
-  auto list = engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
+  auto list =
+      engine.client().ListContainers({engine.selector(), "gantry.function=" + function}, true);
   REQUIRE(list.ok());
   std::set<std::string> ids;
   for (const auto& c : *list) ids.insert(c.id);
@@ -241,7 +247,8 @@ inline void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
 // A state directory of its own for one test.
 class StateDir {
  public:
-  explicit StateDir(const TestEngine& engine) : path_(fs::temp_directory_path() / engine.Name("state")) {
+  explicit StateDir(const TestEngine& engine)
+      : path_(fs::temp_directory_path() / engine.Name("state")) {
     fs::create_directories(path_);
   }
   ~StateDir() {
@@ -254,6 +261,5 @@ class StateDir {
  private:
   fs::path path_;
 };
-
 
 }  // namespace gantry::testing

@@ -2,36 +2,32 @@
 // with a state directory of its own and --label gantry.test=<value>, driven over HTTP as
 // the CLI and OpenFaaS clients drive it. Every container and image carries the test label
 // and is removed by TestEngine even when a check fails.
-#include <catch2/catch.hpp>
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <poll.h>
-#include <sys/socket.h>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "builder/bundle.h"
+#include "gantryd_support.h"
 #include "support/engine.h"
 #include "support/examples.h"
-#include "gantryd_support.h"
-
-
 
 namespace gantry::testing {
 namespace {
@@ -40,14 +36,16 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
-TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, delete", "[integration][gantryd]") {
+TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, delete",
+          "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
   auto echo = LoadExampleInto(engine.value(), "echo");
   std::string bundle = Bundle(echo);
 
-  Reply created = gantryd.Call("PUT", FunctionPath(echo), bundle, {"Content-Type: application/x-tar"});
+  Reply created =
+      gantryd.Call("PUT", FunctionPath(echo), bundle, {"Content-Type: application/x-tar"});
   INFO(gantryd.Log());
   REQUIRE(created.status == 201);
   CHECK(created.Json()["result"] == "created");
@@ -72,7 +70,8 @@ TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, del
   CHECK(same.status == 200);
   CHECK(same.Json()["result"] == "unchanged");
   // Offering only the digest is enough when nothing changed...
-  Reply offered = gantryd.Call("PUT", FunctionPath(echo), "", {"X-Gantry-Bundle-Digest: " + builder::BundleDigest(bundle)});
+  Reply offered = gantryd.Call("PUT", FunctionPath(echo), "",
+                               {"X-Gantry-Bundle-Digest: " + builder::BundleDigest(bundle)});
   CHECK(offered.status == 200);
   CHECK(offered.Json()["result"] == "unchanged");
   // ... and a digest that doesn't match asks for the bundle.
@@ -94,8 +93,10 @@ TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, del
 
   Reply metrics = gantryd.Call("GET", "/metrics", "", {}, false);
   CHECK(metrics.status == 200);
-  CHECK_THAT(metrics.body, Catch::Contains("function=\"echo\"") && Catch::Contains("gantry_replicas") &&
-                               Catch::Contains("gantry_queue_depth") && Catch::Contains("gantry_builds_total{outcome="));
+  CHECK_THAT(metrics.body, Catch::Contains("function=\"echo\"") &&
+                               Catch::Contains("gantry_replicas") &&
+                               Catch::Contains("gantry_queue_depth") &&
+                               Catch::Contains("gantry_builds_total{outcome="));
 
   Reply deleted = gantryd.Call("DELETE", FunctionPath(echo));
   CHECK(deleted.status == 200);
@@ -106,26 +107,31 @@ TEST_CASE("gantryd: apply, invoke cold then warm, unchanged apply, describe, del
   CHECK(gantryd.Call("GET", FunctionPath(echo)).status == 404);
 }
 
-TEST_CASE("gantryd: management needs the token and bad input gets a JSON 4xx", "[integration][gantryd]") {
+TEST_CASE("gantryd: management needs the token and bad input gets a JSON 4xx",
+          "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
-  CHECK(fs::status(state.path() / "token").permissions() == (fs::perms::owner_read | fs::perms::owner_write));
+  CHECK(fs::status(state.path() / "token").permissions() ==
+        (fs::perms::owner_read | fs::perms::owner_write));
   CHECK(gantryd.Call("GET", "/healthz", "", {}, false).status == 200);
 
   Reply no_token = gantryd.Call("GET", "/apis/gantry/v1/functions", "", {}, false);
   CHECK(no_token.status == 401);
   CHECK(no_token.Json().contains("error"));
-  CHECK(gantryd.Call("GET", "/apis/gantry/v1/functions", "", {"Authorization: Bearer wrong"}, false).status == 401);
+  CHECK(gantryd.Call("GET", "/apis/gantry/v1/functions", "", {"Authorization: Bearer wrong"}, false)
+            .status == 401);
   CHECK(gantryd.Call("GET", "/system/functions", "", {}, false).status == 401);
   CHECK(gantryd.Call("GET", "/apis/gantry/v1/functions").status == 200);
 
-  Reply garbage = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/x", "not a tar");
+  Reply garbage = gantryd.Call(
+      "PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/x", "not a tar");
   CHECK(garbage.status == 400);
   CHECK_THAT(garbage.Json().value("error", ""), Catch::Contains("bundle"));
 
   auto echo = LoadExampleInto(engine.value(), "echo");
-  Reply mismatch = gantryd.Call("PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/other", Bundle(echo));
+  Reply mismatch = gantryd.Call(
+      "PUT", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/other", Bundle(echo));
   CHECK(mismatch.status == 400);
   CHECK_THAT(mismatch.Json().value("error", ""), Catch::Contains("URL names"));
 
@@ -135,7 +141,8 @@ TEST_CASE("gantryd: management needs the token and bad input gets a JSON 4xx", "
   CHECK(gantryd.Call("GET", "/system/function/nope?namespace=" + engine.value()).status == 404);
 }
 
-TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image", "[integration][gantryd]") {
+TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image",
+          "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
   Gantryd gantryd(engine, state.path());
@@ -150,8 +157,11 @@ TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image", "
   CHECK(info["provider"]["provider"] == "gantry");
   CHECK(info["provider"]["orchestration"] == "docker");
 
-  json deployment = {{"service", "of-web"}, {"image", image}, {"namespace", engine.value()},
-                     {"envVars", {{"MODE", "test"}}}, {"labels", {{"com.openfaas.scale.min", "1"}}}};
+  json deployment = {{"service", "of-web"},
+                     {"image", image},
+                     {"namespace", engine.value()},
+                     {"envVars", {{"MODE", "test"}}},
+                     {"labels", {{"com.openfaas.scale.min", "1"}}}};
   // faas-cli tries PUT first and falls back to POST on 404.
   CHECK(gantryd.Call("PUT", "/system/functions", deployment.dump()).status == 404);
   Reply posted = gantryd.Call("POST", "/system/functions", deployment.dump());
@@ -176,7 +186,10 @@ TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image", "
   CHECK(found);
   json status = gantryd.Call("GET", "/system/function/of-web." + engine.value()).Json();
   CHECK(status["name"] == "of-web");
-  CHECK(gantryd.Call("POST", "/system/scale-function/of-web." + engine.value(), json{{"serviceName", "of-web"}, {"replicas", 2}}.dump()).status == 202);
+  CHECK(gantryd
+            .Call("POST", "/system/scale-function/of-web." + engine.value(),
+                  json{{"serviceName", "of-web"}, {"replicas", 2}}.dump())
+            .status == 202);
 
   json secret = {{"name", "api-key"}, {"namespace", engine.value()}, {"value", "s3cret"}};
   CHECK(gantryd.Call("POST", "/system/secrets", secret.dump()).status == 201);
@@ -192,13 +205,15 @@ TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image", "
   CHECK(gantryd.Call("DELETE", FunctionPath(web)).status == 200);
 }
 
-TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves again", "[integration][gantryd]") {
+TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves again",
+          "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
   fs::path src = state.path() / "fn";
   fs::create_directories(src);
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: warm\nspec:\n"
-                                        "  runtime: exec\n  command: [\"cat\"]\n  scale: {min: 1, max: 2}\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: warm\nspec:\n"
+         "  runtime: exec\n  command: [\"cat\"]\n  scale: {min: 1, max: 2}\n";
   auto warm = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   std::string invoke = "/function/warm." + engine.value();
   std::set<std::string> before;
@@ -212,7 +227,8 @@ TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves a
   }
   // An orphan of an older generation, as a crash mid-rollout could leave (made by this
   // instance: a gantryd removes only its own).
-  docker::ContainerSpec orphan{.name = engine.Name("orphan"), .image = "gantry/base:bookworm", .cmd = {"sleep", "60"}};
+  docker::ContainerSpec orphan{
+      .name = engine.Name("orphan"), .image = "gantry/base:bookworm", .cmd = {"sleep", "60"}};
   orphan.labels = engine.labels();
   std::string instance;
   std::getline(std::ifstream(state.path() / "instance-id"), instance);
@@ -229,25 +245,27 @@ TEST_CASE("gantryd: after kill -9 a restart adopts the warm replica and serves a
   Gantryd again(engine, state.path());
   auto t0 = std::chrono::steady_clock::now();
   Reply served = again.Call("POST", invoke, "two", {}, false);
-  double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+  double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
   WARN("first call after restart answered in " << ms << " ms");
   INFO(again.Log());
   CHECK(served.status == 200);
   CHECK(served.body == "two");
   CHECK(served.headers["x-cold-start"] == "false");  // the adopted replica, not a new one
-  CHECK(ContainersOf(engine, "warm") == before);       // the orphan is gone, nothing new
+  CHECK(ContainersOf(engine, "warm") == before);     // the orphan is gone, nothing new
   CHECK(again.Call("DELETE", FunctionPath(warm)).status == 200);
 }
 
-
-TEST_CASE("gantryd: a changed apply rolls out a new generation without dropping calls", "[integration][gantryd]") {
+TEST_CASE("gantryd: a changed apply rolls out a new generation without dropping calls",
+          "[integration][gantryd]") {
   TestEngine engine;
   StateDir state(engine);
   fs::path src = state.path() / "fn";
   fs::create_directories(src / "src");
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: roll\nspec:\n"
-                                        "  runtime: exec\n  command: [\"sh\", \"answer.sh\"]\n  source: ./src\n"
-                                        "  concurrency: 4\n  scale: {min: 1, max: 2}\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: roll\nspec:\n"
+         "  runtime: exec\n  command: [\"sh\", \"answer.sh\"]\n  source: ./src\n"
+         "  concurrency: 4\n  scale: {min: 1, max: 2}\n";
   std::ofstream(src / "src/answer.sh") << "echo v1\n";
   auto v1 = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   Gantryd gantryd(engine, state.path());
@@ -308,7 +326,6 @@ TEST_CASE("gantryd: a changed apply rolls out a new generation without dropping 
   CHECK(gantryd.Call("DELETE", FunctionPath(v2)).status == 200);
 }
 
-
 // Takes one HTTP request on 127.0.0.1:<port> and answers 200: where async results land.
 class CallbackReceiver {
  public:
@@ -363,8 +380,9 @@ TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reach
   StateDir state(engine);
   fs::path src = state.path() / "fn";
   fs::create_directories(src);
-  std::ofstream(src / "gantry.yaml") << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: later\nspec:\n"
-                                        "  runtime: exec\n  command: [\"cat\"]\n";
+  std::ofstream(src / "gantry.yaml")
+      << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: later\nspec:\n"
+         "  runtime: exec\n  command: [\"cat\"]\n";
   auto fn = LoadFunctionInto(engine.value(), src / "gantry.yaml");
   CallbackReceiver callback;
   std::string call_id;
@@ -372,8 +390,9 @@ TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reach
     // This gantryd only queues: nothing runs the call before it dies.
     Gantryd queue_only(engine, state.path(), {"--async-workers", "0", "--callback-deny", "none"});
     REQUIRE(queue_only.Call("PUT", FunctionPath(fn), Bundle(fn)).status == 201);
-    Reply accepted = queue_only.Call("POST", "/async-function/later." + engine.value() + "/sub?q=1", "hello later",
-                                     {"X-Callback-Url: " + callback.url()}, /*auth=*/false);
+    Reply accepted =
+        queue_only.Call("POST", "/async-function/later." + engine.value() + "/sub?q=1",
+                        "hello later", {"X-Callback-Url: " + callback.url()}, /*auth=*/false);
     REQUIRE(accepted.status == 202);
     call_id = accepted.headers["x-call-id"];
     CHECK_FALSE(call_id.empty());
@@ -386,7 +405,8 @@ TEST_CASE("gantryd: an accepted async call survives kill -9 and its result reach
   std::string request = callback.Wait(60s);
   REQUIRE_FALSE(request.empty());
   CHECK_THAT(request, Catch::StartsWith("POST /done "));
-  CHECK_THAT(request, Catch::Contains("X-Call-Id: " + call_id) && Catch::Contains("X-Function-Status: 200"));
+  CHECK_THAT(request,
+             Catch::Contains("X-Call-Id: " + call_id) && Catch::Contains("X-Function-Status: 200"));
   CHECK_THAT(request, Catch::EndsWith("\r\n\r\nhello later"));
   CHECK(again.Call("DELETE", FunctionPath(fn)).status == 200);
 }

@@ -4,9 +4,11 @@
 // the first left running and removes an older generation's container; Remove leaves
 // nothing. Every container carries the TestEngine's label (PoolOptions.extra_labels), so
 // tests running at once never touch each other's, and the run dir lives under /tmp.
-#include <catch2/catch.hpp>
+#include "pool/pool.h"
+
 #include <stdlib.h>
 
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -17,7 +19,6 @@
 
 #include "builder/builder.h"
 #include "pool/container_spec.h"
-#include "pool/pool.h"
 #include "pool/readiness.h"
 #include "shim_support.h"
 #include "support/engine.h"
@@ -34,7 +35,8 @@ using testing::TestEngine;
 // sometimes; nothing here measures speed).
 template <typename Pred>
 bool Eventually(Pred done, std::chrono::milliseconds limit = 30s) {
-  for (auto until = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < until;) {
+  for (auto until = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < until;) {
     if (done()) return true;
     std::this_thread::sleep_for(50ms);
   }
@@ -85,7 +87,8 @@ PoolOptions Options(const TestEngine& engine, const RunDir& run_dir) {
   PoolOptions o;
   o.run_dir = run_dir.path;
   o.extra_labels = engine.labels();
-  o.network = engine.Name("net");  // the pool's own bridge (ICC off), removed with the test's objects
+  o.network =
+      engine.Name("net");  // the pool's own bridge (ICC off), removed with the test's objects
   o.control_interval = 200ms;
   return o;
 }
@@ -144,8 +147,9 @@ struct WarmEcho {
   std::string first;
 };
 
-TEST_CASE("pool engine: concurrent calls to a cold function share one start and answer over the socket",
-          "[integration][pool]") {
+TEST_CASE(
+    "pool engine: concurrent calls to a cold function share one start and answer over the socket",
+    "[integration][pool]") {
   TestEngine engine;
   RunDir run_dir;
   Deployment d = Build(engine, "echo");
@@ -175,7 +179,8 @@ TEST_CASE("pool engine: concurrent calls to a cold function share one start and 
     REQUIRE(leases[i].ok());
     CHECK(leases[i]->cold_start());
     replicas.insert(leases[i]->replica_id());
-    auto reply = testing::CallUnix(leases[i]->endpoint().unix_socket, "POST", "/", "call " + std::to_string(i));
+    auto reply = testing::CallUnix(leases[i]->endpoint().unix_socket, "POST", "/",
+                                   "call " + std::to_string(i));
     CHECK(reply.status == 200);
     CHECK(reply.body == "call " + std::to_string(i));
   }
@@ -202,7 +207,8 @@ TEST_CASE("pool engine: concurrent calls to a cold function share one start and 
   CHECK(info->labels.count(kReplicaLabel) == 1);
 }
 
-TEST_CASE("pool engine: an idle replica goes after idleTimeout and the next call cold-starts", "[integration][pool]") {
+TEST_CASE("pool engine: an idle replica goes after idleTimeout and the next call cold-starts",
+          "[integration][pool]") {
   TestEngine engine;
   RunDir run_dir;
   Deployment d = Build(engine, "echo");
@@ -229,7 +235,8 @@ TEST_CASE("pool engine: an idle replica goes after idleTimeout and the next call
   CHECK(testing::CallUnix(again->endpoint().unix_socket, "POST", "/", "two").body == "two");
 }
 
-TEST_CASE("pool engine: a killed replica is detected and replaced and never leased again", "[integration][pool]") {
+TEST_CASE("pool engine: a killed replica is detected and replaced and never leased again",
+          "[integration][pool]") {
   WarmEcho w;
   TestEngine& engine = w.engine;
   Pool& pool = w.pool;
@@ -250,7 +257,8 @@ TEST_CASE("pool engine: a killed replica is detected and replaced and never leas
   CHECK_THAT(MustDescribe(pool, d).last_error, Catch::Contains("exited"));
 }
 
-TEST_CASE("pool engine: a replica that stops answering its health check is replaced", "[integration][pool]") {
+TEST_CASE("pool engine: a replica that stops answering its health check is replaced",
+          "[integration][pool]") {
   WarmEcho w;
   TestEngine& engine = w.engine;
   Pool& pool = w.pool;
@@ -259,16 +267,19 @@ TEST_CASE("pool engine: a replica that stops answering its health check is repla
   REQUIRE(engine.client().PauseContainer(wedged).ok());  // running, but its shim answers nothing
 
   std::string replacement;
-  REQUIRE(Eventually([&] {
-    replacement = ReadyReplica(pool, d);
-    return replacement != wedged;
-  }, 60s));
+  REQUIRE(Eventually(
+      [&] {
+        replacement = ReadyReplica(pool, d);
+        return replacement != wedged;
+      },
+      60s));
   CHECK_THAT(MustDescribe(pool, d).last_error, Catch::Contains("health check failed"));
   CHECK(Eventually([&] { return !engine.client().InspectContainer(wedged).ok(); }));  // removed
 }
 
-TEST_CASE("pool engine: a restarted pool adopts the running replica and removes an older generation",
-          "[integration][pool]") {
+TEST_CASE(
+    "pool engine: a restarted pool adopts the running replica and removes an older generation",
+    "[integration][pool]") {
   TestEngine engine;
   RunDir run_dir;
   Deployment d = Build(engine, "echo");
@@ -286,7 +297,8 @@ TEST_CASE("pool engine: a restarted pool adopts the running replica and removes 
   // A container of generation 1, as a crashed gantryd might have left behind.
   Deployment old = d;
   old.generation = 1;
-  docker::ContainerSpec orphan_spec{.name = ContainerName(old, "r00000000ee"), .image = d.image,
+  docker::ContainerSpec orphan_spec{.name = ContainerName(old, "r00000000ee"),
+                                    .image = d.image,
                                     .labels = ReplicaLabels(old, "r00000000ee", engine.labels())};
   auto orphan = engine.client().CreateContainer(orphan_spec);
   REQUIRE(orphan.ok());
@@ -308,7 +320,8 @@ TEST_CASE("pool engine: a restarted pool adopts the running replica and removes 
   CHECK(testing::CallUnix(lease->endpoint().unix_socket, "POST", "/", "adopted").body == "adopted");
 }
 
-TEST_CASE("pool engine: Remove drains and leaves no container and no run dir", "[integration][pool]") {
+TEST_CASE("pool engine: Remove drains and leaves no container and no run dir",
+          "[integration][pool]") {
   TestEngine engine;
   RunDir run_dir;
   Deployment d = Build(engine, "echo");
@@ -329,18 +342,22 @@ TEST_CASE("pool engine: Remove drains and leaves no container and no run dir", "
   CHECK(after.error().code() == core::ErrorCode::kNotFound);
 }
 
-TEST_CASE("pool engine: a function reads its secrets at both mount points as its own user", "[integration][pool]") {
+TEST_CASE("pool engine: a function reads its secrets at both mount points as its own user",
+          "[integration][pool]") {
   TestEngine engine;
   RunDir run_dir;
   RunDir source;
   {
     std::ofstream manifest(source.path + "/gantry.yaml");
-    manifest << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: secret-reader\nspec:\n"
-                "  runtime: exec\n"
-                "  command: [\"cat\", \"/var/gantry/secrets/api-key\", \"/var/openfaas/secrets/api-key\"]\n"
-                "  secrets: [api-key]\n";
+    manifest
+        << "apiVersion: gantry.dev/v1\nkind: Function\nmetadata:\n  name: secret-reader\nspec:\n"
+           "  runtime: exec\n"
+           "  command: [\"cat\", \"/var/gantry/secrets/api-key\", "
+           "\"/var/openfaas/secrets/api-key\"]\n"
+           "  secrets: [api-key]\n";
   }
-  Deployment d = Build(engine, testing::LoadFunctionInto(engine.value(), source.path + "/gantry.yaml"));
+  Deployment d =
+      Build(engine, testing::LoadFunctionInto(engine.value(), source.path + "/gantry.yaml"));
   d.secrets = {{"api-key", "k3y;"}};
 
   Pool pool(engine.client(), Options(engine, run_dir));

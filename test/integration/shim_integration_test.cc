@@ -2,27 +2,26 @@
 // base images with the static shim as entrypoint, run as nobody with a read-only root and
 // no network, called through the unix socket in a bind-mounted host directory. Every image
 // and container carries the test's gantry.test label and is removed even when a check fails.
-#include <catch2/catch.hpp>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <cstdio>
 #include <cstring>
-#include <nlohmann/json.hpp>
-
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <thread>
 
+#include "shim_support.h"
 #include "support/engine.h"
 #include "support/tar.h"
-#include "shim_support.h"
 
 namespace gantry::testing {
 namespace {
@@ -78,11 +77,13 @@ TEST_CASE("shim exec: a script reads Http_Method, Http_Query and headers", "[int
   ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
                      {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh"});
   REQUIRE(shim.WaitReady());
-  auto reply = shim.Call("PUT", "/items/7?a=1&b=two", "payload",
-                         {{"X-Custom", "yes"}, {"Content-Type", "text/plain"}, {"X-Call-Id", "test-call-1"}});
+  auto reply = shim.Call(
+      "PUT", "/items/7?a=1&b=two", "payload",
+      {{"X-Custom", "yes"}, {"Content-Type", "text/plain"}, {"X-Call-Id", "test-call-1"}});
   REQUIRE(reply.error.empty());
   CHECK(reply.status == 200);
-  CHECK(reply.body == "method=PUT path=/items/7 query=a=1&b=two custom=yes type=text/plain body=payload");
+  CHECK(reply.body ==
+        "method=PUT path=/items/7 query=a=1&b=two custom=yes type=text/plain body=payload");
   CHECK(reply.headers["x-call-id"] == "test-call-1");
   auto get = shim.Call("GET", "/?q=x");
   CHECK(get.body == "method=GET path=/ query=q=x custom= type= body=");
@@ -155,7 +156,8 @@ TEST_CASE("shim exec: failures, timeouts, body limit and in-flight limit", "[int
 
   auto hung = shim.Call("GET", "/?hang");
   // (If the shim went away instead, show what it said.)
-  INFO("call error: " << hung.error << "\ncontainer log:\n" << (hung.status == 504 ? "" : shim.Logs()));
+  INFO("call error: " << hung.error << "\ncontainer log:\n"
+                      << (hung.status == 504 ? "" : shim.Logs()));
   REQUIRE(hung.status == 504);
   CHECK(json::parse(hung.body)["callId"] == hung.headers["x-call-id"]);
   CHECK(shim.Call("GET", "/").body == "fine\n");  // the shim is free again
@@ -184,7 +186,8 @@ TEST_CASE("shim http: proxies to the function's own server over kept-alive conne
       "    if (req.url === '/big') { res.end('0123456789'.repeat(100000)); return; }\n"
       "    if (req.url === '/events') {\n"
       "      let i = 0;\n"
-      "      const t = setInterval(() => { res.write(`event ${i}\\n`); if (++i === 3) { clearInterval(t); res.end(); } }, 50);\n"
+      "      const t = setInterval(() => { res.write(`event ${i}\\n`); if (++i === 3) { "
+      "clearInterval(t); res.end(); } }, 50);\n"
       "      return;\n"
       "    }\n"
       "    if (req.url === '/endless') { res.write('x'.repeat(100000)); return; }\n"
@@ -192,12 +195,13 @@ TEST_CASE("shim http: proxies to the function's own server over kept-alive conne
       "    res.setHeader('X-Upstream-Port', String(req.socket.remotePort));\n"
       "    res.setHeader('X-Pid', String(process.pid));\n"
       "    res.statusCode = req.url.startsWith('/created') ? 201 : 200;\n"
-      "    res.end(`${req.method} ${req.url} h=${req.headers['x-h']} body=${Buffer.concat(chunks)}`);\n"
+      "    res.end(`${req.method} ${req.url} h=${req.headers['x-h']} "
+      "body=${Buffer.concat(chunks)}`);\n"
       "  });\n"
       "}).listen(8080, '127.0.0.1');\n";
   ShimContainer shim(engine, kNode, {{"server.js", server, 0644}},
-                     {"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js", "GANTRY_UPSTREAM=127.0.0.1:8080",
-                      "GANTRY_TIMEOUT=3s"});
+                     {"GANTRY_MODE=http", "GANTRY_COMMAND=node server.js",
+                      "GANTRY_UPSTREAM=127.0.0.1:8080", "GANTRY_TIMEOUT=3s"});
   REQUIRE(shim.WaitReady());
   auto reply = shim.Call("POST", "/created/1?x=y", "the body", {{"X-H", "v"}});
   REQUIRE(reply.error.empty());
@@ -261,7 +265,8 @@ def lambda_style(event, context):
             "body": event["rawPath"] + " " + context.aws_request_id}
 )";
 
-TEST_CASE("shim runtime-api: python3 handler through the Lambda Runtime API", "[integration][shim]") {
+TEST_CASE("shim runtime-api: python3 handler through the Lambda Runtime API",
+          "[integration][shim]") {
   TestEngine engine;
   ShimContainer shim(engine, kPython,
                      {{"bootstrap.py", BootstrapFile("python3/bootstrap.py"), 0755},
@@ -304,7 +309,8 @@ TEST_CASE("shim runtime-api: python3 handler through the Lambda Runtime API", "[
 
   auto hung = shim.Call("GET", "/?hang");
   // (If the shim went away instead, show what it said.)
-  INFO("call error: " << hung.error << "\ncontainer log:\n" << (hung.status == 504 ? "" : shim.Logs()));
+  INFO("call error: " << hung.error << "\ncontainer log:\n"
+                      << (hung.status == 504 ? "" : shim.Logs()));
   REQUIRE(hung.status == 504);
   json fourth = json::parse(shim.Call("GET", "/").body);
   CHECK(fourth["pid"] != third["pid"]);  // the hung handler was replaced
@@ -339,15 +345,16 @@ TEST_CASE("shim runtime-api: node handler through the Lambda Runtime API", "[int
       "  if (req.query.fail) throw new RangeError(`bad input: ${req.query.fail}`);\n"
       "  if (req.query.crash) process.exit(9);\n"
       "  if (req.query.hang) await new Promise((resolve) => setTimeout(resolve, 3600000));\n"
-      "  if (req.query.status) return { statusCode: Number(req.query.status), headers: { 'X-From': 'node' }, body: 'custom' };\n"
+      "  if (req.query.status) return { statusCode: Number(req.query.status), headers: { 'X-From': "
+      "'node' }, body: 'custom' };\n"
       "  return { method: req.method, path: req.path, query: req.query, body: req.body,\n"
       "           header: req.headers['x-h'], calls, pid: process.pid };\n"
       "};\n";
-  ShimContainer shim(engine, kNode,
-                     {{"bootstrap.js", BootstrapFile("node/bootstrap.js"), 0755},
-                      {"handler.js", handler, 0644}},
-                     {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
-                      "GANTRY_HANDLER=handler.main", "GANTRY_TIMEOUT=3s"});
+  ShimContainer shim(
+      engine, kNode,
+      {{"bootstrap.js", BootstrapFile("node/bootstrap.js"), 0755}, {"handler.js", handler, 0644}},
+      {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
+       "GANTRY_HANDLER=handler.main", "GANTRY_TIMEOUT=3s"});
   REQUIRE(shim.WaitReady());
   auto reply = shim.Call("PATCH", "/things?id=9", "raw body", {{"X-H", "hv"}});
   REQUIRE(reply.status == 200);
@@ -411,7 +418,8 @@ exports.main = async (req) => {
 std::vector<json> FourAtOnce(const ShimContainer& shim) {
   std::vector<std::future<ShimReply>> calls;
   for (int i = 0; i < 4; ++i) {
-    calls.push_back(std::async(std::launch::async, [&shim] { return shim.Call("GET", "/?sleep=1"); }));
+    calls.push_back(
+        std::async(std::launch::async, [&shim] { return shim.Call("GET", "/?sleep=1"); }));
   }
   std::vector<json> answers;
   for (auto& call : calls) {
@@ -485,7 +493,8 @@ TEST_CASE("shim runtime-api: a handler that dies fails only its own call and is 
                      {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
                       "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=2"});
   REQUIRE(shim.WaitReady());
-  auto slow = std::async(std::launch::async, [&] { return shim.Call("GET", "/?sleep=2&mark=slow-started"); });
+  auto slow = std::async(std::launch::async,
+                         [&] { return shim.Call("GET", "/?sleep=2&mark=slow-started"); });
   REQUIRE(WaitForFile(shim.dir() + "/slow-started"));
   // The slow call holds one handler; this one gets the other (started for it) and kills it.
   auto crashed = shim.Call("GET", "/?crash=1");
@@ -504,11 +513,13 @@ TEST_CASE("shim runtime-api: a handler that dies fails only its own call and is 
   CHECK_THAT(shim.Logs(), Catch::Contains("handler 1 exited (exit status 7)"));
 }
 
-TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0", "[integration][shim]") {
+TEST_CASE("shim: SIGTERM drains in-flight calls, refuses new ones and exits 0",
+          "[integration][shim]") {
   TestEngine engine;
   std::string script =
       "#!/bin/sh\n"
-      "if [ \"$Http_Query\" = slow ]; then touch /run/gantry/slow-started; sleep 2; echo drained ok; exit 0; fi\n"
+      "if [ \"$Http_Query\" = slow ]; then touch /run/gantry/slow-started; sleep 2; echo drained "
+      "ok; exit 0; fi\n"
       "echo quick\n";
   ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
                      {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh", "GANTRY_GRACE=8s"});
@@ -622,7 +633,8 @@ RawExchange Exchange(const std::string& path, const std::string& request) {
 TEST_CASE("shim: a body over the limit is a 413 JSON answer, never a reset, and the shim lives on",
           "[integration][shim]") {
   TestEngine engine;
-  ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat", "GANTRY_MAX_BODY=64k"});
+  ShimContainer shim(engine, kBase, {},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat", "GANTRY_MAX_BODY=64k"});
   REQUIRE(shim.WaitReady());
   const std::string big(8 << 20, 'b');  // far more than the socket buffers hold
 
@@ -637,7 +649,8 @@ TEST_CASE("shim: a body over the limit is a 413 JSON answer, never a reset, and 
   }
   SECTION("chunked") {
     std::string request = "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n";
-    for (size_t at = 0; at < big.size(); at += 65536) request += "10000\r\n" + big.substr(at, 65536) + "\r\n";
+    for (size_t at = 0; at < big.size(); at += 65536)
+      request += "10000\r\n" + big.substr(at, 65536) + "\r\n";
     request += "0\r\n\r\n";
     auto r = Exchange(shim.socket_path(), request);
     INFO(r.head);
@@ -664,7 +677,8 @@ TEST_CASE("shim exec: a large stdout is streamed (chunked) as it comes; an OOM-s
   ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
                      {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh"});
   REQUIRE(shim.WaitReady());
-  auto big = Exchange(shim.socket_path(), "GET /?big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+  auto big =
+      Exchange(shim.socket_path(), "GET /?big HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
   INFO(big.head);
   CHECK_THAT(big.head, Catch::StartsWith("HTTP/1.1 200"));
   CHECK_THAT(big.head, Catch::Contains("Transfer-Encoding: chunked"));
@@ -688,7 +702,9 @@ TEST_CASE("shim: a function that can't run makes the shim exit with a clear stat
   SECTION("exec command not found: 127") {
     ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=/no/such/program"});
     CHECK(WaitExit(engine, shim.id()) == 127);
-    CHECK_THAT(shim.Logs(), Catch::Contains("function can't run: command not found or not executable: /no/such/program"));
+    CHECK_THAT(shim.Logs(),
+               Catch::Contains(
+                   "function can't run: command not found or not executable: /no/such/program"));
   }
   SECTION("handler that fails to import: init error, then 3 after the restarts") {
     ShimContainer shim(engine, kPython,
@@ -700,7 +716,8 @@ TEST_CASE("shim: a function that can't run makes the shim exit with a clear stat
     std::string logs = shim.Logs();
     CHECK_THAT(logs, Catch::Contains("handler init error"));
     CHECK_THAT(logs, Catch::Contains("No module named 'no_such_module'"));
-    CHECK_THAT(logs, Catch::Contains("function can't run: handler exited 5 times before getting ready"));
+    CHECK_THAT(logs,
+               Catch::Contains("function can't run: handler exited 5 times before getting ready"));
   }
 }
 

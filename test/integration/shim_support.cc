@@ -10,7 +10,6 @@
 #include <boost/beast/http.hpp>
 #include <catch2/catch.hpp>
 #include <filesystem>
-#include <thread>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -21,8 +20,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
 
-ShimReply CallUnix(const std::string& socket_path, const std::string& method, const std::string& target,
-                   const std::string& body,
+ShimReply CallUnix(const std::string& socket_path, const std::string& method,
+                   const std::string& target, const std::string& body,
                    const std::vector<std::pair<std::string, std::string>>& headers,
                    std::chrono::milliseconds timeout) {
   ShimReply reply;
@@ -46,7 +45,8 @@ ShimReply CallUnix(const std::string& socket_path, const std::string& method, co
     }
     http::async_write(socket, request, [&](beast::error_code write_ec, std::size_t) {
       // A server that refuses the body (413) may close before reading it all: still read.
-      if (write_ec && write_ec != asio::error::broken_pipe && write_ec != asio::error::connection_reset) {
+      if (write_ec && write_ec != asio::error::broken_pipe &&
+          write_ec != asio::error::connection_reset) {
         reply.error = "write: " + write_ec.message();
         done = true;
         return;
@@ -85,26 +85,31 @@ std::string ReadFile(const std::string& path) {
 
 }  // namespace
 
-std::string ShimBinary() { return ReadFile(GANTRY_SHIM_BINARY); }
+std::string ShimBinary() {
+  return ReadFile(GANTRY_SHIM_BINARY);
+}
 
 std::string BootstrapFile(const std::string& relative) {
   return ReadFile(std::string(GANTRY_SHIM_SOURCE_DIR) + "/bootstrap/" + relative);
 }
 
-ShimContainer::ShimContainer(TestEngine& engine, const std::string& base, std::vector<TarEntry> files,
-                             std::vector<std::string> env)
+ShimContainer::ShimContainer(TestEngine& engine, const std::string& base,
+                             std::vector<TarEntry> files, std::vector<std::string> env)
     : engine_(engine) {
   char dir_template[] = "/tmp/gantry-shim-test.XXXXXX";
   REQUIRE(::mkdtemp(dir_template) != nullptr);
   dir_ = dir_template;
   ::chmod(dir_.c_str(), 0777);  // the shim runs as nobody
 
-  std::string dockerfile = "FROM " + base +
-                           "\nCOPY gantry-shim /usr/local/bin/gantry-shim\nCOPY fn/ /fn/\nWORKDIR /fn\n"
-                           "ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n";
-  std::vector<TarEntry> context = {{"Dockerfile", dockerfile, 0644}, {"gantry-shim", ShimBinary(), 0755}};
+  std::string dockerfile =
+      "FROM " + base +
+      "\nCOPY gantry-shim /usr/local/bin/gantry-shim\nCOPY fn/ /fn/\nWORKDIR /fn\n"
+      "ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n";
+  std::vector<TarEntry> context = {{"Dockerfile", dockerfile, 0644},
+                                   {"gantry-shim", ShimBinary(), 0755}};
   if (files.empty()) files.push_back({".keep", "", 0644});
-  for (auto& file : files) context.push_back({"fn/" + file.path, std::move(file.content), file.mode});
+  for (auto& file : files)
+    context.push_back({"fn/" + file.path, std::move(file.content), file.mode});
   std::string tag = "gantry-test/shim:" + engine.value();
   auto image = engine.client().BuildImage({.tags = {tag}, .labels = engine.labels()},
                                           docker::ReadFromString(MakeTar(context)), nullptr);
@@ -122,7 +127,8 @@ ShimContainer::ShimContainer(TestEngine& engine, const std::string& base, std::v
   spec.security_opt = {"no-new-privileges"};
   spec.network_mode = "none";
   spec.pids_limit = 256;
-  spec.mounts.push_back({.type = docker::Mount::Type::kBind, .source = dir_, .target = "/run/gantry"});
+  spec.mounts.push_back(
+      {.type = docker::Mount::Type::kBind, .source = dir_, .target = "/run/gantry"});
   spec.mounts.push_back({.type = docker::Mount::Type::kTmpfs, .target = "/tmp"});
   auto id = engine.client().CreateContainer(spec);
   if (!id.ok()) FAIL("create: " << id.error().ToString());
@@ -139,7 +145,8 @@ ShimContainer::~ShimContainer() {
 bool ShimContainer::WaitReady(std::chrono::milliseconds limit) {
   auto until = std::chrono::steady_clock::now() + limit;
   while (std::chrono::steady_clock::now() < until) {
-    if (CallUnix(socket_path(), "GET", "/_/ready", "", {}, std::chrono::seconds(2)).status == 200) return true;
+    if (CallUnix(socket_path(), "GET", "/_/ready", "", {}, std::chrono::seconds(2)).status == 200)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   return false;

@@ -21,8 +21,8 @@ struct ShimReply {
 
 // One HTTP/1.1 request over a unix socket on a fresh connection, bounded by `timeout`
 // (Boost.Beast; the test never waits longer, so a hung socket fails the test).
-ShimReply CallUnix(const std::string& socket_path, const std::string& method, const std::string& target,
-                   const std::string& body = "",
+ShimReply CallUnix(const std::string& socket_path, const std::string& method,
+                   const std::string& target, const std::string& body = "",
                    const std::vector<std::pair<std::string, std::string>>& headers = {},
                    std::chrono::milliseconds timeout = std::chrono::seconds(20));
 
@@ -60,7 +60,8 @@ class ShimContainer {
   std::string Logs();
   // The output once it contains `needle` (a call's log lines are forwarded after its answer
   // may already be out), or as it is after `limit`.
-  std::string LogsOnce(const std::string& needle, std::chrono::milliseconds limit = std::chrono::seconds(10));
+  std::string LogsOnce(const std::string& needle,
+                       std::chrono::milliseconds limit = std::chrono::seconds(10));
 
  private:
   TestEngine& engine_;

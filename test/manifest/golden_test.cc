@@ -3,15 +3,13 @@
 // specs in its .golden.json. GANTRY_UPDATE_GOLDEN=1 rewrites the golden files (then review
 // the diff: a golden file is only as good as the reading it got).
 #include <catch2/catch.hpp>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 #include "manifest/loader.h"
 #include "manifest/source_tree.h"
@@ -53,7 +51,9 @@ std::string Relative(std::string text) {
   return text;
 }
 
-bool Updating() { return std::getenv("GANTRY_UPDATE_GOLDEN") != nullptr; }
+bool Updating() {
+  return std::getenv("GANTRY_UPDATE_GOLDEN") != nullptr;
+}
 
 void CompareGolden(const std::string& golden_path, const std::string& actual) {
   if (Updating()) {
@@ -63,7 +63,8 @@ void CompareGolden(const std::string& golden_path, const std::string& actual) {
   CHECK(actual == ReadText(golden_path));
 }
 
-TEST_CASE("Invalid manifests fail with their own errors at their own places", "[manifest][golden]") {
+TEST_CASE("Invalid manifests fail with their own errors at their own places",
+          "[manifest][golden]") {
   const std::string dir = kTestdata + "/invalid";
   std::vector<std::string> cases = Cases(dir);
   CHECK(cases.size() >= 40);
@@ -192,7 +193,8 @@ TEST_CASE("The reference manifests are valid, one per runtime", "[manifest][refe
       CHECK(HashFunction(local, *fn).ok());
     }
   }
-  CHECK(runtimes == std::set<std::string>(spec::RuntimeNames().begin(), spec::RuntimeNames().end()));
+  CHECK(runtimes ==
+        std::set<std::string>(spec::RuntimeNames().begin(), spec::RuntimeNames().end()));
 }
 
 TEST_CASE("The JSON Schema knows exactly the fields of the canonical form", "[manifest][schema]") {
@@ -200,7 +202,8 @@ TEST_CASE("The JSON Schema knows exactly the fields of the canonical form", "[ma
   LocalFileSystem local;
   LoadResult result = LoadManifests(local, {kTestdata + "/valid/python3-full.yaml"}, {});
   REQUIRE(result.ok());
-  nlohmann::json canonical = spec::ToCanonicalJson(std::get<spec::FunctionSpec>(result.objects[0].object));
+  nlohmann::json canonical =
+      spec::ToCanonicalJson(std::get<spec::FunctionSpec>(result.objects[0].object));
   const nlohmann::json& function = schema["$defs"]["function"];
   auto keys = [](const nlohmann::json& object) {
     std::set<std::string> out;

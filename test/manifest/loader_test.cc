@@ -1,8 +1,8 @@
-#include <catch2/catch.hpp>
+#include "manifest/loader.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
-#include "manifest/loader.h"
 #include "manifest/source_tree.h"
 
 namespace gantry::manifest {
@@ -106,8 +106,10 @@ TEST_CASE("The hash changes with any value or source byte", "[manifest][hash]") 
   MemoryFileSystem fs = SourceFiles();
   std::string base = HashOf(fs, kBlock);
   std::string text(kBlock);
-  for (auto [from, to] : {std::pair{"GREETING: hi", "GREETING: hello"}, {"max: 4", "max: 5"},
-                          {"memory: 128Mi", "memory: 256Mi"}, {"team: web", "team: api"}}) {
+  for (auto [from, to] : {std::pair{"GREETING: hi", "GREETING: hello"},
+                          {"max: 4", "max: 5"},
+                          {"memory: 128Mi", "memory: 256Mi"},
+                          {"team: web", "team: api"}}) {
     std::string changed = text;
     changed.replace(changed.find(from), std::string_view(from).size(), to);
     INFO(to);
@@ -124,7 +126,8 @@ TEST_CASE("The hash changes with any value or source byte", "[manifest][hash]") 
   CHECK(HashOf(exec, kBlock) != base);
 }
 
-TEST_CASE("Directories are read in name order, sub-directories only with -R", "[manifest][loader]") {
+TEST_CASE("Directories are read in name order, sub-directories only with -R",
+          "[manifest][loader]") {
   MemoryFileSystem fs;
   auto fn = [](std::string name) {
     return "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: " + name +
@@ -326,29 +329,36 @@ TEST_CASE("Standard input (-f -) is read, with paths relative to the current dir
 
 TEST_CASE("Duplicate names are found across files", "[manifest][loader]") {
   MemoryFileSystem fs;
-  std::string doc = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: exec, command: [cat]}\n";
+  std::string doc =
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: echo}\nspec: {runtime: exec, "
+      "command: [cat]}\n";
   fs.AddFile("a.yaml", doc);
   fs.AddFile("b.yaml", "# the same again\n" + doc);
   LoadResult r = LoadManifests(fs, {"a.yaml", "b.yaml"}, {});
   CHECK(r.objects.size() == 1);
-  CHECK(Errors(r) == std::vector<std::string>{
-                         "b.yaml:4:18: metadata.name: function \"default/echo\" is already defined at a.yaml:3:18"});
+  CHECK(Errors(r) ==
+        std::vector<std::string>{"b.yaml:4:18: metadata.name: function \"default/echo\" is already "
+                                 "defined at a.yaml:3:18"});
 }
 
 TEST_CASE("Undefined secrets: reported as the check mode says", "[manifest][loader]") {
   MemoryFileSystem fs;
-  std::string fn = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: echo}\n"
-                   "spec: {runtime: exec, command: [cat], secrets: [db-pass]}\n";
-  std::string secret = "---\napiVersion: gantry.dev/v1\nkind: Secret\nmetadata: {name: db-password}\n"
-                       "spec: {fromEnv: DB_PASSWORD}\n";
+  std::string fn =
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: echo}\n"
+      "spec: {runtime: exec, command: [cat], secrets: [db-pass]}\n";
+  std::string secret =
+      "---\napiVersion: gantry.dev/v1\nkind: Secret\nmetadata: {name: db-password}\n"
+      "spec: {fromEnv: DB_PASSWORD}\n";
   struct Case {
     std::string text;
     SecretCheck check;
     std::size_t errors;
   };
   const Case cases[] = {
-      {fn, SecretCheck::kDefinedNamespaces, 0}, {fn, SecretCheck::kAll, 1},
-      {fn + secret, SecretCheck::kDefinedNamespaces, 1}, {fn + secret, SecretCheck::kNone, 0},
+      {fn, SecretCheck::kDefinedNamespaces, 0},
+      {fn, SecretCheck::kAll, 1},
+      {fn + secret, SecretCheck::kDefinedNamespaces, 1},
+      {fn + secret, SecretCheck::kNone, 0},
   };
   for (const Case& c : cases) {
     LoadOptions options;
@@ -357,26 +367,30 @@ TEST_CASE("Undefined secrets: reported as the check mode says", "[manifest][load
     CHECK(r.errors.size() == c.errors);
   }
   LoadResult r = LoadManifestText(fs, fn + secret, "f.yaml", "", {});
-  CHECK(Errors(r) == std::vector<std::string>{
-                         "f.yaml:4:49: spec.secrets[0]: secret \"db-pass\" is not defined in namespace "
-                         "\"default\""});
+  CHECK(Errors(r) ==
+        std::vector<std::string>{
+            "f.yaml:4:49: spec.secrets[0]: secret \"db-pass\" is not defined in namespace "
+            "\"default\""});
   CHECK(r.objects.size() == 1);  // the secret; the function is left out
 }
 
 TEST_CASE("A document with any error is not a valid object", "[manifest][loader]") {
   MemoryFileSystem fs;
-  const std::string good = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: ok}\n"
-                           "spec: {runtime: exec, command: [cat]}\n";
+  const std::string good =
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: ok}\n"
+      "spec: {runtime: exec, command: [cat]}\n";
   const std::string_view extras[] = {
-      "  extra: 1\n",           // unknown field
-      "  <<: 3\n",              // bad merge key
-      "  ? [a]\n  : b\n",       // key that is not a string
+      "  extra: 1\n",                    // unknown field
+      "  <<: 3\n",                       // bad merge key
+      "  ? [a]\n  : b\n",                // key that is not a string
       "  timeout: 1s\n  timeout: 2s\n",  // duplicate key
   };
   for (std::string_view extra : extras) {
     INFO(extra);
-    std::string bad = "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: bad}\n"
-                      "spec:\n  runtime: exec\n  command: [cat]\n" + std::string(extra);
+    std::string bad =
+        "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: bad}\n"
+        "spec:\n  runtime: exec\n  command: [cat]\n" +
+        std::string(extra);
     LoadResult r = LoadManifestText(fs, good + "---\n" + bad, "f.yaml", "", {});
     CHECK_FALSE(r.ok());
     REQUIRE(r.objects.size() == 1);
@@ -391,11 +405,12 @@ TEST_CASE("A bad key does not hide the other errors of its mapping", "[manifest]
                                   "spec:\n  runtime: exec\n  command: [cat]\n  ? [a]\n  : b\n"
                                   "  concurrency: 0\n  env: {? [k] : v, 1X: y}\n",
                                   "f.yaml", "", {});
-  CHECK(Errors(r) == std::vector<std::string>{
-                         "f.yaml:7:5: spec: keys must be strings, got a list",
-                         "f.yaml:9:16: spec.concurrency: must be between 1 and 1000 (is 0)",
-                         "f.yaml:10:11: spec.env: keys must be strings, got a list",
-                         "f.yaml:10:20: spec.env.1X: \"1X\" is not a valid variable name: must not start with a digit"});
+  CHECK(Errors(r) ==
+        std::vector<std::string>{"f.yaml:7:5: spec: keys must be strings, got a list",
+                                 "f.yaml:9:16: spec.concurrency: must be between 1 and 1000 (is 0)",
+                                 "f.yaml:10:11: spec.env: keys must be strings, got a list",
+                                 "f.yaml:10:20: spec.env.1X: \"1X\" is not a valid variable name: "
+                                 "must not start with a digit"});
 }
 
 }  // namespace

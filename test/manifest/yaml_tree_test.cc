@@ -1,8 +1,7 @@
-#include <catch2/catch.hpp>
-
-#include <string>
-
 #include "manifest/yaml_tree.h"
+
+#include <catch2/catch.hpp>
+#include <string>
 
 namespace gantry::manifest {
 namespace {
@@ -28,7 +27,8 @@ TEST_CASE("Positions are 1-based lines and columns", "[manifest][yaml]") {
   CHECK_FALSE(c.plain);
 }
 
-TEST_CASE("Aliases share the anchored node and merge keys fill in missing keys", "[manifest][yaml]") {
+TEST_CASE("Aliases share the anchored node and merge keys fill in missing keys",
+          "[manifest][yaml]") {
   YamlParse p = ParseYaml(
       "base: &b {x: 1, y: 2}\n"
       "other: &o {z: 3}\n"
@@ -53,7 +53,8 @@ TEST_CASE("Merging something that is not a mapping is an error", "[manifest][yam
   YamlParse p = ParseYaml("a:\n  <<: 3\n  b: 1\n", {});
   REQUIRE(p.errors.size() == 1);
   CHECK(p.errors[0].position == Position{2, 7});
-  CHECK(p.errors[0].message == "merge key \"<<\" needs a mapping or a list of mappings, got a string");
+  CHECK(p.errors[0].message ==
+        "merge key \"<<\" needs a mapping or a list of mappings, got a string");
 }
 
 TEST_CASE("Several documents; a syntax error keeps the ones before it", "[manifest][yaml]") {
@@ -78,15 +79,19 @@ TEST_CASE("Hostile input is refused with an error, not a crash", "[manifest][yam
               prev + ", *" + prev + ", *" + prev + ", *" + prev + ", *" + prev + "]\n";
   }
   std::string deep_block;
-  for (int i = 0; i < 200; ++i) deep_block += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
+  for (int i = 0; i < 200; ++i)
+    deep_block += std::string(static_cast<std::size_t>(i), ' ') + "k:\n";
   const Case cases[] = {
       {"deep flow", std::string(100'000, '[') + std::string(100'000, ']'), "nested too deeply"},
       {"deep block", deep_block, "nested too deeply"},
-      {"deep map", std::string(50'000, '{') , "nested too deeply"},
+      {"deep map", std::string(50'000, '{'), "nested too deeply"},
       {"billion laughs", laughs, "document too large"},
       {"huge", std::string(limits.max_bytes + 1, 'a'), "manifests are limited to"},
       {"not utf-8", "a: \xff\xfe\n", "not valid UTF-8"},
-      {"control character", "a: b\x07" "c\n", "character U+0007 is not allowed in YAML"},
+      {"control character",
+       "a: b\x07"
+       "c\n",
+       "character U+0007 is not allowed in YAML"},
       {"NUL byte", std::string("a: b\0c\n", 7), "character U+0000 is not allowed in YAML"},
       {"NUL escape", "a: \"b\\0c\"\n", "string contains a NUL character"},
       {"alias in itself", "&a [*a]\n", "alias refers to a node that contains it"},

@@ -1,8 +1,7 @@
 #include "pool/container_spec.h"
 
-#include <catch2/catch.hpp>
-
 #include <algorithm>
+#include <catch2/catch.hpp>
 
 namespace gantry::pool {
 namespace {
@@ -26,7 +25,8 @@ Deployment Function() {
 }
 
 const docker::Mount* MountAt(const docker::ContainerSpec& spec, const std::string& target) {
-  auto it = std::find_if(spec.mounts.begin(), spec.mounts.end(), [&](const auto& m) { return m.target == target; });
+  auto it = std::find_if(spec.mounts.begin(), spec.mounts.end(),
+                         [&](const auto& m) { return m.target == target; });
   return it == spec.mounts.end() ? nullptr : &*it;
 }
 
@@ -48,10 +48,12 @@ TEST_CASE("pool: a runtime-api replica gets the Lambda environment of its deploy
   CHECK_FALSE(HasEnv(plain, "AWS_LAMBDA_FUNCTION_NAME=resize"));
 }
 
-TEST_CASE("pool: a shim replica runs locked down with its socket directory and secrets mounted", "[pool]") {
+TEST_CASE("pool: a shim replica runs locked down with its socket directory and secrets mounted",
+          "[pool]") {
   ReplicaPaths paths = PathsFor("/run/g", "r0123456789");
   CHECK(paths.SocketPath() == "/run/g/r0123456789/sock/shim.sock");
-  auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2, {}, "gantry-i1");
+  auto spec = ReplicaContainerSpec(Function(), "r0123456789", paths, {{"gantry.test", "t1"}}, 2, {},
+                                   "gantry-i1");
 
   CHECK(spec.name == "gantry-team-a-resize-r0123456789");
   CHECK(spec.image == "gantry/fn-team-a-resize:abc");
@@ -68,7 +70,8 @@ TEST_CASE("pool: a shim replica runs locked down with its socket directory and s
   CHECK(spec.nano_cpus == 250'000'000);
   CHECK(spec.pids_limit == 64);
   CHECK(spec.stop_timeout_seconds == 2);
-  CHECK(spec.network_mode == "gantry-i1");  // the pool's network: out to anywhere, not to neighbours
+  CHECK(spec.network_mode ==
+        "gantry-i1");  // the pool's network: out to anywhere, not to neighbours
   CHECK(spec.ports.empty());
   CHECK(HasEnv(spec, "GREETING=hi"));
   CHECK(HasEnv(spec, "GANTRY_TIMEOUT=1500ms"));
@@ -77,7 +80,8 @@ TEST_CASE("pool: a shim replica runs locked down with its socket directory and s
   CHECK(HasEnv(spec, "GANTRY_MAX_BODY=" + std::to_string(64 << 20)));
   // Bounded logs: one call printing without end can't fill the engine's disk.
   CHECK(spec.log_driver == "json-file");
-  CHECK(spec.log_options == std::map<std::string, std::string>{{"max-size", "10m"}, {"max-file", "3"}});
+  CHECK(spec.log_options ==
+        std::map<std::string, std::string>{{"max-size", "10m"}, {"max-file", "3"}});
 
   const docker::Mount* tmp = MountAt(spec, "/tmp");
   REQUIRE(tmp != nullptr);
@@ -109,7 +113,8 @@ TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "
   Deployment d = Function();
   d.http_port = 8080;
   d.secrets.clear();
-  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {}, "gantry-i1");
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {},
+                                   "gantry-i1");
   CHECK(spec.network_mode == "gantry-i1");
   REQUIRE(spec.ports.size() == 1);
   CHECK(spec.ports[0].container_port == 8080);
@@ -122,10 +127,12 @@ TEST_CASE("pool: an image serving HTTP itself is published on 127.0.0.1 only", "
   CHECK(spec.log_options.at("max-size") == "10m");  // bounded logs for every container
 }
 
-TEST_CASE("pool: network none keeps a shim replica on loopback only, socket still mounted", "[pool]") {
+TEST_CASE("pool: network none keeps a shim replica on loopback only, socket still mounted",
+          "[pool]") {
   Deployment d = Function();
   d.network = NetworkAccess::kNone;
-  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {}, "gantry-i1");
+  auto spec = ReplicaContainerSpec(d, "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2, {},
+                                   "gantry-i1");
   CHECK(spec.network_mode == "none");
   CHECK(spec.ports.empty());
   const docker::Mount* sock = MountAt(spec, "/run/gantry");
@@ -134,14 +141,16 @@ TEST_CASE("pool: network none keeps a shim replica on loopback only, socket stil
 }
 
 TEST_CASE("pool: the log rotation limits are the pool's to choose", "[pool]") {
-  auto spec = ReplicaContainerSpec(Function(), "r0123456789", PathsFor("/run/g", "r0123456789"), {}, 2,
-                                   {.max_size = "512k", .max_files = 2});
+  auto spec = ReplicaContainerSpec(Function(), "r0123456789", PathsFor("/run/g", "r0123456789"), {},
+                                   2, {.max_size = "512k", .max_files = 2});
   CHECK(spec.log_driver == "json-file");
-  CHECK(spec.log_options == std::map<std::string, std::string>{{"max-size", "512k"}, {"max-file", "2"}});
+  CHECK(spec.log_options ==
+        std::map<std::string, std::string>{{"max-size", "512k"}, {"max-file", "2"}});
 }
 
 TEST_CASE("pool: extra labels never override the pool's own", "[pool]") {
-  auto labels = ReplicaLabels(Function(), "r0123456789", {{"gantry.generation", "1"}, {"team", "web"}});
+  auto labels =
+      ReplicaLabels(Function(), "r0123456789", {{"gantry.generation", "1"}, {"team", "web"}});
   CHECK(labels.at("gantry.generation") == "7");
   CHECK(labels.at("team") == "web");
 }

@@ -1,9 +1,8 @@
 // The pool against an in-memory engine (FakeDockerClient), a hand-driven clock and a
 // readiness gate the test opens: leases, shared cold starts, the wait queue, scaling,
 // dead replicas, rollouts, adoption and removal.
-#include <catch2/catch.hpp>
-
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -58,7 +57,8 @@ TEST_CASE("pool: a warm acquire leases a free slot from memory and gives it back
   REQUIRE(lease.ok());
   CHECK_FALSE(lease->cold_start());
   CHECK(lease->replica_id() == s.replicas.at(0).id);
-  CHECK_THAT(lease->endpoint().unix_socket, Catch::StartsWith(h.run_dir + "/r") && Catch::EndsWith("/sock/shim.sock"));
+  CHECK_THAT(lease->endpoint().unix_socket,
+             Catch::StartsWith(h.run_dir + "/r") && Catch::EndsWith("/sock/shim.sock"));
   CHECK(MustDescribe(*h.pool).in_flight == 1);
 
   { Lease drop = std::move(*lease); }
@@ -102,7 +102,9 @@ TEST_CASE("pool: concurrent acquires of a cold function share one start", "[pool
   CHECK(MustDescribe(*h.pool).in_flight == 4);
 }
 
-TEST_CASE("pool: waiting calls beyond one replica's slots start more replicas, never beyond scale.max", "[pool]") {
+TEST_CASE(
+    "pool: waiting calls beyond one replica's slots start more replicas, never beyond scale.max",
+    "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.concurrency = 1;
@@ -160,7 +162,8 @@ TEST_CASE("pool: 50 calls to a cold function start only the replicas their slots
   CHECK(h.docker.CountCalls("CreateContainer") == 4);
 }
 
-TEST_CASE("pool: a slot freed by a dropped lease reaches the next call off the dropping thread", "[pool]") {
+TEST_CASE("pool: a slot freed by a dropped lease reaches the next call off the dropping thread",
+          "[pool]") {
   Harness h;
   Deployment d = Echo();
   d.concurrency = 1;
@@ -197,7 +200,8 @@ TEST_CASE("pool: a full queue is kUnavailable and says so", "[pool]") {
   REQUIRE(c->done());
   REQUIRE_FALSE(c->Wait().ok());
   CHECK(c->Wait().error().code() == ErrorCode::kUnavailable);
-  CHECK_THAT(c->Wait().error().message(), Catch::Contains("queue full") && Catch::Contains("default/echo"));
+  CHECK_THAT(c->Wait().error().message(),
+             Catch::Contains("queue full") && Catch::Contains("default/echo"));
   CHECK_FALSE(a->done());
   h.probe.Open();
   CHECK(a->Wait().ok());
@@ -217,18 +221,22 @@ TEST_CASE("pool: a call that finds no slot within queue_timeout is kTimeout", "[
   REQUIRE(a->done());
   REQUIRE_FALSE(a->Wait().ok());
   CHECK(a->Wait().error().code() == ErrorCode::kTimeout);
-  CHECK_THAT(a->Wait().error().message(), Catch::Contains("no free replica of default/echo within 2000 ms"));
+  CHECK_THAT(a->Wait().error().message(),
+             Catch::Contains("no free replica of default/echo within 2000 ms"));
   h.probe.Open();
 }
 
-TEST_CASE("pool: a replica that never gets ready fails the waiting calls with the reason and goes away", "[pool]") {
+TEST_CASE(
+    "pool: a replica that never gets ready fails the waiting calls with the reason and goes away",
+    "[pool]") {
   Harness h;
   REQUIRE(h.pool->Apply(Echo()).ok());
   h.probe.FailWith(core::Error::Timeout("shim.sock did not answer within 30000 ms"));
   auto a = h.Acquire();
   REQUIRE_FALSE(a->Wait().ok());
   CHECK(a->Wait().error().code() == ErrorCode::kInternal);
-  CHECK_THAT(a->Wait().error().message(), Catch::Contains("failed to start") && Catch::Contains("did not answer"));
+  CHECK_THAT(a->Wait().error().message(),
+             Catch::Contains("failed to start") && Catch::Contains("did not answer"));
   h.pool->Flush();
   CHECK(h.docker.containers().empty());
   CHECK(ReplicaDirs(h.run_dir) == 0);
@@ -238,7 +246,8 @@ TEST_CASE("pool: a replica that never gets ready fails the waiting calls with th
 TEST_CASE("pool: a failed create is reported to the waiting calls", "[pool]") {
   Harness h;
   h.probe.Open();
-  h.docker.FailCalls("CreateContainer", core::Error::NotFound("POST /containers/create: no such image"));
+  h.docker.FailCalls("CreateContainer",
+                     core::Error::NotFound("POST /containers/create: no such image"));
   REQUIRE(h.pool->Apply(Echo()).ok());
   auto a = h.Acquire();
   REQUIRE_FALSE(a->Wait().ok());
@@ -287,7 +296,8 @@ TEST_CASE("pool: idle replicas go after idle_timeout and scale.min stays", "[poo
   CHECK(h.docker.CountCalls("StopContainer") == 1);
 }
 
-TEST_CASE("pool: with scale.min 0 the function scales to zero and the next call cold-starts", "[pool]") {
+TEST_CASE("pool: with scale.min 0 the function scales to zero and the next call cold-starts",
+          "[pool]") {
   Harness h;
   h.probe.Open();
   REQUIRE(h.pool->Apply(Echo()).ok());
@@ -357,8 +367,8 @@ TEST_CASE("pool: an OOM kill inside a replica is recorded but does not make it d
   // One function process was killed by the kernel; the shim (PID 1) lives on.
   auto container = h.docker.Find(id);
   REQUIRE(container.has_value());
-  REQUIRE(h.docker.Emit(
-      docker::Event{.type = "container", .action = "oom", .id = id, .attributes = container->spec.labels}));
+  REQUIRE(h.docker.Emit(docker::Event{
+      .type = "container", .action = "oom", .id = id, .attributes = container->spec.labels}));
   h.pool->Reconcile();
   h.pool->Flush();
   s = MustDescribe(*h.pool);
@@ -398,7 +408,8 @@ TEST_CASE("pool: Lease::Fail takes the replica out at once and starts a replacem
   CHECK_THAT(s.last_error, Catch::Contains("connection refused"));
 }
 
-TEST_CASE("pool: a new generation is ready before the old one drains and in-flight calls finish", "[pool]") {
+TEST_CASE("pool: a new generation is ready before the old one drains and in-flight calls finish",
+          "[pool]") {
   Harness h;
   Deployment v1 = Echo(1);
   v1.min_replicas = 1;
@@ -412,7 +423,8 @@ TEST_CASE("pool: a new generation is ready before the old one drains and in-flig
   CHECK(s.generation == 2);
   CHECK(s.ready == 1);
   bool old_draining = false;
-  for (const auto& r : s.replicas) old_draining |= r.id == old_id && r.state == "draining" && r.in_flight == 1;
+  for (const auto& r : s.replicas)
+    old_draining |= r.id == old_id && r.state == "draining" && r.in_flight == 1;
   CHECK(old_draining);
   CHECK(h.docker.Find(old_id).has_value());  // still serving its call
 
@@ -439,13 +451,16 @@ TEST_CASE("pool: a new generation that never gets ready leaves the old one servi
   h.probe.FailWith(core::Error::Timeout("never ready"));
   auto applied = h.pool->Apply(Echo(2));
   REQUIRE_FALSE(applied.ok());
-  CHECK_THAT(applied.error().message(), Catch::Contains("generation 2") && Catch::Contains("never ready"));
+  CHECK_THAT(applied.error().message(),
+             Catch::Contains("generation 2") && Catch::Contains("never ready"));
   auto a = h.Acquire();
   REQUIRE(a->Wait().ok());
   CHECK(a->Wait()->replica_id() == s.replicas.at(0).id);
 }
 
-TEST_CASE("pool: Start adopts current replicas and removes every other gantry container of this pool", "[pool]") {
+TEST_CASE(
+    "pool: Start adopts current replicas and removes every other gantry container of this pool",
+    "[pool]") {
   Harness h;
   Deployment d = Echo(3);
   auto labelled = [&](int64_t generation, const std::string& replica, docker::Labels extra) {
@@ -633,7 +648,8 @@ TEST_CASE("pool: Scale outside [scale.min, scale.max] is refused and starts noth
   REQUIRE_FALSE(over.ok());
   CHECK(over.error().code() == ErrorCode::kInvalidArgument);
   CHECK_THAT(over.error().message(), Catch::Contains("[0, 3]"));
-  CHECK(h.pool->Scale("default", "echo", 1'000'000'000).error().code() == ErrorCode::kInvalidArgument);
+  CHECK(h.pool->Scale("default", "echo", 1'000'000'000).error().code() ==
+        ErrorCode::kInvalidArgument);
   h.pool->Flush();
   CHECK(h.docker.CountCalls("CreateContainer") == 0);
 
@@ -720,7 +736,8 @@ TEST_CASE("pool: Remove's wait for calls in flight ends by the pool's clock", "[
   CHECK(h.docker.containers().empty());
 }
 
-TEST_CASE("pool: containers carry the instance id, and Start leaves other instances' alone", "[pool]") {
+TEST_CASE("pool: containers carry the instance id, and Start leaves other instances' alone",
+          "[pool]") {
   Harness h;
   h.options.instance_id = "aaaa1111";
   h.pool = std::make_unique<Pool>(h.docker, h.options);
@@ -786,7 +803,8 @@ TEST_CASE("pool: replicas sit on the instance's own network, made at Start", "[p
   REQUIRE(networks.count("gantry-aaaa1111") == 1);
   CHECK(networks.at("gantry-aaaa1111").labels.at("gantry.instance") == "aaaa1111");
   CHECK(networks.at("gantry-aaaa1111").labels.at("gantry.test") == "unit");
-  CHECK(networks.at("gantry-aaaa1111").options.at("com.docker.network.bridge.enable_icc") == "false");
+  CHECK(networks.at("gantry-aaaa1111").options.at("com.docker.network.bridge.enable_icc") ==
+        "false");
 
   Deployment open = Echo();
   open.min_replicas = 1;
@@ -797,8 +815,10 @@ TEST_CASE("pool: replicas sit on the instance's own network, made at Start", "[p
   ApplyReady(h, open);
   ApplyReady(h, closed);
   std::map<std::string, std::string> mode;  // function -> network mode
-  for (const auto& [id, c] : h.docker.containers()) mode[c.spec.labels.at("gantry.function")] = c.spec.network_mode;
-  CHECK(mode == std::map<std::string, std::string>{{"echo", "gantry-aaaa1111"}, {"sealed", "none"}});
+  for (const auto& [id, c] : h.docker.containers())
+    mode[c.spec.labels.at("gantry.function")] = c.spec.network_mode;
+  CHECK(mode ==
+        std::map<std::string, std::string>{{"echo", "gantry-aaaa1111"}, {"sealed", "none"}});
 
   // Stop leaves the network (replicas still use it; a restarted gantryd adopts both).
   h.pool->Stop();
@@ -810,7 +830,8 @@ TEST_CASE("pool: Start refuses a network of its name that is not its own", "[poo
   Harness h;
   h.options.instance_id = "aaaa1111";
   h.pool = std::make_unique<Pool>(h.docker, h.options);
-  REQUIRE(h.docker.CreateNetwork({.name = "gantry-aaaa1111", .labels = {{"owner", "someone"}}}).ok());
+  REQUIRE(
+      h.docker.CreateNetwork({.name = "gantry-aaaa1111", .labels = {{"owner", "someone"}}}).ok());
   auto s = h.pool->Start({});
   REQUIRE_FALSE(s.ok());
   CHECK(s.error().code() == ErrorCode::kConflict);
@@ -818,7 +839,8 @@ TEST_CASE("pool: Start refuses a network of its name that is not its own", "[poo
   CHECK(h.docker.CountCalls("ListContainers") == 0);  // nothing adopted or removed either
 }
 
-TEST_CASE("pool: a network removed behind the pool's back is made again at the next start", "[pool]") {
+TEST_CASE("pool: a network removed behind the pool's back is made again at the next start",
+          "[pool]") {
   Harness h;
   h.options.instance_id = "aaaa1111";
   h.pool = std::make_unique<Pool>(h.docker, h.options);

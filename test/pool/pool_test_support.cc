@@ -1,13 +1,15 @@
 #include "pool_test_support.h"
 
-#include <catch2/catch.hpp>
 #include <stdlib.h>
+
+#include <catch2/catch.hpp>
 
 namespace gantry::pool {
 
 using namespace std::chrono_literals;
 
-core::Status GateProbe::WaitReady(const Endpoint&, std::chrono::milliseconds, const std::function<bool()>& give_up) {
+core::Status GateProbe::WaitReady(const Endpoint&, std::chrono::milliseconds,
+                                  const std::function<bool()>& give_up) {
   std::unique_lock<std::mutex> lock(mu_);
   ++probes_;
   cv_.notify_all();

@@ -1,11 +1,11 @@
 #include "pool/replica_files.h"
 
-#include <catch2/catch.hpp>
 #include <fcntl.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -26,7 +26,8 @@ struct stat Stat(const std::string& path) {
   return st;
 }
 
-TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner-only secrets", "[pool]") {
+TEST_CASE("pool: a replica's directory has a world-writable socket dir and owner-only secrets",
+          "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
   REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k3y\n"}}, 65534, 0).ok());
@@ -116,7 +117,8 @@ bool IsMountPoint(const std::string& path) {
   return Stat(path).st_dev != Stat(fs::path(path).parent_path().string()).st_dev;
 }
 
-TEST_CASE("pool: the socket directory is a small tmpfs, so a function can't fill the host's disk", "[pool]") {
+TEST_CASE("pool: the socket directory is a small tmpfs, so a function can't fill the host's disk",
+          "[pool]") {
   if (::geteuid() != 0) {
     // Without root the mount is refused, with an error that says why.
     TempDir tmp;
@@ -138,7 +140,8 @@ TEST_CASE("pool: the socket directory is a small tmpfs, so a function can't fill
   // Few inodes too: a function can't make the directory a store of empty files.
   int files = 0;
   for (; files < 1000; ++files) {
-    int fd = ::open((paths.socket_dir + "/f" + std::to_string(files)).c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+    int fd = ::open((paths.socket_dir + "/f" + std::to_string(files)).c_str(),
+                    O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fd < 0) break;
     ::close(fd);
   }

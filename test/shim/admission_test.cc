@@ -15,7 +15,8 @@ TEST_CASE("Admission enforces the in-flight limit", "[shim][admission]") {
   CHECK(admission.inflight() == 2);
 }
 
-TEST_CASE("Draining refuses new calls and completes when the last one leaves", "[shim][admission]") {
+TEST_CASE("Draining refuses new calls and completes when the last one leaves",
+          "[shim][admission]") {
   Admission admission(4);
   CHECK(admission.TryEnter() == Admission::Verdict::kAdmitted);
   admission.StartDrain();

@@ -73,12 +73,9 @@ TEST_CASE("SplitCommandLine honours quotes and escapes", "[shim][config]") {
 
 TEST_CASE("ParseConfig reads the environment and lets flags win", "[shim][config]") {
   std::map<std::string, std::string> env = {
-      {"GANTRY_MODE", "runtime-api"},
-      {"GANTRY_COMMAND", "python3 /opt/bootstrap.py"},
-      {"GANTRY_TIMEOUT", "5s"},
-      {"GANTRY_MAX_INFLIGHT", "8"},
-      {"GANTRY_MAX_BODY", "1M"},
-      {"GANTRY_LISTEN", "/run/gantry/fn.sock"},
+      {"GANTRY_MODE", "runtime-api"}, {"GANTRY_COMMAND", "python3 /opt/bootstrap.py"},
+      {"GANTRY_TIMEOUT", "5s"},       {"GANTRY_MAX_INFLIGHT", "8"},
+      {"GANTRY_MAX_BODY", "1M"},      {"GANTRY_LISTEN", "/run/gantry/fn.sock"},
   };
   auto parsed = ParseConfig(env, {"--timeout", "2s", "--max-inflight=3"});
   REQUIRE(parsed.config);
@@ -101,7 +98,8 @@ TEST_CASE("runtime-api runs as many handlers as calls in flight", "[shim][config
   REQUIRE(alone.config);
   CHECK(alone.config->handlers == 1);
   // Given explicitly, but never more than the calls that can be in flight.
-  auto given = ParseConfig({{"GANTRY_COMMAND", "x"}, {"GANTRY_HANDLERS", "2"}}, {"--max-inflight", "8"});
+  auto given =
+      ParseConfig({{"GANTRY_COMMAND", "x"}, {"GANTRY_HANDLERS", "2"}}, {"--max-inflight", "8"});
   REQUIRE(given.config);
   CHECK(given.config->handlers == 2);
   auto capped = ParseConfig({{"GANTRY_COMMAND", "x"}}, {"--handlers", "9", "--max-inflight", "3"});

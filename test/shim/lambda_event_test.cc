@@ -20,8 +20,8 @@ TEST_CASE("BuildLambdaEvent describes the request as an HTTP API 2.0 event", "[s
   meta.method = "POST";
   meta.path = "/orders/7";
   meta.query = "a=1&b=x%20y&a=2&flag";
-  meta.headers = {{"Content-Type", "application/json"}, {"X-Multi", "1"}, {"x-multi", "2"},
-                  {"Cookie", "s=1"}};
+  meta.headers = {
+      {"Content-Type", "application/json"}, {"X-Multi", "1"}, {"x-multi", "2"}, {"Cookie", "s=1"}};
   json event = json::parse(BuildLambdaEvent(meta, R"({"n":1})", "call-9", 1700000000123));
   CHECK(event["version"] == "2.0");
   CHECK(event["rawPath"] == "/orders/7");
@@ -78,12 +78,14 @@ TEST_CASE("DecodeLambdaResponse passes other payloads through as JSON", "[shim][
 TEST_CASE("DecodeLambdaResponse rejects bad status codes and bad base64", "[shim][lambda]") {
   CHECK(DecodeLambdaResponse(R"({"statusCode":42})").status == 502);
   CHECK(DecodeLambdaResponse(R"({"statusCode":700})").status == 502);
-  CHECK(DecodeLambdaResponse(R"({"statusCode":200,"body":"!!","isBase64Encoded":true})").status == 502);
+  CHECK(DecodeLambdaResponse(R"({"statusCode":200,"body":"!!","isBase64Encoded":true})").status ==
+        502);
 }
 
 TEST_CASE("DecodeLambdaError becomes a 500 with a JSON error naming the call", "[shim][lambda]") {
   auto reply = DecodeLambdaError(
-      R"({"errorMessage":"division by zero","errorType":"ZeroDivisionError","stackTrace":[]})", "c-1");
+      R"({"errorMessage":"division by zero","errorType":"ZeroDivisionError","stackTrace":[]})",
+      "c-1");
   CHECK(reply.status == 500);
   json body = json::parse(reply.body);
   CHECK(body["error"] == "division by zero");
@@ -95,7 +97,8 @@ TEST_CASE("DecodeLambdaError becomes a 500 with a JSON error naming the call", "
 }
 
 TEST_CASE("Base64 round-trips and rejects garbage", "[shim][lambda]") {
-  for (const std::string& text : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba", "foobar", std::string("\0\xff", 2)}) {
+  for (const std::string& text : std::vector<std::string>{"", "f", "fo", "foo", "foob", "fooba",
+                                                          "foobar", std::string("\0\xff", 2)}) {
     auto decoded = Base64Decode(Base64Encode(text));
     REQUIRE(decoded);
     CHECK(*decoded == text);

@@ -9,7 +9,8 @@ using std::chrono::milliseconds;
 using TimePoint = std::chrono::steady_clock::time_point;
 
 TEST_CASE("Quick failures back off exponentially up to the cap", "[shim][restart]") {
-  RestartPolicy policy(RestartOptions{milliseconds(50), milliseconds(300), milliseconds(1000), 100});
+  RestartPolicy policy(
+      RestartOptions{milliseconds(50), milliseconds(300), milliseconds(1000), 100});
   TimePoint now{};
   std::vector<long> delays;
   for (int i = 0; i < 6; ++i) {

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "spec/names.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 #include <vector>
 
-#include "spec/names.h"
 #include "spec/suggest.h"
 
 namespace gantry::spec {
@@ -15,10 +15,17 @@ TEST_CASE("DNS-1123 labels", "[spec][names]") {
     bool ok;
   };
   const Case cases[] = {
-      {"echo", true},          {"echo-2", true},        {"a", true},
-      {"0day", true},          {std::string(63, 'a'), true},
-      {"", false},             {"Echo", false},         {"my_func", false},
-      {"-echo", false},        {"echo-", false},        {"echo.v2", false},
+      {"echo", true},
+      {"echo-2", true},
+      {"a", true},
+      {"0day", true},
+      {std::string(63, 'a'), true},
+      {"", false},
+      {"Echo", false},
+      {"my_func", false},
+      {"-echo", false},
+      {"echo-", false},
+      {"echo.v2", false},
       {std::string(64, 'a'), false},
   };
   for (const Case& c : cases) {
@@ -42,8 +49,9 @@ TEST_CASE("Env names, label keys and values", "[spec][names]") {
 }
 
 TEST_CASE("Image references", "[spec][names]") {
-  for (std::string ok : std::vector<std::string>{"my/echo:1", "echo", "localhost:5000/echo:latest", "python:3.12-slim",
-                         "registry.example.com/team/echo@sha256:" + std::string(64, 'a')}) {
+  for (std::string ok : std::vector<std::string>{
+           "my/echo:1", "echo", "localhost:5000/echo:latest", "python:3.12-slim",
+           "registry.example.com/team/echo@sha256:" + std::string(64, 'a')}) {
     INFO(ok);
     CHECK_FALSE(CheckImageReference(ok).has_value());
   }
@@ -59,10 +67,14 @@ TEST_CASE("Suggest finds near misses only", "[spec][suggest]") {
     std::string word;
     std::string expected;  // empty: no suggestion
   };
-  const Case cases[] = {{"hander", "handler"},     {"handlr", "handler"},
-                        {"comand", "command"},     {"soruce", "source"},
-                        {"idle_timeout", "idleTimeout"}, {"IdleTimeout", "idleTimeout"},
-                        {"mx", "max"},             {"banana", ""},
+  const Case cases[] = {{"hander", "handler"},
+                        {"handlr", "handler"},
+                        {"comand", "command"},
+                        {"soruce", "source"},
+                        {"idle_timeout", "idleTimeout"},
+                        {"IdleTimeout", "idleTimeout"},
+                        {"mx", "max"},
+                        {"banana", ""},
                         {"minimum", ""}};
   for (const Case& c : cases) {
     INFO(c.word);

@@ -1,9 +1,9 @@
-#include <catch2/catch.hpp>
+#include "spec/quantity.h"
 
+#include <catch2/catch.hpp>
 #include <string>
 
 #include "spec/duration.h"
-#include "spec/quantity.h"
 
 namespace gantry::spec {
 namespace {
@@ -16,10 +16,10 @@ TEST_CASE("ParseMemory reads bytes, binary and decimal suffixes", "[spec][quanti
     std::int64_t bytes;
   };
   const Case cases[] = {
-      {"1048576", kMi},          {"128Mi", 128 * kMi},     {"1Gi", 1024 * kMi},
-      {"1.5Gi", 1536 * kMi},     {"512Ki", kMi / 2},       {"100M", 100'000'000},
-      {"1G", 1'000'000'000},     {"2k", 2000},             {"1Ti", 1024 * 1024 * kMi},
-      {"0.5Mi", kMi / 2},        {".5Mi", kMi / 2},        {"0", 0},
+      {"1048576", kMi},      {"128Mi", 128 * kMi}, {"1Gi", 1024 * kMi},
+      {"1.5Gi", 1536 * kMi}, {"512Ki", kMi / 2},   {"100M", 100'000'000},
+      {"1G", 1'000'000'000}, {"2k", 2000},         {"1Ti", 1024 * 1024 * kMi},
+      {"0.5Mi", kMi / 2},    {".5Mi", kMi / 2},    {"0", 0},
   };
   for (const Case& c : cases) {
     INFO(c.text);
@@ -72,7 +72,7 @@ TEST_CASE("ParseCpu reads cores and millicores", "[spec][quantity]") {
     std::string text;
     std::int64_t millis;
   };
-  const Case cases[] = {{"0.5", 500}, {"500m", 500}, {"2", 2000}, {"0.25", 250},
+  const Case cases[] = {{"0.5", 500},  {"500m", 500}, {"2", 2000}, {"0.25", 250},
                         {"1.0", 1000}, {"100m", 100}, {"0.001", 1}};
   for (const Case& c : cases) {
     INFO(c.text);
@@ -95,9 +95,9 @@ TEST_CASE("ParseDuration reads number-unit pairs", "[spec][duration]") {
     std::string text;
     std::int64_t millis;
   };
-  const Case cases[] = {{"250ms", 250},     {"30s", 30'000},     {"5m", 300'000},
-                        {"1h", 3'600'000},  {"1h30m", 5'400'000}, {"1.5s", 1500},
-                        {"1m30s", 90'000},  {"0s", 0},            {"0.5ms", -1}};
+  const Case cases[] = {{"250ms", 250},       {"30s", 30'000}, {"5m", 300'000},   {"1h", 3'600'000},
+                        {"1h30m", 5'400'000}, {"1.5s", 1500},  {"1m30s", 90'000}, {"0s", 0},
+                        {"0.5ms", -1}};
   for (const Case& c : cases) {
     INFO(c.text);
     auto d = ParseDuration(c.text);
@@ -113,10 +113,10 @@ TEST_CASE("ParseDuration reads number-unit pairs", "[spec][duration]") {
     std::string text;
     std::string reason;
   };
-  const Bad bad[] = {{"30", "missing unit"},       {"30sec", "unknown unit \"sec\""},
-                     {"", "empty"},                {"-5s", "must not be negative"},
-                     {"s", "expected a number"},   {"99999999h", "too long"},
-                     {"5 m", "unknown unit"}};
+  const Bad bad[] = {
+      {"30", "missing unit"},          {"30sec", "unknown unit \"sec\""}, {"", "empty"},
+      {"-5s", "must not be negative"}, {"s", "expected a number"},        {"99999999h", "too long"},
+      {"5 m", "unknown unit"}};
   for (const Bad& b : bad) {
     INFO(b.text);
     auto d = ParseDuration(b.text);

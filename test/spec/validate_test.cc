@@ -1,10 +1,10 @@
-#include <catch2/catch.hpp>
+#include "spec/validate.h"
 
+#include <catch2/catch.hpp>
 #include <functional>
 #include <string>
 
 #include "spec/content_hash.h"
-#include "spec/validate.h"
 
 namespace gantry::spec {
 namespace {
@@ -89,26 +89,46 @@ TEST_CASE("Each mistake is reported at its own path", "[spec][validate]") {
   const std::vector<Case> cases = {
       {"no name", [](auto& m) { m.name.reset(); }, "metadata.name", "required"},
       {"upper-case name", [](auto& m) { m.name = "Echo"; }, "metadata.name", "must be lower case"},
-      {"bad namespace", [](auto& m) { m.namespace_name = "a_b"; }, "metadata.namespace", "not a valid namespace"},
-      {"bad label", [](auto& m) { m.labels["-x"] = "y"; }, "metadata.labels.-x", "not a valid label key"},
+      {"bad namespace", [](auto& m) { m.namespace_name = "a_b"; }, "metadata.namespace",
+       "not a valid namespace"},
+      {"bad label", [](auto& m) { m.labels["-x"] = "y"; }, "metadata.labels.-x",
+       "not a valid label key"},
       {"no runtime", [](auto& m) { m.runtime.reset(); }, "spec.runtime", "required"},
-      {"runtime typo", [](auto& m) { m.runtime = "pyhton3"; }, "spec.runtime", "did you mean \"python3\""},
-      {"no handler", [](auto& m) { m.handler.reset(); }, "spec.handler", "required for runtime python3"},
+      {"runtime typo", [](auto& m) { m.runtime = "pyhton3"; }, "spec.runtime",
+       "did you mean \"python3\""},
+      {"no handler", [](auto& m) { m.handler.reset(); }, "spec.handler",
+       "required for runtime python3"},
       {"handler shape", [](auto& m) { m.handler = "main"; }, "spec.handler", "<module>.<function>"},
-      {"command for python3", [](auto& m) { m.command = std::vector<std::string>{"cat"}; }, "spec.command", "not allowed for runtime python3"},
+      {"command for python3", [](auto& m) { m.command = std::vector<std::string>{"cat"}; },
+       "spec.command", "not allowed for runtime python3"},
       {"image for python3", [](auto& m) { m.image = "a/b:1"; }, "spec.image", "not allowed"},
       {"port for python3", [](auto& m) { m.port = 80; }, "spec.port", "not allowed"},
-      {"protocol for python3", [](auto& m) { m.protocol = "lambda"; }, "spec.protocol", "only dockerfile and image"},
-      {"no source", [](auto& m) { m.source.reset(); }, "spec.source", "required for runtime python3"},
+      {"protocol for python3", [](auto& m) { m.protocol = "lambda"; }, "spec.protocol",
+       "only dockerfile and image"},
+      {"no source", [](auto& m) { m.source.reset(); }, "spec.source",
+       "required for runtime python3"},
       {"env name", [](auto& m) { m.env["1X"] = "y"; }, "spec.env.1X", "not a valid variable name"},
-      {"secret twice", [](auto& m) { m.secrets = {"a", "a"}; }, "spec.secrets[1]", "listed twice"},
-      {"memory", [](auto& m) { m.memory = "1Mi"; }, "spec.resources.memory", "must be between 6Mi and 64Gi"},
+      {"secret twice",
+       [](auto& m) {
+         m.secrets = {"a", "a"};
+       },
+       "spec.secrets[1]", "listed twice"},
+      {"memory", [](auto& m) { m.memory = "1Mi"; }, "spec.resources.memory",
+       "must be between 6Mi and 64Gi"},
       {"cpu", [](auto& m) { m.cpu = "1m"; }, "spec.resources.cpu", "must be between 10m and 64"},
       {"timeout", [](auto& m) { m.timeout = "2h"; }, "spec.timeout", "must be between 10ms and 1h"},
-      {"concurrency", [](auto& m) { m.concurrency = 0; }, "spec.concurrency", "must be between 1 and 1000"},
-      {"min > max", [](auto& m) { m.scale_min = 3; m.scale_max = 2; }, "spec.scale.max", "must be ≥ spec.scale.min (3)"},
-      {"min > default max", [](auto& m) { m.scale_min = 20; }, "spec.scale.min", "must be ≤ spec.scale.max (10, the default)"},
-      {"idle", [](auto& m) { m.idle_timeout = "10ms"; }, "spec.scale.idleTimeout", "must be between 1s and 24h"},
+      {"concurrency", [](auto& m) { m.concurrency = 0; }, "spec.concurrency",
+       "must be between 1 and 1000"},
+      {"min > max",
+       [](auto& m) {
+         m.scale_min = 3;
+         m.scale_max = 2;
+       },
+       "spec.scale.max", "must be ≥ spec.scale.min (3)"},
+      {"min > default max", [](auto& m) { m.scale_min = 20; }, "spec.scale.min",
+       "must be ≤ spec.scale.max (10, the default)"},
+      {"idle", [](auto& m) { m.idle_timeout = "10ms"; }, "spec.scale.idleTimeout",
+       "must be between 1s and 24h"},
   };
   for (const Case& c : cases) {
     INFO(c.name);
@@ -148,12 +168,32 @@ TEST_CASE("Runtime rules: required and forbidden fields", "[spec][validate]") {
   const std::vector<Case> cases = {
       {"exec", [](auto& m) { m.command = std::vector<std::string>{"cat"}; }, true},
       {"exec", [](auto&) {}, false},
-      {"node", [](auto& m) { m.handler = "index.handler"; m.source = "src"; }, true},
+      {"node",
+       [](auto& m) {
+         m.handler = "index.handler";
+         m.source = "src";
+       },
+       true},
       {"image", [](auto& m) { m.image = "my/echo:1"; }, true},
-      {"image", [](auto& m) { m.image = "my/echo:1"; m.source = "src"; }, false},
+      {"image",
+       [](auto& m) {
+         m.image = "my/echo:1";
+         m.source = "src";
+       },
+       false},
       {"dockerfile", [](auto& m) { m.source = "app"; }, true},
-      {"dockerfile", [](auto& m) { m.source = "app"; m.dockerfile = "../Dockerfile"; }, false},
-      {"dockerfile", [](auto& m) { m.handler = "a.b"; m.source = "app"; }, false},
+      {"dockerfile",
+       [](auto& m) {
+         m.source = "app";
+         m.dockerfile = "../Dockerfile";
+       },
+       false},
+      {"dockerfile",
+       [](auto& m) {
+         m.handler = "a.b";
+         m.source = "app";
+       },
+       false},
   };
   for (const Case& c : cases) {
     FunctionManifest m;
@@ -175,7 +215,8 @@ TEST_CASE("Runtime rules: required and forbidden fields", "[spec][validate]") {
   CHECK(spec->port() == kDefaultPort);
 }
 
-TEST_CASE("protocol lambda: image and dockerfile, no port, only http or lambda", "[spec][validate]") {
+TEST_CASE("protocol lambda: image and dockerfile, no port, only http or lambda",
+          "[spec][validate]") {
   FunctionManifest image;
   image.name = "ric";
   image.runtime = "image";
@@ -254,13 +295,14 @@ TEST_CASE("Canonical JSON is complete, sorted and equal for equal meaning", "[sp
   REQUIRE(spec_a.ok());
   REQUIRE(spec_b.ok());
   CHECK(CanonicalString(*spec_a) == CanonicalString(*spec_b));
-  CHECK(CanonicalString(*spec_a) ==
-        R"({"apiVersion":"gantry.dev/v1","kind":"Function","metadata":{"labels":{},"name":"echo",)"
-        R"("namespace":"default"},"spec":{"command":null,"concurrency":1,"dockerfile":null,"env":{},)"
-        R"("handler":"handler.main","image":null,"network":"default","port":null,)"
-        R"("resources":{"cpu":"500m","memory":"128Mi"},)"
-        R"("runtime":"python3","scale":{"idleTimeout":"5m","max":10,"min":0},"secrets":["a","b"],)"
-        R"("source":"src","timeout":"30s"}})");
+  CHECK(
+      CanonicalString(*spec_a) ==
+      R"({"apiVersion":"gantry.dev/v1","kind":"Function","metadata":{"labels":{},"name":"echo",)"
+      R"("namespace":"default"},"spec":{"command":null,"concurrency":1,"dockerfile":null,"env":{},)"
+      R"("handler":"handler.main","image":null,"network":"default","port":null,)"
+      R"("resources":{"cpu":"500m","memory":"128Mi"},)"
+      R"("runtime":"python3","scale":{"idleTimeout":"5m","max":10,"min":0},"secrets":["a","b"],)"
+      R"("source":"src","timeout":"30s"}})");
 }
 
 TEST_CASE("Content hash follows the spec and every byte of the source", "[spec][hash]") {

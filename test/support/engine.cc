@@ -1,12 +1,12 @@
 #include "support/engine.h"
 
-#include "pool/replica_files.h"
-
-#include <catch2/catch.hpp>
 #include <unistd.h>
 
 #include <atomic>
+#include <catch2/catch.hpp>
 #include <chrono>
+
+#include "pool/replica_files.h"
 
 namespace gantry::testing {
 namespace {
@@ -17,18 +17,25 @@ std::atomic<int> g_counter{0};
 
 TestEngine::TestEngine() {
   auto client = docker::CurlDockerClient::Connect();
-  if (!client) FAIL("the Docker engine does not answer (run scripts/docker-up): " << client.error().ToString());
+  if (!client)
+    FAIL(
+        "the Docker engine does not answer (run scripts/docker-up): " << client.error().ToString());
   client_ = std::move(*client);
   auto now = std::chrono::system_clock::now().time_since_epoch();
   value_ = "t" + std::to_string(getpid()) + "-" +
-           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count() % 100000000) + "-" +
-           std::to_string(g_counter++);
+           std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(now).count() %
+                          100000000) +
+           "-" + std::to_string(g_counter++);
   selector_ = std::string(kTestLabel) + "=" + value_;
 }
 
-TestEngine::~TestEngine() { RemoveAll(); }
+TestEngine::~TestEngine() {
+  RemoveAll();
+}
 
-std::string TestEngine::Name(const std::string& prefix) const { return "gantry-test-" + prefix + "-" + value_; }
+std::string TestEngine::Name(const std::string& prefix) const {
+  return "gantry-test-" + prefix + "-" + value_;
+}
 
 int TestEngine::RemoveAll() {
   int removed = 0;
@@ -51,6 +58,8 @@ int TestEngine::RemoveAll() {
   return removed;
 }
 
-void UnmountAllBelow(const std::string& dir) { pool::UnmountAllBelow(dir); }
+void UnmountAllBelow(const std::string& dir) {
+  pool::UnmountAllBelow(dir);
+}
 
 }  // namespace gantry::testing

@@ -24,7 +24,8 @@ bool Matches(const docker::Labels& labels, const docker::LabelSelector& selector
 
 }  // namespace
 
-std::optional<core::Error> FakeDockerClient::Enter(const std::string& method, std::string_view argument) {
+std::optional<core::Error> FakeDockerClient::Enter(const std::string& method,
+                                                   std::string_view argument) {
   std::lock_guard<std::mutex> lock(mu_);
   calls_.push_back(fmt::format("{} {}", method, argument));
   auto it = failures_.find(method);
@@ -32,7 +33,9 @@ std::optional<core::Error> FakeDockerClient::Enter(const std::string& method, st
   return it->second;
 }
 
-std::string FakeDockerClient::NewIdLocked() { return fmt::format("{:064x}", next_id_++); }
+std::string FakeDockerClient::NewIdLocked() {
+  return fmt::format("{:064x}", next_id_++);
+}
 
 std::vector<std::string> FakeDockerClient::calls() const {
   std::lock_guard<std::mutex> lock(mu_);
@@ -60,8 +63,8 @@ std::optional<FakeDockerClient::Container> FakeDockerClient::Find(const std::str
 
 int FakeDockerClient::running() const {
   std::lock_guard<std::mutex> lock(mu_);
-  return static_cast<int>(
-      std::count_if(containers_.begin(), containers_.end(), [](const auto& c) { return c.second.running; }));
+  return static_cast<int>(std::count_if(containers_.begin(), containers_.end(),
+                                        [](const auto& c) { return c.second.running; }));
 }
 
 void FakeDockerClient::FailCalls(const std::string& method, core::Error error) {
@@ -77,7 +80,8 @@ void FakeDockerClient::ClearFailure(const std::string& method) {
 std::string FakeDockerClient::AddRunning(const docker::ContainerSpec& spec) {
   std::lock_guard<std::mutex> lock(mu_);
   Container c{.id = NewIdLocked(), .spec = spec, .running = true};
-  for (const auto& p : spec.ports) c.host_ports[fmt::format("{}/tcp", p.container_port)] = next_port_++;
+  for (const auto& p : spec.ports)
+    c.host_ports[fmt::format("{}/tcp", p.container_port)] = next_port_++;
   containers_[c.id] = c;
   return c.id;
 }
@@ -107,8 +111,10 @@ bool FakeDockerClient::Emit(const docker::Event& event) {
     if (follower == nullptr) return false;
     const auto& o = follower_options_;
     if (!Matches(event.attributes, o.labels)) return true;
-    if (!o.types.empty() && std::find(o.types.begin(), o.types.end(), event.type) == o.types.end()) return true;
-    if (!o.actions.empty() && std::find(o.actions.begin(), o.actions.end(), event.action) == o.actions.end()) {
+    if (!o.types.empty() && std::find(o.types.begin(), o.types.end(), event.type) == o.types.end())
+      return true;
+    if (!o.actions.empty() &&
+        std::find(o.actions.begin(), o.actions.end(), event.action) == o.actions.end()) {
       return true;
     }
   }
@@ -226,7 +232,8 @@ core::Status FakeDockerClient::RemoveImage(std::string_view name, bool force) {
   return core::Ok();
 }
 
-core::Result<std::string> FakeDockerClient::ImportImage(const docker::ImportOptions&, const docker::BodyReader&) {
+core::Result<std::string> FakeDockerClient::ImportImage(const docker::ImportOptions&,
+                                                        const docker::BodyReader&) {
   Enter("ImportImage", "");
   return Unsupported("ImportImage");
 }
@@ -236,12 +243,15 @@ core::Result<std::string> FakeDockerClient::CreateContainer(const docker::Contai
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [id, c] : containers_) {
     if (!spec.name.empty() && c.spec.name == spec.name) {
-      return core::Error::Conflict(fmt::format("POST /containers/create: name {} in use", spec.name));
+      return core::Error::Conflict(
+          fmt::format("POST /containers/create: name {} in use", spec.name));
     }
   }
   const std::string& mode = spec.network_mode;
-  if (!mode.empty() && mode != "none" && mode != "bridge" && mode != "host" && networks_.count(mode) == 0) {
-    return core::Error::NotFound(fmt::format("POST /containers/create: network {} not found", mode));
+  if (!mode.empty() && mode != "none" && mode != "bridge" && mode != "host" &&
+      networks_.count(mode) == 0) {
+    return core::Error::NotFound(
+        fmt::format("POST /containers/create: network {} not found", mode));
   }
   Container c{.id = NewIdLocked(), .spec = spec};
   containers_[c.id] = c;
@@ -257,7 +267,8 @@ core::Result<std::string> FakeDockerClient::CreateNetwork(const docker::NetworkS
   if (auto e = Enter("CreateNetwork", spec.name)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   if (networks_.count(spec.name) > 0) {
-    return core::Error::Conflict(fmt::format("POST /networks/create: network with name {} already exists", spec.name));
+    return core::Error::Conflict(
+        fmt::format("POST /networks/create: network with name {} already exists", spec.name));
   }
   docker::NetworkInfo n{.id = NewIdLocked(),
                         .name = spec.name,
@@ -301,7 +312,8 @@ core::Status FakeDockerClient::RemoveNetwork(std::string_view name) {
   if (auto e = Enter("RemoveNetwork", name)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = networks_.find(std::string(name));
-  if (it == networks_.end()) return core::Error::NotFound(fmt::format("network {} not found", name));
+  if (it == networks_.end())
+    return core::Error::NotFound(fmt::format("network {} not found", name));
   for (const auto& [id, c] : containers_) {
     if (c.spec.network_mode == it->first) {
       return core::Error::Conflict(fmt::format("network {} has active endpoints", name));
@@ -315,7 +327,8 @@ core::Status FakeDockerClient::StartContainer(std::string_view id) {
   if (auto e = Enter("StartContainer", id)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = containers_.find(std::string(id));
-  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
   it->second.running = true;
   for (const auto& p : it->second.spec.ports) {
     it->second.host_ports[fmt::format("{}/tcp", p.container_port)] = next_port_++;
@@ -327,9 +340,11 @@ core::Result<docker::ContainerInfo> FakeDockerClient::InspectContainer(std::stri
   if (auto e = Enter("InspectContainer", id)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = containers_.find(std::string(id));
-  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
   const Container& c = it->second;
-  docker::ContainerInfo info{.id = c.id, .name = c.spec.name, .image = c.spec.image, .labels = c.spec.labels};
+  docker::ContainerInfo info{
+      .id = c.id, .name = c.spec.name, .image = c.spec.image, .labels = c.spec.labels};
   info.state.running = c.running;
   info.state.status = c.running ? "running" : "exited";
   info.host_ports = c.host_ports;
@@ -341,7 +356,8 @@ core::Status FakeDockerClient::StopContainer(std::string_view id, int) {
   if (auto e = Enter("StopContainer", id)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = containers_.find(std::string(id));
-  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
   it->second.running = false;
   return core::Ok();
 }
@@ -350,17 +366,21 @@ core::Status FakeDockerClient::KillContainer(std::string_view id, std::string_vi
   if (auto e = Enter("KillContainer", id)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = containers_.find(std::string(id));
-  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
-  if (!it->second.running) return core::Error::Conflict(fmt::format("container {} is not running", id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (!it->second.running)
+    return core::Error::Conflict(fmt::format("container {} is not running", id));
   it->second.running = false;
   return core::Ok();
 }
 
-core::Status FakeDockerClient::RemoveContainer(std::string_view id, const docker::RemoveOptions& options) {
+core::Status FakeDockerClient::RemoveContainer(std::string_view id,
+                                               const docker::RemoveOptions& options) {
   if (auto e = Enter("RemoveContainer", id)) return *e;
   std::lock_guard<std::mutex> lock(mu_);
   auto it = containers_.find(std::string(id));
-  if (it == containers_.end()) return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
   if (it->second.running && !options.force) {
     return core::Error::Conflict(fmt::format("container {} is running: stop it or force", id));
   }
@@ -400,17 +420,18 @@ core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContai
   return out;
 }
 
-core::Status FakeDockerClient::Logs(std::string_view id, const docker::LogsOptions&, const docker::LogLineFn&,
-                                    std::stop_token) {
+core::Status FakeDockerClient::Logs(std::string_view id, const docker::LogsOptions&,
+                                    const docker::LogLineFn&, std::stop_token) {
   if (auto e = Enter("Logs", id)) return *e;
   return core::Ok();  // containers write nothing here
 }
 
-core::Status FakeDockerClient::Events(const docker::EventsOptions& options, const docker::EventFn& on_event,
-                                      std::stop_token stop) {
+core::Status FakeDockerClient::Events(const docker::EventsOptions& options,
+                                      const docker::EventFn& on_event, std::stop_token stop) {
   if (auto e = Enter("Events", "")) return *e;
   std::unique_lock<std::mutex> lock(mu_);
-  if (follower_ != nullptr) return core::Error::Conflict("FakeDockerClient: one Events follower at a time");
+  if (follower_ != nullptr)
+    return core::Error::Conflict("FakeDockerClient: one Events follower at a time");
   follower_ = &on_event;
   follower_options_ = options;
   cv_.notify_all();

@@ -72,7 +72,8 @@ class FakeDockerClient final : public docker::DockerClient {
   core::Result<docker::ImageInfo> InspectImage(std::string_view name) override;
   core::Result<std::vector<docker::ImageInfo>> ListImages(const docker::LabelSelector&) override;
   core::Status RemoveImage(std::string_view name, bool force) override;
-  core::Result<std::string> ImportImage(const docker::ImportOptions&, const docker::BodyReader&) override;
+  core::Result<std::string> ImportImage(const docker::ImportOptions&,
+                                        const docker::BodyReader&) override;
   core::Result<std::string> CreateContainer(const docker::ContainerSpec& spec) override;
   core::Status StartContainer(std::string_view id) override;
   core::Result<docker::ContainerInfo> InspectContainer(std::string_view id) override;
@@ -82,14 +83,15 @@ class FakeDockerClient final : public docker::DockerClient {
   core::Status PauseContainer(std::string_view id) override;
   core::Status UnpauseContainer(std::string_view id) override;
   core::Result<docker::WaitResult> WaitContainer(std::string_view id) override;
-  core::Result<std::vector<docker::ContainerSummary>> ListContainers(const docker::LabelSelector& labels,
-                                                                     bool all) override;
+  core::Result<std::vector<docker::ContainerSummary>> ListContainers(
+      const docker::LabelSelector& labels, bool all) override;
   core::Result<std::string> CreateNetwork(const docker::NetworkSpec& spec) override;
   core::Result<docker::NetworkInfo> InspectNetwork(std::string_view name) override;
-  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(const docker::LabelSelector& labels) override;
+  core::Result<std::vector<docker::NetworkInfo>> ListNetworks(
+      const docker::LabelSelector& labels) override;
   core::Status RemoveNetwork(std::string_view name) override;
-  core::Status Logs(std::string_view id, const docker::LogsOptions& options, const docker::LogLineFn& on_line,
-                    std::stop_token stop) override;
+  core::Status Logs(std::string_view id, const docker::LogsOptions& options,
+                    const docker::LogLineFn& on_line, std::stop_token stop) override;
   // Follows until `stop` fires: events come from Emit/Die. One follower at a time.
   core::Status Events(const docker::EventsOptions& options, const docker::EventFn& on_event,
                       std::stop_token stop) override;

@@ -15,8 +15,9 @@ int main() {
   int left = 0;
   if (auto containers = docker.ListContainers({"gantry.test"}, /*all=*/true)) {
     for (const auto& c : *containers) {
-      std::fprintf(stderr, "gantry_test_sweep: removing container %s (%s, gantry.test=%s)\n", c.name.c_str(),
-                   c.id.substr(0, 12).c_str(), c.labels.count("gantry.test") ? c.labels.at("gantry.test").c_str() : "");
+      std::fprintf(stderr, "gantry_test_sweep: removing container %s (%s, gantry.test=%s)\n",
+                   c.name.c_str(), c.id.substr(0, 12).c_str(),
+                   c.labels.count("gantry.test") ? c.labels.at("gantry.test").c_str() : "");
       (void)docker.RemoveContainer(c.id, {.force = true, .volumes = true});
       ++left;
     }
@@ -31,13 +32,16 @@ int main() {
   }
   if (auto networks = docker.ListNetworks({"gantry.test"})) {
     for (const auto& n : *networks) {
-      std::fprintf(stderr, "gantry_test_sweep: removing network %s (%s)\n", n.name.c_str(), n.id.substr(0, 12).c_str());
+      std::fprintf(stderr, "gantry_test_sweep: removing network %s (%s)\n", n.name.c_str(),
+                   n.id.substr(0, 12).c_str());
       (void)docker.RemoveNetwork(n.id);
       ++left;
     }
   }
   if (left > 0) {
-    std::fprintf(stderr, "gantry_test_sweep: tests left %d object(s) with the gantry.test label behind\n", left);
+    std::fprintf(stderr,
+                 "gantry_test_sweep: tests left %d object(s) with the gantry.test label behind\n",
+                 left);
     return 1;
   }
   std::printf("gantry_test_sweep: nothing left behind\n");

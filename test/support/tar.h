@@ -6,7 +6,7 @@
 namespace gantry::testing {
 
 struct TarEntry {
-  std::string path;     // "Dockerfile", "bin/hello.sh"
+  std::string path;  // "Dockerfile", "bin/hello.sh"
   std::string content;
   int mode = 0644;  // 0755 (executable) or 0644
 };
