@@ -4,7 +4,6 @@
 #include "pool/control_loop.h"
 
 #include <catch2/catch.hpp>
-#include <cstdlib>
 #include <filesystem>
 #include <mutex>
 #include <set>
@@ -47,16 +46,8 @@ class SteeredProbe final : public ReadinessProbe {
 // own but the lifecycle's tasks.
 struct Parts {
   Parts() {
-    char dir[] = "/tmp/gantry-pool-unit.XXXXXX";
-    REQUIRE(::mkdtemp(dir) != nullptr);
-    run_dir = dir;
-    options.run_dir = run_dir;
-    options.extra_labels = {{"gantry.test", "unit"}};
-    options.clock = &clock;
-    options.probe = &probe;
-    options.control_loop = false;
-    options.watch_events = false;
-    options.socket_dir_bytes = 0;
+    options = UnitPoolOptions(clock, probe, /*watch_events=*/false);
+    run_dir = options.run_dir;
     lifecycle = std::make_shared<ReplicaLifecycle>(docker, options);
     control = std::make_unique<ControlLoop>(functions, *lifecycle);
   }

@@ -71,17 +71,23 @@ core::Result<Lease>& Acquired::Wait() {
   return *result_;
 }
 
-Harness::Harness(bool watch_events) {
+PoolOptions UnitPoolOptions(core::ManualClock& clock, ReadinessProbe& probe, bool watch_events) {
   char dir[] = "/tmp/gantry-pool-unit.XXXXXX";
   REQUIRE(::mkdtemp(dir) != nullptr);
-  run_dir = dir;
-  options.run_dir = run_dir;
+  PoolOptions options;
+  options.run_dir = dir;
   options.extra_labels = {{"gantry.test", "unit"}};
   options.clock = &clock;
   options.probe = &probe;
   options.control_loop = false;
   options.watch_events = watch_events;
   options.socket_dir_bytes = 0;  // no tmpfs mounts from unit tests
+  return options;
+}
+
+Harness::Harness(bool watch_events) {
+  options = UnitPoolOptions(clock, probe, watch_events);
+  run_dir = options.run_dir;
   pool = std::make_unique<Pool>(docker, options);
 }
 

@@ -53,6 +53,11 @@ class Acquired : public std::enable_shared_from_this<Acquired> {
 
 // A Pool over a FakeDockerClient, a ManualClock and a GateProbe, with no control thread
 // (the test calls Reconcile) and a run_dir of its own, removed at the end.
+// Options of a pool driven by a unit test: a fresh scratch run_dir (made here), the test
+// label, the manual clock and probe, no control loop, events or socket tmpfs (the test
+// drives them).
+PoolOptions UnitPoolOptions(core::ManualClock& clock, ReadinessProbe& probe, bool watch_events);
+
 struct Harness {
   explicit Harness(bool watch_events = false);
   ~Harness();
