@@ -47,14 +47,15 @@ int main(int argc, char** argv) {
   int n = 5;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string a = argv[i];
-    if (a == "--example")
+    if (a == "--example") {
       example = argv[i + 1];
-    else if (a == "--shim")
+    } else if (a == "--shim") {
       shim = argv[i + 1];
-    else if (a == "--bootstrap")
+    } else if (a == "--bootstrap") {
       bootstrap = argv[i + 1];
-    else if (a == "-n")
+    } else if (a == "-n") {
       n = std::max(1, std::atoi(argv[i + 1]));
+    }
   }
   if (example.empty() || shim.empty() || bootstrap.empty()) {
     std::fprintf(stderr,

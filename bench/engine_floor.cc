@@ -217,11 +217,11 @@ int main(int argc, char** argv) {
   int n = 30;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--image" && i + 1 < argc)
+    if (a == "--image" && i + 1 < argc) {
       image = argv[++i];
-    else if (a == "-n" && i + 1 < argc)
+    } else if (a == "-n" && i + 1 < argc) {
       n = std::max(1, std::atoi(argv[++i]));
-    else {
+    } else {
       std::fprintf(stderr, "usage: gantry-bench-engine-floor --image IMAGE [-n N]\n");
       return 2;
     }

@@ -223,16 +223,17 @@ int main(int argc, char** argv) {
   Settings settings;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--node-image")
+    if (flag == "--node-image") {
       settings.node_image = argv[i + 1];
-    else if (flag == "--python-image")
+    } else if (flag == "--python-image") {
       settings.python_image = argv[i + 1];
-    else if (flag == "-n")
+    } else if (flag == "-n") {
       settings.requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t")
+    } else if (flag == "-t") {
       settings.seconds = std::atof(argv[i + 1]);
-    else
+    } else {
       Die("unknown flag " + flag);
+    }
   }
   if (settings.node_image.empty() || settings.python_image.empty())
     Die("--node-image and --python-image are required");

@@ -83,14 +83,15 @@ int main(int argc, char** argv) {
       break;
     }
     if (i + 1 >= argc) break;
-    if (flag == "-c")
+    if (flag == "-c") {
       concurrency = std::atoi(argv[i + 1]);
-    else if (flag == "-n")
+    } else if (flag == "-n") {
       requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t")
+    } else if (flag == "-t") {
       seconds = std::atof(argv[i + 1]);
-    else if (flag == "--body")
+    } else if (flag == "--body") {
       body = argv[i + 1];
+    }
   }
   if (i >= argc) {
     std::fprintf(

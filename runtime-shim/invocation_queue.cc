@@ -4,7 +4,7 @@
 
 namespace gantry::shim {
 
-void InvocationQueue::HandOver(int slot, NextFn fn, Invocation invocation) {
+void InvocationQueue::HandOver(int slot, const NextFn& fn, const Invocation& invocation) {
   in_flight_[invocation.id] = InFlight{counter_++, slot};
   fn(invocation);
 }
@@ -20,7 +20,7 @@ void InvocationQueue::Push(Invocation invocation) {
   int slot = first->first;
   NextFn fn = std::move(first->second.fn);
   waiters_.erase(first);
-  HandOver(slot, std::move(fn), std::move(invocation));
+  HandOver(slot, fn, invocation);
 }
 
 std::optional<InvocationQueue::NextFn> InvocationQueue::Next(int slot, NextFn fn) {
@@ -32,7 +32,7 @@ std::optional<InvocationQueue::NextFn> InvocationQueue::Next(int slot, NextFn fn
   if (!queue_.empty()) {
     Invocation invocation = std::move(queue_.front());
     queue_.pop_front();
-    HandOver(slot, std::move(fn), std::move(invocation));
+    HandOver(slot, fn, invocation);
     return replaced;
   }
   waiters_[slot] = Waiter{std::move(fn), counter_++};

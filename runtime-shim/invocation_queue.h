@@ -72,7 +72,7 @@ class InvocationQueue {
     uint64_t order;  // order handed over
     int slot;
   };
-  void HandOver(int slot, NextFn fn, Invocation invocation);
+  void HandOver(int slot, const NextFn& fn, const Invocation& invocation);
 
   std::deque<Invocation> queue_;
   std::map<std::string, InFlight> in_flight_;

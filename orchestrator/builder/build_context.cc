@@ -81,9 +81,10 @@ core::Status BuildContext::AddDirectory(const std::string& dir, std::string_view
     if (fs::is_symlink(st)) {
       e.type = ContextEntry::Type::kSymlink;
       e.content = fs::read_symlink(it->path(), ec).string();
-      if (ec)
+      if (ec) {
         return core::Error::NotFound(
             fmt::format("cannot read link {}: {}", it->path().string(), ec.message()));
+      }
       if (!LinkStaysInside(rel, e.content)) {
         return core::Error::InvalidArgument(fmt::format(
             "{} is a symlink to {}, outside the source tree {}: links are kept as links and must "

@@ -133,9 +133,10 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
       }
       return image.error().WithContext(what);
     }
-    if (!lambda)
+    if (!lambda) {
       return BuiltImage{
           .ref = spec.image(), .id = image->id, .cached = true, .http_port = spec.port()};
+    }
     // protocol lambda: a tiny build FROM the image adds the shim.
     auto wrap = PlanLambdaWrap(spec, spec.image(), *image, options_.templates);
     if (!wrap) return wrap.error().WithContext(what);

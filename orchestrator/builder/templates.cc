@@ -75,13 +75,15 @@ core::Result<std::string> ReadDockerfile(const spec::FunctionSpec& spec) {
   const fs::path given = fs::path(spec.source_path()) / spec.dockerfile();
   std::error_code ec;
   fs::path root = fs::canonical(spec.source_path(), ec);
-  if (ec)
+  if (ec) {
     return core::Error::NotFound(
         fmt::format("{}: source {}: {}", spec.QualifiedName(), spec.source_path(), ec.message()));
+  }
   fs::path target = fs::canonical(given, ec);
-  if (ec)
+  if (ec) {
     return core::Error::NotFound(
         fmt::format("{}: {}: {}", spec.QualifiedName(), given.string(), ec.message()));
+  }
   auto [r, t] = std::mismatch(root.begin(), root.end(), target.begin(), target.end());
   if (r != root.end()) {
     return core::Error::InvalidArgument(

@@ -69,9 +69,10 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
     }
     case spec::SecretSource::kEnv: {
       const char* v = std::getenv(s.env_name().c_str());
-      if (v == nullptr)
+      if (v == nullptr) {
         return core::Error::NotFound(
             fmt::format("environment variable {} is not set", s.env_name()));
+      }
       return std::string(v);
     }
   }

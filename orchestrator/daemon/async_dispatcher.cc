@@ -39,9 +39,10 @@ core::Status AsyncDispatcher::Start(std::string gateway_url) {
   gateway_url_ = std::move(gateway_url);
   auto requeued = store_.RequeueRunningAsync();
   if (!requeued) return requeued.error();
-  if (*requeued > 0)
+  if (*requeued > 0) {
     core::Log(core::LogLevel::kInfo, "async: {} call(s) interrupted by a stop queued again",
               *requeued);
+  }
   for (int i = 0; i < options_.workers; ++i) threads_.emplace_back([this] { Work(); });
   return core::Ok();
 }

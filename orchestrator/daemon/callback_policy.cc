@@ -163,9 +163,10 @@ core::Result<std::optional<std::string>> CallbackPolicy::DeniedNetwork(
     std::string_view address) const {
   bool v4 = false;
   auto ip = ParseIp(address, &v4);
-  if (!ip)
+  if (!ip) {
     return core::Error::InvalidArgument(
         fmt::format("{:?} is not an IP address", std::string(address)));
+  }
   return DeniedIp(*ip);
 }
 

@@ -1,10 +1,10 @@
 // gantryd: the controller. Wires the modules together; holds no logic of its own.
 #include <fmt/format.h>
-#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
+#include <csignal>
 #include <cstdio>
 #include <filesystem>
 

@@ -13,7 +13,7 @@
 #include "gateway/gateway.h"
 #include "spec/function_spec.h"
 
-namespace CLI {
+namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
 class App;
 }
 

@@ -40,7 +40,7 @@ core::Status FinishJson(JsonStreamDecoder& decoder) {
 template <typename Feed, typename Finish>
 core::Status StreamInto(CurlTransport& transport, const HttpRequest& request,
                         const BodyReader* upload, Feed&& feed, Finish&& finish,
-                        std::stop_token stop = {}) {
+                        const std::stop_token& stop = {}) {
   core::Status decode_error;
   auto status = transport.Stream(
       request, upload,
@@ -49,7 +49,7 @@ core::Status StreamInto(CurlTransport& transport, const HttpRequest& request,
         if (!r) decode_error = r.error();
         return r.ok() && *r;
       },
-      std::move(stop));
+      stop);
   if (!status) return status.error();
   if (decode_error.ok()) decode_error = finish();
   if (!decode_error.ok()) return decode_error.error().WithContext(request.Describe());
@@ -277,7 +277,7 @@ core::Status CurlDockerClient::Logs(std::string_view id, const LogsOptions& opti
         if (!consumer_stopped) lines.Flush();
         return core::Ok();
       },
-      std::move(stop));
+      stop);
 }
 
 core::Status CurlDockerClient::Events(const EventsOptions& options, const EventFn& on_event,
@@ -294,7 +294,7 @@ core::Status CurlDockerClient::Events(const EventsOptions& options, const EventF
   });
   return StreamInto(
       *transport_, request, nullptr, [&](std::string_view d) { return decoder.Feed(d); },
-      [&] { return parse_error; }, std::move(stop));
+      [&] { return parse_error; }, stop);
 }
 
 }  // namespace gantry::docker

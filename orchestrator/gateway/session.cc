@@ -20,6 +20,21 @@ void ShutdownSend(MemoryStream& stream) {
   stream.shutdown_send();
 }
 
+// A lingering close: after the answer and our FIN, what the caller still sends is read and
+// dropped until it closes too, for at most kLingerTime. Closing with unread bytes would
+// send a reset, and a caller still uploading (a body answered 413 before it was read)
+// could lose the answer to it.
+constexpr auto kLingerTime = std::chrono::seconds(1);
+net::awaitable<void> Linger(beast::tcp_stream& stream) {
+  error_code ec;
+  char sink[16 * 1024];
+  stream.expires_after(kLingerTime);
+  while (!ec) co_await stream.async_read_some(net::buffer(sink), Await(ec));
+}
+net::awaitable<void> Linger(MemoryStream&) {
+  co_return;
+}
+
 }  // namespace
 
 template <class Stream>
@@ -61,6 +76,7 @@ net::awaitable<void> Gateway::Server::Session(Connection<Stream>& c) {
     core::Log(core::LogLevel::kError, "gateway: connection from {}: {}", c.peer, e.what());
   }
   ShutdownSend(c.stream);
+  co_await Linger(c.stream);
 }
 
 // A request the gateway can't read on: 400, 413 or 431 JSON, and the connection closes (the

@@ -221,7 +221,7 @@ class Batch {
  private:
   void Add(std::size_t file_index, const std::string& file, Position at, std::string path,
            std::string message) {
-    errors_.push_back({file_index, ManifestError{file, at, std::move(path), std::move(message)}});
+    errors_.emplace_back(file_index, ManifestError{file, at, std::move(path), std::move(message)});
   }
 
   void FileError(const std::string& path, std::string message) {

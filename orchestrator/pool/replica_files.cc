@@ -111,9 +111,10 @@ core::Status CreateReplicaFiles(const ReplicaPaths& paths,
   fs::remove_all(paths.dir, ec);
   // The run dir itself may not exist yet (first replica, or removed by hand meanwhile).
   fs::create_directories(fs::path(paths.dir).parent_path(), ec);
-  if (ec)
+  if (ec) {
     return core::Error::Internal(
         fmt::format("create {}: {}", fs::path(paths.dir).parent_path().string(), ec.message()));
+  }
   for (const std::string* dir : {&paths.dir, &paths.socket_dir, &paths.secrets_dir}) {
     if (::mkdir(dir->c_str(), 0755) != 0 && errno != EEXIST) return Errno("create", *dir);
   }

@@ -169,7 +169,8 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
 
   Run queued = Gantry({"invoke", "greet", "-n", ns, "--async", "-d", "later"}, env);
   CHECK(queued.exit_code == 0);
-  CHECK_THAT(queued.out, Catch::Matches("[0-9a-f]{32}\n"));
+  CHECK_THAT(queued.out,
+             Catch::Matches("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\n"));
 
   Run version = Gantry({"version"}, env);
   CHECK(version.exit_code == 0);
