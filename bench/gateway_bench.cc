@@ -96,15 +96,15 @@ int main(int argc, char** argv) {
   int io_threads = 1;
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "-n")
+    if (flag == "-n") {
       requests = std::atoll(argv[i + 1]);
-    else if (flag == "-t")
+    } else if (flag == "-t") {
       seconds = std::atof(argv[i + 1]);
-    else if (flag == "--rounds")
+    } else if (flag == "--rounds") {
       rounds = std::atoi(argv[i + 1]);
-    else if (flag == "--io-threads")
+    } else if (flag == "--io-threads") {
       io_threads = std::atoi(argv[i + 1]);
-    else {
+    } else {
       std::fprintf(
           stderr,
           "usage: gantry-bench-gateway [-n REQUESTS] [-t SECONDS] [--rounds N] [--io-threads N]\n");

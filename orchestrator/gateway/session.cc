@@ -29,7 +29,9 @@ net::awaitable<void> Linger(beast::tcp_stream& stream) {
   error_code ec;
   char sink[16 * 1024];
   stream.expires_after(kLingerTime);
-  while (!ec) co_await stream.async_read_some(net::buffer(sink), Await(ec));
+  while (!ec) {
+    co_await stream.async_read_some(net::buffer(sink), Await(ec));
+  }
 }
 net::awaitable<void> Linger(MemoryStream&) {
   co_return;

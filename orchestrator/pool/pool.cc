@@ -408,13 +408,13 @@ Lease& Lease::operator=(Lease&&) noexcept = default;
 Lease::~Lease() = default;
 
 const Endpoint& Lease::endpoint() const {
-  static const Endpoint no_endpoint;
-  return state_ ? state_->endpoint : no_endpoint;
+  static const Endpoint kNoEndpoint;
+  return state_ ? state_->endpoint : kNoEndpoint;
 }
 
 const std::string& Lease::replica_id() const {
-  static const std::string no_id;
-  return state_ ? state_->replica_id : no_id;
+  static const std::string kNoId;
+  return state_ ? state_->replica_id : kNoId;
 }
 
 bool Lease::cold_start() const {

@@ -48,17 +48,17 @@ std::optional<Network> ParseNetwork(std::string_view name) {
 }
 
 const std::vector<std::string_view>& NetworkNames() {
-  static const std::vector<std::string_view> names = {"default", "none"};
-  return names;
+  static const std::vector<std::string_view> kNames = {"default", "none"};
+  return kNames;
 }
 
 const std::vector<std::string_view>& RuntimeNames() {
-  static const std::vector<std::string_view> names = [] {
+  static const std::vector<std::string_view> kNames = [] {
     std::vector<std::string_view> out;
     for (const RuntimeEntry& e : kRuntimes) out.push_back(e.name);
     return out;
   }();
-  return names;
+  return kNames;
 }
 
 nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
