@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <optional>
 
 #include "builder/dependencies.h"
 #include "core/identity.h"
@@ -68,27 +69,30 @@ core::Result<std::string> Builder::ContentTag(const spec::FunctionSpec& spec, st
                      spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
 }
 
+core::Result<Builder::TaggedPlan> Builder::PlanTagged(const spec::FunctionSpec& spec,
+                                                      const docker::ImageInfo* wrap_base) const {
+  auto plan = wrap_base ? PlanLambdaWrap(spec, spec.image(), *wrap_base, options_.templates)
+                        : PlanBuild(spec, options_.templates);
+  if (!plan) return plan.error();
+  auto tar = plan->context.Tar();
+  if (!tar) return tar.error();
+  auto tag = ContentTag(spec, *tar, *plan);
+  if (!tag) return tag.error();
+  return TaggedPlan{std::move(*plan), std::move(*tar), std::move(*tag)};
+}
+
 core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
   std::string what = fmt::format("build {}", spec.QualifiedName());
+  std::optional<docker::ImageInfo> wrap_base;
   if (spec.runtime() == spec::Runtime::kImage) {
     if (spec.protocol() != spec::Protocol::kLambda) return spec.image();
     auto image = docker_.InspectImage(spec.image());
     if (!image) return image.error().WithContext(what);
-    auto plan = PlanLambdaWrap(spec, spec.image(), *image, options_.templates);
-    if (!plan) return plan.error().WithContext(what);
-    auto tar = plan->context.Tar();
-    if (!tar) return tar.error().WithContext(what);
-    auto tag = ContentTag(spec, *tar, *plan);
-    if (!tag) return tag.error().WithContext(what);
-    return tag;
+    wrap_base = std::move(*image);
   }
-  auto plan = PlanBuild(spec, options_.templates);
-  if (!plan) return plan.error().WithContext(what);
-  auto tar = plan->context.Tar();
-  if (!tar) return tar.error().WithContext(what);
-  auto tag = ContentTag(spec, *tar, *plan);
-  if (!tag) return tag.error().WithContext(what);
-  return tag;
+  auto planned = PlanTagged(spec, wrap_base ? &*wrap_base : nullptr);
+  if (!planned) return planned.error().WithContext(what);
+  return planned->tag;
 }
 
 core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec,
@@ -138,34 +142,27 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
           .ref = spec.image(), .id = image->id, .cached = true, .http_port = spec.port()};
     }
     // protocol lambda: a tiny build FROM the image adds the shim.
-    auto wrap = PlanLambdaWrap(spec, spec.image(), *image, options_.templates);
+    auto wrap = PlanTagged(spec, &*image);
     if (!wrap) return wrap.error().WithContext(what);
-    auto tar = wrap->context.Tar();
-    if (!tar) return tar.error().WithContext(what);
-    auto tag = ContentTag(spec, *tar, *wrap);
-    if (!tag) return tag.error().WithContext(what);
-    if (auto existing = docker_.InspectImage(*tag)) {
-      return BuiltImage{.ref = *tag, .id = existing->id, .cached = true, .runtime_api = true};
+    if (auto existing = docker_.InspectImage(wrap->tag)) {
+      return BuiltImage{.ref = wrap->tag, .id = existing->id, .cached = true, .runtime_api = true};
     } else if (existing.error().code() != core::ErrorCode::kNotFound) {
       return existing.error().WithContext(what);
     }
-    auto id = BuildTagged(spec, *wrap, *tar, *tag, progress);
+    auto id = BuildTagged(spec, wrap->plan, wrap->tar, wrap->tag, progress);
     if (!id) return id.error().WithContext(what);
-    return BuiltImage{.ref = *tag, .id = *id, .cached = false, .runtime_api = true};
+    return BuiltImage{.ref = wrap->tag, .id = *id, .cached = false, .runtime_api = true};
   }
 
-  auto plan = PlanBuild(spec, options_.templates);
-  if (!plan) return plan.error().WithContext(what);
-  auto tar = plan->context.Tar();
-  if (!tar) return tar.error().WithContext(what);
-  auto tag = ContentTag(spec, *tar, *plan);
-  if (!tag) return tag.error().WithContext(what);
-  BuiltImage image{.ref = *tag,
-                   .http_port = plan->http_port,
-                   .runtime_api = plan->runtime_api,
-                   .env = plan->container_env};
+  auto planned = PlanTagged(spec, nullptr);
+  if (!planned) return planned.error().WithContext(what);
+  const auto& [plan, tar, tag] = *planned;
+  BuiltImage image{.ref = tag,
+                   .http_port = plan.http_port,
+                   .runtime_api = plan.runtime_api,
+                   .env = plan.container_env};
 
-  if (auto existing = docker_.InspectImage(*tag)) {
+  if (auto existing = docker_.InspectImage(tag)) {
     image.id = existing->id;
     image.cached = true;
     return image;
@@ -173,11 +170,11 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     return existing.error().WithContext(what);
   }
 
-  if (plan->wrap_lambda) {
+  if (plan.wrap_lambda) {
     // The user's image first, under a tag of its own; its ENTRYPOINT and CMD are what the
     // shim runs. The tag goes once the wrapper is built (the layers stay, as its parent).
-    std::string user_tag = *tag + "-user";
-    auto user_id = BuildTagged(spec, *plan, *tar, user_tag, progress);
+    std::string user_tag = tag + "-user";
+    auto user_id = BuildTagged(spec, plan, tar, user_tag, progress);
     if (!user_id) return user_id.error().WithContext(what);
     auto user = docker_.InspectImage(user_tag);
     if (!user) return user.error().WithContext(what);
@@ -185,7 +182,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     if (!wrap) return wrap.error().WithContext(what);
     auto wrap_tar = wrap->context.Tar();
     if (!wrap_tar) return wrap_tar.error().WithContext(what);
-    auto id = BuildTagged(spec, *wrap, *wrap_tar, *tag, progress);
+    auto id = BuildTagged(spec, *wrap, *wrap_tar, tag, progress);
     // Only the tag goes (the wrapper is its child); left behind, it is an unused image of
     // this builder's that RemoveUnused takes later.
     if (auto untagged = docker_.RemoveImage(user_tag, /*force=*/false);
@@ -198,7 +195,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     return image;
   }
 
-  auto id = BuildTagged(spec, *plan, *tar, *tag, progress);
+  auto id = BuildTagged(spec, plan, tar, tag, progress);
   if (!id) return id.error().WithContext(what);
   image.id = *id;
   return image;

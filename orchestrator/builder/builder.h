@@ -90,6 +90,16 @@ class Builder {
   // when the base image can't be inspected (a missing one is left to the build to name).
   core::Result<std::string> ContentTag(const spec::FunctionSpec& spec, std::string_view tar,
                                        const BuildPlan& plan) const;
+  // A build's plan, its context's bytes and its content tag.
+  struct TaggedPlan {
+    BuildPlan plan;
+    std::string tar;
+    std::string tag;
+  };
+  // The spec's own build, or with `wrap_base` the thin protocol-lambda layer over that
+  // (the spec's) image. Errors: the plan's, the context's or ContentTag's.
+  core::Result<TaggedPlan> PlanTagged(const spec::FunctionSpec& spec,
+                                      const docker::ImageInfo* wrap_base) const;
   core::Result<std::string> BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan,
                                         const std::string& tar, const std::string& tag,
                                         const docker::BuildProgressFn& progress);
