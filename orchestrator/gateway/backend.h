@@ -51,11 +51,28 @@ struct ApiRequest {
   std::map<std::string, std::string> params;  // from the route pattern ({ns}, {name})
 };
 
+// A response body made over time (logs -f, an apply's build progress). The gateway sends
+// `body` (if any) and then each chunk Next() delivers, chunked, until Next() says done,
+// then ends the response (and keeps the connection when the client asked). Next() is
+// called again only after the previous callback ran. Cancel() is called once when the
+// client goes away or the gateway stops first; after it, a pending or late callback is
+// ignored (it may still be called, on any thread). Implementations are thread-safe.
+class BodyStream {
+ public:
+  // Called exactly once per Next(): with the next chunk (may be empty), or done = true
+  // (no more; `chunk` is still sent when not empty). On any thread, at any later time.
+  using ChunkFn = std::function<void(std::string chunk, bool done)>;
+  virtual ~BodyStream() = default;
+  virtual void Next(ChunkFn deliver) = 0;
+  virtual void Cancel() = 0;
+};
+
 struct ApiResponse {
   int status = 200;
   std::string content_type = "application/json";
   std::string body;
   std::map<std::string, std::string> headers;
+  std::shared_ptr<BodyStream> stream;  // non-null: `body`, then the stream's chunks
 };
 
 // A management handler. Runs on a worker thread (it may block on the store, the builder

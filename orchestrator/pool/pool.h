@@ -127,6 +127,48 @@ struct FunctionStatus {
   std::chrono::system_clock::time_point last_call{};  // epoch when never called
 };
 
+// A container log line: when (the engine's timestamp), which stream, the text (no '\n').
+struct LogLine {
+  std::chrono::system_clock::time_point time;
+  docker::Stream stream = docker::Stream::kStdout;
+  std::string text;
+};
+
+// Something that happened to a function's replicas, told to PoolOptions::on_event (the
+// daemon keeps them as the function's Events, follows replicas' logs, derives its status).
+struct PoolEvent {
+  enum class Kind {
+    kReplicaStarting,  // the container was created and started; not ready yet
+    kReplicaReady,     // it passed its readiness check and takes calls
+    kReplicaDied,      // it exited, was OOM-killed, failed a health check or never got
+                       // ready: exit_code, oom, before_ready, reason, last_lines
+    kReplicaRemoved,   // removed on purpose: idle, scale-down, a new generation, delete
+    kStartFailed,      // a container could not be created or started (reason)
+    kScaled,           // the desired replica count changed: from -> to (reason)
+  };
+  Kind kind = Kind::kReplicaStarting;
+  std::string namespace_name;
+  std::string name;
+  int64_t generation = 0;
+  std::string replica;        // the container id; empty for kScaled and some kStartFailed
+  int exit_code = -1;         // kReplicaDied: the container's exit code; -1 unknown
+  bool oom = false;           // kReplicaDied: the engine OOM-killed it
+  bool before_ready = false;  // kReplicaDied: it never became ready
+  int from = 0;               // kScaled
+  int to = 0;                 // kScaled
+  std::string reason;         // in user terms (what a `describe` shows)
+  // kReplicaDied: the container's last log lines (at most kDiedLogLines, oldest first),
+  // read from the engine before the container is removed.
+  std::vector<LogLine> last_lines;
+  std::chrono::system_clock::time_point time;  // when it happened (wall clock)
+};
+inline constexpr int kDiedLogLines = 20;
+
+// Told every PoolEvent, on a pool thread, with no pool lock held, and before a died
+// replica's container is removed (so its logs can still be read). Must be quick and must
+// not call the pool's blocking methods (Apply, Remove, Scale, Flush).
+using PoolEventFn = std::function<void(const PoolEvent&)>;
+
 struct PoolOptions {
   std::string run_dir = kDefaultRunDir;  // per-replica socket directories live here
   docker::Labels extra_labels;           // put on every container (tests: gantry.test)
@@ -162,6 +204,7 @@ struct PoolOptions {
   // keeps log_max_files files, so one function printing without end costs bounded disk.
   std::string log_max_size = kDefaultLogMaxSize;
   int log_max_files = kDefaultLogMaxFiles;
+  PoolEventFn on_event;  // optional
 };
 
 // Runs functions' replicas as containers through the Engine API. Labels every container
