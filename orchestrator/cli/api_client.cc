@@ -20,12 +20,27 @@ core::Result<Reply> ApiClient::Call(const std::string& method, const std::string
                                     const std::string& body,
                                     const std::vector<std::pair<std::string, std::string>>& headers,
                                     bool auth) {
+  return Exchange(method, path, body, headers, auth, nullptr);
+}
+
+core::Result<Reply> ApiClient::CallStreaming(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers,
+    std::function<bool(std::string_view chunk)> on_body) {
+  return Exchange(method, path, body, headers, /*auth=*/true, std::move(on_body));
+}
+
+core::Result<Reply> ApiClient::Exchange(
+    const std::string& method, const std::string& path, const std::string& body,
+    const std::vector<std::pair<std::string, std::string>>& headers, bool auth,
+    std::function<bool(std::string_view)> on_body) {
   http::Request request{.method = method,
                         .url = config_.server + path,
                         .body = body,
                         .timeout = std::chrono::seconds(600),  // builds take a while
                         .max_response_bytes = std::size_t{1} << 30,
-                        .allow_https = true};
+                        .allow_https = true,
+                        .on_body = std::move(on_body)};
   if (auth && !config_.token.empty())
     request.headers.push_back("Authorization: Bearer " + config_.token);
   std::string content_type = "application/octet-stream";
@@ -40,7 +55,7 @@ core::Result<Reply> ApiClient::Call(const std::string& method, const std::string
     request.headers.push_back("Content-Type: " + content_type);
   }
   http::Response response = send_(request);
-  if (response.status == 0 || response.response_too_big) {
+  if (response.status == 0 || response.response_too_big || !response.error.empty()) {
     return core::Error::Unavailable(
         fmt::format("cannot reach gantryd at {}: {}", config_.server, response.error));
   }

@@ -1,8 +1,10 @@
 #pragma once
 
+#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <vector>
 
@@ -38,9 +40,21 @@ class ApiClient {
                            const std::string& body = "",
                            const std::vector<std::pair<std::string, std::string>>& headers = {},
                            bool auth = true);
+  // As Call, but the body of a 2xx answer is handed to `on_body` as it arrives (the Reply's
+  // body is then empty; other answers' bodies are in it as usual). `on_body` returning
+  // false ends the exchange: kUnavailable.
+  core::Result<Reply> CallStreaming(const std::string& method, const std::string& path,
+                                    const std::string& body,
+                                    const std::vector<std::pair<std::string, std::string>>& headers,
+                                    std::function<bool(std::string_view chunk)> on_body);
   const ClientConfig& config() const { return config_; }
 
  private:
+  core::Result<Reply> Exchange(const std::string& method, const std::string& path,
+                               const std::string& body,
+                               const std::vector<std::pair<std::string, std::string>>& headers,
+                               bool auth, std::function<bool(std::string_view)> on_body);
+
   ClientConfig config_;
   http::Sender send_;
 };

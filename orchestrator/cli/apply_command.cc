@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <sys/ioctl.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -9,6 +10,7 @@
 
 #include "builder/bundle.h"
 #include "builder/bundle_limits.h"
+#include "cli/apply_progress.h"
 #include "cli/commands.h"
 #include "cli/read_stdin.h"
 #include "manifest/file_system.h"
@@ -24,6 +26,7 @@ struct ApplyFlags {
   bool wait = false;
   std::string timeout = "2m";
   std::string ns;
+  std::string progress = "auto";
 };
 
 // Polls until the function is ready (its phase, and scale.min replicas ready); an error
@@ -79,9 +82,25 @@ core::Result<std::string> SecretValue(const spec::SecretSpec& s) {
   return core::Error::Internal("unknown secret source");
 }
 
-// Applies one function; returns the result word, or an error naming the cause.
+// $CI, where CI systems say they run the job.
+std::string CiEnv(const CommandContext& ctx) {
+  if (ctx.sources.env) return ctx.sources.env("CI");
+  const char* v = std::getenv("CI");
+  return v == nullptr ? "" : v;
+}
+
+// The width of the terminal `f` is, or 80.
+std::size_t TerminalColumns(std::FILE* f) {
+  winsize size{};
+  if (::ioctl(::fileno(f), TIOCGWINSZ, &size) == 0 && size.ws_col > 0) return size.ws_col;
+  return 80;
+}
+
+// Applies one function; returns the result word, or an error naming the cause. Unless
+// `progress` is kQuiet, the build's progress is asked for and shown as it streams.
 core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& api,
-                                        const spec::FunctionSpec& fn, const std::string& dry_run) {
+                                        const spec::FunctionSpec& fn, const std::string& dry_run,
+                                        ProgressMode progress) {
   auto tar = builder::MakeBundle(fn);
   if (!tar) return tar.error();
   auto unpacked = builder::BundleUnpackedSize(*tar);
@@ -108,15 +127,28 @@ core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& ap
       return core::Error::InvalidArgument(over->message);
     }
   }
-  // Progress for people; pipelines (stdout not a terminal) get only the result lines.
-  const bool terminal = ::isatty(::fileno(ctx.out)) == 1;
+  const bool terminal = progress == ProgressMode::kTerminal;
   if (terminal) {
     std::fprintf(ctx.out, "function.gantry.dev/%s: uploading %zu KiB, building...\r",
                  fn.name().c_str(), bundle->size() / 1024);
     std::fflush(ctx.out);
   }
-  auto reply = api.Call("PUT", path, *bundle, {{"Content-Type", "application/gzip"}});
-  if (terminal) std::fprintf(ctx.out, "\33[2K\r");
+  ApplyProgressView view(progress, fn.name(), ctx.out, ctx.err,
+                         terminal ? TerminalColumns(ctx.out) : 80);
+  bool cleared = !terminal;  // the "uploading" line
+  auto on_body = [&](std::string_view chunk) {
+    if (!cleared) std::fprintf(ctx.out, "\33[2K\r");
+    cleared = true;
+    view.Feed(chunk);
+    return true;
+  };
+  auto reply = progress == ProgressMode::kQuiet
+                   ? api.Call("PUT", path, *bundle, {{"Content-Type", "application/gzip"}})
+                   : api.CallStreaming(
+                         "PUT", path, *bundle,
+                         {{"Content-Type", "application/gzip"}, {"Accept", "application/x-ndjson"}},
+                         on_body);
+  if (!cleared) std::fprintf(ctx.out, "\33[2K\r");
   if (!reply) {
     // A server that stops reading mid-upload has most likely refused the size (an older
     // gantryd, or a server dry run, which has no offer to learn the limits from).
@@ -130,8 +162,15 @@ core::Result<std::string> ApplyFunction(const CommandContext& ctx, ApiClient& ap
     return reply.error();
   }
   if (reply->status >= 300) return core::Error::InvalidArgument(reply->ErrorMessage());
-  auto j = reply->Json();
-  std::string result = j.value("result", "configured");
+  nlohmann::json j;
+  if (progress == ProgressMode::kQuiet) {
+    j = reply->Json();
+  } else {
+    auto outcome = view.Finish();
+    if (!outcome) return outcome.error();
+    j = std::move(*outcome);
+  }
+  std::string result = j.is_object() ? j.value("result", "configured") : "configured";
   return result == "valid" ? std::string("valid (server dry run)") : result;
 }
 
@@ -152,6 +191,11 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
   auto timeout = ParseDurationFlag("apply", "--timeout", f.timeout);
   if (!timeout) {
     ctx.Fail(timeout.error().message());
+    return 2;
+  }
+  auto progress = ResolveProgressMode(f.progress, ::isatty(::fileno(ctx.out)) == 1, CiEnv(ctx));
+  if (!progress) {
+    ctx.Fail(progress.error().message());
     return 2;
   }
   core::SteadyTime deadline = ctx.clock->Now() + *timeout;
@@ -193,7 +237,7 @@ int RunApply(const ApplyFlags& f, const CommandContext& ctx) {
       std::fprintf(ctx.out, "%s valid (dry run)\n", what.c_str());
       continue;
     }
-    auto result = ApplyFunction(ctx, api, *fn, f.dry_run);
+    auto result = ApplyFunction(ctx, api, *fn, f.dry_run, *progress);
     if (!result) {
       ctx.Fail(fmt::format("gantry apply: {}: {}", what, result.error().message()));
       ++failures;
@@ -235,6 +279,10 @@ void AddApplyCommand(CLI::App& app, CommandContext& ctx) {
   cmd->add_flag("--wait", f->wait,
                 "wait until every function is ready; fail with the reason when one isn't");
   cmd->add_option("--timeout", f->timeout, "how long --wait waits (e.g. 90s, 2m, 1h30m)")
+      ->capture_default_str();
+  cmd->add_option("--progress", f->progress,
+                  "how to show builds: auto (a live view on a terminal, plain lines in CI, "
+                  "else none), plain (every line, on stderr), tty, or quiet")
       ->capture_default_str();
   cmd->add_option("--dry-run", f->dry_run,
                   "client: validate here only; server: validate on gantryd too");

@@ -18,14 +18,19 @@ struct GetFlags {
   std::string output;
 };
 
-void PrintSecrets(std::FILE* out, const nlohmann::json& items, const std::string& output) {
-  Table table({{"NAME", 30}, {"UPDATED", 20}});
+void PrintSecrets(std::FILE* out, const nlohmann::json& items, const std::string& output,
+                  std::chrono::system_clock::time_point now) {
+  Table table({{"NAME", 30}, {"UPDATED", 20}, {"AGE", 0}});
   if (output != "name") std::fputs(table.Header().c_str(), out);
   for (const auto& s : items) {
     if (output == "name") {
       std::fprintf(out, "secret.gantry.dev/%s\n", s.value("name", "").c_str());
     } else {
-      std::fputs(table.Row({s.value("name", ""), s.value("updatedAt", "")}).c_str(), out);
+      std::fputs(table
+                     .Row({s.value("name", ""), s.value("updatedAt", ""),
+                           AgeSince(s.value("createdAt", ""), now)})
+                     .c_str(),
+                 out);
     }
   }
 }
@@ -79,7 +84,7 @@ int RunGet(const GetFlags& f, const CommandContext& ctx) {
   if (functions) {
     PrintFunctions(ctx.out, items, f);
   } else {
-    PrintSecrets(ctx.out, items, f.output);
+    PrintSecrets(ctx.out, items, f.output, ctx.wall_now());
   }
   return 0;
 }

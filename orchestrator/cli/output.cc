@@ -6,6 +6,8 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "core/time_format.h"
+
 namespace gantry::cli {
 namespace {
 
@@ -105,6 +107,28 @@ std::string Table::Row(const std::vector<std::string>& cells) const {
     line += fmt::format("{:<{}}", cell, columns_[i].width);
   }
   return line + "\n";
+}
+
+std::string HumanAge(std::chrono::seconds age) {
+  long long s = age.count() < 0 ? 0 : static_cast<long long>(age.count());
+  const long long m = s / 60, h = s / 3600, d = s / 86400;
+  if (s < 120) return fmt::format("{}s", s);
+  if (m < 10) return s % 60 == 0 ? fmt::format("{}m", m) : fmt::format("{}m{}s", m, s % 60);
+  if (h < 3) return fmt::format("{}m", m);
+  if (h < 8) return m % 60 == 0 ? fmt::format("{}h", h) : fmt::format("{}h{}m", h, m % 60);
+  if (h < 48) return fmt::format("{}h", h);
+  if (d < 8) return h % 24 == 0 ? fmt::format("{}d", d) : fmt::format("{}d{}h", d, h % 24);
+  if (d < 365 * 2) return fmt::format("{}d", d);
+  if (d < 365 * 8) {
+    return d % 365 == 0 ? fmt::format("{}y", d / 365) : fmt::format("{}y{}d", d / 365, d % 365);
+  }
+  return fmt::format("{}y", d / 365);
+}
+
+std::string AgeSince(std::string_view iso_time, std::chrono::system_clock::time_point now) {
+  auto t = core::ParseUtc(iso_time);
+  if (!t) return "<unknown>";
+  return HumanAge(std::chrono::duration_cast<std::chrono::seconds>(now - *t));
 }
 
 }  // namespace gantry::cli

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -16,6 +17,12 @@ std::string ToYaml(const nlohmann::json& j);
 // `j` as -o `format` asks: "json" (indented by 2, then a newline) or "yaml" (ToYaml).
 // Returns false, printing nothing, for any other format.
 bool PrintStructured(std::FILE* out, const nlohmann::json& j, std::string_view format);
+
+// An AGE column's value, as kubectl writes one: "45s", "3m20s", "42m", "5h10m", "20h",
+// "3d4h", "9d", "2y60d"; "<unknown>" for an `iso_time` that is no RFC 3339 time, "0s" for one
+// in the future (a clock ahead of ours).
+std::string HumanAge(std::chrono::seconds age);
+std::string AgeSince(std::string_view iso_time, std::chrono::system_clock::time_point now);
 
 // A text table of fixed-width columns: every cell left-aligned and padded to its column's
 // width (a longer one pushes the rest along), one space between columns; a column of width

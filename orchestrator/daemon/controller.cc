@@ -186,7 +186,8 @@ std::optional<store::FunctionRecord> Controller::Unchanged(const std::string& ns
 }
 
 core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const std::string& name,
-                                                   std::string_view bundle, bool dry_run) {
+                                                   std::string_view bundle, bool dry_run,
+                                                   const docker::BuildProgressFn& progress) {
   std::string digest = builder::BundleDigest(bundle);
   // One read: a delete between a check and a second read must not leave an empty record.
   if (auto existing = dry_run ? std::nullopt : Unchanged(ns, name, digest)) {
@@ -219,11 +220,12 @@ core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const 
     if (auto values = SecretValues(ns, spec.secrets()); !values) return values.error();
     return ApplyOutcome{.result = "valid", .digest = digest};
   }
-  return ApplySpec(spec, digest);
+  return ApplySpec(spec, digest, progress);
 }
 
 core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
-                                                 const std::string& digest) {
+                                                 const std::string& digest,
+                                                 const docker::BuildProgressFn& progress) {
   std::lock_guard lock(apply_mu_);
   const std::string& ns = spec.namespace_name();
   const std::string& name = spec.name();
@@ -242,6 +244,7 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   if (!secrets) return fail(secrets.error());
   auto built = builder_.Build(spec, [&](std::string_view line) {
     core::Log(core::LogLevel::kDebug, "build {}/{}: {}", ns, name, line);
+    if (progress) progress(line);
   });
   if (options_.on_build) options_.on_build(!built ? "failed" : built->cached ? "cached" : "built");
   if (!built) return fail(built.error());

@@ -69,8 +69,11 @@ class Controller {
   // not a safe archive with function.json, its manifest is invalid (every error listed) or
   // not exactly one Function, it names another function than ns/name, or a secret it lists
   // does not exist in ns; otherwise as ApplySpec.
+  // `progress` (optional) is told each line of the build's output as it comes, on this
+  // thread.
   core::Result<ApplyOutcome> ApplyBundle(const std::string& ns, const std::string& name,
-                                         std::string_view bundle, bool dry_run);
+                                         std::string_view bundle, bool dry_run,
+                                         const docker::BuildProgressFn& progress = nullptr);
   // Applies a spec whose source (if any) is on disk; `digest` names it for "unchanged".
   // Result "created", "configured" or "unchanged". Errors: kInvalidArgument for a secret
   // the spec lists that does not exist in its namespace; Builder::Build's (kNotFound for a
@@ -78,7 +81,8 @@ class Controller {
   // the engine's); the store's; Pool::Apply's (kInternal when the new generation's
   // replicas fail, kInvalidArgument, kConflict, kUnavailable). A failure of an existing
   // function is also recorded as its status "failed" with the message as last error.
-  core::Result<ApplyOutcome> ApplySpec(const spec::FunctionSpec& spec, const std::string& digest);
+  core::Result<ApplyOutcome> ApplySpec(const spec::FunctionSpec& spec, const std::string& digest,
+                                       const docker::BuildProgressFn& progress = nullptr);
   // The stored record when ns/name is deployed with exactly this bundle digest, not
   // failed, running in the pool and its image still on the engine; nullopt otherwise
   // (also when the store or engine fails: the apply then does the work). Never an error.

@@ -22,6 +22,7 @@
 #include "daemon/token.h"
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
+#include "gateway/process_metrics.h"
 #include "pool/pool.h"
 #include "store/store.h"
 
@@ -138,6 +139,12 @@ int main(int argc, char** argv) {
   f.gateway.auth_disabled = f.no_auth;
   gateway::Gateway gateway(f.gateway, backend, std::move(routes));
   gateway.metrics().Register(pool_metrics);
+  gateway.metrics().Register(std::make_shared<gateway::ProcessMetrics>());
+  gateway.metrics().TrackFunctions([&pool] {
+    std::vector<std::pair<std::string, std::string>> deployed;
+    for (const auto& fn : pool.List()) deployed.emplace_back(fn.namespace_name, fn.name);
+    return deployed;
+  });
 
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));

@@ -32,6 +32,10 @@ std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
       "gantry_replicas", "Replicas by function and state.", prometheus::MetricType::Gauge, {}};
   prometheus::MetricFamily queued{
       "gantry_queue_depth", "Calls waiting for a slot.", prometheus::MetricType::Gauge, {}};
+  prometheus::MetricFamily in_flight{"gantry_invocations_in_flight",
+                                     "Calls the function's replicas are serving now.",
+                                     prometheus::MetricType::Gauge,
+                                     {}};
   for (const auto& fn : pool_.List()) {
     replicas.metric.push_back(GaugeSample(
         {{"namespace", fn.namespace_name}, {"function", fn.name}, {"state", "ready"}}, fn.ready));
@@ -40,8 +44,11 @@ std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
         fn.starting));
     queued.metric.push_back(
         GaugeSample({{"namespace", fn.namespace_name}, {"function", fn.name}}, fn.queued));
+    in_flight.metric.push_back(
+        GaugeSample({{"namespace", fn.namespace_name}, {"function", fn.name}}, fn.in_flight));
   }
   families.push_back(std::move(replicas));
+  families.push_back(std::move(in_flight));
   families.push_back(std::move(queued));
   return families;
 }

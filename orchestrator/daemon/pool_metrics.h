@@ -17,6 +17,7 @@ namespace gantry::daemon {
 // gantryd's own metrics, next to the gateway's at GET /metrics (gateway::Metrics::Register):
 //   gantry_builds_total{outcome}                       counter: image builds applies needed
 //   gantry_replicas{namespace,function,state}          gauge: "ready" and "starting"
+//   gantry_invocations_in_flight{namespace,function}   gauge: calls replicas are serving
 //   gantry_queue_depth{namespace,function}             gauge: calls waiting for a slot
 // The gauges are read from Pool::List() at each scrape (in-memory state: quick). The pool
 // must outlive this. Thread-safe.

@@ -1,9 +1,12 @@
 #include "daemon/resource_functions.h"
 
 #include <cstdint>
+#include <memory>
+#include <utility>
 
 #include "builder/bundle.h"
 #include "daemon/api_support.h"
+#include "daemon/apply_stream.h"
 
 namespace gantry::daemon::resource {
 namespace {
@@ -29,10 +32,16 @@ ApiResponse ApplyDigest(Controller& c, const builder::BundleLimits& limits, cons
                             {"limits", limits.ToJson()}});
 }
 
+// The client asked for the build's progress as it happens.
+bool WantsProgress(const ApiRequest& r) {
+  return HeaderValue(r, "accept").find("application/x-ndjson") != std::string::npos ||
+         QueryParam(r, "progress") == "1" || QueryParam(r, "progress") == "true";
+}
+
 }  // namespace
 
 core::Result<ApiResponse> ApplyFunction(Controller& c, const builder::BundleLimits& limits,
-                                        const ApiRequest& r) {
+                                        const ApiRequest& r, BackgroundWork* background) {
   std::string ns = PathParam(r, "ns");
   std::string name = PathParam(r, "name");
   if (r.body.empty()) {
@@ -50,7 +59,23 @@ core::Result<ApiResponse> ApplyFunction(Controller& c, const builder::BundleLimi
     return JsonResponse(413, over->ToJson());
   }
   if (tar->truncated) return core::Error::InvalidArgument("bundle: unpacks past its limit");
-  auto outcome = c.ApplyBundle(ns, name, tar->tar, QueryParam(r, "dryRun") == "server");
+  const bool dry_run = QueryParam(r, "dryRun") == "server";
+  if (background != nullptr && WantsProgress(r)) {
+    auto stream = std::make_shared<ApplyProgressStream>();
+    background->Run([&c, stream, ns, name, dry_run, bundle = std::move(tar->tar)] {
+      auto outcome = c.ApplyBundle(ns, name, bundle, dry_run,
+                                   [&stream](std::string_view line) { stream->Line(line); });
+      if (!outcome) {
+        stream->Finish(outcome.error());
+      } else {
+        stream->Finish(outcome->ToJson(ns, name));
+      }
+    });
+    ApiResponse answer{.status = 200, .content_type = "application/x-ndjson"};
+    answer.stream = std::move(stream);
+    return answer;
+  }
+  auto outcome = c.ApplyBundle(ns, name, tar->tar, dry_run);
   if (!outcome) return outcome.error();
   return JsonResponse(outcome->result == "created" ? 201 : 200, outcome->ToJson(ns, name));
 }
@@ -94,8 +119,13 @@ std::vector<gateway::Route> FunctionRoutes(Controller& c, builder::BundleLimits 
     return [&c, handler](const ApiRequest& r) { return handler(c, r); };
   };
   std::string fn = kFunction;
+  // Streamed applies build on threads of their own, joined when the routes go.
+  auto background = std::make_shared<BackgroundWork>();
   return {
-      {"PUT", fn, [&c, limits](const ApiRequest& r) { return ApplyFunction(c, limits, r); }},
+      {"PUT", fn,
+       [&c, limits, background](const ApiRequest& r) {
+         return ApplyFunction(c, limits, r, background.get());
+       }},
       {"GET", fn, with(GetFunction)},
       {"DELETE", fn, with(DeleteFunction)},
       {"PUT", fn + "/scale", with(ScaleFunction)},

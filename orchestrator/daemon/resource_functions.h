@@ -4,6 +4,7 @@
 
 #include "builder/bundle_limits.h"
 #include "core/result.h"
+#include "daemon/apply_stream.h"
 #include "daemon/controller.h"
 #include "gateway/backend.h"
 
@@ -20,9 +21,15 @@ namespace gantry::daemon::resource {
 // "limits" (the bundle limits, so the client can check before it sends). 413
 // (BundleTooLarge's JSON) for a bundle over `limits`; kInvalidArgument for one that is not
 // a bundle or unpacks past its limit.
+// With `background` and the request asking for progress (`Accept: application/x-ndjson`
+// or `?progress=1`), the checks above answer as said, and then the apply runs on a
+// `background` thread while the answer (200, application/x-ndjson) streams its build
+// progress and, last, its outcome (ApplyProgressStream); the client going away does not
+// stop the apply.
 core::Result<gateway::ApiResponse> ApplyFunction(Controller& controller,
                                                  const builder::BundleLimits& limits,
-                                                 const gateway::ApiRequest& request);
+                                                 const gateway::ApiRequest& request,
+                                                 BackgroundWork* background = nullptr);
 
 // GET .../namespaces/{ns}/functions/{name}: 200 Controller::Describe's JSON.
 core::Result<gateway::ApiResponse> GetFunction(Controller& controller,

@@ -3,7 +3,10 @@
 #include <prometheus/text_serializer.h>
 
 #include <algorithm>
+#include <set>
 #include <string>
+
+#include "core/version.h"
 
 namespace gantry::gateway {
 Metrics::Metrics()
@@ -20,36 +23,76 @@ Metrics::Metrics()
       cold_starts_(prometheus::BuildCounter()
                        .Name("gantry_cold_starts_total")
                        .Help("Invocations that waited for a cold start.")
-                       .Register(*registry_)) {}
+                       .Register(*registry_)),
+      build_info_(prometheus::BuildGauge()
+                      .Name("gantry_build_info")
+                      .Help("The version, git revision and compiler of this build; always 1.")
+                      .Register(*registry_)) {
+  build_info_
+      .Add({{"version", std::string(core::kVersion)},
+            {"revision", std::string(core::Revision())},
+            {"compiler", std::string(core::kCompiler)}})
+      .Set(1);
+}
 
 const Metrics::Series* Metrics::Find(std::string_view ns, std::string_view function) const {
   auto it = series_.find(KeyView{ns, function});
   return it == series_.end() ? nullptr : &it->second;
 }
 
+Metrics::Series& Metrics::Ensure(std::string_view ns, std::string_view function) {
+  auto it = series_.find(KeyView{ns, function});
+  if (it != series_.end()) return it->second;
+  prometheus::Labels labels{{"namespace", std::string(ns)}, {"function", std::string(function)}};
+  static const prometheus::Histogram::BucketBoundaries kBuckets(kDurationBuckets.begin(),
+                                                                kDurationBuckets.end());
+  Series s{.duration = &durations_.Add(labels, kBuckets), .cold_starts = &cold_starts_.Add(labels)};
+  return series_.emplace(Key{std::string(ns), std::string(function)}, std::move(s)).first->second;
+}
+
 void Metrics::RecordInvocation(std::string_view ns, std::string_view function, int code,
                                double seconds, bool cold_start) {
   std::lock_guard lock(mu_);
-  auto it = series_.find(KeyView{ns, function});
-  if (it == series_.end()) {
-    prometheus::Labels labels{{"namespace", std::string(ns)}, {"function", std::string(function)}};
-    static const prometheus::Histogram::BucketBoundaries kBuckets(kDurationBuckets.begin(),
-                                                                  kDurationBuckets.end());
-    Series s{.duration = &durations_.Add(labels, kBuckets),
-             .cold_starts = &cold_starts_.Add(labels)};
-    it = series_.emplace(Key{std::string(ns), std::string(function)}, std::move(s)).first;
-  }
-  Series& s = it->second;
-  auto counter = s.codes.find(code);
-  if (counter == s.codes.end()) {
+  Series& s = Ensure(ns, function);
+  Code(s, ns, function, code).Increment();
+  s.duration->Observe(seconds);
+  if (cold_start) s.cold_starts->Increment();
+}
+
+prometheus::Counter& Metrics::Code(Series& s, std::string_view ns, std::string_view function,
+                                   int code) {
+  auto it = s.codes.find(code);
+  if (it == s.codes.end()) {
     prometheus::Counter& c = invocations_.Add({{"namespace", std::string(ns)},
                                                {"function", std::string(function)},
                                                {"code", std::to_string(code)}});
-    counter = s.codes.emplace(code, &c).first;
+    it = s.codes.emplace(code, &c).first;
   }
-  counter->second->Increment();
-  s.duration->Observe(seconds);
-  if (cold_start) s.cold_starts->Increment();
+  return *it->second;
+}
+
+void Metrics::TrackFunctions(FunctionLister deployed) {
+  std::lock_guard lock(mu_);
+  lister_ = std::move(deployed);
+}
+
+void Metrics::Sync(const std::vector<std::pair<std::string, std::string>>& deployed) {
+  std::set<Key, KeyLess> now;
+  for (const auto& key : deployed) {
+    // The code most calls end with exists from the start, at zero.
+    Code(Ensure(key.first, key.second), key.first, key.second, 200);
+    now.insert(key);
+  }
+  for (const auto& key : tracked_) {
+    if (now.count(key) != 0) continue;
+    auto it = series_.find(key);
+    if (it == series_.end()) continue;
+    for (const auto& [code, counter] : it->second.codes) invocations_.Remove(counter);
+    durations_.Remove(it->second.duration);
+    cold_starts_.Remove(it->second.cold_starts);
+    series_.erase(it);
+  }
+  tracked_ = std::move(now);
 }
 
 void Metrics::Register(std::shared_ptr<prometheus::Collectable> metrics) {
@@ -57,7 +100,18 @@ void Metrics::Register(std::shared_ptr<prometheus::Collectable> metrics) {
   collected_.push_back(std::move(metrics));
 }
 
-std::string Metrics::Render() const {
+std::string Metrics::Render() {
+  FunctionLister lister;
+  {
+    std::lock_guard lock(mu_);
+    lister = lister_;
+  }
+  // Asked outside the lock: the lister takes the pool's locks, and calls record meanwhile.
+  if (lister) {
+    auto deployed = lister();
+    std::lock_guard lock(mu_);
+    Sync(deployed);
+  }
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<std::shared_ptr<prometheus::Collectable>> collected;
   {

@@ -3,14 +3,17 @@
 #include <prometheus/collectable.h>
 #include <prometheus/counter.h>
 #include <prometheus/family.h>
+#include <prometheus/gauge.h>
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -23,27 +26,40 @@ namespace gantry::gateway {
 //   gantry_invocations_total{code,function,namespace}            counter
 //   gantry_invocation_duration_seconds{function,namespace}       histogram (kDurationBuckets)
 //   gantry_cold_starts_total{function,namespace}                 counter
+//   gantry_build_info{compiler,revision,version}                 gauge, always 1
 // then what each registered Collectable collects, in registration order. Within a family,
 // series are sorted by their labels, so the text is stable. Thread-safe.
+//
+// A function's series appear with its first call, or, for the deployed functions that
+// TrackFunctions lists, at zero from the scrape after it is deployed (code="200", the
+// histogram, cold starts), so that increase() sees its first calls; they go with the
+// scrape after it no longer is.
 class Metrics {
  public:
   static constexpr std::array<double, 15> kDurationBuckets = {
       0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
 
   Metrics();
+  Metrics(const Metrics&) = delete;
+  Metrics& operator=(const Metrics&) = delete;
 
   // Records one finished invocation: the status sent to the caller and its duration. A
   // function's series (its histogram, its cold starts at 0) appear with its first call.
   void RecordInvocation(std::string_view ns, std::string_view function, int code, double seconds,
                         bool cold_start);
 
+  // The functions deployed now, as (namespace, name); asked at every scrape (on an io
+  // thread: quick, in-memory, never blocking for long). Replaces any earlier lister.
+  using FunctionLister = std::function<std::vector<std::pair<std::string, std::string>>()>;
+  void TrackFunctions(FunctionLister deployed);
+
   // Adds metrics of the daemon's (builds, replicas by state, ...): `metrics` is collected
   // at every scrape, on an io thread, so its Collect() must be quick and never block for
   // long (in-memory state; short locks).
   void Register(std::shared_ptr<prometheus::Collectable> metrics);
 
-  // The whole exposition text.
-  std::string Render() const;
+  // The whole exposition text (first bringing the tracked functions' series up to date).
+  std::string Render();
 
   // For tests and logs: the count of invocations with this code (0 if none).
   std::uint64_t Invocations(std::string_view ns, std::string_view function, int code) const;
@@ -67,13 +83,23 @@ class Metrics {
   };
 
   const Series* Find(std::string_view ns, std::string_view function) const;  // mu_ held
+  // The function's histogram and cold starts, created at zero when missing. mu_ held.
+  Series& Ensure(std::string_view ns, std::string_view function);
+  // The counter of `code` in `s`, created when missing. mu_ held.
+  prometheus::Counter& Code(Series& s, std::string_view ns, std::string_view function, int code);
+  // Makes the tracked series those of `deployed`: creates the missing, removes the series
+  // of functions tracked before and gone now. mu_ held.
+  void Sync(const std::vector<std::pair<std::string, std::string>>& deployed);
 
   const std::shared_ptr<prometheus::Registry> registry_;
   prometheus::Family<prometheus::Counter>& invocations_;
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& cold_starts_;
+  prometheus::Family<prometheus::Gauge>& build_info_;
   mutable std::mutex mu_;
-  std::map<Key, Series, KeyLess> series_;                            // guarded by mu_
+  std::map<Key, Series, KeyLess> series_;  // guarded by mu_
+  FunctionLister lister_;                  // guarded by mu_
+  std::set<Key, KeyLess> tracked_;         // deployed at the last scrape; guarded by mu_
   std::vector<std::shared_ptr<prometheus::Collectable>> collected_;  // guarded by mu_
 };
 

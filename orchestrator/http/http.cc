@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 
 #include <cctype>
+#include <cstdlib>
 #include <memory>
 #include <optional>
 
@@ -15,11 +16,18 @@ struct Transfer {
   const Request* request;
   Response* response;
   std::optional<std::string> denied_by;  // the filter's reason for the last refused address
+  long status = 0;                       // of the answer whose headers came last
+  bool stopped = false;                  // on_body said stop
 };
 
 size_t Append(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * n;
+  if (t->request->on_body && t->status >= 200 && t->status < 300) {
+    if (t->request->on_body(std::string_view(data, bytes))) return bytes;
+    t->stopped = true;
+    return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+  }
   if (t->response->body.size() + bytes > t->request->max_response_bytes) {
     t->response->response_too_big = true;
     return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
@@ -42,6 +50,9 @@ size_t Header(char* data, size_t size, size_t n, void* user) {
   std::string line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {
     t->response->headers.clear();
+    // "HTTP/1.1 200 OK": the code after the first space.
+    std::size_t space = line.find(' ');
+    t->status = space == std::string::npos ? 0 : std::atol(line.c_str() + space + 1);
     return size * n;
   }
   auto colon = line.find(':');
@@ -125,6 +136,9 @@ Response Send(const Request& request) {
   } else if (r.response_too_big) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
     r.error = fmt::format("the answer is over the limit of {} bytes", request.max_response_bytes);
+  } else if (transfer.stopped) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    r.error = "stopped by the receiver";
   } else if (transfer.denied_by) {
     r.denied = true;
     r.error = *transfer.denied_by;

@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // Request/response HTTP from Gantry's own programs (gantryd's async calls and callbacks, the
@@ -31,6 +32,11 @@ struct Request {
   // Checked for every address about to be connected to, so that a name which resolves (or
   // re-resolves) to a refused address can't get past it. Empty: every address is allowed.
   AddressFilter address_filter;
+  // When set, the body of a 2xx answer is handed here piece by piece as it arrives (a
+  // streamed answer: build progress, logs -f) instead of being kept in Response::body
+  // (other answers' bodies are kept as usual); false stops the transfer (the Response's
+  // error then says so). max_response_bytes does not apply to what is handed over.
+  std::function<bool(std::string_view chunk)> on_body;
 };
 
 struct Response {

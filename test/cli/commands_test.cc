@@ -78,11 +78,15 @@ TEST_CASE("cli get: tables, -o name, -o json and -o yaml", "[cli][get]") {
                            Catch::Contains("kind: FunctionList\n"));
   CHECK(RunGantry(fake, {"get", "functions", "-o", "table"}).exit_code == 2);
 
-  json secrets = {{"items", {{{"name", "db"}, {"updatedAt", "2026-12-01T10:00:00Z"}}}}};
+  json secrets = {{"items",
+                   {{{"name", "db"},
+                     {"createdAt", "2026-11-28T09:30:00Z"},
+                     {"updatedAt", "2026-12-01T10:00:00Z"}}}}};
   fake.handler = [&secrets](const http::Request&) { return Json(200, secrets); };
-  CHECK(RunGantry(fake, {"get", "secrets"}).out ==
-        "NAME                           UPDATED             \n"
-        "db                             2026-12-01T10:00:00Z\n");
+  std::chrono::sys_seconds wall{std::chrono::seconds(1796123031)};  // 2026-12-01T11:03:51Z
+  CHECK(RunGantry(fake, {"get", "secrets"}, {}, nullptr, wall).out ==
+        "NAME                           UPDATED              AGE\n"
+        "db                             2026-12-01T10:00:00Z 3d1h\n");
   CHECK(RunGantry(fake, {"get", "secrets", "-o", "name"}).out == "secret.gantry.dev/db\n");
 }
 

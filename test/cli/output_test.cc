@@ -117,4 +117,23 @@ TEST_CASE("cli Table: fixed-width columns, the last unpadded, long cells push al
 }
 
 }  // namespace
+TEST_CASE("cli output: ages as kubectl writes them", "[cli][output]") {
+  using std::chrono::seconds;
+  CHECK(HumanAge(seconds(-5)) == "0s");
+  CHECK(HumanAge(seconds(45)) == "45s");
+  CHECK(HumanAge(seconds(119)) == "119s");
+  CHECK(HumanAge(seconds(200)) == "3m20s");
+  CHECK(HumanAge(seconds(300)) == "5m");
+  CHECK(HumanAge(seconds(42 * 60 + 5)) == "42m");
+  CHECK(HumanAge(seconds(5 * 3600 + 600)) == "5h10m");
+  CHECK(HumanAge(seconds(20 * 3600 + 59)) == "20h");
+  CHECK(HumanAge(seconds(3 * 86400 + 4 * 3600)) == "3d4h");
+  CHECK(HumanAge(seconds(9 * 86400)) == "9d");
+  CHECK(HumanAge(seconds((2 * 365 + 60) * 86400LL)) == "2y60d");
+  std::chrono::sys_seconds now{seconds(1796123031)};  // 2026-12-01T11:03:51Z
+  CHECK(AgeSince("2026-12-01T11:03:00Z", now) == "51s");
+  CHECK(AgeSince("2026-12-01T10:03:51.250Z", now) == "60m");
+  CHECK(AgeSince("yesterday", now) == "<unknown>");
+}
+
 }  // namespace gantry::cli

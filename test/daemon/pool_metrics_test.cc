@@ -39,6 +39,9 @@ TEST_CASE("pool metrics: builds by outcome, replicas by state and queue depth pe
                                      "state=\"ready\"} 0\n"
                                      "gantry_replicas{namespace=\"team\",function=\"web\","
                                      "state=\"starting\"} 0\n"));
+    CHECK_THAT(text, Catch::Contains("# TYPE gantry_invocations_in_flight gauge\n"
+                                     "gantry_invocations_in_flight{namespace=\"team\","
+                                     "function=\"web\"} 0\n"));
     CHECK_THAT(text,
                Catch::EndsWith("# TYPE gantry_queue_depth gauge\n"
                                "gantry_queue_depth{namespace=\"team\",function=\"web\"} 0\n"));

@@ -4,7 +4,12 @@
 #include <prometheus/registry.h>
 
 #include <catch2/catch.hpp>
+#include <string>
 #include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/version.h"
 
 namespace gantry::gateway {
 namespace {
@@ -118,6 +123,50 @@ TEST_CASE("gateway: metrics may be recorded from many threads", "[gateway][metri
   for (auto& t : threads) t.join();
   CHECK(m.Invocations("default", "f", 200) == 4000);
   CHECK(m.ColdStarts("default", "f") == 400);
+}
+
+TEST_CASE("gateway: a tracked function's series exist at zero before its first call",
+          "[gateway][metrics]") {
+  Metrics m;
+  std::vector<std::pair<std::string, std::string>> deployed = {{"team", "web"}};
+  m.TrackFunctions([&deployed] { return deployed; });
+  const std::string l = R"(function="web",namespace="team")";
+  std::string text = m.Render();
+  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{code=\"200\"," + l + "} 0\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_count{" + l + "} 0\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_cold_starts_total{" + l + "} 0\n"));
+  m.RecordInvocation("team", "web", 200, 0.01, true);
+  m.RecordInvocation("team", "web", 500, 0.01, false);
+  text = m.Render();
+  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{code=\"200\"," + l + "} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_invocations_total{code=\"500\"," + l + "} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_cold_starts_total{" + l + "} 1\n"));
+
+  deployed.clear();  // deleted: its series go with the next scrape
+  text = m.Render();
+  CHECK_THAT(text, !Catch::Contains(l));
+  CHECK(m.Invocations("team", "web", 200) == 0);
+}
+
+TEST_CASE("gateway: an untracked function's series are kept as before", "[gateway][metrics]") {
+  Metrics m;
+  m.TrackFunctions([] { return std::vector<std::pair<std::string, std::string>>{}; });
+  m.RecordInvocation("default", "gone", 404, 0.001, false);
+  std::string text = m.Render();
+  CHECK_THAT(text, Catch::Contains(
+                       R"(gantry_invocations_total{code="404",function="gone",namespace="default"} 1)"));
+  CHECK_THAT(text, !Catch::Contains(R"(code="200",function="gone")"));
+}
+
+TEST_CASE("gateway: gantry_build_info names the version, revision and compiler",
+          "[gateway][metrics]") {
+  Metrics m;
+  std::string text = m.Render();
+  CHECK_THAT(text, Catch::Contains("# TYPE gantry_build_info gauge\n"));
+  CHECK_THAT(text, Catch::Contains("gantry_build_info{compiler=\"" + std::string(core::kCompiler) +
+                                   "\",revision=\"" + std::string(core::Revision()) +
+                                   "\",version=\"" + std::string(core::kVersion) + "\"} 1\n"));
+  CHECK(!core::Revision().empty());
 }
 
 }  // namespace
