@@ -153,8 +153,9 @@ TEST_CASE("gateway: an untracked function's series are kept as before", "[gatewa
   m.TrackFunctions([] { return std::vector<std::pair<std::string, std::string>>{}; });
   m.RecordInvocation("default", "gone", 404, 0.001, false);
   std::string text = m.Render();
-  CHECK_THAT(text, Catch::Contains(
-                       R"(gantry_invocations_total{code="404",function="gone",namespace="default"} 1)"));
+  CHECK_THAT(text,
+             Catch::Contains(
+                 R"(gantry_invocations_total{code="404",function="gone",namespace="default"} 1)"));
   CHECK_THAT(text, !Catch::Contains(R"(code="200",function="gone")"));
 }
 
