@@ -102,11 +102,17 @@ struct HandlerError {
 std::optional<HandlerError> InitError(const std::vector<Line>& lines) {
   for (std::size_t i = lines.size(); i-- > 0;) {
     if (!lines[i].shim || !lines[i].text.starts_with(kInitError)) continue;
-    auto body = nlohmann::json::parse(lines[i].text.substr(kInitError.size()), nullptr, false);
-    if (!body.is_object()) continue;
-    std::string type = body.value("errorType", "");
-    std::string message = body.value("errorMessage", "");
-    std::string text = ErrorText(type, FirstLine(message));
+    // "Type: message" (the shim since issue 13), or the payload as JSON (older shims).
+    std::string_view rest = lines[i].text.substr(kInitError.size());
+    auto body = nlohmann::json::parse(rest, nullptr, false);
+    std::string text;
+    if (body.is_object()) {
+      std::string type = body.value("errorType", "");
+      std::string message = body.value("errorMessage", "");
+      text = ErrorText(type, FirstLine(message));
+    } else {
+      text = rest.starts_with("Error: ") ? rest.substr(7) : rest;
+    }
     if (text.empty()) continue;
     return HandlerError{i, std::move(text), true};
   }
