@@ -129,11 +129,8 @@ std::optional<HandlerError> PythonError(const std::vector<Line>& lines) {
     for (std::size_t j = i + 1; j < lines.size(); ++j) {
       if (lines[j].shim) continue;
       std::string_view text = lines[j].text;
-      if (text.find("in load_handler") != std::string_view::npos ||
-          text.find("in import_module") != std::string_view::npos ||
-          text.find("<frozen importlib._bootstrap") != std::string_view::npos) {
-        import = true;
-      }
+      // The bootstrap's frame (a replica that never got ready also counts as an import).
+      if (text.find("in load_handler") != std::string_view::npos) import = true;
       if (text.empty() || text.front() == ' ' || text.front() == '\t') continue;
       std::size_t type = ExceptionTypeLength(text);
       if (type == 0) break;  // not a traceback we can read
@@ -162,9 +159,7 @@ std::optional<HandlerError> NodeError(const std::vector<Line>& lines) {
       if (lines[j].shim) continue;
       std::string_view next = TrimLeft(lines[j].text);
       if (next.starts_with("at ") || next == "Require stack:") stack = true;
-      if (next.starts_with("at loadHandler") || next.starts_with("at Module._resolveFilename")) {
-        import = true;
-      }
+      if (next.starts_with("at loadHandler")) import = true;
       if (!next.starts_with("at ") && !next.starts_with("- ") && next != "Require stack:") break;
     }
     if (!stack) continue;
