@@ -386,10 +386,11 @@ class Gateway::Server::InvokeCall {
   // replica failed to start: <why>") as the reason when the backend has no better one.
   Early ResolveFailed(int status, const std::string& message) const {
     if (status != 502) return Early{status, message};
+    constexpr std::string_view kFailedToStart = "replica failed to start: ";
     std::string_view why = message;
     const std::string own = ns_ + "/" + name_ + ": ";
     if (why.starts_with(own)) why.remove_prefix(own.size());
-    if (why.starts_with("replica failed to start: ")) why.remove_prefix(25);
+    if (why.starts_with(kFailedToStart)) why.remove_prefix(kFailedToStart.size());
     return Early{502, fmt::format("function {}'s replica failed to start", name_),
                  std::string(why)};
   }
