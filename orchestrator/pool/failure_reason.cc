@@ -175,16 +175,37 @@ std::optional<std::string> ShimFatal(const std::vector<Line>& lines) {
   return std::nullopt;
 }
 
-// The last line worth quoting: the function's own, else the shim's.
+// A node stack frame ("    at f (file:1:2)"): never the line to quote.
+bool IsStackFrame(std::string_view text) {
+  return !text.empty() && (text.front() == ' ' || text.front() == '\t') &&
+         TrimLeft(text).starts_with("at ");
+}
+
+// The last line worth quoting: the function's own (not a stack frame), else the shim's.
 std::optional<std::string> LastLine(const std::vector<Line>& lines) {
   for (bool shim : {false, true}) {
     for (std::size_t i = lines.size(); i-- > 0;) {
-      if (lines[i].shim == shim && !Blank(lines[i].text)) {
+      if (lines[i].shim == shim && !Blank(lines[i].text) && !IsStackFrame(lines[i].text)) {
         return std::string(TrimLeft(lines[i].text));
       }
     }
   }
   return std::nullopt;
+}
+
+// The handler's own error: a traceback or stack names the exception best; an init error
+// (the same one, or one of a runtime that prints none) means it was the handler's load.
+std::optional<HandlerError> FindHandlerError(const std::vector<Line>& lines) {
+  std::optional<HandlerError> error = PythonError(lines);
+  if (auto node = NodeError(lines); node && (!error || node->at > error->at)) error = node;
+  if (auto init = InitError(lines)) {
+    if (error) {
+      error->at_import = true;
+    } else {
+      error = std::move(init);
+    }
+  }
+  return error;
 }
 
 std::string ExitText(int code, bool before_ready) {
@@ -300,7 +321,14 @@ std::string ScrubHostPaths(std::string_view text, const std::vector<std::string>
 
 std::string LastLogLine(const std::vector<LogLine>& lines) {
   std::vector<Line> classified = Classify(&lines);
-  auto last = LastLine(classified);
+  std::optional<std::string> last;
+  if (auto error = FindHandlerError(classified)) {
+    last = std::string(TrimLeft(classified[error->at].text));
+  } else if (auto fatal = ShimFatal(classified)) {
+    last = std::move(fatal);
+  } else {
+    last = LastLine(classified);
+  }
   return last ? Bounded(ScrubHostPaths(*last)) : std::string();
 }
 
@@ -313,16 +341,7 @@ std::string DescribeFailure(const FailureFacts& facts) {
                  : "out of memory";
     return Bounded(ScrubHostPaths(reason));
   }
-  // A traceback names the exception best; an init error means it was the handler's load.
-  std::optional<HandlerError> error = PythonError(lines);
-  if (auto node = NodeError(lines); node && (!error || node->at > error->at)) error = node;
-  if (auto init = InitError(lines)) {
-    if (error) {
-      error->at_import = true;
-    } else {
-      error = std::move(init);
-    }
-  }
+  std::optional<HandlerError> error = FindHandlerError(lines);
   if (error) {
     bool import = error->at_import || facts.before_ready;
     reason =

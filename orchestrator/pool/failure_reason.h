@@ -49,9 +49,11 @@ std::string ScrubHostPaths(std::string_view text, const std::vector<std::string>
 // <stream>: " prefix (when it has one). Pure.
 std::string_view StripShimPrefix(std::string_view text);
 
-// The last line of `lines` worth showing a caller (StripShimPrefix'd, not blank, not one of
-// the shim's own bookkeeping lines when a function line exists), scrubbed of host paths;
-// "" when there is none. Pure.
+// The line of `lines` worth showing a caller as the function's last words, scrubbed of host
+// paths: the handler's error line when there is one (a traceback's exception, a node error,
+// the shim's init error line), else the shim's fatal message, else the last function line
+// that is neither blank nor a stack frame, else the shim's last line; "" when there is none.
+// Pure.
 std::string LastLogLine(const std::vector<LogLine>& lines);
 
 }  // namespace gantry::pool

@@ -61,6 +61,10 @@ TEST_CASE("DescribeFailure: real handler failures in user terms", "[pool][failur
        Capture("node_import.log"),
        {.exit_code = 3, .before_ready = true},
        "handler import failed: Cannot find module 'left-pad'"},
+      {"node: the last 20 lines of a full stack; the shim's init error names it",
+       Capture("node_import_tail.log"),
+       {.exit_code = 3, .before_ready = true},
+       "handler import failed: Cannot find module 'left-pad'"},
       {"node error at a call",
        Capture("node_call.log"),
        {.exit_code = 1},
@@ -174,6 +178,11 @@ TEST_CASE("StripShimPrefix and LastLogLine", "[pool][failure]") {
 
   CHECK(LastLogLine(Capture("python_import.log")) ==
         "ModuleNotFoundError: No module named 'requests'");
+  CHECK(LastLogLine(Capture("node_import.log")) == "Error: Cannot find module 'left-pad'");
+  CHECK(LastLogLine(Capture("node_import_tail.log")) ==
+        "handler init error: Cannot find module 'left-pad'");
+  CHECK(LastLogLine(Capture("node_call.log")) ==
+        "TypeError: Cannot read properties of undefined (reading 'x')");
   CHECK(LastLogLine(Capture("exec_missing.log")) ==
         "function can't run: command not found or not executable: ./handler.sh");
   CHECK(LastLogLine(Lines({"[-] stdout: ready on /tmp/gantry-x/run/r/shim.sock",
