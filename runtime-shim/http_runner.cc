@@ -8,6 +8,7 @@
 #include <boost/beast/http.hpp>
 #include <csignal>
 #include <limits>
+#include <string_view>
 
 #include "log.h"
 
@@ -37,6 +38,21 @@ constexpr http::field kHopByHop[] = {
 template <class Message>
 void StripHopByHop(Message& message) {
   for (auto field : kHopByHop) message.erase(field);
+}
+
+// What the function server did, for the caller and the log: in words, not Asio's
+// ("end of stream").
+std::string ServerFailure(std::string_view step, const boost::system::error_code& ec) {
+  if (ec == http::error::end_of_stream || ec == asio::error::eof ||
+      ec == asio::error::connection_reset || ec == asio::error::broken_pipe) {
+    return "closed the connection before answering";
+  }
+  if (ec == http::error::partial_message) return "closed the connection mid-answer";
+  if (ec == asio::error::connection_refused) return "refused the connection";
+  if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
+    return "sent an answer that is not valid HTTP";
+  }
+  return std::string(step) + " failed: " + ec.message();
 }
 
 void NoDelay(tcp::socket& socket) {
@@ -179,7 +195,7 @@ void HttpRunner::Connect(const std::shared_ptr<Exchange>& exchange) {
       return;
     }
     if (ec) {
-      Fail(exchange, "connect: " + ec.message());
+      Fail(exchange, ServerFailure("connect", ec));
       return;
     }
     NoDelay(*exchange->socket);
@@ -191,7 +207,7 @@ void HttpRunner::Send(const std::shared_ptr<Exchange>& exchange) {
   http::async_write(*exchange->socket, exchange->request,
                     [this, exchange](const boost::system::error_code& ec, std::size_t) {
                       if (ec) {
-                        Fail(exchange, "send: " + ec.message());
+                        Fail(exchange, ServerFailure("send", ec));
                         return;
                       }
                       exchange->parser.emplace();
@@ -202,7 +218,7 @@ void HttpRunner::Send(const std::shared_ptr<Exchange>& exchange) {
                           *exchange->socket, exchange->buffer, *exchange->parser,
                           [this, exchange](const boost::system::error_code& read_ec, std::size_t) {
                             if (read_ec) {
-                              Fail(exchange, "read: " + read_ec.message());
+                              Fail(exchange, ServerFailure("read", read_ec));
                               return;
                             }
                             auto& parser = *exchange->parser;
@@ -240,12 +256,13 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
                           if (ec) {
                             if (exchange->stream) {
                               LogShim("call " + exchange->call->id() +
-                                      ": function server broke off its response: " + ec.message());
+                                      ": function server broke off its response: " +
+                                      ServerFailure("read", ec));
                               active_.erase(exchange->call->id());
                               exchange->stream->End(false);
                               return;
                             }
-                            Fail(exchange, "read: " + ec.message());
+                            Fail(exchange, ServerFailure("read", ec));
                             return;
                           }
                           std::size_t got = kChunkSize - exchange->parser->get().body().size;
@@ -302,7 +319,7 @@ void HttpRunner::Fail(const std::shared_ptr<Exchange>& exchange, const std::stri
   active_.erase(call->id());
   if (call->finished()) return;
   LogShim("call " + call->id() + ": function server " + what);
-  call->Finish(ErrorReply(502, "function server: " + what, call->id()));
+  call->Finish(ErrorReply(502, "function server " + what, call->id()));
 }
 
 void HttpRunner::Abandon(const std::shared_ptr<Call>& call) {

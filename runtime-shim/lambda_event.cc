@@ -245,4 +245,26 @@ FunctionReply DecodeLambdaError(std::string_view payload, std::string_view call_
   return reply;
 }
 
+std::string DescribeLambdaError(std::string_view payload) {
+  constexpr std::size_t kMax = 1024;
+  auto first_line = [&](std::string_view text) {
+    text = text.substr(0, text.find('\n'));
+    while (!text.empty() && (text.back() == '\r' || text.back() == ' ')) text.remove_suffix(1);
+    return std::string(text.substr(0, kMax));
+  };
+  json value = json::parse(payload, nullptr, false);
+  if (!value.is_object()) return first_line(payload);
+  std::string message;
+  std::string type;
+  if (value.contains("errorMessage") && value["errorMessage"].is_string()) {
+    message = first_line(value["errorMessage"].get<std::string>());
+  }
+  if (value.contains("errorType") && value["errorType"].is_string()) {
+    type = first_line(value["errorType"].get<std::string>());
+  }
+  if (type.empty() || type == "Error") return message.empty() ? "handler error" : message;
+  if (message.empty()) return type;
+  return type + ": " + message;
+}
+
 }  // namespace gantry::shim

@@ -36,6 +36,12 @@ FunctionReply DecodeLambdaResponse(std::string_view payload);
 // caller sees: a JSON body {"error": message, "type": type, "callId": id}.
 FunctionReply DecodeLambdaError(std::string_view payload, std::string_view call_id);
 
+// A handler's error payload in one line: "<errorType>: <errorMessage's first line>"
+// ("ModuleNotFoundError: No module named 'requests'"), the message alone for a plain
+// "Error" (node: "Cannot find module 'x'"), or the payload's first line (at most 1 KiB)
+// when it is not such JSON. The stack trace is left out: runtimes print it themselves.
+std::string DescribeLambdaError(std::string_view payload);
+
 // A JSON error body {"error": message, "callId": id} with the given status.
 FunctionReply ErrorReply(unsigned status, std::string_view message, std::string_view call_id);
 

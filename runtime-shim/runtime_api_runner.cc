@@ -209,10 +209,13 @@ void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
     return;
   }
   if (request.method() == http::verb::post && rest == "init/error") {
-    LogShim("handler init error: " + request.body());
+    // One line naming the error (the runtime printed its traceback itself), which gantryd
+    // reads back from the log as the reason its replica failed.
+    std::string error = DescribeLambdaError(request.body());
+    LogShim("handler init error: " + error);
     respond(Accepted());
     // Nothing it was given can be answered now; the process is expected to exit.
-    LoseCalls(handler, "handler failed to initialise: " + request.body());
+    LoseCalls(handler, "handler import failed: " + error);
     return;
   }
   if (request.method() == http::verb::post && rest.starts_with("invocation/")) {

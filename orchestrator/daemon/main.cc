@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
        .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
-  daemon::PoolBackend backend(pool);
+  daemon::PoolBackend backend(pool, {f.state_dir});
   auto callbacks = daemon::CallbackPolicy::FromFlags(f.callback_deny);
   if (!callbacks) return Fail(callbacks.error().message());
   f.async.workers = f.async_workers;

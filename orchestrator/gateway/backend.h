@@ -33,11 +33,22 @@ struct Target {
 // error_mapping.h), possibly on another thread.
 using ResolveCallback = std::function<void(core::Result<Target>)>;
 
+// What the gateway can tell a caller about a function whose call failed, in user terms.
+struct FailureHint {
+  std::string reason;         // why its replicas fail ("handler import failed: ..."); may be ""
+  std::string last_log_line;  // the function's last log line; may be ""
+  bool serving = false;       // a replica is ready: `reason` may be about an older failure
+};
+
 // Resolves a function to a replica to call. Thread-safe.
 class InvokeBackend {
  public:
   virtual ~InvokeBackend() = default;
   virtual void Resolve(const std::string& ns, const std::string& name, ResolveCallback done) = 0;
+  // Asked only for the body of a failed call (never on the warm path): what is known about
+  // ns/name's failures. No host paths in it. Must not block for long (it runs on an io
+  // thread). Default: nothing known.
+  virtual FailureHint Hint(const std::string& /*ns*/, const std::string& /*name*/) { return {}; }
 };
 
 // A request as the management handlers see it (body read whole, within the limit).

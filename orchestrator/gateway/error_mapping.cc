@@ -55,6 +55,21 @@ std::string ErrorJson(std::string_view message, std::string_view function) {
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
+std::string InvokeErrorJson(int status, std::string_view message, std::string_view function,
+                            const FailureHint& hint) {
+  const bool with_reason = !hint.reason.empty() && (status == 502 || !hint.serving);
+  std::string text(message);
+  if (with_reason) {
+    text += ": ";
+    text += hint.reason;
+  }
+  nlohmann::json body = {{"error", text}};
+  if (!function.empty()) body["function"] = function;
+  if (with_reason) body["reason"] = hint.reason;
+  if (!hint.last_log_line.empty()) body["lastLog"] = hint.last_log_line;
+  return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 ApiResponse ToApiResponse(core::Result<ApiResponse> result) {
   if (result) return std::move(result).value();
   ApiResponse r;

@@ -32,6 +32,14 @@ int RequestErrorStatus(const boost::system::error_code& ec);
 // empty.
 std::string ErrorJson(std::string_view message, std::string_view function = {});
 
+// The body of a call that failed before its replica answered, which the gateway answers
+// itself: {"error": "<message>: <reason>", "function": "<function>", "reason": "<reason>",
+// "lastLog": "<the function's last log line>"}; "reason" and "lastLog" only when `hint` has
+// them, and the reason only for a 502 (the replica failed) or while no replica serves (for
+// a 503 or 504 with replicas serving, the reason would be about an older failure).
+std::string InvokeErrorJson(int status, std::string_view message, std::string_view function,
+                            const FailureHint& hint);
+
 // A management handler's result as the response to send: the value itself, or the error as
 // ApiStatusFor(code) with ErrorJson(message).
 ApiResponse ToApiResponse(core::Result<ApiResponse> result);

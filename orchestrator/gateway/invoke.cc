@@ -110,6 +110,7 @@ class Gateway::Server::InvokeCall {
   struct Early {
     int status = 0;
     std::string message;
+    std::string reason;  // a 5xx's reason when the backend's hint has none
   };
   using Step = std::optional<Early>;  // nullopt: go on to the next step
 
@@ -136,7 +137,7 @@ class Gateway::Server::InvokeCall {
       if (status != 404) {
         server_.metrics_.RecordInvocation(ns_, name_, status, SecondsSinceStart(), false);
       }
-      co_return Early{status, resolved.error().message()};
+      co_return ResolveFailed(status, resolved.error().message());
     }
     target_ = std::move(resolved).value();
     release_.emplace(std::move(target_.release));
@@ -205,11 +206,13 @@ class Gateway::Server::InvokeCall {
       // over the shim's limit, say) may make a replica close on it, and a caller must not be
       // able to kill replicas. Only a failed connect marks one failed; the pool's health
       // checks and the engine's events find those that are really broken.
-      std::string reason = fmt::format("replica {} ({}) failed before answering: {}",
-                                       target_.replica, key_, ec.message());
-      Finish(502, false, reason);
+      // The replica's socket path and Asio's words ("end of stream") are for no one: the
+      // pool's log has the replica, the caller gets what the function did (Answer's hint).
+      Finish(502, false,
+             fmt::format("replica {} failed before answering: {}", target_.replica, ec.message()));
       keep_ = keep_ && bp_->is_done();
-      co_return Early{502, std::move(reason)};
+      co_return Early{502, fmt::format("function {}'s replica {} stopped before answering", name_,
+                                       target_.replica)};
     }
   }
 
@@ -230,10 +233,9 @@ class Gateway::Server::InvokeCall {
       error_code ec = co_await server_.Connect(*upstream_, target_);
       if (ec) {
         if (deadline_state_->fired) co_return Timeout(false);
-        std::string reason =
-            fmt::format("connect to replica {} ({}): {}", target_.replica, key_, ec.message());
-        Finish(502, true, reason);
-        co_return Early{502, std::move(reason)};
+        Finish(502, true, fmt::format("connect to replica {}: {}", target_.replica, ec.message()));
+        co_return Early{502, fmt::format("function {}'s replica {} could not be reached", name_,
+                                         target_.replica)};
       }
     }
     deadline_state_->upstream = &*upstream_;
@@ -343,7 +345,14 @@ class Gateway::Server::InvokeCall {
     res.set(http::field::content_type, "application/json");
     res.set("X-Call-Id", call_id_);
     res.set("X-Start-Time", start_time_);
-    res.body() = ErrorJson(early.message, name_);
+    // A 5xx says what the function did, as far as the backend knows (never on the warm path).
+    if (early.status >= 500) {
+      FailureHint hint = server_.backend_.Hint(ns_, name_);
+      if (hint.reason.empty()) hint.reason = early.reason;
+      res.body() = InvokeErrorJson(early.status, early.message, name_, hint);
+    } else {
+      res.body() = ErrorJson(early.message, name_);
+    }
     // An unread request body would be taken for the next request: close instead.
     res.keep_alive(keep_ && !body_pending_);
     co_return co_await server_.Write(c_, res);
@@ -354,7 +363,7 @@ class Gateway::Server::InvokeCall {
   Early Timeout(bool close) {
     Finish(504, false, "timeout");
     if (close) keep_ = false;
-    return Early{504, fmt::format("function did not answer within its timeout of {} ms",
+    return Early{504, fmt::format("function {} did not answer within its timeout of {} ms", name_,
                                   target_.timeout.count())};
   }
 
@@ -369,6 +378,21 @@ class Gateway::Server::InvokeCall {
     }
     server_.metrics_.RecordInvocation(ns_, name_, code, SecondsSinceStart(), target_.cold_start);
     release_->Release(failed, reason);
+  }
+
+  // What a caller reads when no replica could be had: the pool's words for a queue that
+  // is full (429), a slot that did not come in time (503) or a function that does not exist
+  // (404); for a replica that could not start (502) that, with the pool's reason ("ns/name:
+  // replica failed to start: <why>") as the reason when the backend has no better one.
+  Early ResolveFailed(int status, const std::string& message) const {
+    if (status != 502) return Early{status, message};
+    constexpr std::string_view kFailedToStart = "replica failed to start: ";
+    std::string_view why = message;
+    const std::string own = ns_ + "/" + name_ + ": ";
+    if (why.starts_with(own)) why.remove_prefix(own.size());
+    if (why.starts_with(kFailedToStart)) why.remove_prefix(kFailedToStart.size());
+    return Early{502, fmt::format("function {}'s replica failed to start", name_),
+                 std::string(why)};
   }
 
   double SecondsSinceStart() const {

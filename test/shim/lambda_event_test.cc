@@ -118,5 +118,21 @@ TEST_CASE("IsValidUtf8", "[shim][lambda]") {
   CHECK_FALSE(IsValidUtf8("\xFF"));
 }
 
+TEST_CASE("DescribeLambdaError names an init error in one line", "[shim][lambda]") {
+  CHECK(DescribeLambdaError(
+            R"({"errorMessage": "No module named 'requests'", "errorType": "ModuleNotFoundError", )"
+            R"("stackTrace": ["Traceback (most recent call last):\n", "  File ..."]})") ==
+        "ModuleNotFoundError: No module named 'requests'");
+  CHECK(DescribeLambdaError(
+            R"({"errorMessage":"Cannot find module 'left-pad'\nRequire stack:\n- /var/task/h.js",)"
+            R"("errorType":"Error","stackTrace":["Error: Cannot find module 'left-pad'"]})") ==
+        "Cannot find module 'left-pad'");
+  CHECK(DescribeLambdaError(R"({"errorType":"Runtime.ImportModuleError"})") ==
+        "Runtime.ImportModuleError");
+  CHECK(DescribeLambdaError("{}") == "handler error");
+  CHECK(DescribeLambdaError("plain words\nsecond line") == "plain words");
+  CHECK(DescribeLambdaError(std::string(5000, 'x')).size() == 1024);
+}
+
 }  // namespace
 }  // namespace gantry::shim

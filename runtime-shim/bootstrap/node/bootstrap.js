@@ -93,6 +93,9 @@ function toResponse(result) {
 async function loadHandler() {
   const spec = process.env._HANDLER || process.env.GANTRY_HANDLER || 'handler.main';
   const root = process.env.LAMBDA_TASK_ROOT || process.cwd();
+  // The whole stack of a load failure reaches the log, down to this frame (node keeps 10).
+  const stackLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 100;
   try {
     const dot = spec.lastIndexOf('.');
     if (dot <= 0) throw new Error(`handler ${JSON.stringify(spec)} is not module.function`);
@@ -104,6 +107,8 @@ async function loadHandler() {
     console.error(err && err.stack ? err.stack : String(err));
     await call('POST', '/2018-06-01/runtime/init/error', errorPayload(err));
     process.exit(1);
+  } finally {
+    Error.stackTraceLimit = stackLimit;
   }
   return null;
 }
