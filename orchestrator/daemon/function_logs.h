@@ -2,6 +2,7 @@
 
 #include <string>
 
+#include "core/clock.h"
 #include "core/result.h"
 #include "daemon/log_stream.h"
 #include "gateway/backend.h"
@@ -23,7 +24,11 @@ struct LogsRequest {
 // request reads the engine. Thread-safe.
 class FunctionLogs {
  public:
-  FunctionLogs(store::Store& store, logstore::LogStore& logs) : store_(store), logs_(logs) {}
+  // `clock`'s Wall() is "now" for a since given as a duration (null: the system clock).
+  FunctionLogs(store::Store& store, logstore::LogStore& logs, const core::Clock* clock = nullptr)
+      : store_(store),
+        logs_(logs),
+        clock_(clock != nullptr ? *clock : core::SystemClock::Instance()) {}
 
   // 200 application/x-ndjson: the matching lines oldest first, one `format`ted line each;
   // with follow, then a LogStream of the new lines (never a line twice or missed between
@@ -33,10 +38,12 @@ class FunctionLogs {
                                             const LogLineFormat& format);
 
   logstore::LogStore& store() { return logs_; }
+  std::chrono::system_clock::time_point now() const { return clock_.Wall(); }
 
  private:
   store::Store& store_;
   logstore::LogStore& logs_;
+  const core::Clock& clock_;
 };
 
 // "2026-01-02T15:04:05.123456789Z" (RFC 3339 with nanoseconds, as the engine and OpenFaaS

@@ -9,7 +9,7 @@ namespace gantry::daemon::openfaas {
 core::Result<gateway::ApiResponse> GetLogs(FunctionLogs& logs, const gateway::ApiRequest& r) {
   auto [name, ns] = NameAndNamespace(QueryParam(r, "name"), QueryParam(r, "namespace"));
   if (name.empty()) return core::Error::InvalidArgument("?name= is required");
-  auto request = ParseLogsRequest(r, /*allow_duration=*/false, std::chrono::system_clock::now());
+  auto request = ParseLogsRequest(r, /*allow_duration=*/false, logs.now());
   if (!request) return request.error();
   return logs.Answer(ns, name, *request,
                      [ns = ns, name = name](const logstore::LogEntry& e) {

@@ -7,7 +7,7 @@ namespace gantry::daemon::resource {
 
 core::Result<gateway::ApiResponse> GetFunctionLogs(FunctionLogs& logs,
                                                    const gateway::ApiRequest& r) {
-  auto request = ParseLogsRequest(r, /*allow_duration=*/true, std::chrono::system_clock::now());
+  auto request = ParseLogsRequest(r, /*allow_duration=*/true, logs.now());
   if (!request) return request.error();
   return logs.Answer(PathParam(r, "ns"), PathParam(r, "name"), *request, GantryLogLine);
 }
