@@ -16,6 +16,22 @@ std::string Reply::ErrorMessage() const {
   return b.empty() ? fmt::format("HTTP {}", status) : b;
 }
 
+core::Result<Reply> ApiClient::Stream(const std::string& path, const http::ChunkFn& on_chunk) {
+  http::Request request{.method = "GET",
+                        .url = config_.server + path,
+                        .timeout = std::chrono::seconds(0),  // as long as it lasts
+                        .allow_https = true};
+  if (!config_.token.empty()) request.headers.push_back("Authorization: Bearer " + config_.token);
+  http::Response response = stream_(request, on_chunk);
+  if (response.status == 0) {
+    return core::Error::Unavailable(
+        fmt::format("cannot reach gantryd at {}: {}", config_.server, response.error));
+  }
+  return Reply{.status = static_cast<int>(response.status),
+               .body = std::move(response.body),
+               .headers = std::move(response.headers)};
+}
+
 core::Result<Reply> ApiClient::Call(const std::string& method, const std::string& path,
                                     const std::string& body,
                                     const std::vector<std::pair<std::string, std::string>>& headers,

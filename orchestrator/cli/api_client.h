@@ -27,8 +27,9 @@ struct Reply {
 // thread-safe when `send` is (http::Send is): a client holds no other state.
 class ApiClient {
  public:
-  explicit ApiClient(ClientConfig config, http::Sender send = http::Send)
-      : config_(std::move(config)), send_(std::move(send)) {}
+  explicit ApiClient(ClientConfig config, http::Sender send = http::Send,
+                     http::Streamer stream = http::Stream)
+      : config_(std::move(config)), send_(std::move(send)), stream_(std::move(stream)) {}
 
   // Sends `method path` with `body` (Content-Type from `headers`, else
   // application/octet-stream) and the token when `auth`. Any HTTP answer is a Reply;
@@ -38,11 +39,16 @@ class ApiClient {
                            const std::string& body = "",
                            const std::vector<std::pair<std::string, std::string>>& headers = {},
                            bool auth = true);
+  // GET `path` with the body of a 2xx answer handed to `on_chunk` as it arrives, with no
+  // time limit (logs -f: until gantryd or on_chunk ends it). The Reply has the status and,
+  // for a non-2xx answer, its body. Errors as Call's.
+  core::Result<Reply> Stream(const std::string& path, const http::ChunkFn& on_chunk);
   const ClientConfig& config() const { return config_; }
 
  private:
   ClientConfig config_;
   http::Sender send_;
+  http::Streamer stream_;
 };
 
 }  // namespace gantry::cli

@@ -23,6 +23,7 @@ struct CommandContext {
   ClientConfig flags;     // --server, --token, --token-file as given
   ConfigSources sources;  // the environment and default token file behind them
   http::Sender send = http::Send;
+  http::Streamer stream = http::Stream;  // answers read as they arrive (logs -f)
   std::FILE* out = stdout;
   std::FILE* err = stderr;
   // Deadlines (apply --wait) and the pauses between polls (apply --wait, logs -f).
@@ -35,7 +36,7 @@ struct CommandContext {
   int exit_code = 0;  // 0 ok, 1 error, 2 usage error found by the verb itself
 
   // A client for the resolved configuration (flags > environment > config file > default).
-  ApiClient Client() const { return ApiClient(ResolveConfig(flags, sources), send); }
+  ApiClient Client() const { return ApiClient(ResolveConfig(flags, sources), send, stream); }
   // Prints `message` on err as one line; returns 1, the exit code of a failed verb.
   int Fail(const std::string& message) const;
 };

@@ -15,11 +15,23 @@ struct Transfer {
   const Request* request;
   Response* response;
   std::optional<std::string> denied_by;  // the filter's reason for the last refused address
+  const ChunkFn* on_chunk = nullptr;     // Stream: where a 2xx body goes
+  CURL* handle = nullptr;
+  bool stopped = false;  // on_chunk returned false
 };
 
 size_t Append(char* data, size_t size, size_t n, void* user) {
   auto* t = static_cast<Transfer*>(user);
   size_t bytes = size * n;
+  if (t->on_chunk != nullptr) {
+    long status = 0;
+    curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+    if (status >= 200 && status < 300) {
+      if ((*t->on_chunk)(std::string_view(data, bytes))) return bytes;
+      t->stopped = true;
+      return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
+    }
+  }
   if (t->response->body.size() + bytes > t->request->max_response_bytes) {
     t->response->response_too_big = true;
     return 0;  // aborts the transfer (CURLE_WRITE_ERROR)
@@ -72,7 +84,9 @@ struct SlistDeleter {
 
 }  // namespace
 
-Response Send(const Request& request) {
+Response Send(const Request& request) { return Stream(request, nullptr); }
+
+Response Stream(const Request& request, const ChunkFn& on_chunk) {
   Response r;
   std::unique_ptr<CURL, CurlDeleter> handle(curl_easy_init());
   if (!handle) {
@@ -80,7 +94,7 @@ Response Send(const Request& request) {
     return r;
   }
   CURL* h = handle.get();
-  Transfer transfer{&request, &r, std::nullopt};
+  Transfer transfer{&request, &r, std::nullopt, on_chunk ? &on_chunk : nullptr, h};
   std::unique_ptr<curl_slist, SlistDeleter> list;
   auto add = [&list](const std::string& line) {
     curl_slist* next = curl_slist_append(list.get(), line.c_str());
@@ -122,6 +136,9 @@ Response Send(const Request& request) {
   CURLcode rc = curl_easy_perform(h);
   if (rc == CURLE_OK) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+  } else if (transfer.stopped) {
+    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
+    r.error = "stopped by the receiver";
   } else if (r.response_too_big) {
     curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &r.status);
     r.error = fmt::format("the answer is over the limit of {} bytes", request.max_response_bytes);

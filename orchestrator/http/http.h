@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 // Request/response HTTP from Gantry's own programs (gantryd's async calls and callbacks, the
@@ -45,9 +46,20 @@ struct Response {
 // Sends a request and waits for the whole answer.
 using Sender = std::function<Response(const Request&)>;
 
+// Receives a streamed answer's body as it arrives, a chunk at a time (whatever the network
+// delivered: not split at lines); returns false to end the transfer (Stream's Response then
+// says error "stopped by the receiver").
+using ChunkFn = std::function<bool(std::string_view chunk)>;
+// Sends a request and hands the body of a 2xx answer to `on_chunk` as it arrives (logs -f,
+// build progress); the Response's body stays empty then. A non-2xx answer's body is
+// collected in the Response as Send does. request.timeout 0: no limit for the exchange.
+using Streamer = std::function<Response(const Request&, const ChunkFn& on_chunk)>;
+
 // The real sender: no proxies (not even from the environment), no redirects, no protocols
 // but http (and https when allowed), no signals, no "Expect: 100-continue". Never throws;
 // every failure is a Response with status 0 and an error. Thread-safe (one handle per call).
 Response Send(const Request& request);
+// The real streamer: as Send, with the body of a 2xx answer going to `on_chunk`.
+Response Stream(const Request& request, const ChunkFn& on_chunk);
 
 }  // namespace gantry::http

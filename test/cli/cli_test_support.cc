@@ -42,6 +42,25 @@ http::Sender FakeGantryd::sender() {
   };
 }
 
+http::Streamer FakeGantryd::streamer() {
+  return [this](const http::Request& r, const http::ChunkFn& on_chunk) {
+    requests.push_back(r);
+    http::Response answer =
+        handler ? handler(r) : http::Response{.status = 200, .body = "{}"};
+    if (answer.status < 200 || answer.status >= 300) return answer;
+    std::string body = std::move(answer.body);
+    answer.body.clear();
+    for (std::size_t at = 0; at < body.size(); at += chunk_bytes) {
+      ++chunks_delivered;
+      if (!on_chunk(std::string_view(body).substr(at, chunk_bytes))) {
+        answer.error = "stopped by the receiver";
+        break;
+      }
+    }
+    return answer;
+  };
+}
+
 std::string FakeGantryd::Target(std::size_t i) const {
   const std::string& url = requests.at(i).url;
   return url.rfind(kServer, 0) == 0 ? url.substr(std::string(kServer).size()) : url;
@@ -83,6 +102,7 @@ CliRun RunGantry(FakeGantryd& fake, const std::vector<std::string>& args,
   core::ManualClock* time = clock != nullptr ? clock : &own_clock;
   CommandContext ctx;
   ctx.send = fake.sender();
+  ctx.stream = fake.streamer();
   ctx.out = out.file();
   ctx.err = err.file();
   ctx.clock = time;
