@@ -1,9 +1,16 @@
 #include <fmt/format.h>
+#include <poll.h>
 
 #include <algorithm>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/http/chunk_encode.hpp>
 #include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
 #include <cctype>
+#include <optional>
+#include <type_traits>
+#include <utility>
 
 #include "gateway/error_mapping.h"
 #include "gateway/http_fields.h"
@@ -26,8 +33,10 @@ class ApiSlot {
   explicit ApiSlot(std::atomic<int>& count) : count_(count) {}
   ApiSlot(const ApiSlot&) = delete;
   ApiSlot& operator=(const ApiSlot&) = delete;
-  ~ApiSlot() {
+  ~ApiSlot() { Release(); }
+  void Release() {
     if (held_) count_.fetch_sub(1);
+    held_ = false;
   }
   // Takes a slot when fewer than `limit` are taken.
   bool TryTake(int limit) {
@@ -42,6 +51,29 @@ class ApiSlot {
   std::atomic<int>& count_;
   bool held_ = false;
 };
+
+// What a BodyStream's callback shares with the coroutine sending the stream: the chunk,
+// and the timer the coroutine waits on (touched only on the session's strand). As in
+// Resolve (resolve.cc), the executor is not captured by the callback itself, which may
+// outlive the io_context.
+struct ChunkSlot {
+  std::mutex mu;
+  std::optional<std::pair<std::string, bool>> chunk;  // guarded by mu: (chunk, done)
+  std::optional<net::any_io_executor> executor;       // guarded by mu, while the frame lives
+  net::steady_timer* wake = nullptr;                  // strand only
+};
+
+// Whether the client has closed or half-closed its side (a streamed answer's request was
+// read whole, so anything readable now is its end). Only a real socket can tell.
+template <class Stream>
+bool PeerGone(Stream& stream) {
+  if constexpr (std::is_same_v<Stream, beast::tcp_stream>) {
+    pollfd p{.fd = stream.socket().native_handle(), .events = POLLRDHUP, .revents = 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+  } else {
+    return false;
+  }
+}
 
 ApiResponse JsonResponse(int status, std::string_view message) {
   ApiResponse r;
@@ -81,6 +113,103 @@ net::awaitable<ApiResponse> Gateway::Server::OnWorker(std::function<ApiResponse(
       net::use_awaitable, std::move(fn));
 }
 
+// Sends `r` as a stream: the head, `r.body`, then every chunk r.stream delivers, chunked
+// (HTTP/1.1) or raw until the connection closes (HTTP/1.0). While it waits for a chunk it
+// checks once a second that the client is still there; when it is gone, or a write fails,
+// or the gateway stops, the stream is cancelled. Returns whether the connection may carry
+// another request.
+template <class Stream>
+net::awaitable<bool> Gateway::Server::WriteStream(Connection<Stream>& c, ApiResponse r,
+                                                  unsigned version, bool keep) {
+  std::shared_ptr<BodyStream> body = std::move(r.stream);
+  struct CancelUnlessDone {  // also when the frame is destroyed by Stop
+    BodyStream& stream;
+    bool done = false;
+    ~CancelUnlessDone() {
+      if (!done) stream.Cancel();
+    }
+  } cancel{*body};
+  const bool chunked = version >= 11;
+  if (!chunked) keep = false;
+  http::response<http::empty_body> res{static_cast<http::status>(r.status), version};
+  for (const auto& [k, v] : r.headers) res.set(k, v);
+  res.set(http::field::content_type, r.content_type);
+  res.set(http::field::cache_control, "no-cache");
+  res.keep_alive(keep);
+  if (chunked) res.chunked(true);
+  http::response_serializer<http::empty_body> sr{res};
+  error_code ec;
+  c.stream.expires_after(kWriteTimeout);
+  co_await http::async_write_header(c.stream, sr, Await(ec));
+  c.stream.expires_never();
+  if (ec) co_return false;
+
+  auto send = [&](const std::string& data) -> net::awaitable<bool> {
+    if (data.empty()) co_return true;  // an empty chunk would end the body
+    error_code wec;
+    c.stream.expires_after(kWriteTimeout);
+    if (chunked) {
+      co_await net::async_write(c.stream, http::make_chunk(net::buffer(data)), Await(wec));
+    } else {
+      co_await net::async_write(c.stream, net::buffer(data), Await(wec));
+    }
+    c.stream.expires_never();
+    co_return !wec;
+  };
+  if (!co_await send(r.body)) co_return false;
+
+  auto executor = co_await net::this_coro::executor;
+  net::steady_timer wake(executor);
+  auto slot = std::make_shared<ChunkSlot>();
+  slot->wake = &wake;
+  slot->executor = executor;
+  struct Forget {
+    ChunkSlot& slot;
+    ~Forget() {
+      std::lock_guard lock(slot.mu);
+      slot.executor.reset();
+      slot.wake = nullptr;
+    }
+  } forget{*slot};
+  for (;;) {
+    body->Next([slot, life = life_](std::string chunk, bool done) {
+      std::lock_guard life_lock(life->mu);
+      if (life->stopped) return;
+      std::lock_guard lock(slot->mu);
+      if (!slot->executor) return;
+      slot->chunk.emplace(std::move(chunk), done);
+      net::post(*slot->executor, [slot] {
+        if (slot->wake) slot->wake->cancel();
+      });
+    });
+    std::optional<std::pair<std::string, bool>> got;
+    for (;;) {
+      {
+        std::lock_guard lock(slot->mu);
+        if (slot->chunk) {
+          got = std::move(slot->chunk);
+          slot->chunk.reset();
+          break;
+        }
+      }
+      if (PeerGone(c.stream)) co_return false;  // ~CancelUnlessDone cancels
+      wake.expires_after(std::chrono::seconds(1));
+      error_code wait_ec;
+      co_await wake.async_wait(Await(wait_ec));
+    }
+    if (!co_await send(got->first)) co_return false;
+    if (got->second) break;
+  }
+  cancel.done = true;
+  if (chunked) {
+    c.stream.expires_after(kWriteTimeout);
+    co_await net::async_write(c.stream, http::make_chunk_last(), Await(ec));
+    c.stream.expires_never();
+    if (ec) co_return false;
+  }
+  co_return keep;
+}
+
 template <class Stream>
 net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser& hp) {
   auto& req = hp.get();
@@ -90,6 +219,7 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
   auto split = SplitTarget(req.target());
 
   auto answer = [&](ApiResponse r) -> net::awaitable<bool> {
+    if (r.stream) co_return co_await WriteStream(c, std::move(r), version, keep);
     Response res{static_cast<http::status>(r.status), version};
     for (const auto& [k, v] : r.headers) res.set(k, v);
     res.set(http::field::content_type, r.content_type);
@@ -190,11 +320,16 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
   } else {
     r = co_await OnWorker(std::move(work));
   }
+  slot.Release();  // a stream holds a connection, not a worker
   co_return co_await answer(std::move(r));
 }
 
 template net::awaitable<bool> Gateway::Server::Manage(Connection<beast::tcp_stream>&,
                                                       HeaderParser&);
+template net::awaitable<bool> Gateway::Server::WriteStream(Connection<beast::tcp_stream>&,
+                                                           ApiResponse, unsigned, bool);
+template net::awaitable<bool> Gateway::Server::WriteStream(Connection<MemoryStream>&, ApiResponse,
+                                                           unsigned, bool);
 template net::awaitable<bool> Gateway::Server::Manage(Connection<MemoryStream>&, HeaderParser&);
 
 }  // namespace gantry::gateway

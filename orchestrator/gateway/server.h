@@ -5,7 +5,7 @@
 //   session.cc  one client connection: the request loop, limits and timeouts, writing answers
 //   invoke.cc   ANY /function/...: one call proxied to a replica, step by step (InvokeCall)
 //   resolve.cc  asking the backend for a replica, connecting to it
-//   manage.cc   the management routes: auth, the bounded worker queue
+//   manage.cc   the management routes: auth, the bounded worker queue, streamed answers
 // A session runs over beast::tcp_stream (a client socket) or MemoryStream (ServeInMemory):
 // the member templates below are defined in their .cc and instantiated there for both.
 
@@ -121,6 +121,9 @@ class Gateway::Server {
   template <class Stream>
   net::awaitable<bool> Manage(Connection<Stream>& c, HeaderParser& hp);
   net::awaitable<ApiResponse> OnWorker(std::function<ApiResponse()> fn);
+  template <class Stream>
+  net::awaitable<bool> WriteStream(Connection<Stream>& c, ApiResponse r, unsigned version,
+                                   bool keep);
   bool Authorized(const http::request_header<>& h) const;
 
   std::chrono::system_clock::time_point WallNow() const {

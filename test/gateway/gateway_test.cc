@@ -950,5 +950,154 @@ TEST_CASE(
 }
 
 }  // namespace hardening
+
+namespace streams {
+
+// A BodyStream the test feeds: Push() hands a chunk to the gateway's pending Next(), or
+// keeps it until the next Next().
+class TestStream : public BodyStream {
+ public:
+  void Next(ChunkFn deliver) override {
+    std::unique_lock lock(mu_);
+    if (!queue_.empty()) {
+      auto [chunk, done] = std::move(queue_.front());
+      queue_.erase(queue_.begin());
+      lock.unlock();
+      deliver(std::move(chunk), done);
+      return;
+    }
+    pending_ = std::move(deliver);
+  }
+  void Cancel() override {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+    cv_.notify_all();
+  }
+  void Push(std::string chunk, bool done = false) {
+    std::unique_lock lock(mu_);
+    if (pending_) {
+      ChunkFn deliver = std::move(pending_);
+      pending_ = nullptr;
+      lock.unlock();
+      deliver(std::move(chunk), done);
+      return;
+    }
+    queue_.emplace_back(std::move(chunk), done);
+  }
+  bool WaitCancelled() {
+    std::unique_lock lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(10), [&] { return cancelled_; });
+  }
+  bool cancelled() {
+    std::lock_guard lock(mu_);
+    return cancelled_;
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  ChunkFn pending_;
+  std::vector<std::pair<std::string, bool>> queue_;
+  bool cancelled_ = false;
+};
+
+// A raw client connection: what the gateway writes, read as it comes.
+class RawClient {
+ public:
+  explicit RawClient(int port) : socket_(io_) {
+    socket_.connect(
+        {boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)});
+  }
+  void Write(const std::string& data) { boost::asio::write(socket_, boost::asio::buffer(data)); }
+  // Reads until what was read contains `want` or the connection ends; returns all read.
+  std::string ReadUntil(const std::string& want) {
+    char buf[4096];
+    while (got_.find(want) == std::string::npos) {
+      boost::system::error_code ec;
+      std::size_t n = socket_.read_some(boost::asio::buffer(buf), ec);
+      if (ec) break;
+      got_.append(buf, n);
+    }
+    return got_;
+  }
+  void Close() { socket_.close(); }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::ip::tcp::socket socket_;
+  std::string got_;
+};
+
+std::vector<Route> StreamRoutes(std::shared_ptr<TestStream> stream) {
+  return {Handler("GET", "/stream",
+                  [stream](const ApiRequest&) -> core::Result<ApiResponse> {
+                    ApiResponse r{200, "application/x-ndjson", "first\n", {}};
+                    r.stream = stream;
+                    return r;
+                  }),
+          Handler("GET", "/quick", [](const ApiRequest&) -> core::Result<ApiResponse> {
+            return ApiResponse{200, "text/plain", "ok", {}};
+          })};
+}
+
+const std::string kStreamRequest =
+    "GET /stream HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer s3cret\r\n\r\n";
+
+TEST_CASE(
+    "gateway: a streamed answer sends each chunk as it comes, then ends and keeps the "
+    "connection",
+    "[gateway][api][stream]") {
+  auto stream = std::make_shared<TestStream>();
+  Harness h(TestOptions(), StreamRoutes(stream));
+  RawClient client(h.port);
+  client.Write(kStreamRequest);
+  std::string got = client.ReadUntil("first\n");
+  CHECK_THAT(got, Catch::Contains("Transfer-Encoding: chunked"));
+  CHECK_THAT(got, Catch::Contains("application/x-ndjson"));
+  // The second chunk goes out while the stream is still open: the client sees it before
+  // anything says the body ended.
+  stream->Push("second\n");
+  got = client.ReadUntil("second\n");
+  CHECK_THAT(got, Catch::Contains("second\n"));
+  CHECK_THAT(got, !Catch::Contains("\r\n0\r\n\r\n"));
+  stream->Push("", true);
+  got = client.ReadUntil("\r\n0\r\n\r\n");
+  CHECK_THAT(got, Catch::EndsWith("\r\n0\r\n\r\n"));
+  CHECK_FALSE(stream->cancelled());
+  // The same connection carries the next request.
+  client.Write("GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n");
+  CHECK_THAT(client.ReadUntil("200 OK"), Catch::Contains("HTTP/1.1 200 OK"));
+}
+
+TEST_CASE("gateway: a streamed answer is cancelled when its client goes away",
+          "[gateway][api][stream]") {
+  auto stream = std::make_shared<TestStream>();
+  Harness h(TestOptions(), StreamRoutes(stream));
+  RawClient client(h.port);
+  client.Write(kStreamRequest);
+  client.ReadUntil("first\n");
+  client.Close();
+  // Nothing more is ever pushed: the gateway notices the hang-up by itself.
+  CHECK(stream->WaitCancelled());
+}
+
+TEST_CASE("gateway: Stop cancels a streamed answer, and holds no management slot meanwhile",
+          "[gateway][api][stream]") {
+  auto stream = std::make_shared<TestStream>();
+  GatewayOptions o = TestOptions();
+  o.worker_threads = 1;
+  o.max_api_queue = 0;
+  Harness h(o, StreamRoutes(stream));
+  RawClient client(h.port);
+  client.Write(kStreamRequest);
+  client.ReadUntil("first\n");
+  // The stream holds a connection, not the one worker: another management call runs.
+  CHECK(Fetch(h.port, http::verb::get, "/quick", "", {{"Authorization", "Bearer s3cret"}})
+            .result_int() == 200);
+  h.gateway->Stop();
+  CHECK(stream->WaitCancelled());
+}
+
+}  // namespace streams
 }  // namespace
 }  // namespace gantry::gateway
