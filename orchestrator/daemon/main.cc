@@ -7,6 +7,7 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "builder/builder.h"
 #include "core/log.h"
@@ -131,8 +132,11 @@ int main(int argc, char** argv) {
        .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
        .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
-  // The replicas the pool adopted: their recent output (this store starts empty).
+  // The replicas the pool adopted (their recent output: the store starts empty), then
+  // every second any replica whose start event was missed.
   log_followers.FollowAll(pool.List(), /*tail=*/1000);
+  std::jthread log_resync = log_followers.ResyncEvery(
+      std::chrono::seconds(1), [&pool] { return pool.List(); }, /*tail=*/1000);
   daemon::FunctionLogs function_logs(**store, log_store);
 
   daemon::PoolBackend backend(pool);

@@ -1,6 +1,7 @@
 #include "logstore/log_followers.h"
 
 #include <atomic>
+#include <condition_variable>
 
 #include "core/log.h"
 #include "logstore/engine_log_line.h"
@@ -50,7 +51,7 @@ void LogFollowers::Follow(const std::string& ns, const std::string& name, int64_
     if (stopping_) return;
     ReapFinished();
     finished.swap(finished_);  // joined below, outside the lock (they have ended)
-    if (followers_.contains(replica)) return;
+    if (followers_.contains(replica) || !seen_.insert(replica).second) return;
     auto done = std::make_shared<std::atomic<bool>>(false);
     docker::LogsOptions options{
         .follow = true,
@@ -108,11 +109,36 @@ void LogFollowers::OnEvent(const pool::PoolEvent& event) {
 }
 
 void LogFollowers::FollowAll(const std::vector<pool::FunctionStatus>& functions, int64_t tail) {
+  {
+    std::set<std::string> listed;
+    for (const auto& f : functions) {
+      for (const auto& r : f.replicas) listed.insert(r.id);
+    }
+    std::lock_guard lock(mu_);
+    // A replica no longer listed is gone: it will not be listed again (ids are unique).
+    std::erase_if(seen_, [&](const std::string& id) {
+      return !listed.contains(id) && !followers_.contains(id);
+    });
+  }
   for (const auto& f : functions) {
     for (const auto& r : f.replicas) {
       Follow(f.namespace_name, f.name, r.generation, r.id, r.started, tail);
     }
   }
+}
+
+std::jthread LogFollowers::ResyncEvery(std::chrono::milliseconds interval,
+                                       std::function<std::vector<pool::FunctionStatus>()> list,
+                                       int64_t tail) {
+  return std::jthread([this, interval, list = std::move(list), tail](std::stop_token stop) {
+    std::mutex mu;
+    std::condition_variable_any cv;
+    while (!stop.stop_requested()) {
+      FollowAll(list(), tail);
+      std::unique_lock lock(mu);
+      cv.wait_for(lock, stop, interval, [] { return false; });
+    }
+  });
 }
 
 std::size_t LogFollowers::following() const {

@@ -1,7 +1,9 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -39,9 +41,17 @@ class LogFollowers {
               const std::string& replica, std::chrono::system_clock::time_point since = {},
               int64_t tail = 0);
 
-  // Follows every replica of `functions` (Pool::List() at start: the replicas the pool
-  // adopted), from its start time, at most `tail` lines each.
+  // Follows every replica of `functions` (Pool::List(): at start the replicas the pool
+  // adopted) not followed before, from its start time, at most `tail` lines each; forgets
+  // replicas no longer listed. Safe to call again and again (a resync).
   void FollowAll(const std::vector<pool::FunctionStatus>& functions, int64_t tail);
+
+  // Calls FollowAll(list(), tail) every `interval` on the returned thread, until it is
+  // destroyed (which the caller must do before `list` becomes invalid, and before this
+  // is): a safety net for replicas whose kReplicaStarting was not seen (a pool that emits
+  // no events, adopted replicas).
+  [[nodiscard]] std::jthread ResyncEvery(std::chrono::milliseconds interval,
+                   std::function<std::vector<pool::FunctionStatus>()> list, int64_t tail);
 
   // Replicas followed right now (tests).
   std::size_t following() const;
@@ -58,7 +68,8 @@ class LogFollowers {
   mutable std::mutex mu_;
   std::map<std::string, Follower> followers_;  // by container id; GUARDED_BY(mu_)
   std::vector<std::jthread> finished_;          // ended threads to join; GUARDED_BY(mu_)
-  bool stopping_ = false;                       // GUARDED_BY(mu_)
+  std::set<std::string> seen_;  // replicas ever followed and still listed; GUARDED_BY(mu_)
+  bool stopping_ = false;       // GUARDED_BY(mu_)
 };
 
 }  // namespace gantry::logstore

@@ -246,4 +246,33 @@ TEST_CASE("logstore: a starting replica gets a follower of its container's log",
   CHECK(std::count(calls.begin(), calls.end(), "Logs dddddddddddd") >= 1);
 }
 
+
+TEST_CASE("logstore: a resync follows listed replicas once, and forgets those gone",
+          "[logstore]") {
+  core::ManualClock clock;
+  LogStore store({.clock = &clock});
+  testing::FakeDockerClient docker;
+  LogFollowers followers(docker, store);
+  pool::FunctionStatus fn{.namespace_name = "ns", .name = "fn"};
+  fn.replicas = {{.id = "eeeeeeeeeeee"}, {.id = "ffffffffffff"}};
+  auto count = [&](const std::string& id) {
+    auto calls = docker.calls();
+    return std::count(calls.begin(), calls.end(), "Logs " + id);
+  };
+  auto settle = [&] {
+    for (int i = 0; i < 100000 && followers.following() > 0; ++i) std::this_thread::yield();
+  };
+  followers.FollowAll({fn}, 10);
+  settle();
+  followers.FollowAll({fn}, 10);  // listed still: not followed again
+  settle();
+  CHECK(count("eeeeeeeeeeee") == 1);
+  CHECK(count("ffffffffffff") == 1);
+  fn.replicas.pop_back();
+  followers.FollowAll({fn}, 10);
+  settle();
+  CHECK(count("eeeeeeeeeeee") == 1);
+  CHECK(count("ffffffffffff") == 1);
+}
+
 }  // namespace gantry::logstore
