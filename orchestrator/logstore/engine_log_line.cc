@@ -6,6 +6,20 @@
 
 namespace gantry::logstore {
 
+std::string ShimCallId(std::string_view text) {
+  constexpr std::size_t kIdLength = 36;  // core/call_id: a UUID's text form
+  if (text.size() < kIdLength + 3 || text[0] != '[' || text[kIdLength + 1] != ']' ||
+      text[kIdLength + 2] != ' ') {
+    return "";
+  }
+  std::string_view id = text.substr(1, kIdLength);
+  for (std::size_t i = 0; i < id.size(); ++i) {
+    bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+    if (dash ? id[i] != '-' : !std::isxdigit(static_cast<unsigned char>(id[i]))) return "";
+  }
+  return std::string(id);
+}
+
 std::optional<EngineLogLine> ParseEngineLogLine(std::string_view line) {
   std::size_t space = line.find(' ');
   std::string_view stamp = line.substr(0, space);

@@ -66,11 +66,13 @@ void LogFollowers::Follow(const std::string& ns, const std::string& name, int64_
           [&](docker::Stream stream, std::string_view line) {
             auto parsed = ParseEngineLogLine(line);
             if (!parsed) return true;
+            std::string call_id = ShimCallId(parsed->text);
             store_.Append(ns, name,
                           LogEntry{.time = parsed->time,
                                    .stream = FromDocker(stream),
                                    .text = std::move(parsed->text),
                                    .replica = replica,
+                                   .call_id = std::move(call_id),
                                    .generation = generation});
             return true;
           },
@@ -98,6 +100,7 @@ void LogFollowers::OnEvent(const pool::PoolEvent& event) {
                                .stream = FromDocker(line.stream),
                                .text = line.text,
                                .replica = event.replica,
+                               .call_id = ShimCallId(line.text),
                                .generation = event.generation});
       }
       break;

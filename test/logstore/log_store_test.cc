@@ -200,6 +200,16 @@ TEST_CASE("logstore: engine log lines parse to the nanosecond", "[logstore]") {
   CHECK_FALSE(ParseEngineLogLine("no time here").has_value());
 }
 
+TEST_CASE("logstore: the call id a shim line starts with", "[logstore]") {
+  CHECK(ShimCallId("[16ba060c-e59c-4688-9ed5-5112c5eb5a98] stderr: line one") ==
+        "16ba060c-e59c-4688-9ed5-5112c5eb5a98");
+  for (const char* no : {"gantry-shim: stopped", "[16ba060c-e59c-4688-9ed5-5112c5eb5a98]",
+                         "[16ba060c-e59c-4688-9ed5-5112c5eb5a9z] x", "[not an id] x", ""}) {
+    INFO(no);
+    CHECK(ShimCallId(no).empty());
+  }
+}
+
 TEST_CASE("logstore: a died replica's last lines are kept once, with the follower's",
           "[logstore]") {
   core::ManualClock clock;
