@@ -6,8 +6,7 @@
 
 namespace gantry::daemon {
 
-LogStream::LogStream(std::shared_ptr<logstore::LogSubscription> subscription,
-                     LogLineFormat format)
+LogStream::LogStream(std::shared_ptr<logstore::LogSubscription> subscription, LogLineFormat format)
     : subscription_(std::move(subscription)), format_(std::move(format)) {}
 
 void LogStream::Next(ChunkFn deliver) {
@@ -16,7 +15,9 @@ void LogStream::Next(ChunkFn deliver) {
   });
 }
 
-void LogStream::Cancel() { subscription_->Cancel(); }
+void LogStream::Cancel() {
+  subscription_->Cancel();
+}
 
 std::string LogLines(const std::vector<logstore::LogEntry>& entries, const LogLineFormat& format,
                      int64_t dropped) {

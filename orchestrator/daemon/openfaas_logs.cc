@@ -11,10 +11,9 @@ core::Result<gateway::ApiResponse> GetLogs(FunctionLogs& logs, const gateway::Ap
   if (name.empty()) return core::Error::InvalidArgument("?name= is required");
   auto request = ParseLogsRequest(r, /*allow_duration=*/false, logs.now());
   if (!request) return request.error();
-  return logs.Answer(ns, name, *request,
-                     [ns = ns, name = name](const logstore::LogEntry& e) {
-                       return OpenFaasLogLine(ns, name, e);
-                     });
+  return logs.Answer(ns, name, *request, [ns = ns, name = name](const logstore::LogEntry& e) {
+    return OpenFaasLogLine(ns, name, e);
+  });
 }
 
 std::vector<gateway::Route> LogRoutes(FunctionLogs& logs) {

@@ -7,11 +7,11 @@
 
 #include "builder/bundle_limits.h"
 #include "core/log.h"
-#include "logstore/log_store.h"
 #include "core/result.h"
 #include "daemon/async_dispatcher.h"
 #include "docker/types.h"
 #include "gateway/gateway.h"
+#include "logstore/log_store.h"
 #include "spec/function_spec.h"
 
 namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
@@ -57,7 +57,8 @@ struct Flags {
   docker::Labels extra_labels;
   std::map<std::string, std::string>
       install_env;  // PIP_INDEX_URL, PIP_FIND_LINKS, npm_config_registry
-  logstore::LogStoreOptions log_store;  // --log-max-bytes-per-function, --log-max-age
+  // --log-max-bytes-per-function, --log-max-age
+  logstore::LogStoreOptions log_store;
 };
 
 // Declares every gantryd flag on `app`, each writing into `flags` (which must outlive the
@@ -65,9 +66,9 @@ struct Flags {
 void AddFlags(CLI::App& app, Flags& flags);
 
 // Checks and converts the parsed flags: sizes, the header timeout, the log level, base
-// images, labels, package indexes and the log store's bounds; also raises gateway.max_api_body to the bundle's
-// upload limit (the route itself answers 413 with the flag). kInvalidArgument naming the
-// flag and what it expects.
+// images, labels, package indexes and the log store's bounds; also raises gateway.max_api_body to
+// the bundle's upload limit (the route itself answers 413 with the flag). kInvalidArgument naming
+// the flag and what it expects.
 core::Status ResolveFlags(Flags& flags);
 
 }  // namespace gantry::daemon

@@ -84,7 +84,9 @@ struct SlistDeleter {
 
 }  // namespace
 
-Response Send(const Request& request) { return Stream(request, nullptr); }
+Response Send(const Request& request) {
+  return Stream(request, nullptr);
+}
 
 Response Stream(const Request& request, const ChunkFn& on_chunk) {
   Response r;

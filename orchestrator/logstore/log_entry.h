@@ -27,6 +27,8 @@ inline std::size_t EntryBytes(const LogEntry& e) {
 }
 
 // The first 12 characters of a container id (how replicas are shown and keyed).
-inline std::string ShortReplica(const std::string& id) { return id.substr(0, 12); }
+inline std::string ShortReplica(const std::string& id) {
+  return id.substr(0, 12);
+}
 
 }  // namespace gantry::logstore

@@ -55,12 +55,11 @@ void LogFollowers::Follow(const std::string& ns, const std::string& name, int64_
     auto done = std::make_shared<std::atomic<bool>>(false);
     docker::LogsOptions options{
         .follow = true,
-        .since_unix = std::chrono::duration_cast<std::chrono::seconds>(since.time_since_epoch())
-                          .count(),
+        .since_unix =
+            std::chrono::duration_cast<std::chrono::seconds>(since.time_since_epoch()).count(),
         .timestamps = true};
     if (tail > 0) options.tail = tail;
-    std::jthread thread([this, ns, name, generation, replica, options,
-                         done](std::stop_token stop) {
+    std::jthread thread([this, ns, name, generation, replica, options, done](std::stop_token stop) {
       auto s = docker_.Logs(
           replica, options,
           [&](docker::Stream stream, std::string_view line) {
@@ -79,8 +78,8 @@ void LogFollowers::Follow(const std::string& ns, const std::string& name, int64_
           stop);
       if (!s && s.error().code() != core::ErrorCode::kCancelled &&
           s.error().code() != core::ErrorCode::kNotFound) {
-        core::Log(core::LogLevel::kWarn, "logs of replica {} of {}/{}: {}",
-                  ShortReplica(replica), ns, name, s.error().message());
+        core::Log(core::LogLevel::kWarn, "logs of replica {} of {}/{}: {}", ShortReplica(replica),
+                  ns, name, s.error().message());
       }
       done->store(true);
     });

@@ -3,9 +3,9 @@
 #include <chrono>
 #include <functional>
 #include <map>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -51,7 +51,8 @@ class LogFollowers {
   // is): a safety net for replicas whose kReplicaStarting was not seen (a pool that emits
   // no events, adopted replicas).
   [[nodiscard]] std::jthread ResyncEvery(std::chrono::milliseconds interval,
-                   std::function<std::vector<pool::FunctionStatus>()> list, int64_t tail);
+                                         std::function<std::vector<pool::FunctionStatus>()> list,
+                                         int64_t tail);
 
   // Replicas followed right now (tests).
   std::size_t following() const;
@@ -67,7 +68,7 @@ class LogFollowers {
   LogStore& store_;
   mutable std::mutex mu_;
   std::map<std::string, Follower> followers_;  // by container id; GUARDED_BY(mu_)
-  std::vector<std::jthread> finished_;          // ended threads to join; GUARDED_BY(mu_)
+  std::vector<std::jthread> finished_;         // ended threads to join; GUARDED_BY(mu_)
   std::set<std::string> seen_;  // replicas ever followed and still listed; GUARDED_BY(mu_)
   bool stopping_ = false;       // GUARDED_BY(mu_)
 };

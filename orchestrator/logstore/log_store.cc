@@ -120,7 +120,8 @@ std::vector<LogEntry> LogStore::Select(const FunctionLog& log, const LogQuery& q
         [](const LogEntry& e, std::chrono::system_clock::time_point t) { return e.time < t; });
   }
   auto count = static_cast<std::size_t>(std::distance(first, log.entries.end()));
-  if (query.tail > 0 && count > query.tail) first += static_cast<std::ptrdiff_t>(count - query.tail);
+  if (query.tail > 0 && count > query.tail)
+    first += static_cast<std::ptrdiff_t>(count - query.tail);
   return {first, log.entries.end()};
 }
 

@@ -126,8 +126,8 @@ class LogStore {
     std::vector<std::weak_ptr<LogSubscription>> subscribers;
   };
   struct ReplicaCalls {
-    Key function;                 // where its lines are kept ("" until a line is added)
-    std::deque<CallSpan> calls;   // oldest first
+    Key function;                // where its lines are kept ("" until a line is added)
+    std::deque<CallSpan> calls;  // oldest first
   };
 
   void DropExcess(FunctionLog& log, std::chrono::system_clock::time_point now);
@@ -141,8 +141,8 @@ class LogStore {
   const LogStoreOptions options_;
   core::Clock& clock_;
   mutable std::mutex mu_;
-  std::map<Key, FunctionLog> functions_;        // GUARDED_BY(mu_)
-  std::map<std::string, ReplicaCalls> calls_;   // by short replica id; GUARDED_BY(mu_)
+  std::map<Key, FunctionLog> functions_;       // GUARDED_BY(mu_)
+  std::map<std::string, ReplicaCalls> calls_;  // by short replica id; GUARDED_BY(mu_)
 };
 
 }  // namespace gantry::logstore

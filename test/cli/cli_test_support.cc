@@ -45,8 +45,7 @@ http::Sender FakeGantryd::sender() {
 http::Streamer FakeGantryd::streamer() {
   return [this](const http::Request& r, const http::ChunkFn& on_chunk) {
     requests.push_back(r);
-    http::Response answer =
-        handler ? handler(r) : http::Response{.status = 200, .body = "{}"};
+    http::Response answer = handler ? handler(r) : http::Response{.status = 200, .body = "{}"};
     if (answer.status < 200 || answer.status >= 300) return answer;
     std::string body = std::move(answer.body);
     answer.body.clear();

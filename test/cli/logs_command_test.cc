@@ -27,9 +27,10 @@ TEST_CASE("cli logs: prints the route's lines, stderr to stderr, --prefix and --
           "[cli][logs]") {
   FakeGantryd fake;
   fake.handler = [](const http::Request&) {
-    return http::Response{.status = 200,
-                          .body = Line("hello") + Line("Traceback (most recent call last):",
-                                                       "stderr", "ba9876543210")};
+    return http::Response{
+        .status = 200,
+        .body =
+            Line("hello") + Line("Traceback (most recent call last):", "stderr", "ba9876543210")};
   };
   auto plain = RunGantry(fake, {"logs", "fn", "--tail", "3"});
   CHECK(plain.exit_code == 0);
@@ -44,18 +45,20 @@ TEST_CASE("cli logs: prints the route's lines, stderr to stderr, --prefix and --
         "last):\n");
 
   auto raw = RunGantry(fake, {"logs", "fn", "-o", "json"});
-  CHECK(raw.out == Line("hello") + Line("Traceback (most recent call last):", "stderr",
-                                        "ba9876543210"));
+  CHECK(raw.out ==
+        Line("hello") + Line("Traceback (most recent call last):", "stderr", "ba9876543210"));
 }
 
 TEST_CASE("cli logs -f: reads the streamed answer as it arrives, no polling", "[cli][logs]") {
   FakeGantryd fake;
   std::string body;
   for (int i = 0; i < 20; ++i) body += Line("line " + std::to_string(i));
-  fake.handler = [&body](const http::Request&) { return http::Response{.status = 200, .body = body}; };
+  fake.handler = [&body](const http::Request&) {
+    return http::Response{.status = 200, .body = body};
+  };
   fake.chunk_bytes = 5;  // every line arrives in pieces
-  auto run = RunGantry(fake, {"logs", "fn", "-n", "team", "-f", "--prefix", "--since",
-                              "2026-12-01T09:00:00Z"});
+  auto run = RunGantry(
+      fake, {"logs", "fn", "-n", "team", "-f", "--prefix", "--since", "2026-12-01T09:00:00Z"});
   CHECK(run.exit_code == 0);
   REQUIRE(fake.requests.size() == 1);  // one request, read as a stream
   CHECK(fake.Target(0) ==

@@ -174,16 +174,16 @@ TEST_CASE("OpenFaaS: logs are NDJSON LogEntry lines of the function's kept outpu
                            {"text", "line 3"}});
   CHECK(entries[1]["text"] == "line 4");
   // One instance only.
-  auto one = gateway::ToApiResponse(
-      openfaas::GetLogs(*h.logs, Request("", {{"name", "web.team"}, {"instance", "aaaaaaaaaaaa"}})));
+  auto one = gateway::ToApiResponse(openfaas::GetLogs(
+      *h.logs, Request("", {{"name", "web.team"}, {"instance", "aaaaaaaaaaaa"}})));
   CHECK(std::count(one.body.begin(), one.body.end(), '\n') == 3);
   CHECK(Send(openfaas::GetLogs(*h.logs, Request("", {{"name", "nope"}}))).status == 404);
-  CHECK(Send(openfaas::GetLogs(*h.logs, Request("", {{"name", "web.team"}, {"tail", "x"}})))
-            .status == 400);
+  CHECK(
+      Send(openfaas::GetLogs(*h.logs, Request("", {{"name", "web.team"}, {"tail", "x"}}))).status ==
+      400);
 }
 
-TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the answer",
-          "[daemon]") {
+TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the answer", "[daemon]") {
   Harness h;
   REQUIRE(h.controller->ApplySpec(testing::WebSpec(0, 2), "sha256:web").ok());
   const auto t0 = h.clock.Wall();
@@ -199,8 +199,9 @@ TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the an
     chunks.push_back(std::move(chunk));
   });
   CHECK(chunks.empty());  // waits for a line
-  h.log_store.Append("team", "web",
-                     {.time = t0 + std::chrono::seconds(1), .text = "after", .replica = "aaaaaaaaaaaa"});
+  h.log_store.Append(
+      "team", "web",
+      {.time = t0 + std::chrono::seconds(1), .text = "after", .replica = "aaaaaaaaaaaa"});
   REQUIRE(chunks.size() == 1);
   json e = json::parse(chunks[0]);
   CHECK(e["text"] == "after");
@@ -209,8 +210,9 @@ TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the an
   // Gone client: nothing more is delivered.
   answer.stream->Next([&](std::string chunk, bool) { chunks.push_back(std::move(chunk)); });
   answer.stream->Cancel();
-  h.log_store.Append("team", "web",
-                     {.time = t0 + std::chrono::seconds(2), .text = "late", .replica = "aaaaaaaaaaaa"});
+  h.log_store.Append(
+      "team", "web",
+      {.time = t0 + std::chrono::seconds(2), .text = "late", .replica = "aaaaaaaaaaaa"});
   CHECK(chunks.size() == 1);
 }
 

@@ -219,7 +219,6 @@ TEST_CASE("resource API: the route table is every handler once, in the documente
                   });
 }
 
-
 TEST_CASE("resource API: logs are NDJSON of the kept lines, with stream, replica and call id",
           "[daemon]") {
   Harness h;
@@ -238,7 +237,8 @@ TEST_CASE("resource API: logs are NDJSON of the kept lines, with stream, replica
     r.params = {{"ns", "team"}, {"name", "web"}};
     return r;
   };
-  auto recent = gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({{"since", "10m"}})));
+  auto recent =
+      gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({{"since", "10m"}})));
   CHECK(recent.status == 200);
   CHECK(recent.content_type == "application/x-ndjson");
   REQUIRE(std::count(recent.body.begin(), recent.body.end(), '\n') == 1);
@@ -271,7 +271,8 @@ TEST_CASE("resource API: a followed stream tells a slow reader how many lines it
   const auto t0 = std::chrono::system_clock::now();
   for (int i = 0; i < 5; ++i) {
     store.Append("team", "web",
-                 {.time = t0 + std::chrono::milliseconds(i), .text = std::to_string(i),
+                 {.time = t0 + std::chrono::milliseconds(i),
+                  .text = std::to_string(i),
                   .replica = "aaaaaaaaaaaa"});
   }
   std::string chunk;

@@ -159,8 +159,8 @@ TEST_CASE("logs: gantry logs -f and /system/logs?follow=true get a line printed 
   std::string openfaas_text;
   std::thread openfaas([&] {
     CURL* h = curl_easy_init();
-    std::string url = gantryd.url() + "/system/logs?name=printer&namespace=" +
-                      fn.namespace_name() + "&follow=true";
+    std::string url = gantryd.url() + "/system/logs?name=printer&namespace=" + fn.namespace_name() +
+                      "&follow=true";
     std::string auth = "Authorization: Bearer " + gantryd.token();
     curl_slist* list = curl_slist_append(nullptr, auth.c_str());
     struct Sink {
@@ -190,7 +190,8 @@ TEST_CASE("logs: gantry logs -f and /system/logs?follow=true get a line printed 
   std::thread caller;
   std::string followed = Gantry(
       gantryd, {"logs", "printer", "-n", fn.namespace_name(), "-f"},
-      [](const std::string& t) { return Contains(t, "line followed"); }, 60s, [&] {
+      [](const std::string& t) { return Contains(t, "line followed"); }, 60s,
+      [&] {
         caller = std::thread([&] {
           std::this_thread::sleep_for(1s);
           Reply r = Invoke(gantryd, fn, "followed");
@@ -204,8 +205,8 @@ TEST_CASE("logs: gantry logs -f and /system/logs?follow=true get a line printed 
   CHECK(openfaas_saw);
   std::size_t at = openfaas_text.rfind('\n', openfaas_text.find("line followed"));
   at = at == std::string::npos ? 0 : at + 1;
-  auto entry = nlohmann::json::parse(
-      openfaas_text.substr(at, openfaas_text.find('\n', at) - at), nullptr, false);
+  auto entry = nlohmann::json::parse(openfaas_text.substr(at, openfaas_text.find('\n', at) - at),
+                                     nullptr, false);
   CHECK(entry["name"] == "printer");
   CHECK(entry["namespace"] == fn.namespace_name());
   CHECK(entry["instance"].get<std::string>().size() == 12);
@@ -231,8 +232,7 @@ TEST_CASE("logs: a python3 function crashing at import leaves its traceback in g
   CHECK(r.status >= 500);
   std::string logs;
   for (auto until = std::chrono::steady_clock::now() + 60s;
-       std::chrono::steady_clock::now() < until &&
-       !Contains(logs, "No module named 'requests'");) {
+       std::chrono::steady_clock::now() < until && !Contains(logs, "No module named 'requests'");) {
     logs = Gantry(gantryd, {"logs", "broken", "-n", fn.namespace_name()});
     std::this_thread::sleep_for(500ms);
   }

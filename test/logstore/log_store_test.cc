@@ -4,10 +4,10 @@
 
 #include <catch2/catch.hpp>
 
-#include "support/fake_docker_client.h"
 #include "logstore/call_attribution.h"
 #include "logstore/engine_log_line.h"
 #include "logstore/log_followers.h"
+#include "support/fake_docker_client.h"
 
 namespace gantry::logstore {
 namespace {
@@ -33,8 +33,8 @@ TEST_CASE("logstore: a function's lines stay within its byte bound, oldest dropp
   LogStore store({.max_bytes_per_function = 100 * 1024, .clock = &clock});
   const std::string text(100, 'x');
   for (int i = 0; i < 10'000; ++i) {
-    store.Append("ns", "fn", Line(clock.Wall() + std::chrono::microseconds(i),
-                                  text + std::to_string(i)));
+    store.Append("ns", "fn",
+                 Line(clock.Wall() + std::chrono::microseconds(i), text + std::to_string(i)));
   }
   CHECK(store.Bytes("ns", "fn") <= 100 * 1024);
   auto all = store.Read("ns", "fn", {});
@@ -75,12 +75,12 @@ TEST_CASE("logstore: tail counts per function across replicas; since filters by 
   LogStore store({.clock = &clock});
   const Time t0 = clock.Wall();
   for (int i = 0; i < 6; ++i) {
-    store.Append("ns", "fn", Line(t0 + std::chrono::seconds(i), "l" + std::to_string(i),
-                                  i % 2 == 0 ? "aaaaaaaaaaaa" : "bbbbbbbbbbbb"));
+    store.Append("ns", "fn",
+                 Line(t0 + std::chrono::seconds(i), "l" + std::to_string(i),
+                      i % 2 == 0 ? "aaaaaaaaaaaa" : "bbbbbbbbbbbb"));
   }
   CHECK(Texts(store.Read("ns", "fn", {.tail = 3})) == std::vector<std::string>{"l3", "l4", "l5"});
-  CHECK(Texts(store.Read("ns", "fn", {.since = t0 + 4s})) ==
-        std::vector<std::string>{"l4", "l5"});
+  CHECK(Texts(store.Read("ns", "fn", {.since = t0 + 4s})) == std::vector<std::string>{"l4", "l5"});
   CHECK(Texts(store.Read("ns", "fn", {.since = t0 + 1s, .tail = 1})) ==
         std::vector<std::string>{"l5"});
   CHECK(store.Read("ns", "nope", {}).empty());
@@ -151,8 +151,8 @@ TEST_CASE("logstore: a slow follower loses the oldest waiting lines, counted, an
 
 TEST_CASE("logstore: a line belongs to the one call of its replica that spans it", "[logstore]") {
   const Time t0{std::chrono::seconds(1'000'000)};
-  std::vector<CallSpan> calls = {{"a", t0, t0 + 10ms}, {"b", t0 + 20ms, t0 + 40ms},
-                                 {"c", t0 + 30ms, t0 + 50ms}};
+  std::vector<CallSpan> calls = {
+      {"a", t0, t0 + 10ms}, {"b", t0 + 20ms, t0 + 40ms}, {"c", t0 + 30ms, t0 + 50ms}};
   struct Case {
     std::chrono::milliseconds at;
     std::string want;
@@ -222,11 +222,13 @@ TEST_CASE("logstore: a died replica's last lines are kept once, with the followe
                          .name = "fn",
                          .generation = 3,
                          .replica = "cccccccccccc99"};
-    died.last_lines = {{clock.Wall(), docker::Stream::kStderr, "Traceback (most recent call last):"},
-                       {clock.Wall() + 1ms, docker::Stream::kStderr,
-                        "ModuleNotFoundError: No module named 'requests'"}};
-    store.Append("ns", "fn", Line(clock.Wall(), "Traceback (most recent call last):",
-                                  "cccccccccccc99"));  // the follower's copy
+    died.last_lines = {
+        {clock.Wall(), docker::Stream::kStderr, "Traceback (most recent call last):"},
+        {clock.Wall() + 1ms, docker::Stream::kStderr,
+         "ModuleNotFoundError: No module named 'requests'"}};
+    store.Append("ns", "fn",
+                 Line(clock.Wall(), "Traceback (most recent call last):",
+                      "cccccccccccc99"));  // the follower's copy
     followers.OnEvent(died);
     followers.OnEvent(died);  // told twice: still once
   }
@@ -256,9 +258,7 @@ TEST_CASE("logstore: a starting replica gets a follower of its container's log",
   CHECK(std::count(calls.begin(), calls.end(), "Logs dddddddddddd") >= 1);
 }
 
-
-TEST_CASE("logstore: a resync follows listed replicas once, and forgets those gone",
-          "[logstore]") {
+TEST_CASE("logstore: a resync follows listed replicas once, and forgets those gone", "[logstore]") {
   core::ManualClock clock;
   LogStore store({.clock = &clock});
   testing::FakeDockerClient docker;
