@@ -124,7 +124,9 @@ void LogFollowers::FollowAll(const std::vector<pool::FunctionStatus>& functions,
   }
   for (const auto& f : functions) {
     for (const auto& r : f.replicas) {
-      Follow(f.namespace_name, f.name, r.generation, r.id, r.started, tail);
+      // From the container's first line (not r.started, which may be later than it): a
+      // replica found by a resync may have written its traceback in its first millisecond.
+      Follow(f.namespace_name, f.name, r.generation, r.id, {}, tail);
     }
   }
 }

@@ -42,7 +42,7 @@ class LogFollowers {
               int64_t tail = 0);
 
   // Follows every replica of `functions` (Pool::List(): at start the replicas the pool
-  // adopted) not followed before, from its start time, at most `tail` lines each; forgets
+  // adopted) not followed before, its container's last `tail` lines and on; forgets
   // replicas no longer listed. Safe to call again and again (a resync).
   void FollowAll(const std::vector<pool::FunctionStatus>& functions, int64_t tail);
 
