@@ -24,21 +24,21 @@ struct LogsFlags {
   bool timestamps = false;
 };
 
-// Prints one NDJSON line of the logs route as the flags ask: stdout lines to out, stderr
-// lines to err (as `docker logs` does), "[replica/<12 hex>] " first with --prefix, the
-// time with --timestamps; -o json prints the line itself. False when the output is gone
-// (a closed pipe): the caller stops.
+// Prints one NDJSON line of the logs route as the flags ask, stdout and stderr lines alike
+// on out (as kubectl logs does: one ordered story, which `| grep` sees whole; -o json
+// keeps the stream): "[replica/<12 hex>] " first with --prefix, the time with
+// --timestamps; -o json prints the line itself. False when the output is gone (a closed
+// pipe): the caller stops.
 bool PrintLine(const LogsFlags& f, const CommandContext& ctx, const std::string& line) {
   if (line.empty()) return true;
   auto e = nlohmann::json::parse(line, nullptr, false);
   if (!e.is_object()) return true;
   if (f.output == "json") return std::fprintf(ctx.out, "%s\n", line.c_str()) >= 0;
-  std::FILE* to = e.value("stream", "") == "stderr" ? ctx.err : ctx.out;
   std::string shown;
   if (f.prefix) shown += fmt::format("[replica/{}] ", e.value("replica", ""));
   if (f.timestamps) shown += e.value("time", "") + " ";
   shown += e.value("text", "");
-  return std::fprintf(to, "%s\n", shown.c_str()) >= 0;
+  return std::fprintf(ctx.out, "%s\n", shown.c_str()) >= 0;
 }
 
 int RunLogs(const LogsFlags& f, const CommandContext& ctx) {
@@ -85,7 +85,7 @@ int RunLogs(const LogsFlags& f, const CommandContext& ctx) {
       if (!PrintLine(f, ctx, partial.substr(start, end - start))) output_gone = true;
     }
     partial.erase(0, start);
-    if (std::fflush(ctx.out) != 0 || std::fflush(ctx.err) != 0) output_gone = true;
+    if (std::fflush(ctx.out) != 0) output_gone = true;
     return !output_gone;
   });
   if (output_gone) return 0;
