@@ -47,13 +47,18 @@ class ApiClient {
                                     const std::string& body,
                                     const std::vector<std::pair<std::string, std::string>>& headers,
                                     std::function<bool(std::string_view chunk)> on_body);
+  // GET `path` with the body of a 2xx answer handed to `on_chunk` as it arrives, with no
+  // time limit (logs -f: until gantryd or on_chunk ends it). The Reply has the status and,
+  // for a non-2xx answer, its body. Errors as Call's.
+  core::Result<Reply> Stream(const std::string& path, std::function<bool(std::string_view chunk)> on_chunk);
   const ClientConfig& config() const { return config_; }
 
  private:
   core::Result<Reply> Exchange(const std::string& method, const std::string& path,
                                const std::string& body,
                                const std::vector<std::pair<std::string, std::string>>& headers,
-                               bool auth, std::function<bool(std::string_view)> on_body);
+                               bool auth, std::function<bool(std::string_view)> on_body,
+                               std::chrono::seconds timeout = std::chrono::seconds(600));
 
   ClientConfig config_;
   http::Sender send_;

@@ -13,7 +13,6 @@
 #include "core/log.h"
 #include "core/time_format.h"
 #include "daemon/deployment_codec.h"
-#include "daemon/log_merge.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 
@@ -27,19 +26,6 @@ using nlohmann::json;
 std::string Iso8601(int64_t unix_ms) {
   if (unix_ms <= 0) return "";
   return core::FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
-}
-
-// One OpenFaaS LogEntry line. Function output need not be UTF-8: invalid bytes are
-// replaced rather than thrown on.
-std::string LogEntryJson(const std::string& ns, const std::string& name,
-                         const std::string& instance, const std::string& stamp,
-                         std::string_view text) {
-  return json{{"name", name},
-              {"namespace", ns},
-              {"instance", instance},
-              {"timestamp", stamp},
-              {"text", text}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 std::string Iso8601(std::chrono::system_clock::time_point t) {
@@ -355,43 +341,6 @@ core::Result<json> Controller::List(const std::string& ns) {
   json items = json::array();
   for (const auto& r : *records) items.push_back(DescribeRecord(r));
   return json{{"apiVersion", "gantry.dev/v1"}, {"kind", "FunctionList"}, {"items", items}};
-}
-
-core::Result<std::string> Controller::Logs(const std::string& ns, const std::string& name,
-                                           int64_t tail, int64_t since_unix) {
-  if (auto r = store_.GetFunction(ns, name); !r) return r.error();
-  auto containers = docker_.ListContainers(FunctionSelector(ns, name), /*all=*/true);
-  if (!containers) return containers.error();
-  const int64_t per_replica =
-      tail > 0 ? std::min(tail, options_.max_log_tail) : options_.max_log_tail;
-  // The engine tails each replica; the merge keeps only the newest lines that fit.
-  BoundedLogMerge merged(options_.max_log_bytes);
-  bool capped = false;  // a replica may have had more lines than the tail it was read with
-  for (const auto& c : *containers) {
-    docker::LogsOptions options{.since_unix = since_unix, .tail = per_replica, .timestamps = true};
-    int64_t lines = 0;
-    auto s = docker_.Logs(c.id, options, [&](docker::Stream, std::string_view line) {
-      std::size_t space = line.find(' ');
-      std::string stamp(line.substr(0, space));
-      std::string_view text = space == std::string_view::npos ? "" : line.substr(space + 1);
-      ++lines;
-      merged.Add(stamp, LogEntryJson(ns, name, c.id.substr(0, 12), stamp, text));
-      return true;
-    });
-    if (!s && s.error().code() != core::ErrorCode::kNotFound) return s.error();
-    capped |= lines >= per_replica && (tail <= 0 || tail > per_replica);
-  }
-  std::string note;
-  if (merged.dropped() > 0 || capped) {
-    note = LogEntryJson(
-               ns, name, "gantry", merged.oldest(),
-               fmt::format(
-                   "[gantry] older lines left out: one logs request returns at most {} lines a "
-                   "replica and {} bytes (ask for less with --tail or --since)",
-                   options_.max_log_tail, options_.max_log_bytes)) +
-           "\n";
-  }
-  return note + merged.Take();
 }
 
 core::Result<store::PutOutcome> Controller::PutSecret(const std::string& ns,

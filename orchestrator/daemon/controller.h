@@ -22,14 +22,9 @@ struct ControllerOptions {
   // (for gantry_builds_total). Optional.
   std::function<void(std::string_view outcome)> on_build;
   // What every container and image this gantryd makes carries (gantry.instance=<id> and
-  // the --label pairs): deleting images and reading logs select by it, so another
+  // the --label pairs): deleting images selects by it, so another
   // instance's objects are never touched.
   docker::LabelSelector identity;
-  // One logs request reads at most this many lines a replica (the engine tails) and
-  // answers at most this many bytes (the newest lines, after a note saying what was left
-  // out), whatever the log's size.
-  int64_t max_log_tail = 10'000;
-  std::size_t max_log_bytes = std::size_t{4} << 20;
 };
 
 // What an apply did.
@@ -108,16 +103,6 @@ class Controller {
   // {"kind": "FunctionList", "items": Describe() of every function of `ns` ("" = all
   // namespaces)}; none is an empty list. Errors: the store's.
   core::Result<nlohmann::json> List(const std::string& ns);
-
-  // The function's replicas' output, oldest first, as NDJSON lines of OpenFaaS's LogEntry
-  // ({"name", "namespace", "instance", "timestamp", "text"}): the last `tail` lines of each
-  // replica (0 or more than options.max_log_tail: max_log_tail) since `since_unix` (0 =
-  // from the start), at most options.max_log_bytes of them (the newest). When lines were
-  // left out, the first entry is a note from instance "gantry" saying so. Memory stays
-  // within max_log_bytes whatever the logs' size. Errors: kNotFound if the function is
-  // unknown (a replica gone while it is read is skipped); the store's; the engine's.
-  core::Result<std::string> Logs(const std::string& ns, const std::string& name, int64_t tail,
-                                 int64_t since_unix);
 
   // Creates or changes a secret. A changed value reaches every running replica of every
   // function in `ns` that uses it within the call (pool::Pool::UpdateSecret: the file in

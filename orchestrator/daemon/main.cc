@@ -7,12 +7,14 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
+#include <thread>
 
 #include "builder/builder.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "daemon/async_dispatcher.h"
 #include "daemon/controller.h"
+#include "daemon/function_logs.h"
 #include "daemon/instance_id.h"
 #include "daemon/openfaas_api.h"
 #include "daemon/options.h"
@@ -23,6 +25,8 @@
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
 #include "gateway/process_metrics.h"
+#include "logstore/log_followers.h"
+#include "logstore/log_store.h"
 #include "pool/pool.h"
 #include "store/store.h"
 
@@ -110,12 +114,18 @@ int main(int argc, char** argv) {
   builder::Builder builder(**docker, build_options);
   docker::LabelSelector identity = builder.IdentitySelector();
 
+  // Function output, kept in memory from every replica's container log (logstore/).
+  logstore::LogStore log_store(f.log_store);
+  logstore::LogFollowers log_followers(**docker, log_store);
   pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
                              .extra_labels = f.extra_labels,
                              .instance_id = *instance,
                              .socket_dir_bytes = f.socket_dir_size,
                              .log_max_size = f.container_log_max_size,
-                             .log_max_files = f.container_log_max_files});
+                             .log_max_files = f.container_log_max_files,
+                             .on_event = [&log_followers](const pool::PoolEvent& event) {
+                               log_followers.OnEvent(event);
+                             }});
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(
       **store, builder, pool, **docker,
@@ -123,6 +133,12 @@ int main(int argc, char** argv) {
        .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
        .identity = identity});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
+  // The replicas the pool adopted (their recent output: the store starts empty), then
+  // every second any replica whose start event was missed.
+  log_followers.FollowAll(pool.List(), /*tail=*/1000);
+  std::jthread log_resync = log_followers.ResyncEvery(
+      std::chrono::seconds(1), [&pool] { return pool.List(); }, /*tail=*/1000);
+  daemon::FunctionLogs function_logs(**store, log_store);
 
   daemon::PoolBackend backend(pool, {f.state_dir});
   auto callbacks = daemon::CallbackPolicy::FromFlags(f.callback_deny);
@@ -131,9 +147,9 @@ int main(int argc, char** argv) {
   f.async.callbacks = std::move(*callbacks);
   daemon::AsyncDispatcher async(**store, f.async);
   std::vector<gateway::Route> routes =
-      daemon::ResourceRoutes(controller, **docker, f.bundle_limits);
+      daemon::ResourceRoutes(controller, **docker, function_logs, f.bundle_limits);
   routes.push_back(async.Route());
-  for (auto& r : daemon::OpenFaasRoutes(controller)) routes.push_back(std::move(r));
+  for (auto& r : daemon::OpenFaasRoutes(controller, function_logs)) routes.push_back(std::move(r));
   f.gateway.listen = f.listen;
   f.gateway.token = token;
   f.gateway.auth_disabled = f.no_auth;

@@ -7,12 +7,13 @@
 
 namespace gantry::daemon {
 
-std::vector<gateway::Route> OpenFaasRoutes(Controller& controller) {
+std::vector<gateway::Route> OpenFaasRoutes(Controller& controller, FunctionLogs& logs) {
   std::vector<gateway::Route> routes;
-  for (auto* family : {&openfaas::FunctionRoutes, &openfaas::LogRoutes, &openfaas::SystemRoutes,
-                       &openfaas::SecretRoutes}) {
+  for (auto* family :
+       {&openfaas::FunctionRoutes, &openfaas::SystemRoutes, &openfaas::SecretRoutes}) {
     for (auto& r : family(controller)) routes.push_back(std::move(r));
   }
+  for (auto& r : openfaas::LogRoutes(logs)) routes.push_back(std::move(r));
   return routes;
 }
 

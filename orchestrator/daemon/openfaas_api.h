@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "daemon/controller.h"
+#include "daemon/function_logs.h"
 #include "gateway/backend.h"
 
 namespace gantry::daemon {
@@ -18,12 +19,12 @@ namespace gantry::daemon {
 //     GET    /system/function/{name}[?namespace=]    FunctionStatus, 404
 //     POST   /system/scale-function/{name}           {"serviceName", "replicas"} -> 202, 404
 //   logs (openfaas_logs.h)
-//     GET    /system/logs?name=                      NDJSON LogEntry lines
+//     GET    /system/logs?name=[&follow=true]        NDJSON LogEntry lines (FunctionLogs)
 //   system (openfaas_system.h)
 //     GET    /system/info, /system/namespaces
 //   secrets (openfaas_secrets.h)
 //     GET/POST/PUT/DELETE /system/secrets            names only on GET; 201 / 200 / 204
 // A function name may carry its namespace as "name.namespace" (openfaas_names.h).
-std::vector<gateway::Route> OpenFaasRoutes(Controller& controller);
+std::vector<gateway::Route> OpenFaasRoutes(Controller& controller, FunctionLogs& logs);
 
 }  // namespace gantry::daemon

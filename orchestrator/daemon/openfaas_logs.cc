@@ -1,33 +1,24 @@
 #include "daemon/openfaas_logs.h"
 
-#include <chrono>
-#include <cstdlib>
-
-#include "core/time_format.h"
 #include "daemon/api_support.h"
+#include "daemon/logs_params.h"
 #include "daemon/openfaas_names.h"
 
 namespace gantry::daemon::openfaas {
 
-core::Result<gateway::ApiResponse> GetLogs(Controller& c, const gateway::ApiRequest& r) {
+core::Result<gateway::ApiResponse> GetLogs(FunctionLogs& logs, const gateway::ApiRequest& r) {
   auto [name, ns] = NameAndNamespace(QueryParam(r, "name"), QueryParam(r, "namespace"));
   if (name.empty()) return core::Error::InvalidArgument("?name= is required");
-  int64_t since = 0;
-  if (std::string text = QueryParam(r, "since"); !text.empty()) {
-    auto t = core::ParseUtc(text);
-    if (!t) {
-      return core::Error::InvalidArgument(
-          "since must be an RFC 3339 time, e.g. 2026-01-02T15:04:05Z");
-    }
-    since = std::chrono::duration_cast<std::chrono::seconds>(t->time_since_epoch()).count();
-  }
-  auto logs = c.Logs(ns, name, std::atoll(QueryParam(r, "tail").c_str()), since);
-  if (!logs) return logs.error();
-  return gateway::ApiResponse{.status = 200, .content_type = "application/x-ndjson", .body = *logs};
+  auto request = ParseLogsRequest(r, /*allow_duration=*/false, logs.now());
+  if (!request) return request.error();
+  return logs.Answer(ns, name, *request, [ns = ns, name = name](const logstore::LogEntry& e) {
+    return OpenFaasLogLine(ns, name, e);
+  });
 }
 
-std::vector<gateway::Route> LogRoutes(Controller& c) {
-  return {{"GET", "/system/logs", [&c](const gateway::ApiRequest& r) { return GetLogs(c, r); }}};
+std::vector<gateway::Route> LogRoutes(FunctionLogs& logs) {
+  return {
+      {"GET", "/system/logs", [&logs](const gateway::ApiRequest& r) { return GetLogs(logs, r); }}};
 }
 
 }  // namespace gantry::daemon::openfaas

@@ -93,6 +93,12 @@ void AddFlags(CLI::App& app, Flags& flags) {
                  "URL of a page of links to packages for pip (PIP_FIND_LINKS)");
   app.add_option("--npm-registry", flags.npm_registry,
                  "registry npm installs package.json from (npm_config_registry)");
+  app.add_option("--log-max-bytes-per-function", flags.log_max_bytes_per_function,
+                 "function output kept in memory per function (e.g. 4Mi); the oldest lines go")
+      ->capture_default_str();
+  app.add_option("--log-max-age", flags.log_max_age,
+                 "function output older than this is dropped from memory (e.g. 24h)")
+      ->capture_default_str();
 }
 
 core::Status ResolveFlags(Flags& f) {
@@ -144,6 +150,18 @@ core::Status ResolveFlags(Flags& f) {
                             std::pair{"PIP_FIND_LINKS", &f.pip_find_links},
                             std::pair{"npm_config_registry", &f.npm_registry}}) {
     if (!value->empty()) f.install_env[key] = *value;
+  }
+  if (auto bytes = spec::ParseMemory(f.log_max_bytes_per_function); bytes && *bytes > 0) {
+    f.log_store.max_bytes_per_function = static_cast<std::size_t>(*bytes);
+  } else {
+    return core::Error::InvalidArgument(
+        "--log-max-bytes-per-function: expected a size such as 4Mi or 512Ki");
+  }
+  if (auto t = spec::ParseDuration(f.log_max_age); t && t->count() >= 1000) {
+    f.log_store.max_age = std::chrono::duration_cast<std::chrono::seconds>(*t);
+  } else {
+    return core::Error::InvalidArgument(
+        "--log-max-age: expected a duration of at least a second such as 24h or 30m");
   }
   return core::Ok();
 }

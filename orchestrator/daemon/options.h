@@ -11,6 +11,7 @@
 #include "daemon/async_dispatcher.h"
 #include "docker/types.h"
 #include "gateway/gateway.h"
+#include "logstore/log_store.h"
 #include "spec/function_spec.h"
 
 namespace CLI {  // NOLINT(readability-identifier-naming): CLI11's namespace
@@ -46,6 +47,8 @@ struct Flags {
   std::string pip_index_url;
   std::string pip_find_links;
   std::string npm_registry;
+  std::string log_max_bytes_per_function = "4Mi";  // the log store's bounds (logstore/)
+  std::string log_max_age = "24h";
 
   // Set by ResolveFlags.
   builder::BundleLimits bundle_limits;  // --max-upload, --max-unpacked
@@ -54,6 +57,8 @@ struct Flags {
   docker::Labels extra_labels;
   std::map<std::string, std::string>
       install_env;  // PIP_INDEX_URL, PIP_FIND_LINKS, npm_config_registry
+  // --log-max-bytes-per-function, --log-max-age
+  logstore::LogStoreOptions log_store;
 };
 
 // Declares every gantryd flag on `app`, each writing into `flags` (which must outlive the
@@ -61,9 +66,9 @@ struct Flags {
 void AddFlags(CLI::App& app, Flags& flags);
 
 // Checks and converts the parsed flags: sizes, the header timeout, the log level, base
-// images, labels and package indexes; also raises gateway.max_api_body to the bundle's
-// upload limit (the route itself answers 413 with the flag). kInvalidArgument naming the
-// flag and what it expects.
+// images, labels, package indexes and the log store's bounds; also raises gateway.max_api_body to
+// the bundle's upload limit (the route itself answers 413 with the flag). kInvalidArgument naming
+// the flag and what it expects.
 core::Status ResolveFlags(Flags& flags);
 
 }  // namespace gantry::daemon

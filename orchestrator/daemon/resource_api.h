@@ -5,6 +5,7 @@
 #include "builder/bundle_limits.h"
 #include "daemon/api_support.h"  // JsonResponse, ReplicasField: what callers of this header used
 #include "daemon/controller.h"
+#include "daemon/function_logs.h"
 #include "docker/docker_client.h"
 #include "gateway/backend.h"
 
@@ -22,9 +23,11 @@ namespace gantry::daemon {
 //     PUT    /apis/gantry/v1/namespaces/{ns}/secrets/{name}            {"value": "..."}
 //     GET    /apis/gantry/v1/namespaces/{ns}/secrets                   names only
 //     DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}
+//   logs (resource_logs.h)
+//     GET    /apis/gantry/v1/namespaces/{ns}/functions/{name}/logs     NDJSON lines, follow
 //   version (resource_version.h)
 //     GET    /apis/gantry/v1/version
 std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::DockerClient& docker,
-                                           builder::BundleLimits limits = {});
+                                           FunctionLogs& logs, builder::BundleLimits limits = {});
 
 }  // namespace gantry::daemon

@@ -37,8 +37,19 @@ class MemoryStream {
 http::Sender FakeGantryd::sender() {
   return [this](const http::Request& r) {
     requests.push_back(r);
-    if (handler) return handler(r);
-    return http::Response{.status = 200, .body = "{}"};
+    http::Response answer = handler ? handler(r) : http::Response{.status = 200, .body = "{}"};
+    if (!r.on_body || answer.status < 200 || answer.status >= 300) return answer;
+    // A streamed answer (logs -f, build progress): the body in pieces of chunk_bytes.
+    std::string body = std::move(answer.body);
+    answer.body.clear();
+    for (std::size_t at = 0; at < body.size(); at += chunk_bytes) {
+      ++chunks_delivered;
+      if (!r.on_body(std::string_view(body).substr(at, chunk_bytes))) {
+        answer.error = "stopped by the receiver";
+        break;
+      }
+    }
+    return answer;
   };
 }
 

@@ -21,6 +21,10 @@ class FakeGantryd {
   std::function<http::Response(const http::Request&)> handler;
 
   http::Sender sender();
+  // Streams: records the request, answers from `handler`, and hands a 2xx body to the
+  // receiver in pieces of `chunk_bytes` (so lines arrive split), stopping when it says so.
+  std::size_t chunk_bytes = 7;
+  std::size_t chunks_delivered = 0;
   // The path and query of request `i` (its URL without the fake server's origin).
   std::string Target(std::size_t i) const;
   // The value of header `name` ("Name: value") in request `i`, or "" when it has none.

@@ -76,7 +76,7 @@ TEST_CASE("cli logs: --since 1h30m asks for lines newer than 5400 s ago", "[cli]
   CHECK(run.out == "one\ntwo\n");
   REQUIRE(fake.requests.size() == 1);
   CHECK(fake.Target(0) ==
-        "/system/logs?name=echo&namespace=team&tail=5&since=2026-12-01T09:33:51Z");
+        "/apis/gantry/v1/namespaces/team/functions/echo/logs?tail=5&since=2026-12-01T09:33:51Z");
 
   auto bad = RunGantry(fake, {"logs", "echo", "--since", "5"});
   CHECK(bad.exit_code == 2);

@@ -16,6 +16,8 @@
 #include "builder/builder.h"
 #include "core/clock.h"
 #include "daemon/controller.h"
+#include "daemon/function_logs.h"
+#include "logstore/log_store.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 #include "pool/pool.h"
@@ -144,6 +146,7 @@ struct Harness {
     options.identity = {"gantry.instance=aaaa1111"};
     controller = std::make_unique<Controller>(*store, *builder, *pool, docker, options);
     REQUIRE(controller->Start().ok());
+    logs = std::make_unique<FunctionLogs>(*store, log_store, &clock);
   }
   ~Harness() {
     controller.reset();
@@ -168,6 +171,8 @@ struct Harness {
   std::unique_ptr<builder::Builder> builder;
   std::unique_ptr<pool::Pool> pool;
   std::unique_ptr<Controller> controller;
+  logstore::LogStore log_store{{.clock = &clock}};
+  std::unique_ptr<FunctionLogs> logs;  // over `store` and `log_store`
   int replicas = 0;
 };
 

@@ -61,67 +61,6 @@ TEST_CASE("resource API: replicas is a whole number that fits, never truncated",
   }
 }
 
-TEST_CASE("controller: logs read only this instance's replicas and stay within the byte bound",
-          "[daemon]") {
-  Harness h({.max_log_tail = 50'000, .max_log_bytes = 256 * 1024});
-  REQUIRE(h.controller->ApplySpec(WebSpec(0, 4), "sha256:web").ok());
-  std::string mine1 = h.AddReplica("aaaa1111");
-  std::string mine2 = h.AddReplica("aaaa1111");
-  std::string theirs = h.AddReplica("bbbb2222");
-  h.docker.lines_per_container = 200'000;  // ~20 MB of entries a replica
-
-  auto logs = h.controller->Logs("team", "web", /*tail=*/0, /*since_unix=*/0);
-  REQUIRE(logs.ok());
-  CHECK(h.docker.last_tail == 50'000);  // no tail asked: the engine tails at the cap
-  CHECK(logs->size() <= 256 * 1024 + 1024);
-  std::istringstream in(*logs);
-  std::string first;
-  std::getline(in, first);
-  json note = json::parse(first);
-  CHECK(note["instance"] == "gantry");
-  CHECK_THAT(note["text"].get<std::string>(), Catch::Contains("left out"));
-  int lines = 0;
-  std::string previous;
-  for (std::string line; std::getline(in, line); ++lines) {
-    json e = json::parse(line);
-    CHECK(e["timestamp"].get<std::string>() >= previous);
-    previous = e["timestamp"];
-    // (The fake's ids share their first 12 characters: the text names the whole id.)
-    CHECK_THAT(e["text"].get<std::string>(), !Catch::Contains(theirs));
-    CHECK_THAT(e["text"].get<std::string>(), Catch::Contains(mine1) || Catch::Contains(mine2));
-  }
-  CHECK(lines > 1000);
-  CHECK_THAT(previous, Catch::Contains("00:00:00.000199999"));  // the newest line is there
-
-  // A small tail fits whole: no note.
-  auto tail = h.controller->Logs("team", "web", /*tail=*/10, 0);
-  REQUIRE(tail.ok());
-  CHECK(h.docker.last_tail == 10);
-  std::istringstream tin(*tail);
-  int n = 0;
-  for (std::string line; std::getline(tin, line); ++n)
-    CHECK(json::parse(line)["instance"] != "gantry");
-  CHECK(n == 20);  // 10 of each of this instance's two replicas
-}
-
-TEST_CASE("controller: function output that is not UTF-8 is a logs line, not an error",
-          "[daemon]") {
-  Harness h;
-  REQUIRE(h.controller->ApplySpec(WebSpec(0, 4), "sha256:web").ok());
-  h.AddReplica("aaaa1111");
-  h.docker.lines_per_container = 3;
-  h.docker.text = "caf\xc3 \xff\xfe binary";
-  auto logs = h.controller->Logs("team", "web", 0, 0);
-  REQUIRE(logs.ok());
-  std::istringstream in(*logs);
-  int n = 0;
-  for (std::string line; std::getline(in, line); ++n) {
-    json e = json::parse(line);
-    CHECK_THAT(e["text"].get<std::string>(), Catch::Contains("binary"));
-  }
-  CHECK(n == 3);
-}
-
 TEST_CASE("controller: an unchanged apply racing deletes answers, never throws", "[daemon]") {
   Harness h;
   const std::string bundle = "not a tar: only its digest matters on the unchanged path";
@@ -153,7 +92,6 @@ TEST_CASE("controller: an unknown function is kNotFound for every method that na
   CHECK(h.controller->Describe("team", "web").error().code() == ErrorCode::kNotFound);
   CHECK(h.controller->Delete("team", "web").error().code() == ErrorCode::kNotFound);
   CHECK(h.controller->Scale("team", "web", 1).error().code() == ErrorCode::kNotFound);
-  CHECK(h.controller->Logs("team", "web", 0, 0).error().code() == ErrorCode::kNotFound);
   CHECK_FALSE(h.controller->Unchanged("team", "web", "sha256:web").has_value());
   auto list = h.controller->List("team");
   REQUIRE(list.ok());

@@ -131,9 +131,9 @@ TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") 
       {"delete no name", openfaas::DeleteFunction(*h.controller, Request("{}"))},
       {"scale no replicas",
        openfaas::ScaleFunction(*h.controller, Request("{}", {}, {{"name", "web"}}))},
-      {"logs no name", openfaas::GetLogs(*h.controller, Request(""))},
+      {"logs no name", openfaas::GetLogs(*h.logs, Request(""))},
       {"logs bad since",
-       openfaas::GetLogs(*h.controller, Request("", {{"name", "web"}, {"since", "yesterday"}}))},
+       openfaas::GetLogs(*h.logs, Request("", {{"name", "web"}, {"since", "yesterday"}}))},
       {"secret no name", openfaas::CreateSecret(*h.controller, Request(R"({"value": "v"})"))},
       {"secret raw value",
        openfaas::CreateSecret(*h.controller, Request(R"({"name": "k", "rawValue": "dg=="})"))},
@@ -147,26 +147,73 @@ TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") 
   }
 }
 
-TEST_CASE("OpenFaaS: logs are NDJSON of the function's replicas", "[daemon]") {
+TEST_CASE("OpenFaaS: logs are NDJSON LogEntry lines of the function's kept output", "[daemon]") {
   Harness h;
   REQUIRE(h.controller->ApplySpec(testing::WebSpec(0, 2), "sha256:web").ok());
-  h.AddReplica("aaaa1111");
-  h.docker.lines_per_container = 5;
+  const auto t0 = h.clock.Wall();
+  for (int i = 0; i < 5; ++i) {
+    h.log_store.Append("team", "web",
+                       {.time = t0 + std::chrono::seconds(i),
+                        .text = "line " + std::to_string(i),
+                        .replica = i % 2 == 0 ? "aaaaaaaaaaaa1111" : "bbbbbbbbbbbb2222"});
+  }
   auto logs = gateway::ToApiResponse(openfaas::GetLogs(
-      *h.controller,
+      *h.logs,
       Request("", {{"name", "web.team"}, {"tail", "2"}, {"since", "2026-01-01T00:00:00Z"}})));
   CHECK(logs.status == 200);
   CHECK(logs.content_type == "application/x-ndjson");
-  CHECK(h.docker.last_tail == 2);
+  CHECK(logs.stream == nullptr);
   std::istringstream in(logs.body);
-  int n = 0;
-  for (std::string line; std::getline(in, line); ++n) {
-    json e = json::parse(line);
-    CHECK(e["name"] == "web");
-    CHECK(e["namespace"] == "team");
-  }
-  CHECK(n == 2);
-  CHECK(Send(openfaas::GetLogs(*h.controller, Request("", {{"name", "nope"}}))).status == 404);
+  std::vector<json> entries;
+  for (std::string line; std::getline(in, line);) entries.push_back(json::parse(line));
+  REQUIRE(entries.size() == 2);  // the tail counts for the function, not for each replica
+  CHECK(entries[0] == json{{"name", "web"},
+                           {"namespace", "team"},
+                           {"instance", "bbbbbbbbbbbb"},
+                           {"timestamp", "2026-01-01T00:00:03.000000000Z"},
+                           {"text", "line 3"}});
+  CHECK(entries[1]["text"] == "line 4");
+  // One instance only.
+  auto one = gateway::ToApiResponse(openfaas::GetLogs(
+      *h.logs, Request("", {{"name", "web.team"}, {"instance", "aaaaaaaaaaaa"}})));
+  CHECK(std::count(one.body.begin(), one.body.end(), '\n') == 3);
+  CHECK(Send(openfaas::GetLogs(*h.logs, Request("", {{"name", "nope"}}))).status == 404);
+  CHECK(
+      Send(openfaas::GetLogs(*h.logs, Request("", {{"name", "web.team"}, {"tail", "x"}}))).status ==
+      400);
+}
+
+TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the answer", "[daemon]") {
+  Harness h;
+  REQUIRE(h.controller->ApplySpec(testing::WebSpec(0, 2), "sha256:web").ok());
+  const auto t0 = h.clock.Wall();
+  h.log_store.Append("team", "web", {.time = t0, .text = "before", .replica = "aaaaaaaaaaaa"});
+  auto answer = gateway::ToApiResponse(
+      openfaas::GetLogs(*h.logs, Request("", {{"name", "web.team"}, {"follow", "true"}})));
+  CHECK(answer.status == 200);
+  REQUIRE(answer.stream != nullptr);
+  CHECK(json::parse(answer.body)["text"] == "before");
+  std::vector<std::string> chunks;
+  answer.stream->Next([&](std::string chunk, bool done) {
+    CHECK_FALSE(done);
+    chunks.push_back(std::move(chunk));
+  });
+  CHECK(chunks.empty());  // waits for a line
+  h.log_store.Append(
+      "team", "web",
+      {.time = t0 + std::chrono::seconds(1), .text = "after", .replica = "aaaaaaaaaaaa"});
+  REQUIRE(chunks.size() == 1);
+  json e = json::parse(chunks[0]);
+  CHECK(e["text"] == "after");
+  CHECK(e["name"] == "web");
+  CHECK(chunks[0].back() == '\n');
+  // Gone client: nothing more is delivered.
+  answer.stream->Next([&](std::string chunk, bool) { chunks.push_back(std::move(chunk)); });
+  answer.stream->Cancel();
+  h.log_store.Append(
+      "team", "web",
+      {.time = t0 + std::chrono::seconds(2), .text = "late", .replica = "aaaaaaaaaaaa"});
+  CHECK(chunks.size() == 1);
 }
 
 TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names only", "[daemon]") {
@@ -211,7 +258,7 @@ TEST_CASE("OpenFaaS: info names the provider; namespaces always list default", "
 TEST_CASE("OpenFaaS: the route table is every handler once", "[daemon]") {
   Harness h;
   std::set<std::string> routes;
-  for (const auto& r : OpenFaasRoutes(*h.controller)) {
+  for (const auto& r : OpenFaasRoutes(*h.controller, *h.logs)) {
     CHECK(r.needs_auth);
     CHECK(routes.insert(r.method + " " + r.pattern).second);
   }

@@ -90,5 +90,24 @@ TEST_CASE("gantryd flags: CLI11 refuses what its checks forbid", "[daemon]") {
   CHECK_THROWS_AS(Parse("--no-such-flag"), CLI::ExtrasError);
 }
 
+TEST_CASE("gantryd flags: the log store's bounds", "[daemon]") {
+  Parsed defaults = Parse("");
+  REQUIRE(defaults.resolved.ok());
+  CHECK(defaults.flags.log_store.max_bytes_per_function == std::size_t{4} << 20);
+  CHECK(defaults.flags.log_store.max_age == std::chrono::hours(24));
+  Parsed set = Parse("--log-max-bytes-per-function 512Ki --log-max-age 30m");
+  REQUIRE(set.resolved.ok());
+  CHECK(set.flags.log_store.max_bytes_per_function == 512 * 1024);
+  CHECK(set.flags.log_store.max_age == std::chrono::minutes(30));
+  for (const char* bad : {"--log-max-bytes-per-function 0", "--log-max-bytes-per-function lots",
+                          "--log-max-age 1d", "--log-max-age 10ms"}) {
+    INFO(bad);
+    Parsed p = Parse(bad);
+    REQUIRE_FALSE(p.resolved.ok());
+    CHECK(p.resolved.error().code() == core::ErrorCode::kInvalidArgument);
+    CHECK_THAT(p.resolved.error().message(), Catch::StartsWith("--log-max-"));
+  }
+}
+
 }  // namespace
 }  // namespace gantry::daemon

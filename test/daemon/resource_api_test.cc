@@ -9,7 +9,9 @@
 
 #include "builder/bundle.h"
 #include "daemon/controller_harness.h"
+#include "daemon/log_stream.h"
 #include "daemon/resource_functions.h"
+#include "daemon/resource_logs.h"
 #include "daemon/resource_secrets.h"
 #include "daemon/resource_version.h"
 #include "gateway/error_mapping.h"
@@ -198,7 +200,7 @@ TEST_CASE("resource API: the route table is every handler once, in the documente
           "[daemon]") {
   Harness h;
   std::set<std::string> routes;
-  for (const auto& r : ResourceRoutes(*h.controller, h.docker)) {
+  for (const auto& r : ResourceRoutes(*h.controller, h.docker, *h.logs)) {
     CHECK(r.needs_auth);
     CHECK(routes.insert(r.method + " " + r.pattern).second);
   }
@@ -213,7 +215,81 @@ TEST_CASE("resource API: the route table is every handler once, in the documente
                       "DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}",
                       "GET /apis/gantry/v1/namespaces/{ns}/secrets",
                       "GET /apis/gantry/v1/version",
+                      "GET /apis/gantry/v1/namespaces/{ns}/functions/{name}/logs",
                   });
+}
+
+TEST_CASE("resource API: logs are NDJSON of the kept lines, with stream, replica and call id",
+          "[daemon]") {
+  Harness h;
+  REQUIRE(h.controller->ApplySpec(WebSpec(0, 2), "sha256:web").ok());
+  const auto t0 = h.clock.Wall() - std::chrono::minutes(20);
+  h.log_store.Append("team", "web", {.time = t0, .text = "old", .replica = "aaaaaaaaaaaa"});
+  h.log_store.Append("team", "web",
+                     {.time = h.clock.Wall() - std::chrono::seconds(5),
+                      .stream = logstore::LogStream::kStderr,
+                      .text = "Traceback (most recent call last):",
+                      .replica = "bbbbbbbbbbbb99",
+                      .call_id = "call-1",
+                      .generation = 2});
+  auto request = [](std::map<std::string, std::string> query) {
+    gateway::ApiRequest r{.method = "GET", .query = std::move(query)};
+    r.params = {{"ns", "team"}, {"name", "web"}};
+    return r;
+  };
+  auto recent =
+      gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({{"since", "10m"}})));
+  CHECK(recent.status == 200);
+  CHECK(recent.content_type == "application/x-ndjson");
+  REQUIRE(std::count(recent.body.begin(), recent.body.end(), '\n') == 1);
+  CHECK(json::parse(recent.body) == json{{"time", "2025-12-31T23:59:55.000000000Z"},
+                                         {"stream", "stderr"},
+                                         {"text", "Traceback (most recent call last):"},
+                                         {"replica", "bbbbbbbbbbbb"},
+                                         {"callId", "call-1"},
+                                         {"generation", 2}});
+  auto all = gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({})));
+  CHECK(json::parse(all.body.substr(0, all.body.find('\n'))).count("callId") == 0);
+  CHECK(std::count(all.body.begin(), all.body.end(), '\n') == 2);
+  for (const char* bad : {"yesterday", "-5"}) {
+    INFO(bad);
+    CHECK(gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({{"since", bad}})))
+              .status == 400);
+  }
+  CHECK(gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, request({{"tail", "1x"}})))
+            .status == 400);
+  gateway::ApiRequest unknown = request({});
+  unknown.params["name"] = "nope";
+  CHECK(gateway::ToApiResponse(resource::GetFunctionLogs(*h.logs, unknown)).status == 404);
+}
+
+TEST_CASE("resource API: a followed stream tells a slow reader how many lines it missed",
+          "[daemon]") {
+  logstore::LogStore store({.subscriber_buffer_lines = 2});
+  auto [backlog, subscription] = store.Subscribe("team", "web", {});
+  LogStream stream(subscription, GantryLogLine);
+  const auto t0 = std::chrono::system_clock::now();
+  for (int i = 0; i < 5; ++i) {
+    store.Append("team", "web",
+                 {.time = t0 + std::chrono::milliseconds(i),
+                  .text = std::to_string(i),
+                  .replica = "aaaaaaaaaaaa"});
+  }
+  std::string chunk;
+  stream.Next([&](std::string c, bool done) {
+    CHECK_FALSE(done);
+    chunk = std::move(c);
+  });
+  std::istringstream in(chunk);
+  std::vector<json> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(json::parse(line));
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0]["replica"] == "gantry");
+  CHECK_THAT(lines[0]["text"].get<std::string>(), Catch::Contains("3 lines dropped"));
+  CHECK(lines[1]["text"] == "3");
+  CHECK(lines[2]["text"] == "4");
+  stream.Cancel();
+  CHECK(subscription->cancelled());
 }
 
 }  // namespace
