@@ -109,18 +109,21 @@ int main(int argc, char** argv) {
   builder::Builder builder(**docker, build_options);
   docker::LabelSelector identity = builder.IdentitySelector();
 
+  daemon::FunctionEvents events(**store);  // pool and controller events, to the store
   pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
                              .extra_labels = f.extra_labels,
                              .instance_id = *instance,
                              .socket_dir_bytes = f.socket_dir_size,
                              .log_max_size = f.container_log_max_size,
-                             .log_max_files = f.container_log_max_files});
+                             .log_max_files = f.container_log_max_files,
+                             .on_event = events.Sink()});
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(
       **store, builder, pool, **docker,
       {.state_dir = f.state_dir,
        .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
-       .identity = identity});
+       .identity = identity,
+       .events = &events});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
 
   daemon::PoolBackend backend(pool);
@@ -158,5 +161,6 @@ int main(int argc, char** argv) {
   async.Stop();
   gateway.Stop();
   pool.Stop();
+  events.Stop();
   return 0;
 }

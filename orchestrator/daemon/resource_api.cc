@@ -3,6 +3,7 @@
 #include "daemon/resource_functions.h"
 #include "daemon/resource_secrets.h"
 #include "daemon/resource_version.h"
+#include "daemon/resource_wait.h"
 
 namespace gantry::daemon {
 
@@ -11,6 +12,7 @@ std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::Docke
   std::vector<gateway::Route> routes = resource::FunctionRoutes(controller, limits);
   for (auto& r : resource::SecretRoutes(controller)) routes.push_back(std::move(r));
   for (auto& r : resource::VersionRoutes(docker)) routes.push_back(std::move(r));
+  for (auto& r : resource::WaitRoutes(controller)) routes.push_back(std::move(r));
   return routes;
 }
 

@@ -213,6 +213,7 @@ TEST_CASE("resource API: the route table is every handler once, in the documente
                       "DELETE /apis/gantry/v1/namespaces/{ns}/secrets/{name}",
                       "GET /apis/gantry/v1/namespaces/{ns}/secrets",
                       "GET /apis/gantry/v1/version",
+      "POST /apis/gantry/v1/namespaces/{ns}/functions/{name}/wait",
                   });
 }
 
