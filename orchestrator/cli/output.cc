@@ -6,6 +6,8 @@
 #include <cctype>
 #include <initializer_list>
 
+#include "core/time_format.h"
+
 namespace gantry::cli {
 namespace {
 
@@ -105,6 +107,28 @@ std::string Table::Row(const std::vector<std::string>& cells) const {
     line += fmt::format("{:<{}}", cell, columns_[i].width);
   }
   return line + "\n";
+}
+
+}  // namespace gantry::cli
+
+namespace gantry::cli {
+
+std::string FormatAge(std::chrono::system_clock::duration age) {
+  using namespace std::chrono;
+  int64_t s = duration_cast<seconds>(age).count();
+  if (s < 0) s = 0;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m";
+  if (s < 86400) return std::to_string(s / 3600) + "h";
+  if (s < 365 * 86400) return std::to_string(s / 86400) + "d";
+  return std::to_string(s / (365 * 86400)) + "y";
+}
+
+std::string AgeOf(const std::string& iso, std::chrono::system_clock::time_point now) {
+  if (iso.empty()) return "";
+  auto t = core::ParseUtc(iso);
+  if (!t) return "";
+  return FormatAge(now - *t);
 }
 
 }  // namespace gantry::cli
