@@ -8,11 +8,17 @@ namespace gantry::pool {
 
 std::string DescribeFailure(const FailureFacts& facts) {
   std::string last;
+  std::string error;  // the last "...Error: ..." line (a traceback's verdict)
   if (facts.last_lines != nullptr) {
     for (const auto& line : *facts.last_lines) {
       if (!line.text.empty()) last = line.text;
+      if (size_t at = line.text.find("Error: "); at != std::string::npos) {
+        size_t start = line.text.rfind(' ', at);
+        error = line.text.substr(start == std::string::npos ? 0 : start + 1);
+      }
     }
   }
+  if (!error.empty()) last = error;
   std::string what;
   if (facts.oom) {
     what = fmt::format("out of memory ({}Mi)", facts.memory_bytes / (1024 * 1024));
