@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/time_format.h"
+#include "pool/container_spec.h"
 #include "pool/died_log.h"
 #include "pool_test_support.h"
 
@@ -228,6 +229,27 @@ TEST_CASE("pool events: Remove tells each replica removed, not died", "[pool][ev
   REQUIRE(removed.size() == 1);
   CHECK(removed[0].reason == "function removed");
   CHECK(log.Of(Kind::kReplicaDied).empty());
+}
+
+TEST_CASE("pool events: replicas adopted at Start are told started and ready", "[pool][events]") {
+  EventLog log;
+  Harness h(/*watch_events=*/false, log.Fn());
+  Deployment d = Echo(3);
+  docker::ContainerSpec spec;
+  spec.name = ContainerName(d, "r00000000aa");
+  spec.labels = ReplicaLabels(d, "r00000000aa", h.options.extra_labels);
+  spec.network_mode = "bridge";
+  std::string id = h.docker.AddRunning(spec);
+  h.probe.Open();
+  REQUIRE(h.pool->Start({d}).ok());
+  h.pool->Flush();
+  auto started = log.Of(Kind::kReplicaStarting);
+  auto ready = log.Of(Kind::kReplicaReady);
+  REQUIRE(started.size() == 1);
+  REQUIRE(ready.size() == 1);
+  CHECK(started[0].replica == id);
+  CHECK(started[0].reason == "adopted");
+  CHECK(ready[0].generation == 3);
 }
 
 TEST_CASE("pool events: timestamped engine log lines parse to the microsecond", "[pool][events]") {
