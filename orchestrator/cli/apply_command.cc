@@ -2,6 +2,7 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -29,12 +30,41 @@ struct ApplyFlags {
   std::string progress = "auto";
 };
 
-// Polls until the function is ready (its phase, and scale.min replicas ready); an error
-// naming the reason when it failed or the time ran out.
+// The reason a function did not come up, with its failed replica's last log lines
+// indented under it.
+std::string WithLastLines(const std::string& reason, const nlohmann::json& lines) {
+  std::string out = reason;
+  if (lines.is_array() && !lines.empty()) {
+    out += "\n  last log lines:";
+    for (const auto& l : lines) {
+      if (l.is_string()) out += "\n    " + l.get<std::string>();
+    }
+  }
+  return out;
+}
+
+// Proves the function runs: gantryd's wait route starts a replica when none is ready
+// (scale.min 0 included: it idles out afterwards) and answers once its handler is loaded,
+// or with the reason and last log lines when it can't start. Then polls until scale.min
+// replicas are ready. An error naming the reason when it failed or the time ran out. A
+// gantryd without the wait route (404/405) is only polled.
 core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::FunctionSpec& fn,
                        core::SteadyTime deadline, const std::string& timeout) {
   std::string path =
       fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", fn.namespace_name(), fn.name());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - ctx.clock->Now());
+  auto proven = api.Call(
+      "POST", fmt::format("{}/wait?timeout={}ms", path, std::max<int64_t>(left.count(), 1)));
+  if (!proven) return proven.error();
+  if (proven->status == 409 || proven->status == 503 || proven->status == 504) {
+    auto j = proven->Json();
+    std::string reason = j.is_object() ? j.value("error", "") : "";
+    if (reason.empty()) reason = proven->ErrorMessage();
+    std::string phase = j.is_object() ? j.value("phase", "") : "";
+    return core::Error::Unavailable(WithLastLines(
+        phase.empty() ? reason : fmt::format("{}: {}", phase, reason),
+        j.is_object() && j.contains("lastLines") ? j["lastLines"] : nlohmann::json()));
+  }
   std::string last = "no answer yet";
   while (true) {
     auto reply = api.Call("GET", path);
@@ -43,12 +73,18 @@ core::Status WaitReady(const CommandContext& ctx, ApiClient& api, const spec::Fu
       auto st = reply->Json()["status"];
       std::string phase = st.value("phase", "");
       int ready = st.value("readyReplicas", 0);
-      if (phase == "failed")
-        return core::Error::InvalidArgument(fmt::format("failed: {}", st.value("lastError", "")));
-      if (phase == "ready" && ready >= fn.scale().min) return core::Ok();
-      last = fmt::format(
-          "{}/{} replicas ready{}", ready, fn.scale().min,
-          st.value("lastError", "").empty() ? "" : ", last error: " + st.value("lastError", ""));
+      std::string reason = st.value("reason", "");
+      if (reason.empty()) reason = st.value("lastError", "");
+      if (phase == "failed" || phase == "BuildFailed" || phase == "CrashLoop") {
+        return core::Error::InvalidArgument(
+            WithLastLines(fmt::format("{}: {}", phase == "failed" ? "failed" : phase, reason),
+                          st.contains("lastLogLines") ? st["lastLogLines"] : nlohmann::json()));
+      }
+      bool up = phase == "ready" || phase == "Ready" || phase == "Degraded" ||
+                (phase == "ScaledToZero" && fn.scale().min == 0);
+      if (up && ready >= fn.scale().min) return core::Ok();
+      last = fmt::format("{}/{} replicas ready{}", ready, fn.scale().min,
+                         reason.empty() ? "" : ", last error: " + reason);
     } else {
       last = reply->ErrorMessage();
     }

@@ -1,11 +1,13 @@
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
 
 #include "cli/commands.h"
 #include "cli/output.h"
+#include "core/time_format.h"
 
 namespace gantry::cli {
 namespace {
@@ -17,7 +19,50 @@ struct DescribeFlags {
   std::string output;
 };
 
-void PrintDescribe(std::FILE* out, const nlohmann::json& d) {
+// The Events section, as kubectl describe prints it: oldest first; a repeated event shows
+// its count and the span ("3m (x5 over 10m)").
+void PrintEvents(std::FILE* out, const nlohmann::json& events,
+                 std::chrono::system_clock::time_point now) {
+  if (events.empty()) {
+    std::fprintf(out, "Events:       <none>\n");
+    return;
+  }
+  Table table({{"Type", 8}, {"Reason", 12}, {"Age", 16}, {"From", 21}, {"Message", 0}}, "  ");
+  std::fprintf(out, "Events:\n%s", table.Header().c_str());
+  std::fputs(table.Row({"----", "------", "----", "----", "-------"}).c_str(), out);
+  for (const auto& e : events) {
+    std::string age = AgeOf(e.value("time", ""), now);
+    if (e.value("count", 1) > 1) {
+      age = fmt::format("{} (x{} over {})", AgeOf(e.value("lastTime", ""), now),
+                        e.value("count", 1), age);
+    }
+    std::string replica = e.value("replica", "");
+    std::fputs(
+        table
+            .Row({e.value("type", ""), e.value("reason", ""), age,
+                  replica.empty() ? "gantryd" : "replica/" + replica, e.value("message", "")})
+            .c_str(),
+        out);
+  }
+}
+
+// Status, Reason and Next retry: what the function's phase is and why.
+void PrintPhase(std::FILE* out, const nlohmann::json& st,
+                std::chrono::system_clock::time_point now) {
+  std::fprintf(out, "Status:       %s\n", st.value("phase", "").c_str());
+  if (!st.value("reason", "").empty()) {
+    std::fprintf(out, "Reason:       %s\n", st.value("reason", "").c_str());
+  }
+  if (st.contains("nextRetry") && st["nextRetry"].is_string()) {
+    std::string at = st["nextRetry"].get<std::string>();
+    auto t = core::ParseUtc(at);
+    std::string in = t && *t > now ? " (in " + FormatAge(*t - now) + ")" : "";
+    std::fprintf(out, "Next retry:   %s%s\n", at.c_str(), in.c_str());
+  }
+}
+
+void PrintDescribe(std::FILE* out, const nlohmann::json& d,
+                   std::chrono::system_clock::time_point now) {
   const auto& st = d["status"];
   const auto& spec = d["spec"];
   std::fprintf(out, "Name:         %s\n", d["metadata"].value("name", "").c_str());
@@ -25,7 +70,7 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d) {
   std::fprintf(out, "Runtime:      %s\n", spec.value("runtime", "").c_str());
   std::fprintf(out, "Image:        %s\n", st.value("image", "").c_str());
   std::fprintf(out, "Generation:   %lld\n", static_cast<long long>(st.value("generation", 0)));
-  std::fprintf(out, "Status:       %s\n", st.value("phase", "").c_str());
+  PrintPhase(out, st, now);
   std::fprintf(out, "Replicas:     %d ready, %d starting, %d in flight, %d queued\n",
                st.value("readyReplicas", 0), st.value("startingReplicas", 0),
                st.value("inFlight", 0), st.value("queued", 0));
@@ -56,6 +101,7 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d) {
                  out);
     }
   }
+  if (st.contains("events")) PrintEvents(out, st["events"], now);
 }
 
 int RunDescribe(const DescribeFlags& f, const CommandContext& ctx) {
@@ -63,7 +109,9 @@ int RunDescribe(const DescribeFlags& f, const CommandContext& ctx) {
   auto r = CheckedCall(api, "describe", "GET",
                        fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", f.ns, f.name));
   if (!r) return ctx.Fail(r.error().message());
-  if (!PrintStructured(ctx.out, r->Json(), f.output)) PrintDescribe(ctx.out, r->Json());
+  if (!PrintStructured(ctx.out, r->Json(), f.output)) {
+    PrintDescribe(ctx.out, r->Json(), ctx.clock->Wall());
+  }
   return 0;
 }
 

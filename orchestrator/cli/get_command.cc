@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstdio>
 #include <memory>
 #include <string>
@@ -35,26 +36,40 @@ void PrintSecrets(std::FILE* out, const nlohmann::json& items, const std::string
   }
 }
 
-void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags& f) {
+// NAME READY STATUS REPLICAS AGE (as kubectl: READY is ready/desired, AGE since
+// creation); -o wide adds IMAGE, GENERATION and REASON.
+void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags& f,
+                    std::chrono::system_clock::time_point now) {
   const bool wide = f.output == "wide";
   std::vector<Table::Column> columns = {
-      {"NAME", 24}, {"READY", 7}, {"STATUS", 8}, {"GEN", 4}, {wide ? "IMAGE" : "RUNTIME", 0}};
+      {"NAME", 24}, {"READY", 7}, {"STATUS", 13}, {"REPLICAS", 9}, {"AGE", wide ? 6 : 0}};
+  if (wide) {
+    columns.insert(columns.end(), {{"IMAGE", 40}, {"GENERATION", 11}, {"REASON", 0}});
+  }
   if (f.all_namespaces) columns.insert(columns.begin(), {"NAMESPACE", 16});
   Table table(std::move(columns));
   if (f.output != "name") std::fputs(table.Header().c_str(), out);
   for (const auto& item : items) {
     const auto& st = item["status"];
-    std::string name = item["metadata"].value("name", "");
+    const auto& meta = item["metadata"];
+    std::string name = meta.value("name", "");
     if (f.output == "name") {
       std::fprintf(out, "function.gantry.dev/%s\n", name.c_str());
       continue;
     }
     int ready = st.value("readyReplicas", 0);
-    std::vector<std::string> row = {
-        name, fmt::format("{}/{}", ready, ready + st.value("startingReplicas", 0)),
-        st.value("phase", ""), std::to_string(st.value("generation", int64_t{0})),
-        wide ? st.value("image", "") : item["spec"].value("runtime", "")};
-    if (f.all_namespaces) row.insert(row.begin(), item["metadata"].value("namespace", ""));
+    int current = st.value("currentReplicas", ready + st.value("startingReplicas", 0));
+    int desired = st.value("desiredReplicas", current);
+    std::string created = meta.value("creationTimestamp", st.value("createdAt", ""));
+    std::vector<std::string> row = {name, fmt::format("{}/{}", ready, desired),
+                                    st.value("phase", ""), std::to_string(current),
+                                    AgeOf(created, now)};
+    if (wide) {
+      row.push_back(st.value("image", ""));
+      row.push_back(std::to_string(st.value("generation", int64_t{0})));
+      row.push_back(st.value("reason", ""));
+    }
+    if (f.all_namespaces) row.insert(row.begin(), meta.value("namespace", ""));
     std::fputs(table.Row(row).c_str(), out);
   }
 }
@@ -82,7 +97,7 @@ int RunGet(const GetFlags& f, const CommandContext& ctx) {
   if (PrintStructured(ctx.out, j, f.output)) return 0;
   nlohmann::json items = j.contains("items") ? j["items"] : nlohmann::json::array({j});
   if (functions) {
-    PrintFunctions(ctx.out, items, f);
+    PrintFunctions(ctx.out, items, f, ctx.clock->Wall());
   } else {
     PrintSecrets(ctx.out, items, f.output, ctx.wall_now());
   }

@@ -132,3 +132,25 @@ std::string AgeSince(std::string_view iso_time, std::chrono::system_clock::time_
 }
 
 }  // namespace gantry::cli
+
+namespace gantry::cli {
+
+std::string FormatAge(std::chrono::system_clock::duration age) {
+  using namespace std::chrono;
+  int64_t s = duration_cast<seconds>(age).count();
+  if (s < 0) s = 0;
+  if (s < 60) return std::to_string(s) + "s";
+  if (s < 3600) return std::to_string(s / 60) + "m";
+  if (s < 86400) return std::to_string(s / 3600) + "h";
+  if (s < 365 * 86400) return std::to_string(s / 86400) + "d";
+  return std::to_string(s / (365 * 86400)) + "y";
+}
+
+std::string AgeOf(const std::string& iso, std::chrono::system_clock::time_point now) {
+  if (iso.empty()) return "";
+  auto t = core::ParseUtc(iso);
+  if (!t) return "";
+  return FormatAge(now - *t);
+}
+
+}  // namespace gantry::cli

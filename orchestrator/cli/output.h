@@ -47,3 +47,14 @@ class Table {
 };
 
 }  // namespace gantry::cli
+
+namespace gantry::cli {
+
+// An age as kubectl prints it (its short form): "45s", "3m", "2h", "4d", "2y", in whole
+// units, rounded down; "0s" for a negative one (clock skew).
+std::string FormatAge(std::chrono::system_clock::duration age);
+// The age at `now` of an ISO-8601 time an answer carried ("2026-01-02T15:04:05Z"); "" when
+// `iso` is empty or not a time.
+std::string AgeOf(const std::string& iso, std::chrono::system_clock::time_point now);
+
+}  // namespace gantry::cli

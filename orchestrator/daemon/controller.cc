@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/time_format.h"
 #include "daemon/deployment_codec.h"
+#include "daemon/function_phase.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
 
@@ -26,6 +27,18 @@ using nlohmann::json;
 std::string Iso8601(int64_t unix_ms) {
   if (unix_ms <= 0) return "";
   return core::FormatUtc(std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
+}
+
+// Function output (and reasons quoting it) need not be UTF-8: invalid bytes are replaced,
+// so the answer's dump never throws.
+std::string Utf8(const std::string& text) {
+  return json::parse(json(text).dump(-1, ' ', false, json::error_handler_t::replace))
+      .get<std::string>();
+}
+
+std::string Iso8601Millis(int64_t unix_ms) {
+  return core::FormatUtcMillis(
+      std::chrono::system_clock::time_point(std::chrono::milliseconds(unix_ms)));
 }
 
 std::string Iso8601(std::chrono::system_clock::time_point t) {
@@ -92,6 +105,8 @@ core::Status Controller::Start() {
   if (!records) return records.error();
   std::vector<pool::Deployment> deployments;
   for (const auto& r : *records) {
+    // A build cut short by a stop: the stored generation is what runs.
+    if (r.status == "building") RecordStatus(r.namespace_name, r.name, "ready", r.last_error);
     if (r.deployment_json.empty()) continue;
     auto parsed = json::parse(r.deployment_json, nullptr, false);
     auto d = DeploymentFromJson(parsed);
@@ -139,6 +154,14 @@ void Controller::RecordStatus(const std::string& ns, const std::string& name,
   if (auto s = store_.SetFunctionStatus(ns, name, status, last_error); !s) {
     core::Log(core::LogLevel::kWarn, "function {}/{}: cannot record status {}: {}", ns, name,
               status, s.error().ToString());
+  }
+}
+
+void Controller::RecordEvent(const std::string& ns, const std::string& name,
+                             const std::string& type, const std::string& reason,
+                             const std::string& message) {
+  if (options_.events != nullptr) {
+    options_.events->Add(ControllerEvent(ns, name, type, reason, message));
   }
 }
 
@@ -228,12 +251,16 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   };
   auto secrets = SecretValues(ns, spec.secrets());
   if (!secrets) return fail(secrets.error());
+  if (existing) RecordStatus(ns, name, "building", existing->last_error);
   auto built = builder_.Build(spec, [&](std::string_view line) {
     core::Log(core::LogLevel::kDebug, "build {}/{}: {}", ns, name, line);
     if (progress) progress(line);
   });
   if (options_.on_build) options_.on_build(!built ? "failed" : built->cached ? "cached" : "built");
-  if (!built) return fail(built.error());
+  if (!built) {
+    RecordEvent(ns, name, "Warning", "BuildFailed", built.error().message());
+    return fail(built.error());
+  }
 
   store::FunctionRecord record{.namespace_name = ns,
                                .name = name,
@@ -246,6 +273,8 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
   record.deployment_json = DeploymentToJson(deployment).dump();
   auto put = store_.PutFunction(record);
   if (!put) return fail(put.error());
+  RecordEvent(ns, name, "Normal", "Built",
+              fmt::format("{} image {}", built->cached ? "reused" : "built", built->ref));
   if (*put == store::PutOutcome::kUnchanged) {
     // Same digest and image as stored, but it had failed or the pool had lost it: run the
     // stored generation again.
@@ -253,6 +282,8 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
     RecordStatus(ns, name, "ready", "");
   }
   if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
+  RecordEvent(ns, name, "Normal", "RolledOut",
+              fmt::format("generation {} rolled out", deployment.generation));
   RemoveUnusedImages(store_, builder_, /*keep_recent=*/true);
   std::string result = *put == store::PutOutcome::kCreated ? "created" : "configured";
   core::Log(core::LogLevel::kInfo, "function {}/{} {} (generation {}, image {}{})", ns, name,
@@ -293,7 +324,9 @@ core::Status Controller::Scale(const std::string& ns, const std::string& name, i
 json Controller::DescribeRecord(const store::FunctionRecord& r) {
   json status = {{"generation", r.generation},
                  {"image", r.image},
-                 {"phase", r.status},
+                 {"phase", ""},
+                 {"reason", ""},
+                 {"nextRetry", nullptr},
                  {"lastError", r.last_error},
                  {"digest", r.hash},
                  {"createdAt", Iso8601(r.created_unix_ms)},
@@ -303,13 +336,58 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
                  {"queued", 0},
                  {"inFlight", 0},
                  {"replicas", json::array()},
+                 {"currentReplicas", 0},
+                 {"desiredReplicas", 0},
+                 {"failuresInARow", 0},
+                 {"lastLogLines", json::array()},
+                 {"events", json::array()},
                  {"lastInvocation", nullptr}};
-  if (auto live = pool_.Describe(r.namespace_name, r.name)) {
+  auto live = pool_.Describe(r.namespace_name, r.name);
+  int min_replicas = 0;
+  if (live) {
+    min_replicas = live->min_replicas;
+  } else if (auto d = DeploymentFromJson(json::parse(r.deployment_json, nullptr, false))) {
+    min_replicas = d->min_replicas;
+  }
+  FunctionPhase phase = DerivePhase({.stored_status = r.status,
+                                     .stored_error = r.last_error,
+                                     .live = live ? &*live : nullptr,
+                                     .min_replicas = min_replicas,
+                                     .now = std::chrono::system_clock::now()});
+  status["phase"] = PhaseName(phase.phase);
+  status["reason"] = Utf8(phase.reason);
+  if (phase.next_retry) status["nextRetry"] = core::FormatUtcMillis(*phase.next_retry);
+  status["desiredReplicas"] = min_replicas;
+  if (live) {
+    int current = live->ready + live->starting;
+    status["currentReplicas"] = current;
+    status["desiredReplicas"] = std::max({live->desired, min_replicas, current});
+    status["failuresInARow"] = live->failures_in_a_row;
+    for (const auto& line : live->last_lines) status["lastLogLines"].push_back(Utf8(line.text));
+  }
+  if (auto events = store_.ListEvents(r.namespace_name, r.name, options_.describe_events)) {
+    for (const auto& e : *events) {
+      json ev = {{"time", Iso8601Millis(e.time_unix_ms)},
+                 {"type", e.type},
+                 {"reason", e.reason},
+                 {"message", Utf8(e.message)}};
+      if (!e.replica.empty()) ev["replica"] = e.replica;
+      if (e.count > 1) {
+        ev["count"] = e.count;
+        ev["lastTime"] = Iso8601Millis(e.last_unix_ms);
+      }
+      status["events"].push_back(std::move(ev));
+    }
+  } else {
+    core::Log(core::LogLevel::kWarn, "function {}/{}: events: {}", r.namespace_name, r.name,
+              events.error().ToString());
+  }
+  if (live) {
     status["readyReplicas"] = live->ready;
     status["startingReplicas"] = live->starting;
     status["queued"] = live->queued;
     status["inFlight"] = live->in_flight;
-    if (!live->last_error.empty()) status["lastError"] = live->last_error;
+    if (!live->last_error.empty()) status["lastError"] = Utf8(live->last_error);
     if (live->last_call.time_since_epoch().count() != 0)
       status["lastInvocation"] = Iso8601(live->last_call);
     for (const auto& rep : live->replicas) {
@@ -318,13 +396,16 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
                                     {"state", rep.state},
                                     {"inFlight", rep.in_flight},
                                     {"startedAt", Iso8601(rep.started)},
-                                    {"lastError", rep.last_error}});
+                                    {"lastError", Utf8(rep.last_error)}});
     }
   }
   json spec = json::parse(r.spec_json, nullptr, false);
   return json{{"apiVersion", "gantry.dev/v1"},
               {"kind", "Function"},
-              {"metadata", {{"name", r.name}, {"namespace", r.namespace_name}}},
+              {"metadata",
+               {{"name", r.name},
+                {"namespace", r.namespace_name},
+                {"creationTimestamp", Iso8601(r.created_unix_ms)}}},
               {"spec", spec.is_object() && spec.contains("spec") ? spec["spec"] : json::object()},
               {"status", status}};
 }

@@ -9,6 +9,7 @@
 
 #include "builder/builder.h"
 #include "core/result.h"
+#include "daemon/function_events.h"
 #include "docker/docker_client.h"
 #include "pool/pool.h"
 #include "spec/function_spec.h"
@@ -25,6 +26,10 @@ struct ControllerOptions {
   // the --label pairs): deleting images selects by it, so another
   // instance's objects are never touched.
   docker::LabelSelector identity;
+  // Where the controller's own events go (Built, BuildFailed, RolledOut); not owned.
+  // Optional: without it no events are recorded (the store still lists what others wrote).
+  FunctionEvents* events = nullptr;
+  int describe_events = 20;  // the newest this many events in Describe's status.events
 };
 
 // What an apply did.
@@ -97,8 +102,15 @@ class Controller {
   // the pool has no such function).
   core::Status Scale(const std::string& ns, const std::string& name, int64_t replicas);
 
-  // {"metadata", "spec" (canonical), "status" {...}}, times as ISO-8601 UTC. Errors:
-  // kNotFound if unknown; the store's.
+  // {"metadata" {"name", "namespace", "creationTimestamp"}, "spec" (canonical), "status"
+  // {"phase" (daemon/function_phase.h: Building, BuildFailed, Ready, ScaledToZero,
+  // Degraded, CrashLoop), "reason" (user terms, "" when none), "nextRetry" (CrashLoop's
+  // next start, or null), "readyReplicas", "startingReplicas", "currentReplicas" (ready +
+  // starting), "desiredReplicas", "failuresInARow", "lastLogLines" (the last failed
+  // replica's last lines), "events" (the newest options.describe_events, oldest first:
+  // {"time", "type", "reason", "message", "replica"?, "count"?, "lastTime"?}), "replicas"
+  // [{"id", "generation", "state", ...}], "generation", "image", "lastError", ...}}, times
+  // as ISO-8601 UTC. Errors: kNotFound if unknown; the store's.
   core::Result<nlohmann::json> Describe(const std::string& ns, const std::string& name);
   // {"kind": "FunctionList", "items": Describe() of every function of `ns` ("" = all
   // namespaces)}; none is an empty list. Errors: the store's.
@@ -131,6 +143,9 @@ class Controller {
   // Stores a function's status; a failure is logged (the caller's outcome stands).
   void RecordStatus(const std::string& ns, const std::string& name, const std::string& status,
                     const std::string& last_error);
+  // Queues an event of ns/name (when options_.events is set).
+  void RecordEvent(const std::string& ns, const std::string& name, const std::string& type,
+                   const std::string& reason, const std::string& message);
   // options_.identity plus the function's own labels.
   docker::LabelSelector FunctionSelector(const std::string& ns, const std::string& name) const;
 

@@ -117,21 +117,25 @@ int main(int argc, char** argv) {
   // Function output, kept in memory from every replica's container log (logstore/).
   logstore::LogStore log_store(f.log_store);
   logstore::LogFollowers log_followers(**docker, log_store);
+  daemon::FunctionEvents events(**store);  // pool and controller events, to the store
   pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
                              .extra_labels = f.extra_labels,
                              .instance_id = *instance,
                              .socket_dir_bytes = f.socket_dir_size,
                              .log_max_size = f.container_log_max_size,
                              .log_max_files = f.container_log_max_files,
-                             .on_event = [&log_followers](const pool::PoolEvent& event) {
-                               log_followers.OnEvent(event);
+                             .on_event = [&log_followers,
+                                          sink = events.Sink()](const pool::PoolEvent& event) {
+                               log_followers.OnEvent(event);  // before the container goes
+                               sink(event);
                              }});
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(
       **store, builder, pool, **docker,
       {.state_dir = f.state_dir,
        .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
-       .identity = identity});
+       .identity = identity,
+       .events = &events});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
   // The replicas the pool adopted (their recent output: the store starts empty), then
   // every second any replica whose start event was missed.
@@ -181,5 +185,6 @@ int main(int argc, char** argv) {
   async.Stop();
   gateway.Stop();
   pool.Stop();
+  events.Stop();
   return 0;
 }

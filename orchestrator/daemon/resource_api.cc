@@ -4,6 +4,7 @@
 #include "daemon/resource_logs.h"
 #include "daemon/resource_secrets.h"
 #include "daemon/resource_version.h"
+#include "daemon/resource_wait.h"
 
 namespace gantry::daemon {
 
@@ -13,6 +14,7 @@ std::vector<gateway::Route> ResourceRoutes(Controller& controller, docker::Docke
   for (auto& r : resource::SecretRoutes(controller)) routes.push_back(std::move(r));
   for (auto& r : resource::VersionRoutes(docker)) routes.push_back(std::move(r));
   for (auto& r : resource::LogRoutes(logs)) routes.push_back(std::move(r));
+  for (auto& r : resource::WaitRoutes(controller)) routes.push_back(std::move(r));
   return routes;
 }
 

@@ -71,6 +71,15 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
   } else {
     fn.manual.reset();
   }
+  if (desired != fn.desired) {
+    PoolEvent scaled = ReplicaLifecycle::EventLocked(fn, nullptr, PoolEvent::Kind::kScaled);
+    scaled.from = fn.desired;
+    scaled.to = desired;
+    scaled.reason = fn.manual                                                       ? "manual"
+                    : desired == fn.deployment.min_replicas && fn.desired < desired ? "scale.min"
+                                                                                    : "autoscaler";
+    lifecycle_.EmitLater(std::move(scaled), deferred);
+  }
   fn.desired = desired;
   const Deployment& d = fn.deployment;
   if (desired > active && now >= fn.retry_after) {
@@ -93,7 +102,7 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
     for (size_t i = 0; i < idle.size() && static_cast<int>(i) < active - desired; ++i) {
       core::Log(LogLevel::kInfo, "pool: {} scale {} -> {}: {}", fn.key, active, desired,
                 decision.reason);
-      lifecycle_.DrainLocked(fn, idle[i]);
+      lifecycle_.DrainLocked(fn, idle[i], "idle");
     }
   }
   // Older generations serve only until a current replica is ready, or until idle.
@@ -108,7 +117,7 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
       old.push_back(r);
     }
   }
-  for (const auto& r : old) lifecycle_.DrainLocked(fn, r);
+  for (const auto& r : old) lifecycle_.DrainLocked(fn, r, "new generation");
   lifecycle_.EnsureCapacityLocked(fn, now);
 }
 

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <condition_variable>
 #include <mutex>
 
@@ -55,7 +56,11 @@ void EventsWatcher::OnEvent(const docker::Event& event) {
     std::string reason = fmt::format("container exited (code {}){}",
                                      code == event.attributes.end() ? "?" : code->second,
                                      replica->out_of_memory ? " after running out of memory" : "");
-    lifecycle_.MarkDeadLocked(*fn, replica, reason, deferred);
+    int exit_code = -1;
+    if (code != event.attributes.end()) {
+      std::from_chars(code->second.data(), code->second.data() + code->second.size(), exit_code);
+    }
+    lifecycle_.MarkDeadLocked(*fn, replica, reason, deferred, exit_code);
   }
   RunDeferred(deferred);
   if (on_death_) on_death_();

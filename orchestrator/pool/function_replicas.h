@@ -10,6 +10,7 @@
 #include <optional>
 #include <random>
 #include <string>
+#include <vector>
 
 #include "autoscaler/autoscaler.h"
 #include "autoscaler/demand_estimate.h"
@@ -58,6 +59,11 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   std::optional<core::SteadyTime> last_call;
   std::chrono::system_clock::time_point last_call_wall{};
   std::string last_error;
+  // The last replica failure in user terms and what goes with it (FunctionStatus).
+  std::string last_failure;
+  std::chrono::system_clock::time_point last_failure_time{};
+  bool last_failure_before_ready = false;
+  std::vector<LogLine> last_lines;
   int desired = 0;            // the last decided replica count
   std::optional<int> manual;  // Scale() holds this count until manual_until
   core::SteadyTime manual_until{};

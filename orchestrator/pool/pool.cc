@@ -116,11 +116,18 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
   for (const auto& d : current) {
     functions_.Insert(std::make_shared<FunctionReplicas>(Key(d.namespace_name, d.name), d));
   }
+  std::vector<PoolEvent> adopted_events;
   for (auto& a : *adopted) {
     auto fn = functions_.Find(a.function);
     std::lock_guard<std::mutex> lock(fn->mu);
+    a.replica->container_started = true;
+    for (auto kind : {PoolEvent::Kind::kReplicaStarting, PoolEvent::Kind::kReplicaReady}) {
+      adopted_events.push_back(ReplicaLifecycle::EventLocked(*fn, a.replica.get(), kind));
+      adopted_events.back().reason = "adopted";
+    }
     lifecycle_->AdoptLocked(*fn, std::move(a.replica));
   }
+  for (const auto& e : adopted_events) lifecycle_->Emit(e);
   SteadyTime now = lifecycle_->clock().Now();
   for (const auto& fn : functions_.Snapshot()) {
     std::lock_guard<std::mutex> lock(fn->mu);
@@ -204,7 +211,7 @@ core::Status PoolCore::ApplyNewGenerationLocked(FunctionReplicas& fn,
   if (want == 0) {
     std::vector<std::shared_ptr<Replica>> all;
     for (const auto& [k, r] : fn.replicas) all.push_back(r);
-    for (const auto& r : all) lifecycle_->DrainLocked(fn, r);
+    for (const auto& r : all) lifecycle_->DrainLocked(fn, r, "new generation");
     return core::Ok();
   }
   std::vector<std::shared_ptr<Replica>> fresh;
@@ -244,7 +251,7 @@ core::Status PoolCore::Remove(const std::string& ns, const std::string& name) {
                           deferred);
     std::vector<std::shared_ptr<Replica>> all;
     for (const auto& [k, r] : fn->replicas) all.push_back(r);
-    for (const auto& r : all) lifecycle_->DrainLocked(*fn, r);
+    for (const auto& r : all) lifecycle_->DrainLocked(*fn, r, "function removed");
   }
   RunDeferred(deferred);
   bool left = false;
@@ -277,6 +284,11 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   }
   std::shared_ptr<FunctionReplicas> fn = functions_.Find(key);
   if (fn == nullptr) return core::Error::NotFound(fmt::format("function {} not found", key));
+  Deferred deferred;  // runs after the lock below is released
+  struct RunAtEnd {
+    Deferred& d;
+    ~RunAtEnd() { RunDeferred(d); }
+  } run_at_end{deferred};
   std::lock_guard<std::mutex> lock(fn->mu);
   if (fn->removed) return core::Error::NotFound(fmt::format("function {} not found", key));
   // Never a loop of starts beyond scale.max under this lock, whatever the caller checked.
@@ -289,6 +301,13 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   SteadyTime now = lifecycle_->clock().Now();
   fn->manual = replicas;
   fn->manual_until = now + std::max(d.idle_timeout, lifecycle_->options().control_interval * 2);
+  if (fn->desired != replicas) {
+    PoolEvent scaled = ReplicaLifecycle::EventLocked(*fn, nullptr, PoolEvent::Kind::kScaled);
+    scaled.from = fn->desired;
+    scaled.to = replicas;
+    scaled.reason = "manual";
+    lifecycle_->EmitLater(std::move(scaled), deferred);
+  }
   fn->desired = replicas;
   int active = fn->ActiveLocked();
   for (int n = active; n < replicas; ++n) lifecycle_->StartReplicaLocked(*fn);
@@ -308,7 +327,7 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
       return rank(*a) != rank(*b) ? rank(*a) < rank(*b) : a->last_used < b->last_used;
     });
     for (int i = 0; i < active - replicas; ++i) {
-      lifecycle_->DrainLocked(*fn, order[static_cast<size_t>(i)]);
+      lifecycle_->DrainLocked(*fn, order[static_cast<size_t>(i)], "scaled down");
     }
   }
   return core::Ok();
@@ -365,6 +384,22 @@ core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns,
   s.queued = static_cast<int>(fn->queue.size());
   s.last_error = fn->last_error;
   s.last_call = fn->last_call_wall;
+  s.min_replicas = fn->deployment.min_replicas;
+  s.max_replicas = fn->deployment.max_replicas;
+  s.desired = fn->desired;
+  s.failures_in_a_row = fn->start_failures;
+  if (SteadyTime now = lifecycle_->clock().Now(); fn->retry_after > now) {
+    s.next_retry =
+        std::chrono::system_clock::now() +
+        std::chrono::duration_cast<std::chrono::system_clock::duration>(fn->retry_after - now);
+  }
+  s.last_failure = fn->last_failure;
+  s.last_failure_time = fn->last_failure_time;
+  s.last_failure_before_ready = fn->last_failure_before_ready;
+  s.last_lines = fn->last_lines;
+  for (const auto& line : fn->last_lines) {
+    if (!line.text.empty()) s.last_log_line = line.text;
+  }
   for (const auto& [k, r] : fn->replicas) {
     ReplicaStatus rs;
     rs.id = r->id.empty() ? r->key : r->id;
@@ -373,6 +408,8 @@ core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns,
     rs.in_flight = r->in_flight;
     rs.started = r->started;
     rs.last_error = r->last_error;
+    rs.exit_code = r->exit_code;
+    rs.oom = r->out_of_memory;
     if (r->state == ReplicaState::kReady) ++s.ready;
     if (r->state == ReplicaState::kStarting) ++s.starting;
     s.in_flight += r->in_flight;

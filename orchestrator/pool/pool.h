@@ -105,6 +105,13 @@ class Lease {
 // Receives what Pool::Acquire got (see there).
 using AcquireCallback = std::function<void(core::Result<Lease>)>;
 
+// A container log line: when (the engine's timestamp), which stream, the text (no '\n').
+struct LogLine {
+  std::chrono::system_clock::time_point time;
+  docker::Stream stream = docker::Stream::kStdout;
+  std::string text;
+};
+
 struct ReplicaStatus {
   std::string id;  // container id
   int64_t generation = 0;
@@ -112,6 +119,8 @@ struct ReplicaStatus {
   int in_flight = 0;
   std::chrono::system_clock::time_point started;
   std::string last_error;
+  int exit_code = -1;  // "dead": the container's exit code when known
+  bool oom = false;    // the engine reported an OOM kill in it
 };
 
 struct FunctionStatus {
@@ -125,13 +134,24 @@ struct FunctionStatus {
   std::vector<ReplicaStatus> replicas;
   std::string last_error;
   std::chrono::system_clock::time_point last_call{};  // epoch when never called
-};
-
-// A container log line: when (the engine's timestamp), which stream, the text (no '\n').
-struct LogLine {
-  std::chrono::system_clock::time_point time;
-  docker::Stream stream = docker::Stream::kStdout;
-  std::string text;
+  // What the status derivation (daemon/function_phase.h) and callers' error bodies need:
+  int min_replicas = 0;
+  int max_replicas = 0;
+  int desired = 0;  // the last decided replica count (autoscaler, scale.min or Scale)
+  // Replicas that died before they got ready, in a row (reset by a ready replica); while
+  // > 0 new starts wait for the back-off (next_retry).
+  int failures_in_a_row = 0;
+  // When the start back-off ends (wall clock); epoch when no back-off runs.
+  std::chrono::system_clock::time_point next_retry{};
+  // The last replica failure in user terms (DescribeFailure: "handler import failed: ...",
+  // "out of memory (128Mi)"); empty when none. Set once the dead replica's log was read.
+  std::string last_failure;
+  std::chrono::system_clock::time_point last_failure_time{};  // epoch when none
+  bool last_failure_before_ready = false;  // the last failed replica never got ready
+  // The dead replica's last log lines (at most kDiedLogLines, oldest first) and the last
+  // non-empty one of them.
+  std::vector<LogLine> last_lines;
+  std::string last_log_line;
 };
 
 // Something that happened to a function's replicas, told to PoolOptions::on_event (the
@@ -167,6 +187,14 @@ inline constexpr int kDiedLogLines = 20;
 // Told every PoolEvent, on a pool thread, with no pool lock held, and before a died
 // replica's container is removed (so its logs can still be read). Must be quick and must
 // not call the pool's blocking methods (Apply, Remove, Scale, Flush).
+// When: kReplicaStarting after the container's create+start; kReplicaReady when it passed
+// the readiness check; Start's adopted replicas get both (reason "adopted"). kReplicaDied
+// from the events stream's die (exit code; oom when an OOM kill was seen), a failed health
+// check, a replica never ready within ready_timeout, Lease::Fail or the sweep; reason is
+// DescribeFailure's. kReplicaRemoved after a replica stopped on purpose was removed (reason
+// "idle", "scaled down", "new generation", "function removed"). kStartFailed when no
+// container ran (create/start/files failed). kScaled when the decided count changed
+// (reason "autoscaler", "scale.min" or "manual").
 using PoolEventFn = std::function<void(const PoolEvent&)>;
 
 struct PoolOptions {

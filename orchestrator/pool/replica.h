@@ -35,8 +35,12 @@ struct Replica {
   core::SteadyTime ready_at{};
   std::chrono::system_clock::time_point started{};
   std::string last_error;
-  int health_strikes = 0;      // failed health checks in a row
-  bool out_of_memory = false;  // the engine reported an OOM kill inside the container
+  int health_strikes = 0;          // failed health checks in a row
+  bool out_of_memory = false;      // the engine reported an OOM kill inside the container
+  bool container_started = false;  // StartContainer succeeded (its log can be read)
+  int exit_code = -1;              // dead: the container's exit code when known
+  bool died_before_ready = false;  // dead while starting
+  std::string removal_reason;      // drained on purpose: why (the kReplicaRemoved event)
   // Set when nobody wants the replica any more (it died, its function was removed, the
   // pool stops): a start in progress gives up. Read without the mutex by the probe.
   std::atomic<bool> abandoned{false};

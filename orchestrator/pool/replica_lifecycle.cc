@@ -7,6 +7,8 @@
 #include "core/identity.h"
 #include "core/log.h"
 #include "pool/container_spec.h"
+#include "pool/died_log.h"
+#include "pool/failure_reason.h"
 #include "pool/lease_state.h"
 #include "pool/replica_files.h"
 #include "pool/replica_network.h"
@@ -61,6 +63,29 @@ void ReplicaLifecycle::ShutdownTasks() {
 void ReplicaLifecycle::Flush() {
   runner_.Flush();
   dispatcher_.Flush();
+}
+
+// ---- events ----
+
+void ReplicaLifecycle::Emit(const PoolEvent& event) const {
+  if (options_.on_event) options_.on_event(event);
+}
+
+PoolEvent ReplicaLifecycle::EventLocked(const FunctionReplicas& fn, const Replica* replica,
+                                        PoolEvent::Kind kind) {
+  PoolEvent e;
+  e.kind = kind;
+  e.namespace_name = fn.deployment.namespace_name;
+  e.name = fn.deployment.name;
+  e.generation = replica ? replica->generation : fn.deployment.generation;
+  if (replica) e.replica = replica->id;
+  e.time = std::chrono::system_clock::now();
+  return e;
+}
+
+void ReplicaLifecycle::EmitLater(PoolEvent event, Deferred& deferred) const {
+  if (!options_.on_event) return;
+  deferred.push_back([this, e = std::move(event)] { Emit(e); });
 }
 
 // ---- leases ----
@@ -189,8 +214,10 @@ void ReplicaLifecycle::RetireLocked(FunctionReplicas& fn, const std::shared_ptr<
   runner_.Post([this, self, replica] { RetireTask(self, replica); });
 }
 
-void ReplicaLifecycle::DrainLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica) {
+void ReplicaLifecycle::DrainLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica,
+                                   const std::string& reason) {
   if (replica->state == ReplicaState::kDead || replica->state == ReplicaState::kDraining) return;
+  replica->removal_reason = reason;
   if (replica->state == ReplicaState::kStarting) replica->abandoned = true;
   replica->state = ReplicaState::kDraining;
   core::Log(LogLevel::kInfo, "pool: {} draining replica {} ({} in flight)", fn.key, replica->key,
@@ -216,11 +243,14 @@ void ReplicaLifecycle::StartFailedLocked(FunctionReplicas& fn, const std::string
 }
 
 void ReplicaLifecycle::MarkDeadLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica,
-                                      const std::string& reason, Deferred& deferred) {
+                                      const std::string& reason, Deferred& deferred,
+                                      int exit_code) {
   if (replica->state == ReplicaState::kDead) return;
   ReplicaState was = replica->state;
   replica->state = ReplicaState::kDead;
   replica->last_error = reason;
+  replica->exit_code = exit_code;
+  replica->died_before_ready = was == ReplicaState::kStarting;
   core::Log(LogLevel::kWarn, "pool: {} replica {} ({}) is dead: {}", fn.key, replica->key,
             replica->id, reason);
   // Removed at once, calls in flight or not: they cannot succeed on it any more.
@@ -281,6 +311,15 @@ void ReplicaLifecycle::StartTask(const std::shared_ptr<FunctionReplicas>& fn,
   }
   if (give_up()) return EndStart(fn, replica, std::nullopt);
   if (auto s = docker_.StartContainer(*id); !s) return EndStart(fn, replica, s.error());
+  {
+    PoolEvent started;
+    {
+      std::lock_guard<std::mutex> lock(fn->mu);
+      replica->container_started = true;
+      started = EventLocked(*fn, replica.get(), PoolEvent::Kind::kReplicaStarting);
+    }
+    Emit(started);
+  }
   Endpoint endpoint;
   if (d.http_port > 0) {
     auto info = docker_.InspectContainer(*id);
@@ -344,12 +383,13 @@ void ReplicaLifecycle::EndStart(const std::shared_ptr<FunctionReplicas>& fn,
       fn->retry_after = {};
       core::Log(LogLevel::kInfo, "pool: {} replica {} ready ({})", fn->key, replica->key,
                 replica->id);
+      EmitLater(EventLocked(*fn, replica.get(), PoolEvent::Kind::kReplicaReady), deferred);
       if (replica->generation < fn->deployment.generation) {
-        DrainLocked(*fn, replica);
+        DrainLocked(*fn, replica, "new generation");
       } else {
         // A ready replica of the current generation ends the previous ones' service.
         for (const auto& [k, r] : fn->replicas) {
-          if (r->generation < fn->deployment.generation) DrainLocked(*fn, r);
+          if (r->generation < fn->deployment.generation) DrainLocked(*fn, r, "new generation");
         }
         DispatchLocked(*fn, /*cold=*/true, now, deferred);
         EnsureCapacityLocked(*fn, now);
@@ -364,11 +404,14 @@ void ReplicaLifecycle::RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
                                   const std::shared_ptr<Replica>& replica) {
   std::string id;
   bool dead = false;
+  bool started = false;
   {
     std::lock_guard<std::mutex> lock(fn->mu);
     id = replica->id;
     dead = replica->state == ReplicaState::kDead;
+    started = replica->container_started;
   }
+  if (dead) ReportDeath(fn, replica, id);
   if (!id.empty()) {
     if (!dead) {  // a graceful stop lets the shim drain; a dead one is only removed
       auto stopped = docker_.StopContainer(id, options_.stop_timeout_seconds);
@@ -382,10 +425,69 @@ void ReplicaLifecycle::RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
     }
   }
   RemoveReplicaFiles(replica->paths);
-  std::lock_guard<std::mutex> lock(fn->mu);
-  if (!id.empty()) Unregister(id, replica);
-  fn->EraseLocked(replica);
-  fn->changed.notify_all();
+  PoolEvent removed;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    if (!id.empty()) Unregister(id, replica);
+    fn->EraseLocked(replica);
+    fn->changed.notify_all();
+    if (started && (!dead || fn->removed)) {
+      removed = EventLocked(*fn, replica.get(), PoolEvent::Kind::kReplicaRemoved);
+      removed.reason = fn->removed ? "function removed" : replica->removal_reason;
+    } else {
+      return;
+    }
+  }
+  Emit(removed);
+}
+
+void ReplicaLifecycle::ReportDeath(const std::shared_ptr<FunctionReplicas>& fn,
+                                   const std::shared_ptr<Replica>& replica, const std::string& id) {
+  FailureFacts facts;
+  bool started = false;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    if (fn->removed) return;  // removed on purpose: RetireTask tells kReplicaRemoved
+    started = replica->container_started;
+    facts.exit_code = replica->exit_code;
+    facts.oom = replica->out_of_memory;
+    facts.before_ready = replica->died_before_ready;
+    facts.memory_bytes = fn->deployment.memory_bytes;
+    facts.engine_reason = replica->last_error;
+  }
+  std::vector<LogLine> lines;
+  if (started && !id.empty()) {
+    // Before the container goes: its exit state and last words say why.
+    if (auto info = docker_.InspectContainer(id); info && !info->state.running) {
+      if (facts.exit_code < 0 && info->state.status == "exited") {
+        facts.exit_code = static_cast<int>(info->state.exit_code);
+      }
+      facts.oom = facts.oom || info->state.oom_killed;
+    }
+    lines = ReadDiedLog(docker_, id, kDiedLogLines);
+  }
+  facts.last_lines = &lines;
+  std::string reason = DescribeFailure(facts);
+  PoolEvent event;
+  {
+    std::lock_guard<std::mutex> lock(fn->mu);
+    replica->exit_code = facts.exit_code;
+    replica->out_of_memory = facts.oom;
+    event = EventLocked(*fn, replica.get(),
+                        started ? PoolEvent::Kind::kReplicaDied : PoolEvent::Kind::kStartFailed);
+    if (fn->OwnsLocked(*replica) && replica->generation == fn->deployment.generation) {
+      fn->last_failure = reason;
+      fn->last_failure_time = event.time;
+      fn->last_failure_before_ready = facts.before_ready;
+      fn->last_lines = lines;
+    }
+  }
+  event.exit_code = facts.exit_code;
+  event.oom = facts.oom;
+  event.before_ready = facts.before_ready;
+  event.reason = std::move(reason);
+  event.last_lines = std::move(lines);
+  Emit(event);
 }
 
 // ---- the container registry ----

@@ -67,6 +67,15 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   // so a start never writes a value an update has already replaced.
   std::mutex& secrets_mutex() { return secrets_mu_; }
 
+  // Tells options().on_event (when set) `event`; never call it under a function's lock.
+  void Emit(const PoolEvent& event) const;
+  // An event of `kind` about `replica` of fn (namespace, name, generation, container id,
+  // now); fn.mu held.
+  static PoolEvent EventLocked(const FunctionReplicas& fn, const Replica* replica,
+                               PoolEvent::Kind kind);
+  // Defers Emit(event) through `deferred` (which runs once fn.mu is released).
+  void EmitLater(PoolEvent event, Deferred& deferred) const;
+
   // ---- leases ----
   // A lease on the best free slot of `fn` (FunctionReplicas::TakeSlotLocked); nullopt when
   // none is free.
@@ -92,16 +101,22 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   void EnsureCapacityLocked(FunctionReplicas& fn, core::SteadyTime now);
   // Back to the last decided count (at least scale.min) after a replica was lost.
   void ReplenishLocked(FunctionReplicas& fn, core::SteadyTime now);
-  // No new calls; retired once its calls are done. A starting one is given up.
-  void DrainLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica);
+  // No new calls; retired once its calls are done. A starting one is given up. `reason`
+  // is what its kReplicaRemoved event says ("idle", "scaled down", "new generation", ...).
+  void DrainLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica,
+                   const std::string& reason = "drained");
   // Stops and removes the container (unless a start task still runs: it retires it at its
   // end), then drops the replica from fn.
   void RetireLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica);
   // Dead: never leased again, removed at once (calls in flight or not), replaced; a dead
   // starting replica is a failed start (back-off; queued calls fail when nothing is left
   // that could serve them).
+  // `exit_code`: the container's, when the caller knows it (the events stream). Its
+  // removal task reads the container's last log lines first and tells kReplicaDied (or
+  // kStartFailed when no container ran), with DescribeFailure's reason, which also becomes
+  // fn.last_failure.
   void MarkDeadLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica,
-                      const std::string& reason, Deferred& deferred);
+                      const std::string& reason, Deferred& deferred, int exit_code = -1);
   // Takes a ready replica found at Start into fn and the container registry.
   void AdoptLocked(FunctionReplicas& fn, std::shared_ptr<Replica> replica);
 
@@ -119,6 +134,10 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
                 const std::shared_ptr<Replica>& replica, std::optional<core::Error> error);
   void RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
                   const std::shared_ptr<Replica>& replica);
+  // RetireTask's part for a dead replica, before its container goes: reads its last log
+  // lines and exit state, records the failure in fn and tells it.
+  void ReportDeath(const std::shared_ptr<FunctionReplicas>& fn,
+                   const std::shared_ptr<Replica>& replica, const std::string& id);
   void Register(const std::string& id, const std::shared_ptr<FunctionReplicas>& fn,
                 const std::shared_ptr<Replica>& replica);
   void Unregister(const std::string& id, const std::shared_ptr<Replica>& replica);

@@ -4,6 +4,7 @@
 #include <sqlite3.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <chrono>
 #include <limits>
 
@@ -40,6 +41,15 @@ const char* const kMigrations[] = {
     // 2: what the pool runs for a function (image, limits, scale), so a restart needs no rebuild.
     R"sql(
       ALTER TABLE functions ADD COLUMN deployment_json TEXT NOT NULL DEFAULT '';
+    )sql",
+    // 3: each function's Events (bounded history; see AppendEvents).
+    R"sql(
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT, namespace TEXT NOT NULL, name TEXT NOT NULL,
+        time_ms INTEGER NOT NULL, last_ms INTEGER NOT NULL, type TEXT NOT NULL,
+        reason TEXT NOT NULL, message TEXT NOT NULL, replica TEXT NOT NULL DEFAULT '',
+        count INTEGER NOT NULL DEFAULT 1);
+      CREATE INDEX events_by_function ON events (namespace, name, id);
     )sql",
 };
 
@@ -206,7 +216,8 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     return core::Error::Unavailable(fmt::format("store: cannot open {}: {}", path, msg));
   }
   std::unique_ptr<Store> store(
-      new Store(db, options.clock != nullptr ? *options.clock : core::SystemClock::Instance()));
+      new Store(db, options.clock != nullptr ? *options.clock : core::SystemClock::Instance(),
+                options.max_events_per_function));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_bytes);
@@ -349,12 +360,17 @@ core::Result<std::vector<FunctionRecord>> Store::ListFunctions(const std::string
 
 core::Status Store::DeleteFunction(const std::string& ns, const std::string& name) {
   std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
   Stmt s(db_, "DELETE FROM functions WHERE namespace = ?1 AND name = ?2");
   s.Bind(1, ns).Bind(2, name);
   if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "deleting a function");
   if (sqlite3_changes(db_) == 0)
     return core::Error::NotFound(fmt::format("function {}/{} not found", ns, name));
-  return core::Ok();
+  Stmt events(db_, "DELETE FROM events WHERE namespace = ?1 AND name = ?2");
+  events.Bind(1, ns).Bind(2, name);
+  if (int rc = events.Step(); rc != SQLITE_DONE) return events.Error(rc, "deleting events");
+  return tx.Commit("deleting a function");
 }
 
 core::Result<PutOutcome> Store::PutSecret(SecretRecord& record) {
@@ -563,6 +579,62 @@ core::Status Store::RecordInvocation(const std::string& call_id, const std::stri
   if (int rc = trim.Step(); rc != SQLITE_DONE)
     return trim.Error(rc, "trimming the invocation records");
   return tx.Commit("recording an invocation");
+}
+
+core::Status Store::AppendEvents(const std::vector<EventRecord>& events) {
+  if (events.empty()) return core::Ok();
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
+  for (const EventRecord& e : events) {
+    // A repeat of the function's newest event is counted in it.
+    Stmt repeat(db_,
+                "UPDATE events SET count = count + 1, last_ms = ?7 WHERE id = (SELECT MAX(id) "
+                "FROM events WHERE namespace = ?1 AND name = ?2) AND type = ?3 AND reason = ?4 "
+                "AND message = ?5 AND replica = ?6");
+    repeat.Bind(1, e.namespace_name).Bind(2, e.name).Bind(3, e.type).Bind(4, e.reason);
+    repeat.Bind(5, e.message).Bind(6, e.replica).Bind(7, e.time_unix_ms);
+    if (int rc = repeat.Step(); rc != SQLITE_DONE) return repeat.Error(rc, "appending an event");
+    if (sqlite3_changes(db_) > 0) continue;
+    Stmt add(db_,
+             "INSERT INTO events (namespace, name, time_ms, last_ms, type, reason, message, "
+             "replica) SELECT ?1, ?2, ?3, ?3, ?4, ?5, ?6, ?7 WHERE EXISTS (SELECT 1 FROM "
+             "functions WHERE namespace = ?1 AND name = ?2)");
+    add.Bind(1, e.namespace_name).Bind(2, e.name).Bind(3, e.time_unix_ms).Bind(4, e.type);
+    add.Bind(5, e.reason).Bind(6, e.message).Bind(7, e.replica);
+    if (int rc = add.Step(); rc != SQLITE_DONE) return add.Error(rc, "appending an event");
+    Stmt trim(db_,
+              "DELETE FROM events WHERE namespace = ?1 AND name = ?2 AND id NOT IN (SELECT id "
+              "FROM events WHERE namespace = ?1 AND name = ?2 ORDER BY id DESC LIMIT ?3)");
+    trim.Bind(1, e.namespace_name).Bind(2, e.name).Bind(3, int64_t{std::max(max_events_, 1)});
+    if (int rc = trim.Step(); rc != SQLITE_DONE) return trim.Error(rc, "trimming events");
+  }
+  return tx.Commit("appending events");
+}
+
+core::Result<std::vector<EventRecord>> Store::ListEvents(const std::string& ns,
+                                                         const std::string& name, int limit) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT namespace, name, time_ms, last_ms, type, reason, message, replica, count FROM "
+         "(SELECT * FROM events WHERE namespace = ?1 AND name = ?2 ORDER BY id DESC LIMIT ?3) "
+         "ORDER BY id");
+  s.Bind(1, ns).Bind(2, name).Bind(3, int64_t{limit > 0 ? limit : -1});
+  std::vector<EventRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(EventRecord{.namespace_name = s.Text(0),
+                              .name = s.Text(1),
+                              .time_unix_ms = s.Int(2),
+                              .last_unix_ms = s.Int(3),
+                              .type = s.Text(4),
+                              .reason = s.Text(5),
+                              .message = s.Text(6),
+                              .replica = s.Text(7),
+                              .count = s.Int(8)});
+  }
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing events");
+  return out;
 }
 
 core::Result<std::vector<std::string>> Store::ListNamespaces() {

@@ -51,6 +51,21 @@ struct AsyncCall {
   int64_t enqueued_unix_ms = 0;
 };
 
+// One entry of a function's Events (what `describe` shows): something that happened to it
+// or its replicas. Repeats of the newest entry (same type, reason, message and replica)
+// are collapsed into it: count goes up and last_unix_ms moves.
+struct EventRecord {
+  std::string namespace_name;
+  std::string name;
+  int64_t time_unix_ms = 0;  // the first occurrence
+  int64_t last_unix_ms = 0;  // the latest (== time_unix_ms when count is 1); set by the store
+  std::string type;          // "Normal" or "Warning"
+  std::string reason;        // "Built", "Died", ...
+  std::string message;
+  std::string replica;  // 12 hex, or empty
+  int64_t count = 1;    // set by the store
+};
+
 struct StoreOptions {
   // The largest value (a body, a spec, a secret) and row the store takes
   // (SQLITE_LIMIT_LENGTH); a bigger one is kInvalidArgument and nothing is written.
@@ -59,6 +74,8 @@ struct StoreOptions {
   // enqueue times, when a retried async call is due): its Wall(). Not owned; outlives the
   // store. nullptr: core::SystemClock::Instance().
   const core::Clock* clock = nullptr;
+  // Events kept per function (the newest; older ones are dropped as new ones come).
+  int max_events_per_function = 100;
 };
 
 // What PutFunction did.
@@ -116,7 +133,7 @@ class Store {
   // All functions of `ns`, or of every namespace when `ns` is empty; sorted by namespace,
   // name. None is an empty list, not an error.
   core::Result<std::vector<FunctionRecord>> ListFunctions(const std::string& ns);
-  // kNotFound if absent.
+  // kNotFound if absent. Its events go with it.
   core::Status DeleteFunction(const std::string& ns, const std::string& name);
 
   // Creates or updates a secret: kCreated, kConfigured (another value), kUnchanged (the
@@ -153,16 +170,29 @@ class Store {
                                 int64_t duration_us, int status, bool async,
                                 const std::string& error);
 
+  // Appends events in one transaction, each to its function's history (kept to
+  // StoreOptions::max_events_per_function); an event repeating the function's newest one
+  // is collapsed into it. Events of a function that is not stored (deleted meanwhile) are
+  // dropped. The SQLite errors only.
+  core::Status AppendEvents(const std::vector<EventRecord>& events);
+  core::Status AppendEvent(const EventRecord& event) { return AppendEvents({event}); }
+  // The newest `limit` events of a function (all kept when limit <= 0), oldest first. None
+  // (or no such function) is an empty list. The SQLite errors only.
+  core::Result<std::vector<EventRecord>> ListEvents(const std::string& ns, const std::string& name,
+                                                    int limit);
+
   // Namespaces that hold a function or a secret, sorted. The SQLite errors only.
   core::Result<std::vector<std::string>> ListNamespaces();
 
  private:
-  Store(sqlite3* db, const core::Clock& clock) : clock_(clock), db_(db) {}
+  Store(sqlite3* db, const core::Clock& clock, int max_events)
+      : clock_(clock), max_events_(max_events), db_(db) {}
   core::Status Migrate();
   // clock_.Wall() in milliseconds since the Unix epoch.
   int64_t NowMs() const;
 
   const core::Clock& clock_;
+  const int max_events_;
   std::mutex mu_;
   sqlite3* db_;  // guarded by mu_
 };

@@ -59,17 +59,21 @@ TEST_CASE("cli get: tables, -o name, -o json and -o yaml", "[cli][get]") {
       {"kind", "FunctionList"},
       {"items",
        {Function("default", "echo", 1, 1), Function("team", "a-very-long-function-name", 0, 0)}}};
+  for (auto& item : list["items"]) item["metadata"]["creationTimestamp"] = "2025-12-31T23:57:00Z";
   fake.handler = [&list](const http::Request&) { return Json(200, list); };
 
-  CHECK(RunGantry(fake, {"get", "functions"}).out ==
-        "NAME                     READY   STATUS   GEN  RUNTIME\n"
-        "echo                     1/2     ready    3    python3\n"
-        "a-very-long-function-name 0/0     ready    3    python3\n");
-  CHECK(RunGantry(fake, {"get", "functions", "-A", "-o", "wide"}).out ==
-        "NAMESPACE        NAME                     READY   STATUS   GEN  IMAGE\n"
-        "default          echo                     1/2     ready    3    gantry/fn-echo:3\n"
-        "team             a-very-long-function-name 0/0     ready    3    "
-        "gantry/fn-a-very-long-function-name:3\n");
+  core::ManualClock clock;  // 2026-01-01T00:00:00Z: created 3m ago
+  CHECK(RunGantry(fake, {"get", "functions"}, {}, &clock).out ==
+        "NAME                     READY   STATUS        REPLICAS  AGE\n"
+        "echo                     1/2     ready         2         3m\n"
+        "a-very-long-function-name 0/0     ready         0         3m\n");
+  CHECK(RunGantry(fake, {"get", "functions", "-A", "-o", "wide"}, {}, &clock).out ==
+        "NAMESPACE        NAME                     READY   STATUS        REPLICAS  AGE    IMAGE"
+        "                                    GENERATION  REASON\n"
+        "default          echo                     1/2     ready         2         3m     "
+        "gantry/fn-echo:3                         3           \n"
+        "team             a-very-long-function-name 0/0     ready         0         3m     "
+        "gantry/fn-a-very-long-function-name:3    3           \n");
   CHECK(RunGantry(fake, {"get", "functions", "-o", "name"}).out ==
         "function.gantry.dev/echo\nfunction.gantry.dev/a-very-long-function-name\n");
   CHECK(json::parse(RunGantry(fake, {"get", "functions", "-o", "json"}).out) == list);

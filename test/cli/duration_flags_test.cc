@@ -43,8 +43,12 @@ TEST_CASE("cli apply: --timeout 1h30m waits 5400 s", "[cli][duration]") {
   CHECK_THAT(run.err, Catch::Contains(
                           "function.gantry.dev/slow: not ready after 1h30m: 0/1 replicas ready"));
   CHECK(clock.Now() - start == 5400s);
-  // The offer, then one poll every 250 ms from 0 s to 5400 s.
-  CHECK(fake.requests.size() == 1 + 5400 * 4 + 1);
+  // The offer, the wait route (its answer is no "Ready": polled then), then one poll every
+  // 250 ms from 0 s to 5400 s.
+  CHECK(fake.requests.size() == 1 + 1 + 5400 * 4 + 1);
+  CHECK(fake.requests[1].method == "POST");
+  CHECK(fake.Target(1) ==
+        "/apis/gantry/v1/namespaces/default/functions/slow/wait?timeout=5400000ms");
 }
 
 TEST_CASE("cli apply: a --timeout that is no duration is a usage error", "[cli][duration]") {

@@ -216,6 +216,7 @@ TEST_CASE("resource API: the route table is every handler once, in the documente
                       "GET /apis/gantry/v1/namespaces/{ns}/secrets",
                       "GET /apis/gantry/v1/version",
                       "GET /apis/gantry/v1/namespaces/{ns}/functions/{name}/logs",
+                      "POST /apis/gantry/v1/namespaces/{ns}/functions/{name}/wait",
                   });
 }
 

@@ -85,8 +85,9 @@ PoolOptions UnitPoolOptions(core::ManualClock& clock, ReadinessProbe& probe, boo
   return options;
 }
 
-Harness::Harness(bool watch_events) {
+Harness::Harness(bool watch_events, PoolEventFn on_event) {
   options = UnitPoolOptions(clock, probe, watch_events);
+  options.on_event = std::move(on_event);
   run_dir = options.run_dir;
   pool = std::make_unique<Pool>(docker, options);
 }

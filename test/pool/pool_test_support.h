@@ -59,7 +59,7 @@ class Acquired : public std::enable_shared_from_this<Acquired> {
 PoolOptions UnitPoolOptions(core::ManualClock& clock, ReadinessProbe& probe, bool watch_events);
 
 struct Harness {
-  explicit Harness(bool watch_events = false);
+  explicit Harness(bool watch_events = false, PoolEventFn on_event = {});
   ~Harness();
 
   std::shared_ptr<Acquired> Acquire(const std::string& name = "echo");

@@ -93,6 +93,8 @@ void FakeDockerClient::Die(const std::string& id, int exit_code, bool oom) {
     auto it = containers_.find(id);
     if (it == containers_.end()) return;
     it->second.running = false;
+    it->second.exit_code = exit_code;
+    it->second.oom_killed = oom;
     labels = it->second.spec.labels;
   }
   docker::Event event{.type = "container", .action = "oom", .id = id, .attributes = labels};
@@ -100,6 +102,13 @@ void FakeDockerClient::Die(const std::string& id, int exit_code, bool oom) {
   event.action = "die";
   event.attributes["exitCode"] = std::to_string(exit_code);
   Emit(event);
+}
+
+void FakeDockerClient::SetLogs(const std::string& id,
+                               std::vector<std::pair<docker::Stream, std::string>> lines) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(id);
+  if (it != containers_.end()) it->second.log = std::move(lines);
 }
 
 bool FakeDockerClient::Emit(const docker::Event& event) {
@@ -347,6 +356,8 @@ core::Result<docker::ContainerInfo> FakeDockerClient::InspectContainer(std::stri
       .id = c.id, .name = c.spec.name, .image = c.spec.image, .labels = c.spec.labels};
   info.state.running = c.running;
   info.state.status = c.running ? "running" : "exited";
+  info.state.exit_code = c.exit_code;
+  info.state.oom_killed = c.oom_killed;
   info.host_ports = c.host_ports;
   info.network_mode = c.spec.network_mode;
   return info;
@@ -420,10 +431,24 @@ core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContai
   return out;
 }
 
-core::Status FakeDockerClient::Logs(std::string_view id, const docker::LogsOptions&,
-                                    const docker::LogLineFn&, std::stop_token) {
+core::Status FakeDockerClient::Logs(std::string_view id, const docker::LogsOptions& options,
+                                    const docker::LogLineFn& on_line, std::stop_token) {
   if (auto e = Enter("Logs", id)) return *e;
-  return core::Ok();  // containers write nothing here
+  std::vector<std::pair<docker::Stream, std::string>> lines;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = containers_.find(std::string(id));
+    if (it == containers_.end()) return core::Ok();  // nothing to tell
+    lines = it->second.log;
+  }
+  size_t first = 0;
+  if (options.tail && static_cast<size_t>(*options.tail) < lines.size()) {
+    first = lines.size() - static_cast<size_t>(*options.tail);
+  }
+  for (size_t i = first; i < lines.size(); ++i) {
+    if (!on_line(lines[i].first, lines[i].second)) break;
+  }
+  return core::Ok();
 }
 
 core::Status FakeDockerClient::Events(const docker::EventsOptions& options,

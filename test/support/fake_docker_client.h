@@ -16,7 +16,7 @@ namespace gantry::testing {
 // stopped), every call is logged, any method can be made to fail, and engine events are
 // delivered by hand (Emit) to whoever follows Events(). Networks are records too (a
 // container can only be created on one that exists). Images and builds are modelled only
-// after ModelImages(); logs are not. Thread-safe.
+// after ModelImages(); logs are what SetLogs gives. Thread-safe.
 class FakeDockerClient final : public docker::DockerClient {
  public:
   struct Container {
@@ -24,6 +24,10 @@ class FakeDockerClient final : public docker::DockerClient {
     docker::ContainerSpec spec;
     bool running = false;
     std::map<std::string, int> host_ports;  // "8080/tcp" -> host port
+    int exit_code = 0;                      // after Die
+    bool oom_killed = false;                // after Die(..., oom = true)
+    // What Logs() returns (SetLogs): whole lines as the engine sends them.
+    std::vector<std::pair<docker::Stream, std::string>> log;
   };
 
   // Every call so far as "<Method> <argument>", e.g. "CreateContainer gantry-ns-fn-r0123456789".
@@ -43,6 +47,9 @@ class FakeDockerClient final : public docker::DockerClient {
   // `exit_code` (and an "oom" event before it when `oom`) to the Events follower, on this
   // thread: when it returns, the follower has seen it.
   void Die(const std::string& id, int exit_code = 137, bool oom = false);
+  // The container's log from now on: Logs() returns these lines (the last `tail` of them),
+  // as given (a test wanting timestamps writes them into the text).
+  void SetLogs(const std::string& id, std::vector<std::pair<docker::Stream, std::string>> lines);
   // Delivers `event` to the follower as it is; false when nobody follows Events().
   bool Emit(const docker::Event& event);
   // Waits (up to `limit`) until someone follows Events(); false if nobody did.
