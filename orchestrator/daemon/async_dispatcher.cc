@@ -224,9 +224,9 @@ void AsyncDispatcher::RecordOutcome(const store::AsyncCall& call, int64_t starte
                             .error = r.status == 0 || r.response_too_big ? r.error : "",
                             .started_unix_ms = started_ms,
                             .state = state,
-                            .attempts = call.attempts,
-                            .result_status = static_cast<int>(r.status)};
+                            .attempts = call.attempts};
   if (r.status != 0 && !r.response_too_big) {
+    o.result_status = static_cast<int>(r.status);
     json headers = json::object();
     for (const auto& [k, v] : r.headers) headers[k] = v;
     o.result_headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace);

@@ -1,7 +1,5 @@
 #include "daemon/invocation_recorder.h"
 
-#include <prometheus/metric_family.h>
-
 #include <utility>
 
 #include "core/log.h"
