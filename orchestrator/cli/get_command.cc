@@ -92,7 +92,8 @@ int RunGet(const GetFlags& f, const CommandContext& ctx) {
 
 void AddGetCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<GetFlags>();
-  CLI::App* cmd = app.add_subcommand("get", "list functions or secrets, show one function, or list its invocations");
+  CLI::App* cmd = app.add_subcommand(
+      "get", "list functions or secrets, show one function, or list its invocations");
   cmd->add_option("kind", f->kind, "functions or secrets")->required();
   cmd->add_option("name", f->name, "one function");
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
