@@ -52,7 +52,7 @@ void AddInvocationListFlags(CLI::App& get, InvocationListFlags& flags) {
 
 std::string InvocationTable(const json& items, bool wide,
                             std::chrono::system_clock::time_point now) {
-  std::vector<Table::Column> columns = {{"CALL ID", 34}, {"STATUS", 7},   {"TRIGGER", 8},
+  std::vector<Table::Column> columns = {{"CALL ID", 37}, {"STATUS", 7},   {"TRIGGER", 8},
                                         {"COLD", 5},     {"DURATION", 9}, {"AGE", wide ? 5 : 0}};
   if (wide) {
     for (Table::Column c : std::vector<Table::Column>{

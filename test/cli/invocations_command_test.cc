@@ -77,16 +77,17 @@ TEST_CASE("cli: get invocations refuses what it can't ask", "[cli][records]") {
 
 TEST_CASE("cli: the invocation table, and wide", "[cli][records]") {
   CHECK(InvocationTable(kList["items"], false, kNow) ==
-        "CALL ID                            STATUS  TRIGGER  COLD  DURATION  AGE\n"
-        "c-2                                500     http     yes   1.25s     60s\n"
-        "job-1                              queued  async    no    0us       24h\n");
-  CHECK(InvocationTable(kList["items"], true, kNow) ==
-        "CALL ID                            STATUS  TRIGGER  COLD  DURATION  AGE   REPLICA       "
-        "WAIT     IN       OUT      ERROR\n"
-        "c-2                                500     http     yes   1.25s     60s   0123456789ab  "
-        "500us    3        9        \n"
-        "job-1                              queued  async    no    0us       24h                 "
-        "0us      0        0        replica stopped\n");
+        "CALL ID                               STATUS  TRIGGER  COLD  DURATION  AGE\n"
+        "c-2                                   500     http     yes   1.25s     60s\n"
+        "job-1                                 queued  async    no    0us       24h\n");
+  CHECK(
+      InvocationTable(kList["items"], true, kNow) ==
+      "CALL ID                               STATUS  TRIGGER  COLD  DURATION  AGE   REPLICA       "
+      "WAIT     IN       OUT      ERROR\n"
+      "c-2                                   500     http     yes   1.25s     60s   0123456789ab  "
+      "500us    3        9        \n"
+      "job-1                                 queued  async    no    0us       24h                 "
+      "0us      0        0        replica stopped\n");
   FakeGantryd fake;
   fake.handler = [](const http::Request&) { return Json(200, kList); };
   auto json_out = RunGantry(fake, {"get", "invocations", "echo", "-o", "json"});

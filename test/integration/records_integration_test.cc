@@ -70,7 +70,8 @@ TEST_CASE("records: sync and async calls are listed, filtered, found by id, kept
           "[integration][records]") {
   TestEngine engine;
   StateDir state(engine);
-  Gantryd gantryd(engine, state.path());
+  auto process = std::make_unique<Gantryd>(engine, state.path());
+  Gantryd& gantryd = *process;
   INFO(gantryd.Log());
   const std::string ns = engine.value();
   Deploy(gantryd, engine, state.path(), "ok", "[\"cat\"]");
@@ -144,10 +145,12 @@ TEST_CASE("records: sync and async calls are listed, filtered, found by id, kept
   CHECK_THAT(described, Catch::Contains("    later"));
 
   // A restart keeps them.
-  REQUIRE(gantryd.Stop(SIGTERM) == 0);
-  gantryd.Start();
-  CHECK(gantryd.Call("GET", base + "/invocations/" + failed_id).Json()["status"] == 500);
-  CHECK(gantryd.Call("GET", base + "/functions/ok/invocations").Json()["items"].size() == 3);
+  REQUIRE(process->Stop(SIGTERM) == 0);
+  process.reset();
+  Gantryd again(engine, state.path());
+  INFO(again.Log());
+  CHECK(again.Call("GET", base + "/invocations/" + failed_id).Json().value("status", 0) == 500);
+  CHECK(again.Call("GET", base + "/functions/ok/invocations").Json()["items"].size() == 3);
 }
 
 TEST_CASE("records: --no-records keeps no sync records; async calls keep theirs",
