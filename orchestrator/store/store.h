@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -191,7 +192,8 @@ class Store {
   // run at least once). Returns how many. The SQLite errors only.
   core::Result<int> RequeueRunningAsync();
   // Writes a batch of the gateway's records in one transaction, then trims the records to
-  // StoreOptions' bounds. A record whose call id is an async call's row fills in that row's
+  // StoreOptions' bounds (at most once a second by the clock: in between, a second's
+  // records may be beyond them). A record whose call id is an async call's row fills in that row's
   // replica, cold start, generation, wait, run time and bytes (the async row keeps its
   // trigger, state, status and result); any other row with that id is replaced. The SQLite
   // errors only (nothing of the batch is written then).
@@ -223,6 +225,7 @@ class Store {
   const int64_t max_invocations_;
   const int64_t max_invocation_age_ms_;
   std::mutex mu_;
+  int64_t last_trim_ms_ = std::numeric_limits<int64_t>::min() / 2;  // guarded by mu_
   sqlite3* db_;  // guarded by mu_
 };
 

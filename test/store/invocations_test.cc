@@ -126,8 +126,13 @@ TEST_CASE("retention keeps the newest records by count and drops those past the 
   for (int i = 0; i < 5; ++i) {
     REQUIRE(store->RecordInvocations({Call("c" + std::to_string(i), 200, t + i)}).ok());
   }
+  // Trimmed at most once a second: the first batch trimmed, the next ones within the second
+  // did not.
+  CHECK(store->ListInvocations("default", "echo", {})->size() == 5);
+  db.clock.Advance(std::chrono::seconds(1));
+  REQUIRE(store->RecordInvocations({Call("c5", 200, t + 5)}).ok());
   CHECK(Ids(*store->ListInvocations("default", "echo", {})) ==
-        std::vector<std::string>{"c4", "c3", "c2"});
+        std::vector<std::string>{"c5", "c4", "c3"});
 
   // A queued async call is kept past the bounds: its row is its state.
   AsyncCall queued{.call_id = "q", .namespace_name = "default", .function = "echo"};
