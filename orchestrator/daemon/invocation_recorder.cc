@@ -1,19 +1,10 @@
 #include "daemon/invocation_recorder.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <utility>
 
 #include "core/log.h"
 
 namespace gantry::daemon {
-namespace {
-
-constexpr int kWriterNice = 10;
-
-}  // namespace
 
 InvocationRecorder::InvocationRecorder(store::Store& store, RecorderOptions options)
     : InvocationRecorder(
@@ -112,9 +103,6 @@ void InvocationRecorder::Flush() {
 }
 
 void InvocationRecorder::Work() {
-  // Background work: when the CPU is short, the calls being served come first (Linux nice
-  // values are per thread). Best effort: on failure it just runs at the default.
-  (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::syscall(SYS_gettid)), kWriterNice);
   std::unique_lock lock(mu_);
   while (!stopping_) {
     wake_.wait_for(lock, options_.flush_every,

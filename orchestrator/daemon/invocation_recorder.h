@@ -30,8 +30,7 @@ struct RecorderOptions {
 // flush_every, or as soon as `batch` records wait. When the queue is full a record is
 // dropped and counted (dropped(), and gantry_invocation_records_dropped_total as a
 // Collectable for /metrics); a batch the store refuses is logged and dropped (counted too).
-// Stop() writes what is still queued. The writer thread runs at a lower priority (nice 10)
-// than the threads serving calls. Thread-safe.
+// Stop() writes what is still queued. Thread-safe.
 class InvocationRecorder : public prometheus::Collectable {
  public:
   using WriteFn = std::function<core::Status(const std::vector<store::InvocationRecord>&)>;
