@@ -2,6 +2,9 @@
 // Beast echo server on a unix socket in /tmp, in this process) is called directly and
 // through the gateway (127.0.0.1:<any port>, a backend that always names that socket), at
 // concurrency 1 and 16, in alternating rounds; prints rps, p50, p99 and gateway/direct.
+// Then what invocation records cost the warm path: the same call through that gateway
+// (records off) and a second one whose on_call feeds gantryd's InvocationRecorder into a
+// real store in /tmp (records on), interleaved rounds, medians; prints on/off.
 //   gantry-bench-gateway [-n REQUESTS] [-t SECONDS] [--rounds N] [--io-threads N]
 #include <unistd.h>
 
@@ -21,12 +24,15 @@
 #include <boost/beast/http.hpp>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "daemon/invocation_recorder.h"
 #include "gateway/gateway.h"
 #include "shim_load.h"
+#include "store/store.h"
 
 namespace {
 
@@ -68,6 +74,7 @@ class FixedBackend : public gateway::InvokeBackend {
   void Resolve(const std::string&, const std::string&, gateway::ResolveCallback done) override {
     gateway::Target t;
     t.unix_socket = path_;
+    t.replica = "0123456789abcdef0123456789abcdef";
     t.release = [](bool, const std::string&) {};
     done(std::move(t));
   }
@@ -179,6 +186,72 @@ int main(int argc, char** argv) {
         (Median(points[1].p50) - Median(points[0].p50)) * 1000,
         (Median(points[1].p99) - Median(points[0].p99)) * 1000);
   }
+
+  // Records on vs off: a second gateway that records every call.
+  std::filesystem::path db_dir = std::filesystem::temp_directory_path() /
+                                 ("gantry-bench-records-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(db_dir);
+  auto store = store::Store::Open((db_dir / "gantry.db").string());
+  if (!store) {
+    std::fprintf(stderr, "gantry-bench-gateway: %s\n", store.error().ToString().c_str());
+    return 1;
+  }
+  daemon::InvocationRecorder recorder(**store);
+  recorder.Start();
+  gateway::GatewayOptions recorded_options = options;
+  recorded_options.on_call = recorder.Hook();
+  gateway::Gateway recorded(recorded_options, backend, {});
+  if (auto s = recorded.Start(); !s.ok()) {
+    std::fprintf(stderr, "gantry-bench-gateway: %s\n", s.error().ToString().c_str());
+    return 1;
+  }
+  bench::LoadTarget with_records;
+  with_records.port = static_cast<unsigned short>(recorded.port());
+  std::printf("records off vs on (InvocationRecorder into SQLite), same rounds\n\n");
+  std::printf("%-5s %-8s %10s %9s %9s\n", "conc", "records", "rps", "p50_ms", "p99_ms");
+  for (int concurrency : {1, 16}) {
+    Point points[2];
+    for (int r = 0; r < rounds; ++r) {
+      for (int which = 0; which < 2; ++which) {
+        bench::LoadOptions load;
+        load.concurrency = concurrency;
+        load.requests = requests;
+        load.max_time = std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+        load.method = "POST";
+        load.target = "/function/echo";
+        load.body = "hello";
+        bench::LoadResult res = bench::RunLoad(which == 0 ? through : with_records, load);
+        Point& p = points[which];
+        p.rps.push_back(res.rps);
+        p.p50.push_back(res.p50_ms);
+        p.p99.push_back(res.p99_ms);
+        p.failed += res.failed;
+        if (p.error.empty()) p.error = res.first_error;
+      }
+    }
+    const char* names[2] = {"off", "on"};
+    for (int which = 0; which < 2; ++which) {
+      const Point& p = points[which];
+      std::printf("%-5d %-8s %10.0f %9.3f %9.3f%s\n", concurrency, names[which], Median(p.rps),
+                  Median(p.p50), Median(p.p99), p.failed ? "  (failures!)" : "");
+      if (p.failed) {
+        std::fprintf(stderr, "records %s c%d: %lld failed: %s\n", names[which], concurrency,
+                     static_cast<long long>(p.failed), p.error.c_str());
+        status = 1;
+      }
+    }
+    std::printf("c%-4d ratio records on/off rps: %.3f (goal >= 0.97)\n\n", concurrency,
+                Median(points[1].rps) / std::max(1.0, Median(points[0].rps)));
+  }
+  recorded.Stop();
+  recorder.Stop();
+  std::printf(
+      "records written: %lld, dropped: %llu\n",
+      static_cast<long long>((*store)->ListInvocations("default", "echo", {.limit = 0})->size()),
+      static_cast<unsigned long long>(recorder.dropped()));
+  store->reset();
+  std::filesystem::remove_all(db_dir);
+
   gw.Stop();
   upstream_io.stop();
   upstream_thread.join();

@@ -18,9 +18,10 @@ void AddApplyCommand(CLI::App& app, CommandContext& ctx);
 // is valid (one summary line per object), 1 when anything is wrong (every error on err, or
 // everything as JSON on out with -o json). Needs no gantryd.
 void AddValidateCommand(CLI::App& app, CommandContext& ctx);
-// gantry get functions [NAME] [-n NS | -A] [-o wide|json|yaml|name] | gantry get secrets
+// gantry get functions [NAME] [-n NS | -A] [-o wide|json|yaml|name] | gantry get secrets |
+// gantry get invocations FN [--failed] [--limit N] [--since D] [-o wide|json|yaml]
 void AddGetCommand(CLI::App& app, CommandContext& ctx);
-// gantry describe function NAME [-n NS] [-o json|yaml]
+// gantry describe function NAME [-n NS] [-o json|yaml] | gantry describe invocation ID
 void AddDescribeCommand(CLI::App& app, CommandContext& ctx);
 // gantry delete function NAME [-n NS] | gantry delete secret NAME [-n NS] |
 // gantry delete -f PATH... [-R]

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/invocations_command.h"
 #include "cli/output.h"
 #include "core/time_format.h"
 
@@ -105,6 +106,7 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
 }
 
 int RunDescribe(const DescribeFlags& f, const CommandContext& ctx) {
+  if (IsInvocationKind(f.kind)) return RunDescribeInvocation(f.ns, f.name, f.output, ctx);
   ApiClient api = ctx.Client();
   auto r = CheckedCall(api, "describe", "GET",
                        fmt::format("/apis/gantry/v1/namespaces/{}/functions/{}", f.ns, f.name));
@@ -122,7 +124,7 @@ void AddDescribeCommand(CLI::App& app, CommandContext& ctx) {
   CLI::App* cmd = app.add_subcommand("describe", "show a function: spec, status, replicas, errors");
   cmd->add_option("kind", f->kind, "function")
       ->required()
-      ->check(CLI::IsMember({"function", "functions", "fn"}));
+      ->check(CLI::IsMember({"function", "functions", "fn", "invocation", "invocations", "inv"}));
   cmd->add_option("name", f->name, "the function")->required();
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
   cmd->add_option("-o,--output", f->output, "json or yaml")->check(CLI::IsMember({"json", "yaml"}));

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/invocations_command.h"
 #include "cli/output.h"
 
 namespace gantry::cli {
@@ -17,6 +18,7 @@ struct GetFlags {
   std::string ns = "default";
   bool all_namespaces = false;
   std::string output;
+  InvocationListFlags invocations;
 };
 
 void PrintSecrets(std::FILE* out, const nlohmann::json& items, const std::string& output,
@@ -75,6 +77,8 @@ void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags&
 }
 
 int RunGet(const GetFlags& f, const CommandContext& ctx) {
+  if (IsInvocationKind(f.kind))
+    return RunGetInvocations(f.ns, f.name, f.output, f.invocations, ctx);
   const bool functions = IsFunctionKind(f.kind);
   if (!functions && f.kind != "secrets" && f.kind != "secret") {
     ctx.Fail(fmt::format("gantry get: unknown kind \"{}\" (functions or secrets)", f.kind));
@@ -108,13 +112,15 @@ int RunGet(const GetFlags& f, const CommandContext& ctx) {
 
 void AddGetCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<GetFlags>();
-  CLI::App* cmd = app.add_subcommand("get", "list functions or secrets, or show one function");
+  CLI::App* cmd = app.add_subcommand(
+      "get", "list functions or secrets, show one function, or list its invocations");
   cmd->add_option("kind", f->kind, "functions or secrets")->required();
   cmd->add_option("name", f->name, "one function");
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
   cmd->add_flag("-A,--all-namespaces", f->all_namespaces, "functions of every namespace");
   cmd->add_option("-o,--output", f->output, "wide, json, yaml or name")
       ->check(CLI::IsMember({"wide", "json", "yaml", "name"}));
+  AddInvocationListFlags(*cmd, f->invocations);
   cmd->callback([f, &ctx] { ctx.exit_code = RunGet(*f, ctx); });
 }
 

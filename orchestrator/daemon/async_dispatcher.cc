@@ -158,7 +158,6 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
                .max_response_bytes = options_.max_result_bytes});
   }
   if (r.response_too_big) r.status = 502;  // the function answered, but too much to keep
-  int64_t duration_us = (NowMs() - started) * 1000;
   bool retry =
       r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
   if (retry && !r.response_too_big && call.attempts < kMaxAttempts) {
@@ -166,6 +165,7 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
     core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms",
               call.call_id, call.namespace_name, call.function, call.attempts,
               r.status == 0 ? r.error : std::to_string(r.status), delay.count());
+    RecordOutcome(call, started, r, "queued");
     Outcome o{.call_id = call.call_id, .retry = true, .delay = delay};
     if (!Write(o)) {
       std::lock_guard lock(mu_);
@@ -173,13 +173,8 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
     }
     return;
   }
-  if (auto s =
-          store_.RecordInvocation(call.call_id, call.namespace_name, call.function, started,
-                                  duration_us, static_cast<int>(r.status), /*async=*/true, r.error);
-      !s) {
-    core::Log(core::LogLevel::kWarn, "async {} {}/{}: status {} not recorded: {}", call.call_id,
-              call.namespace_name, call.function, r.status, s.error().message());
-  }
+  const bool succeeded = r.status >= 200 && r.status < 400 && !r.response_too_big;
+  RecordOutcome(call, started, r, succeeded ? "succeeded" : "failed");
   if (!call.callback_url.empty()) {
     // Checked again: the policy may have changed since the call was queued.
     if (auto allowed = options_.callbacks.CheckUrl(call.callback_url); !allowed) {
@@ -219,6 +214,28 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
   if (!Write(o)) {
     std::lock_guard lock(mu_);
     pending_.push_back(std::move(o));
+  }
+}
+
+void AsyncDispatcher::RecordOutcome(const store::AsyncCall& call, int64_t started_ms,
+                                    const http::Response& r, const char* state) {
+  store::InvocationRecord o{.call_id = call.call_id,
+                            .status = static_cast<int>(r.status),
+                            .error = r.status == 0 || r.response_too_big ? r.error : "",
+                            .started_unix_ms = started_ms,
+                            .state = state,
+                            .attempts = call.attempts};
+  if (r.status != 0 && !r.response_too_big) {
+    o.result_status = static_cast<int>(r.status);
+    json headers = json::object();
+    for (const auto& [k, v] : r.headers) headers[k] = v;
+    o.result_headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace);
+    o.result_truncated = r.body.size() > options_.max_record_result_bytes;
+    o.result_body = r.body.substr(0, options_.max_record_result_bytes);
+  }
+  if (auto s = store_.RecordAsyncOutcome(o); !s) {
+    core::Log(core::LogLevel::kWarn, "async {} {}/{}: state {} not recorded: {}", call.call_id,
+              call.namespace_name, call.function, state, s.error().message());
   }
 }
 

@@ -23,6 +23,9 @@ struct AsyncOptions {
       .max_calls = 10'000, .max_calls_per_function = 0, .max_bytes = 1ll << 30};
   std::size_t max_body_bytes = 6 << 20;         // of one call (the shim's limit); 413 beyond
   std::size_t max_result_bytes = 16 << 20;      // of a function's answer, kept for the callback
+  // Of a function's answer kept in the call's invocation record (the rest is cut off and
+  // the record says "truncated").
+  std::size_t max_record_result_bytes = 64 << 10;
   std::chrono::milliseconds retry_delay{1000};  // before the 2nd attempt, doubled after each
   CallbackPolicy callbacks;                     // where X-Callback-Url may point
 };
@@ -31,7 +34,9 @@ struct AsyncOptions {
 // 202 with a call id once the call is in the store (so a crash after that loses nothing);
 // worker threads run queued calls through gantryd's own gateway (over loopback, with the
 // path and query exactly as sent), retry what the function could not take
-// (429/502/503/504, up to 5 attempts with back-off), record each in the invocations table,
+// (429/502/503/504, up to 5 attempts with back-off), keep each call's state in its
+// invocation record (queued at enqueue, running at claim, queued again for a retry,
+// succeeded or failed with the result, bounded by max_record_result_bytes),
 // and POST the result to the call's X-Callback-Url if it has one (with X-Call-Id and
 // X-Function-Status). Calls running when gantryd stopped run again on the next start: at
 // least once.
@@ -78,6 +83,10 @@ class AsyncDispatcher {
 
   void Work();
   void Run(const store::AsyncCall& call);
+  // The call's state in its invocation record after an attempt got `r` (logged if the
+  // store refuses it: a record is not worth failing the call for).
+  void RecordOutcome(const store::AsyncCall& call, int64_t started_ms, const http::Response& r,
+                     const char* state);
   // Writes `o` to the store; false (logged) when the store refused it.
   bool Write(const Outcome& o);
   void WritePending();

@@ -16,11 +16,13 @@
 #include "daemon/controller.h"
 #include "daemon/function_logs.h"
 #include "daemon/instance_id.h"
+#include "daemon/invocation_recorder.h"
 #include "daemon/openfaas_api.h"
 #include "daemon/options.h"
 #include "daemon/pool_backend.h"
 #include "daemon/pool_metrics.h"
 #include "daemon/resource_api.h"
+#include "daemon/resource_invocations.h"
 #include "daemon/token.h"
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
@@ -90,7 +92,9 @@ int main(int argc, char** argv) {
     if (!t) return Fail(t.error().message());
     token = *t;
   }
-  auto store = store::Store::Open((fs::path(f.state_dir) / "gantry.db").string());
+  auto store = store::Store::Open(
+      (fs::path(f.state_dir) / "gantry.db").string(),
+      {.max_invocations = f.record_max_count, .max_invocation_age = f.record_max_age_ms});
   if (!store) return Fail(store.error().message());
   auto docker = docker::CurlDockerClient::Connect({.docker_host = f.docker_host});
   if (!docker) return Fail(docker.error().message());
@@ -153,10 +157,13 @@ int main(int argc, char** argv) {
   std::vector<gateway::Route> routes =
       daemon::ResourceRoutes(controller, **docker, function_logs, f.bundle_limits);
   routes.push_back(async.Route());
+  for (auto& r : daemon::resource::InvocationRoutes(**store)) routes.push_back(std::move(r));
   for (auto& r : daemon::OpenFaasRoutes(controller, function_logs)) routes.push_back(std::move(r));
   f.gateway.listen = f.listen;
   f.gateway.token = token;
   f.gateway.auth_disabled = f.no_auth;
+  auto recorder = std::make_shared<daemon::InvocationRecorder>(**store);
+  if (f.records) f.gateway.on_call = recorder->Hook();
   gateway::Gateway gateway(f.gateway, backend, std::move(routes));
   gateway.metrics().Register(pool_metrics);
   gateway.metrics().Register(std::make_shared<gateway::ProcessMetrics>());
@@ -165,6 +172,8 @@ int main(int argc, char** argv) {
     for (const auto& fn : pool.List()) deployed.emplace_back(fn.namespace_name, fn.name);
     return deployed;
   });
+  gateway.metrics().Register(recorder);
+  recorder->Start();
 
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
@@ -184,6 +193,7 @@ int main(int argc, char** argv) {
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
   async.Stop();
   gateway.Stop();
+  recorder->Stop();  // after the gateway: the last calls' records are written
   pool.Stop();
   events.Stop();
   return 0;

@@ -4,6 +4,8 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <charconv>
+#include <string_view>
 #include <tuple>
 
 #include "core/identity.h"
@@ -99,6 +101,18 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--log-max-age", flags.log_max_age,
                  "function output older than this is dropped from memory (e.g. 24h)")
       ->capture_default_str();
+  app.add_flag("--records,!--no-records", flags.records,
+               "keep a record of every invocation (GET .../invocations); off: async calls only")
+      ->capture_default_str();
+  app.add_option("--record-max-count", flags.record_max_count,
+                 "invocation records kept, newest first (0: no bound)")
+      ->capture_default_str();
+  app.add_option("--record-max-age", flags.record_max_age,
+                 "invocation records older than this are removed (7d, 12h, 30m; 0s: no bound)")
+      ->capture_default_str();
+  app.add_option("--record-result-max", flags.async.max_record_result_bytes,
+                 "bytes of an async call's answer kept in its record (the rest is cut off)")
+      ->capture_default_str();
 }
 
 core::Status ResolveFlags(Flags& f) {
@@ -162,6 +176,22 @@ core::Status ResolveFlags(Flags& f) {
   } else {
     return core::Error::InvalidArgument(
         "--log-max-age: expected a duration of at least a second such as 24h or 30m");
+  }
+  if (f.record_max_count < 0) {
+    return core::Error::InvalidArgument("--record-max-count: expected 0 or more records");
+  }
+  // Days too ("7d"), which durations elsewhere don't take.
+  std::string_view age = f.record_max_age;
+  int64_t days = 0;
+  if (auto [end, ec] = std::from_chars(age.data(), age.data() + age.size(), days);
+      ec == std::errc() && end + 1 == age.data() + age.size() && *end == 'd' && days >= 0 &&
+      days <= 3650) {
+    f.record_max_age_ms = std::chrono::hours(24 * days);
+  } else if (auto t = spec::ParseDuration(age); t) {
+    f.record_max_age_ms = *t;
+  } else {
+    return core::Error::InvalidArgument(
+        "--record-max-age: expected a duration such as 7d, 12h or 30m");
   }
   return core::Ok();
 }

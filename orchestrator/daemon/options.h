@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -59,6 +60,14 @@ struct Flags {
       install_env;  // PIP_INDEX_URL, PIP_FIND_LINKS, npm_config_registry
   // --log-max-bytes-per-function, --log-max-age
   logstore::LogStoreOptions log_store;
+
+  // Invocation records (as given: --records, --record-max-count, --record-max-age; the
+  // result size goes to async.max_record_result_bytes).
+  bool records = true;
+  int64_t record_max_count = 100'000;
+  std::string record_max_age = "7d";
+  // Set by ResolveFlags.
+  std::chrono::milliseconds record_max_age_ms{0};
 };
 
 // Declares every gantryd flag on `app`, each writing into `flags` (which must outlive the

@@ -91,6 +91,7 @@ void PoolBackend::Resolve(const std::string& ns, const std::string& name,
                   target.timeout = lease->timeout();
                   target.cold_start = lease->cold_start();
                   target.replica = lease->replica_id();
+                  target.generation = lease->generation();
                   // The Target is copyable, the lease is not: hold it until release.
                   auto held = std::make_shared<std::optional<pool::Lease>>(std::move(*lease));
                   target.release = [held](bool replica_failed, const std::string& reason) {

@@ -5,6 +5,7 @@
 // the gateway never includes those.
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -24,6 +25,7 @@ struct Target {
   std::chrono::milliseconds timeout = core::kDefaultCallTimeout;  // the function's; 0: none
   bool cold_start = false;
   std::string replica;  // for logs and records
+  int64_t generation = 0;  // the replica's, for records
   // Called exactly once when the call is over: ok, or the reason the replica failed
   // (connection refused/reset before an answer: the replica is broken).
   std::function<void(bool replica_failed, const std::string& reason)> release;

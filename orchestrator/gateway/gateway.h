@@ -13,6 +13,7 @@
 #include "core/clock.h"
 #include "core/result.h"
 #include "gateway/backend.h"
+#include "gateway/call_record.h"
 #include "gateway/metrics.h"
 
 namespace gantry::gateway {
@@ -41,6 +42,9 @@ struct GatewayOptions {
   // wall_clock: X-Start-Time; empty: std::chrono::system_clock::now.
   const core::Clock* clock = nullptr;
   std::function<std::chrono::system_clock::time_point()> wall_clock;
+  // Called once per invoke call of a known function (not for 400s and unknown names), after
+  // its answer is sent, on the io thread: it must be quick and never block. Empty: none.
+  CallRecordFn on_call;
 };
 
 // The HTTP front door of gantryd, on one port:

@@ -99,9 +99,16 @@ class Gateway::Server::InvokeCall {
       PrepareRequest();
       early = co_await Exchange();
     }
-    if (early) co_return co_await Answer(*early);
-    const bool reusable = PrepareResponse();
-    co_return co_await RelayResponse(reusable);
+    bool keep = false;
+    if (early) {
+      if (early->status != 0) error_ = early->message;  // what the caller was told
+      keep = co_await Answer(*early);
+    } else {
+      const bool reusable = PrepareResponse();
+      keep = co_await RelayResponse(reusable);
+    }
+    Record();
+    co_return keep;
   }
 
  private:
@@ -131,14 +138,18 @@ class Gateway::Server::InvokeCall {
 
   net::awaitable<Step> ResolveReplica() {
     auto resolved = co_await server_.Resolve(ns_, name_);
+    resolved_at_ = server_.clock_.Now();
     if (!resolved) {
       int status = InvokeStatusFor(resolved.error().code());
       // Unknown names are not counted: any client could create series without end.
       if (status != 404) {
         server_.metrics_.RecordInvocation(ns_, name_, status, SecondsSinceStart(), false);
+        record_ = true;
+        status_ = status;
       }
       co_return ResolveFailed(status, resolved.error().message());
     }
+    record_ = true;
     target_ = std::move(resolved).value();
     release_.emplace(std::move(target_.release));
     key_ = target_.unix_socket.empty() ? fmt::format("{}:{}", target_.host, target_.port)
@@ -255,6 +266,7 @@ class Gateway::Server::InvokeCall {
     http::request_serializer<http::buffer_body> sr{bp_->get()};
     RelayResult sent = co_await RelayBody(c_.stream, c_.buffer, *bp_, *upstream_, sr,
                                           c_.scratch.get(), kRelayBufferSize);
+    request_bytes_ = sent.bytes;
     if (deadline_state_->fired) co_return Timeout(true);
     if (sent.read_ec == http::error::body_limit) {
       Finish(413, false, "");
@@ -320,6 +332,7 @@ class Gateway::Server::InvokeCall {
     c_.stream.expires_never();
     RelayResult relayed = co_await RelayBody(*upstream_, c_.upstream_buffer, *parser_, c_.stream,
                                              rs, c_.scratch.get(), kRelayBufferSize);
+    response_bytes_ = relayed.bytes;
     const bool fired = deadline_state_->fired;
     if (!relayed.ok()) {
       // The head is out: the caller can only see the connection close on a short body.
@@ -377,6 +390,8 @@ class Gateway::Server::InvokeCall {
       upstream_->close(ignored);
     }
     server_.metrics_.RecordInvocation(ns_, name_, code, SecondsSinceStart(), target_.cold_start);
+    status_ = code;
+    error_ = reason;
     release_->Release(failed, reason);
   }
 
@@ -393,6 +408,28 @@ class Gateway::Server::InvokeCall {
     if (why.starts_with(kFailedToStart)) why.remove_prefix(kFailedToStart.size());
     return Early{502, fmt::format("function {}'s replica failed to start", name_),
                  std::string(why)};
+  }
+
+  // The call's record for GatewayOptions::on_call, once the answer is out. The call is
+  // over: its strings move into the record.
+  void Record() {
+    const CallRecordFn& on_call = server_.options_.on_call;
+    if (!on_call || !record_) return;
+    using std::chrono::duration_cast;
+    using std::chrono::microseconds;
+    on_call(CallRecord{.call_id = std::move(call_id_),
+                       .ns = std::move(ns_),
+                       .name = std::move(name_),
+                       .generation = target_.generation,
+                       .replica = std::move(target_.replica),
+                       .cold = target_.cold_start,
+                       .queue_wait = duration_cast<microseconds>(resolved_at_ - start_),
+                       .run_time = duration_cast<microseconds>(server_.clock_.Now() - resolved_at_),
+                       .status = status_,
+                       .request_bytes = static_cast<int64_t>(request_bytes_),
+                       .response_bytes = static_cast<int64_t>(response_bytes_),
+                       .error = std::move(error_),
+                       .started = wall_start_});
   }
 
   double SecondsSinceStart() const {
@@ -421,6 +458,13 @@ class Gateway::Server::InvokeCall {
   bool expects_continue_ = false;
   std::optional<UpstreamSocket> upstream_;
   std::optional<ResponseParser<http::buffer_body>> parser_;
+  // For the call's record (Record).
+  bool record_ = false;  // a known function's call (resolved, or refused but not unknown)
+  core::SteadyTime resolved_at_{};
+  int status_ = 0;
+  std::string error_;
+  std::size_t request_bytes_ = 0;
+  std::size_t response_bytes_ = 0;
 };
 
 template <class Stream>

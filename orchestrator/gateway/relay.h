@@ -20,6 +20,7 @@ namespace gantry::gateway {
 struct RelayResult {
   boost::beast::error_code read_ec;
   boost::beast::error_code write_ec;
+  std::size_t bytes = 0;  // body bytes read from `in` (for records)
   bool ok() const { return !read_ec && !write_ec; }
 };
 
@@ -45,6 +46,7 @@ boost::asio::awaitable<RelayResult> RelayBody(
       if (r.read_ec == http::error::need_buffer) r.read_ec = {};
       if (r.read_ec) co_return r;
       body.size = size - body.size;
+      r.bytes += body.size;
       // No bytes yet (only a chunk header came): a null buffer, because an empty one would
       // go out as a zero-length chunk, which ends a chunked body.
       body.data = body.size > 0 ? scratch : nullptr;

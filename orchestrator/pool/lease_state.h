@@ -24,6 +24,7 @@ struct Lease::State {
   std::shared_ptr<Replica> replica;
   Endpoint endpoint;
   std::string replica_id;
+  int64_t generation = 0;
   bool cold = false;
   std::chrono::milliseconds timeout = kDefaultCallTimeout;
   core::SteadyTime leased_at{};  // the call's start: Release measures its duration

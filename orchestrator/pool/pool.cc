@@ -458,6 +458,10 @@ bool Lease::cold_start() const {
   return state_ && state_->cold;
 }
 
+int64_t Lease::generation() const {
+  return state_ ? state_->generation : 0;
+}
+
 std::chrono::milliseconds Lease::timeout() const {
   return state_ ? state_->timeout : kDefaultCallTimeout;
 }

@@ -91,6 +91,7 @@ class Lease {
   const Endpoint& endpoint() const;
   const std::string& replica_id() const;      // the container id
   bool cold_start() const;                    // this call waited for a replica to start
+  int64_t generation() const;                 // the replica's deployment generation
   std::chrono::milliseconds timeout() const;  // the function's call timeout
   void Fail(const std::string& reason);
 

@@ -106,6 +106,7 @@ std::shared_ptr<Lease::State> ReplicaLifecycle::LeaseStateLocked(FunctionReplica
   state->function = fn.shared_from_this();
   state->endpoint = replica->endpoint;
   state->replica_id = replica->id;
+  state->generation = replica->generation;
   state->replica = std::move(replica);
   state->cold = cold;
   state->timeout = fn.deployment.timeout;

@@ -51,6 +51,31 @@ const char* const kMigrations[] = {
         count INTEGER NOT NULL DEFAULT 1);
       CREATE INDEX events_by_function ON events (namespace, name, id);
     )sql",
+    // 4: invocation records of every call: trigger, generation, wait, bytes, an async
+    // call's state, attempts and result.
+    // (A database that lacks the table, written by hand, gets schema 1's first.)
+    R"sql(
+      CREATE TABLE IF NOT EXISTS invocations (
+        call_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL,
+        started_ms INTEGER NOT NULL, duration_us INTEGER NOT NULL, status INTEGER NOT NULL,
+        cold_start INTEGER NOT NULL, async INTEGER NOT NULL, replica TEXT NOT NULL DEFAULT '',
+        error TEXT NOT NULL DEFAULT '');
+      ALTER TABLE invocations ADD COLUMN generation INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN trigger TEXT NOT NULL DEFAULT 'http';
+      ALTER TABLE invocations ADD COLUMN queue_wait_us INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN request_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN response_bytes INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN state TEXT NOT NULL DEFAULT '';
+      ALTER TABLE invocations ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN enqueued_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN result_status INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE invocations ADD COLUMN result_headers TEXT NOT NULL DEFAULT '';
+      ALTER TABLE invocations ADD COLUMN result_body BLOB NOT NULL DEFAULT '';
+      ALTER TABLE invocations ADD COLUMN result_truncated INTEGER NOT NULL DEFAULT 0;
+      UPDATE invocations SET trigger = 'async', state = CASE WHEN status BETWEEN 1 AND 399
+        AND error = '' THEN 'succeeded' ELSE 'failed' END WHERE async = 1;
+      CREATE INDEX invocations_by_start ON invocations (started_ms);
+    )sql",
 };
 
 // The error class for an SQLite result code (see Store's contract).
@@ -116,6 +141,8 @@ class Stmt {
                : std::string(p, static_cast<std::size_t>(sqlite3_column_bytes(stmt_, col)));
   }
   int64_t Int(int col) const { return sqlite3_column_int64(stmt_, col); }
+  // For the next row of a batch: the statement runs again with new bindings.
+  void Reset() { sqlite3_reset(stmt_); }
 
  private:
   // sqlite3_bind_* take an int length.
@@ -215,9 +242,8 @@ core::Result<std::unique_ptr<Store>> Store::Open(const std::string& path,
     sqlite3_close(db);
     return core::Error::Unavailable(fmt::format("store: cannot open {}: {}", path, msg));
   }
-  std::unique_ptr<Store> store(
-      new Store(db, options.clock != nullptr ? *options.clock : core::SystemClock::Instance(),
-                options.max_events_per_function));
+  std::unique_ptr<Store> store(new Store(
+      db, options, options.clock != nullptr ? *options.clock : core::SystemClock::Instance()));
   ::chmod(path.c_str(), 0600);
   sqlite3_busy_timeout(db, 5000);
   sqlite3_limit(db, SQLITE_LIMIT_LENGTH, options.max_value_bytes);
@@ -492,6 +518,14 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
     return core::Error::AlreadyExists(fmt::format("call id {} already queued", call.call_id));
   }
   if (rc != SQLITE_DONE) return s.Error(rc, "queueing an async call");
+  // Its invocation record, found by id from now on (a sync call's record with the same id
+  // is replaced).
+  Stmt record(db_,
+              "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, "
+              "duration_us, status, cold_start, async, trigger, state, attempts, enqueued_ms) "
+              "VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 1, 'async', 'queued', 0, ?4)");
+  record.Bind(1, call.call_id).Bind(2, call.namespace_name).Bind(3, call.function).Bind(4, now);
+  if (rc = record.Step(); rc != SQLITE_DONE) return record.Error(rc, "recording an async call");
   if (auto c = tx.Commit("queueing an async call"); !c) return c.error();
   call.enqueued_unix_ms = now;
   return EnqueueOutcome::kQueued;
@@ -499,6 +533,8 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
 
 core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
   std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
   // updated_ms of a queued call is when it may run (retries are delayed).
   Stmt s(db_,
          "UPDATE async_calls SET state = 'running', attempts = attempts + 1, updated_ms = ?1 "
@@ -510,7 +546,7 @@ core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
          "enqueued_ms");
   s.Bind(1, NowMs());
   int rc = s.Step();
-  if (rc == SQLITE_DONE) return std::optional<AsyncCall>();
+  if (rc == SQLITE_DONE) return std::optional<AsyncCall>();  // nothing written: just ends
   if (rc != SQLITE_ROW) return s.Error(rc, "claiming an async call");
   AsyncCall c{.call_id = s.Text(0),
               .namespace_name = s.Text(1),
@@ -522,10 +558,16 @@ core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
               .callback_url = s.Text(7),
               .attempts = s.Int(8),
               .enqueued_unix_ms = s.Int(9)};
-  // The statement commits when it is stepped to its end (one row at most).
+  // Stepped to its end (one row at most), then committed with the record's update.
   while ((rc = s.Step()) == SQLITE_ROW) {
   }
   if (rc != SQLITE_DONE) return s.Error(rc, "claiming an async call");
+  Stmt record(db_,
+              "UPDATE invocations SET state = 'running', attempts = ?2 WHERE call_id = ?1 AND "
+              "state != ''");
+  record.Bind(1, c.call_id).Bind(2, c.attempts);
+  if (rc = record.Step(); rc != SQLITE_DONE) return record.Error(rc, "claiming an async call");
+  if (auto done = tx.Commit("claiming an async call"); !done) return done.error();
   return std::optional<AsyncCall>(std::move(c));
 }
 
@@ -553,32 +595,170 @@ core::Status Store::RetryAsync(const std::string& call_id, int64_t delay_ms) {
 
 core::Result<int> Store::RequeueRunningAsync() {
   std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
   Stmt s(db_, "UPDATE async_calls SET state = 'queued' WHERE state = 'running'");
   if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "re-queueing running async calls");
-  return sqlite3_changes(db_);
+  const int requeued = sqlite3_changes(db_);
+  Stmt record(db_,
+              "UPDATE invocations SET state = 'queued' WHERE state = 'running' AND call_id IN "
+              "(SELECT call_id FROM async_calls)");
+  if (int rc = record.Step(); rc != SQLITE_DONE)
+    return record.Error(rc, "re-queueing running async calls");
+  if (auto c = tx.Commit("re-queueing running async calls"); !c) return c.error();
+  return requeued;
 }
 
-core::Status Store::RecordInvocation(const std::string& call_id, const std::string& ns,
-                                     const std::string& function, int64_t started_unix_ms,
-                                     int64_t duration_us, int status, bool async,
-                                     const std::string& error) {
+constexpr int64_t kTrimEveryMs = 1000;
+
+const char* const kInvocationColumns =
+    "call_id, namespace, function, generation, replica, trigger, cold_start, queue_wait_us, "
+    "duration_us, status, request_bytes, response_bytes, error, started_ms, state, attempts, "
+    "enqueued_ms, result_status, result_headers, result_body, result_truncated";
+
+InvocationRecord InvocationFrom(const Stmt& s) {
+  return InvocationRecord{.call_id = s.Text(0),
+                          .namespace_name = s.Text(1),
+                          .function = s.Text(2),
+                          .generation = s.Int(3),
+                          .replica = s.Text(4),
+                          .trigger = s.Text(5),
+                          .cold = s.Int(6) != 0,
+                          .queue_wait_us = s.Int(7),
+                          .duration_us = s.Int(8),
+                          .status = static_cast<int>(s.Int(9)),
+                          .request_bytes = s.Int(10),
+                          .response_bytes = s.Int(11),
+                          .error = s.Text(12),
+                          .started_unix_ms = s.Int(13),
+                          .state = s.Text(14),
+                          .attempts = s.Int(15),
+                          .enqueued_unix_ms = s.Int(16),
+                          .result_status = static_cast<int>(s.Int(17)),
+                          .result_headers_json = s.Text(18),
+                          .result_body = s.Text(19),
+                          .result_truncated = s.Int(20) != 0};
+}
+
+core::Status Store::RecordInvocations(const std::vector<InvocationRecord>& records) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto b = tx.Begin(); !b) return b.error();
+  // An async call's row (written at enqueue) owns trigger, state, status, error, start and
+  // result; the gateway's record of an attempt brings what only the gateway knows.
+  Stmt s(
+      db_,
+      "INSERT INTO invocations (call_id, namespace, function, generation, replica, trigger, "
+      "cold_start, queue_wait_us, duration_us, status, request_bytes, response_bytes, error, "
+      "started_ms, async) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0) "
+      "ON CONFLICT (call_id) DO UPDATE SET generation = excluded.generation, "
+      "replica = excluded.replica, cold_start = excluded.cold_start, "
+      "queue_wait_us = excluded.queue_wait_us, duration_us = excluded.duration_us, "
+      "request_bytes = excluded.request_bytes, response_bytes = excluded.response_bytes, "
+      "namespace = iif(state = '', excluded.namespace, namespace), "
+      "function = iif(state = '', excluded.function, function), "
+      "trigger = iif(state = '', excluded.trigger, trigger), "
+      "status = iif(state = '', excluded.status, status), "
+      "error = iif(state = '', excluded.error, error), "
+      "started_ms = iif(state = '', excluded.started_ms, started_ms)");
+  if (!s.ok()) return SqlError(db_, "recording invocations");
+  for (const InvocationRecord& r : records) {
+    s.Reset();
+    s.Bind(1, r.call_id).Bind(2, r.namespace_name).Bind(3, r.function).Bind(4, r.generation);
+    s.Bind(5, r.replica).Bind(6, r.trigger).Bind(7, int64_t{r.cold ? 1 : 0});
+    s.Bind(8, r.queue_wait_us).Bind(9, r.duration_us).Bind(10, static_cast<int64_t>(r.status));
+    s.Bind(11, r.request_bytes).Bind(12, r.response_bytes).Bind(13, r.error);
+    s.Bind(14, r.started_unix_ms);
+    if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "recording an invocation");
+  }
+  // Trimmed at most once a second (the bounds may be passed by a second's records): a
+  // trim per batch would cost more than the batch.
+  const int64_t now = NowMs();
+  if (now - last_trim_ms_ < kTrimEveryMs && now >= last_trim_ms_) {
+    return tx.Commit("recording invocations");
+  }
+  last_trim_ms_ = now;
+  // Queued and running async calls are never trimmed: their rows are their state.
+  if (max_invocations_ > 0) {
+    Stmt trim(db_,
+              "DELETE FROM invocations WHERE state NOT IN ('queued', 'running') AND rowid <= "
+              "(SELECT MAX(rowid) FROM invocations) - ?1");
+    trim.Bind(1, max_invocations_);
+    if (int rc = trim.Step(); rc != SQLITE_DONE)
+      return trim.Error(rc, "trimming the invocation records");
+  }
+  if (max_invocation_age_ms_ > 0) {
+    Stmt trim(db_,
+              "DELETE FROM invocations WHERE started_ms < ?1 AND state NOT IN ('queued', "
+              "'running')");
+    trim.Bind(1, now - max_invocation_age_ms_);
+    if (int rc = trim.Step(); rc != SQLITE_DONE)
+      return trim.Error(rc, "trimming the invocation records");
+  }
+  return tx.Commit("recording invocations");
+}
+
+core::Status Store::RecordAsyncOutcome(const InvocationRecord& o) {
+  std::lock_guard lock(mu_);
   Stmt s(db_,
-         "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, "
-         "duration_us, status, "
-         "cold_start, async, error) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0, ?7, ?8)");
-  s.Bind(1, call_id).Bind(2, ns).Bind(3, function).Bind(4, started_unix_ms).Bind(5, duration_us);
-  s.Bind(6, static_cast<int64_t>(status))
-      .Bind(7, static_cast<int64_t>(async ? 1 : 0))
-      .Bind(8, error);
-  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "recording an invocation");
-  Stmt trim(db_,
-            "DELETE FROM invocations WHERE rowid <= (SELECT MAX(rowid) - 10000 FROM invocations)");
-  if (int rc = trim.Step(); rc != SQLITE_DONE)
-    return trim.Error(rc, "trimming the invocation records");
-  return tx.Commit("recording an invocation");
+         "UPDATE invocations SET state = ?2, attempts = ?3, status = ?4, error = ?5, "
+         "started_ms = ?6, result_status = ?7, result_headers = ?8, result_body = ?9, "
+         "result_truncated = ?10 WHERE call_id = ?1 AND state != ''");
+  s.Bind(1, o.call_id).Bind(2, o.state).Bind(3, o.attempts).Bind(4, int64_t{o.status});
+  s.Bind(5, o.error).Bind(6, o.started_unix_ms).Bind(7, int64_t{o.result_status});
+  s.Bind(8, o.result_headers_json).BindBlob(9, o.result_body);
+  s.Bind(10, int64_t{o.result_truncated ? 1 : 0});
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "recording an async outcome");
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("async call {} has no record", o.call_id));
+  return core::Ok();
+}
+
+core::Result<std::vector<InvocationRecord>> Store::ListInvocations(const std::string& ns,
+                                                                   const std::string& name,
+                                                                   const InvocationFilter& f) {
+  std::lock_guard lock(mu_);
+  // "failed": the function answered an error, or the call never got an answer.
+  const char* where = "";
+  switch (f.status) {
+    case InvocationFilter::Status::kAny:
+      break;
+    case InvocationFilter::Status::kFailed:
+      where = " AND (status >= 400 OR error != '' OR state = 'failed')";
+      break;
+    case InvocationFilter::Status::kSucceeded:
+      where = " AND status BETWEEN 1 AND 399 AND error = '' AND state != 'failed'";
+      break;
+    case InvocationFilter::Status::kCode:
+      where = " AND status = ?4";
+      break;
+  }
+  Stmt s(db_, fmt::format("SELECT {} FROM invocations WHERE namespace = ?1 AND function = ?2 AND "
+                          "started_ms >= ?3{} ORDER BY started_ms DESC, rowid DESC LIMIT ?5",
+                          kInvocationColumns, where)
+                  .c_str());
+  s.Bind(1, ns).Bind(2, name).Bind(3, f.since_unix_ms).Bind(5, int64_t{f.limit > 0 ? f.limit : -1});
+  if (f.status == InvocationFilter::Status::kCode) s.Bind(4, int64_t{f.code});
+  std::vector<InvocationRecord> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out.push_back(InvocationFrom(s));
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing invocations");
+  return out;
+}
+
+core::Result<InvocationRecord> Store::GetInvocation(const std::string& ns,
+                                                    const std::string& call_id) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, fmt::format("SELECT {} FROM invocations WHERE call_id = ?1 AND namespace = ?2",
+                          kInvocationColumns)
+                  .c_str());
+  s.Bind(1, call_id).Bind(2, ns);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) return InvocationFrom(s);
+  if (rc == SQLITE_DONE)
+    return core::Error::NotFound(
+        fmt::format("invocation {} not found in namespace {}", call_id, ns));
+  return s.Error(rc, "reading an invocation");
 }
 
 core::Status Store::AppendEvents(const std::vector<EventRecord>& events) {

@@ -1,6 +1,8 @@
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <limits>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -64,6 +66,41 @@ struct EventRecord {
   std::string message;
   std::string replica;  // 12 hex, or empty
   int64_t count = 1;    // set by the store
+// One call of a function as the invocation records keep it (sync and async). An async
+// call's row is written when it is queued (trigger "async", state "queued") and its state,
+// attempts and result follow it; the gateway's record of each attempt adds the replica,
+// cold start, generation, times and bytes.
+struct InvocationRecord {
+  std::string call_id;
+  std::string namespace_name;
+  std::string function;
+  int64_t generation = 0;
+  std::string replica;           // the container id (the API shows its first 12 hex)
+  std::string trigger = "http";  // "http", "async" (later "cron", "topic")
+  bool cold = false;
+  int64_t queue_wait_us = 0;  // waiting for a replica
+  int64_t duration_us = 0;    // the replica's run time (after the wait)
+  int status = 0;             // HTTP status answered; 0 while an async call is queued
+  int64_t request_bytes = 0;  // bodies, as relayed
+  int64_t response_bytes = 0;
+  std::string error;  // in user terms; empty when the function answered
+  int64_t started_unix_ms = 0;
+  // Async calls only ("" and zeros for sync ones).
+  std::string state;  // "queued", "running", "succeeded", "failed"
+  int64_t attempts = 0;
+  int64_t enqueued_unix_ms = 0;
+  int result_status = 0;
+  std::string result_headers_json;  // {"name": "value"}
+  std::string result_body;          // bounded by the writer
+  bool result_truncated = false;
+};
+
+// Which records ListInvocations returns.
+struct InvocationFilter {
+  int limit = 50;             // newest first; <= 0: no limit
+  int64_t since_unix_ms = 0;  // started at or after; 0: any time
+  enum class Status { kAny, kFailed, kSucceeded, kCode } status = Status::kAny;
+  int code = 0;  // for kCode
 };
 
 struct StoreOptions {
@@ -76,6 +113,10 @@ struct StoreOptions {
   const core::Clock* clock = nullptr;
   // Events kept per function (the newest; older ones are dropped as new ones come).
   int max_events_per_function = 100;
+  // Invocation records kept (RecordInvocations trims to these; queued and running async
+  // calls are kept whatever their age). 0: no bound.
+  int64_t max_invocations = 100'000;
+  std::chrono::milliseconds max_invocation_age = std::chrono::hours(24 * 7);
 };
 
 // What PutFunction did.
@@ -150,10 +191,12 @@ class Store {
 
   // Queues an async call durably (it survives a crash from here on) unless that would take
   // the queue past `limits` (then nothing is written and the outcome names the bound).
+  // Its invocation record (trigger "async", state "queued") is written with it.
   // kAlreadyExists when a call with the same id is in the queue; other errors as below.
   core::Result<EnqueueOutcome> EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits = {});
   // Takes the oldest queued call whose time has come (by the clock), marking it running and
-  // counting the attempt; nullopt when there is none. The SQLite errors only.
+  // counting the attempt (in its invocation record too); nullopt when there is none. The
+  // SQLite errors only.
   core::Result<std::optional<AsyncCall>> ClaimAsync();
   // A claimed call is over: removed from the queue. kNotFound when it is not in the queue.
   core::Status FinishAsync(const std::string& call_id);
@@ -163,12 +206,22 @@ class Store {
   // After a restart: calls that were running when gantryd stopped are queued again (they
   // run at least once). Returns how many. The SQLite errors only.
   core::Result<int> RequeueRunningAsync();
-  // Records one finished invocation (bounded retention: the newest 10,000 are kept); the
-  // same call id again replaces its record. The SQLite errors only.
-  core::Status RecordInvocation(const std::string& call_id, const std::string& ns,
-                                const std::string& function, int64_t started_unix_ms,
-                                int64_t duration_us, int status, bool async,
-                                const std::string& error);
+  // Writes a batch of the gateway's records in one transaction, then trims the records to
+  // StoreOptions' bounds (at most once a second by the clock: in between, a second's
+  // records may be beyond them). A record whose call id is an async call's row fills in that row's
+  // replica, cold start, generation, wait, run time and bytes (the async row keeps its
+  // trigger, state, status and result); any other row with that id is replaced. The SQLite
+  // errors only (nothing of the batch is written then).
+  core::Status RecordInvocations(const std::vector<InvocationRecord>& records);
+  // An async call's outcome: its row's state, attempts, status, error, start and result
+  // (from `outcome`) are written. kNotFound when no async row has that call id.
+  core::Status RecordAsyncOutcome(const InvocationRecord& outcome);
+  // The records of function ns/name matching `filter`, newest first. The SQLite errors.
+  core::Result<std::vector<InvocationRecord>> ListInvocations(const std::string& ns,
+                                                              const std::string& name,
+                                                              const InvocationFilter& filter);
+  // The record of `call_id` in `ns`; kNotFound if there is none (never recorded, trimmed).
+  core::Result<InvocationRecord> GetInvocation(const std::string& ns, const std::string& call_id);
 
   // Appends events in one transaction, each to its function's history (kept to
   // StoreOptions::max_events_per_function); an event repeating the function's newest one
@@ -185,15 +238,22 @@ class Store {
   core::Result<std::vector<std::string>> ListNamespaces();
 
  private:
-  Store(sqlite3* db, const core::Clock& clock, int max_events)
-      : clock_(clock), max_events_(max_events), db_(db) {}
+  Store(sqlite3* db, const StoreOptions& options, const core::Clock& clock)
+      : clock_(clock),
+        max_events_(options.max_events_per_function),
+        max_invocations_(options.max_invocations),
+        max_invocation_age_ms_(options.max_invocation_age.count()),
+        db_(db) {}
   core::Status Migrate();
   // clock_.Wall() in milliseconds since the Unix epoch.
   int64_t NowMs() const;
 
   const core::Clock& clock_;
   const int max_events_;
+  const int64_t max_invocations_;
+  const int64_t max_invocation_age_ms_;
   std::mutex mu_;
+  int64_t last_trim_ms_ = std::numeric_limits<int64_t>::min() / 2;  // guarded by mu_
   sqlite3* db_;  // guarded by mu_
 };
 

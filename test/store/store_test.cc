@@ -243,7 +243,14 @@ TEST_CASE("async calls are claimed oldest first, retried later, and re-queued af
   CHECK((*again)->attempts == 2);
   REQUIRE(store->FinishAsync("b").ok());
   CHECK_FALSE(store->ClaimAsync()->has_value());
-  REQUIRE(store->RecordInvocation("b", "default", "echo", 1, 2, 200, true, "").ok());
+  REQUIRE(store
+              ->RecordInvocations({{.call_id = "b",
+                                    .namespace_name = "default",
+                                    .function = "echo",
+                                    .duration_us = 2,
+                                    .status = 200,
+                                    .started_unix_ms = 1}})
+              .ok());
 }
 
 TEST_CASE("every stamp and due time comes from the store's clock", "[store]") {
@@ -352,7 +359,14 @@ TEST_CASE("a failed COMMIT is an error, is rolled back, and the store keeps work
   CHECK_FALSE(store->ClaimAsync()->has_value());
 
   BreakCommitsOf(side, "invocations");
-  REQUIRE_FALSE(store->RecordInvocation("c1", "default", "echo", 1, 2, 200, true, "").ok());
+  REQUIRE_FALSE(store
+                    ->RecordInvocations({{.call_id = "c1",
+                                          .namespace_name = "default",
+                                          .function = "echo",
+                                          .duration_us = 2,
+                                          .status = 200,
+                                          .started_unix_ms = 1}})
+                    .ok());
 }
 
 TEST_CASE("a value over the size limit fails its bind: kInvalidArgument, nothing written",

@@ -1,0 +1,134 @@
+#include "daemon/invocation_recorder.h"
+
+#include <utility>
+
+#include "core/log.h"
+
+namespace gantry::daemon {
+
+InvocationRecorder::InvocationRecorder(store::Store& store, RecorderOptions options)
+    : InvocationRecorder(
+          [&store](const std::vector<store::InvocationRecord>& records) {
+            return store.RecordInvocations(records);
+          },
+          options) {}
+
+InvocationRecorder::InvocationRecorder(WriteFn write, RecorderOptions options)
+    : write_(std::move(write)), options_(options) {
+  queue_.reserve(options_.batch);
+}
+
+InvocationRecorder::~InvocationRecorder() {
+  Stop();
+}
+
+void InvocationRecorder::Start() {
+  std::lock_guard lock(mu_);
+  if (thread_.joinable() || stopping_) return;
+  thread_ = std::thread([this] { Work(); });
+}
+
+void InvocationRecorder::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  wake_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  Flush();
+}
+
+store::InvocationRecord InvocationRecorder::ToStore(gateway::CallRecord&& call) {
+  using std::chrono::duration_cast;
+  using std::chrono::milliseconds;
+  return store::InvocationRecord{
+      .call_id = std::move(call.call_id),
+      .namespace_name = std::move(call.ns),
+      .function = std::move(call.name),
+      .generation = call.generation,
+      .replica = std::move(call.replica),
+      .trigger = std::move(call.trigger),
+      .cold = call.cold,
+      .queue_wait_us = call.queue_wait.count(),
+      .duration_us = call.run_time.count(),
+      .status = call.status,
+      .request_bytes = call.request_bytes,
+      .response_bytes = call.response_bytes,
+      .error = std::move(call.error),
+      .started_unix_ms = duration_cast<milliseconds>(call.started.time_since_epoch()).count()};
+}
+
+void InvocationRecorder::Add(gateway::CallRecord&& call) {
+  store::InvocationRecord record = ToStore(std::move(call));
+  bool full_batch = false;
+  {
+    std::lock_guard lock(mu_);
+    if (queue_.size() >= options_.max_queued) {
+      ++dropped_;
+      return;
+    }
+    queue_.push_back(std::move(record));
+    full_batch = queue_.size() == options_.batch;
+  }
+  if (full_batch) wake_.notify_one();
+}
+
+gateway::CallRecordFn InvocationRecorder::Hook() {
+  return [this](gateway::CallRecord&& call) { Add(std::move(call)); };
+}
+
+void InvocationRecorder::Flush() {
+  std::lock_guard writing(write_mu_);
+  while (true) {
+    std::vector<store::InvocationRecord> batch;
+    batch.reserve(options_.batch);
+    {
+      std::lock_guard lock(mu_);
+      if (queue_.empty()) return;
+      if (queue_.size() <= options_.batch) {
+        batch.swap(queue_);
+      } else {
+        auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch);
+        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
+        queue_.erase(queue_.begin(), end);
+      }
+    }
+    if (auto s = write_(batch); !s) {
+      core::Log(core::LogLevel::kWarn, "records: {} invocation record(s) not written: {}",
+                batch.size(), s.error().message());
+      std::lock_guard lock(mu_);
+      dropped_ += batch.size();
+    }
+  }
+}
+
+void InvocationRecorder::Work() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    wake_.wait_for(lock, options_.flush_every,
+                   [this] { return stopping_ || queue_.size() >= options_.batch; });
+    if (stopping_) return;  // Stop() flushes
+    if (queue_.empty()) continue;
+    lock.unlock();
+    Flush();
+    lock.lock();
+  }
+}
+
+std::uint64_t InvocationRecorder::dropped() const {
+  std::lock_guard lock(mu_);
+  return dropped_;
+}
+
+std::vector<prometheus::MetricFamily> InvocationRecorder::Collect() const {
+  prometheus::ClientMetric m;
+  m.counter.value = static_cast<double>(dropped());
+  return {prometheus::MetricFamily{
+      .name = "gantry_invocation_records_dropped_total",
+      .help = "Invocation records not written: the recorder's queue was full or the store "
+              "refused a batch.",
+      .type = prometheus::MetricType::Counter,
+      .metric = {std::move(m)}}};
+}
+
+}  // namespace gantry::daemon

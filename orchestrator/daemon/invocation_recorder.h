@@ -1,0 +1,76 @@
+#pragma once
+
+#include <prometheus/collectable.h>
+#include <prometheus/metric_family.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "core/result.h"
+#include "gateway/call_record.h"
+#include "store/store.h"
+
+namespace gantry::daemon {
+
+struct RecorderOptions {
+  std::size_t max_queued = 10'000;             // records waiting; more are dropped (counted)
+  std::size_t batch = 512;                     // a write as soon as this many wait
+  std::chrono::milliseconds flush_every{100};  // else a write this often
+};
+
+// Takes the gateway's call records off the request path into the store: Add() only moves
+// the record into a bounded in-memory queue (a short lock, never I/O); one writer thread
+// writes what is queued in one transaction (store::Store::RecordInvocations) every
+// flush_every, or as soon as `batch` records wait. When the queue is full a record is
+// dropped and counted (dropped(), and gantry_invocation_records_dropped_total as a
+// Collectable for /metrics); a batch the store refuses is logged and dropped (counted too).
+// Stop() writes what is still queued. Thread-safe.
+class InvocationRecorder : public prometheus::Collectable {
+ public:
+  using WriteFn = std::function<core::Status(const std::vector<store::InvocationRecord>&)>;
+
+  InvocationRecorder(store::Store& store, RecorderOptions options = {});
+  // Tests: writes go to `write` instead of a store.
+  InvocationRecorder(WriteFn write, RecorderOptions options);
+  ~InvocationRecorder() override;  // Stop()s
+
+  // Starts the writer thread. Without it, records wait for Flush() or Stop().
+  void Start();
+  // Ends the writer thread and writes what is queued. Idempotent.
+  void Stop();
+
+  // Queues `call` (see the class comment). Never blocks on I/O.
+  void Add(gateway::CallRecord&& call);
+  // For GatewayOptions::on_call: Add on this recorder (which must outlive the gateway).
+  gateway::CallRecordFn Hook();
+  // Writes what is queued now, on the calling thread, in batches of at most `batch`.
+  void Flush();
+
+  std::uint64_t dropped() const;
+  std::vector<prometheus::MetricFamily> Collect() const override;
+
+  // The store's row for a gateway record (trigger "http"; the store merges it into an async
+  // call's row of the same id).
+  static store::InvocationRecord ToStore(gateway::CallRecord&& call);
+
+ private:
+  void Work();
+
+  const WriteFn write_;
+  const RecorderOptions options_;
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::vector<store::InvocationRecord> queue_;  // guarded by mu_
+  std::uint64_t dropped_ = 0;                   // guarded by mu_
+  bool stopping_ = false;                       // guarded by mu_
+  std::mutex write_mu_;                         // one batch written at a time
+  std::thread thread_;
+};
+
+}  // namespace gantry::daemon
