@@ -66,6 +66,8 @@ struct EventRecord {
   std::string message;
   std::string replica;  // 12 hex, or empty
   int64_t count = 1;    // set by the store
+};
+
 // One call of a function as the invocation records keep it (sync and async). An async
 // call's row is written when it is queued (trigger "async", state "queued") and its state,
 // attempts and result follow it; the gateway's record of each attempt adds the replica,
