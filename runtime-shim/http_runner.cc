@@ -249,37 +249,36 @@ void HttpRunner::ReadBody(const std::shared_ptr<Exchange>& exchange) {
   if (!exchange->chunk) exchange->chunk = std::make_unique_for_overwrite<char[]>(kChunkSize);
   parser.get().body().data = exchange->chunk.get();
   parser.get().body().size = kChunkSize;
-  http::async_read_some(*exchange->socket, exchange->buffer, parser,
-                        [this, exchange](boost::system::error_code ec, std::size_t) {
-                          if (ec == http::error::need_buffer)
-                            ec = {};  // the chunk buffer is full: pass it on
-                          if (ec) {
-                            if (exchange->stream) {
-                              LogShim("call " + exchange->call->id() +
-                                      ": function server broke off its response: " +
-                                      ServerFailure("read", ec));
-                              active_.erase(exchange->call->id());
-                              exchange->stream->End(false);
-                              return;
-                            }
-                            Fail(exchange, ServerFailure("read", ec));
-                            return;
-                          }
-                          std::size_t got = kChunkSize - exchange->parser->get().body().size;
-                          std::string bytes(exchange->chunk.get(), got);
-                          if (!exchange->stream) {
-                            exchange->collected += bytes;
-                            ReadBody(exchange);
-                            return;
-                          }
-                          exchange->stream->Write(std::move(bytes), [this, exchange](bool ok) {
-                            if (!ok) {  // the client went away: so does the upstream connection
-                              Abandon(exchange->call);
-                              return;
-                            }
-                            ReadBody(exchange);
-                          });
-                        });
+  http::async_read_some(
+      *exchange->socket, exchange->buffer, parser,
+      [this, exchange](boost::system::error_code ec, std::size_t) {
+        if (ec == http::error::need_buffer) ec = {};  // the chunk buffer is full: pass it on
+        if (ec) {
+          if (exchange->stream) {
+            LogShim("call " + exchange->call->id() +
+                    ": function server broke off its response: " + ServerFailure("read", ec));
+            active_.erase(exchange->call->id());
+            exchange->stream->End(false);
+            return;
+          }
+          Fail(exchange, ServerFailure("read", ec));
+          return;
+        }
+        std::size_t got = kChunkSize - exchange->parser->get().body().size;
+        std::string bytes(exchange->chunk.get(), got);
+        if (!exchange->stream) {
+          exchange->collected += bytes;
+          ReadBody(exchange);
+          return;
+        }
+        exchange->stream->Write(std::move(bytes), [this, exchange](bool ok) {
+          if (!ok) {  // the client went away: so does the upstream connection
+            Abandon(exchange->call);
+            return;
+          }
+          ReadBody(exchange);
+        });
+      });
 }
 
 void HttpRunner::Done(const std::shared_ptr<Exchange>& exchange) {

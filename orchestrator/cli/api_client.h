@@ -50,7 +50,8 @@ class ApiClient {
   // GET `path` with the body of a 2xx answer handed to `on_chunk` as it arrives, with no
   // time limit (logs -f: until gantryd or on_chunk ends it). The Reply has the status and,
   // for a non-2xx answer, its body. Errors as Call's.
-  core::Result<Reply> Stream(const std::string& path, std::function<bool(std::string_view chunk)> on_chunk);
+  core::Result<Reply> Stream(const std::string& path,
+                             std::function<bool(std::string_view chunk)> on_chunk);
   const ClientConfig& config() const { return config_; }
 
  private:

@@ -21,8 +21,8 @@ struct AsyncOptions {
   // Bounds on the queue (0: none); beyond them a new call is answered 429.
   store::AsyncQueueLimits queue{
       .max_calls = 10'000, .max_calls_per_function = 0, .max_bytes = 1ll << 30};
-  std::size_t max_body_bytes = 6 << 20;         // of one call (the shim's limit); 413 beyond
-  std::size_t max_result_bytes = 16 << 20;      // of a function's answer, kept for the callback
+  std::size_t max_body_bytes = 6 << 20;     // of one call (the shim's limit); 413 beyond
+  std::size_t max_result_bytes = 16 << 20;  // of a function's answer, kept for the callback
   // Of a function's answer kept in the call's invocation record (the rest is cut off and
   // the record says "truncated").
   std::size_t max_record_result_bytes = 64 << 10;

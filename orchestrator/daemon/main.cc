@@ -122,17 +122,17 @@ int main(int argc, char** argv) {
   logstore::LogStore log_store(f.log_store);
   logstore::LogFollowers log_followers(**docker, log_store);
   daemon::FunctionEvents events(**store);  // pool and controller events, to the store
-  pool::Pool pool(**docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
-                             .extra_labels = f.extra_labels,
-                             .instance_id = *instance,
-                             .socket_dir_bytes = f.socket_dir_size,
-                             .log_max_size = f.container_log_max_size,
-                             .log_max_files = f.container_log_max_files,
-                             .on_event = [&log_followers,
-                                          sink = events.Sink()](const pool::PoolEvent& event) {
-                               log_followers.OnEvent(event);  // before the container goes
-                               sink(event);
-                             }});
+  pool::Pool pool(
+      **docker, {.run_dir = (fs::path(f.state_dir) / "run").string(),
+                 .extra_labels = f.extra_labels,
+                 .instance_id = *instance,
+                 .socket_dir_bytes = f.socket_dir_size,
+                 .log_max_size = f.container_log_max_size,
+                 .log_max_files = f.container_log_max_files,
+                 .on_event = [&log_followers, sink = events.Sink()](const pool::PoolEvent& event) {
+                   log_followers.OnEvent(event);  // before the container goes
+                   sink(event);
+                 }});
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(
       **store, builder, pool, **docker,

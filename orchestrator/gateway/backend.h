@@ -24,7 +24,7 @@ struct Target {
   int port = 0;
   std::chrono::milliseconds timeout = core::kDefaultCallTimeout;  // the function's; 0: none
   bool cold_start = false;
-  std::string replica;  // for logs and records
+  std::string replica;     // for logs and records
   int64_t generation = 0;  // the replica's, for records
   // Called exactly once when the call is over: ok, or the reason the replica failed
   // (connection refused/reset before an answer: the replica is broken).

@@ -256,7 +256,7 @@ class Store {
   const int64_t max_invocation_age_ms_;
   std::mutex mu_;
   int64_t last_trim_ms_ = std::numeric_limits<int64_t>::min() / 2;  // guarded by mu_
-  sqlite3* db_;  // guarded by mu_
+  sqlite3* db_;                                                     // guarded by mu_
 };
 
 }  // namespace gantry::store
