@@ -26,23 +26,10 @@ std::string_view WithoutReplicaPrefix(std::string_view error) {
   return error;
 }
 
-// The pool's status gains the last failure in user terms and the dead replica's last log
-// line (FunctionStatus::last_failure, ::last_log_line); until it has them, last_error is
-// what there is.
-template <class Status>
-std::string LastFailure(const Status& s) {
-  if constexpr (requires { s.last_failure; }) {
-    if (!s.last_failure.empty()) return s.last_failure;
-  }
+// The last failure in user terms when the pool has one, else the why of last_error.
+std::string LastFailure(const pool::FunctionStatus& s) {
+  if (!s.last_failure.empty()) return s.last_failure;
   return std::string(WithoutReplicaPrefix(s.last_error));
-}
-template <class Status>
-std::string LastLogLineOf(const Status& s) {
-  if constexpr (requires { s.last_log_line; }) {
-    return s.last_log_line;
-  } else {
-    return {};
-  }
 }
 
 }  // namespace
@@ -52,7 +39,7 @@ gateway::FailureHint HintFromStatus(const pool::FunctionStatus& status,
   gateway::FailureHint hint;
   hint.serving = status.ready > 0;
   hint.reason = pool::ScrubHostPaths(LastFailure(status), host_dirs);
-  hint.last_log_line = pool::ScrubHostPaths(LastLogLineOf(status), host_dirs);
+  hint.last_log_line = pool::ScrubHostPaths(status.last_log_line, host_dirs);
   return hint;
 }
 
