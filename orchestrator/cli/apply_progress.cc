@@ -10,8 +10,8 @@ namespace {
 std::string Fit(std::string_view text, std::size_t columns) {
   std::string out;
   std::size_t shown = 0;
-  for (std::size_t i = 0; i < text.size(); ++i) {
-    auto c = static_cast<unsigned char>(text[i]);
+  for (char ch : text) {
+    auto c = static_cast<unsigned char>(ch);
     bool continuation = (c & 0xC0) == 0x80;
     if (!continuation && shown == columns) break;
     if (!continuation) ++shown;
@@ -36,7 +36,7 @@ core::Result<ProgressMode> ResolveProgressMode(std::string_view flag, bool stdou
   return ci ? ProgressMode::kPlain : ProgressMode::kQuiet;
 }
 
-ApplyProgressView::ApplyProgressView(ProgressMode mode, std::string function, std::FILE* out,
+ApplyProgressView::ApplyProgressView(ProgressMode mode, const std::string& function, std::FILE* out,
                                      std::FILE* err, std::size_t columns)
     : mode_(mode),
       prefix_("function.gantry.dev/" + function + " | "),

@@ -33,7 +33,7 @@ core::Result<ProgressMode> ResolveProgressMode(std::string_view flag, bool stdou
 class ApplyProgressView {
  public:
   // `columns`: the terminal's width (kTerminal cuts the rewritten line to fit).
-  ApplyProgressView(ProgressMode mode, std::string function, std::FILE* out, std::FILE* err,
+  ApplyProgressView(ProgressMode mode, const std::string& function, std::FILE* out, std::FILE* err,
                     std::size_t columns = 80);
 
   // A piece of the body as it came; whole lines are rendered, the rest waits.

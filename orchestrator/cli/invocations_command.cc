@@ -141,7 +141,7 @@ int RunGetInvocations(const std::string& ns, const std::string& function, const 
     return 2;
   }
   std::vector<std::string> query;
-  if (flags.failed) query.push_back("status=failed");
+  if (flags.failed) query.emplace_back("status=failed");
   if (flags.limit > 0) query.push_back(fmt::format("limit={}", flags.limit));
   if (!flags.since.empty()) {
     // A duration is checked here; an RFC 3339 time is the server's to read.

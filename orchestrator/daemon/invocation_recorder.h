@@ -35,7 +35,7 @@ class InvocationRecorder : public prometheus::Collectable {
  public:
   using WriteFn = std::function<core::Status(const std::vector<store::InvocationRecord>&)>;
 
-  InvocationRecorder(store::Store& store, RecorderOptions options = {});
+  explicit InvocationRecorder(store::Store& store, RecorderOptions options = {});
   // Tests: writes go to `write` instead of a store.
   InvocationRecorder(WriteFn write, RecorderOptions options);
   ~InvocationRecorder() override;  // Stop()s

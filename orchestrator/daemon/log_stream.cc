@@ -10,9 +10,10 @@ LogStream::LogStream(std::shared_ptr<logstore::LogSubscription> subscription, Lo
     : subscription_(std::move(subscription)), format_(std::move(format)) {}
 
 void LogStream::Next(ChunkFn deliver) {
-  subscription_->Wait([format = format_, deliver = std::move(deliver)](logstore::LogBatch batch) {
-    deliver(LogLines(batch.entries, format, batch.dropped), false);
-  });
+  subscription_->Wait(
+      [format = format_, deliver = std::move(deliver)](const logstore::LogBatch& batch) {
+        deliver(LogLines(batch.entries, format, batch.dropped), false);
+      });
 }
 
 void LogStream::Cancel() {

@@ -75,7 +75,7 @@ void LogFollowers::Follow(const std::string& ns, const std::string& name, int64_
                                    .generation = generation});
             return true;
           },
-          stop);
+          std::move(stop));
       if (!s && s.error().code() != core::ErrorCode::kCancelled &&
           s.error().code() != core::ErrorCode::kNotFound) {
         core::Log(core::LogLevel::kWarn, "logs of replica {} of {}/{}: {}", ShortReplica(replica),
@@ -134,7 +134,7 @@ void LogFollowers::FollowAll(const std::vector<pool::FunctionStatus>& functions,
 std::jthread LogFollowers::ResyncEvery(std::chrono::milliseconds interval,
                                        std::function<std::vector<pool::FunctionStatus>()> list,
                                        int64_t tail) {
-  return std::jthread([this, interval, list = std::move(list), tail](std::stop_token stop) {
+  return std::jthread([this, interval, list = std::move(list), tail](const std::stop_token& stop) {
     std::mutex mu;
     std::condition_variable_any cv;
     while (!stop.stop_requested()) {

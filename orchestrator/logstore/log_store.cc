@@ -61,7 +61,7 @@ std::optional<std::pair<LogSubscription::BatchFn, LogBatch>> LogSubscription::Pu
 }
 
 LogStore::LogStore(LogStoreOptions options)
-    : options_(std::move(options)),
+    : options_(options),
       clock_(options_.clock != nullptr ? *options_.clock : core::SystemClock::Instance()) {}
 
 bool LogStore::Append(const std::string& ns, const std::string& name, LogEntry entry) {

@@ -278,7 +278,7 @@ bool Below(std::string_view path, std::string_view dir) {
 std::string_view StripShimPrefix(std::string_view text) {
   if (!text.starts_with('[')) return text;
   std::size_t close = text.find("] ");
-  if (close == std::string_view::npos || close > 160) return text;
+  if (close > 160) return text;  // npos too
   if (text.substr(1, close - 1).find(' ') != std::string_view::npos) return text;
   std::string_view rest = text.substr(close + 2);
   for (std::string_view stream : {"stdout: ", "stderr: ", "error: "}) {

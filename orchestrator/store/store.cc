@@ -755,9 +755,10 @@ core::Result<InvocationRecord> Store::GetInvocation(const std::string& ns,
   s.Bind(1, call_id).Bind(2, ns);
   int rc = s.Step();
   if (rc == SQLITE_ROW) return InvocationFrom(s);
-  if (rc == SQLITE_DONE)
+  if (rc == SQLITE_DONE) {
     return core::Error::NotFound(
         fmt::format("invocation {} not found in namespace {}", call_id, ns));
+  }
   return s.Error(rc, "reading an invocation");
 }
 
