@@ -206,13 +206,24 @@ core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const 
                         .digest = digest};
   }
   UploadDir dir(options_.state_dir);
-  if (auto s = builder::ExtractBundle(bundle, dir.path().string()); !s) return s.error();
+  // Messages name files as the bundle does ("function.json:1:5: ..."), never the state
+  // directory the bundle was unpacked in.
+  const std::string unpacked_in = dir.path().string() + "/";
+  auto relative = [&unpacked_in](std::string text) {
+    for (std::size_t at; (at = text.find(unpacked_in)) != std::string::npos;) {
+      text.erase(at, unpacked_in.size());
+    }
+    return text;
+  };
+  if (auto s = builder::ExtractBundle(bundle, dir.path().string()); !s) {
+    return core::Error(s.error().code(), relative(s.error().message()));
+  }
   manifest::LocalFileSystem local;
   auto loaded =
       manifest::LoadManifests(local, {(dir.path() / builder::kBundleManifest).string()}, {});
   if (!loaded.ok()) {
     std::string all;
-    for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + e.ToString();
+    for (const auto& e : loaded.errors) all += (all.empty() ? "" : "\n") + relative(e.ToString());
     return core::Error::InvalidArgument(fmt::format("invalid function:\n{}", all));
   }
   if (loaded.objects.size() != 1 ||
@@ -229,7 +240,9 @@ core::Result<ApplyOutcome> Controller::ApplyBundle(const std::string& ns, const 
     if (auto values = SecretValues(ns, spec.secrets()); !values) return values.error();
     return ApplyOutcome{.result = "valid", .digest = digest};
   }
-  return ApplySpec(spec, digest, progress);
+  auto applied = ApplySpec(spec, digest, progress);
+  if (!applied) return core::Error(applied.error().code(), relative(applied.error().message()));
+  return applied;
 }
 
 core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
@@ -304,6 +317,7 @@ core::Status Controller::Delete(const std::string& ns, const std::string& name) 
   if (auto s = store_.DeleteFunction(ns, name); !s) return s;
   // Only this instance's images, and none another function still runs.
   RemoveUnusedImages(store_, builder_, /*keep_recent=*/false);
+  if (options_.on_delete) options_.on_delete(ns, name);
   core::Log(core::LogLevel::kInfo, "function {}/{} deleted", ns, name);
   return core::Ok();
 }

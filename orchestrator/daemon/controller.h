@@ -22,6 +22,10 @@ struct ControllerOptions {
   // Told the outcome of every image build an apply needed: "built", "cached" or "failed"
   // (for gantry_builds_total). Optional.
   std::function<void(std::string_view outcome)> on_build;
+  // Told each function deleted, after its replicas and record are gone (gantryd: its
+  // output leaves the log store, so a function made again under the name starts clean).
+  // Optional.
+  std::function<void(const std::string& ns, const std::string& name)> on_delete;
   // What every container and image this gantryd makes carries (gantry.instance=<id> and
   // the --label pairs): deleting images selects by it, so another
   // instance's objects are never touched.

@@ -138,6 +138,8 @@ int main(int argc, char** argv) {
       **store, builder, pool, **docker,
       {.state_dir = f.state_dir,
        .on_build = [pool_metrics](std::string_view outcome) { pool_metrics->CountBuild(outcome); },
+       .on_delete = [&log_store](const std::string& ns,
+                                 const std::string& name) { log_store.Forget(ns, name); },
        .identity = identity,
        .events = &events});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());

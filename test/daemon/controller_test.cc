@@ -13,6 +13,7 @@
 #include "builder/bundle.h"
 #include "daemon/api_support.h"
 #include "daemon/controller_harness.h"
+#include "support/tar.h"
 
 namespace gantry::daemon {
 namespace {
@@ -127,6 +128,38 @@ TEST_CASE("controller: a bundle for another function than the URL's is kInvalidA
   REQUIRE(dry.ok());
   CHECK(dry->result == "valid");
   CHECK(h.controller->Describe("team", "web").error().code() == ErrorCode::kNotFound);
+}
+
+TEST_CASE("controller: an invalid bundle's errors name its files, never the state directory",
+          "[daemon]") {
+  Harness h;
+  std::string tar = gantry::testing::MakeTar(
+      {{.path = "function.json", .content = R"({"apiVersion": "gantry.dev/v1", "kind": "Function",
+                       "metadata": {"name": "web", "namespace": "team"},
+                       "spec": {"runtime": "exec", "bogus": 1}})"}});
+  auto applied = h.controller->ApplyBundle("team", "web", tar, /*dry_run=*/false);
+  REQUIRE_FALSE(applied.ok());
+  CHECK(applied.error().code() == ErrorCode::kInvalidArgument);
+  CHECK_THAT(applied.error().message(), Catch::Contains("function.json:"));
+  CHECK_THAT(applied.error().message(), !Catch::Contains(h.state_dir));
+  CHECK_THAT(applied.error().message(), !Catch::Contains("uploads"));
+}
+
+TEST_CASE("controller: a delete is told to on_delete once, after the record is gone", "[daemon]") {
+  std::vector<std::string> deleted;
+  store::Store* seen_store = nullptr;
+  bool record_gone = false;
+  Harness h({.on_delete = [&](const std::string& ns, const std::string& name) {
+    deleted.push_back(ns + "/" + name);
+    record_gone = seen_store != nullptr && !seen_store->GetFunction(ns, name).ok();
+  }});
+  seen_store = h.store.get();
+  REQUIRE(h.controller->ApplySpec(WebSpec(0, 2), "sha256:web").ok());
+  REQUIRE(h.controller->Delete("team", "web").ok());
+  CHECK(deleted == std::vector<std::string>{"team/web"});
+  CHECK(record_gone);
+  CHECK(h.controller->Delete("team", "web").error().code() == ErrorCode::kNotFound);
+  CHECK(deleted.size() == 1);
 }
 
 TEST_CASE("controller: a secret in use is kConflict naming its users; a missing one kNotFound",

@@ -3,11 +3,6 @@
 // shows its build's "Step" lines as they happen, before the result line; /metrics then
 // has the function's series at zero and passes `promtool check metrics` (when promtool is
 // installed: scripts/deps).
-#include <fcntl.h>
-#include <poll.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <catch2/catch.hpp>
 #include <filesystem>
@@ -16,58 +11,16 @@
 #include <vector>
 
 #include "gantryd_support.h"
+#include "run_program.h"
 #include "support/engine.h"
 
 namespace gantry::testing {
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string output;  // stdout and stderr, in the order they were written
-};
-
-// Runs `program args...` with `env` (and nothing else) and `input` on stdin, stdout and
-// stderr into one pipe.
+// `program args...` with stdout and stderr in one pipe, in the order they were written.
 Run Program(const std::string& program, const std::vector<std::string>& args,
             const std::vector<std::string>& env, const std::string& input = "") {
-  int in[2], out[2];
-  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  std::vector<std::string> argv_s = {program};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = {"PATH=/usr/bin:/bin", "HOME=/tmp"};
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 2);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  if (!input.empty()) (void)!::write(in[1], input.data(), input.size());
-  ::close(in[1]);
-  Run r;
-  char buf[4096];
-  pollfd p{out[0], POLLIN, 0};
-  while (::poll(&p, 1, 300'000) > 0) {
-    ssize_t n = ::read(out[0], buf, sizeof buf);
-    if (n <= 0) break;
-    r.output.append(buf, static_cast<size_t>(n));
-  }
-  ::close(out[0]);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return RunProgram(program, args, env, {.input = input, .merge_stderr = true});
 }
 
 bool HavePromtool() {
@@ -95,14 +48,14 @@ TEST_CASE("build stream: apply --progress plain shows the build's steps before t
 
   Run applied = Program(
       GANTRY_BINARY, {"apply", "--progress", "plain", "-f", (dir / "gantry.yaml").string()}, env);
-  INFO(applied.output);
+  INFO(applied.out);
   CHECK(applied.exit_code == 0);
   const std::string prefix = "function.gantry.dev/streamed | ";
   // (The engine may count steps of its own for the labels: "Step 1/N".)
-  std::size_t step1 = applied.output.find(prefix + "Step 1/");
-  std::size_t step2 = applied.output.find(" : RUN echo building-" + ns + "\n");
-  std::size_t echoed = applied.output.find(prefix + "building-" + ns + "\n");
-  std::size_t result = applied.output.find("function.gantry.dev/streamed created\n");
+  std::size_t step1 = applied.out.find(prefix + "Step 1/");
+  std::size_t step2 = applied.out.find(" : RUN echo building-" + ns + "\n");
+  std::size_t echoed = applied.out.find(prefix + "building-" + ns + "\n");
+  std::size_t result = applied.out.find("function.gantry.dev/streamed created\n");
   REQUIRE(step1 != std::string::npos);
   REQUIRE(step2 != std::string::npos);
   REQUIRE(echoed != std::string::npos);  // the RUN's own output
@@ -135,7 +88,7 @@ TEST_CASE("build stream: apply --progress plain shows the build's steps before t
 
   if (HavePromtool()) {
     Run check = Program("/usr/bin/promtool", {"check", "metrics"}, {}, metrics.body);
-    INFO(check.output);
+    INFO(check.out);
     CHECK(check.exit_code == 0);
   } else {
     WARN("promtool is not installed (scripts/deps installs it): `promtool check metrics` skipped");

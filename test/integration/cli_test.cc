@@ -14,69 +14,18 @@
 #include <set>
 
 #include "gantryd_support.h"
+#include "run_program.h"
 #include "support/engine.h"
 
 namespace gantry::testing {
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
-// Runs `program args...` with `env` added, `input` on stdin; waits for it.
+// Runs `program args...` with `env` added, `input` on stdin, the CLI's directory on PATH.
 Run Program(const std::string& program, const std::vector<std::string>& args,
             const std::vector<std::string>& env, const std::string& input = "") {
-  int in[2], out[2], err[2];
-  REQUIRE(::pipe2(in, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  std::vector<std::string> argv_s = {program};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
   std::string bin_dir = fs::path(GANTRY_BINARY).parent_path().string();
-  std::vector<std::string> env_s = {"PATH=" + bin_dir + ":/usr/bin:/bin", "HOME=/tmp"};
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, in[0], 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, program.c_str(), &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(in[0]);
-  ::close(out[1]);
-  ::close(err[1]);
-  if (!input.empty()) (void)!::write(in[1], input.data(), input.size());
-  ::close(in[1]);
-  Run r;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0 && ::poll(fds, 2, 180'000) > 0) {
-    for (auto& p : fds) {
-      if (p.fd < 0 || (p.revents & (POLLIN | POLLHUP)) == 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(p.fd, buf, sizeof buf);
-      if (n <= 0) {
-        ::close(p.fd);
-        p.fd = -1;
-        --open_fds;
-        continue;
-      }
-      (p.fd == out[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
-    }
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return RunProgram(program, args, env,
+                    {.input = input, .path = bin_dir + ":/usr/bin:/bin", .timeout_ms = 180'000});
 }
 
 Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env,

@@ -16,63 +16,15 @@
 #include <vector>
 
 #include "gantryd_support.h"
+#include "run_program.h"
 #include "support/engine.h"
 
 namespace gantry::testing {
 namespace {
 
-struct Run {
-  int exit_code = -1;
-  std::string out;
-  std::string err;
-};
-
 // Runs the gantry CLI with `env` added; waits for it (bounded by its own --timeout).
 Run Gantry(const std::vector<std::string>& args, const std::vector<std::string>& env) {
-  int out[2], err[2];
-  REQUIRE(::pipe2(out, O_CLOEXEC) == 0);
-  REQUIRE(::pipe2(err, O_CLOEXEC) == 0);
-  std::vector<std::string> argv_s = {GANTRY_BINARY};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = {"PATH=/usr/bin:/bin", "HOME=/tmp"};
-  env_s.insert(env_s.end(), env.begin(), env.end());
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-  posix_spawn_file_actions_adddup2(&actions, out[1], 1);
-  posix_spawn_file_actions_adddup2(&actions, err[1], 2);
-  pid_t pid = 0;
-  REQUIRE(posix_spawn(&pid, GANTRY_BINARY, &actions, nullptr, argv.data(), envp.data()) == 0);
-  posix_spawn_file_actions_destroy(&actions);
-  ::close(out[1]);
-  ::close(err[1]);
-  Run r;
-  pollfd fds[2] = {{out[0], POLLIN, 0}, {err[0], POLLIN, 0}};
-  int open_fds = 2;
-  while (open_fds > 0 && ::poll(fds, 2, 300'000) > 0) {
-    for (auto& p : fds) {
-      if (p.fd < 0 || (p.revents & (POLLIN | POLLHUP)) == 0) continue;
-      char buf[4096];
-      ssize_t n = ::read(p.fd, buf, sizeof buf);
-      if (n <= 0) {
-        ::close(p.fd);
-        p.fd = -1;
-        --open_fds;
-        continue;
-      }
-      (p.fd == out[0] ? r.out : r.err).append(buf, static_cast<size_t>(n));
-    }
-  }
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+  return RunProgram(GANTRY_BINARY, args, env);
 }
 
 // A python3 function `name` of namespace `ns` whose handler.py is `code`, in `dir`.
