@@ -16,6 +16,8 @@ class Admission {
   Verdict TryEnter();
   void Leave();
   void StartDrain() { draining_ = true; }
+  // A new limit for calls admitted from now on (a stem cell's, once specialised).
+  void set_limit(std::size_t max_inflight) { max_inflight_ = max_inflight; }
 
   bool draining() const { return draining_; }
   std::size_t inflight() const { return inflight_; }

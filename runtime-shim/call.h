@@ -9,6 +9,7 @@
 #include "http_listener.h"
 #include "lambda_event.h"
 #include "request_meta.h"
+#include "specialization.h"
 
 namespace gantry::shim {
 
@@ -91,6 +92,13 @@ class FunctionRunner {
   // client hung up (Call::Abandon) -- or its streamed answer is cut off: stop working on it
   // (kill its process, close its upstream exchange, or restart the handler running it).
   virtual void Abandon(const std::shared_ptr<Call>& call) = 0;
+  // Stem mode: the runner becomes `specialization`'s function -- its environment over the
+  // shim's for the function's processes, the command and limits already in the config
+  // (ApplySpecialization) -- and calls `done` once, on the io thread: ok when the function
+  // can take calls, else with one line saying why it can't (the shim then gives up). Not
+  // before Start, at most once. Modes without stem cells answer "not a stem cell".
+  using SpecializedFn = std::function<void(bool ok, const std::string& error)>;
+  virtual void Specialize(const Specialization& specialization, SpecializedFn done);
   // Stops restarting and sends `signal` to every function process.
   virtual void Stop(int signal) = 0;
   // True while any function process is alive.

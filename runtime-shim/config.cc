@@ -210,6 +210,14 @@ bool Apply(ShimConfig& config, std::string_view key, const std::string& value, s
     config.content_type = value;
   } else if (key == "function-name") {
     config.function_name = value;
+  } else if (key == "stem") {
+    if (value == "1" || value == "true" || value == "yes") {
+      config.stem = true;
+    } else if (value == "0" || value == "false" || value == "no") {
+      config.stem = false;
+    } else {
+      return fail("not 1 or 0");
+    }
   } else {
     error = "unknown flag --" + std::string(key);
     return false;
@@ -232,6 +240,7 @@ constexpr std::pair<const char*, const char*> kEnvKeys[] = {
     {"GANTRY_CONTENT_TYPE", "content-type"},
     {"AWS_LAMBDA_FUNCTION_NAME", "function-name"},  // GANTRY_FUNCTION_NAME wins
     {"GANTRY_FUNCTION_NAME", "function-name"},
+    {"GANTRY_STEM", "stem"},
 };
 
 }  // namespace
@@ -268,6 +277,10 @@ ConfigResult ParseConfig(const std::map<std::string, std::string>& env,
       config.show_version = true;
       continue;
     }
+    if (arg == "--stem") {
+      config.stem = true;
+      continue;
+    }
     if (!arg.starts_with("--")) return {std::nullopt, "unexpected argument \"" + arg + "\""};
     std::string key = arg.substr(2);
     std::string value;
@@ -285,7 +298,11 @@ ConfigResult ParseConfig(const std::map<std::string, std::string>& env,
   if (!handlers_given) config.handlers = inflight_given ? config.max_inflight : 1;
   config.handlers = std::min(config.handlers, config.max_inflight);
   if (config.show_help || config.show_version) return {config, ""};
-  if (config.command.empty()) {
+  if (config.stem && config.mode == Mode::kHttp) {
+    return {std::nullopt, "stem: http mode has no stem cells (exec or runtime-api only)"};
+  }
+  // An exec stem is told its command when it is specialised.
+  if (config.command.empty() && !(config.stem && config.mode == Mode::kExec)) {
     return {std::nullopt, "no function command: set GANTRY_COMMAND (or fprocess) or pass -- cmd"};
   }
   if (config.listen.is_unix && config.listen.path.size() >= 108) {

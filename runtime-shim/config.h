@@ -20,24 +20,32 @@ struct ListenAddress {
   unsigned short port = 0;
 };
 
-// Everything the shim is configured with; validated once by ParseConfig and immutable after.
+// Everything the shim is configured with; validated once by ParseConfig and immutable after,
+// except in a stem cell: there POST /_/specialize changes the fields marked "late" once
+// (ApplySpecialization), before anything reads them for a call.
 struct ShimConfig {
   Mode mode = Mode::kExec;
-  std::vector<std::string> command;  // the function: argv of the program to run
+  std::vector<std::string> command;  // the function: argv of the program to run (late)
   ListenAddress listen{true, "/run/gantry/shim.sock", "", 0};
   std::string upstream_host = "127.0.0.1";  // http mode: where the function's server listens
   unsigned short upstream_port = 8080;
-  std::chrono::milliseconds timeout{30000};        // per request
+  std::chrono::milliseconds timeout{30000};        // per request (late)
   std::chrono::milliseconds grace{8000};           // drain on SIGTERM
   std::chrono::milliseconds ready_timeout{30000};  // function process up and accepting
-  std::size_t max_inflight = 64;
+  std::size_t max_inflight = 64;                   // late
   // runtime-api: handler processes, each running one call at a time. Defaults to
   // max_inflight when that is given (the pool gives it: the replica's concurrency), else 1;
   // never more than max_inflight.
-  std::size_t handlers = 1;
-  std::size_t max_body = std::size_t{6} * 1024 * 1024;    // request body limit in bytes
+  std::size_t handlers = 1;                               // late
+  std::size_t max_body = std::size_t{6} * 1024 * 1024;    // request body limit in bytes (late)
   std::string content_type = "application/octet-stream";  // exec mode responses
-  std::string function_name = "function";  // GANTRY_FUNCTION_NAME or AWS_LAMBDA_FUNCTION_NAME
+  // GANTRY_FUNCTION_NAME or AWS_LAMBDA_FUNCTION_NAME (late)
+  std::string function_name = "function";
+  // A stem cell (GANTRY_STEM=1 or --stem; exec and runtime-api only): the shim starts
+  // belonging to no function and becomes one's at POST /_/specialize (specialization.h),
+  // which also gives the settings marked "late" above their final values. An exec stem
+  // needs no command (it comes then).
+  bool stem = false;
   bool show_help = false;
   bool show_version = false;
 };
@@ -94,6 +102,9 @@ inline constexpr char kUsage[] =
     "  --content-type TYPE    GANTRY_CONTENT_TYPE   exec mode response type\n"
     "  --function-name NAME   GANTRY_FUNCTION_NAME  reported to runtime-api handlers (default\n"
     "                                               AWS_LAMBDA_FUNCTION_NAME, else function)\n"
+    "  --stem                 GANTRY_STEM=1         a stem cell (exec, runtime-api): no function\n"
+    "                                               until POST /_/specialize gives its env,\n"
+    "                                               command (exec) and limits\n"
     "  --version, --help\n";
 
 }  // namespace gantry::shim

@@ -168,6 +168,12 @@ ExecRunner::~ExecRunner() {
 }
 
 bool ExecRunner::Start(FatalFn, std::string& error) {
+  base_env_ = CurrentEnvironment();
+  if (config_.stem) return true;  // the command comes with the specialisation
+  return ResolveCommand(error);
+}
+
+bool ExecRunner::ResolveCommand(std::string& error) {
   const char* path = std::getenv("PATH");
   auto program = FindExecutable(config_.command.front(), path ? path : "/usr/bin:/bin");
   if (!program) {
@@ -176,13 +182,28 @@ bool ExecRunner::Start(FatalFn, std::string& error) {
   }
   argv_ = config_.command;
   argv_[0] = *program;
-  base_env_ = CurrentEnvironment();
   return true;
+}
+
+void ExecRunner::Specialize(const Specialization& specialization, SpecializedFn done) {
+  std::string error;
+  bool ok = !config_.command.empty() && ResolveCommand(error);
+  if (ok) {
+    base_env_ = OverlayEnvironment(CurrentEnvironment(), specialization.env, {kStemVariable});
+  } else if (error.empty()) {
+    error = "no function command";
+  }
+  // Told on the io loop, never from inside the caller.
+  asio::post(io_, [done = std::move(done), ok, error] { done(ok, error); });
 }
 
 void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
   if (stopped_) {
     call->Finish(ErrorReply(503, "shim is stopping", call->id()));
+    return;
+  }
+  if (argv_.empty()) {
+    call->Finish(ErrorReply(503, "not specialised", call->id()));
     return;
   }
   auto options = std::make_shared<SpawnOptions>();

@@ -26,7 +26,9 @@ namespace gantry::shim {
 // chunk). A caller that goes away (hangs up while the call runs, or stops reading a
 // streamed body) gets the process group killed.
 // The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
-// Always ready. Processes are started on four helper threads (posix_spawn blocks until the
+// Always ready. A stem (config.stem) has no command until it is specialised: Specialize
+// resolves the config's command and lays the function's environment over the shim's.
+// Processes are started on four helper threads (posix_spawn blocks until the
 // child has exec'd); everything else, and every method, runs on the shim's io thread.
 class ExecRunner final : public FunctionRunner {
  public:
@@ -37,10 +39,14 @@ class ExecRunner final : public FunctionRunner {
   bool Ready() const override { return !stopped_; }
   void Invoke(const std::shared_ptr<Call>& call) override;
   void Abandon(const std::shared_ptr<Call>& call) override;
+  void Specialize(const Specialization& specialization, SpecializedFn done) override;
   void Stop(int signal) override;
   bool Running() const override { return !children_.empty() || spawning_ > 0; }
 
  private:
+  // argv_ from config_.command, its program looked up on PATH. False with `error` when it
+  // isn't there.
+  bool ResolveCommand(std::string& error);
   void Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child, int error);
 
   boost::asio::io_context& io_;

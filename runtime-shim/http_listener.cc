@@ -33,18 +33,29 @@ HttpResponse TextResponse(unsigned status, std::string body, unsigned version) {
   return response;
 }
 
+HttpResponse JsonResponse(unsigned status, std::string body, unsigned version) {
+  HttpResponse response{static_cast<http::status>(status), version};
+  response.set(http::field::content_type, "application/json");
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
 namespace {
 
 // One client connection: read a request, let the handler answer (watching for the client
 // to hang up meanwhile), write, repeat.
 class Session final : public ClientConnection, public std::enable_shared_from_this<Session> {
  public:
-  Session(Socket socket, std::size_t body_limit, RequestHandler handler)
-      : socket_(std::move(socket)), body_limit_(body_limit), handler_(std::move(handler)) {}
+  Session(Socket socket, std::shared_ptr<const std::size_t> body_limit, RequestHandler handler)
+      : socket_(std::move(socket)),
+        body_limit_(std::move(body_limit)),
+        handler_(std::move(handler)) {}
 
   void Read() {
     parser_.emplace();
-    parser_->body_limit(body_limit_);
+    limit_ = *body_limit_;  // the listener's limit now: it may change between requests
+    parser_->body_limit(limit_);
     parser_->header_limit(64 * 1024);
     http::async_read_header(
         socket_, buffer_, *parser_, [self = shared_from_this()](beast::error_code ec, std::size_t) {
@@ -66,8 +77,8 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
   // address space only (the pages are touched as the body arrives), so what the body holds
   // is what it costs.
   void ReserveBody() {
-    if (parser_->is_done() || parser_->content_length() || body_limit_ > kReserveMax) return;
-    parser_->get().body().reserve(body_limit_);
+    if (parser_->is_done() || parser_->content_length() || limit_ > kReserveMax) return;
+    parser_->get().body().reserve(limit_);
   }
 
   void OnRead(beast::error_code ec) {
@@ -82,8 +93,8 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
       // would look like a dead replica.
       HttpResponse response{http::status::payload_too_large, parser_->get().version()};
       response.set(http::field::content_type, "application/json");
-      response.body() = "{\"error\":\"request body is over the limit of " +
-                        std::to_string(body_limit_) + " bytes\"}\n";
+      response.body() = "{\"error\":\"request body is over the limit of " + std::to_string(limit_) +
+                        " bytes\"}\n";
       response.prepare_payload();
       Drain();
       Write(std::move(response), /*close=*/true);
@@ -319,7 +330,8 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
   char drain_buffer_[16384];
 
   Socket socket_;
-  std::size_t body_limit_;
+  std::shared_ptr<const std::size_t> body_limit_;  // the listener's
+  std::size_t limit_ = 0;                          // the current request's
   RequestHandler handler_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -328,7 +340,10 @@ class Session final : public ClientConnection, public std::enable_shared_from_th
 }  // namespace
 
 HttpListener::HttpListener(asio::io_context& io, std::size_t body_limit, RequestHandler handler)
-    : io_(io), body_limit_(body_limit), handler_(std::move(handler)), acceptor_(io) {}
+    : io_(io),
+      body_limit_(std::make_shared<std::size_t>(body_limit)),
+      handler_(std::move(handler)),
+      acceptor_(io) {}
 
 HttpListener::~HttpListener() {
   Close();

@@ -90,6 +90,8 @@ class HttpListener {
   // replaced, and the socket is made connectable by any user (the gateway runs as
   // another uid). Returns false with `error` set when it can't listen.
   bool Listen(const ListenAddress& address, std::string& error);
+  // Bodies of requests read from now on (on every connection) are limited to `bytes`.
+  void set_body_limit(std::size_t bytes) { *body_limit_ = bytes; }
   // The bound TCP port (for "127.0.0.1:0").
   unsigned short port() const { return port_; }
   // Stops accepting and removes the unix socket; open connections finish their request.
@@ -99,7 +101,7 @@ class HttpListener {
   void Accept();
 
   boost::asio::io_context& io_;
-  std::size_t body_limit_;
+  std::shared_ptr<std::size_t> body_limit_;  // shared with the connections
   RequestHandler handler_;
   boost::asio::basic_socket_acceptor<boost::asio::generic::stream_protocol> acceptor_;
   std::string unix_path_;
@@ -108,5 +110,7 @@ class HttpListener {
 
 // A plain-text response with the given status (Connection: keep-alive as the request asked).
 HttpResponse TextResponse(unsigned status, std::string body, unsigned version = 11);
+// The same with a JSON body (application/json).
+HttpResponse JsonResponse(unsigned status, std::string body, unsigned version = 11);
 
 }  // namespace gantry::shim

@@ -48,7 +48,8 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "gantry-shim: %s\n\n%s", parsed.error.c_str(), kUsage);
     return kExitConfig;
   }
-  const ShimConfig& config = *parsed.config;
+  // Not const: a stem cell gets its late settings when it is specialised (ShimServer).
+  ShimConfig& config = *parsed.config;
   if (config.show_version) {
     std::printf("gantry-shim %s\n", GANTRY_VERSION);
     return 0;

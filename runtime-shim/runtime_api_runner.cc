@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
 
 #include "log.h"
 
@@ -16,14 +18,6 @@ namespace {
 
 constexpr std::string_view kApiPrefix = "/2018-06-01/runtime/";
 constexpr std::size_t kMaxHandlerPayload = std::size_t{64} * 1024 * 1024;
-
-HttpResponse JsonResponse(unsigned status, std::string body) {
-  HttpResponse response{static_cast<http::status>(status), 11};
-  response.set(http::field::content_type, "application/json");
-  response.body() = std::move(body);
-  response.prepare_payload();
-  return response;
-}
 
 HttpResponse Accepted() {
   return JsonResponse(202, "{\"status\":\"OK\"}\n");
@@ -86,6 +80,11 @@ bool RuntimeApiRunner::StartHandler(std::string& error) {
   hooks.on_fatal = on_fatal_;
   hooks.on_exit = [this, &h](int status) {
     h.asked = false;
+    specialization_waiters_.erase(h.slot);
+    if (specialized_) {
+      EndSpecialization(
+          false, "handler process exited (" + DescribeWaitStatus(status) + ") before it was ready");
+    }
     LoseCalls(h, "handler process exited (" + DescribeWaitStatus(status) +
                      ") before answering; restarted");
   };
@@ -118,7 +117,38 @@ void RuntimeApiRunner::Grow() {
 }
 
 bool RuntimeApiRunner::Ready() const {
+  if (config_.stem && !function_env_) return !specialization_waiters_.empty();
   return std::any_of(handlers_.begin(), handlers_.end(), [](const auto& h) { return h->asked; });
+}
+
+void RuntimeApiRunner::Specialize(const Specialization& specialization, SpecializedFn done) {
+  function_env_ = specialization.env;
+  if (specialization.function_name && !specialization.function_name->empty()) {
+    function_env_->emplace("AWS_LAMBDA_FUNCTION_NAME", *specialization.function_name);
+  }
+  env_ = OverlayEnvironment(env_, *function_env_, {kStemVariable, "AWS_LAMBDA_RUNTIME_API"});
+  for (auto& h : handlers_) {
+    std::vector<std::string> env = env_;
+    env.push_back("AWS_LAMBDA_RUNTIME_API=127.0.0.1:" + std::to_string(h->api->port()));
+    if (h->supervisor) h->supervisor->SetEnvironment(std::move(env));
+  }
+  specialized_ = std::move(done);
+  auto waiters = std::move(specialization_waiters_);
+  specialization_waiters_.clear();
+  for (const auto& [slot, respond] : waiters) AnswerSpecialization(respond);
+}
+
+void RuntimeApiRunner::AnswerSpecialization(const Responder& respond) const {
+  nlohmann::json body = {{"env", function_env_.value_or(std::map<std::string, std::string>{})}};
+  respond(JsonResponse(200,
+                       body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n"));
+}
+
+void RuntimeApiRunner::EndSpecialization(bool ok, const std::string& error) {
+  if (!specialized_) return;
+  // Told on the io loop, never from inside a handler's request.
+  boost::asio::post(io_, [done = std::move(specialized_), ok, error] { done(ok, error); });
+  specialized_ = nullptr;
 }
 
 bool RuntimeApiRunner::Running() const {
@@ -170,6 +200,7 @@ void RuntimeApiRunner::Abandon(const std::shared_ptr<Call>& call) {
 
 void RuntimeApiRunner::Stop(int signal) {
   stopped_ = true;
+  specialization_waiters_.clear();
   for (auto& [id, call] : std::map(calls_)) {
     FinishCall(id, ErrorReply(503, "shim is stopping", id));
   }
@@ -194,6 +225,7 @@ void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
       LogShim(handler.slot == 0 ? "handler ready"
                                 : "handler " + std::to_string(handler.slot) + " ready");
     }
+    if (function_env_) EndSpecialization(true, "");
     // A long poll: answered when a call arrives. A replaced waiter is dropped unanswered,
     // which closes its connection.
     [[maybe_unused]] auto replaced =
@@ -208,12 +240,25 @@ void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
         });
     return;
   }
+  if (request.method() == http::verb::get && rest == "gantry/specialization") {
+    if (!config_.stem || function_env_) {
+      AnswerSpecialization(respond);
+      return;
+    }
+    // A long poll until the cell is specialised; a replaced waiter is dropped unanswered.
+    LogShim(handler.slot == 0 ? "handler: stem loaded, waiting for the specialisation"
+                              : "handler " + std::to_string(handler.slot) +
+                                    ": stem loaded, waiting for the specialisation");
+    specialization_waiters_.insert_or_assign(handler.slot, respond);
+    return;
+  }
   if (request.method() == http::verb::post && rest == "init/error") {
     // One line naming the error (the runtime printed its traceback itself), which gantryd
     // reads back from the log as the reason its replica failed.
     std::string error = DescribeLambdaError(request.body());
     LogShim("handler init error: " + error);
     respond(Accepted());
+    EndSpecialization(false, "handler import failed: " + error);
     // Nothing it was given can be answered now; the process is expected to exit.
     LoseCalls(handler, "handler import failed: " + error);
     return;

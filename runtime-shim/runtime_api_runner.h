@@ -29,6 +29,13 @@ namespace gantry::shim {
 // 502; one that overruns a call's deadline, or runs a call whose client hung up, is killed
 // and restarted (a handler can't be interrupted, and its slot is free at once; the next
 // call may wait for the restart).
+// A stem (config.stem): the first handler is started with GANTRY_STEM=1 and, before it
+// loads any handler, asks GET /2018-06-01/runtime/gantry/specialization, a long poll
+// answered 200 {"env": {...}} once the cell is specialised (at once after that, and with
+// {} outside stem mode). Ready while the stem waits there; once specialised, ready as
+// above. Specialize lays the function's environment over the handlers' (restarted and
+// later handlers get it directly, without GANTRY_STEM) and is done when a handler asks
+// for work (ok), posts init/error or exits first (the reason).
 // Not thread-safe: runs on the shim's io thread.
 class RuntimeApiRunner final : public FunctionRunner {
  public:
@@ -40,6 +47,7 @@ class RuntimeApiRunner final : public FunctionRunner {
   bool Ready() const override;
   void Invoke(const std::shared_ptr<Call>& call) override;
   void Abandon(const std::shared_ptr<Call>& call) override;
+  void Specialize(const Specialization& specialization, SpecializedFn done) override;
   void Stop(int signal) override;
   bool Running() const override;
 
@@ -55,6 +63,10 @@ class RuntimeApiRunner final : public FunctionRunner {
   void HandleApi(Handler& handler, HttpRequest&& request, const Responder& respond);
   void FinishCall(const std::string& id, const FunctionReply& reply);
   void LoseCalls(Handler& handler, const std::string& why);
+  // Answers GET .../gantry/specialization: the function's env, or later (a stem).
+  void AnswerSpecialization(const Responder& respond) const;
+  // Ends a pending specialisation (on the io loop): ok, or why not.
+  void EndSpecialization(bool ok, const std::string& error);
 
   boost::asio::io_context& io_;
   const ShimConfig& config_;
@@ -65,6 +77,11 @@ class RuntimeApiRunner final : public FunctionRunner {
   InvocationQueue queue_;
   std::map<std::string, std::shared_ptr<Call>> calls_;  // queued or in flight
   std::vector<std::unique_ptr<Handler>> handlers_;      // index == slot
+  // A stem's: handlers waiting for the specialisation (by slot), the function's env once
+  // it is known, and who waits for the function to be ready.
+  std::map<int, Responder> specialization_waiters_;
+  std::optional<std::map<std::string, std::string>> function_env_;
+  SpecializedFn specialized_;
   bool stopped_ = false;
 };
 

@@ -4,6 +4,7 @@
 
 #include <csignal>
 #include <cstdio>
+#include <nlohmann/json.hpp>
 
 #include "log.h"
 
@@ -24,9 +25,18 @@ bool UsableCallId(std::string_view id) {
   return true;
 }
 
+std::string ErrorBody(std::string_view message) {
+  return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+                                                 nlohmann::json::error_handler_t::replace) +
+         "\n";
+}
+
+// A function that can't load exits the shim the way a handler that keeps failing does.
+constexpr int kExitNotReady = 3;
+
 }  // namespace
 
-ShimServer::ShimServer(asio::io_context& io, const ShimConfig& config, const Clock& clock,
+ShimServer::ShimServer(asio::io_context& io, ShimConfig& config, const Clock& clock,
                        FunctionRunner& runner)
     : io_(io),
       config_(config),
@@ -38,7 +48,9 @@ ShimServer::ShimServer(asio::io_context& io, const ShimConfig& config, const Clo
                 }),
       admission_(config.max_inflight),
       drain_timer_(io),
-      exit_timer_(io) {
+      exit_timer_(io),
+      specialize_timer_(io),
+      stem_(config.stem ? Stem::kWaiting : Stem::kNone) {
   char prefix[32];
   auto seed = static_cast<unsigned long long>(clock_.UnixMillis()) ^
               (static_cast<unsigned long long>(::getpid()) << 40);
@@ -52,7 +64,8 @@ bool ShimServer::Start(std::string& error) {
     return false;
   }
   if (!listener_.Listen(config_.listen, error)) return false;
-  LogShim("mode " + std::string(ModeName(config_.mode)) + ", listening on " +
+  LogShim("mode " + std::string(ModeName(config_.mode)) + (config_.stem ? " (stem cell)" : "") +
+          ", listening on " +
           (config_.listen.is_unix
                ? "unix:" + config_.listen.path
                : "tcp:" + config_.listen.host + ":" + std::to_string(config_.listen.port)));
@@ -71,22 +84,101 @@ std::string ShimServer::NewCallId(const HttpRequest& request) {
   return id;
 }
 
+void ShimServer::HandleShimEndpoint(const HttpRequest& request, const Responder& respond) {
+  std::string_view target = request.target();
+  if (target == "/_/health") {
+    respond(TextResponse(200, "ok\n"));
+  } else if (target == "/_/ready") {
+    if (admission_.draining()) {
+      respond(TextResponse(503, "draining\n"));
+    } else if (stem_ == Stem::kSpecialising) {
+      respond(TextResponse(503, "specialising\n"));
+    } else if (!runner_.Ready()) {
+      respond(TextResponse(503,
+                           stem_ == Stem::kWaiting ? "stem not loaded\n" : "function not ready\n"));
+    } else {
+      respond(TextResponse(200, "ready\n"));
+    }
+  } else if (target == "/_/specialize") {
+    Specialize(request, respond);
+  } else {
+    respond(TextResponse(404, "no such shim endpoint\n"));
+  }
+}
+
+void ShimServer::Specialize(const HttpRequest& request, const Responder& respond) {
+  if (request.method() != http::verb::post) {
+    HttpResponse response = JsonResponse(405, ErrorBody("POST only"));
+    response.set(http::field::allow, "POST");
+    respond(std::move(response));
+    return;
+  }
+  // Once for life, whatever the body: the function itself can reach this socket later.
+  if (stem_ != Stem::kWaiting) {
+    respond(JsonResponse(
+        409, ErrorBody(stem_ == Stem::kNone ? "not a stem cell" : "already specialised")));
+    return;
+  }
+  if (admission_.draining()) {
+    respond(JsonResponse(503, ErrorBody("draining: this cell is shutting down")));
+    return;
+  }
+  std::string error;
+  auto specialization = ParseSpecialization(request.body(), error);
+  if (specialization && config_.mode == Mode::kExec && specialization->command.empty()) {
+    error = "command: required in exec mode";
+    specialization.reset();
+  }
+  if (!specialization) {
+    LogShim("specialize refused: " + error);
+    respond(JsonResponse(400, ErrorBody(error)));
+    return;
+  }
+  stem_ = Stem::kSpecialising;
+  ApplySpecialization(*specialization, config_);
+  admission_.set_limit(config_.max_inflight);
+  listener_.set_body_limit(config_.max_body);
+  LogShim("specialising for function " + config_.function_name + " (" +
+          std::to_string(specialization->env.size()) + " variable(s), timeout " +
+          std::to_string(config_.timeout.count()) + " ms, max in-flight " +
+          std::to_string(config_.max_inflight) + ")");
+  specialize_timer_.expires_after(config_.ready_timeout);
+  specialize_timer_.async_wait([this, respond](const boost::system::error_code& ec) {
+    if (ec || stem_ != Stem::kSpecialising) return;
+    Specialized(504,
+                "function not ready within " + std::to_string(config_.ready_timeout.count()) +
+                    " ms of its specialisation",
+                respond);
+  });
+  runner_.Specialize(*specialization, [this, respond](bool ok, const std::string& why) {
+    if (stem_ != Stem::kSpecialising) return;  // past the ready timeout: answered already
+    specialize_timer_.cancel();
+    Specialized(ok ? 200 : 502, why, respond);
+  });
+}
+
+void ShimServer::Specialized(unsigned status, const std::string& error, const Responder& respond) {
+  if (status == 200) {
+    stem_ = Stem::kSpecialised;
+    LogShim("specialised: function " + config_.function_name + " ready");
+    respond(JsonResponse(200, "{\"ready\":true}\n"));
+    return;
+  }
+  stem_ = Stem::kFailed;
+  HttpResponse response = JsonResponse(status, ErrorBody(error));
+  response.keep_alive(false);
+  respond(std::move(response));
+  Fatal(kExitNotReady, error);
+}
+
 void ShimServer::Handle(HttpRequest&& request, Responder respond) {
   std::string_view target = request.target();
   if (target.starts_with("/_/")) {
-    if (target == "/_/health") {
-      respond(TextResponse(200, "ok\n"));
-    } else if (target == "/_/ready") {
-      if (admission_.draining()) {
-        respond(TextResponse(503, "draining\n"));
-      } else if (!runner_.Ready()) {
-        respond(TextResponse(503, "function not ready\n"));
-      } else {
-        respond(TextResponse(200, "ready\n"));
-      }
-    } else {
-      respond(TextResponse(404, "no such shim endpoint\n"));
-    }
+    HandleShimEndpoint(request, respond);
+    return;
+  }
+  if (stem_ != Stem::kNone && stem_ != Stem::kSpecialised) {
+    respond(JsonResponse(503, ErrorBody("not specialised")));
     return;
   }
   Admission::Verdict verdict = admission_.TryEnter();

@@ -37,6 +37,9 @@ class ProcessSupervisor {
   bool Start(std::string& error);
   // The process answered (accepts connections / asked for work): back-off resets later.
   void MarkReady() { policy_.BecameReady(); }
+  // The environment of the processes started from now on (restarts); the running one
+  // keeps its own.
+  void SetEnvironment(std::vector<std::string> env) { env_ = std::move(env); }
   // Signals the running process group; the exit (and restart) follows as usual.
   void Kill(int signal);
   // No more restarts; signals the process group if one runs.

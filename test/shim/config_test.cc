@@ -161,6 +161,38 @@ TEST_CASE("ParseConfig names what is wrong", "[shim][config]") {
   }
 }
 
+TEST_CASE("Stem mode comes from GANTRY_STEM or --stem, for exec and runtime-api only",
+          "[shim][config]") {
+  auto from_env = ParseConfig(
+      {{"GANTRY_STEM", "1"}, {"GANTRY_MODE", "runtime-api"}, {"GANTRY_COMMAND", "python3 b.py"}},
+      {});
+  REQUIRE(from_env.config);
+  CHECK(from_env.config->stem);
+  auto from_flag = ParseConfig({{"GANTRY_MODE", "runtime-api"}}, {"--stem", "--", "node", "b.js"});
+  REQUIRE(from_flag.config);
+  CHECK(from_flag.config->stem);
+  CHECK(from_flag.config->command == std::vector<std::string>{"node", "b.js"});
+  // An exec stem's command comes with its specialisation; runtime-api's is the bootstrap.
+  auto exec = ParseConfig({{"GANTRY_STEM", "1"}}, {});
+  REQUIRE(exec.config);
+  CHECK(exec.config->stem);
+  CHECK(exec.config->command.empty());
+  CHECK_FALSE(ParseConfig({{"GANTRY_STEM", "1"}, {"GANTRY_MODE", "runtime-api"}}, {}).config);
+  auto off = ParseConfig({{"GANTRY_STEM", "0"}, {"GANTRY_COMMAND", "cat"}}, {});
+  REQUIRE(off.config);
+  CHECK_FALSE(off.config->stem);
+  CHECK_FALSE(ParseConfig({{"GANTRY_COMMAND", "cat"}}, {}).config->stem);
+
+  auto http =
+      ParseConfig({{"GANTRY_STEM", "1"}, {"GANTRY_MODE", "http"}, {"GANTRY_COMMAND", "x"}}, {});
+  CHECK_FALSE(http.config);
+  CHECK_THAT(http.error, Catch::Contains("http mode has no stem"));
+  auto bad = ParseConfig({{"GANTRY_STEM", "maybe"}}, {});
+  CHECK_FALSE(bad.config);
+  CHECK_THAT(bad.error, Catch::Contains("GANTRY_STEM"));
+  CHECK_THAT(std::string(kUsage), Catch::Contains("GANTRY_STEM"));
+}
+
 TEST_CASE("ParseConfig defaults", "[shim][config]") {
   auto parsed = ParseConfig({}, {"--", "cat"});
   REQUIRE(parsed.config);

@@ -5,6 +5,11 @@ Started by gantry-shim (runtime-api mode) with AWS_LAMBDA_RUNTIME_API=host:port 
 _HANDLER=module.function (the module is looked up in LAMBDA_TASK_ROOT). Standard library
 only (json, http.client).
 
+In a stem cell (GANTRY_STEM=1) it starts belonging to no function: before it loads any
+handler it asks the shim for its specialisation (GET /2018-06-01/runtime/gantry/
+specialization, answered once gantryd has put the function's package in place), takes the
+function's environment from the answer and only then imports the handler.
+
 The handler is called once per request, in this one warm process:
   def main(req): ...            req.body (str, or bytes when not UTF-8), req.method,
                                 req.path, req.query (dict), req.raw_query, req.headers
@@ -133,6 +138,37 @@ def error_payload(exc):
     }).encode("utf-8")
 
 
+SPECIALIZATION_PATH = "/2018-06-01/runtime/gantry/specialization"
+
+
+def specialize(api):
+    """In a stem cell, waits for the function and makes its package importable.
+
+    The answer's env is the function's whole environment. Directories the interpreter
+    looked at before they were filled (LAMBDA_TASK_ROOT, PYTHONPATH's: the cell's mounts)
+    are forgotten, so the import that follows lists them afresh."""
+    if os.environ.get("GANTRY_STEM") != "1":
+        return
+    while True:
+        status, _, body = api.request("GET", SPECIALIZATION_PATH)
+        if status == 200:
+            break
+        print("runtime API: GET specialization returned %d" % status, file=sys.stderr)
+        time.sleep(0.1)
+    env = json.loads(body).get("env") or {}
+    os.environ.update({str(k): str(v) for k, v in env.items()})
+    os.environ.pop("GANTRY_STEM", None)
+    root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
+    os.chdir(root)
+    entries = [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    for index, entry in enumerate(entries):
+        if entry not in sys.path:
+            sys.path.insert(1 + index, entry)
+    for entry in [root] + entries:
+        sys.path_importer_cache.pop(entry, None)
+    importlib.invalidate_caches()
+
+
 def load_handler(api):
     spec = os.environ.get("_HANDLER") or os.environ.get("GANTRY_HANDLER") or "handler.main"
     root = os.environ.get("LAMBDA_TASK_ROOT") or os.getcwd()
@@ -165,6 +201,7 @@ def main():
     sys.stdout.reconfigure(line_buffering=True)
     sys.stderr.reconfigure(line_buffering=True)
     api = RuntimeApi(os.environ["AWS_LAMBDA_RUNTIME_API"])
+    specialize(api)
     fn, lambda_style = load_handler(api)
     while True:
         status, headers, body = api.request("GET", "/2018-06-01/runtime/invocation/next")
