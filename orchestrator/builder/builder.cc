@@ -41,15 +41,23 @@ docker::LabelSelector Builder::IdentitySelector() const {
   return selector;
 }
 
-docker::Labels Builder::ImageLabels(const spec::FunctionSpec& spec) const {
+docker::Labels Builder::ImageLabels(spec::Runtime runtime) const {
   docker::Labels labels = options_.extra_labels;
-  labels["gantry.runtime"] = std::string(spec::RuntimeName(spec.runtime()));
+  labels["gantry.runtime"] = std::string(spec::RuntimeName(runtime));
   if (!options_.instance_id.empty()) labels[core::kInstanceLabel] = options_.instance_id;
   return labels;
 }
 
-core::Result<std::string> Builder::ContentTag(const spec::FunctionSpec& spec, std::string_view tar,
-                                              const BuildPlan& plan) const {
+docker::Labels Builder::StemLabels(spec::Runtime runtime) const {
+  docker::Labels labels = options_.extra_labels;
+  labels[std::string(kStemLabel)] = std::string(spec::RuntimeName(runtime));
+  if (!options_.instance_id.empty()) labels[core::kInstanceLabel] = options_.instance_id;
+  return labels;
+}
+
+core::Result<std::string> Builder::ContentTag(const docker::Labels& labels, std::string_view tar,
+                                              const BuildPlan& plan,
+                                              std::string_view tag_prefix) const {
   spec::Sha256 h;
   h.Update(kTagScheme);
   UpdateField(h, "dockerfile", plan.dockerfile);
@@ -64,8 +72,8 @@ core::Result<std::string> Builder::ContentTag(const spec::FunctionSpec& spec, st
   }
   // Another index or registry may resolve the same requirements differently.
   for (const auto& [k, v] : plan.build_args) UpdateField(h, "arg:" + k, v);
-  for (const auto& [k, v] : ImageLabels(spec)) UpdateField(h, "label:" + k, v);
-  return fmt::format("{}:{}", ImageRepository(options_.instance_id),
+  for (const auto& [k, v] : labels) UpdateField(h, "label:" + k, v);
+  return fmt::format("{}:{}{}", ImageRepository(options_.instance_id), tag_prefix,
                      spec::Sha256::ToHex(h.Finish()).substr(0, kTagHexDigits));
 }
 
@@ -76,7 +84,7 @@ core::Result<Builder::TaggedPlan> Builder::PlanTagged(const spec::FunctionSpec& 
   if (!plan) return plan.error();
   auto tar = plan->context.Tar();
   if (!tar) return tar.error();
-  auto tag = ContentTag(spec, *tar, *plan);
+  auto tag = ContentTag(ImageLabels(spec.runtime()), *tar, *plan);
   if (!tag) return tag.error();
   return TaggedPlan{std::move(*plan), std::move(*tar), std::move(*tag)};
 }
@@ -95,22 +103,22 @@ core::Result<std::string> Builder::Tag(const spec::FunctionSpec& spec) const {
   return planned->tag;
 }
 
-core::Result<std::string> Builder::BuildTagged(const spec::FunctionSpec& spec,
-                                               const BuildPlan& plan, const std::string& tar,
-                                               const std::string& tag,
+core::Result<std::string> Builder::BuildTagged(const std::string& what,
+                                               const docker::Labels& labels, const BuildPlan& plan,
+                                               const std::string& tar, const std::string& tag,
                                                const docker::BuildProgressFn& progress) {
   docker::BuildOptions build{
       .tags = {tag}, .dockerfile = plan.dockerfile, .no_cache = options_.no_cache};
   // No function's name or namespace: the image is any function's with this content.
-  build.labels = ImageLabels(spec);
+  build.labels = labels;
   build.build_args = plan.build_args;
   auto id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
   // A cached layer whose parent image another build's removal (a prune, a delete) took away
   // while this build used it: the engine fails the step with "unknown parent image ID".
   // Built again, the cache is looked up afresh.
   if (!id && id.error().message().find("unknown parent image ID") != std::string::npos) {
-    core::Log(core::LogLevel::kInfo, "build {}: a cached layer went away meanwhile; building again",
-              spec.QualifiedName());
+    core::Log(core::LogLevel::kInfo, "{}: a cached layer went away meanwhile; building again",
+              what);
     id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
   }
   // A failed install says which package and why, not only which RUN line.
@@ -149,7 +157,8 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     } else if (existing.error().code() != core::ErrorCode::kNotFound) {
       return existing.error().WithContext(what);
     }
-    auto id = BuildTagged(spec, wrap->plan, wrap->tar, wrap->tag, progress);
+    auto id =
+        BuildTagged(what, ImageLabels(spec.runtime()), wrap->plan, wrap->tar, wrap->tag, progress);
     if (!id) return id.error().WithContext(what);
     return BuiltImage{.ref = wrap->tag, .id = *id, .cached = false, .runtime_api = true};
   }
@@ -174,7 +183,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     // The user's image first, under a tag of its own; its ENTRYPOINT and CMD are what the
     // shim runs. The tag goes once the wrapper is built (the layers stay, as its parent).
     std::string user_tag = tag + "-user";
-    auto user_id = BuildTagged(spec, plan, tar, user_tag, progress);
+    auto user_id = BuildTagged(what, ImageLabels(spec.runtime()), plan, tar, user_tag, progress);
     if (!user_id) return user_id.error().WithContext(what);
     auto user = docker_.InspectImage(user_tag);
     if (!user) return user.error().WithContext(what);
@@ -182,7 +191,7 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     if (!wrap) return wrap.error().WithContext(what);
     auto wrap_tar = wrap->context.Tar();
     if (!wrap_tar) return wrap_tar.error().WithContext(what);
-    auto id = BuildTagged(spec, *wrap, *wrap_tar, tag, progress);
+    auto id = BuildTagged(what, ImageLabels(spec.runtime()), *wrap, *wrap_tar, tag, progress);
     // Only the tag goes (the wrapper is its child); left behind, it is an unused image of
     // this builder's that RemoveUnused takes later.
     if (auto untagged = docker_.RemoveImage(user_tag, /*force=*/false);
@@ -195,10 +204,56 @@ core::Result<BuiltImage> Builder::Build(const spec::FunctionSpec& spec,
     return image;
   }
 
-  auto id = BuildTagged(spec, plan, tar, tag, progress);
+  auto id = BuildTagged(what, ImageLabels(spec.runtime()), plan, tar, tag, progress);
   if (!id) return id.error().WithContext(what);
   image.id = *id;
   return image;
+}
+
+core::Result<BuiltImage> Builder::BuildStem(spec::Runtime runtime,
+                                            const docker::BuildProgressFn& progress) {
+  std::string what = fmt::format("build the {} stem image", spec::RuntimeName(runtime));
+  auto plan = PlanStemBuild(runtime, options_.templates);
+  if (!plan) return plan.error().WithContext(what);
+  auto tar = plan->context.Tar();
+  if (!tar) return tar.error().WithContext(what);
+  docker::Labels labels = StemLabels(runtime);
+  auto tag = ContentTag(labels, *tar, *plan, fmt::format("stem-{}-", spec::RuntimeName(runtime)));
+  if (!tag) return tag.error().WithContext(what);
+  BuiltImage image{.ref = *tag, .runtime_api = plan->runtime_api};
+  if (auto existing = docker_.InspectImage(*tag)) {
+    image.id = existing->id;
+    image.cached = true;
+    return image;
+  } else if (existing.error().code() != core::ErrorCode::kNotFound) {
+    return existing.error().WithContext(what);
+  }
+  auto id = BuildTagged(what, labels, *plan, *tar, *tag, progress);
+  if (!id) return id.error().WithContext(what);
+  image.id = *id;
+  RemoveOlderStems(runtime, image.id);
+  return image;
+}
+
+void Builder::RemoveOlderStems(spec::Runtime runtime, const std::string& keep_id) {
+  docker::LabelSelector selector = IdentitySelector();
+  if (selector.empty()) return;  // no identity: they could be another builder's
+  selector.push_back(fmt::format("{}={}", kStemLabel, spec::RuntimeName(runtime)));
+  auto images = docker_.ListImages(selector);
+  if (!images) {
+    core::Log(core::LogLevel::kWarn, "images: list stem images: {}", images.error().ToString());
+    return;
+  }
+  for (const docker::ImageInfo& image : *images) {
+    if (image.id == keep_id) continue;
+    // Cells still running an old one keep it (kConflict) until the next new stem image.
+    auto status = docker_.RemoveImage(image.id, /*force=*/false);
+    if (!status && status.error().code() != core::ErrorCode::kConflict &&
+        status.error().code() != core::ErrorCode::kNotFound) {
+      core::Log(core::LogLevel::kWarn, "images: remove stem image {}: {}", image.id,
+                status.error().ToString());
+    }
+  }
 }
 
 int Builder::RemoveUnused(const std::set<std::string>& in_use, bool keep_recent) {

@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 #include <string>
+#include <string_view>
 
 #include "builder/templates.h"
 #include "core/result.h"
@@ -10,6 +11,9 @@
 #include "spec/function_spec.h"
 
 namespace gantry::builder {
+
+// The label of a stem image (and of stem cells): its runtime's name.
+inline constexpr std::string_view kStemLabel = "gantry.stem";
 
 struct BuilderOptions {
   TemplateOptions templates;
@@ -67,6 +71,17 @@ class Builder {
   core::Result<BuiltImage> Build(const spec::FunctionSpec& spec,
                                  const docker::BuildProgressFn& progress = nullptr);
 
+  // Returns the stem image of a template runtime (PlanStemBuild: what stem cells run),
+  // building it when its tag doesn't exist; as Build, content-tagged:
+  // ImageRepository(instance):stem-<runtime>-<hash>, labelled with the builder's identity
+  // and gantry.stem=<runtime> but not gantry.runtime, so RemoveUnused never takes it.
+  // Once a new one is built, this builder's older stem images of the runtime are removed
+  // (those still used by a container stay, until the next new one). runtime_api is set for
+  // python3/node; env is empty. Errors: PlanStemBuild's, kInvalidArgument when the build
+  // fails, or the engine's.
+  core::Result<BuiltImage> BuildStem(spec::Runtime runtime,
+                                     const docker::BuildProgressFn& progress = nullptr);
+
   // The tag the function's current source would get, without building. Same errors as
   // Build's planning.
   core::Result<std::string> Tag(const spec::FunctionSpec& spec) const;
@@ -84,12 +99,16 @@ class Builder {
   docker::LabelSelector IdentitySelector() const;
 
  private:
-  // The labels of an image built for `spec` (part of its tag).
-  docker::Labels ImageLabels(const spec::FunctionSpec& spec) const;
-  // ImageRepository(instance):<hash of what goes into the image>. Errors: the engine's
-  // when the base image can't be inspected (a missing one is left to the build to name).
-  core::Result<std::string> ContentTag(const spec::FunctionSpec& spec, std::string_view tar,
-                                       const BuildPlan& plan) const;
+  // The labels of an image built for a function of `runtime` (part of its tag).
+  docker::Labels ImageLabels(spec::Runtime runtime) const;
+  // The labels of `runtime`'s stem image.
+  docker::Labels StemLabels(spec::Runtime runtime) const;
+  // ImageRepository(instance):<tag_prefix><hash of what goes into the image: the plan, its
+  // context `tar` and the image's `labels`>. Errors: the engine's when the base image can't
+  // be inspected (a missing one is left to the build to name).
+  core::Result<std::string> ContentTag(const docker::Labels& labels, std::string_view tar,
+                                       const BuildPlan& plan,
+                                       std::string_view tag_prefix = "") const;
   // A build's plan, its context's bytes and its content tag.
   struct TaggedPlan {
     BuildPlan plan;
@@ -100,9 +119,13 @@ class Builder {
   // (the spec's) image. Errors: the plan's, the context's or ContentTag's.
   core::Result<TaggedPlan> PlanTagged(const spec::FunctionSpec& spec,
                                       const docker::ImageInfo* wrap_base) const;
-  core::Result<std::string> BuildTagged(const spec::FunctionSpec& spec, const BuildPlan& plan,
-                                        const std::string& tar, const std::string& tag,
+  // Builds `tar` by `plan` as `tag` with `labels`; `what` names the build in logs.
+  core::Result<std::string> BuildTagged(const std::string& what, const docker::Labels& labels,
+                                        const BuildPlan& plan, const std::string& tar,
+                                        const std::string& tag,
                                         const docker::BuildProgressFn& progress);
+  // Removes this builder's stem images of `runtime` other than `keep_id` (not forced).
+  void RemoveOlderStems(spec::Runtime runtime, const std::string& keep_id);
 
   docker::DockerClient& docker_;
   BuilderOptions options_;

@@ -41,6 +41,19 @@ core::Result<std::string> BaseImage(const TemplateOptions& options, Runtime runt
   return it->second;
 }
 
+// The environment every python3/node image has (function images and stem images alike).
+std::string HandlerEnvironment(std::string_view interpreter) {
+  std::string df = fmt::format("ENV LAMBDA_TASK_ROOT={}\n", kTaskRoot);
+  // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
+  if (interpreter == "python3") {
+    df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n",
+                      kPythonDepsDir);
+  } else {
+    df += fmt::format("ENV NODE_PATH={}/node_modules\n", kNodeDepsDir);
+  }
+  return df;
+}
+
 std::string HandlerTemplate(const std::string& base, std::string_view interpreter,
                             std::string_view bootstrap, const DependencyStep& deps) {
   std::string df = fmt::format("FROM {}\n", base);
@@ -52,18 +65,23 @@ std::string HandlerTemplate(const std::string& base, std::string_view interprete
   df += fmt::format("WORKDIR {}\n", kTaskRoot);
   // The function's name, version, memory and handler are the container's (BuildPlan's
   // container_env, the pool): the same code under another name or handler is this image.
-  df += fmt::format("ENV LAMBDA_TASK_ROOT={}\n", kTaskRoot);
-  // The root filesystem is read-only at run time: no .pyc files, output unbuffered.
-  if (interpreter == "python3") {
-    df += fmt::format("ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 PYTHONPATH={}\n",
-                      kPythonDepsDir);
-  } else {
-    df += fmt::format("ENV NODE_PATH={}/node_modules\n", kNodeDepsDir);
-  }
+  df += HandlerEnvironment(interpreter);
   df += fmt::format("USER {}\n", kFunctionUser);
   df += ShimEntrypoint("runtime-api",
                        {std::string(interpreter), "/opt/gantry/" + std::string(bootstrap)});
   return df;
+}
+
+// The bootstrap of a python3/node runtime, added to `plan` as `file`.
+core::Status AddBootstrap(BuildPlan& plan, const TemplateOptions& options, bool python,
+                          const std::string& file) {
+  std::string host =
+      (std::filesystem::path(options.bootstrap_dir) / (python ? "python3" : "node") / file)
+          .string();
+  if (auto s = plan.context.AddHostFile(host, file, false); !s) {
+    return s.error().WithContext("the runtime bootstrap");
+  }
+  return core::Ok();
 }
 
 // The Dockerfile `relative` inside `source`, read without ever leaving the source tree: a
@@ -187,12 +205,7 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     case Runtime::kNode: {
       bool python = runtime == Runtime::kPython3;
       std::string bootstrap = python ? "bootstrap.py" : "bootstrap.js";
-      std::string host_bootstrap =
-          (std::filesystem::path(options.bootstrap_dir) / (python ? "python3" : "node") / bootstrap)
-              .string();
-      if (auto s = plan.context.AddHostFile(host_bootstrap, bootstrap, false); !s) {
-        return s.error().WithContext("the runtime bootstrap");
-      }
+      if (auto s = AddBootstrap(plan, options, python, bootstrap); !s) return s.error();
       // An empty source still needs the directory for COPY.
       if (spec.source_path().empty()) plan.context.AddFile("function/.keep", "");
       auto deps = PlanDependencies(runtime, plan.context, options.install_env);
@@ -216,6 +229,37 @@ core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const Template
     default:
       break;
   }
+  plan.context.AddFile("Dockerfile", std::move(df));
+  return plan;
+}
+
+core::Result<BuildPlan> PlanStemBuild(Runtime runtime, const TemplateOptions& options) {
+  if (runtime != Runtime::kPython3 && runtime != Runtime::kNode && runtime != Runtime::kExec) {
+    return core::Error::InvalidArgument(fmt::format(
+        "runtime {} has no stem cells (python3, node, exec)", spec::RuntimeName(runtime)));
+  }
+  auto base = BaseImage(options, runtime);
+  if (!base) return base.error();
+  BuildPlan plan;
+  plan.base_image = *base;
+  if (auto s = plan.context.AddHostFile(options.shim_path, "gantry-shim", true); !s) {
+    return s.error().WithContext("the gantry-shim binary");
+  }
+  std::string df = fmt::format("FROM {}\nCOPY gantry-shim {}\n", *base, kImageShimPath);
+  std::vector<std::string> command;
+  if (runtime != Runtime::kExec) {
+    bool python = runtime == Runtime::kPython3;
+    std::string interpreter = python ? "python3" : "node";
+    std::string bootstrap = python ? "bootstrap.py" : "bootstrap.js";
+    if (auto s = AddBootstrap(plan, options, python, bootstrap); !s) return s.error();
+    df += fmt::format("COPY {0} /opt/gantry/{0}\n", bootstrap);
+    df += HandlerEnvironment(interpreter);
+    command = {interpreter, "/opt/gantry/" + bootstrap};
+    plan.runtime_api = true;
+  }
+  // The function's code, dependencies and secrets arrive in the cell's mounts.
+  df += fmt::format("ENV GANTRY_STEM=1\nWORKDIR {}\nUSER {}\n", kTaskRoot, kFunctionUser);
+  df += ShimEntrypoint(plan.runtime_api ? "runtime-api" : "exec", command);
   plan.context.AddFile("Dockerfile", std::move(df));
   return plan;
 }

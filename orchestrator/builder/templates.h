@@ -75,6 +75,18 @@ struct BuildPlan {
 // package.json. With protocol lambda, the user's image alone (wrap_lambda), to be wrapped.
 core::Result<BuildPlan> PlanBuild(const spec::FunctionSpec& spec, const TemplateOptions& options);
 
+// The stem image of a template runtime (python3, node, exec): what stem cells run, the
+// containers the pool keeps started for functions that have no replica yet (the protocol:
+// /work/briefs/protocol14.md). FROM the runtime's base image, the shim at kImageShimPath,
+// for python3/node the bootstrap at /opt/gantry/<file> and the environment a function image
+// of that runtime has (LAMBDA_TASK_ROOT, PYTHONPATH..., NODE_PATH), GANTRY_STEM=1, working
+// directory kTaskRoot, user kFunctionUser, the shim as entrypoint in runtime-api mode
+// running the interpreter with the bootstrap (python3, node) or in exec mode with no
+// command (exec). No function's code: the cell's mounts bring it. runtime_api is set for
+// python3/node, base_image always, container_env never. kInvalidArgument for another
+// runtime or one without a base image; kNotFound when the shim or the bootstrap is missing.
+core::Result<BuildPlan> PlanStemBuild(spec::Runtime runtime, const TemplateOptions& options);
+
 // protocol lambda: a tiny build FROM `base_ref` (the user's image, or the one just built
 // from their Dockerfile) that adds the shim as entrypoint in runtime-api mode, running
 // spec.command when given, else the image's own ENTRYPOINT + CMD (as inspected: `base`);

@@ -216,6 +216,19 @@ core::Status CurlDockerClient::UnpauseContainer(std::string_view id) {
   return CallNoBody(Post(ContainerPath(id, "/unpause")));
 }
 
+core::Status CurlDockerClient::UpdateContainer(std::string_view id,
+                                               const ContainerResources& resources) {
+  return CallNoBody(ContainerUpdateRequest(id, resources));
+}
+
+core::Status CurlDockerClient::CopyFromContainer(std::string_view id, std::string_view path,
+                                                 const ByteSinkFn& sink) {
+  HttpRequest request = ContainerArchiveRequest(id, path);
+  auto status = transport_->Stream(request, nullptr, sink);
+  if (!status) return status.error();
+  return core::Ok();
+}
+
 core::Result<WaitResult> CurlDockerClient::WaitContainer(std::string_view id) {
   HttpRequest request{.method = "POST", .path = ContainerPath(id, "/wait")};  // no time limit
   request.query.emplace_back("condition", "not-running");

@@ -45,6 +45,9 @@ class CurlDockerClient final : public DockerClient {
   core::Status RemoveContainer(std::string_view id, const RemoveOptions& options) override;
   core::Status PauseContainer(std::string_view id) override;
   core::Status UnpauseContainer(std::string_view id) override;
+  core::Status UpdateContainer(std::string_view id, const ContainerResources& resources) override;
+  core::Status CopyFromContainer(std::string_view id, std::string_view path,
+                                 const ByteSinkFn& sink) override;
   core::Result<WaitResult> WaitContainer(std::string_view id) override;
   core::Result<std::vector<ContainerSummary>> ListContainers(const LabelSelector& labels,
                                                              bool all) override;

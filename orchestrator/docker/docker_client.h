@@ -66,6 +66,17 @@ class DockerClient {
   virtual core::Status RemoveContainer(std::string_view id, const RemoveOptions& options) = 0;
   virtual core::Status PauseContainer(std::string_view id) = 0;
   virtual core::Status UnpauseContainer(std::string_view id) = 0;
+  // Changes a container's limits (POST /containers/{id}/update); fields left 0 stay as
+  // they are. kNotFound for no such container, kInvalidArgument when the engine refuses
+  // the values (memory below what is in use, swap below memory). The default
+  // implementation (test doubles) answers kInternal "not supported".
+  virtual core::Status UpdateContainer(std::string_view id, const ContainerResources& resources);
+  // Streams `path` of a container (running or only created) as the tar archive the engine
+  // sends (GET /containers/{id}/archive) into `sink`, piece by piece; ok when the stream
+  // ended or `sink` returned false. kNotFound when there is no such container or no such
+  // path in it. The default implementation answers kInternal "not supported".
+  virtual core::Status CopyFromContainer(std::string_view id, std::string_view path,
+                                         const ByteSinkFn& sink);
   // Blocks until the container is not running; returns its exit code.
   virtual core::Result<WaitResult> WaitContainer(std::string_view id) = 0;
   // Containers carrying every label in `labels`; `all` includes stopped ones.

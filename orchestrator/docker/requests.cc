@@ -154,6 +154,26 @@ HttpRequest ContainerKillRequest(std::string_view id, std::string_view signal) {
   return r;
 }
 
+HttpRequest ContainerUpdateRequest(std::string_view id, const ContainerResources& resources) {
+  nlohmann::json body = nlohmann::json::object();
+  if (resources.memory_bytes > 0) body["Memory"] = resources.memory_bytes;
+  if (resources.memory_swap != 0) body["MemorySwap"] = resources.memory_swap;
+  if (resources.nano_cpus > 0) body["NanoCpus"] = resources.nano_cpus;
+  if (resources.pids_limit > 0) body["PidsLimit"] = resources.pids_limit;
+  return HttpRequest{.method = "POST",
+                     .path = Path("/containers/", id, "/update"),
+                     .body = body.dump(),
+                     .content_type = "application/json",
+                     .timeout = kDefaultTimeout};
+}
+
+HttpRequest ContainerArchiveRequest(std::string_view id, std::string_view path) {
+  // No time limit: a big package is a long stream (the caller's sink may stop it).
+  HttpRequest r{.method = "GET", .path = Path("/containers/", id, "/archive")};
+  r.query.emplace_back("path", std::string(path));
+  return r;
+}
+
 HttpRequest ContainerRemoveRequest(std::string_view id, const RemoveOptions& options) {
   HttpRequest r{.method = "DELETE", .path = Path("/containers/", id), .timeout = kDefaultTimeout};
   if (options.force) r.query.emplace_back("force", "1");

@@ -44,6 +44,8 @@ HttpRequest ContainerListRequest(const LabelSelector& labels, bool all);
 HttpRequest ContainerStopRequest(std::string_view id, int timeout_seconds);
 HttpRequest ContainerKillRequest(std::string_view id, std::string_view signal);
 HttpRequest ContainerRemoveRequest(std::string_view id, const RemoveOptions& options);
+HttpRequest ContainerUpdateRequest(std::string_view id, const ContainerResources& resources);
+HttpRequest ContainerArchiveRequest(std::string_view id, std::string_view path);
 HttpRequest ContainerLogsRequest(std::string_view id, const LogsOptions& options);
 HttpRequest EventsRequest(const EventsOptions& options);
 HttpRequest ImageBuildRequest(const BuildOptions& options);

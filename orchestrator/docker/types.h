@@ -222,6 +222,17 @@ struct WaitResult {
   std::string error;  // the engine's message when waiting failed
 };
 
+// What POST /containers/{id}/update changes: a running container's limits.
+struct ContainerResources {
+  int64_t memory_bytes = 0;  // 0: left as it is
+  int64_t memory_swap = 0;   // 0: left as it is; the same as memory_bytes: no swap
+  int64_t nano_cpus = 0;     // 0: left as it is
+  int64_t pids_limit = 0;    // 0: left as it is
+};
+
+// Receives a response body piece by piece (a tar stream); return false to stop reading.
+using ByteSinkFn = std::function<bool(std::string_view data)>;
+
 // Supplies a request body piece by piece: fills up to `capacity` bytes of `buffer` and
 // returns how many it wrote, 0 at the end, or -1 on a read error (the request fails).
 using BodyReader = std::function<std::ptrdiff_t(char* buffer, std::size_t capacity)>;

@@ -191,5 +191,48 @@ TEST_CASE("builder: RemoveUnused keeps the newest unused images, and those a con
   CHECK(e.fake.InspectImage(refs[3]).ok());
 }
 
+TEST_CASE("builder: a stem image is content-tagged, built once, and replaces older ones",
+          "[builder][stem]") {
+  Project p;
+  Engine e;
+  Builder builder(e.fake, p.Options());
+  auto stem = builder.BuildStem(spec::Runtime::kPython3);
+  REQUIRE(stem.ok());
+  CHECK_FALSE(stem->cached);
+  CHECK(stem->runtime_api);
+  CHECK(stem->env.empty());
+  CHECK_THAT(stem->ref, Catch::StartsWith("gantry/abcd1234/fn:stem-python3-"));
+  auto image = e.fake.InspectImage(stem->ref);
+  REQUIRE(image.ok());
+  CHECK(image->labels.at("gantry.stem") == "python3");
+  CHECK(image->labels.at("gantry.instance") == "abcd1234");
+  // Not a function image: RemoveUnused (which no function names it to) leaves it.
+  CHECK(image->labels.count("gantry.runtime") == 0);
+  CHECK(builder.RemoveUnused({}, /*keep_recent=*/false) == 0);
+  CHECK(e.fake.InspectImage(stem->ref).ok());
+
+  auto again = builder.BuildStem(spec::Runtime::kPython3);
+  REQUIRE(again.ok());
+  CHECK(again->cached);
+  CHECK(again->ref == stem->ref);
+  CHECK(again->id == stem->id);
+
+  // A new bootstrap is a new stem image; the old one goes.
+  p.Write("boot/python3/bootstrap.py", "PY v2");
+  auto v2 = builder.BuildStem(spec::Runtime::kPython3);
+  REQUIRE(v2.ok());
+  CHECK_FALSE(v2->cached);
+  CHECK(v2->ref != stem->ref);
+  CHECK_FALSE(e.fake.InspectImage(stem->ref).ok());
+  CHECK(e.fake.InspectImage(v2->ref).ok());
+  CHECK(e.fake.InspectImage("gantry/python3:bookworm").ok());
+
+  auto node = builder.BuildStem(spec::Runtime::kNode);
+  REQUIRE_FALSE(node.ok());  // no node bootstrap in this project
+  CHECK(node.error().code() == core::ErrorCode::kNotFound);
+  CHECK(builder.BuildStem(spec::Runtime::kImage).error().code() ==
+        core::ErrorCode::kInvalidArgument);
+}
+
 }  // namespace
 }  // namespace gantry::builder

@@ -316,6 +316,88 @@ TEST_CASE("a Dockerfile that is a symlink out of the source tree is refused, nam
              Catch::StartsWith("FROM gantry/base:bookworm\n"));
 }
 
+TEST_CASE("stem images: the runtime's base, shim and bootstrap, no function, GANTRY_STEM",
+          "[builder][templates][stem]") {
+  Project p;
+  for (auto runtime : {spec::Runtime::kPython3, spec::Runtime::kNode}) {
+    bool python = runtime == spec::Runtime::kPython3;
+    INFO("runtime " << spec::RuntimeName(runtime));
+    auto plan = PlanStemBuild(runtime, p.Options());
+    REQUIRE(plan.ok());
+    CHECK(plan->runtime_api);
+    CHECK(plan->http_port == 0);
+    CHECK(plan->container_env.empty());
+    CHECK(plan->base_image == (python ? "gantry/python3:bookworm" : "gantry/node:bookworm"));
+    auto files = Files(*plan);
+    // Nothing of any function: the shim, the bootstrap and the Dockerfile only.
+    CHECK(files.size() == 3);
+    CHECK(files["gantry-shim"] == "SHIM");
+    CHECK(files[python ? "bootstrap.py" : "bootstrap.js"] == (python ? "PY" : "JS"));
+    const std::string& df = files["Dockerfile"];
+    CHECK_THAT(df, Catch::StartsWith("FROM " + plan->base_image + "\n"));
+    CHECK_THAT(df, Catch::Contains("COPY gantry-shim /usr/local/bin/gantry-shim\n"));
+    CHECK_THAT(df, Catch::Contains(python ? "COPY bootstrap.py /opt/gantry/bootstrap.py\n"
+                                          : "COPY bootstrap.js /opt/gantry/bootstrap.js\n"));
+    CHECK_THAT(df, !Catch::Contains("COPY function/"));
+    CHECK_THAT(df, !Catch::Contains("_HANDLER"));
+    // The environment of a function image of the runtime, plus the stem's.
+    CHECK_THAT(df, Catch::Contains("ENV LAMBDA_TASK_ROOT=/var/task\n"));
+    CHECK_THAT(df, Catch::Contains(python ? "ENV PYTHONUNBUFFERED=1 PYTHONDONTWRITEBYTECODE=1 "
+                                            "PYTHONPATH=/opt/gantry/deps/python\n"
+                                          : "ENV NODE_PATH=/opt/gantry/deps/node/node_modules\n"));
+    CHECK_THAT(df, Catch::Contains("ENV GANTRY_STEM=1\n"));
+    CHECK_THAT(df, Catch::Contains("WORKDIR /var/task\n"));
+    CHECK_THAT(df, Catch::Contains("USER 65534:65534\n"));
+    CHECK_THAT(df, Catch::Contains("ENV GANTRY_MODE=runtime-api\n"));
+    CHECK_THAT(df, Catch::Contains("ENTRYPOINT [\"/usr/local/bin/gantry-shim\"]\n"));
+    CHECK_THAT(df,
+               Catch::Contains(python ? "CMD [\"--\",\"python3\",\"/opt/gantry/bootstrap.py\"]\n"
+                                      : "CMD [\"--\",\"node\",\"/opt/gantry/bootstrap.js\"]\n"));
+  }
+
+  auto exec = PlanStemBuild(spec::Runtime::kExec, p.Options());
+  REQUIRE(exec.ok());
+  CHECK_FALSE(exec->runtime_api);
+  CHECK(exec->base_image == "gantry/base:bookworm");
+  auto files = Files(*exec);
+  CHECK(files.size() == 2);
+  const std::string& df = files["Dockerfile"];
+  CHECK_THAT(df, Catch::StartsWith("FROM gantry/base:bookworm\n"));
+  CHECK_THAT(df, Catch::Contains("ENV GANTRY_STEM=1\n"));
+  CHECK_THAT(df, Catch::Contains("WORKDIR /var/task\n"));
+  CHECK_THAT(df, Catch::Contains("USER 65534:65534\n"));
+  CHECK_THAT(df, Catch::Contains("ENV GANTRY_MODE=exec\n"));
+  // No command: it comes with the specialisation.
+  CHECK_THAT(df, Catch::EndsWith("CMD [\"--\"]\n"));
+}
+
+TEST_CASE("stem images: only for template runtimes, and missing pieces are named",
+          "[builder][templates][stem]") {
+  Project p;
+  for (auto runtime : {spec::Runtime::kImage, spec::Runtime::kDockerfile}) {
+    auto plan = PlanStemBuild(runtime, p.Options());
+    REQUIRE_FALSE(plan.ok());
+    CHECK(plan.error().code() == core::ErrorCode::kInvalidArgument);
+  }
+  TemplateOptions no_shim = p.Options();
+  no_shim.shim_path = "/nonexistent/gantry-shim";
+  auto shim = PlanStemBuild(spec::Runtime::kExec, no_shim);
+  REQUIRE_FALSE(shim.ok());
+  CHECK(shim.error().code() == core::ErrorCode::kNotFound);
+  CHECK_THAT(shim.error().message(), Catch::Contains("gantry-shim"));
+  TemplateOptions no_boot = p.Options();
+  no_boot.bootstrap_dir = "/nonexistent";
+  auto boot = PlanStemBuild(spec::Runtime::kNode, no_boot);
+  REQUIRE_FALSE(boot.ok());
+  CHECK(boot.error().code() == core::ErrorCode::kNotFound);
+  CHECK_THAT(boot.error().message(), Catch::Contains("bootstrap"));
+  TemplateOptions no_base = p.Options();
+  no_base.base_images.erase(spec::Runtime::kPython3);
+  auto base = PlanStemBuild(spec::Runtime::kPython3, no_base);
+  REQUIRE_FALSE(base.ok());
+  CHECK(base.error().code() == core::ErrorCode::kInvalidArgument);
+}
+
 TEST_CASE("missing pieces are named", "[builder][templates]") {
   Project p;
   p.Write("src/handler.py", "");

@@ -26,8 +26,9 @@ bool Matches(const docker::Labels& labels, const docker::LabelSelector& selector
 
 std::optional<core::Error> FakeDockerClient::Enter(const std::string& method,
                                                    std::string_view argument) {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::unique_lock<std::mutex> lock(mu_);
   calls_.push_back(fmt::format("{} {}", method, argument));
+  released_.wait(lock, [&] { return held_.count(method) == 0; });
   auto it = failures_.find(method);
   if (it == failures_.end()) return std::nullopt;
   return it->second;
@@ -72,6 +73,19 @@ void FakeDockerClient::FailCalls(const std::string& method, core::Error error) {
   failures_.insert_or_assign(method, std::move(error));
 }
 
+void FakeDockerClient::Hold(const std::string& method) {
+  std::lock_guard<std::mutex> lock(mu_);
+  held_.insert(method);
+}
+
+void FakeDockerClient::Release(const std::string& method) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_.erase(method);
+  }
+  released_.notify_all();
+}
+
 void FakeDockerClient::ClearFailure(const std::string& method) {
   std::lock_guard<std::mutex> lock(mu_);
   failures_.erase(method);
@@ -93,6 +107,7 @@ void FakeDockerClient::Die(const std::string& id, int exit_code, bool oom) {
     auto it = containers_.find(id);
     if (it == containers_.end()) return;
     it->second.running = false;
+    it->second.paused = false;
     it->second.exit_code = exit_code;
     it->second.oom_killed = oom;
     labels = it->second.spec.labels;
@@ -355,7 +370,8 @@ core::Result<docker::ContainerInfo> FakeDockerClient::InspectContainer(std::stri
   docker::ContainerInfo info{
       .id = c.id, .name = c.spec.name, .image = c.spec.image, .labels = c.spec.labels};
   info.state.running = c.running;
-  info.state.status = c.running ? "running" : "exited";
+  info.state.status = c.paused ? "paused" : c.running ? "running" : "exited";
+  info.state.paused = c.paused;
   info.state.exit_code = c.exit_code;
   info.state.oom_killed = c.oom_killed;
   info.host_ports = c.host_ports;
@@ -370,6 +386,7 @@ core::Status FakeDockerClient::StopContainer(std::string_view id, int) {
   if (it == containers_.end())
     return core::Error::NotFound(fmt::format("no such container: {}", id));
   it->second.running = false;
+  it->second.paused = false;
   return core::Ok();
 }
 
@@ -382,6 +399,7 @@ core::Status FakeDockerClient::KillContainer(std::string_view id, std::string_vi
   if (!it->second.running)
     return core::Error::Conflict(fmt::format("container {} is not running", id));
   it->second.running = false;
+  it->second.paused = false;
   return core::Ok();
 }
 
@@ -399,14 +417,77 @@ core::Status FakeDockerClient::RemoveContainer(std::string_view id,
   return core::Ok();
 }
 
+// As the engine: kConflict when not running (pause) or not paused (unpause).
 core::Status FakeDockerClient::PauseContainer(std::string_view id) {
-  Enter("PauseContainer", id);
-  return Unsupported("PauseContainer");
+  if (auto e = Enter("PauseContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (!it->second.running || it->second.paused) {
+    return core::Error::Conflict(fmt::format("container {} is not running or already paused", id));
+  }
+  it->second.paused = true;
+  return core::Ok();
 }
 
 core::Status FakeDockerClient::UnpauseContainer(std::string_view id) {
-  Enter("UnpauseContainer", id);
-  return Unsupported("UnpauseContainer");
+  if (auto e = Enter("UnpauseContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end())
+    return core::Error::NotFound(fmt::format("no such container: {}", id));
+  if (!it->second.paused) {
+    return core::Error::Conflict(fmt::format("container {} is not paused", id));
+  }
+  it->second.paused = false;
+  return core::Ok();
+}
+
+core::Status FakeDockerClient::UpdateContainer(std::string_view id,
+                                               const docker::ContainerResources& resources) {
+  if (auto e = Enter("UpdateContainer", id)) return *e;
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = containers_.find(std::string(id));
+  if (it == containers_.end()) {
+    return core::Error::NotFound(fmt::format("POST /containers/{}/update: no such container", id));
+  }
+  it->second.updates.push_back(resources);
+  if (resources.memory_bytes > 0) it->second.spec.memory_bytes = resources.memory_bytes;
+  if (resources.nano_cpus > 0) it->second.spec.nano_cpus = resources.nano_cpus;
+  if (resources.pids_limit > 0) it->second.spec.pids_limit = resources.pids_limit;
+  return core::Ok();
+}
+
+void FakeDockerClient::SetArchive(const std::string& image, const std::string& path,
+                                  std::string tar) {
+  std::lock_guard<std::mutex> lock(mu_);
+  archives_[{image, path}] = std::move(tar);
+}
+
+core::Status FakeDockerClient::CopyFromContainer(std::string_view id, std::string_view path,
+                                                 const docker::ByteSinkFn& sink) {
+  if (auto e = Enter("CopyFromContainer", fmt::format("{} {}", id, path))) return *e;
+  std::string tar;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = containers_.find(std::string(id));
+    if (it == containers_.end()) {
+      return core::Error::NotFound(
+          fmt::format("GET /containers/{}/archive: no such container", id));
+    }
+    auto a = archives_.find({it->second.spec.image, std::string(path)});
+    if (a == archives_.end()) {
+      return core::Error::NotFound(
+          fmt::format("GET /containers/{}/archive: no such path {}", id, path));
+    }
+    tar = a->second;
+  }
+  // In pieces, as the engine's stream comes.
+  for (size_t at = 0; at < tar.size(); at += 4096) {
+    if (!sink(std::string_view(tar).substr(at, 4096))) break;
+  }
+  return core::Ok();
 }
 
 core::Result<docker::WaitResult> FakeDockerClient::WaitContainer(std::string_view id) {
@@ -424,7 +505,9 @@ core::Result<std::vector<docker::ContainerSummary>> FakeDockerClient::ListContai
     out.push_back({.id = id,
                    .name = c.spec.name,
                    .image = c.spec.image,
-                   .state = c.running ? "running" : "exited",
+                   .state = c.paused    ? "paused"
+                            : c.running ? "running"
+                                        : "exited",
                    .labels = c.spec.labels,
                    .network_mode = c.spec.network_mode});
   }

@@ -5,6 +5,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -13,7 +14,7 @@
 namespace gantry::testing {
 
 // An in-memory Docker engine for unit tests: containers are records (created, running,
-// stopped), every call is logged, any method can be made to fail, and engine events are
+// paused, stopped), every call is logged, any method can be made to fail, and engine events are
 // delivered by hand (Emit) to whoever follows Events(). Networks are records too (a
 // container can only be created on one that exists). Images and builds are modelled only
 // after ModelImages(); logs are what SetLogs gives. Thread-safe.
@@ -23,11 +24,14 @@ class FakeDockerClient final : public docker::DockerClient {
     std::string id;
     docker::ContainerSpec spec;
     bool running = false;
+    bool paused = false;  // PauseContainer: still running (listed, "paused"); stop/kill end it
     std::map<std::string, int> host_ports;  // "8080/tcp" -> host port
     int exit_code = 0;                      // after Die
     bool oom_killed = false;                // after Die(..., oom = true)
     // What Logs() returns (SetLogs): whole lines as the engine sends them.
     std::vector<std::pair<docker::Stream, std::string>> log;
+    // UpdateContainer calls it got, in order.
+    std::vector<docker::ContainerResources> updates;
   };
 
   // Every call so far as "<Method> <argument>", e.g. "CreateContainer gantry-ns-fn-r0123456789".
@@ -42,6 +46,10 @@ class FakeDockerClient final : public docker::DockerClient {
   // `error`, until cleared with ClearFailure.
   void FailCalls(const std::string& method, core::Error error);
   void ClearFailure(const std::string& method);
+  // Calls of `method` wait (after being recorded) until Release(method): lets a test act
+  // while an engine call is in progress.
+  void Hold(const std::string& method);
+  void Release(const std::string& method);
 
   // Marks the container stopped (as if its process exited) and delivers a "die" event with
   // `exit_code` (and an "oom" event before it when `oom`) to the Events follower, on this
@@ -50,6 +58,9 @@ class FakeDockerClient final : public docker::DockerClient {
   // The container's log from now on: Logs() returns these lines (the last `tail` of them),
   // as given (a test wanting timestamps writes them into the text).
   void SetLogs(const std::string& id, std::vector<std::pair<docker::Stream, std::string>> lines);
+  // What CopyFromContainer(id, path) streams from now on for a container of `image` (a tar
+  // archive's bytes); a path never set: kNotFound, as the engine answers.
+  void SetArchive(const std::string& image, const std::string& path, std::string tar);
   // Delivers `event` to the follower as it is; false when nobody follows Events().
   bool Emit(const docker::Event& event);
   // Waits (up to `limit`) until someone follows Events(); false if nobody did.
@@ -89,6 +100,10 @@ class FakeDockerClient final : public docker::DockerClient {
   core::Status RemoveContainer(std::string_view id, const docker::RemoveOptions& options) override;
   core::Status PauseContainer(std::string_view id) override;
   core::Status UnpauseContainer(std::string_view id) override;
+  core::Status UpdateContainer(std::string_view id,
+                               const docker::ContainerResources& resources) override;
+  core::Status CopyFromContainer(std::string_view id, std::string_view path,
+                                 const docker::ByteSinkFn& sink) override;
   core::Result<docker::WaitResult> WaitContainer(std::string_view id) override;
   core::Result<std::vector<docker::ContainerSummary>> ListContainers(
       const docker::LabelSelector& labels, bool all) override;
@@ -110,11 +125,14 @@ class FakeDockerClient final : public docker::DockerClient {
   std::vector<docker::ImageInfo>::iterator FindImageLocked(std::string_view name);
 
   mutable std::mutex mu_;
-  std::condition_variable_any cv_;  // a follower came or went
+  std::condition_variable released_;  // a held method was released (with mu_)
+  std::set<std::string> held_;        // guarded by mu_
+  std::condition_variable_any cv_;    // a follower came or went
   std::vector<std::string> calls_;
   std::map<std::string, core::Error> failures_;
   std::map<std::string, Container> containers_;
-  std::map<std::string, docker::NetworkInfo> networks_;  // by name
+  std::map<std::string, docker::NetworkInfo> networks_;                  // by name
+  std::map<std::pair<std::string, std::string>, std::string> archives_;  // (image, path)
   bool model_images_ = false;
   std::vector<docker::ImageInfo> images_;
   int64_t next_image_time_ = 1'700'000'000;
