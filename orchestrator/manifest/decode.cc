@@ -43,7 +43,8 @@ constexpr std::array<std::string_view, 15> kFunctionFields{
     "runtime", "handler",   "command", "source",      "dockerfile", "image",   "port",    "env",
     "secrets", "resources", "timeout", "concurrency", "scale",      "network", "protocol"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
-constexpr std::array<std::string_view, 3> kScaleFields{"min", "max", "idleTimeout"};
+constexpr std::array<std::string_view, 5> kScaleFields{"min", "max", "idleTimeout", "pauseAfter",
+                                                       "keepAlive"};
 constexpr std::array<std::string_view, 3> kSecretFields{"value", "file", "fromEnv"};
 constexpr std::array<std::string_view, 2> kKinds{"Function", "Secret"};
 
@@ -304,6 +305,8 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
     if (auto it = scale.find("max"); it != scale.end()) m.scale_max = d.Integer(it->second);
     if (auto it = scale.find("idleTimeout"); it != scale.end())
       m.idle_timeout = d.String(it->second);
+    if (auto it = scale.find("pauseAfter"); it != scale.end()) m.pause_after = d.String(it->second);
+    if (auto it = scale.find("keepAlive"); it != scale.end()) m.keep_alive = d.String(it->second);
   }
 }
 

@@ -36,6 +36,8 @@ struct FunctionManifest {
   std::optional<std::int64_t> concurrency;
   std::optional<std::int64_t> scale_min;
   std::optional<std::string> idle_timeout;  // spec.scale.idleTimeout
+  std::optional<std::string> pause_after;   // spec.scale.pauseAfter
+  std::optional<std::string> keep_alive;    // spec.scale.keepAlive
   std::optional<std::int64_t> scale_max;
   std::optional<std::string> network;
 

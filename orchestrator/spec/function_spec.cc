@@ -41,6 +41,10 @@ std::string_view NetworkName(Network network) {
   return network == Network::kNone ? "none" : "default";
 }
 
+std::string_view KeepAliveName(KeepAlive keep_alive) {
+  return keep_alive == KeepAlive::kAdaptive ? "adaptive" : "fixed";
+}
+
 std::optional<Network> ParseNetwork(std::string_view name) {
   if (name == "default") return Network::kDefault;
   if (name == "none") return Network::kNone;
@@ -92,6 +96,12 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
   };
   // Only when not the default: specs stored before the field existed keep their form.
   if (spec.protocol() == Protocol::kLambda) body["protocol"] = "lambda";
+  if (spec.scale().pause_after.count() > 0) {
+    body["scale"]["pauseAfter"] = FormatDuration(spec.scale().pause_after);
+  }
+  if (spec.scale().keep_alive != KeepAlive::kFixed) {
+    body["scale"]["keepAlive"] = std::string(KeepAliveName(spec.scale().keep_alive));
+  }
   return {
       {"apiVersion", std::string(kApiVersion)},
       {"kind", "Function"},

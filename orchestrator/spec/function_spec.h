@@ -61,10 +61,19 @@ struct Resources {
   std::int64_t cpu_millis = kDefaultCpuMillis;
 };
 
+// How long an idle replica is kept (spec.scale.keepAlive): `fixed` is idleTimeout;
+// `adaptive` learns the function's idle times between calls and keeps (and prewarms) a
+// replica for the window they predict, falling back to idleTimeout without a pattern.
+enum class KeepAlive { kFixed, kAdaptive };
+std::string_view KeepAliveName(KeepAlive keep_alive);
+
 struct ScalePolicy {
   int min = kDefaultScaleMin;
   int max = kDefaultScaleMax;
   std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;
+  // An idle replica is paused (no CPU, memory kept) after this; zero never pauses.
+  std::chrono::milliseconds pause_after{0};
+  KeepAlive keep_alive = KeepAlive::kFixed;
 };
 
 // FunctionSpec is a validated function: every field checked, every default filled in. It

@@ -334,6 +334,25 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
               spec.timeout_);
   check_value("spec.scale.idleTimeout", m.idle_timeout, ParseDuration, FormatDuration,
               kMinIdleTimeout, kMaxIdleTimeout, spec.scale_.idle_timeout);
+  check_value("spec.scale.pauseAfter", m.pause_after, ParseDuration, FormatDuration,
+              kMinIdleTimeout, kMaxIdleTimeout, spec.scale_.pause_after);
+  if (m.pause_after && spec.scale_.pause_after.count() > 0 &&
+      spec.scale_.pause_after >= spec.scale_.idle_timeout) {
+    sink.Add("spec.scale.pauseAfter",
+             "must be shorter than idleTimeout ({}), or the replica is "
+             "removed before it is ever paused (is {})",
+             FormatDuration(spec.scale_.idle_timeout), *m.pause_after);
+  }
+  if (m.keep_alive) {
+    if (*m.keep_alive == "fixed") {
+      spec.scale_.keep_alive = KeepAlive::kFixed;
+    } else if (*m.keep_alive == "adaptive") {
+      spec.scale_.keep_alive = KeepAlive::kAdaptive;
+    } else {
+      sink.Add("spec.scale.keepAlive", "unknown keep-alive \"{}\" (one of: fixed, adaptive)",
+               *m.keep_alive);
+    }
+  }
 
   if (m.concurrency) {
     if (*m.concurrency < 1 || *m.concurrency > kMaxConcurrency) {
