@@ -10,6 +10,7 @@
 #include "core/log.h"
 #include "pool/container_spec.h"
 #include "pool/replica_files.h"
+#include "pool/stem_cells.h"
 
 namespace gantry::pool {
 namespace {
@@ -21,6 +22,16 @@ constexpr std::chrono::milliseconds kAdoptProbeLimit{2'000};
 
 std::string Key(const std::string& ns, const std::string& name) {
   return ns + "/" + name;
+}
+
+// Paused (scale.pauseAfter) by the gantryd before: running again, then probed like the
+// others. Not unpaused: removed (a forced removal of a paused container works).
+bool UnpauseToAdopt(docker::DockerClient& docker, const std::string& id) {
+  auto unpaused = docker.UnpauseContainer(id);
+  if (!unpaused) {
+    core::Log(LogLevel::kWarn, "pool: unpause {} to adopt it: {}", id, unpaused.error().ToString());
+  }
+  return unpaused.ok();
 }
 
 }  // namespace
@@ -49,12 +60,22 @@ core::Result<std::vector<AdoptedReplica>> AdoptOrRemoveContainers(
       return it == c.labels.end() ? std::string() : it->second;
     };
     std::string key = Key(label(kNamespaceLabel), label(kFunctionLabel));
+    std::string generation = label(kGenerationLabel);
     std::string replica_key = label(kReplicaLabel);
+    // A stem cell's owner is in its marker (written by gantryd once it was specialised,
+    // outside what the cell mounts); a free cell has none and goes.
+    bool stem = c.labels.count(kStemLabel) > 0;
+    if (stem) {
+      std::optional<StemOwner> owner;
+      if (IsReplicaKey(replica_key)) owner = ReadStemOwner(PathsFor(options.run_dir, replica_key));
+      key = owner ? Key(owner->namespace_name, owner->name) : std::string();
+      generation = owner ? std::to_string(owner->generation) : std::string();
+    }
     auto d = wanted.find(key);
-    bool adopt = d != wanted.end() &&
-                 label(kGenerationLabel) == std::to_string(d->second->generation) &&
-                 c.state == "running" && IsReplicaKey(replica_key) &&
+    bool adopt = d != wanted.end() && generation == std::to_string(d->second->generation) &&
+                 (c.state == "running" || c.state == "paused") && IsReplicaKey(replica_key) &&
                  c.network_mode == lifecycle.ExpectedNetworkMode(*d->second);
+    if (adopt && c.state == "paused") adopt = UnpauseToAdopt(docker, c.id);
     auto replica = std::make_shared<Replica>();
     if (adopt) {
       const Deployment& dep = *d->second;
@@ -63,6 +84,7 @@ core::Result<std::vector<AdoptedReplica>> AdoptOrRemoveContainers(
       replica->generation = dep.generation;
       replica->slots = std::max(dep.concurrency, 1);
       replica->paths = PathsFor(options.run_dir, replica_key);
+      replica->from_stem_cell = stem;
       if (dep.http_port > 0) {
         auto info = docker.InspectContainer(c.id);
         auto port = info ? info->host_ports.find(std::to_string(dep.http_port) + "/tcp")
@@ -90,8 +112,8 @@ core::Result<std::vector<AdoptedReplica>> AdoptOrRemoveContainers(
         core::Log(LogLevel::kWarn, "pool: remove {}: {}", c.id, removed.error().ToString());
       }
       if (IsReplicaKey(replica_key)) RemoveReplicaFiles(PathsFor(options.run_dir, replica_key));
-      core::Log(LogLevel::kInfo, "pool: removed container {} ({} generation {}, {})", c.id, key,
-                label(kGenerationLabel), c.state);
+      core::Log(LogLevel::kInfo, "pool: removed {} {} ({} generation {}, {})",
+                stem ? "stem cell" : "container", c.id, key, generation, c.state);
     }
   }
   // Directories of replicas that are gone (only ones named like ours).

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "core/log.h"
+#include "pool/keep_alive_control.h"
 
 namespace gantry::pool {
 namespace {
@@ -65,6 +66,8 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
 
   int active = fn.ActiveLocked();
   autoscaler::Decision decision = fn.scaler.Decide(fn.window, active, now, fn.last_call);
+  // keepAlive: adaptive may scale an idle function to zero sooner, or prewarm it.
+  const milliseconds idle_after = ApplyKeepAliveLocked(lifecycle_, fn, now, decision);
   int desired = decision.desired;
   if (fn.manual && now < fn.manual_until) {
     desired = *fn.manual;
@@ -89,11 +92,12 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
       lifecycle_.StartReplicaLocked(fn);
     }
   } else if (desired < active) {
-    // Keep-alive: only replicas idle for idle_timeout go, longest idle first.
+    // Keep-alive: only replicas idle for idle_timeout (or adaptive's window) go, longest
+    // idle first.
     std::vector<std::shared_ptr<Replica>> idle;
     for (const auto& [k, r] : fn.replicas) {
       if (r->generation == d.generation && r->state == ReplicaState::kReady && r->in_flight == 0 &&
-          now - r->last_used >= d.idle_timeout) {
+          now - r->last_used >= idle_after) {
         idle.push_back(r);
       }
     }
@@ -118,7 +122,20 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
     }
   }
   for (const auto& r : old) lifecycle_.DrainLocked(fn, r, "new generation");
+  PauseIdleLocked(fn, now);
   lifecycle_.EnsureCapacityLocked(fn, now);
+}
+
+void ControlLoop::PauseIdleLocked(FunctionReplicas& fn, SteadyTime now) {
+  const Deployment& d = fn.deployment;
+  if (d.pause_after.count() <= 0 || !fn.queue.empty()) return;
+  for (const auto& [k, r] : fn.replicas) {
+    if (r->generation == d.generation && r->state == ReplicaState::kReady && r->in_flight == 0 &&
+        r->pause == PauseState::kRunning && now - r->last_used >= d.pause_after &&
+        now >= r->no_pause_before) {
+      lifecycle_.PauseLocked(fn, r);
+    }
+  }
 }
 
 void ControlLoop::Sweep() {
@@ -150,7 +167,9 @@ void ControlLoop::HealthCheck() {
   for (const auto& fn : functions_.Snapshot()) {
     std::lock_guard<std::mutex> lock(fn->mu);
     for (const auto& [k, r] : fn->replicas) {
-      if (r->state == ReplicaState::kReady && !r->endpoint.unix_socket.empty()) {
+      // A paused shim answers nothing: not a failure.
+      if (r->state == ReplicaState::kReady && r->pause == PauseState::kRunning &&
+          !r->endpoint.unix_socket.empty()) {
         ready.emplace_back(fn, r);
       }
     }
@@ -171,6 +190,7 @@ void ControlLoop::HealthCheck() {
       if (healthy) {
         replica->health_strikes = 0;
       } else if (replica->state == ReplicaState::kReady && !replica->abandoned &&
+                 replica->pause == PauseState::kRunning &&  // not paused during the probe
                  ++replica->health_strikes >= kHealthStrikes) {
         lifecycle_.MarkDeadLocked(*fn, replica, "health check failed: " + healthy.error().message(),
                                   deferred);
@@ -193,6 +213,7 @@ milliseconds ControlLoop::NextWait() {
     if (auto at = fn->demand.replan_at(); at && *at > now && !fn->queue.empty()) {
       wait = std::min(wait, std::chrono::duration_cast<milliseconds>(*at - now) + milliseconds(1));
     }
+    wait = KeepAliveWaitLocked(*fn, now, wait);  // an adaptive prewarm or keep-alive end
   }
   return wait;
 }

@@ -13,9 +13,10 @@ namespace gantry::pool {
 
 // The pool's periodic work, every PoolOptions::control_interval on a thread of its own
 // (or by hand: Reconcile, Sweep, HealthCheck): queue deadlines, the autoscaler's decision
-// and keep-alive, draining old generations (Reconcile); replicas whose container is gone
-// without an event (Sweep, every kSweepEveryPasses passes); shims that stopped answering
-// (HealthCheck, every kHealthEveryPasses passes, on a task thread). Each function is
+// and keep-alive, pausing idle replicas (scale.pauseAfter), draining old generations
+// (Reconcile); replicas whose container is gone without an event (Sweep, every
+// kSweepEveryPasses passes); shims that stopped answering (HealthCheck, every
+// kHealthEveryPasses passes, on a task thread; a paused replica is not probed). Each function is
 // handled under its own lock, one after another; engine calls and probes happen with no
 // lock held. Thread-safe.
 class ControlLoop {
@@ -43,7 +44,8 @@ class ControlLoop {
   // Marks dead the ready replicas whose container the engine no longer lists as running:
   // the events stream can miss a death while it reconnects; the engine's list cannot.
   void Sweep();
-  // Probes every ready shim replica; one failing kHealthStrikes checks in a row is dead
+  // Probes every ready running (not paused) shim replica; one failing kHealthStrikes
+  // checks in a row is dead
   // (and replaced). Images serving HTTP themselves are left to the events stream and
   // Lease::Fail: probing "/" would call the function.
   void HealthCheck();
@@ -51,6 +53,9 @@ class ControlLoop {
  private:
   void Loop();
   void ReconcileLocked(FunctionReplicas& fn, core::SteadyTime now, Deferred& deferred);
+  // Pauses the ready replicas of the current generation idle for scale.pauseAfter (none
+  // while calls wait); the engine call runs on a task thread (ReplicaLifecycle::PauseLocked).
+  void PauseIdleLocked(FunctionReplicas& fn, core::SteadyTime now);
   // How long the loop may sleep: the interval, or less when a queued call's deadline or a
   // start plan's "plan again at" (DemandEstimate::replan_at) comes first.
   std::chrono::milliseconds NextWait();

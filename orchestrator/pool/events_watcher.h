@@ -12,6 +12,8 @@ namespace gantry::pool {
 // Follows the engine's die/oom events of this pool's containers on a thread of its own,
 // reconnecting a second after the stream ends: a replica whose container exits is dead
 // (and replaced); an OOM kill inside one is only recorded (its other calls carry on).
+// Nothing else is a death: the stream asks only for die and oom, and OnEvent ignores any
+// other action (the engine's pause and unpause of an idle replica, kill, stop, ...).
 // Thread-safe; OnEvent may also be called by hand (tests).
 class EventsWatcher {
  public:

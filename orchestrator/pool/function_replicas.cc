@@ -63,6 +63,15 @@ void FunctionReplicas::EraseLocked(const std::shared_ptr<Replica>& replica) {
   replicas.erase(it);
 }
 
+std::map<std::string, std::string> FunctionReplicas::CurrentSecretsLocked(
+    std::map<std::string, std::string> secrets) const {
+  for (auto& [name, value] : secrets) {
+    auto now = deployment.secrets.find(name);
+    if (now != deployment.secrets.end()) value = now->second;
+  }
+  return secrets;
+}
+
 bool FunctionReplicas::OwnsLocked(const Replica& replica) const {
   auto it = replicas.find(replica.key);
   return it != replicas.end() && it->second.get() == &replica;
@@ -73,6 +82,7 @@ std::shared_ptr<Replica> FunctionReplicas::TakeSlotLocked(SteadyTime now) {
   const int64_t current = deployment.generation;
   for (const auto& [k, r] : replicas) {
     if (r->state != ReplicaState::kReady || r->in_flight >= r->slots) continue;
+    if (r->pause != PauseState::kRunning) continue;  // paused: UnpauseForQueueLocked's
     if (best == nullptr) {
       best = &r;
       continue;
@@ -100,6 +110,13 @@ void FunctionReplicas::GiveSlotBackLocked(Replica& replica, SteadyTime now) {
     if (OwnsLocked(replica)) --in_flight_;
   }
   replica.last_used = now;
+  if (in_flight_ == 0 && queue.empty()) idle_since = now;
+}
+
+void FunctionReplicas::CallArrivedLocked(SteadyTime now) {
+  if (!idle_since) return;
+  idle_times.Add(std::chrono::duration_cast<autoscaler::Micros>(now - *idle_since));
+  idle_since.reset();
 }
 
 // Change points are kept per 10 ms bucket (the bucket's last value counts for it): at

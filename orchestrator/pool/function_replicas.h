@@ -14,6 +14,7 @@
 
 #include "autoscaler/autoscaler.h"
 #include "autoscaler/demand_estimate.h"
+#include "autoscaler/keep_alive.h"
 #include "core/clock.h"
 #include "core/result.h"
 #include "pool/deferred.h"
@@ -70,6 +71,10 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   int start_failures = 0;          // in a row; reset by a replica getting ready
   core::SteadyTime retry_after{};  // no new start before this after failures
   std::mt19937_64 rng;             // replica keys
+  // Idle times between calls (keep_alive_control.h), and since when it is idle: set when
+  // its last call ended with none waiting, cleared when the next arrives.
+  autoscaler::IdleHistogram idle_times;
+  std::optional<core::SteadyTime> idle_since;
 
   // A new deployment of the same function (same or newer generation): settings and the
   // autoscaler's policy follow it.
@@ -80,11 +85,18 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   // Drops `replica` if it is still this function's (not a later one of the same key).
   void EraseLocked(const std::shared_ptr<Replica>& replica);
   bool OwnsLocked(const Replica& replica) const;
+  // `secrets` (a deployment's, copied earlier) with each value as the current deployment
+  // has it now: UpdateSecret may have replaced one since.
+  std::map<std::string, std::string> CurrentSecretsLocked(
+      std::map<std::string, std::string> secrets) const;
 
-  // Takes a slot on the best ready replica with one free — current generation first, then
-  // the busiest (packing calls lets the others go idle and be scaled down), then the most
-  // recently used — and returns it; null when no ready replica has a free slot.
+  // Takes a slot on the best ready running (not paused) replica with one free — current
+  // generation first, then the busiest (packing calls lets the others go idle and be
+  // scaled down), then the most recently used — and returns it; null when no such replica
+  // has a free slot.
   std::shared_ptr<Replica> TakeSlotLocked(core::SteadyTime now);
+  // A call arrived (before it looks for a slot): counts the idle time it ends, if any.
+  void CallArrivedLocked(core::SteadyTime now);
   // Gives back a slot TakeSlotLocked took (the replica need not be this function's any
   // more) and marks the replica used now.
   void GiveSlotBackLocked(Replica& replica, core::SteadyTime now);

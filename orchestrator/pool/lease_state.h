@@ -26,6 +26,7 @@ struct Lease::State {
   std::string replica_id;
   int64_t generation = 0;
   bool cold = false;
+  StartPath start = StartPath::kWarm;
   std::chrono::milliseconds timeout = kDefaultCallTimeout;
   core::SteadyTime leased_at{};  // the call's start: Release measures its duration
 

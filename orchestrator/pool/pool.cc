@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "pool/adoption.h"
+#include "pool/keep_alive_control.h"
 #include "pool/lease_state.h"
 #include "pool/pool_core.h"
 #include "pool/replica_files.h"
@@ -74,6 +75,7 @@ std::optional<core::Result<Lease>> PoolCore::AcquireLocked(FunctionReplicas& fn,
   SteadyTime now = lifecycle_->clock().Now();
   fn.last_call = now;
   fn.last_call_wall = std::chrono::system_clock::now();
+  fn.CallArrivedLocked(now);
   if (std::optional<Lease> lease = lifecycle_->LeaseLocked(fn, /*cold=*/false, now)) {
     return core::Result<Lease>(std::move(*lease));
   }
@@ -135,6 +137,8 @@ core::Status PoolCore::Start(const std::vector<Deployment>& current) {
   }
   if (options.control_loop) control_.StartThread();
   if (options.watch_events) events_.Start();
+  // What an earlier gantryd left is gone or adopted: cells can be made now.
+  lifecycle_->stem_cells().Enable();
   return core::Ok();
 }
 
@@ -147,6 +151,7 @@ void PoolCore::Stop() {
     fn->changed.notify_all();
   }
   RunDeferred(deferred);
+  lifecycle_->stem_cells().Stop();
   control_.StopThread();
   events_.Stop();
   lifecycle_->ShutdownTasks();
@@ -397,6 +402,7 @@ core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns,
   s.last_failure_time = fn->last_failure_time;
   s.last_failure_before_ready = fn->last_failure_before_ready;
   s.last_lines = fn->last_lines;
+  s.keep_alive = KeepAliveSummaryLocked(*fn);
   for (const auto& line : fn->last_lines) {
     if (!line.text.empty()) s.last_log_line = line.text;
   }
@@ -404,13 +410,15 @@ core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns,
     ReplicaStatus rs;
     rs.id = r->id.empty() ? r->key : r->id;
     rs.generation = r->generation;
-    rs.state = std::string(ReplicaStateName(r->state));
+    bool paused = r->state == ReplicaState::kReady && r->pause != PauseState::kRunning;
+    rs.state = paused ? "paused" : std::string(ReplicaStateName(r->state));
     rs.in_flight = r->in_flight;
     rs.started = r->started;
     rs.last_error = r->last_error;
     rs.exit_code = r->exit_code;
     rs.oom = r->out_of_memory;
     if (r->state == ReplicaState::kReady) ++s.ready;
+    if (paused) ++s.paused;
     if (r->state == ReplicaState::kStarting) ++s.starting;
     s.in_flight += r->in_flight;
     s.replicas.push_back(std::move(rs));
@@ -456,6 +464,24 @@ const std::string& Lease::replica_id() const {
 
 bool Lease::cold_start() const {
   return state_ && state_->cold;
+}
+
+StartPath Lease::start_path() const {
+  return state_ ? state_->start : StartPath::kWarm;
+}
+
+std::string_view StartPathName(StartPath path) {
+  switch (path) {
+    case StartPath::kContainer:
+      return "container";
+    case StartPath::kStemCell:
+      return "stem-cell";
+    case StartPath::kUnpaused:
+      return "unpaused";
+    case StartPath::kWarm:
+      break;
+  }
+  return "warm";
 }
 
 int64_t Lease::generation() const {
@@ -506,6 +532,14 @@ core::Result<FunctionStatus> Pool::Describe(const std::string& ns, const std::st
 std::vector<FunctionStatus> Pool::List() const {
   return core_->List();
 }
+void Pool::SetStemImage(const std::string& runtime, const std::string& image, int count) {
+  core_->SetStemImage(runtime, image, count);
+}
+
+std::map<std::string, int> Pool::FreeStemCells() const {
+  return core_->FreeStemCells();
+}
+
 void Pool::Reconcile() {
   core_->Reconcile();
 }

@@ -8,7 +8,9 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/clock.h"
@@ -19,6 +21,7 @@
 namespace gantry::pool {
 
 class ReadinessProbe;    // readiness.h
+class Specializer;       // stem_specialize.h
 class ReplicaLifecycle;  // replica_lifecycle.h: hands out leases
 namespace detail {
 class PoolCore;  // pool_core.h
@@ -29,6 +32,23 @@ enum class NetworkAccess {
   kDefault,  // the pool's own bridge network (PoolOptions::network): out to anywhere, not
              // to other containers on it
   kNone,     // no network at all, only loopback (calls still come in over the unix socket)
+};
+
+// How long an idle replica is kept (spec.scale.keepAlive): kFixed keeps it idle_timeout;
+// kAdaptive asks the keep-alive policy (autoscaler/keep_alive.h) with the function's
+// idle-time histogram, which may also prewarm one before a predicted call.
+enum class KeepAlive { kFixed, kAdaptive };
+
+// What a stem cell needs to become a replica of a deployment (stem_cells.h): the template
+// runtime whose cells can serve it, and the function's package on the host, exported from
+// its image once it was built: `package_dir`/task (the code, /var/task) and
+// `package_dir`/deps (installed dependencies, /opt/gantry/deps). Set by the daemon only
+// for template functions (python3, node, exec) on the default network whose package is
+// exported; absent, every start creates a container from `image`.
+struct StemSpec {
+  std::string runtime;  // "python3" | "node" | "exec"
+  std::string package_dir;
+  std::vector<std::string> command;  // exec: the function's command
 };
 
 // Everything the pool needs to run one generation of a function's replicas. Built by the
@@ -55,6 +75,11 @@ struct Deployment {
   int min_replicas = kDefaultMinReplicas;
   int max_replicas = kDefaultMaxReplicas;
   std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;
+  // An idle replica is paused (Engine API pause: no CPU, memory kept) after this; the next
+  // call unpauses it. Zero never pauses. Shorter than idle_timeout.
+  std::chrono::milliseconds pause_after{0};
+  KeepAlive keep_alive = KeepAlive::kFixed;
+  std::optional<StemSpec> stem;  // a stem cell may serve a start (see StemSpec)
   std::chrono::milliseconds timeout = kDefaultCallTimeout;  // per call (the shim enforces it too)
   // Request body limit the shim enforces (413 beyond); the gateway's own limit, so the two
   // agree.
@@ -70,6 +95,12 @@ struct Endpoint {
   std::string host = "127.0.0.1";
   int port = 0;
 };
+
+// What served a call: a replica that was ready (warm), one started for it from a new
+// container or specialised from a stem cell (both cold starts), or a paused one unpaused.
+enum class StartPath { kWarm, kContainer, kStemCell, kUnpaused };
+// "warm", "container", "stem-cell", "unpaused": the X-Gantry-Start header and records.
+std::string_view StartPathName(StartPath path);
 
 // One slot on a ready replica, held for one call and given back when the Lease is
 // destroyed (move-only; a moved-from or default Lease holds nothing: empty endpoint and
@@ -91,6 +122,7 @@ class Lease {
   const Endpoint& endpoint() const;
   const std::string& replica_id() const;      // the container id
   bool cold_start() const;                    // this call waited for a replica to start
+  StartPath start_path() const;               // what served it: warm, new container, ...
   int64_t generation() const;                 // the replica's deployment generation
   std::chrono::milliseconds timeout() const;  // the function's call timeout
   void Fail(const std::string& reason);
@@ -116,7 +148,9 @@ struct LogLine {
 struct ReplicaStatus {
   std::string id;  // container id
   int64_t generation = 0;
-  std::string state;  // "starting", "ready", "draining", "dead"
+  // "starting", "ready", "paused" (ready, its container paused: scale.pauseAfter),
+  // "draining", "dead"
+  std::string state;
   int in_flight = 0;
   std::chrono::system_clock::time_point started;
   std::string last_error;
@@ -129,6 +163,7 @@ struct FunctionStatus {
   std::string name;
   int64_t generation = 0;
   int ready = 0;
+  int paused = 0;  // of the ready ones: paused (the next call unpauses one)
   int starting = 0;
   int queued = 0;  // calls waiting for a slot
   int in_flight = 0;
@@ -153,6 +188,9 @@ struct FunctionStatus {
   // non-empty one of them.
   std::vector<LogLine> last_lines;
   std::string last_log_line;
+  // keepAlive: adaptive: the keep-alive in force ("adaptive: prewarm 54s, keep 1m7s (36
+  // samples)", "adaptive: fixed 5m (too few samples: 3)"); empty for fixed.
+  std::string keep_alive;
 };
 
 // Something that happened to a function's replicas, told to PoolOptions::on_event (the
@@ -234,14 +272,18 @@ struct PoolOptions {
   std::string log_max_size = kDefaultLogMaxSize;
   int log_max_files = kDefaultLogMaxFiles;
   PoolEventFn on_event;  // optional
+  // Null: POST /_/specialize over the stem cell's socket (tests: a scripted one).
+  Specializer* specializer = nullptr;
 };
 
 // Runs functions' replicas as containers through the Engine API. Labels every container
 // (gantry.function, gantry.namespace, gantry.generation, gantry.replica), applies the
 // security defaults of DESIGN.md, shares one cold start among the calls waiting for it,
-// keeps scale.min warm, scales with the autoscaler, drops replicas idle past
-// idle_timeout, and replaces a replica that dies (events stream, failed health check,
-// Lease::Fail). The warm path (Acquire with a free slot) touches only memory. Thread-safe.
+// keeps scale.min warm, scales with the autoscaler, pauses replicas idle past pause_after
+// (the next call unpauses one: StartPath::kUnpaused), drops replicas idle past
+// idle_timeout (paused or not), and replaces a replica that dies (events stream, failed
+// health check, Lease::Fail). The warm path (Acquire with a free slot) touches only memory.
+// Thread-safe.
 class Pool {
  public:
   Pool(docker::DockerClient& docker, PoolOptions options);
@@ -249,16 +291,18 @@ class Pool {
 
   // Creates or adopts the pool's network (PoolOptions::network; kConflict when a network
   // of that name is not this pool's). Adopts running containers of the given deployments
-  // by label (the current generation, healthy) and removes every other gantry-labelled
-  // container; starts the events
-  // watcher and the control loop. "Gantry-labelled" means carrying gantry.function,
+  // by label (the current generation, healthy; a specialised stem cell by its owner
+  // marker) and removes every other gantry-labelled container (free stem cells too);
+  // starts the events watcher, the control loop and the stem cells' filling.
+  // "Gantry-labelled" means carrying gantry.replica,
   // gantry.instance=options.instance_id and every options.extra_labels pair, so pools of
   // different instances (or with different extra labels) never touch each other's
   // containers. Also removes run_dir entries named like replicas it did not adopt.
   // Errors: the engine's (listing containers), kConflict when called twice.
   core::Status Start(const std::vector<Deployment>& current);
-  // Stops the loops; leaves containers running (a restarted gantryd adopts them). Queued
-  // calls get kUnavailable. Leases still held stay valid and may be dropped later.
+  // Stops the loops; leaves containers running, paused ones paused (a restarted gantryd
+  // adopts them, unpausing paused ones first). Queued calls get kUnavailable. Leases still
+  // held stay valid and may be dropped later.
   void Stop();
 
   // Deploys a new generation, or updates settings of the current one: new replicas are
@@ -310,6 +354,15 @@ class Pool {
 
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
   std::vector<FunctionStatus> List() const;
+
+  // Stem cells (stem_cells.h): from now on `count` free cells of template runtime
+  // `runtime` ("python3", "node", "exec") run `image` (a stem image, protocol14.md), made in
+  // the background once started (0: none, free ones are removed). A start of a deployment
+  // whose `stem` names the runtime takes a free cell and specialises it instead of creating
+  // a container; a cell serves one function for life. Thread-safe.
+  void SetStemImage(const std::string& runtime, const std::string& image, int count);
+  // Free (ready, unspecialised) cells per runtime that has an image.
+  std::map<std::string, int> FreeStemCells() const;
 
   // One control pass now (what the control loop does every control_interval): expires
   // queued calls past queue_timeout, applies the autoscaler's decision, drains idle and

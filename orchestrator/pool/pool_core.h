@@ -2,6 +2,7 @@
 
 // Private to the pool: what Pool (pool.h) forwards to.
 
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -37,7 +38,15 @@ class PoolCore {
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);
   core::Result<FunctionStatus> Describe(const std::string& ns, const std::string& name) const;
   std::vector<FunctionStatus> List() const;
-  void Reconcile() { control_.Reconcile(); }
+  void SetStemImage(const std::string& runtime, const std::string& image, int count) {
+    lifecycle_->stem_cells().SetImage(runtime, image, count);
+  }
+  std::map<std::string, int> FreeStemCells() const { return lifecycle_->stem_cells().FreeCounts(); }
+  // Also posts the stem cell creates that are due (their ticker runs on the real clock).
+  void Reconcile() {
+    control_.Reconcile();
+    lifecycle_->stem_cells().Fill();
+  }
   void Flush() { lifecycle_->Flush(); }
 
  private:

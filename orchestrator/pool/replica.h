@@ -18,6 +18,12 @@ enum class ReplicaState { kStarting, kReady, kDraining, kDead };
 
 std::string_view ReplicaStateName(ReplicaState state);
 
+// A ready replica's container: running, or paused by the engine after scale.pauseAfter
+// idle (frozen: no CPU, memory kept, its shim answers nothing; still a live replica).
+// Only a running one takes calls. kPausing and kUnpausing: the engine call is on a task
+// thread (ReplicaLifecycle::PauseLocked / UnpauseLocked).
+enum class PauseState { kRunning, kPausing, kPaused, kUnpausing };
+
 // One container of a function, as the pool keeps it in memory. Plain data: every field
 // except `abandoned` is guarded by the mutex of the FunctionReplicas holding it.
 struct Replica {
@@ -41,6 +47,11 @@ struct Replica {
   int exit_code = -1;              // dead: the container's exit code when known
   bool died_before_ready = false;  // dead while starting
   std::string removal_reason;      // drained on purpose: why (the kReplicaRemoved event)
+  bool from_stem_cell = false;     // specialised from a stem cell, not created for it
+  PauseState pause = PauseState::kRunning;
+  bool unpause_wanted = false;         // kPausing: unpause as soon as the pause returns
+  bool unpaused = false;               // in the hand-off at its unpause: leases say kUnpaused
+  core::SteadyTime no_pause_before{};  // a pause failed: not tried again before this
   // Set when nobody wants the replica any more (it died, its function was removed, the
   // pool stops): a start in progress gives up. Read without the mutex by the probe.
   std::atomic<bool> abandoned{false};

@@ -40,10 +40,15 @@ ReplicaLifecycle::ReplicaLifecycle(docker::DockerClient& docker, PoolOptions opt
       probe_(options_.probe ? *options_.probe : http_probe_),
       replan_(std::move(replan)),
       runner_(options_.workers),
-      dispatcher_(1) {}
+      dispatcher_(1),
+      specializer_(options_.specializer ? *options_.specializer : http_specializer_),
+      stem_cells_(std::make_shared<StemCells>(
+          docker_, options_, labels_, network_, probe_, clock_,
+          [this](std::function<void()> task) { return runner_.Post(std::move(task)); })) {}
 
 docker::LabelSelector ReplicaLifecycle::Selector() const {
-  docker::LabelSelector selector{kFunctionLabel};
+  // gantry.replica, not gantry.function: specialised stem cells have no function label.
+  docker::LabelSelector selector{kReplicaLabel};
   for (const auto& [k, v] : labels_) selector.push_back(fmt::format("{}={}", k, v));
   return selector;
 }
@@ -109,6 +114,10 @@ std::shared_ptr<Lease::State> ReplicaLifecycle::LeaseStateLocked(FunctionReplica
   state->generation = replica->generation;
   state->replica = std::move(replica);
   state->cold = cold;
+  state->start = state->replica->unpaused         ? StartPath::kUnpaused
+                 : !cold                          ? StartPath::kWarm
+                 : state->replica->from_stem_cell ? StartPath::kStemCell
+                                                  : StartPath::kContainer;
   state->timeout = fn.deployment.timeout;
   state->leased_at = now;
   fn.demand.CallBegan(now);
@@ -191,6 +200,7 @@ std::shared_ptr<Replica> ReplicaLifecycle::StartReplicaLocked(FunctionReplicas& 
 void ReplicaLifecycle::EnsureCapacityLocked(FunctionReplicas& fn, SteadyTime now) {
   if (stopping_) return;
   std::optional<SteadyTime> replan_before = fn.demand.replan_at();
+  UnpauseForQueueLocked(fn);
   int n = ReplicasToStartForQueue(fn, now);
   for (int i = 0; i < n; ++i) StartReplicaLocked(fn);
   // The control loop sleeps up to control_interval: a new "plan again at" must reach it
@@ -273,17 +283,15 @@ void ReplicaLifecycle::AdoptLocked(FunctionReplicas& fn, std::shared_ptr<Replica
 
 void ReplicaLifecycle::StartTask(const std::shared_ptr<FunctionReplicas>& fn,
                                  const std::shared_ptr<Replica>& replica, const Deployment& d) {
+  if (d.stem && StartFromStemCell(fn, replica, d)) return;
   auto give_up = [&] { return replica->abandoned.load() || stopping_.load(); };
   {
     std::lock_guard<std::mutex> secrets_lock(secrets_mu_);
     // The values as they are now: UpdateSecret may have changed one since `d` was copied.
-    std::map<std::string, std::string> secrets = d.secrets;
+    std::map<std::string, std::string> secrets;
     {
       std::lock_guard<std::mutex> lock(fn->mu);
-      for (auto& [name, value] : secrets) {
-        auto now = fn->deployment.secrets.find(name);
-        if (now != fn->deployment.secrets.end()) value = now->second;
-      }
+      secrets = fn->CurrentSecretsLocked(d.secrets);
     }
     if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid,
                                     options_.socket_dir_bytes);

@@ -17,12 +17,15 @@
 #include "pool/pool.h"
 #include "pool/readiness.h"
 #include "pool/replica.h"
+#include "pool/stem_cells.h"
+#include "pool/stem_specialize.h"
 #include "pool/task_runner.h"
 
 namespace gantry::pool {
 
 // A replica's life: start (files, create, start, readiness: StartTask, ending in
-// EndStart), ready, then drain, retire (stop, remove, files: RetireTask) or death
+// EndStart), ready (paused while idle and unpaused for a call: PauseLocked, UnpauseLocked,
+// in replica_pause.cc), then drain, retire (stop, remove, files: RetireTask) or death
 // (MarkDeadLocked). Also the two ends of a lease: handing a ready replica's slot to a call
 // (LeaseLocked, DispatchLocked) and taking it back (Release, Fail). Its engine, file and
 // probe calls happen only on its task threads (TaskRunner), never under a function's lock; the
@@ -47,7 +50,10 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   const docker::Labels& labels() const { return labels_; }
   // What replicas with NetworkAccess::kDefault sit on.
   const std::string& network() const { return network_; }
-  // Selects this pool's containers: gantry.function plus every identity label.
+  // The free stem cells (stem_cells.h); a start of a deployment with a `stem` takes one.
+  StemCells& stem_cells() const { return *stem_cells_; }
+  // Selects this pool's containers, replicas and stem cells: gantry.replica plus every
+  // identity label.
   docker::LabelSelector Selector() const;
   // The network mode a replica of `d` runs with; a container on another one is replaced.
   std::string ExpectedNetworkMode(const Deployment& d) const;
@@ -96,8 +102,9 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   // ---- starting and ending replicas (fn.mu held) ----
   // Starts one replica of fn's current generation in the background; null when stopping.
   std::shared_ptr<Replica> StartReplicaLocked(FunctionReplicas& fn);
-  // Starts what ReplicasToStartForQueue decides for fn's queued calls; calls `replan` when
-  // the plan asks to be made again at a new time.
+  // Unpauses paused replicas for fn's queued calls (UnpauseForQueueLocked), then starts what
+  // ReplicasToStartForQueue decides for them (a paused replica's slots count as free);
+  // calls `replan` when the plan asks to be made again at a new time.
   void EnsureCapacityLocked(FunctionReplicas& fn, core::SteadyTime now);
   // Back to the last decided count (at least scale.min) after a replica was lost.
   void ReplenishLocked(FunctionReplicas& fn, core::SteadyTime now);
@@ -120,6 +127,20 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   // Takes a ready replica found at Start into fn and the container registry.
   void AdoptLocked(FunctionReplicas& fn, std::shared_ptr<Replica> replica);
 
+  // ---- pausing (fn.mu held) ----
+  // Pauses a ready, idle, running replica through the engine on a task thread; it takes
+  // no call from now until it is unpaused. A failed pause leaves it running (not tried
+  // again for scale.pauseAfter). No-op for any other replica, or while stopping.
+  void PauseLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica);
+  // Posts the unpause of a paused ready replica (no call attached; a pausing one is
+  // unpaused once its pause returns; no-op for any other). Once the engine answers, it takes
+  // calls again, queued ones first (their leases say StartPath::kUnpaused); a failed
+  // unpause makes it dead (MarkDeadLocked: replaced).
+  void UnpauseLocked(FunctionReplicas& fn, const std::shared_ptr<Replica>& replica);
+  // Unpauses paused replicas of fn for the queued calls that the free slots of running
+  // replicas and of those already unpausing would not take (most recently used first).
+  void UnpauseForQueueLocked(FunctionReplicas& fn);
+
   // The function and replica a container id belongs to (for the events stream).
   std::optional<std::pair<std::shared_ptr<FunctionReplicas>, std::shared_ptr<Replica>>>
   FindContainer(const std::string& id) const;
@@ -130,10 +151,21 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   void StartFailedLocked(FunctionReplicas& fn, const std::string& reason, Deferred& deferred);
   void StartTask(const std::shared_ptr<FunctionReplicas>& fn,
                  const std::shared_ptr<Replica>& replica, const Deployment& d);
+  // StartTask's first try for a deployment with a `stem` (stem_start.cc): takes a free cell
+  // of its runtime and specialises it. True when the start ended there (EndStart called:
+  // ready, or a failed start); false when no cell was free or the attempt failed before
+  // /_/specialize was sent (the cell is removed, the replica's paths are its own again):
+  // the normal start runs.
+  bool StartFromStemCell(const std::shared_ptr<FunctionReplicas>& fn,
+                         const std::shared_ptr<Replica>& replica, const Deployment& d);
   void EndStart(const std::shared_ptr<FunctionReplicas>& fn,
                 const std::shared_ptr<Replica>& replica, std::optional<core::Error> error);
   void RetireTask(const std::shared_ptr<FunctionReplicas>& fn,
                   const std::shared_ptr<Replica>& replica);
+  void PauseTask(const std::shared_ptr<FunctionReplicas>& fn,
+                 const std::shared_ptr<Replica>& replica);
+  void UnpauseTask(const std::shared_ptr<FunctionReplicas>& fn,
+                   const std::shared_ptr<Replica>& replica);
   // RetireTask's part for a dead replica, before its container goes: reads its last log
   // lines and exit state, records the failure in fn and tells it.
   void ReportDeath(const std::shared_ptr<FunctionReplicas>& fn,
@@ -161,6 +193,10 @@ class ReplicaLifecycle : public std::enable_shared_from_this<ReplicaLifecycle> {
   TaskRunner runner_;
   // Hands slots freed by a dropped Lease to queued calls, off the dropping thread.
   TaskRunner dispatcher_;
+  HttpSpecializer http_specializer_;
+  Specializer& specializer_;
+  // After runner_: its tasks hold it (shared), and it posts to runner_.
+  std::shared_ptr<StemCells> stem_cells_;
 };
 
 }  // namespace gantry::pool
