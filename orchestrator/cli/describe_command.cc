@@ -72,9 +72,15 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
   std::fprintf(out, "Image:        %s\n", st.value("image", "").c_str());
   std::fprintf(out, "Generation:   %lld\n", static_cast<long long>(st.value("generation", 0)));
   PrintPhase(out, st, now);
-  std::fprintf(out, "Replicas:     %d ready, %d starting, %d in flight, %d queued\n",
-               st.value("readyReplicas", 0), st.value("startingReplicas", 0),
-               st.value("inFlight", 0), st.value("queued", 0));
+  int paused = st.value("pausedReplicas", 0);
+  std::string ready =
+      paused > 0 ? fmt::format("{} ready ({} paused)", st.value("readyReplicas", 0), paused)
+                 : fmt::format("{} ready", st.value("readyReplicas", 0));
+  std::fprintf(out, "Replicas:     %s, %d starting, %d in flight, %d queued\n", ready.c_str(),
+               st.value("startingReplicas", 0), st.value("inFlight", 0), st.value("queued", 0));
+  if (st.contains("keepAlive")) {
+    std::fprintf(out, "Keep-alive:   %s\n", st.value("keepAlive", "").c_str());
+  }
   std::fprintf(out, "Created:      %s\n", st.value("createdAt", "").c_str());
   std::fprintf(out, "Updated:      %s\n", st.value("updatedAt", "").c_str());
   std::fprintf(

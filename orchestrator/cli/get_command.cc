@@ -39,7 +39,8 @@ void PrintSecrets(std::FILE* out, const nlohmann::json& items, const std::string
 }
 
 // NAME READY STATUS REPLICAS AGE (as kubectl: READY is ready/desired, AGE since
-// creation); -o wide adds IMAGE, GENERATION and REASON.
+// creation; REPLICAS says "2 (1 paused)" when some are paused); -o wide adds IMAGE,
+// GENERATION and REASON.
 void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags& f,
                     std::chrono::system_clock::time_point now) {
   const bool wide = f.output == "wide";
@@ -63,9 +64,12 @@ void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags&
     int current = st.value("currentReplicas", ready + st.value("startingReplicas", 0));
     int desired = st.value("desiredReplicas", current);
     std::string created = meta.value("creationTimestamp", st.value("createdAt", ""));
+    // Paused replicas (scale.pauseAfter) are live ones: counted, and said when there are.
+    int paused = st.value("pausedReplicas", 0);
+    std::string replicas =
+        paused > 0 ? fmt::format("{} ({} paused)", current, paused) : std::to_string(current);
     std::vector<std::string> row = {name, fmt::format("{}/{}", ready, desired),
-                                    st.value("phase", ""), std::to_string(current),
-                                    AgeOf(created, now)};
+                                    st.value("phase", ""), replicas, AgeOf(created, now)};
     if (wide) {
       row.push_back(st.value("image", ""));
       row.push_back(std::to_string(st.value("generation", int64_t{0})));

@@ -125,6 +125,7 @@ core::Status Controller::Start() {
       continue;
     }
     d->secrets = std::move(*values);
+    if (options_.attach_stem) options_.attach_stem(*d, json::parse(r.spec_json, nullptr, false));
     deployments.push_back(std::move(*d));
   }
   return pool_.Start(deployments);
@@ -294,6 +295,7 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
     deployment.generation = record.generation;
     RecordStatus(ns, name, "ready", "");
   }
+  if (options_.attach_stem) options_.attach_stem(deployment, spec::ToCanonicalJson(spec));
   if (auto s = pool_.Apply(deployment); !s) return fail(s.error());
   RecordEvent(ns, name, "Normal", "RolledOut",
               fmt::format("generation {} rolled out", deployment.generation));
@@ -346,6 +348,7 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
                  {"createdAt", Iso8601(r.created_unix_ms)},
                  {"updatedAt", Iso8601(r.updated_unix_ms)},
                  {"readyReplicas", 0},
+                 {"pausedReplicas", 0},
                  {"startingReplicas", 0},
                  {"queued", 0},
                  {"inFlight", 0},
@@ -398,10 +401,12 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
   }
   if (live) {
     status["readyReplicas"] = live->ready;
+    status["pausedReplicas"] = live->paused;
     status["startingReplicas"] = live->starting;
     status["queued"] = live->queued;
     status["inFlight"] = live->in_flight;
     if (!live->last_error.empty()) status["lastError"] = Utf8(live->last_error);
+    if (!live->keep_alive.empty()) status["keepAlive"] = live->keep_alive;
     if (live->last_call.time_since_epoch().count() != 0)
       status["lastInvocation"] = Iso8601(live->last_call);
     for (const auto& rep : live->replicas) {

@@ -34,6 +34,10 @@ struct ControllerOptions {
   // Optional: without it no events are recorded (the store still lists what others wrote).
   FunctionEvents* events = nullptr;
   int describe_events = 20;  // the newest this many events in Describe's status.events
+  // Called with each deployment before the pool gets it (apply and start) and the
+  // function's canonical spec (spec::ToCanonicalJson): sets Deployment::stem when stem
+  // cells may serve it (daemon/stem_packages.h). Optional: without it no deployment has one.
+  std::function<void(pool::Deployment& d, const nlohmann::json& spec)> attach_stem;
 };
 
 // What an apply did.
@@ -109,8 +113,9 @@ class Controller {
   // {"metadata" {"name", "namespace", "creationTimestamp"}, "spec" (canonical), "status"
   // {"phase" (daemon/function_phase.h: Building, BuildFailed, Ready, ScaledToZero,
   // Degraded, CrashLoop), "reason" (user terms, "" when none), "nextRetry" (CrashLoop's
-  // next start, or null), "readyReplicas", "startingReplicas", "currentReplicas" (ready +
-  // starting), "desiredReplicas", "failuresInARow", "lastLogLines" (the last failed
+  // next start, or null), "readyReplicas", "pausedReplicas" (of the ready ones: paused,
+  // scale.pauseAfter), "startingReplicas", "currentReplicas" (ready + starting),
+  // "desiredReplicas", "failuresInARow", "lastLogLines" (the last failed
   // replica's last lines), "events" (the newest options.describe_events, oldest first:
   // {"time", "type", "reason", "message", "replica"?, "count"?, "lastTime"?}), "replicas"
   // [{"id", "generation", "state", ...}], "generation", "image", "lastError", ...}}, times

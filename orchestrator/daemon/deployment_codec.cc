@@ -28,6 +28,9 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.min_replicas = spec.scale().min;
   d.max_replicas = spec.scale().max;
   d.idle_timeout = spec.scale().idle_timeout;
+  d.pause_after = spec.scale().pause_after;
+  d.keep_alive = spec.scale().keep_alive == spec::KeepAlive::kAdaptive ? pool::KeepAlive::kAdaptive
+                                                                       : pool::KeepAlive::kFixed;
   d.timeout = spec.timeout();
   // Calls may wait up to the function's timeout for a slot before 503.
   d.queue_timeout = spec.timeout();
@@ -53,6 +56,8 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"minReplicas", d.min_replicas},
               {"maxReplicas", d.max_replicas},
               {"idleTimeoutMs", d.idle_timeout.count()},
+              {"pauseAfterMs", d.pause_after.count()},
+              {"keepAlive", d.keep_alive == pool::KeepAlive::kAdaptive ? "adaptive" : "fixed"},
               {"timeoutMs", d.timeout.count()},
               {"maxQueue", d.max_queue},
               {"queueTimeoutMs", d.queue_timeout.count()}};
@@ -83,6 +88,10 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     d.min_replicas = j.at("minReplicas").get<int>();
     d.max_replicas = j.at("maxReplicas").get<int>();
     d.idle_timeout = std::chrono::milliseconds(j.at("idleTimeoutMs").get<int64_t>());
+    // Both absent in deployments stored before them: never paused, fixed keep-alive.
+    d.pause_after = std::chrono::milliseconds(j.value("pauseAfterMs", int64_t{0}));
+    d.keep_alive = j.value("keepAlive", "fixed") == "adaptive" ? pool::KeepAlive::kAdaptive
+                                                               : pool::KeepAlive::kFixed;
     d.timeout = std::chrono::milliseconds(j.at("timeoutMs").get<int64_t>());
     d.max_queue = j.at("maxQueue").get<int>();
     d.queue_timeout = std::chrono::milliseconds(j.at("queueTimeoutMs").get<int64_t>());

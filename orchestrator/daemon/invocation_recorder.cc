@@ -49,6 +49,7 @@ store::InvocationRecord InvocationRecorder::ToStore(gateway::CallRecord&& call) 
       .replica = std::move(call.replica),
       .trigger = std::move(call.trigger),
       .cold = call.cold,
+      .start = std::move(call.start),
       .queue_wait_us = call.queue_wait.count(),
       .duration_us = call.run_time.count(),
       .status = call.status,

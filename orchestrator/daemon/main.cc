@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "builder/builder.h"
+#include "core/identity.h"
 #include "core/log.h"
 #include "core/version.h"
 #include "daemon/async_dispatcher.h"
@@ -23,6 +24,8 @@
 #include "daemon/pool_metrics.h"
 #include "daemon/resource_api.h"
 #include "daemon/resource_invocations.h"
+#include "daemon/stem_images.h"
+#include "daemon/stem_packages.h"
 #include "daemon/token.h"
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
@@ -133,6 +136,12 @@ int main(int argc, char** argv) {
                    log_followers.OnEvent(event);  // before the container goes
                    sink(event);
                  }});
+  // Stem cells: their images built in the background, packages exported per image.
+  daemon::StemImages stem_images(builder, pool, f.stem_cells);
+  docker::Labels export_labels = f.extra_labels;
+  export_labels[core::kInstanceLabel] = *instance;
+  daemon::StemPackages stem_packages(**docker, (fs::path(f.state_dir) / "packages").string(),
+                                     export_labels);
   auto pool_metrics = std::make_shared<daemon::PoolMetrics>(pool);
   daemon::Controller controller(
       **store, builder, pool, **docker,
@@ -141,8 +150,14 @@ int main(int argc, char** argv) {
        .on_delete = [&log_store](const std::string& ns,
                                  const std::string& name) { log_store.Forget(ns, name); },
        .identity = identity,
-       .events = &events});
+       .events = &events,
+       .attach_stem =
+           [&stem_packages, on = f.stem_cells > 0](pool::Deployment& d,
+                                                   const nlohmann::json& spec) {
+             if (on) stem_packages.Attach(d, spec);
+           }});
   if (auto s = controller.Start(); !s) return Fail(s.error().message());
+  stem_images.Start();
   // The replicas the pool adopted (their recent output: the store starts empty), then
   // every second any replica whose start event was missed.
   log_followers.FollowAll(pool.List(), /*tail=*/1000);

@@ -65,6 +65,11 @@ void AddFlags(CLI::App& app, Flags& flags) {
          "unbounded)")
       ->capture_default_str()
       ->check(CLI::NonNegativeNumber);
+  app.add_option("--stem-cells", flags.stem_cells,
+                 "free stem cells kept per template runtime (python3, node, exec): a new "
+                 "function's first call specialises one instead of creating a container (0: off)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 16));
   app.add_option("--container-log-max-size", flags.container_log_max_size,
                  "json-file log of every container rotated at this size (engine syntax: 10m, 512k)")
       ->capture_default_str();

@@ -39,6 +39,7 @@ struct Flags {
   AsyncOptions async;
   std::vector<std::string> callback_deny;
   int64_t socket_dir_size = 64 << 10;
+  int stem_cells = 1;  // free stem cells per template runtime (python3, node, exec); 0: none
   std::string container_log_max_size = "10m";
   int container_log_max_files = 3;
   gateway::GatewayOptions gateway;  // the front door's limits (the other fields are set by main)

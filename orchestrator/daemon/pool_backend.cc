@@ -77,6 +77,7 @@ void PoolBackend::Resolve(const std::string& ns, const std::string& name,
                   target.port = e.port;
                   target.timeout = lease->timeout();
                   target.cold_start = lease->cold_start();
+                  target.start = std::string(pool::StartPathName(lease->start_path()));
                   target.replica = lease->replica_id();
                   target.generation = lease->generation();
                   // The Target is copyable, the lease is not: hold it until release.

@@ -47,6 +47,14 @@ std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
     in_flight.metric.push_back(
         GaugeSample({{"namespace", fn.namespace_name}, {"function", fn.name}}, fn.in_flight));
   }
+  prometheus::MetricFamily stem{"gantry_stem_cells",
+                                "Free stem cells (ready, belonging to no function) by runtime.",
+                                prometheus::MetricType::Gauge,
+                                {}};
+  for (const auto& [runtime, free] : pool_.FreeStemCells()) {
+    stem.metric.push_back(GaugeSample({{"runtime", runtime}}, free));
+  }
+  families.push_back(std::move(stem));
   families.push_back(std::move(replicas));
   families.push_back(std::move(in_flight));
   families.push_back(std::move(queued));

@@ -19,6 +19,7 @@ namespace gantry::daemon {
 //   gantry_replicas{namespace,function,state}          gauge: "ready" and "starting"
 //   gantry_invocations_in_flight{namespace,function}   gauge: calls replicas are serving
 //   gantry_queue_depth{namespace,function}             gauge: calls waiting for a slot
+//   gantry_stem_cells{runtime}                         gauge: free stem cells
 // The gauges are read from Pool::List() at each scrape (in-memory state: quick). The pool
 // must outlive this. Thread-safe.
 class PoolMetrics : public prometheus::Collectable {

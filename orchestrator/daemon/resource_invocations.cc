@@ -108,6 +108,7 @@ json InvocationJson(const store::InvocationRecord& r) {
             {"replica", r.replica.substr(0, 12)},
             {"trigger", r.trigger},
             {"cold", r.cold},
+            {"start", r.start},
             {"queueWaitMs", static_cast<double>(r.queue_wait_us) / 1000.0},
             {"durationMs", static_cast<double>(r.duration_us) / 1000.0},
             {"status", r.status},

@@ -24,8 +24,9 @@ struct Target {
   int port = 0;
   std::chrono::milliseconds timeout = core::kDefaultCallTimeout;  // the function's; 0: none
   bool cold_start = false;
-  std::string replica;     // for logs and records
-  int64_t generation = 0;  // the replica's, for records
+  std::string start = "warm";  // what served it (pool::StartPathName): X-Gantry-Start
+  std::string replica;         // for logs and records
+  int64_t generation = 0;      // the replica's, for records
   // Called exactly once when the call is over: ok, or the reason the replica failed
   // (connection refused/reset before an answer: the replica is broken).
   std::function<void(bool replica_failed, const std::string& reason)> release;

@@ -17,6 +17,7 @@ struct CallRecord {
   std::string replica;     // its container id; empty when none was found
   std::string trigger = "http";
   bool cold = false;
+  std::string start = "warm";               // warm, container, stem-cell, unpaused (Target::start)
   std::chrono::microseconds queue_wait{0};  // resolving a replica (waiting for a slot, a start)
   std::chrono::microseconds run_time{0};    // from the replica found to the call's end
   int status = 0;                           // answered; 499 the caller went away

@@ -321,6 +321,7 @@ class Gateway::Server::InvokeCall {
     res.set("X-Start-Time", start_time_);
     res.set("X-Duration-Seconds", fmt::format("{:.6f}", SecondsSinceStart()));
     res.set("X-Cold-Start", target_.cold_start ? "true" : "false");
+    res.set("X-Gantry-Start", target_.start);
     return reusable;
   }
 
@@ -423,6 +424,7 @@ class Gateway::Server::InvokeCall {
                        .generation = target_.generation,
                        .replica = std::move(target_.replica),
                        .cold = target_.cold_start,
+                       .start = target_.start,
                        .queue_wait = duration_cast<microseconds>(resolved_at_ - start_),
                        .run_time = duration_cast<microseconds>(server_.clock_.Now() - resolved_at_),
                        .status = status_,

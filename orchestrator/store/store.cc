@@ -616,6 +616,20 @@ const char* const kInvocationColumns =
     "duration_us, status, request_bytes, response_bytes, error, started_ms, state, attempts, "
     "enqueued_ms, result_status, result_headers, result_body, result_truncated";
 
+// The start path in the cold_start column: 0 warm, 1 container, 2 stem-cell, 3 unpaused.
+constexpr const char* kStartNames[] = {"warm", "container", "stem-cell", "unpaused"};
+
+int64_t StartCode(const InvocationRecord& r) {
+  for (int64_t i = 0; i < 4; ++i) {
+    if (r.start == kStartNames[i]) return r.cold && i == 0 ? 1 : i;
+  }
+  return r.cold ? 1 : 0;
+}
+
+std::string StartName(int64_t code) {
+  return code >= 0 && code < 4 ? kStartNames[code] : "warm";
+}
+
 InvocationRecord InvocationFrom(const Stmt& s) {
   return InvocationRecord{.call_id = s.Text(0),
                           .namespace_name = s.Text(1),
@@ -623,7 +637,8 @@ InvocationRecord InvocationFrom(const Stmt& s) {
                           .generation = s.Int(3),
                           .replica = s.Text(4),
                           .trigger = s.Text(5),
-                          .cold = s.Int(6) != 0,
+                          .cold = s.Int(6) == 1 || s.Int(6) == 2,
+                          .start = StartName(s.Int(6)),
                           .queue_wait_us = s.Int(7),
                           .duration_us = s.Int(8),
                           .status = static_cast<int>(s.Int(9)),
@@ -665,7 +680,7 @@ core::Status Store::RecordInvocations(const std::vector<InvocationRecord>& recor
   for (const InvocationRecord& r : records) {
     s.Reset();
     s.Bind(1, r.call_id).Bind(2, r.namespace_name).Bind(3, r.function).Bind(4, r.generation);
-    s.Bind(5, r.replica).Bind(6, r.trigger).Bind(7, int64_t{r.cold ? 1 : 0});
+    s.Bind(5, r.replica).Bind(6, r.trigger).Bind(7, StartCode(r));
     s.Bind(8, r.queue_wait_us).Bind(9, r.duration_us).Bind(10, static_cast<int64_t>(r.status));
     s.Bind(11, r.request_bytes).Bind(12, r.response_bytes).Bind(13, r.error);
     s.Bind(14, r.started_unix_ms);

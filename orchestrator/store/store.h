@@ -80,6 +80,9 @@ struct InvocationRecord {
   std::string replica;           // the container id (the API shows its first 12 hex)
   std::string trigger = "http";  // "http", "async" (later "cron", "topic")
   bool cold = false;
+  // What served it: "warm", "container", "stem-cell", "unpaused" (kept in cold_start as
+  // 0..3; rows written before it read 1 as "container").
+  std::string start = "warm";
   int64_t queue_wait_us = 0;  // waiting for a replica
   int64_t duration_us = 0;    // the replica's run time (after the wait)
   int status = 0;             // HTTP status answered; 0 while an async call is queued

@@ -152,6 +152,51 @@ TEST_CASE("cli describe: the summary, the replica table, -o json|yaml", "[cli][d
   CHECK(RunGantry(fake, {"describe", "secret", "x"}).exit_code == 2);
 }
 
+TEST_CASE("cli describe: the keep-alive in force, for an adaptive function only",
+          "[cli][describe]") {
+  FakeGantryd fake;
+  json d = Function("default", "echo", 1, 0);
+  d["status"]["replicas"] = json::array();
+  d["status"]["lastInvocation"] = nullptr;
+  fake.handler = [&d](const http::Request&) { return Json(200, d); };
+  CHECK_THAT(RunGantry(fake, {"describe", "fn", "echo"}).out, !Catch::Contains("Keep-alive:"));
+  d["status"]["keepAlive"] = "adaptive: prewarm 54s, keep 1m7s (36 samples)";
+  CHECK_THAT(RunGantry(fake, {"describe", "fn", "echo"}).out,
+             Catch::Contains("0 queued\nKeep-alive:   adaptive: prewarm 54s, keep 1m7s (36 "
+                             "samples)\nCreated:"));
+}
+
+TEST_CASE("cli get and describe: paused replicas are said where replicas are counted",
+          "[cli][get][describe]") {
+  FakeGantryd fake;
+  json d = Function("default", "echo", 2, 0);
+  d["metadata"]["creationTimestamp"] = "2025-12-31T23:57:00Z";
+  d["status"]["pausedReplicas"] = 1;
+  d["status"]["replicas"] = {{{"id", "r-abc"},
+                              {"generation", 3},
+                              {"state", "paused"},
+                              {"inFlight", 0},
+                              {"startedAt", "2026-12-01T10:00:01Z"}},
+                             {{"id", "r-def"},
+                              {"generation", 3},
+                              {"state", "ready"},
+                              {"inFlight", 1},
+                              {"startedAt", "2026-12-01T10:00:02Z"}}};
+  json list = {{"kind", "FunctionList"}, {"items", {d}}};
+  fake.handler = [&](const http::Request& r) {
+    return Json(200, r.url.find("/functions/echo") != std::string::npos ? d : list);
+  };
+  core::ManualClock clock;  // 2026-01-01T00:00:00Z: created 3m ago
+  CHECK(RunGantry(fake, {"get", "functions"}, {}, &clock).out ==
+        "NAME                     READY   STATUS        REPLICAS  AGE\n"
+        "echo                     2/2     ready         2 (1 paused) 3m\n");
+  auto run = RunGantry(fake, {"describe", "fn", "echo"});
+  CHECK_THAT(run.out, Catch::Contains(
+                          "Replicas:     2 ready (1 paused), 0 starting, 0 in flight, 0 queued\n"));
+  CHECK_THAT(run.out,
+             Catch::Contains("  r-abc          3    paused    0         2026-12-01T10:00:01Z\n"));
+}
+
 TEST_CASE("cli delete: function, secret, manifests; anything else is a usage error",
           "[cli][delete]") {
   FakeGantryd fake;

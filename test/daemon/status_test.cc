@@ -186,5 +186,25 @@ TEST_CASE("status: describe has metadata.creationTimestamp and events go with a 
   CHECK(h.store->ListEvents("team", "web", 0)->empty());
 }
 
+TEST_CASE("status: an adaptive function's status says the keep-alive in force",
+          "[daemon][status]") {
+  StatusHarness h;
+  h.probe.Open();
+  REQUIRE(h.controller->ApplySpec(WebSpec(0, 2), "sha256:web").ok());
+  CHECK_FALSE(h.Status().contains("keepAlive"));  // fixed: nothing to say
+  manifest::LocalFileSystem local;
+  auto loaded = manifest::LoadManifestText(
+      local,
+      "apiVersion: gantry.dev/v1\nkind: Function\nmetadata: {name: web, namespace: team}\n"
+      "spec:\n  runtime: image\n  image: example/web:1\n  port: 8080\n"
+      "  scale: {min: 0, max: 2, keepAlive: adaptive}\n",
+      "web.yaml", "/nonexistent", {});
+  REQUIRE(loaded.errors.empty());
+  REQUIRE(h.controller
+              ->ApplySpec(std::get<spec::FunctionSpec>(loaded.objects.at(0).object), "sha256:web2")
+              .ok());
+  CHECK(h.Status()["keepAlive"] == "adaptive: fixed 5m (too few samples: 0)");
+}
+
 }  // namespace
 }  // namespace gantry::daemon::testing

@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
 #include <filesystem>
@@ -80,6 +81,10 @@ class Gantryd {
                                      "--state-dir",  state_dir_.string(), "--log-level",
                                      "debug"};
     if (test_label_) args.insert(args.end(), {"--label", engine_.selector()});
+    // Stem cells cost containers and a stem image build: only tests that ask pay for them.
+    if (std::find(extra_args_.begin(), extra_args_.end(), "--stem-cells") == extra_args_.end()) {
+      args.insert(args.end(), {"--stem-cells", "0"});
+    }
     args.insert(args.end(), extra_args_.begin(), extra_args_.end());
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
