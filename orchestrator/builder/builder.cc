@@ -25,6 +25,13 @@ void UpdateField(spec::Sha256& h, std::string_view key, std::string_view value) 
   h.Update(value);
 }
 
+// The engine's words for a cached layer a concurrent image removal took away mid-build.
+bool LostCachedLayer(std::string_view message) {
+  return message.find("unknown parent image ID") != std::string_view::npos ||
+         (message.find("failed to get digest") != std::string_view::npos &&
+          message.find("no such file or directory") != std::string_view::npos);
+}
+
 }  // namespace
 
 std::string ImageRepository(const std::string& instance_id) {
@@ -114,9 +121,10 @@ core::Result<std::string> Builder::BuildTagged(const std::string& what,
   build.build_args = plan.build_args;
   auto id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
   // A cached layer whose parent image another build's removal (a prune, a delete) took away
-  // while this build used it: the engine fails the step with "unknown parent image ID".
-  // Built again, the cache is looked up afresh.
-  if (!id && id.error().message().find("unknown parent image ID") != std::string::npos) {
+  // while this build used it: the engine fails the step with "unknown parent image ID", or
+  // with "failed to get digest sha256:...: no such file or directory" when the layer went
+  // first. Built again, the cache is looked up afresh.
+  if (!id && LostCachedLayer(id.error().message())) {
     core::Log(core::LogLevel::kInfo, "{}: a cached layer went away meanwhile; building again",
               what);
     id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);

@@ -32,6 +32,7 @@ void PrintEvents(std::FILE* out, const nlohmann::json& events,
   std::fprintf(out, "Events:\n%s", table.Header().c_str());
   std::fputs(table.Row({"----", "------", "----", "----", "-------"}).c_str(), out);
   for (const auto& e : events) {
+    if (!e.is_object()) continue;
     std::string age = AgeOf(e.value("time", ""), now);
     if (e.value("count", 1) > 1) {
       age = fmt::format("{} (x{} over {})", AgeOf(e.value("lastTime", ""), now),
@@ -62,12 +63,24 @@ void PrintPhase(std::FILE* out, const nlohmann::json& st,
   }
 }
 
+// j[key] when j is an object that has it as an object or array, else an empty object: a
+// const json's operator[] on a missing key is undefined behaviour, and value() throws on
+// anything but an object.
+const nlohmann::json& Member(const nlohmann::json& j, const char* key) {
+  static const nlohmann::json kEmpty = nlohmann::json::object();
+  if (!j.is_object()) return kEmpty;
+  auto it = j.find(key);
+  if (it == j.end() || !(it->is_object() || it->is_array())) return kEmpty;
+  return *it;
+}
+
 void PrintDescribe(std::FILE* out, const nlohmann::json& d,
                    std::chrono::system_clock::time_point now) {
-  const auto& st = d["status"];
-  const auto& spec = d["spec"];
-  std::fprintf(out, "Name:         %s\n", d["metadata"].value("name", "").c_str());
-  std::fprintf(out, "Namespace:    %s\n", d["metadata"].value("namespace", "").c_str());
+  const auto& st = Member(d, "status");
+  const auto& spec = Member(d, "spec");
+  const auto& metadata = Member(d, "metadata");
+  std::fprintf(out, "Name:         %s\n", metadata.value("name", "").c_str());
+  std::fprintf(out, "Namespace:    %s\n", metadata.value("namespace", "").c_str());
   std::fprintf(out, "Runtime:      %s\n", spec.value("runtime", "").c_str());
   std::fprintf(out, "Image:        %s\n", st.value("image", "").c_str());
   std::fprintf(out, "Generation:   %lld\n", static_cast<long long>(st.value("generation", 0)));
@@ -85,7 +98,9 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
   std::fprintf(out, "Updated:      %s\n", st.value("updatedAt", "").c_str());
   std::fprintf(
       out, "Last call:    %s\n",
-      st["lastInvocation"].is_string() ? st["lastInvocation"].get<std::string>().c_str() : "never");
+      st.contains("lastInvocation") && st["lastInvocation"].is_string()
+          ? st["lastInvocation"].get<std::string>().c_str()
+          : "never");
   if (!st.value("lastError", "").empty()) {
     std::fprintf(out, "Last error:   %s\n", st.value("lastError", "").c_str());
   }
@@ -96,10 +111,12 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
                    v.is_string() ? v.get<std::string>().c_str() : v.dump().c_str());
     }
   }
-  if (!st["replicas"].empty()) {
+  const auto& replicas = Member(st, "replicas");
+  if (replicas.is_array() && !replicas.empty()) {
     Table table({{"ID", 14}, {"GEN", 4}, {"STATE", 9}, {"INFLIGHT", 9}, {"STARTED", 0}}, "  ");
     std::fprintf(out, "Replica list:\n%s", table.Header().c_str());
-    for (const auto& r : st["replicas"]) {
+    for (const auto& r : replicas) {
+      if (!r.is_object()) continue;
       std::fputs(table
                      .Row({r.value("id", ""), std::to_string(r.value("generation", 0)),
                            r.value("state", ""), std::to_string(r.value("inFlight", 0)),
@@ -108,7 +125,7 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
                  out);
     }
   }
-  if (st.contains("events")) PrintEvents(out, st["events"], now);
+  if (const auto& events = Member(st, "events"); events.is_array()) PrintEvents(out, events, now);
 }
 
 int RunDescribe(const DescribeFlags& f, const CommandContext& ctx) {

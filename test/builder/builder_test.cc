@@ -103,6 +103,29 @@ TEST_CASE("builder: the same source under a second name (and handler) does not c
   CHECK(images[1].labels.at("gantry.instance") == "abcd1234");
 }
 
+TEST_CASE("builder: a cached layer a concurrent removal took away is built again, once",
+          "[builder]") {
+  Project p;
+  Engine e;
+  Builder builder(e.fake, p.Options());
+  // What the engine says when another build's image removal deleted a layer this build's
+  // cache lookup had just chosen.
+  e.fake.FailCalls("BuildImage",
+                   core::Error::InvalidArgument("failed to get digest sha256:0123: open "
+                                                "/var/lib/docker/image/x: no such file or directory"),
+                   1);
+  auto built = builder.Build(p.Spec("hello"));
+  REQUIRE(built.ok());
+  CHECK(e.fake.CountCalls("BuildImage") == 2);
+
+  // Any other build failure is the build's: not retried.
+  Project q;
+  q.Write("src/handler.py", "def main(event, context): return 'other'\n");
+  e.fake.FailCalls("BuildImage", core::Error::InvalidArgument("The command '/bin/sh' failed"), 2);
+  CHECK_FALSE(builder.Build(q.Spec("other")).ok());
+  CHECK(e.fake.CountCalls("BuildImage") == 3);
+}
+
 TEST_CASE("builder: what goes into the image changes the tag; the name does not", "[builder]") {
   Project p;
   Engine e;

@@ -152,6 +152,18 @@ TEST_CASE("cli describe: the summary, the replica table, -o json|yaml", "[cli][d
   CHECK(RunGantry(fake, {"describe", "secret", "x"}).exit_code == 2);
 }
 
+TEST_CASE("cli describe: an answer without status, spec or metadata still prints",
+          "[cli][describe]") {
+  FakeGantryd fake;
+  json d = {{"kind", "Function"}, {"status", {{"replicas", {1, "x"}}, {"events", "none"}}}};
+  fake.handler = [&d](const http::Request&) { return Json(200, d); };
+  auto run = RunGantry(fake, {"describe", "fn", "echo"});
+  CHECK(run.exit_code == 0);
+  CHECK_THAT(run.out, Catch::StartsWith("Name:         \nNamespace:    \n"));
+  CHECK_THAT(run.out, Catch::Contains("Last call:    never\n"));
+  CHECK_THAT(run.out, Catch::Contains("Replica list:\n"));
+}
+
 TEST_CASE("cli describe: the keep-alive in force, for an adaptive function only",
           "[cli][describe]") {
   FakeGantryd fake;

@@ -31,7 +31,9 @@ std::optional<core::Error> FakeDockerClient::Enter(const std::string& method,
   released_.wait(lock, [&] { return held_.count(method) == 0; });
   auto it = failures_.find(method);
   if (it == failures_.end()) return std::nullopt;
-  return it->second;
+  core::Error error = it->second.error;
+  if (it->second.times > 0 && --it->second.times == 0) failures_.erase(it);
+  return error;
 }
 
 std::string FakeDockerClient::NewIdLocked() {
@@ -68,9 +70,9 @@ int FakeDockerClient::running() const {
                                         [](const auto& c) { return c.second.running; }));
 }
 
-void FakeDockerClient::FailCalls(const std::string& method, core::Error error) {
+void FakeDockerClient::FailCalls(const std::string& method, core::Error error, int times) {
   std::lock_guard<std::mutex> lock(mu_);
-  failures_.insert_or_assign(method, std::move(error));
+  failures_.insert_or_assign(method, Failure{std::move(error), times});
 }
 
 void FakeDockerClient::Hold(const std::string& method) {

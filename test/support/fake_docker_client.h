@@ -43,8 +43,8 @@ class FakeDockerClient final : public docker::DockerClient {
   int running() const;
 
   // Makes every later call of `method` ("CreateContainer", "StartContainer", ...) fail with
-  // `error`, until cleared with ClearFailure.
-  void FailCalls(const std::string& method, core::Error error);
+  // `error`, until cleared with ClearFailure; with `times`, only the next `times` calls.
+  void FailCalls(const std::string& method, core::Error error, int times = -1);
   void ClearFailure(const std::string& method);
   // Calls of `method` wait (after being recorded) until Release(method): lets a test act
   // while an engine call is in progress.
@@ -129,7 +129,11 @@ class FakeDockerClient final : public docker::DockerClient {
   std::set<std::string> held_;        // guarded by mu_
   std::condition_variable_any cv_;    // a follower came or went
   std::vector<std::string> calls_;
-  std::map<std::string, core::Error> failures_;
+  struct Failure {
+    core::Error error;
+    int times;  // < 0: every call
+  };
+  std::map<std::string, Failure> failures_;
   std::map<std::string, Container> containers_;
   std::map<std::string, docker::NetworkInfo> networks_;                  // by name
   std::map<std::pair<std::string, std::string>, std::string> archives_;  // (image, path)
