@@ -34,7 +34,11 @@ void EventsWatcher::Stop() {
 void EventsWatcher::OnEvent(const docker::Event& event) {
   if (event.type != "container" || (event.action != "die" && event.action != "oom")) return;
   auto found = lifecycle_.FindContainer(event.id);
-  if (!found) return;
+  if (!found) {
+    // Not a replica: maybe a free stem cell, which must not be handed out dead.
+    if (event.action == "die") lifecycle_.stem_cells().Died(event.id);
+    return;
+  }
   auto& [fn, replica] = *found;
   Deferred deferred;
   {

@@ -186,6 +186,27 @@ std::optional<StemCell> StemCells::Take(const std::string& runtime) {
   return cell;
 }
 
+bool StemCells::Died(const std::string& id) {
+  std::optional<StemCell> dead;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [runtime, r] : runtimes_) {
+      auto it = std::find_if(r.free.begin(), r.free.end(),
+                             [&](const StemCell& c) { return c.id == id; });
+      if (it == r.free.end()) continue;
+      dead = std::move(*it);
+      r.free.erase(it);
+      core::Log(core::LogLevel::kWarn, "pool: free {} stem cell {} died; replacing it", runtime,
+                dead->key);
+      if (!stopped_) FillLocked();
+      break;
+    }
+  }
+  if (!dead) return false;
+  Discard(*dead);
+  return true;
+}
+
 void StemCells::Discard(const StemCell& cell) {
   if (!cell.id.empty()) {
     auto removed = docker_.RemoveContainer(cell.id, {.force = true});

@@ -99,6 +99,9 @@ class StemCells : public std::enable_shared_from_this<StemCells> {
   // Removes a cell's container and directory (a taken cell that could not be used); on
   // the calling thread.
   void Discard(const StemCell& cell);
+  // The container `id` died: if it is a free cell, it leaves the free set (removed, on the
+  // calling thread) and a create is posted to replace it. False when it is none of ours.
+  bool Died(const std::string& id);
   // Free cells per runtime (the gantry_stem_cells gauge).
   std::map<std::string, int> FreeCounts() const;
   // Posts the creates that are due (what the ticker does every second).

@@ -50,8 +50,8 @@ class ScriptedSpecializer final : public Specializer {
 };
 
 struct StemHarness {
-  StemHarness() {
-    options = UnitPoolOptions(clock, probe, /*watch_events=*/false);
+  explicit StemHarness(bool watch_events = false) {
+    options = UnitPoolOptions(clock, probe, watch_events);
     options.specializer = &specializer;
     run_dir = options.run_dir;
     package_dir = run_dir + "-package";
@@ -128,6 +128,34 @@ TEST_CASE("stem cells: a started pool fills each runtime to its count, labelled 
   }
   h.pool->Flush();
   CHECK(h.Cells().size() == 2);  // bounded: never more than the count
+}
+
+TEST_CASE("stem cells: a free cell that dies is removed and replaced, never handed out",
+          "[stem]") {
+  StemHarness h(/*watch_events=*/true);
+  h.pool->SetStemImage("python3", "gantry/stem:python3", 1);
+  REQUIRE(h.pool->Start({}).ok());
+  REQUIRE(h.docker.WaitForEventsFollower());
+  h.pool->Flush();
+  auto cells = h.Cells();
+  REQUIRE(cells.size() == 1);
+  const std::string dead = cells.begin()->first;
+  REQUIRE(h.docker.Emit(docker::Event{.type = "container",
+                                      .action = "die",
+                                      .id = dead,
+                                      .attributes = cells.begin()->second.spec.labels}));
+  h.pool->Flush();
+  cells = h.Cells();
+  REQUIRE(cells.size() == 1);
+  CHECK(cells.count(dead) == 0);  // removed, and another created in its place
+  CHECK(h.pool->FreeStemCells() == std::map<std::string, int>{{"python3", 1}});
+
+  // A die of a container that is nobody's changes nothing.
+  REQUIRE(h.docker.Emit(docker::Event{.type = "container", .action = "die", .id = "elsewhere"}));
+  h.pool->Flush();
+  auto after = h.Cells();
+  REQUIRE(after.size() == 1);
+  CHECK(after.begin()->first == cells.begin()->first);
 }
 
 TEST_CASE("stem cells: a first start specialises a cell, the cell is refilled", "[stem]") {
