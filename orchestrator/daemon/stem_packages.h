@@ -24,7 +24,11 @@ class StemPackages {
   // (spec::ToCanonicalJson: spec.runtime, spec.command), exporting the package when it is not
   // there yet (blocks for the export: a created container and two tar streams). Leaves
   // it unset otherwise; a failed export is logged (the function runs without cells).
+  // After exporting a new package: the packages of images no longer on the engine are
+  // removed (cells that use one keep their hard links).
   void Attach(pool::Deployment& d, const nlohmann::json& canonical);
+  // Removes the packages whose image is gone from the engine. Returns how many.
+  int Prune();
 
  private:
   docker::DockerClient& docker_;
