@@ -38,7 +38,7 @@ class ReleaseOnce {
   std::function<void(bool, const std::string&)> f_;
 };
 
-// What the deadline timer of one call may touch; all on the session's strand. The timer's
+// What the deadline timer of one call may touch; all on the session's io loop. The timer's
 // handler may run after the call is over, so it checks `active` first.
 template <class Stream>
 struct Deadline {
@@ -230,16 +230,12 @@ class Gateway::Server::InvokeCall {
   // A pooled connection on the first attempt (`reused`), else a new one.
   net::awaitable<Step> ConnectUpstream(int attempt, bool& reused) {
     upstream_.reset();
-    if (attempt == 0) upstream_ = server_.upstreams_.Take(key_);
+    if (attempt == 0) upstream_ = server_.Upstreams().Take(key_);
     if (upstream_) {
       reused = true;
     } else {
-      // On the io_context, not the strand: pooled, it serves other sessions later.
-      if (server_.io_) {
-        upstream_.emplace(server_.io_->get_executor());
-      } else {
-        upstream_.emplace(executor_);  // ServeInMemory
-      }
+      // On the session's io loop, whose pool keeps it for that loop's later sessions.
+      upstream_.emplace(executor_);
       deadline_state_->upstream = &*upstream_;
       error_code ec = co_await server_.Connect(*upstream_, target_);
       if (ec) {
@@ -346,7 +342,7 @@ class Gateway::Server::InvokeCall {
     }
     deadline_state_->upstream = nullptr;
     if (reusable && !fired && c_.upstream_buffer.size() == 0) {
-      server_.upstreams_.Put(key_, std::move(*upstream_));
+      server_.Upstreams().Put(key_, std::move(*upstream_));
     }
     Finish(status, false, "");
     co_return res.keep_alive();
@@ -441,7 +437,7 @@ class Gateway::Server::InvokeCall {
   Server& server_;
   Connection<Stream>& c_;
   HeaderParser& hp_;
-  net::any_io_executor executor_;  // the session's strand
+  net::any_io_executor executor_;  // the session's io loop
   const std::chrono::system_clock::time_point wall_start_;
   const core::SteadyTime start_;
   const unsigned version_;

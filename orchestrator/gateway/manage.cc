@@ -53,14 +53,14 @@ class ApiSlot {
 };
 
 // What a BodyStream's callback shares with the coroutine sending the stream: the chunk,
-// and the timer the coroutine waits on (touched only on the session's strand). As in
+// and the timer the coroutine waits on (touched only on the session's io loop). As in
 // Resolve (resolve.cc), the executor is not captured by the callback itself, which may
 // outlive the io_context.
 struct ChunkSlot {
   std::mutex mu;
   std::optional<std::pair<std::string, bool>> chunk;  // guarded by mu: (chunk, done)
   std::optional<net::any_io_executor> executor;       // guarded by mu, while the frame lives
-  net::steady_timer* wake = nullptr;                  // strand only
+  net::steady_timer* wake = nullptr;                  // the io loop only
 };
 
 // Whether the client has closed or half-closed its side (a streamed answer's request was

@@ -10,7 +10,7 @@ namespace gantry::gateway {
 namespace {
 
 // What a Resolve callback shares with the waiting coroutine: the result, and the timer
-// that the coroutine waits on (touched only on the session's strand).
+// that the coroutine waits on (touched only on the session's io loop).
 struct ResolveSlot {
   std::mutex mu;
   std::optional<core::Result<Target>> result;  // guarded by mu
@@ -19,13 +19,13 @@ struct ResolveSlot {
   // callback itself: the backend may keep that past the io_context, and an executor must
   // not outlive its io_context.
   std::optional<net::any_io_executor> executor;
-  net::steady_timer* wake = nullptr;  // strand only
+  net::steady_timer* wake = nullptr;  // the io loop only
 };
 
 }  // namespace
 
 // Waits for the backend's answer without holding a thread: the callback wakes the
-// coroutine through a timer on the session's strand (or not at all, when it answered
+// coroutine through a timer on the session's io loop (or not at all, when it answered
 // before Resolve returned). A callback after Stop releases its replica itself.
 net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string& ns,
                                                               const std::string& name) {

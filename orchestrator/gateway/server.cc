@@ -6,7 +6,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/strand.hpp>
 #include <utility>
 
 #include "core/log.h"
@@ -24,6 +23,13 @@ struct ConnectionCount {
 std::string ListenError(std::string_view what, std::string_view listen, const error_code& ec) {
   return fmt::format("listen on {}: {}: {}", listen, what, ec.message());
 }
+
+// The io loop the calling thread runs, if any (RunIo sets it for its thread's life).
+struct CurrentLoop {
+  const void* server = nullptr;
+  UpstreamPool* upstreams = nullptr;
+};
+thread_local CurrentLoop current_loop;
 
 }  // namespace
 
@@ -52,7 +58,7 @@ std::vector<Route> Gateway::Server::WithBuiltins(std::vector<Route> routes) {
 }
 
 core::Status Gateway::Server::Start() {
-  if (io_) return core::Error::Conflict("the gateway is already started");
+  if (!loops_.empty()) return core::Error::Conflict("the gateway is already started");
   const std::string& listen = options_.listen;
   auto colon = listen.rfind(':');
   if (colon == std::string::npos) {
@@ -81,14 +87,21 @@ core::Status Gateway::Server::Start() {
     return core::Error::InvalidArgument("no API token and auth is not disabled");
   }
 
-  int io_threads = std::max(1, options_.io_threads);
-  io_ = std::make_unique<net::io_context>(io_threads);
-  acceptor_.emplace(*io_);
+  // One io_context per io thread (Envoy's worker model): a connection is handed to a loop
+  // at accept and stays there, so a warm call's completions never move between threads
+  // and need no strand; each loop keeps its own upstream connections.
+  const auto io_threads = static_cast<std::size_t>(std::max(1, options_.io_threads));
+  loops_.resize(io_threads);
+  for (auto& loop : loops_) {
+    loop.io = std::make_unique<net::io_context>(1);
+    loop.upstreams = std::make_unique<UpstreamPool>(options_.max_idle_upstream);
+  }
+  acceptor_.emplace(*loops_[0].io);
   tcp::endpoint endpoint(address, static_cast<unsigned short>(port_number));
   auto fail = [&](std::string_view what) {
     std::string message = ListenError(what, listen, ec);
     acceptor_.reset();
-    io_.reset();
+    loops_.clear();
     return core::Error::Unavailable(std::move(message));
   };
   if (acceptor_->open(endpoint.protocol(), ec); ec) return fail("socket");
@@ -104,28 +117,31 @@ core::Status Gateway::Server::Start() {
   }
   workers_ = std::make_unique<net::thread_pool>(
       static_cast<std::size_t>(std::max(1, options_.worker_threads)));
-  net::co_spawn(*io_, AcceptLoop(), net::detached);
-  for (int i = 0; i < io_threads; ++i) io_threads_.emplace_back([this] { RunIo(); });
+  net::co_spawn(*loops_[0].io, AcceptLoop(), net::detached);
+  for (std::size_t i = 0; i < loops_.size(); ++i) {
+    loops_[i].thread = std::thread([this, i] { RunIo(i); });
+  }
   core::Log(core::LogLevel::kDebug, "gateway listening on {}:{}", host, port_.load());
   return core::Ok();
 }
 
 void Gateway::Server::Stop() {
-  if (!io_) return;
+  if (loops_.empty()) return;
   {
     // From here on a late Resolve callback releases its replica itself, posting nothing.
     std::lock_guard lock(life_->mu);
     life_->stopped = true;
   }
-  io_->stop();
-  for (auto& t : io_threads_) t.join();
-  io_threads_.clear();
-  // Running handlers finish; what they post back lands in the stopped io_context.
+  for (auto& loop : loops_) loop.io->stop();
+  for (auto& loop : loops_) loop.thread.join();
+  // Running handlers finish; what they post back lands in the stopped io_contexts.
   workers_->join();
+  for (auto& loop : loops_) loop.upstreams->Clear();
   upstreams_.Clear();
   acceptor_.reset();
   // Destroys the suspended sessions: their ReleaseOnce guards release their replicas.
-  io_.reset();
+  for (auto& loop : loops_) loop.io.reset();
+  loops_.clear();
   workers_.reset();
   port_ = 0;
 }
@@ -133,10 +149,11 @@ void Gateway::Server::Stop() {
 // The last line of defence: an exception from a completion handler (a library throwing
 // where it should not) ends that handler's operation, and its session with it, but neither
 // the thread nor gantryd.
-void Gateway::Server::RunIo() {
+void Gateway::Server::RunIo(std::size_t loop) {
+  current_loop = {this, loops_[loop].upstreams.get()};
   for (;;) {
     try {
-      io_->run();
+      loops_[loop].io->run();
       return;
     } catch (const std::exception& e) {
       core::Log(core::LogLevel::kError, "gateway: io thread: uncaught exception: {}", e.what());
@@ -165,14 +182,16 @@ void Gateway::Server::Refuse(tcp::socket& socket) {
 
 net::awaitable<void> Gateway::Server::AcceptLoop() {
   for (;;) {
-    tcp::socket socket(net::make_strand(*io_));
+    // Round robin over the loops: the connection lives on the one it is accepted for.
+    net::io_context& io = *loops_[next_loop_].io;
+    next_loop_ = (next_loop_ + 1) % loops_.size();
     error_code ec;
-    co_await acceptor_->async_accept(socket, Await(ec));
+    tcp::socket socket = co_await acceptor_->async_accept(io, Await(ec));
     if (ec == net::error::operation_aborted || !acceptor_->is_open()) co_return;
     if (ec) {
       // Out of file descriptors, most likely: pause rather than spin.
       core::Log(core::LogLevel::kWarn, "gateway: accept: {}", ec.message());
-      net::steady_timer pause(*io_, std::chrono::milliseconds(100));
+      net::steady_timer pause(*loops_[0].io, std::chrono::milliseconds(100));
       co_await pause.async_wait(Await(ec));
       continue;
     }
@@ -195,6 +214,13 @@ net::awaitable<void> Gateway::Server::TcpSession(tcp::socket socket) {
       beast::tcp_stream(std::move(socket)), beast::flat_buffer(limits_.head_bytes),
       beast::flat_buffer(limits_.head_bytes), nullptr, ec ? "" : remote.address().to_string()};
   co_await Session(c);
+}
+
+UpstreamPool& Gateway::Server::Upstreams() {
+  if (current_loop.server == this && current_loop.upstreams != nullptr) {
+    return *current_loop.upstreams;
+  }
+  return upstreams_;
 }
 
 std::string Gateway::Server::ServeInMemory(std::string_view input) {

@@ -92,7 +92,11 @@ class Gateway::Server {
 
   // server.cc
   std::vector<Route> WithBuiltins(std::vector<Route> routes);
-  void RunIo();
+  void RunIo(std::size_t loop);
+  // The idle upstream connections of the calling thread's io loop (ServeInMemory's thread:
+  // a pool of its own). A pooled connection is bound to its loop's io_context, so it is only
+  // ever taken by that loop's sessions.
+  UpstreamPool& Upstreams();
   net::awaitable<void> AcceptLoop();
   void Refuse(tcp::socket& socket);
   net::awaitable<void> TcpSession(tcp::socket socket);
@@ -136,15 +140,22 @@ class Gateway::Server {
   const RequestLimits limits_;
   const core::Clock& clock_;  // options_.clock or the system's
   Metrics metrics_;
-  UpstreamPool upstreams_;
+  UpstreamPool upstreams_;  // ServeInMemory's
+  // One io loop per io thread: its io_context (run by that thread alone), the connections
+  // it was handed at accept for their whole life, and its own upstream pool.
+  struct IoLoop {
+    std::unique_ptr<net::io_context> io;
+    std::unique_ptr<UpstreamPool> upstreams;
+    std::thread thread;
+  };
+  std::vector<IoLoop> loops_;
+  std::size_t next_loop_ = 0;  // the accept loop's only
   std::shared_ptr<Life> life_ = std::make_shared<Life>();
   std::atomic<int> port_{0};
   std::atomic<int> connections_{0};    // client connections open
   std::atomic<int> api_in_flight_{0};  // management calls running or queued on the workers
   std::unique_ptr<net::thread_pool> workers_;
-  std::vector<std::thread> io_threads_;
-  std::unique_ptr<net::io_context> io_;
-  std::optional<tcp::acceptor> acceptor_;
+  std::optional<tcp::acceptor> acceptor_;  // on loops_[0]
 };
 
 }  // namespace gantry::gateway

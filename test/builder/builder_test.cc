@@ -126,7 +126,7 @@ TEST_CASE("builder: a cached layer a concurrent removal took away is built again
   CHECK(e.fake.CountCalls("BuildImage") == 3);
 }
 
-TEST_CASE("builder: what goes into the image changes the tag; the name does not", "[builder]") {
+TEST_CASE("builder: what goes into the image changes the tag, the name does not", "[builder]") {
   Project p;
   Engine e;
   Builder builder(e.fake, p.Options());

@@ -155,7 +155,7 @@ TEST_CASE("a symlink that leads out of the source is an error naming it, never f
   }
 }
 
-TEST_CASE("bundles travel gzip-compressed; the server unpacks them only as far as its bound",
+TEST_CASE("bundles travel gzip-compressed, the server unpacks them only as far as its bound",
           "[builder][bundle]") {
   BuildContext c;
   c.AddFile("function.json", "{}");

@@ -75,7 +75,7 @@ TEST_CASE("python3: paths out of the tree or absent are left to pip", "[builder]
              !Catch::Contains("etc") && !Catch::Contains("srv") && !Catch::Contains("nothere"));
 }
 
-TEST_CASE("node: package.json, the lock (npm ci) and file: tarballs; production only",
+TEST_CASE("node: package.json, the lock (npm ci) and file: tarballs, production only",
           "[builder][deps]") {
   auto with_lock = PlanDependencies(
       spec::Runtime::kNode,

@@ -99,7 +99,7 @@ TEST_CASE("cli config: the file round-trips any value, is YAML and is 0600", "[c
   CHECK_FALSE(fs::exists(path + ".tmp"));
 }
 
-TEST_CASE("cli config: a file written by hand is read as YAML; a broken one gives nothing",
+TEST_CASE("cli config: a file written by hand is read as YAML, a broken one gives nothing",
           "[cli][config]") {
   TempDir dir;
   std::string hand =

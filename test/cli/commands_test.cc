@@ -209,7 +209,7 @@ TEST_CASE("cli get and describe: paused replicas are said where replicas are cou
              Catch::Contains("  r-abc          3    paused    0         2026-12-01T10:00:01Z\n"));
 }
 
-TEST_CASE("cli delete: function, secret, manifests; anything else is a usage error",
+TEST_CASE("cli delete: function, secret, manifests, anything else is a usage error",
           "[cli][delete]") {
   FakeGantryd fake;
   CHECK(RunGantry(fake, {"delete", "function", "echo", "-n", "team"}).out ==

@@ -65,7 +65,7 @@ TEST_CASE("cli age: kubectl's short form", "[cli][status]") {
   CHECK(AgeOf("yesterday", now).empty());
 }
 
-TEST_CASE("cli get: READY ready/desired, STATUS, REPLICAS, AGE; wide adds the reason",
+TEST_CASE("cli get: READY ready/desired, STATUS, REPLICAS, AGE, wide adds the reason",
           "[cli][status]") {
   FakeGantryd fake;
   json list = {{"items", {CrashLooping()}}};

@@ -26,7 +26,7 @@ TEST_CASE("UTC times are ISO-8601, in UTC whatever the local time zone", "[core]
   ::tzset();
 }
 
-TEST_CASE("RFC 3339 times are read as UTC; anything else is kInvalidArgument", "[core]") {
+TEST_CASE("RFC 3339 times are read as UTC, anything else is kInvalidArgument", "[core]") {
   for (const char* text :
        {"2026-01-02T15:04:05Z", "2026-01-02T15:04:05.5Z", "2026-01-02T15:04:05"}) {
     INFO(text);

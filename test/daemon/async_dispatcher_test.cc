@@ -214,7 +214,7 @@ TEST_CASE("async: the queue is bounded (429) and so is a body (413)", "[daemon][
   CHECK(f.Post("/async-function/echo").status == 202);
 }
 
-TEST_CASE("async: a finish the store refuses is kept and written later; the call never runs twice",
+TEST_CASE("async: a finish the store refuses is kept and written later, the call never runs twice",
           "[daemon][async]") {
   Fixture f;
   Side side(f.dir.db());
@@ -239,7 +239,7 @@ TEST_CASE("async: a finish the store refuses is kept and written later; the call
   CHECK(side.One("SELECT status FROM invocations WHERE call_id = 'once'") == "200");
 }
 
-TEST_CASE("async: a retry the store refuses is kept and written later; the call is not lost",
+TEST_CASE("async: a retry the store refuses is kept and written later, the call is not lost",
           "[daemon][async]") {
   Fixture f;
   f.fake.script = {http::Response{.status = 503, .body = "busy"}};

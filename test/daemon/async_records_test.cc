@@ -85,7 +85,7 @@ TEST_CASE("async records: queued, then succeeded with the result", "[daemon][rec
   CHECK_FALSE(done.result_truncated);
 }
 
-TEST_CASE("async records: retries go back to queued; the last attempt fails the call",
+TEST_CASE("async records: retries go back to queued, the last attempt fails the call",
           "[daemon][records]") {
   Fixture f;
   for (int i = 0; i < 5; ++i) f.script.push_back({.status = 503, .body = "busy"});
@@ -104,7 +104,7 @@ TEST_CASE("async records: retries go back to queued; the last attempt fails the 
   CHECK(failed.result_body == "busy");
 }
 
-TEST_CASE("async records: a function's error fails the call; no answer keeps the error",
+TEST_CASE("async records: a function's error fails the call, no answer keeps the error",
           "[daemon][records]") {
   Fixture f;
   f.script.push_back({.status = 500, .body = "boom"});

@@ -48,7 +48,7 @@ TEST_CASE("callback policy: loopback, link-local and this host are denied by def
   }
 }
 
-TEST_CASE("callback policy: --callback-deny replaces the defaults; none allows everything",
+TEST_CASE("callback policy: --callback-deny replaces the defaults, none allows everything",
           "[daemon][callback]") {
   auto none = CallbackPolicy::FromFlags({"none"});
   REQUIRE(none.ok());

@@ -162,7 +162,7 @@ TEST_CASE("controller: a delete is told to on_delete once, after the record is g
   CHECK(deleted.size() == 1);
 }
 
-TEST_CASE("controller: a secret in use is kConflict naming its users; a missing one kNotFound",
+TEST_CASE("controller: a secret in use is kConflict naming its users, a missing one kNotFound",
           "[daemon]") {
   Harness h;
   CHECK(h.controller->DeleteSecret("team", "key").error().code() == ErrorCode::kNotFound);

@@ -53,7 +53,7 @@ TEST_CASE("deployment: one stored before networks existed gets the default netwo
   CHECK(bad.error().code() == core::ErrorCode::kInternal);
 }
 
-TEST_CASE("deployment: the image's container env (the handler) is in it; the spec's env wins",
+TEST_CASE("deployment: the image's container env (the handler) is in it, the spec's env wins",
           "[daemon]") {
   builder::BuiltImage image{
       .ref = "gantry/fn:1", .id = "sha256:1", .env = {{"_HANDLER", "h.main"}, {"A", "image"}}};

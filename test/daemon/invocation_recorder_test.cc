@@ -110,7 +110,7 @@ TEST_CASE("recorder: a batch the store refuses is counted as dropped", "[daemon]
   CHECK(r.dropped() == 2);
 }
 
-TEST_CASE("recorder: the writer thread writes a full batch at once; Stop writes the rest",
+TEST_CASE("recorder: the writer thread writes a full batch at once, Stop writes the rest",
           "[daemon][records]") {
   FakeWriter w;
   InvocationRecorder r(w.fn(), {.max_queued = 100, .batch = 3, .flush_every = hours(1)});

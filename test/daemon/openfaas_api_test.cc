@@ -241,7 +241,7 @@ TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names onl
         404);
 }
 
-TEST_CASE("OpenFaaS: info names the provider; namespaces always list default", "[daemon]") {
+TEST_CASE("OpenFaaS: info names the provider, namespaces always list default", "[daemon]") {
   Harness h;
   auto info = Send(openfaas::GetInfo(Request("")));
   CHECK(info.status == 200);

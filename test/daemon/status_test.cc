@@ -87,7 +87,7 @@ bool Has(const std::vector<std::string>& v, const std::string& s) {
   return std::find(v.begin(), v.end(), s) != v.end();
 }
 
-TEST_CASE("status: scale.min 0 after an apply is ScaledToZero; wait starts one and is Ready",
+TEST_CASE("status: scale.min 0 after an apply is ScaledToZero, wait starts one and is Ready",
           "[daemon][status]") {
   StatusHarness h;
   h.probe.Open();
@@ -122,7 +122,7 @@ TEST_CASE("status: scale.min 0 after an apply is ScaledToZero; wait starts one a
 }
 
 TEST_CASE(
-    "status: a replica that never gets ready fails wait with the reason and last lines; "
+    "status: a replica that never gets ready fails wait with the reason and last lines, "
     "the function is CrashLoop",
     "[daemon][status]") {
   StatusHarness h;
@@ -157,7 +157,7 @@ TEST_CASE(
   CHECK(died);
 }
 
-TEST_CASE("status: wait for an unknown function is kNotFound; a bad timeout kInvalidArgument",
+TEST_CASE("status: wait for an unknown function is kNotFound, a bad timeout kInvalidArgument",
           "[daemon][status]") {
   StatusHarness h;
   auto unknown = h.Wait("nope");

@@ -13,6 +13,7 @@
 #include <future>
 #include <mutex>
 #include <nlohmann/json.hpp>
+#include <set>
 #include <thread>
 
 #include "core/clock.h"
@@ -203,6 +204,47 @@ struct Harness {
 Json BodyJson(const TestClient::Response& r) {
   CHECK(r[http::field::content_type] == "application/json");
   return Json::parse(r.body());
+}
+
+TEST_CASE("gateway: each connection stays on the io loop that accepted it, loops share the work",
+          "[gateway][invoke]") {
+  GatewayOptions o = TestOptions();
+  o.io_threads = 3;
+  Harness h(o);
+  std::mutex mu;
+  std::thread::id resolved_on;
+  h.backend.set_on_resolve([&] {
+    std::lock_guard lock(mu);
+    resolved_on = std::this_thread::get_id();
+  });
+  std::set<std::thread::id> loops;
+  std::vector<std::unique_ptr<TestClient>> clients;
+  for (int i = 0; i < 6; ++i) clients.push_back(std::make_unique<TestClient>(h.port));
+  for (int round = 0; round < 3; ++round) {
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+      TestClient::Request req{http::verb::post, "/function/echo", 11};
+      req.body() = "call " + std::to_string(round);
+      auto r = clients[i]->Send(std::move(req));
+      CHECK(r.result_int() == 200);
+      CHECK(r.body() == "call " + std::to_string(round));
+      std::lock_guard lock(mu);
+      loops.insert(resolved_on);
+    }
+  }
+  // Round robin: six connections over three loops, each loop its own thread.
+  CHECK(loops.size() == 3);
+  CHECK(loops.count(std::this_thread::get_id()) == 0);
+  // A connection's calls all ran on one loop: per client, the same thread every round.
+  for (std::size_t i = 0; i < clients.size(); ++i) {
+    std::set<std::thread::id> seen;
+    for (int round = 0; round < 3; ++round) {
+      TestClient::Request req{http::verb::get, "/function/echo", 11};
+      REQUIRE(clients[i]->Send(std::move(req)).result_int() == 200);
+      std::lock_guard lock(mu);
+      seen.insert(resolved_on);
+    }
+    CHECK(seen.size() == 1);
+  }
 }
 
 TEST_CASE("gateway: invoke proxies method, path, query, headers and body both ways",
@@ -407,7 +449,7 @@ TEST_CASE("gateway: a call over the function's timeout gets 504", "[gateway][inv
 }
 
 TEST_CASE(
-    "gateway: a replica that refuses the connection is failed; one that drops the call is not",
+    "gateway: a replica that refuses the connection is failed, one that drops the call is not",
     "[gateway][invoke]") {
   Harness h;
   Target gone;
@@ -897,7 +939,7 @@ TEST_CASE("gateway: a request head that trickles in is cut off after the header 
 }
 
 TEST_CASE(
-    "gateway: /healthz and /metrics answer while every worker is blocked; a full queue is 503",
+    "gateway: /healthz and /metrics answer while every worker is blocked, a full queue is 503",
     "[gateway][api]") {
   std::mutex mu;
   std::condition_variable cv;

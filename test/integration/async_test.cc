@@ -129,7 +129,7 @@ std::string Escape(const std::string& text) {
 }
 
 TEST_CASE(
-    "async: unknown functions, traversal paths, bad callbacks and call ids are refused; the queue "
+    "async: unknown functions, traversal paths, bad callbacks and call ids are refused, the queue "
     "is bounded",
     "[integration][async]") {
   TestEngine engine;
@@ -179,7 +179,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "async: the function gets the path and raw query as sent; callbacks never follow redirects",
+    "async: the function gets the path and raw query as sent, callbacks never follow redirects",
     "[integration][async]") {
   TestEngine engine;
   StateDir state(engine);
@@ -213,7 +213,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "async: by default a callback that resolves to loopback is refused at connect; the call itself "
+    "async: by default a callback that resolves to loopback is refused at connect, the call itself "
     "runs",
     "[integration][async]") {
   TestEngine engine;

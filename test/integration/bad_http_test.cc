@@ -205,7 +205,7 @@ TEST_CASE("bad http: malformed, oversize and broken requests get a 4xx JSON or a
   CHECK_THAT(gantryd.Log(), !Catch::Contains("terminate called"));
 }
 
-TEST_CASE("bad http: slowloris is cut off after --header-timeout; an idle keep-alive is not",
+TEST_CASE("bad http: slowloris is cut off after --header-timeout, an idle keep-alive is not",
           "[integration][bad_http]") {
   TestEngine engine;
   StateDir state(engine);
@@ -271,7 +271,7 @@ TEST_CASE("bad http: connections over --max-connections get 503 JSON and a close
   CHECK(r.status == 200);
 }
 
-TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path; the replica survives",
+TEST_CASE("bad http: broken chunking and oversize bodies on the invoke path, the replica survives",
           "[integration][bad_http]") {
   TestEngine engine;
   StateDir state(engine);

@@ -438,7 +438,7 @@ class TwoNames {
 };
 
 TEST_CASE(
-    "gantryd: applying the same source under a second name builds nothing; each name is its own",
+    "gantryd: applying the same source under a second name builds nothing, each name is its own",
     "[integration][builder][gantryd]") {
   TestEngine engine;
   TwoNames source(engine);

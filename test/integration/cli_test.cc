@@ -133,7 +133,7 @@ TEST_CASE("gantry CLI: apply, unchanged, configured, get, describe, invoke, logs
   CHECK(ContainersOf(engine, "greet").empty());
 }
 
-TEST_CASE("gantry CLI: apply -f DIR skips a function's own JSON and YAML; -f - reads stdin",
+TEST_CASE("gantry CLI: apply -f DIR skips a function's own JSON and YAML, -f - reads stdin",
           "[integration][cli]") {
   TestEngine engine;
   StateDir state(engine);

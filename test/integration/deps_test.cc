@@ -224,7 +224,7 @@ TEST_CASE(
 }
 
 TEST_CASE(
-    "uploads: over --max-upload is a 413 naming both sizes and the flag; the CLI prints it; 40 MiB "
+    "uploads: over --max-upload is a 413 naming both sizes and the flag, the CLI prints it, 40 MiB "
     "fits "
     "the default",
     "[integration][deps]") {

@@ -59,7 +59,7 @@ double Median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
-TEST_CASE("pause: an idle replica is paused, the next call unpauses it; restart and delete",
+TEST_CASE("pause: an idle replica is paused, the next call unpauses it, restart and delete",
           "[integration][pause]") {
   TestEngine engine;
   StateDir state(engine);

@@ -153,7 +153,7 @@ TEST_CASE("records: sync and async calls are listed, filtered, found by id, kept
   CHECK(again.Call("GET", base + "/functions/ok/invocations").Json()["items"].size() == 3);
 }
 
-TEST_CASE("records: --no-records keeps no sync records; async calls keep theirs",
+TEST_CASE("records: --no-records keeps no sync records, async calls keep theirs",
           "[integration][records]") {
   TestEngine engine;
   StateDir state(engine);

@@ -151,7 +151,7 @@ TEST_CASE("secrets: an updated secret reaches every running replica, none restar
   CHECK(fn["status"].value("generation", fn.value("generation", 0)) == 1);
 }
 
-TEST_CASE("secrets: a secret functions use can't be deleted; one nobody uses can",
+TEST_CASE("secrets: a secret functions use can't be deleted, one nobody uses can",
           "[integration][secrets]") {
   TestEngine engine;
   Project project(engine);

@@ -50,7 +50,7 @@ int64_t WaitExit(TestEngine& engine, const std::string& id) {
   return result.ok() ? result->exit_code : -1;
 }
 
-TEST_CASE("shim exec: cat echoes the body; health and ready answer", "[integration][shim]") {
+TEST_CASE("shim exec: cat echoes the body, health and ready answer", "[integration][shim]") {
   TestEngine engine;
   ShimContainer shim(engine, kBase, {}, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat"});
   REQUIRE(shim.WaitReady());
@@ -664,7 +664,7 @@ TEST_CASE("shim: a body over the limit is a 413 JSON answer, never a reset, and 
   CHECK(after.body == "still here");
 }
 
-TEST_CASE("shim exec: a large stdout is streamed (chunked) as it comes; an OOM-style kill is named",
+TEST_CASE("shim exec: a large stdout is streamed (chunked) as it comes, an OOM-style kill is named",
           "[integration][shim]") {
   TestEngine engine;
   std::string script =

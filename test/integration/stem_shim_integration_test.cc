@@ -192,7 +192,7 @@ void PutPythonFunction(Cell& cell) {
 
 // One image for the python3 cases (a build is ~1 s): a cell per case.
 TEST_CASE(
-    "stem python3: ready as a stem, specialised once, serves its handler with deps; a "
+    "stem python3: ready as a stem, specialised once, serves its handler with deps, a "
     "failed import answers 502",
     "[integration][stem]") {
   TestEngine engine;

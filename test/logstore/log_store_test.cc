@@ -69,7 +69,7 @@ TEST_CASE("logstore: a long line is cut and marked", "[logstore]") {
   CHECK(lines[0].text == std::string(10, 'y') + " [gantry: line cut]");
 }
 
-TEST_CASE("logstore: tail counts per function across replicas; since filters by time",
+TEST_CASE("logstore: tail counts per function across replicas, since filters by time",
           "[logstore]") {
   core::ManualClock clock;
   LogStore store({.clock = &clock});

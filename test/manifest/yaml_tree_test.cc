@@ -57,7 +57,7 @@ TEST_CASE("Merging something that is not a mapping is an error", "[manifest][yam
         "merge key \"<<\" needs a mapping or a list of mappings, got a string");
 }
 
-TEST_CASE("Several documents; a syntax error keeps the ones before it", "[manifest][yaml]") {
+TEST_CASE("Several documents, a syntax error keeps the ones before it", "[manifest][yaml]") {
   YamlParse p = ParseYaml("a: 1\n---\nb: 2\n---\nc: [1, 2\n", {});
   CHECK(p.documents.size() == 2);
   REQUIRE(p.errors.size() == 1);

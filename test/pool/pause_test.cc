@@ -98,7 +98,7 @@ TEST_CASE("pause: without pauseAfter a replica is never paused", "[pool][pause]"
   CHECK(MustDescribe(*h.pool).replicas.at(0).state == "ready");
 }
 
-TEST_CASE("pause: a busy replica is not paused; its idle time counts from its last call",
+TEST_CASE("pause: a busy replica is not paused, its idle time counts from its last call",
           "[pool][pause]") {
   Harness h;
   h.probe.Open();
@@ -227,7 +227,7 @@ TEST_CASE("pause: an unpause with no call attached (a prewarm) makes the replica
   std::filesystem::remove_all(options.run_dir, ignored);
 }
 
-TEST_CASE("pause: a failed unpause makes the replica dead; the call waits for its replacement",
+TEST_CASE("pause: a failed unpause makes the replica dead, the call waits for its replacement",
           "[pool][pause]") {
   Harness h;
   ApplyAndPause(h, Pausing());

@@ -120,7 +120,7 @@ TEST_CASE("pool events: an OOM-killed replica's death says so", "[pool][events]"
   CHECK_THAT(died[0].reason, Catch::Contains("out of memory"));
 }
 
-TEST_CASE("pool events: a replica never ready dies before ready; the back-off shows in the status",
+TEST_CASE("pool events: a replica never ready dies before ready, the back-off shows in the status",
           "[pool][events]") {
   EventLog log;
   Harness h(/*watch_events=*/false, log.Fn());
@@ -185,7 +185,7 @@ TEST_CASE("pool events: Lease::Fail is a death", "[pool][events]") {
   CHECK(died[0].replica == a->Wait()->replica_id());
 }
 
-TEST_CASE("pool events: idle replicas are removed with the reason; scaling is told",
+TEST_CASE("pool events: idle replicas are removed with the reason, scaling is told",
           "[pool][events]") {
   EventLog log;
   Harness h(/*watch_events=*/false, log.Fn());

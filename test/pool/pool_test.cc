@@ -910,7 +910,7 @@ TEST_CASE("pool: Stop fails waiting calls and leaves containers running", "[pool
   CHECK(h.docker.CountCalls("StopContainer") == 0);
 }
 
-TEST_CASE("pool: start failures in a row double the back-off; a ready replica resets it",
+TEST_CASE("pool: start failures in a row double the back-off, a ready replica resets it",
           "[pool]") {
   Harness h;
   h.probe.Open();

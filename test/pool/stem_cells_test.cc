@@ -208,7 +208,7 @@ TEST_CASE("stem cells: a first start specialises a cell, the cell is refilled", 
   CHECK(h.pool->FreeStemCells().at("python3") == 1);
 }
 
-TEST_CASE("stem cells: a cell is handed out once; one specialised for A never serves B", "[stem]") {
+TEST_CASE("stem cells: a cell is handed out once, one specialised for A never serves B", "[stem]") {
   StemHarness h;
   h.pool->SetStemImage("python3", "gantry/stem:python3", 1);
   REQUIRE(h.pool->Start({}).ok());

@@ -40,7 +40,7 @@ TEST_CASE("A minimal manifest gets every default", "[spec][validate]") {
   CHECK(spec->network() == Network::kDefault);  // like Lambda and OpenFaaS: the network is there
 }
 
-TEST_CASE("spec.network: default or none; none needs no published port", "[spec][validate]") {
+TEST_CASE("spec.network: default or none, none needs no published port", "[spec][validate]") {
   struct Case {
     std::string runtime;
     std::string network;

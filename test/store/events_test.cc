@@ -98,7 +98,7 @@ TEST_CASE("store events: a repeat of the newest is counted in it", "[store][even
   CHECK((*a)[1].replica == "123456123456");
 }
 
-TEST_CASE("store events: go with their function; none for a function not stored",
+TEST_CASE("store events: go with their function, none for a function not stored",
           "[store][events]") {
   EventsDb db;
   auto store = db.Open();
