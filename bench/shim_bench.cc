@@ -1,7 +1,10 @@
 // gantry-bench-shim: requests/s and p50/p99 latency of gantry-shim in each mode, at
 // concurrency 1 and 16, called from the host through the shim's unix socket in a
 // bind-mounted directory -- each beside a floor measured in the same run:
-//   exec         a bare posix_spawn + pipes loop running the same command in the container
+//   exec         a bare posix_spawn + pipes loop running the same command in the container,
+//                and a watchdog-like fork-per-request server (gantry-bench-watchdog: what
+//                OpenFaaS's classic watchdog does per request) started in the shim's own
+//                container and called by the same client; goal: shim >= 2x it
 //   http         the function's own server called directly on the container's loopback
 //   runtime-api  the same handler served by node's own http server, called directly
 // The images (built by bench/shim) hold the shim, the function files and the two static
@@ -34,6 +37,11 @@ constexpr const char* kRunLabel = "gantry.bench";
 constexpr const char* kRunValue = "shim-run";
 constexpr const char* kLoadTool = "/usr/local/bin/gantry-bench-shim-load";
 constexpr const char* kSpawnTool = "/usr/local/bin/gantry-bench-shim-spawn-floor";
+// Started beside the shim in the exec container: sh starts it, then execs the shim as before.
+constexpr const char* kWatchdogBeside =
+    "/usr/local/bin/gantry-bench-watchdog /run/gantry/watchdog.sock -- cat 2>/dev/null & "
+    "exec /usr/local/bin/gantry-shim";
+constexpr double kExecGoal = 2.0;
 
 constexpr int kRounds = 3;
 
@@ -60,7 +68,9 @@ struct Row {
 // A shim container with its socket directory; removed (both) when it goes.
 class ShimRun {
  public:
-  ShimRun(DockerClient& docker, const std::string& image, std::vector<std::string> env)
+  // `entrypoint`: instead of the image's (the shim), e.g. a shell that starts more beside it.
+  ShimRun(DockerClient& docker, const std::string& image, std::vector<std::string> env,
+          std::vector<std::string> entrypoint = {})
       : docker_(docker) {
     char dir_template[] = "/tmp/gantry-bench-shim.XXXXXX";
     if (::mkdtemp(dir_template) == nullptr) Die("mkdtemp failed");
@@ -69,6 +79,7 @@ class ShimRun {
     ContainerSpec spec;
     spec.image = image;
     spec.env = std::move(env);
+    spec.entrypoint = std::move(entrypoint);
     spec.env.emplace_back("GANTRY_LISTEN=unix:/run/gantry/shim.sock");
     spec.env.emplace_back("GANTRY_MAX_INFLIGHT=256");
     spec.labels = {{kRunLabel, kRunValue}};
@@ -95,9 +106,12 @@ class ShimRun {
   ShimRun& operator=(const ShimRun&) = delete;
 
   const std::string& id() const { return id_; }
-  LoadTarget target() const { return LoadTarget{dir_ + "/shim.sock", "", 0}; }
+  LoadTarget target(const std::string& socket = "shim.sock") const {
+    return LoadTarget{dir_ + "/" + socket, "", 0};
+  }
 
-  void WaitReady() {
+  // Also waits for `socket` beside the shim's when given.
+  void WaitReady(const std::string& socket = "") {
     LoadOptions probe;
     probe.method = "GET";
     probe.target = "/_/ready";
@@ -105,6 +119,7 @@ class ShimRun {
     probe.max_time = std::chrono::seconds(2);
     for (int i = 0; i < 300; ++i) {
       if (std::filesystem::exists(dir_ + "/shim.sock") &&
+          (socket.empty() || std::filesystem::exists(dir_ + "/" + socket)) &&
           gantry::bench::RunLoad(target(), probe).ok == 1)
         return;
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -248,17 +263,33 @@ int main(int argc, char** argv) {
   std::vector<Row> rows;
 
   {
-    std::fprintf(stderr, "exec mode (cat)...\n");
-    ShimRun shim(docker, settings.node_image, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat"});
-    shim.WaitReady();
+    std::fprintf(stderr,
+                 "exec mode (cat), against the spawn floor and a watchdog-like server...\n");
+    ShimRun shim(docker, settings.node_image, {"GANTRY_MODE=exec", "GANTRY_COMMAND=cat"},
+                 {"/bin/sh", "-c", kWatchdogBeside});
+    shim.WaitReady("watchdog.sock");
     Warm(shim.target());
+    Warm(shim.target("watchdog.sock"));
     for (int c : kConcurrencies) {
       auto args = ToolArgs(kSpawnTool, c, exec_requests, seconds);
       args.insert(args.end(), {"--", "/bin/cat"});
-      rows.push_back(MeasurePoint(
+      // Three-way rounds: shim, floor, watchdog, each round in turn.
+      std::vector<LoadResult> watchdog_rounds;
+      Row row = MeasurePoint(
           "exec (cat)", c, "posix_spawn+pipes loop",
           [&] { return Measure(shim.target(), c, exec_requests, seconds); },
-          [&] { return RunTool(docker, settings.node_image, args, ""); }));
+          [&] {
+            auto floor = RunTool(docker, settings.node_image, args, "");
+            watchdog_rounds.push_back(
+                Measure(shim.target("watchdog.sock"), c, exec_requests, seconds));
+            return floor;
+          });
+      rows.push_back(row);
+      Row against = row;
+      against.mode = "exec (cat) vs watchdog";
+      against.floor_name = "watchdog-like fork per request";
+      against.floor = Median(watchdog_rounds);
+      rows.push_back(against);
     }
   }
   {
@@ -305,6 +336,14 @@ int main(int argc, char** argv) {
     return a.mode != b.mode ? a.mode < b.mode : a.concurrency < b.concurrency;
   });
   Print(rows);
+  std::printf("\n");
+  for (const auto& row : rows) {
+    if (row.mode != "exec (cat) vs watchdog" || !row.floor || row.floor->rps <= 0) continue;
+    double ratio = row.shim.rps / row.floor->rps;
+    std::printf(
+        "goal: exec through the shim >= %.1fx the watchdog-like baseline at c=%d: %.2fx %s\n",
+        kExecGoal, row.concurrency, ratio, ratio >= kExecGoal ? "MET" : "NOT MET");
+  }
   std::printf(
       "\nrequests of 5 bytes (\"hello\", echoed back); median of %d alternating rounds of shim and "
       "floor,\n"

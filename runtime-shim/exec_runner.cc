@@ -206,26 +206,37 @@ void ExecRunner::Invoke(const std::shared_ptr<Call>& call) {
     call->Finish(ErrorReply(503, "not specialised", call->id()));
     return;
   }
-  auto options = std::make_shared<SpawnOptions>();
-  options->argv = argv_;
-  options->env = base_env_;
+  SpawnOptions options;
+  options.argv = argv_;
+  options.env = base_env_;
   for (auto& var : CgiEnvironment(call->meta(), call->request().body().size())) {
-    options->env.push_back(std::move(var));
+    options.env.push_back(std::move(var));
   }
-  options->pipe_stdin = true;
+  options.pipe_stdin = true;
+  int error = 0;
+  if (children_.empty() && spawning_ == 0) {
+    // Alone: started right here. posix_spawn is clone(CLONE_VM|CLONE_VFORK), so it holds the
+    // io thread only while the child execs, and nothing else is waiting for it; the hop to a
+    // helper thread and back costs a lone call more than that wait (two wake-ups).
+    auto child = reaper_.SpawnTracked(options, error);
+    Started(call, child, error);
+    return;
+  }
+  // Others are running: the io thread must not wait for each exec in turn, so children
+  // start side by side on the helper threads.
   ++spawning_;
-  // posix_spawn holds its caller until the child has exec'd: off the io thread, so calls
-  // keep flowing while children start.
-  asio::post(spawner_, [this, call, options] {
-    int error = 0;
-    auto child = reaper_.SpawnTracked(*options, error);
-    asio::post(io_, [this, call, child, error] { Started(call, child, error); });
+  asio::post(spawner_, [this, call, options = std::move(options)] {
+    int spawn_error = 0;
+    auto child = reaper_.SpawnTracked(options, spawn_error);
+    asio::post(io_, [this, call, child, spawn_error] {
+      --spawning_;
+      Started(call, child, spawn_error);
+    });
   });
 }
 
 void ExecRunner::Started(const std::shared_ptr<Call>& call, std::optional<SpawnedChild> child,
                          int error) {
-  --spawning_;
   if (!child) {
     LogShim("call " + call->id() + ": cannot start " + argv_[0] + ": " + std::strerror(error));
     call->Finish(

@@ -28,8 +28,10 @@ namespace gantry::shim {
 // The request is described in OpenFaaS classic-watchdog variables (Http_Method, ...).
 // Always ready. A stem (config.stem) has no command until it is specialised: Specialize
 // resolves the config's command and lays the function's environment over the shim's.
-// Processes are started on four helper threads (posix_spawn blocks until the
-// child has exec'd); everything else, and every method, runs on the shim's io thread.
+// A call that finds no other running is started on the io thread itself (posix_spawn is
+// clone(CLONE_VM|CLONE_VFORK): it waits only for the child's exec, less than a hop to a
+// helper thread and back); while others run, processes start side by side on four helper
+// threads. Everything else, and every method, runs on the shim's io thread.
 class ExecRunner final : public FunctionRunner {
  public:
   ExecRunner(boost::asio::io_context& io, const ShimConfig& config, ProcessReaper& reaper);

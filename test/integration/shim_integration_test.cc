@@ -173,6 +173,70 @@ TEST_CASE("shim exec: failures, timeouts, body limit and in-flight limit", "[int
   CHECK(slow.get().status == 504);
 }
 
+// A call that finds none running is started on the shim's io thread; while one runs, the
+// next start side by side on helper threads. Both paths: each caller gets its own body back
+// whole (large ones too), and a timeout among concurrent calls still kills its group.
+TEST_CASE("shim exec: lone and concurrent calls both start, bodies intact, timeouts kill",
+          "[integration][shim]") {
+  TestEngine engine;
+  std::string script =
+      "#!/bin/sh\n"
+      "case \"$Http_Query\" in\n"
+      "  hold) touch /run/gantry/hold-started; sleep 2; echo held; exit 0;;\n"
+      "  hang) sh -c 'sleep 300' & touch /run/gantry/hang-started; wait; exit 0;;\n"
+      "esac\n"
+      "exec cat\n";
+  ShimContainer shim(engine, kBase, {{"handler.sh", script, 0755}},
+                     {"GANTRY_MODE=exec", "GANTRY_COMMAND=./handler.sh", "GANTRY_TIMEOUT=4s",
+                      "GANTRY_MAX_BODY=8m"});
+  REQUIRE(shim.WaitReady());
+
+  // Alone: the io-thread path, with a body many pipe buffers long.
+  std::string big(3 * 1024 * 1024 + 17, 'z');
+  for (std::size_t i = 0; i < big.size(); i += 4093) big[i] = static_cast<char>('a' + i % 26);
+  auto lone = shim.Call("POST", "/", big);
+  REQUIRE(lone.error.empty());
+  CHECK(lone.status == 200);
+  CHECK(lone.body == big);
+
+  // One call holds a process, so each of the next ones starts on a helper thread.
+  auto hold = std::async(std::launch::async, [&] { return shim.Call("GET", "/?hold"); });
+  REQUIRE(WaitForFile(shim.dir() + "/hold-started"));
+  auto hang = std::async(std::launch::async, [&] { return shim.Call("GET", "/?hang"); });
+  REQUIRE(WaitForFile(shim.dir() + "/hang-started"));
+  std::vector<std::future<ShimReply>> side_by_side;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 8; ++i) {
+    bodies.push_back("call " + std::to_string(i) + " " +
+                     std::string(200000 + static_cast<std::size_t>(i) * 1000, 'q'));
+    side_by_side.push_back(std::async(std::launch::async, [&shim, body = bodies.back()] {
+      return shim.Call("POST", "/", body);
+    }));
+  }
+  for (std::size_t i = 0; i < side_by_side.size(); ++i) {
+    auto reply = side_by_side[i].get();
+    INFO("call " << i << ": " << reply.error);
+    CHECK(reply.status == 200);
+    CHECK(reply.body == bodies[i]);
+  }
+  auto held = hold.get();
+  CHECK(held.status == 200);
+  CHECK(held.body == "held\n");
+  auto hung = hang.get();
+  CHECK(hung.status == 504);
+  // The timeout killed the whole group: its background sleep did not outlive it (re-parented
+  // to the shim it would stay for 300 s), so in a while the shim has no children at all.
+  auto info = engine.client().InspectContainer(shim.id());
+  REQUIRE(info.ok());
+  std::map<int, char> children = ChildrenOf(info->state.pid);
+  for (int i = 0; i < 500 && !children.empty(); ++i) {
+    std::this_thread::sleep_for(10ms);
+    children = ChildrenOf(info->state.pid);
+  }
+  CHECK(children.empty());
+  CHECK(shim.Call("POST", "/", "after").body == "after");
+}
+
 TEST_CASE("shim http: proxies to the function's own server over kept-alive connections",
           "[integration][shim]") {
   TestEngine engine;
