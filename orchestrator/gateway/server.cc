@@ -94,6 +94,7 @@ core::Status Gateway::Server::Start() {
   loops_.resize(io_threads);
   for (auto& loop : loops_) {
     loop.io = std::make_unique<net::io_context>(1);
+    loop.work.emplace(loop.io->get_executor());
     loop.upstreams = std::make_unique<UpstreamPool>(options_.max_idle_upstream);
   }
   acceptor_.emplace(*loops_[0].io);
@@ -132,7 +133,10 @@ void Gateway::Server::Stop() {
     std::lock_guard lock(life_->mu);
     life_->stopped = true;
   }
-  for (auto& loop : loops_) loop.io->stop();
+  for (auto& loop : loops_) {
+    loop.work.reset();
+    loop.io->stop();
+  }
   for (auto& loop : loops_) loop.thread.join();
   // Running handlers finish; what they post back lands in the stopped io_contexts.
   workers_->join();

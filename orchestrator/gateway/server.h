@@ -10,6 +10,7 @@
 // the member templates below are defined in their .cc and instantiated there for both.
 
 #include <atomic>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/redirect_error.hpp>
@@ -145,6 +146,8 @@ class Gateway::Server {
   // it was handed at accept for their whole life, and its own upstream pool.
   struct IoLoop {
     std::unique_ptr<net::io_context> io;
+    // Keeps run() going while the loop has no connection yet (until Stop).
+    std::optional<net::executor_work_guard<net::io_context::executor_type>> work;
     std::unique_ptr<UpstreamPool> upstreams;
     std::thread thread;
   };

@@ -148,7 +148,7 @@ TEST_CASE("resource API: scale is 200 within the bounds, 400 JSON for bad input"
 
 TEST_CASE(
     "resource API: secrets are 201 created, 200 unchanged or configured, listed without "
-    "values; in use is 409",
+    "values, in use is 409",
     "[daemon]") {
   Harness h;
   const std::map<std::string, std::string> key = {{"ns", "team"}, {"name", "key"}};

@@ -116,7 +116,7 @@ TEST_CASE(
 
 TEST_CASE(
     "status: a handler that fails at import: apply --wait exits 1 naming the error, "
-    "get shows CrashLoop; describe shows Died with the exit code",
+    "get shows CrashLoop, describe shows Died with the exit code",
     "[integration][status]") {
   Suite s;
   INFO(s.gantryd.Log());
