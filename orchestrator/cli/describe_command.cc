@@ -96,11 +96,10 @@ void PrintDescribe(std::FILE* out, const nlohmann::json& d,
   }
   std::fprintf(out, "Created:      %s\n", st.value("createdAt", "").c_str());
   std::fprintf(out, "Updated:      %s\n", st.value("updatedAt", "").c_str());
-  std::fprintf(
-      out, "Last call:    %s\n",
-      st.contains("lastInvocation") && st["lastInvocation"].is_string()
-          ? st["lastInvocation"].get<std::string>().c_str()
-          : "never");
+  std::fprintf(out, "Last call:    %s\n",
+               st.contains("lastInvocation") && st["lastInvocation"].is_string()
+                   ? st["lastInvocation"].get<std::string>().c_str()
+                   : "never");
   if (!st.value("lastError", "").empty()) {
     std::fprintf(out, "Last error:   %s\n", st.value("lastError", "").c_str());
   }

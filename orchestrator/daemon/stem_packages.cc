@@ -73,7 +73,8 @@ int StemPackages::Prune() {
     fs::remove_all(entry.path(), rm);
     if (!rm) ++removed;
   }
-  if (removed > 0) core::Log(core::LogLevel::kInfo, "stem cells: removed {} stale packages", removed);
+  if (removed > 0)
+    core::Log(core::LogLevel::kInfo, "stem cells: removed {} stale packages", removed);
   return removed;
 }
 

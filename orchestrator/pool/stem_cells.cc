@@ -191,8 +191,8 @@ bool StemCells::Died(const std::string& id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [runtime, r] : runtimes_) {
-      auto it = std::find_if(r.free.begin(), r.free.end(),
-                             [&](const StemCell& c) { return c.id == id; });
+      auto it =
+          std::find_if(r.free.begin(), r.free.end(), [&](const StemCell& c) { return c.id == id; });
       if (it == r.free.end()) continue;
       dead = std::move(*it);
       r.free.erase(it);

@@ -110,10 +110,11 @@ TEST_CASE("builder: a cached layer a concurrent removal took away is built again
   Builder builder(e.fake, p.Options());
   // What the engine says when another build's image removal deleted a layer this build's
   // cache lookup had just chosen.
-  e.fake.FailCalls("BuildImage",
-                   core::Error::InvalidArgument("failed to get digest sha256:0123: open "
-                                                "/var/lib/docker/image/x: no such file or directory"),
-                   1);
+  e.fake.FailCalls(
+      "BuildImage",
+      core::Error::InvalidArgument("failed to get digest sha256:0123: open "
+                                   "/var/lib/docker/image/x: no such file or directory"),
+      1);
   auto built = builder.Build(p.Spec("hello"));
   REQUIRE(built.ok());
   CHECK(e.fake.CountCalls("BuildImage") == 2);

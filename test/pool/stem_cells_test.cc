@@ -130,8 +130,7 @@ TEST_CASE("stem cells: a started pool fills each runtime to its count, labelled 
   CHECK(h.Cells().size() == 2);  // bounded: never more than the count
 }
 
-TEST_CASE("stem cells: a free cell that dies is removed and replaced, never handed out",
-          "[stem]") {
+TEST_CASE("stem cells: a free cell that dies is removed and replaced, never handed out", "[stem]") {
   StemHarness h(/*watch_events=*/true);
   h.pool->SetStemImage("python3", "gantry/stem:python3", 1);
   REQUIRE(h.pool->Start({}).ok());
