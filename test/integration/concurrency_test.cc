@@ -1,8 +1,10 @@
 // `concurrency: N` through a real gantryd (CTest label "integration"): with concurrency 4
-// and scale.max 1, four parallel calls of a handler that sleeps 1 s run at the same time
-// inside the one replica, for python3 and for node. Each call returns when it started and
-// ended (the container's clock); the test asserts the intervals overlap, with no threshold
-// on wall-clock time. Everything carries the test label and is removed by TestEngine.
+// and scale.max 1, four parallel calls of a sleeping handler run at the same time inside the
+// one replica, for python3 and for node. Each call returns when it started and ended (the
+// container's clock); the test asserts the intervals overlap, with no threshold on
+// wall-clock time. The first round starts its handler processes on demand, which on a loaded
+// machine takes a second or more each (node), so there the handler sleeps long enough (8 s)
+// that a late start still overlaps; the second round reaches waiting handlers (1 s). Everything carries the test label and is removed by TestEngine.
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -48,11 +50,11 @@ void CheckFourAtOnce(TestEngine& engine, const fs::path& state_dir, const fs::pa
   // The Lambda environment of the deployment, set by the pool (not baked into the image).
   json env = json::parse(up.body)["env"];
   CHECK(env == json::array({name, "1", "512", "/var/task"}));
-  for (const char* round : {"cold handlers", "warm handlers"}) {
+  for (auto [round, sleep] : {std::pair{"cold handlers", "8"}, std::pair{"warm handlers", "1"}}) {
     std::vector<std::future<Reply>> calls;
     for (int i = 0; i < 4; ++i) {
-      calls.push_back(std::async(std::launch::async, [&] {
-        return gantryd.Call("GET", invoke + "?sleep=1", "", {}, false);
+      calls.push_back(std::async(std::launch::async, [&, sleep = sleep] {
+        return gantryd.Call("GET", invoke + "?sleep=" + sleep, "", {}, false);
       }));
     }
     std::vector<json> answers;
