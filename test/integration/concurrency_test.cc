@@ -4,7 +4,8 @@
 // container's clock); the test asserts the intervals overlap, with no threshold on
 // wall-clock time. The first round starts its handler processes on demand, which on a loaded
 // machine takes a second or more each (node), so there the handler sleeps long enough (8 s)
-// that a late start still overlaps; the second round reaches waiting handlers (1 s). Everything carries the test label and is removed by TestEngine.
+// that a late start still overlaps; the second round reaches waiting handlers (1 s). Everything
+// carries the test label and is removed by TestEngine.
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <signal.h>

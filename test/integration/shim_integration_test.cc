@@ -478,12 +478,14 @@ exports.main = async (req) => {
 };
 )";
 
-// Four calls at once; returns their answers (start, end, pid) in call order.
-std::vector<json> FourAtOnce(const ShimContainer& shim) {
+// Four calls at once, each sleeping `sleep` seconds; returns their answers (start, end, pid)
+// in call order. Cold handlers start on demand, a second or more each on a loaded machine
+// (node), so a cold round sleeps long enough that a late start still overlaps.
+std::vector<json> FourAtOnce(const ShimContainer& shim, const std::string& sleep) {
   std::vector<std::future<ShimReply>> calls;
   for (int i = 0; i < 4; ++i) {
-    calls.push_back(
-        std::async(std::launch::async, [&shim] { return shim.Call("GET", "/?sleep=1"); }));
+    calls.push_back(std::async(std::launch::async,
+                               [&shim, &sleep] { return shim.Call("GET", "/?sleep=" + sleep); }));
   }
   std::vector<json> answers;
   for (auto& call : calls) {
@@ -529,9 +531,9 @@ TEST_CASE("shim runtime-api: concurrency 4 runs four python3 calls at the same t
                      {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=python3 /fn/bootstrap.py",
                       "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=4"});
   REQUIRE(shim.WaitReady());
-  CheckAllOverlap(FourAtOnce(shim), "python3 (cold handlers)");
+  CheckAllOverlap(FourAtOnce(shim, "8"), "python3 (cold handlers)");
   // Again, now that all four handlers are warm.
-  CheckAllOverlap(FourAtOnce(shim), "python3 (warm handlers)");
+  CheckAllOverlap(FourAtOnce(shim, "1"), "python3 (warm handlers)");
   CHECK_THAT(shim.Logs(), Catch::Contains("handler 3 ready"));
 }
 
@@ -544,8 +546,8 @@ TEST_CASE("shim runtime-api: concurrency 4 runs four node calls at the same time
                      {"GANTRY_MODE=runtime-api", "GANTRY_COMMAND=node /fn/bootstrap.js",
                       "GANTRY_HANDLER=handler.main", "GANTRY_MAX_INFLIGHT=4"});
   REQUIRE(shim.WaitReady());
-  CheckAllOverlap(FourAtOnce(shim), "node (cold handlers)");
-  CheckAllOverlap(FourAtOnce(shim), "node (warm handlers)");
+  CheckAllOverlap(FourAtOnce(shim, "8"), "node (cold handlers)");
+  CheckAllOverlap(FourAtOnce(shim, "1"), "node (warm handlers)");
 }
 
 TEST_CASE("shim runtime-api: a handler that dies fails only its own call and is restarted",
