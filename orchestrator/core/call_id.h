@@ -6,9 +6,10 @@
 
 namespace gantry::core {
 
-// The id of one call (sync or async): a random UUID (version 4) in its 36-character form,
-// lowercase and hyphenated ("1b4e28ba-2fa1-41d2-883f-0016d3cca427"), as OpenFaaS sends it.
-// Thread-safe.
+// The id of one call (sync or async): a UUID in its 36-character form, lowercase and
+// hyphenated ("019ad8a3-5c2e-7d41-9f3a-0016d3cca427"), as OpenFaaS sends one. Version 7:
+// the creation time in milliseconds, then 74 bits from the kernel's CSPRNG, so ids sort by
+// time (cheap to index) and can't be guessed. Thread-safe.
 std::string NewCallId();
 
 // A caller may name its call (X-Call-Id) when the id is stored: it becomes a primary key, a
