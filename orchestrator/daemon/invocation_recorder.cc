@@ -1,5 +1,7 @@
 #include "daemon/invocation_recorder.h"
 
+#include <algorithm>
+#include <iterator>
 #include <utility>
 
 #include "core/log.h"
@@ -14,9 +16,7 @@ InvocationRecorder::InvocationRecorder(store::Store& store, RecorderOptions opti
           options) {}
 
 InvocationRecorder::InvocationRecorder(WriteFn write, RecorderOptions options)
-    : write_(std::move(write)), options_(options) {
-  queue_.reserve(options_.batch);
-}
+    : write_(std::move(write)), options_(options) {}
 
 InvocationRecorder::~InvocationRecorder() {
   Stop();
@@ -63,15 +63,23 @@ void InvocationRecorder::Add(gateway::CallRecord&& call) {
   store::InvocationRecord record = ToStore(std::move(call));
   bool full_batch = false;
   {
-    std::lock_guard lock(mu_);
-    if (queue_.size() >= options_.max_queued) {
-      ++dropped_;
+    auto& shard = queues_.Local();
+    std::lock_guard lock(shard.mu);
+    if (shard.value.size() >= options_.max_queued) {
+      dropped_.fetch_add(1, std::memory_order_relaxed);
       return;
     }
-    queue_.push_back(std::move(record));
-    full_batch = queue_.size() == options_.batch;
+    if (shard.value.capacity() == 0) shard.value.reserve(options_.batch);
+    shard.value.push_back(std::move(record));
+    full_batch = shard.value.size() == options_.batch;
   }
-  if (full_batch) wake_.notify_one();
+  if (full_batch) {  // once a batch, so the writer's lock is no cost per call
+    {
+      std::lock_guard lock(mu_);
+      full_ = true;
+    }
+    wake_.notify_one();
+  }
 }
 
 gateway::CallRecordFn InvocationRecorder::Hook() {
@@ -80,25 +88,29 @@ gateway::CallRecordFn InvocationRecorder::Hook() {
 
 void InvocationRecorder::Flush() {
   std::lock_guard writing(write_mu_);
-  while (true) {
-    std::vector<store::InvocationRecord> batch;
-    batch.reserve(options_.batch);
-    {
-      std::lock_guard lock(mu_);
-      if (queue_.empty()) return;
-      if (queue_.size() <= options_.batch) {
-        batch.swap(queue_);
-      } else {
-        auto end = queue_.begin() + static_cast<std::ptrdiff_t>(options_.batch);
-        batch.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(end));
-        queue_.erase(queue_.begin(), end);
-      }
+  {
+    std::lock_guard lock(mu_);
+    full_ = false;
+  }
+  std::vector<store::InvocationRecord> queued;
+  queues_.ForEach([&](std::vector<store::InvocationRecord>& queue) {
+    if (queued.empty()) {
+      queued.swap(queue);
+    } else {
+      queued.insert(queued.end(), std::make_move_iterator(queue.begin()),
+                    std::make_move_iterator(queue.end()));
+      queue.clear();
     }
+  });
+  for (std::size_t at = 0; at < queued.size(); at += options_.batch) {
+    const std::size_t end = std::min(queued.size(), at + options_.batch);
+    std::vector<store::InvocationRecord> batch(
+        std::make_move_iterator(queued.begin() + static_cast<std::ptrdiff_t>(at)),
+        std::make_move_iterator(queued.begin() + static_cast<std::ptrdiff_t>(end)));
     if (auto s = write_(batch); !s) {
       core::Log(core::LogLevel::kWarn, "records: {} invocation record(s) not written: {}",
                 batch.size(), s.error().message());
-      std::lock_guard lock(mu_);
-      dropped_ += batch.size();
+      dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
     }
   }
 }
@@ -106,10 +118,8 @@ void InvocationRecorder::Flush() {
 void InvocationRecorder::Work() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    wake_.wait_for(lock, options_.flush_every,
-                   [this] { return stopping_ || queue_.size() >= options_.batch; });
+    wake_.wait_for(lock, options_.flush_every, [this] { return stopping_ || full_; });
     if (stopping_) return;  // Stop() flushes
-    if (queue_.empty()) continue;
     lock.unlock();
     Flush();
     lock.lock();
@@ -117,8 +127,7 @@ void InvocationRecorder::Work() {
 }
 
 std::uint64_t InvocationRecorder::dropped() const {
-  std::lock_guard lock(mu_);
-  return dropped_;
+  return dropped_.load(std::memory_order_relaxed);
 }
 
 std::vector<prometheus::MetricFamily> InvocationRecorder::Collect() const {

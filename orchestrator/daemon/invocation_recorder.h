@@ -3,6 +3,7 @@
 #include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -13,21 +14,23 @@
 #include <vector>
 
 #include "core/result.h"
+#include "core/sharded.h"
 #include "gateway/call_record.h"
 #include "store/store.h"
 
 namespace gantry::daemon {
 
 struct RecorderOptions {
-  std::size_t max_queued = 10'000;             // records waiting; more are dropped (counted)
-  std::size_t batch = 512;                     // a write as soon as this many wait
+  std::size_t max_queued = 10'000;  // records waiting from one thread; more are dropped (counted)
+  std::size_t batch = 512;          // a write as soon as this many wait
   std::chrono::milliseconds flush_every{100};  // else a write this often
 };
 
 // Takes the gateway's call records off the request path into the store: Add() only moves
-// the record into a bounded in-memory queue (a short lock, never I/O); one writer thread
-// writes what is queued in one transaction (store::Store::RecordInvocations) every
-// flush_every, or as soon as `batch` records wait. When the queue is full a record is
+// the record into the calling thread's own bounded in-memory queue (core::Sharded: a lock no
+// other io thread takes, never I/O); one writer thread writes what is queued in one
+// transaction (store::Store::RecordInvocations) every flush_every, or as soon as one
+// thread's queue holds `batch` records. When a thread's queue is full a record is
 // dropped and counted (dropped(), and gantry_invocation_records_dropped_total as a
 // Collectable for /metrics); a batch the store refuses is logged and dropped (counted too).
 // Stop() writes what is still queued. Thread-safe.
@@ -64,12 +67,13 @@ class InvocationRecorder : public prometheus::Collectable {
 
   const WriteFn write_;
   const RecorderOptions options_;
-  mutable std::mutex mu_;
+  core::Sharded<std::vector<store::InvocationRecord>> queues_;  // one per recording thread
+  std::atomic<std::uint64_t> dropped_{0};
+  mutable std::mutex mu_;  // for the writer's wake-ups only, never taken by a call's Add
   std::condition_variable wake_;
-  std::vector<store::InvocationRecord> queue_;  // guarded by mu_
-  std::uint64_t dropped_ = 0;                   // guarded by mu_
-  bool stopping_ = false;                       // guarded by mu_
-  std::mutex write_mu_;                         // one batch written at a time
+  bool full_ = false;      // a thread's queue holds a batch; guarded by mu_
+  bool stopping_ = false;  // guarded by mu_
+  std::mutex write_mu_;    // one batch written at a time
   std::thread thread_;
 };
 

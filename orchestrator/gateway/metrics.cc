@@ -52,11 +52,33 @@ Metrics::Series& Metrics::Ensure(std::string_view ns, std::string_view function)
 
 void Metrics::RecordInvocation(std::string_view ns, std::string_view function, int code,
                                double seconds, bool cold_start) {
-  std::lock_guard lock(mu_);
-  Series& s = Ensure(ns, function);
-  Code(s, ns, function, code).Increment();
-  s.duration->Observe(seconds);
-  if (cold_start) s.cold_starts->Increment();
+  auto& shard = tallies_.Local();
+  std::lock_guard lock(shard.mu);
+  auto it = shard.value.find(KeyView{ns, function});
+  if (it == shard.value.end()) {
+    it = shard.value.emplace(Key{std::string(ns), std::string(function)}, Tally{}).first;
+  }
+  Tally& t = it->second;
+  ++t.codes[code];
+  // Prometheus buckets are upper bounds, inclusive ("le").
+  auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
+  ++t.buckets[static_cast<std::size_t>(bucket - kDurationBuckets.begin())];
+  t.sum += seconds;
+  if (cold_start) ++t.cold_starts;
+}
+
+void Metrics::MergeLocked() {
+  tallies_.ForEach([this](Tallies& tallies) {
+    for (auto& [key, t] : tallies) {
+      Series& s = Ensure(key.first, key.second);
+      for (auto [code, n] : t.codes) {
+        Code(s, key.first, key.second, code).Increment(static_cast<double>(n));
+      }
+      s.duration->ObserveMultiple(std::vector<double>(t.buckets.begin(), t.buckets.end()), t.sum);
+      if (t.cold_starts > 0) s.cold_starts->Increment(static_cast<double>(t.cold_starts));
+    }
+    tallies.clear();
+  });
 }
 
 prometheus::Counter& Metrics::Code(Series& s, std::string_view ns, std::string_view function,
@@ -107,10 +129,14 @@ std::string Metrics::Render() {
     lister = lister_;
   }
   // Asked outside the lock: the lister takes the pool's locks, and calls record meanwhile.
-  if (lister) {
-    auto deployed = lister();
+  std::vector<std::pair<std::string, std::string>> deployed;
+  if (lister) deployed = lister();
+  {
+    // Merged before Sync, so that the calls of a function deleted since the last scrape
+    // are counted in the series Sync then removes, not in new ones that would stay.
     std::lock_guard lock(mu_);
-    Sync(deployed);
+    MergeLocked();
+    if (lister) Sync(deployed);
   }
   std::vector<prometheus::MetricFamily> families = registry_->Collect();
   std::vector<std::shared_ptr<prometheus::Collectable>> collected;
@@ -129,16 +155,18 @@ std::string Metrics::Render() {
   return prometheus::TextSerializer().Serialize(families);
 }
 
-std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view function, int code) const {
+std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view function, int code) {
   std::lock_guard lock(mu_);
+  MergeLocked();
   const Series* s = Find(ns, function);
   if (s == nullptr) return 0;
   auto c = s->codes.find(code);
   return c == s->codes.end() ? 0 : static_cast<std::uint64_t>(c->second->Value());
 }
 
-std::uint64_t Metrics::ColdStarts(std::string_view ns, std::string_view function) const {
+std::uint64_t Metrics::ColdStarts(std::string_view ns, std::string_view function) {
   std::lock_guard lock(mu_);
+  MergeLocked();
   const Series* s = Find(ns, function);
   return s == nullptr ? 0 : static_cast<std::uint64_t>(s->cold_starts->Value());
 }

@@ -19,6 +19,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/sharded.h"
+
 namespace gantry::gateway {
 
 // The gateway's metrics, and the daemon's registered with it, on prometheus-cpp. Exposed at
@@ -29,6 +31,11 @@ namespace gantry::gateway {
 //   gantry_build_info{compiler,revision,version}                 gauge, always 1
 // then what each registered Collectable collects, in registration order. Within a family,
 // series are sorted by their labels, so the text is stable. Thread-safe.
+//
+// RecordInvocation is on every call's path, on every io thread: it only adds to the calling
+// thread's own tally (core::Sharded: no lock another io thread takes); the tallies are
+// merged into the prometheus-cpp series when they are read (Render, Invocations,
+// ColdStarts), off the call path.
 //
 // A function's series appear with its first call, or, for the deployed functions that
 // TrackFunctions lists, at zero from the scrape after it is deployed (code="200", the
@@ -62,8 +69,8 @@ class Metrics {
   std::string Render();
 
   // For tests and logs: the count of invocations with this code (0 if none).
-  std::uint64_t Invocations(std::string_view ns, std::string_view function, int code) const;
-  std::uint64_t ColdStarts(std::string_view ns, std::string_view function) const;
+  std::uint64_t Invocations(std::string_view ns, std::string_view function, int code);
+  std::uint64_t ColdStarts(std::string_view ns, std::string_view function);
 
  private:
   // One function's series, created with its first call (the families own them).
@@ -82,6 +89,17 @@ class Metrics {
     }
   };
 
+  // One thread's calls of one function since the last merge.
+  struct Tally {
+    std::map<int, std::uint64_t> codes;
+    std::array<double, kDurationBuckets.size() + 1> buckets{};  // the last one is +Inf
+    double sum = 0;
+    std::uint64_t cold_starts = 0;
+  };
+  using Tallies = std::map<Key, Tally, KeyLess>;
+
+  // Adds every thread's tallies to the series, and empties them. mu_ held.
+  void MergeLocked();
   const Series* Find(std::string_view ns, std::string_view function) const;  // mu_ held
   // The function's histogram and cold starts, created at zero when missing. mu_ held.
   Series& Ensure(std::string_view ns, std::string_view function);
@@ -96,6 +114,7 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& cold_starts_;
   prometheus::Family<prometheus::Gauge>& build_info_;
+  core::Sharded<Tallies> tallies_;  // each io thread's own; merged under mu_
   mutable std::mutex mu_;
   std::map<Key, Series, KeyLess> series_;  // guarded by mu_
   FunctionLister lister_;                  // guarded by mu_

@@ -20,6 +20,12 @@ struct ResolveSlot {
   // not outlive its io_context.
   std::optional<net::any_io_executor> executor;
   net::steady_timer* wake = nullptr;  // the io loop only
+
+  // A result never taken (the coroutine's frame destroyed by Stop first) gives its replica
+  // back.
+  ~ResolveSlot() {
+    if (result && result->ok() && (*result)->release) (*result)->release(false, "gateway stopped");
+  }
 };
 
 }  // namespace
@@ -42,6 +48,17 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
     }
   } forget{*slot};
   backend_.Resolve(ns, name, [slot, life = life_](core::Result<Target> r) {
+    {
+      // The warm path: answered before Resolve returned, so the coroutine, running on its
+      // io loop, will find the result without waiting, and no lock shared by all calls is
+      // taken (the io loop can't have been torn down while it runs this).
+      std::lock_guard lock(slot->mu);
+      if (slot->in_resolve) {
+        slot->result.emplace(std::move(r));
+        return;
+      }
+    }
+    // Later, on a pool thread: the io loop must outlive the post, so Stop waits for this.
     std::lock_guard life_lock(life->mu);
     if (life->stopped) {
       if (r.ok() && r->release) r->release(false, "gateway stopped");
@@ -49,8 +66,7 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
     }
     std::lock_guard lock(slot->mu);
     slot->result.emplace(std::move(r));
-    // The warm path: answered before Resolve returned, so the coroutine has not waited.
-    if (slot->in_resolve || !slot->executor) return;
+    if (!slot->executor) return;
     net::post(*slot->executor, [slot] {
       if (slot->wake) slot->wake->cancel();
     });
@@ -69,7 +85,9 @@ net::awaitable<core::Result<Target>> Gateway::Server::Resolve(const std::string&
   }
   slot->wake = nullptr;  // the posted cancel may still come, after `wake` is gone
   std::lock_guard lock(slot->mu);
-  co_return std::move(*slot->result);
+  core::Result<Target> result = std::move(*slot->result);
+  slot->result.reset();  // taken: ~ResolveSlot has nothing to give back
+  co_return result;
 }
 
 net::awaitable<error_code> Gateway::Server::Connect(UpstreamSocket& socket, const Target& t) {

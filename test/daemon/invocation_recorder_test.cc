@@ -3,7 +3,11 @@
 
 #include <catch2/catch.hpp>
 #include <condition_variable>
+#include <map>
 #include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
 
 namespace gantry::daemon {
 namespace {
@@ -98,6 +102,36 @@ TEST_CASE("recorder: a full queue drops and counts, and /metrics shows the count
   CHECK(families[0].metric.at(0).counter.value == 2);
   r.Stop();  // writes the three it kept
   CHECK(w.sizes() == std::vector<std::size_t>{3});
+}
+
+TEST_CASE("recorder: each thread queues on its own, and every record is written once",
+          "[daemon][records]") {
+  FakeWriter w;
+  // The bound is per recording thread: 4 threads x 60 fit under 100 each.
+  InvocationRecorder r(w.fn(), {.max_queued = 100, .batch = 16, .flush_every = hours(1)});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&r, t] {
+      for (int i = 0; i < 60; ++i) r.Add(Call(t * 1000 + i));
+    });
+  }
+  for (auto& t : threads) t.join();  // their queues outlive them
+  r.Flush();
+  CHECK(r.dropped() == 0);
+  for (auto n : w.sizes()) CHECK(n <= 16);
+  std::map<int, std::vector<int>> by_thread;
+  for (const auto& batch : w.batches) {
+    for (const auto& rec : batch) {
+      int i = std::stoi(rec.call_id.substr(1));
+      by_thread[i / 1000].push_back(i % 1000);
+    }
+  }
+  REQUIRE(by_thread.size() == 4);
+  std::vector<int> in_order(60);
+  for (int i = 0; i < 60; ++i) in_order[static_cast<std::size_t>(i)] = i;
+  for (const auto& [t, seen] : by_thread) CHECK(seen == in_order);  // a thread's, in order
+  r.Flush();                                                        // nothing twice
+  CHECK(w.total() == 240);
 }
 
 TEST_CASE("recorder: a batch the store refuses is counted as dropped", "[daemon][records]") {

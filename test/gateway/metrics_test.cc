@@ -3,6 +3,7 @@
 #include <prometheus/counter.h>
 #include <prometheus/registry.h>
 
+#include <atomic>
 #include <catch2/catch.hpp>
 #include <string>
 #include <thread>
@@ -112,17 +113,39 @@ TEST_CASE("gateway: daemon metrics are rendered after the gateway's, series sort
   CHECK(text.find("gantry_cold_starts_total") < text.find("gantry_builds_total"));
 }
 
-TEST_CASE("gateway: metrics may be recorded from many threads", "[gateway][metrics]") {
+TEST_CASE("gateway: metrics may be recorded from many threads, while scraped",
+          "[gateway][metrics]") {
   Metrics m;
+  std::atomic<bool> recording{true};
+  // Scrapes merge each thread's tally as it goes: nothing may be lost or counted twice.
+  std::thread scraper([&] {
+    while (recording) m.Render();
+  });
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
-    threads.emplace_back([&] {
-      for (int i = 0; i < 1000; ++i) m.RecordInvocation("default", "f", 200, 0.001, i % 10 == 0);
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 1000; ++i) {
+        m.RecordInvocation("default", "f", t == 0 ? 500 : 200, 0.001, i % 10 == 0);
+      }
     });
   }
-  for (auto& t : threads) t.join();
-  CHECK(m.Invocations("default", "f", 200) == 4000);
+  for (auto& t : threads) t.join();  // their tallies outlive them
+  recording = false;
+  scraper.join();
+  CHECK(m.Invocations("default", "f", 200) == 3000);
+  CHECK(m.Invocations("default", "f", 500) == 1000);
   CHECK(m.ColdStarts("default", "f") == 400);
+  for (int scrape = 0; scrape < 2; ++scrape) {
+    std::string text = m.Render();
+    const std::string l = R"(function="f",namespace="default")";
+    CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_count{" + l + "} 4000\n"));
+    CHECK_THAT(text, Catch::Contains("gantry_invocation_duration_seconds_bucket{" + l +
+                                     ",le=\"0.001\"} 4000\n"));
+    const std::string sum = "gantry_invocation_duration_seconds_sum{" + l + "} ";
+    auto at = text.find(sum);
+    REQUIRE(at != std::string::npos);
+    CHECK(std::stod(text.substr(at + sum.size())) == Approx(4.0));
+  }
 }
 
 TEST_CASE("gateway: a tracked function's series exist at zero before its first call",
