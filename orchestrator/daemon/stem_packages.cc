@@ -16,7 +16,7 @@ void StemPackages::Attach(pool::Deployment& d, const nlohmann::json& canonical) 
     return;
   }
   const nlohmann::json& spec = canonical["spec"];
-  std::string runtime = spec.is_object() && spec.contains("runtime") && spec["runtime"].is_string()
+  std::string runtime = spec.contains("runtime") && spec["runtime"].is_string()
                             ? spec["runtime"].get<std::string>()
                             : std::string();
   if (runtime != "python3" && runtime != "node" && runtime != "exec") return;
