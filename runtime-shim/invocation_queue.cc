@@ -14,7 +14,10 @@ void InvocationQueue::Push(Invocation invocation) {
     queue_.push_back(std::move(invocation));
     return;
   }
-  auto first = std::min_element(waiters_.begin(), waiters_.end(), [](const auto& a, const auto& b) {
+  // The handler that asked last: its process ran a moment ago (warm caches, and for a
+  // JIT the code of this very path) and the others stay asleep. Handing calls round all of
+  // them instead made c=1 through 16 node handlers a third of the speed through one.
+  auto first = std::max_element(waiters_.begin(), waiters_.end(), [](const auto& a, const auto& b) {
     return a.second.since < b.second.since;
   });
   int slot = first->first;

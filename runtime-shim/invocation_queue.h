@@ -22,8 +22,8 @@ struct Invocation {
 // processes, each known by a small number (its slot): calls queue up until a handler asks
 // for the next one (GET .../invocation/next, a long poll parked here until there is work),
 // then are in flight with that handler until a response or error for their id is posted.
-// Any waiting handler takes the oldest queued call; the one that has waited longest goes
-// first. Ids are unique among queued and in-flight calls. Pure logic with no I/O; not
+// Any waiting handler takes the oldest queued call; the one that asked last goes first
+// (the most recently busy process is the warm one). Ids are unique among queued and in-flight calls. Pure logic with no I/O; not
 // thread-safe (the shim's io thread owns it).
 class InvocationQueue {
  public:
@@ -66,7 +66,7 @@ class InvocationQueue {
  private:
   struct Waiter {
     NextFn fn;
-    uint64_t since;  // order of arrival: the longest-waiting handler is served first
+    uint64_t since;  // order of arrival: the handler that asked last is served first
   };
   struct InFlight {
     uint64_t order;  // order handed over

@@ -1,8 +1,11 @@
 #include "runtime_api_runner.h"
 
+#include <sched.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
+#include <fstream>
 #include <boost/asio/post.hpp>
 #include <csignal>
 #include <cstdlib>
@@ -18,6 +21,32 @@ namespace {
 
 constexpr std::string_view kApiPrefix = "/2018-06-01/runtime/";
 constexpr std::size_t kMaxHandlerPayload = std::size_t{64} * 1024 * 1024;
+// Up to one handler per core, a call that queues starts another one at once: CPU-bound
+// handlers gain from that many processes. Past it, only once every handler has been busy
+// with its call this long: short calls then share the handlers there are (on 2 cores, 16
+// node handlers for 16 short calls starved the shim's one thread and did a seventh of the
+// calls 2 did), while a handler that blocks (on I/O, or a long call) is seen after this
+// and the calls waiting behind it get their own process. Long enough not to mistake a
+// handler waiting for a core on a loaded machine for one that blocks.
+constexpr std::chrono::milliseconds kGrowAfter{50};
+
+// The cores the shim may run on: its CPU affinity, capped by a cgroup v2 CPU quota.
+std::size_t UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  std::size_t cores = 1;
+  if (::sched_getaffinity(0, sizeof set, &set) == 0) {
+    cores = static_cast<std::size_t>(std::max(1, CPU_COUNT(&set)));
+  }
+  std::ifstream file("/sys/fs/cgroup/cpu.max");
+  std::string quota;
+  double period = 0;
+  if (file >> quota >> period && quota != "max" && period > 0) {
+    double share = std::atof(quota.c_str()) / period;
+    if (share > 0) cores = std::min(cores, static_cast<std::size_t>(std::max(1.0, std::ceil(share))));
+  }
+  return cores;
+}
 
 HttpResponse Accepted() {
   return JsonResponse(202, "{\"status\":\"OK\"}\n");
@@ -32,11 +61,12 @@ struct RuntimeApiRunner::Handler {
   std::optional<ProcessSupervisor> supervisor;
   bool asked = false;   // asked for work since it (re)started
   std::string last_id;  // the call it answered last: output that trails its answer
+  std::chrono::steady_clock::time_point busy_since;  // handed its current call then
 };
 
 RuntimeApiRunner::RuntimeApiRunner(boost::asio::io_context& io, const ShimConfig& config,
                                    const Clock& clock, ProcessReaper& reaper)
-    : io_(io), config_(config), clock_(clock), reaper_(reaper) {}
+    : io_(io), config_(config), clock_(clock), reaper_(reaper), grow_timer_(io) {}
 
 RuntimeApiRunner::~RuntimeApiRunner() = default;
 
@@ -53,7 +83,9 @@ bool RuntimeApiRunner::Start(FatalFn on_fatal, std::string& error) {
   char cwd[4096];
   set_default("LAMBDA_TASK_ROOT", ::getcwd(cwd, sizeof cwd) ? cwd : "/");
   if (const char* handler = std::getenv("GANTRY_HANDLER")) set_default("_HANDLER", handler);
-  LogShim("runtime API for up to " + std::to_string(config_.handlers) + " handler process(es)");
+  cores_ = UsableCores();
+  LogShim("runtime API for up to " + std::to_string(config_.handlers) + " handler process(es), " +
+          std::to_string(cores_) + " core(s)");
   return StartHandler(error);
 }
 
@@ -100,19 +132,47 @@ void RuntimeApiRunner::Grow() {
   // Calls only queue when no handler waits; a handler that runs but neither waits nor has
   // a call is starting up (or between calls) and will take one soon.
   std::size_t coming = 0;
+  auto now = clock_.Now();
+  auto latest_busy = std::chrono::steady_clock::time_point::min();
+  bool starting = false;  // a handler not yet ready: it may take a call soon
   for (const auto& h : handlers_) {
-    if (h->supervisor && h->supervisor->running() && !queue_.IsWaiting(h->slot) &&
-        queue_.InFlightWith(h->slot) == 0) {
+    if (!h->supervisor || !h->supervisor->running() || queue_.IsWaiting(h->slot)) continue;
+    if (queue_.InFlightWith(h->slot) == 0) {
       ++coming;
+      starting |= !h->asked;
+    } else {
+      latest_busy = std::max(latest_busy, h->busy_since);
     }
   }
-  while (!stopped_ && queue_.queued() > coming && handlers_.size() < config_.handlers) {
+  if (stopped_) return;
+  // Every handler busy with its call for kGrowAfter (none starting: a node or python
+  // process's first calls are slow, and it may soon take one of those queued; and not
+  // all between calls, about to ask for the next).
+  bool busy = latest_busy != std::chrono::steady_clock::time_point::min();
+  bool waited = !starting && busy && now >= latest_busy + kGrowAfter;
+  std::size_t limit = waited ? config_.handlers : std::min(config_.handlers, cores_);
+  while (queue_.queued() > coming && handlers_.size() < limit) {
     std::string error;
     if (!StartHandler(error)) {
       LogShim("cannot start another handler: " + error);
       return;
     }
     ++coming;
+  }
+  if (queue_.queued() > coming && handlers_.size() < config_.handlers && !grow_pending_) {
+    // A handler took its call a moment ago and may well be done soon, or one is starting:
+    // look again later.
+    grow_pending_ = true;
+    grow_timer_.expires_after(
+        busy && !starting ? std::max<std::chrono::steady_clock::duration>(
+                                latest_busy + kGrowAfter - now, std::chrono::milliseconds(1))
+                          : std::chrono::steady_clock::duration(kGrowAfter));
+    grow_timer_.async_wait(
+        [this, alive = std::weak_ptr<char>(alive_)](boost::system::error_code ec) {
+          if (alive.expired()) return;
+          grow_pending_ = false;
+          if (!ec) Grow();
+        });
   }
 }
 
@@ -200,6 +260,7 @@ void RuntimeApiRunner::Abandon(const std::shared_ptr<Call>& call) {
 
 void RuntimeApiRunner::Stop(int signal) {
   stopped_ = true;
+  grow_timer_.cancel();
   specialization_waiters_.clear();
   for (auto& [id, call] : std::map(calls_)) {
     FinishCall(id, ErrorReply(503, "shim is stopping", id));
@@ -229,7 +290,8 @@ void RuntimeApiRunner::HandleApi(Handler& handler, HttpRequest&& request,
     // A long poll: answered when a call arrives. A replaced waiter is dropped unanswered,
     // which closes its connection.
     [[maybe_unused]] auto replaced =
-        queue_.Next(handler.slot, [this, respond](const Invocation& invocation) {
+        queue_.Next(handler.slot, [this, &handler, respond](const Invocation& invocation) {
+          handler.busy_since = clock_.Now();
           HttpResponse response = JsonResponse(200, invocation.event);
           response.set("Lambda-Runtime-Aws-Request-Id", invocation.id);
           response.set("Lambda-Runtime-Deadline-Ms", std::to_string(invocation.deadline_unix_ms));

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <map>
 #include <memory>
 #include <optional>
@@ -23,12 +24,15 @@ namespace gantry::shim {
 // 127.0.0.1:<port>), takes calls with GET /2018-06-01/runtime/invocation/next and answers
 // them with POST .../invocation/{id}/response or .../error (matched by id). Calls queue
 // until a handler asks for them; one handler starts with the shim and another one is
-// started whenever a call queues with no handler free or starting, up to the limit (memory
-// is paid only for the concurrency a function really sees). Ready once a handler asks for
-// work. A handler that exits is restarted (RestartPolicy) and only its own call answered
-// 502; one that overruns a call's deadline, or runs a call whose client hung up, is killed
-// and restarted (a handler can't be interrupted, and its slot is free at once; the next
-// call may wait for the restart).
+// started when calls queue with no handler free or starting, up to the limit: at once up
+// to one handler per usable core, past that only once every handler has been busy with its
+// call for 50 ms (memory is paid only for the concurrency a function really sees, and
+// short calls share the handlers there are rather than crowd the cores with processes that
+// starve the shim). Of the handlers waiting, the one that asked last gets the call (the
+// warm one). Ready once a handler asks for work. A handler that exits is restarted
+// (RestartPolicy) and only its own call answered 502; one that overruns a call's deadline,
+// or runs a call whose client hung up, is killed and restarted (a handler can't be
+// interrupted, and its slot is free at once; the next call may wait for the restart).
 // A stem (config.stem): the first handler is started with GANTRY_STEM=1 and, before it
 // loads any handler, asks GET /2018-06-01/runtime/gantry/specialization, a long poll
 // answered 200 {"env": {...}} once the cell is specialised (at once after that, and with
@@ -82,6 +86,11 @@ class RuntimeApiRunner final : public FunctionRunner {
   std::map<int, Responder> specialization_waiters_;
   std::optional<std::map<std::string, std::string>> function_env_;
   SpecializedFn specialized_;
+  // Grow looks again when the handler busy the shortest time has been so for kGrowAfter.
+  boost::asio::steady_timer grow_timer_;
+  bool grow_pending_ = false;
+  std::size_t cores_ = 1;  // usable: handlers up to this many start without waiting
+  std::shared_ptr<char> alive_ = std::make_shared<char>();  // for the timer's handler
   bool stopped_ = false;
 };
 

@@ -107,8 +107,8 @@ TEST_CASE("Several handlers each take a call: calls run side by side", "[shim][r
   queue.Push(Make("a"));
   queue.Push(Make("b"));
   queue.Push(Make("c"));
-  // The longest-waiting handler first; all three are busy at once.
-  CHECK(got == std::map<int, std::string>{{0, "a"}, {1, "b"}, {2, "c"}});
+  // The handler that asked last first; all three are busy at once.
+  CHECK(got == std::map<int, std::string>{{2, "a"}, {1, "b"}, {0, "c"}});
   CHECK(queue.in_flight() == 3);
   CHECK(queue.waiting() == 0);
   CHECK(queue.CurrentId(1) == "b");
@@ -123,13 +123,13 @@ TEST_CASE("A handler that is gone loses only its own calls", "[shim][runtime-api
   InvocationQueue queue;
   (void)queue.Next(0, [](const Invocation&) {});
   (void)queue.Next(1, [](const Invocation&) {});
-  queue.Push(Make("a"));  // to 0
-  queue.Push(Make("b"));  // to 1
+  queue.Push(Make("a"));  // to 1
+  queue.Push(Make("b"));  // to 0
   queue.Push(Make("c"));  // queued
-  CHECK(queue.HandlerGone(0) == std::vector<std::string>{"a"});
-  CHECK(queue.IsInFlight("b"));
+  CHECK(queue.HandlerGone(0) == std::vector<std::string>{"b"});
+  CHECK(queue.IsInFlight("a"));
   CHECK(queue.queued() == 1);
-  CHECK(queue.Finish("b"));
+  CHECK(queue.Finish("a"));
   CHECK(queue.Abandon("c") == std::nullopt);
 }
 
@@ -139,7 +139,7 @@ TEST_CASE("Abandon names the handler that holds the call", "[shim][runtime-api]"
   (void)queue.Next(7, [](const Invocation&) {});
   queue.Push(Make("a"));
   queue.Push(Make("b"));
-  CHECK(queue.Abandon("b") == std::optional<int>(7));
+  CHECK(queue.Abandon("b") == std::optional<int>(3));
   CHECK(queue.IsInFlight("a"));
 }
 
@@ -151,7 +151,9 @@ TEST_CASE("A handler's second waiter replaces only its own", "[shim][runtime-api
   CHECK_FALSE(queue.Next(1, [&](const Invocation&) { ++one; }).has_value());
   CHECK(queue.Next(0, [&](const Invocation&) { zero += 10; }).has_value());
   CHECK(queue.waiting() == 2);
-  queue.Push(Make("a"));  // handler 1 has waited longest now
+  queue.Push(Make("a"));  // handler 0 asked last now: to its second waiter
+  CHECK(zero == 10);
+  CHECK(one == 0);
   queue.Push(Make("b"));
   CHECK(one == 1);
   CHECK(zero == 10);

@@ -22,31 +22,133 @@
 // {"error", "type", "callId"}, and its stack goes to the log with the call id.
 'use strict';
 
-const http = require('http');
+const net = require('net');
 const path = require('path');
 
 const api = process.env.AWS_LAMBDA_RUNTIME_API;
 const [apiHost, apiPort] = [api.slice(0, api.lastIndexOf(':')), Number(api.slice(api.lastIndexOf(':') + 1))];
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+const NEXT_PATH = '/2018-06-01/runtime/invocation/next';
+const EMPTY = Buffer.alloc(0);
 
-function call(method, urlPath, body) {
-  return new Promise((resolve, reject) => {
-    const payload = body === undefined ? undefined : Buffer.from(body);
-    const req = http.request(
-      {
-        host: apiHost, port: apiPort, method, path: urlPath, agent,
-        headers: payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {},
-      },
-      (res) => {
-        const chunks = [];
-        res.on('data', (c) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on('error', reject);
-      });
-    req.on('error', reject);
-    req.end(payload);
-  });
+// The shim's Runtime API over one kept-alive TCP_NODELAY socket, with a minimal HTTP/1.1
+// client: requests written back to back (pipelined, in one write when sent together) and
+// their responses read in order. node's http client cost more per call than the whole rest
+// of the call path (an Agent, a ClientRequest and a parser per request).
+class RuntimeApi {
+  constructor(host, port) {
+    this.host = host;
+    this.port = port;
+    this.socket = null;
+    this.pending = []; // one {resolve, reject} per request written, in order
+    this.buffer = EMPTY;
+  }
+
+  connect() {
+    const socket = net.connect({ host: this.host, port: this.port, noDelay: true });
+    socket.setNoDelay(true);
+    socket.on('data', (chunk) => {
+      this.buffer = this.buffer.length ? Buffer.concat([this.buffer, chunk]) : chunk;
+      this.parse(false);
+    });
+    const gone = (err) => {
+      if (this.socket !== socket) return;
+      this.parse(true);
+      this.socket = null;
+      this.buffer = EMPTY;
+      const pending = this.pending;
+      this.pending = [];
+      for (const p of pending) p.reject(err || new Error('runtime API connection closed'));
+    };
+    socket.on('error', gone);
+    socket.on('close', () => gone(null));
+    this.socket = socket;
+  }
+
+  // Takes complete responses off the buffer (at the end of the stream: also one delimited
+  // by the close).
+  parse(ended) {
+    while (this.pending.length) {
+      const buf = this.buffer;
+      const head = buf.indexOf('\r\n\r\n');
+      if (head < 0) return;
+      const lines = buf.toString('latin1', 0, head).split('\r\n');
+      const status = Number(lines[0].split(' ')[1]);
+      const headers = {};
+      for (let i = 1; i < lines.length; i++) {
+        const colon = lines[i].indexOf(':');
+        if (colon > 0) headers[lines[i].slice(0, colon).trim().toLowerCase()] = lines[i].slice(colon + 1).trim();
+      }
+      const start = head + 4;
+      let end;
+      if (headers['content-length'] !== undefined) {
+        end = start + Number(headers['content-length']);
+        if (buf.length < end) return;
+      } else if (status === 204 || status === 304 || (status >= 100 && status < 200)) {
+        end = start;
+      } else if (ended) {
+        end = buf.length;
+      } else {
+        return;
+      }
+      this.buffer = end === buf.length ? EMPTY : buf.subarray(end);
+      const close = (headers.connection || '').toLowerCase() === 'close';
+      this.pending.shift().resolve({ status, headers, body: buf.subarray(start, end) });
+      if (close && this.socket) {
+        const socket = this.socket;
+        this.socket = null;
+        const pending = this.pending;
+        this.pending = [];
+        socket.destroy();
+        for (const p of pending) p.reject(new Error('runtime API connection closed'));
+        return;
+      }
+    }
+  }
+
+  // Writes `requests` ([method, path, body]) in one write; a promise per response.
+  send(requests) {
+    if (!this.socket) this.connect();
+    const parts = [];
+    const promises = requests.map(([method, urlPath, body]) => {
+      const payload = body === undefined ? EMPTY : Buffer.from(body);
+      parts.push(Buffer.from(`${method} ${urlPath} HTTP/1.1\r\nHost: ${this.host}\r\n` +
+        (method === 'GET' ? '' : `Content-Type: application/json\r\nContent-Length: ${payload.length}\r\n`) +
+        '\r\n', 'latin1'));
+      if (payload.length) parts.push(payload);
+      return new Promise((resolve, reject) => this.pending.push({ resolve, reject }));
+    });
+    this.socket.write(parts.length === 1 ? parts[0] : Buffer.concat(parts));
+    return promises;
+  }
+
+  // One request; a GET (nothing lost by repeating it) is sent again on a new connection
+  // when the one it went on closes unanswered (the shim drops a replaced waiter so).
+  async call(method, urlPath, body) {
+    try {
+      return await this.send([[method, urlPath, body]])[0];
+    } catch (err) {
+      if (method !== 'GET') throw err;
+      return this.send([[method, urlPath, body]])[0];
+    }
+  }
+
+  // The answer to one call and the ask for the next, in one write. The answer's status is
+  // not needed; a connection lost before it was answered ends the process (as a failed
+  // POST always did: the shim answers that call 502 and restarts the handler).
+  async answerAndNext(urlPath, payload) {
+    const [posted, next] = this.send([['POST', urlPath, payload], ['GET', NEXT_PATH]]);
+    next.catch(() => {});
+    await posted;
+    try {
+      return await next;
+    } catch (err) {
+      return this.call('GET', NEXT_PATH);
+    }
+  }
 }
+
+const runtime = new RuntimeApi(apiHost, apiPort);
+const call = (method, urlPath, body) => runtime.call(method, urlPath, body);
 
 function errorPayload(err) {
   const e = err instanceof Error ? err : new Error(String(err));
@@ -156,10 +258,11 @@ async function main() {
   await specialize();
   const fn = await loadHandler();
   const lambdaStyle = fn.length >= 2;
+  let next = await call('GET', NEXT_PATH);
   for (;;) {
-    const next = await call('GET', '/2018-06-01/runtime/invocation/next');
     if (next.status !== 200) {
       console.error(`runtime API: GET next returned ${next.status}`);
+      next = await call('GET', NEXT_PATH);
       continue;
     }
     const callId = next.headers['lambda-runtime-aws-request-id'] || '';
@@ -192,7 +295,7 @@ async function main() {
       payload = errorPayload(err);
       route = 'error';
     }
-    await call('POST', `/2018-06-01/runtime/invocation/${callId}/${route}`, payload);
+    next = await runtime.answerAndNext(`/2018-06-01/runtime/invocation/${callId}/${route}`, payload);
   }
 }
 
