@@ -128,8 +128,8 @@ void HttpRunner::Probe() {
       idle_.push_back(std::make_unique<tcp::socket>(std::move(*socket)));
       auto waiting = std::move(waiting_);
       waiting_.clear();
-      for (auto& call : waiting) {
-        if (!call->finished()) Proxy(call);
+      for (auto& w : waiting) {
+        if (!w.call->finished()) Proxy(w.call, w.resent);
       }
       return;
     }
@@ -152,15 +152,16 @@ void HttpRunner::Invoke(const std::shared_ptr<Call>& call) {
     return;
   }
   if (!ready_) {
-    waiting_.push_back(call);
+    waiting_.push_back({call});
     return;
   }
   Proxy(call);
 }
 
-void HttpRunner::Proxy(const std::shared_ptr<Call>& call) {
+void HttpRunner::Proxy(const std::shared_ptr<Call>& call, bool resent) {
   auto exchange = std::make_shared<Exchange>();
   exchange->call = call;
+  exchange->retried = resent;
   exchange->generation = generation_;
   exchange->request = call->request();
   StripHopByHop(exchange->request);
@@ -185,7 +186,7 @@ void HttpRunner::Connect(const std::shared_ptr<Exchange>& exchange) {
       // The server went away (its exit may not have been reaped yet): nothing was sent, so
       // the call waits for it to accept again, within its deadline.
       active_.erase(exchange->call->id());
-      waiting_.push_back(exchange->call);
+      waiting_.push_back({exchange->call, exchange->retried});
       if (ready_) {
         ready_ = false;
         idle_.clear();
@@ -330,13 +331,13 @@ void HttpRunner::Abandon(const std::shared_ptr<Call>& call) {
     if (exchange->socket) exchange->socket->close(ignored);
     if (exchange->stream) exchange->stream->End(false);
   }
-  std::erase(waiting_, call);
+  std::erase_if(waiting_, [&](const Waiting& w) { return w.call == call; });
 }
 
 void HttpRunner::Stop(int signal) {
   stopped_ = true;
   probe_timer_.cancel();
-  for (auto& call : waiting_) call->Finish(ErrorReply(503, "shim is stopping", call->id()));
+  for (auto& w : waiting_) w.call->Finish(ErrorReply(503, "shim is stopping", w.call->id()));
   waiting_.clear();
   if (supervisor_) supervisor_->Stop(signal);
 }

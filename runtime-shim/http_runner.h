@@ -40,7 +40,9 @@ class HttpRunner final : public FunctionRunner {
  private:
   struct Exchange;
   void Probe();
-  void Proxy(const std::shared_ptr<Call>& call);
+  // `resent`: the call was sent once already and the server closed without answering; it
+  // is not sent a third time (a request that crashes the server would loop otherwise).
+  void Proxy(const std::shared_ptr<Call>& call, bool resent = false);
   void Connect(const std::shared_ptr<Exchange>& exchange);
   void Send(const std::shared_ptr<Exchange>& exchange);
   void ReadBody(const std::shared_ptr<Exchange>& exchange);
@@ -57,7 +59,11 @@ class HttpRunner final : public FunctionRunner {
   std::chrono::steady_clock::time_point probe_until_{};
   std::shared_ptr<boost::asio::ip::tcp::socket> probe_socket_;
   std::vector<std::unique_ptr<boost::asio::ip::tcp::socket>> idle_;  // kept-alive connections
-  std::deque<std::shared_ptr<Call>> waiting_;                // arrived before the server was ready
+  struct Waiting {
+    std::shared_ptr<Call> call;
+    bool resent = false;  // see Proxy
+  };
+  std::deque<Waiting> waiting_;  // arrived before the server was ready (or came back to wait)
   std::map<std::string, std::shared_ptr<Exchange>> active_;  // call id -> exchange
   uint64_t generation_ = 0;  // bumped per server process; idle sockets of old ones go
   bool ready_ = false;
