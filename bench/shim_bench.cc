@@ -361,10 +361,11 @@ int main(int argc, char** argv) {
   for (const auto& row : rows) {
     if (!row.mode.starts_with("runtime-api") || !row.floor || row.floor->rps <= 0) continue;
     double ratio = row.shim.rps / row.floor->rps;
-    std::printf("goal: %s through the shim >= %.1fx the language serving HTTP itself at c=%d: "
-                "%.2fx %s\n",
-                row.mode.c_str(), kRuntimeApiGoal, row.concurrency, ratio,
-                ratio >= kRuntimeApiGoal ? "MET" : "NOT MET");
+    std::printf(
+        "goal: %s through the shim >= %.1fx the language serving HTTP itself at c=%d: "
+        "%.2fx %s\n",
+        row.mode.c_str(), kRuntimeApiGoal, row.concurrency, ratio,
+        ratio >= kRuntimeApiGoal ? "MET" : "NOT MET");
   }
   std::printf(
       "\nrequests of 5 bytes (\"hello\", echoed back); median of %d alternating rounds of shim and "

@@ -23,8 +23,8 @@ struct Invocation {
 // for the next one (GET .../invocation/next, a long poll parked here until there is work),
 // then are in flight with that handler until a response or error for their id is posted.
 // Any waiting handler takes the oldest queued call; the one that asked last goes first
-// (the most recently busy process is the warm one). Ids are unique among queued and in-flight calls. Pure logic with no I/O; not
-// thread-safe (the shim's io thread owns it).
+// (the most recently busy process is the warm one). Ids are unique among queued and in-flight
+// calls. Pure logic with no I/O; not thread-safe (the shim's io thread owns it).
 class InvocationQueue {
  public:
   using NextFn = std::function<void(const Invocation&)>;

@@ -4,11 +4,11 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cmath>
-#include <fstream>
 #include <boost/asio/post.hpp>
+#include <cmath>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "log.h"
@@ -43,7 +43,8 @@ std::size_t UsableCores() {
   double period = 0;
   if (file >> quota >> period && quota != "max" && period > 0) {
     double share = std::atof(quota.c_str()) / period;
-    if (share > 0) cores = std::min(cores, static_cast<std::size_t>(std::max(1.0, std::ceil(share))));
+    if (share > 0)
+      cores = std::min(cores, static_cast<std::size_t>(std::max(1.0, std::ceil(share))));
   }
   return cores;
 }
