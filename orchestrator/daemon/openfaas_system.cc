@@ -11,7 +11,8 @@ namespace gantry::daemon::openfaas {
 using nlohmann::json;
 
 core::Result<gateway::ApiResponse> GetInfo(const gateway::ApiRequest&) {
-  json version = {{"sha", ""}, {"release", std::string(core::kVersion)}};
+  // The commit this gantryd was built from, as OpenFaaS's gateway gives its own.
+  json version = {{"sha", std::string(core::Revision())}, {"release", std::string(core::kVersion)}};
   return JsonResponse(
       200,
       {{"provider", {{"provider", "gantry"}, {"orchestration", "docker"}, {"version", version}}},

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <string_view>
 
+#include "core/base64.h"
 #include "core/time_format.h"
 #include "daemon/api_support.h"
 #include "spec/duration.h"
@@ -18,23 +19,6 @@ using nlohmann::json;
 
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
-
-std::string Base64(std::string_view in) {
-  static constexpr char kAlphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  out.reserve((in.size() + 2) / 3 * 4);
-  for (std::size_t i = 0; i < in.size(); i += 3) {
-    uint32_t n = static_cast<uint32_t>(static_cast<unsigned char>(in[i])) << 16;
-    if (i + 1 < in.size()) n |= static_cast<uint32_t>(static_cast<unsigned char>(in[i + 1])) << 8;
-    if (i + 2 < in.size()) n |= static_cast<unsigned char>(in[i + 2]);
-    out += kAlphabet[(n >> 18) & 63];
-    out += kAlphabet[(n >> 12) & 63];
-    out += i + 1 < in.size() ? kAlphabet[(n >> 6) & 63] : '=';
-    out += i + 2 < in.size() ? kAlphabet[n & 63] : '=';
-  }
-  return out;
-}
 
 bool ValidUtf8(const std::string& text) {
   try {
@@ -128,7 +112,7 @@ json InvocationJson(const store::InvocationRecord& r) {
     if (ValidUtf8(r.result_body)) {
       result["body"] = r.result_body;
     } else {
-      result["body"] = Base64(r.result_body);
+      result["body"] = core::Base64Encode(r.result_body);
       result["bodyEncoding"] = "base64";
     }
     j["result"] = std::move(result);

@@ -123,7 +123,10 @@ class Gateway::Server::InvokeCall {
 
   Step ParseTarget() {
     auto parsed = ParseInvokePath(hp_.get().target());
-    if (!parsed) return Early{400, parsed.error().message()};
+    if (!parsed) {
+      const bool missing = parsed.error().code() == core::ErrorCode::kNotFound;
+      return Early{missing ? 404 : 400, parsed.error().message()};
+    }
     ns_ = std::move(parsed->ns);
     name_ = std::move(parsed->name);
     path_ = std::move(parsed->path);

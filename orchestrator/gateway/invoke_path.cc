@@ -49,8 +49,8 @@ core::Result<InvokePath> ParseInvokePath(std::string_view target, std::string_vi
   std::size_t dot = first.find('.');
   std::string_view name = first.substr(0, dot);
   std::string_view ns = dot == std::string_view::npos ? kDefaultNamespace : first.substr(dot + 1);
-  if (name.empty())
-    return core::Error::InvalidArgument("no function name in " + std::string(target));
+  // Not found, as OpenFaaS's gateway answers "/function/" and "/function/.default".
+  if (name.empty()) return core::Error::NotFound("no function name in " + std::string(target));
   if (ns.empty()) return core::Error::InvalidArgument("empty namespace in " + std::string(target));
   if (first.find('%') != std::string_view::npos) {
     return core::Error::InvalidArgument("escaped characters in a function name: " +

@@ -12,6 +12,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "core/base64.h"
 #include "gateway/error_mapping.h"
 #include "gateway/http_fields.h"
 #include "gateway/server.h"
@@ -84,20 +85,39 @@ ApiResponse JsonResponse(int status, std::string_view message) {
 
 }  // namespace
 
+namespace {
+
+// Whether `given` is `want`, in time that depends on `want`'s length only.
+bool SameSecret(std::string_view given, std::string_view want) {
+  if (want.empty() || given.size() != want.size()) return false;
+  unsigned char diff = 0;
+  for (std::size_t i = 0; i < want.size(); ++i) {
+    diff = static_cast<unsigned char>(diff | (given[i] ^ want[i]));
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+// `Bearer <token>`, or HTTP Basic auth as OpenFaaS's gateway takes it (faas-cli login): user
+// `admin`, the token as the password.
 bool Gateway::Server::Authorized(const http::request_header<>& h) const {
   if (options_.auth_disabled) return true;
   std::string_view value = h[http::field::authorization];
   constexpr std::string_view kBearer = "Bearer ";
-  if (value.size() < kBearer.size() || !IEquals(value.substr(0, kBearer.size()), kBearer))
-    return false;
-  std::string_view token = value.substr(kBearer.size());
-  const std::string& want = options_.token;
-  if (want.empty() || token.size() != want.size()) return false;
-  unsigned char diff = 0;  // constant time over the token's length
-  for (std::size_t i = 0; i < want.size(); ++i) {
-    diff = static_cast<unsigned char>(diff | (token[i] ^ want[i]));
+  constexpr std::string_view kBasic = "Basic ";
+  if (value.size() > kBearer.size() && IEquals(value.substr(0, kBearer.size()), kBearer)) {
+    return SameSecret(value.substr(kBearer.size()), options_.token);
   }
-  return diff == 0;
+  if (value.size() > kBasic.size() && IEquals(value.substr(0, kBasic.size()), kBasic)) {
+    auto pair = core::Base64Decode(value.substr(kBasic.size()));
+    if (!pair) return false;
+    constexpr std::string_view kUser = "admin:";
+    std::string_view credentials = *pair;
+    return credentials.starts_with(kUser) &&
+           SameSecret(credentials.substr(kUser.size()), options_.token);
+  }
+  return false;
 }
 
 net::awaitable<ApiResponse> Gateway::Server::OnWorker(std::function<ApiResponse()> fn) {
@@ -247,8 +267,11 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
   }
   if (match.route->needs_auth && !Authorized(req)) {
     keep = keep && !body_pending;
-    ApiResponse r = JsonResponse(401, "missing or wrong bearer token in Authorization");
-    r.headers.emplace("WWW-Authenticate", "Bearer realm=\"gantry\"");
+    ApiResponse r =
+        JsonResponse(401,
+                     "missing or wrong credentials in Authorization (a bearer token, or basic auth "
+                     "as user admin with the token as the password)");
+    r.headers.emplace("WWW-Authenticate", "Bearer realm=\"gantry\", Basic realm=\"gantry\"");
     co_return co_await answer(std::move(r));
   }
   if (auto length = hp.content_length(); length && *length > options_.max_api_body) {

@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "core/version.h"
 #include "daemon/controller_harness.h"
 #include "daemon/openfaas_functions.h"
 #include "daemon/openfaas_logs.h"
@@ -248,6 +249,10 @@ TEST_CASE("OpenFaaS: info names the provider, namespaces always list default", "
   CHECK(info.body["provider"]["provider"] == "gantry");
   CHECK(info.body["provider"]["orchestration"] == "docker");
   CHECK(info.body["version"]["release"].is_string());
+  // The commit baked in at build: never empty, the same in both places.
+  CHECK(info.body["version"]["sha"] == std::string(core::Revision()));
+  CHECK_FALSE(info.body["version"]["sha"].get<std::string>().empty());
+  CHECK(info.body["provider"]["version"]["sha"] == info.body["version"]["sha"]);
   CHECK(Send(openfaas::ListNamespaces(*h.controller, Request(""))).body ==
         json::array({"default"}));
   REQUIRE(h.controller->PutSecret("team", "key", "v").ok());

@@ -132,12 +132,18 @@ TEST_CASE("gateway: invoke paths name a function, a namespace and the rest", "[g
     CHECK(r->ns == c.ns);
     CHECK(r->path == c.path);
   }
-  for (std::string bad : {"/function/", "/function/.ns", "/function/echo.", "/function/?x",
-                          "/function/e%41cho", "/functions/echo"}) {
+  for (std::string bad : {"/function/echo.", "/function/e%41cho", "/functions/echo"}) {
     INFO(bad);
     auto r = ParseInvokePath(bad);
     REQUIRE_FALSE(r.ok());
     CHECK(r.error().code() == core::ErrorCode::kInvalidArgument);
+  }
+  // No name at all: not found (the gateway's 404, as OpenFaaS's).
+  for (std::string missing : {"/function/", "/function/.ns", "/function/?x"}) {
+    INFO(missing);
+    auto r = ParseInvokePath(missing);
+    REQUIRE_FALSE(r.ok());
+    CHECK(r.error().code() == core::ErrorCode::kNotFound);
   }
 }
 
