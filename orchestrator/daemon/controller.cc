@@ -419,12 +419,21 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
     }
   }
   json spec = json::parse(r.spec_json, nullptr, false);
+  json metadata = {{"name", r.name},
+                   {"namespace", r.namespace_name},
+                   {"creationTimestamp", Iso8601(r.created_unix_ms)},
+                   {"labels", json::object()}};
+  if (spec.is_object() && spec.contains("metadata") && spec["metadata"].is_object()) {
+    // The manifest's labels and annotations, as applied (OpenFaaS's view shows them too).
+    for (const char* key : {"labels", "annotations"}) {
+      if (spec["metadata"].contains(key) && spec["metadata"][key].is_object()) {
+        metadata[key] = spec["metadata"][key];
+      }
+    }
+  }
   return json{{"apiVersion", "gantry.dev/v1"},
               {"kind", "Function"},
-              {"metadata",
-               {{"name", r.name},
-                {"namespace", r.namespace_name},
-                {"creationTimestamp", Iso8601(r.created_unix_ms)}}},
+              {"metadata", metadata},
               {"spec", spec.is_object() && spec.contains("spec") ? spec["spec"] : json::object()},
               {"status", status}};
 }

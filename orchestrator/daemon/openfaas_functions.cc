@@ -61,13 +61,19 @@ core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
   if (auto it = d.find("labels"); it != d.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {
       if (!v.is_string()) continue;
+      // Kept as labels too: OpenFaaS returns every label it was given.
+      labels[k] = v;
       if (k == "com.openfaas.scale.min") {
         scale["min"] = std::atoi(v.get<std::string>().c_str());
       } else if (k == "com.openfaas.scale.max") {
         scale["max"] = std::atoi(v.get<std::string>().c_str());
-      } else {
-        labels[k] = v;
       }
+    }
+  }
+  json annotations = json::object();
+  if (auto it = d.find("annotations"); it != d.end() && it->is_object()) {
+    for (const auto& [k, v] : it->items()) {
+      if (v.is_string()) annotations[k] = v;
     }
   }
   if (!scale.empty()) spec["scale"] = scale;
@@ -77,10 +83,12 @@ core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
     if (std::string c = StringField(*it, "cpu"); !c.empty()) resources["cpu"] = c;
     if (!resources.empty()) spec["resources"] = resources;
   }
-  json doc = {{"apiVersion", "gantry.dev/v1"},
-              {"kind", "Function"},
-              {"metadata", {{"name", name}, {"namespace", ns}, {"labels", labels}}},
-              {"spec", spec}};
+  json doc = {
+      {"apiVersion", "gantry.dev/v1"},
+      {"kind", "Function"},
+      {"metadata",
+       {{"name", name}, {"namespace", ns}, {"labels", labels}, {"annotations", annotations}}},
+      {"spec", spec}};
   manifest::LocalFileSystem local;
   auto loaded = manifest::LoadManifestText(local, doc.dump(2), "FunctionDeployment", "/", {});
   if (!loaded.ok()) {
@@ -104,24 +112,37 @@ json FunctionStatus(const json& d) {
   json limits = nullptr;
   if (spec.contains("resources") && spec["resources"].is_object()) limits = spec["resources"];
   const json& status = d["status"];
+  const json& metadata = d["metadata"];
   int min = spec.contains("scale") ? spec["scale"].value("min", 0) : 0;
   int ready = status.value("readyReplicas", 0);
   int starting = status.value("startingReplicas", 0);
-  return json{{"name", d["metadata"]["name"]},
-              {"namespace", d["metadata"]["namespace"]},
-              {"image", status.value("image", "")},
-              {"envProcess", process},
-              {"envVars", env},
-              {"secrets", spec.value("secrets", json::array())},
-              {"labels", json::object()},
-              {"annotations", json::object()},
-              {"limits", limits},
-              {"readOnlyRootFilesystem", true},
-              // OpenFaaS counts invocations in its gateway; Gantry's are on /metrics.
-              {"invocationCount", 0},
-              {"replicas", std::max(min, ready + starting)},
-              {"availableReplicas", ready},
-              {"createdAt", status.value("createdAt", "")}};
+  // Objects, never null; faas_function names the function, as OpenFaaS's providers set it.
+  json labels = metadata.contains("labels") && metadata["labels"].is_object() ? metadata["labels"]
+                                                                              : json::object();
+  labels["faas_function"] = metadata["name"];
+  json annotations = metadata.contains("annotations") && metadata["annotations"].is_object()
+                         ? metadata["annotations"]
+                         : json::object();
+  // The image as it was sent; a function built from source has only the built one.
+  std::string image = spec.contains("image") && spec["image"].is_string()
+                          ? spec["image"].get<std::string>()
+                          : status.value("image", "");
+  json out{{"name", metadata["name"]},
+           {"namespace", metadata["namespace"]},
+           {"image", image},
+           {"envProcess", process},
+           {"secrets", spec.value("secrets", json::array())},
+           {"labels", labels},
+           {"annotations", annotations},
+           {"limits", limits},
+           {"readOnlyRootFilesystem", true},
+           // OpenFaaS counts invocations in its gateway; Gantry's are on /metrics.
+           {"invocationCount", 0},
+           {"replicas", std::max(min, ready + starting)},
+           {"availableReplicas", ready},
+           {"createdAt", status.value("createdAt", "")}};
+  if (!env.empty()) out["envVars"] = env;  // omitted when none were given, as OpenFaaS does
+  return out;
 }
 
 core::Result<ApiResponse> ListFunctions(Controller& c, const ApiRequest& r) {

@@ -38,7 +38,8 @@ using Kind = YamlNode::Kind;
 using Fields = std::span<const std::string_view>;
 
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
-constexpr std::array<std::string_view, 3> kMetadataFields{"name", "namespace", "labels"};
+constexpr std::array<std::string_view, 4> kMetadataFields{"name", "namespace", "labels",
+                                                          "annotations"};
 constexpr std::array<std::string_view, 15> kFunctionFields{
     "runtime", "handler",   "command", "source",      "dockerfile", "image",   "port",    "env",
     "secrets", "resources", "timeout", "concurrency", "scale",      "network", "protocol"};
@@ -263,8 +264,14 @@ void DecodeMetadata(Decoder& d, const Field& metadata, Manifest& m) {
     m.namespace_name = d.String(it->second);
   if constexpr (std::is_same_v<Manifest, spec::FunctionManifest>) {
     if (auto it = fields.find("labels"); it != fields.end()) m.labels = d.StringMap(it->second);
-  } else if (auto it = fields.find("labels"); it != fields.end()) {
-    d.StringMap(it->second);  // checked for shape; secrets carry no labels further
+    if (auto it = fields.find("annotations"); it != fields.end()) {
+      m.annotations = d.StringMap(it->second);
+    }
+  } else {
+    // Checked for shape; secrets carry no labels or annotations further.
+    for (const char* name : {"labels", "annotations"}) {
+      if (auto it = fields.find(name); it != fields.end()) d.StringMap(it->second);
+    }
   }
 }
 

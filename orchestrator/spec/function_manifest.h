@@ -16,9 +16,10 @@ inline constexpr std::string_view kApiVersion = "gantry.dev/v1";
 // An unset optional means the field was not given. Plain value type; ValidateFunction()
 // turns it into a FunctionSpec. Field paths in errors follow the YAML ("spec.scale.max").
 struct FunctionManifest {
-  std::optional<std::string> name;            // metadata.name
-  std::optional<std::string> namespace_name;  // metadata.namespace
-  std::map<std::string, std::string> labels;  // metadata.labels
+  std::optional<std::string> name;                 // metadata.name
+  std::optional<std::string> namespace_name;       // metadata.namespace
+  std::map<std::string, std::string> labels;       // metadata.labels
+  std::map<std::string, std::string> annotations;  // metadata.annotations
 
   std::optional<std::string> runtime;
   std::optional<std::string> handler;

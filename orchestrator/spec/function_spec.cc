@@ -72,6 +72,8 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
       {"namespace", spec.namespace_name()},
       {"labels", nlohmann::json(spec.labels())},
   };
+  // Only when given: specs stored before the field existed keep their form (and hash).
+  if (!spec.annotations().empty()) metadata["annotations"] = spec.annotations();
   nlohmann::json body = {
       {"runtime", std::string(RuntimeName(spec.runtime()))},
       {"handler", StringOrNull(spec.handler())},

@@ -86,6 +86,8 @@ class FunctionSpec {
   // "namespace/name".
   std::string QualifiedName() const { return namespace_name_ + "/" + name_; }
   const std::map<std::string, std::string>& labels() const { return labels_; }
+  // Free-form notes (OpenFaaS annotations): stored and returned, never acted on.
+  const std::map<std::string, std::string>& annotations() const { return annotations_; }
 
   Runtime runtime() const { return runtime_; }
   const std::string& handler() const { return handler_; }
@@ -116,6 +118,7 @@ class FunctionSpec {
   std::string name_;
   std::string namespace_name_;
   std::map<std::string, std::string> labels_;
+  std::map<std::string, std::string> annotations_;
   Runtime runtime_ = Runtime::kExec;
   std::string handler_;
   std::vector<std::string> command_;

@@ -26,6 +26,7 @@ constexpr std::chrono::milliseconds kMaxIdleTimeout{86'400'000};
 constexpr std::int64_t kMaxConcurrency = 1000;
 constexpr std::int64_t kMaxReplicas = 100;
 constexpr std::size_t kMaxEnvValueBytes = 32 * 1024;
+constexpr std::size_t kMaxAnnotationBytes = 16 * 1024;  // each value
 
 bool TakesHandler(Runtime r) {
   return r == Runtime::kPython3 || r == Runtime::kNode;
@@ -151,6 +152,16 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     }
   }
   spec.labels_ = m.labels;
+  for (const auto& [key, value] : m.annotations) {
+    std::string path = "metadata.annotations." + key;
+    if (auto why = CheckLabelKey(key)) {
+      sink.AddForKey(path, "\"{}\" is not a valid annotation key: {}", key, why.value());
+    }
+    if (value.size() > kMaxAnnotationBytes) {
+      sink.Add(path, "is {} bytes, over the limit of {}", value.size(), kMaxAnnotationBytes);
+    }
+  }
+  spec.annotations_ = m.annotations;
 
   // The runtime decides which other fields are required and which are forbidden; when it
   // is missing or wrong those checks are skipped rather than guessed.

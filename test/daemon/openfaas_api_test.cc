@@ -44,6 +44,7 @@ Answer Send(core::Result<ApiResponse> result) {
 const char* kDeployment = R"({"service": "web.team", "image": "example/web:1",
   "envProcess": "python3 index.py", "envVars": {"A": "1"},
   "labels": {"com.openfaas.scale.min": "1", "com.openfaas.scale.max": "3", "tier": "front"},
+  "annotations": {"topic": "orders", "note": "free text: spaces, = and / are fine"},
   "limits": {"memory": "128Mi"}})";
 
 TEST_CASE("OpenFaaS names: name.namespace, then the namespace given, then default", "[daemon]") {
@@ -88,6 +89,14 @@ TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete
   CHECK(status.body["envProcess"] == "python3 index.py");
   CHECK(status.body["envVars"] == json{{"A", "1"}});
   CHECK(status.body["limits"]["memory"] == "128Mi");
+  CHECK(status.body["image"] == "example/web:1");  // as sent
+  // Labels and annotations round trip (the scaling labels too), plus faas_function.
+  CHECK(status.body["labels"] == json{{"com.openfaas.scale.min", "1"},
+                                      {"com.openfaas.scale.max", "3"},
+                                      {"tier", "front"},
+                                      {"faas_function", "web"}});
+  CHECK(status.body["annotations"] ==
+        json{{"topic", "orders"}, {"note", "free text: spaces, = and / are fine"}});
   CHECK(status.body["replicas"] == 1);  // scale.min, none ready yet
   CHECK(status.body["createdAt"] == "2026-01-01T00:00:00Z");
   auto same = Send(openfaas::GetFunction(*h.controller,
@@ -117,6 +126,19 @@ TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete
   CHECK(deleted.body == json{{"functionName", "web"}, {"namespace", "team"}});
   CHECK(Send(openfaas::DeleteFunction(*h.controller, Request(R"({"functionName": "web.team"})")))
             .status == 404);
+}
+
+TEST_CASE("OpenFaaS: a bare deployment has labels and annotations as objects, no envVars",
+          "[daemon]") {
+  Harness h;
+  REQUIRE(Send(openfaas::DeployFunction(
+                   *h.controller, Request(R"({"service": "bare", "image": "example/bare:1"})")))
+              .status == 202);
+  auto status = Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "bare"}})));
+  REQUIRE(status.status == 200);
+  CHECK(status.body["labels"] == json{{"faas_function", "bare"}});
+  CHECK(status.body["annotations"] == json::object());
+  CHECK_FALSE(status.body.contains("envVars"));
 }
 
 TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") {
