@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "core/base64.h"
 #include "daemon/api_support.h"
 #include "daemon/openfaas_names.h"
 
@@ -18,19 +19,34 @@ core::Result<ApiResponse> Put(Controller& c, const ApiRequest& r, bool update) {
   if (!body) return body.error();
   auto [name, ns] = NameAndNamespace(StringField(*body, "name"), StringField(*body, "namespace"));
   if (name.empty()) return core::Error::InvalidArgument("\"name\" is required");
-  if (!body->contains("value") || !(*body)["value"].is_string()) {
-    return core::Error::InvalidArgument("\"value\" must be a string (rawValue is not supported)");
-  }
-  if (update) {
-    auto existing = c.ListSecrets(ns);
-    if (!existing) return existing.error();
-    bool found = false;
-    for (const auto& s : *existing) found = found || s["name"] == name;
-    if (!found) {
-      return core::Error::NotFound(fmt::format("secret {} not found in namespace {}", name, ns));
+  // OpenFaaS's Secret: `value` (text) or `rawValue` (bytes, base64 in JSON, as Go encodes
+  // []byte); rawValue wins when both are given, as in OpenFaaS's providers.
+  std::string value;
+  if (auto raw = body->find("rawValue"); raw != body->end() && !raw->is_null()) {
+    if (!raw->is_string()) {
+      return core::Error::InvalidArgument("\"rawValue\" must be base64 bytes in a string");
     }
+    auto bytes = core::Base64Decode(raw->get<std::string>());
+    if (!bytes) return core::Error::InvalidArgument("\"rawValue\" is not valid base64");
+    value = std::move(*bytes);
+  } else if (auto text = body->find("value"); text != body->end() && text->is_string()) {
+    value = text->get<std::string>();
+  } else {
+    return core::Error::InvalidArgument(
+        "\"value\" (a string) or \"rawValue\" (base64) is required");
   }
-  auto put = c.PutSecret(ns, name, (*body)["value"].get<std::string>());
+  auto existing = c.ListSecrets(ns);
+  if (!existing) return existing.error();
+  bool found = false;
+  for (const auto& s : *existing) found = found || s["name"] == name;
+  if (update && !found) {
+    return core::Error::NotFound(fmt::format("secret {} not found in namespace {}", name, ns));
+  }
+  if (!update && found) {  // faas-cli says "already exists" on 409
+    return core::Error::AlreadyExists(
+        fmt::format("secret {} already exists in namespace {}", name, ns));
+  }
+  auto put = c.PutSecret(ns, name, value);
   if (!put) return put.error();
   return JsonResponse(update ? 200 : 201, {{"name", name}, {"namespace", ns}});
 }
@@ -58,7 +74,8 @@ core::Result<ApiResponse> DeleteSecret(Controller& c, const ApiRequest& r) {
   if (!body) return body.error();
   auto [name, ns] = NameAndNamespace(StringField(*body, "name"), StringField(*body, "namespace"));
   if (auto s = c.DeleteSecret(ns, name); !s) return s.error();
-  return ApiResponse{.status = 204, .body = ""};
+  // 200, as OpenFaaS's providers answer (faas-cli takes 200 or 202, and 204 as an error).
+  return ApiResponse{.status = 200, .body = ""};
 }
 
 std::vector<gateway::Route> SecretRoutes(Controller& c) {

@@ -158,8 +158,8 @@ TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") 
       {"logs bad since",
        openfaas::GetLogs(*h.logs, Request("", {{"name", "web"}, {"since", "yesterday"}}))},
       {"secret no name", openfaas::CreateSecret(*h.controller, Request(R"({"value": "v"})"))},
-      {"secret raw value",
-       openfaas::CreateSecret(*h.controller, Request(R"({"name": "k", "rawValue": "dg=="})"))},
+      {"secret raw value not base64",
+       openfaas::CreateSecret(*h.controller, Request(R"({"name": "k", "rawValue": "dg="})"))},
   };
   for (auto& c : cases) {
     INFO(c.what);
@@ -239,7 +239,8 @@ TEST_CASE("OpenFaaS: logs with follow=true stream the lines written after the an
   CHECK(chunks.size() == 1);
 }
 
-TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names only", "[daemon]") {
+TEST_CASE("OpenFaaS: secrets 201 (409 if there), 200 or 404 on update, 200 on delete, names only",
+          "[daemon]") {
   Harness h;
   CHECK(Send(openfaas::UpdateSecret(*h.controller, Request(R"({"name": "key", "value": "v"})")))
             .status == 404);
@@ -247,6 +248,10 @@ TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names onl
       openfaas::CreateSecret(*h.controller, Request(R"({"name": "key.team", "value": "v1"})")));
   CHECK(created.status == 201);
   CHECK(created.body == json{{"name", "key"}, {"namespace", "team"}});
+  CHECK(Send(openfaas::CreateSecret(*h.controller,
+                                    Request(R"({"name": "key.team", "value": "again"})")))
+            .status == 409);
+  CHECK(h.store->GetSecret("team", "key")->value == "v1");
   auto updated = Send(openfaas::UpdateSecret(
       *h.controller, Request(R"({"name": "key", "namespace": "team", "value": "v2"})")));
   CHECK(updated.status == 200);
@@ -258,10 +263,28 @@ TEST_CASE("OpenFaaS: secrets 201, 200 or 404 on update, 204 on delete, names onl
 
   auto deleted = gateway::ToApiResponse(
       openfaas::DeleteSecret(*h.controller, Request(R"({"name": "key.team"})")));
-  CHECK(deleted.status == 204);
+  CHECK(deleted.status == 200);
   CHECK(deleted.body.empty());
   CHECK(Send(openfaas::DeleteSecret(*h.controller, Request(R"({"name": "key.team"})"))).status ==
         404);
+}
+
+TEST_CASE("OpenFaaS: a secret's rawValue is base64 bytes, stored as they are", "[daemon]") {
+  Harness h;
+  // "\x00\xff binary\n" in base64, as Go's encoding/json sends a []byte.
+  auto created = Send(openfaas::CreateSecret(
+      *h.controller, Request(R"({"name": "raw", "rawValue": "AP8gYmluYXJ5Cg=="})")));
+  CHECK(created.status == 201);
+  CHECK(h.store->GetSecret("default", "raw")->value == std::string("\x00\xff binary\n", 10));
+  REQUIRE(Send(openfaas::UpdateSecret(
+                   *h.controller, Request(R"({"name": "raw", "value": "v", "rawValue": "eA=="})")))
+              .status == 200);
+  CHECK(h.store->GetSecret("default", "raw")->value == "x");  // rawValue wins
+  for (const char* bad : {R"({"name": "b", "rawValue": "not base64!"})",
+                          R"({"name": "b", "rawValue": 7})", R"({"name": "b"})"}) {
+    INFO(bad);
+    CHECK(Send(openfaas::CreateSecret(*h.controller, Request(bad))).status == 400);
+  }
 }
 
 TEST_CASE("OpenFaaS: info names the provider, namespaces always list default", "[daemon]") {

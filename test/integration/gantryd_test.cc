@@ -196,7 +196,8 @@ TEST_CASE("gantryd: OpenFaaS clients deploy, list, scale and delete an image",
   json secrets = gantryd.Call("GET", "/system/secrets?namespace=" + engine.value()).Json();
   CHECK(secrets.dump().find("s3cret") == std::string::npos);  // names only
   CHECK(secrets.dump().find("api-key") != std::string::npos);
-  CHECK(gantryd.Call("DELETE", "/system/secrets", secret.dump()).status == 204);
+  CHECK(gantryd.Call("DELETE", "/system/secrets", secret.dump()).status ==
+        200);  // as OpenFaaS answers (faas-cli: 200 or 202)
 
   json del = {{"functionName", "of-web"}, {"namespace", engine.value()}};
   CHECK(gantryd.Call("DELETE", "/system/functions", del.dump()).status == 200);
