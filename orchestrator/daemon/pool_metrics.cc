@@ -36,7 +36,15 @@ std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
                                      "Calls the function's replicas are serving now.",
                                      prometheus::MetricType::Gauge,
                                      {}};
+  // OpenFaaS's name for a function's available replicas (its dashboard's "replicas").
+  prometheus::MetricFamily service_count{"gateway_service_count",
+                                         "Ready replicas by function (name.namespace), under "
+                                         "OpenFaaS's name.",
+                                         prometheus::MetricType::Gauge,
+                                         {}};
   for (const auto& fn : pool_.List()) {
+    service_count.metric.push_back(
+        GaugeSample({{"function_name", fn.name + "." + fn.namespace_name}}, fn.ready));
     replicas.metric.push_back(GaugeSample(
         {{"namespace", fn.namespace_name}, {"function", fn.name}, {"state", "ready"}}, fn.ready));
     replicas.metric.push_back(GaugeSample(
@@ -58,6 +66,7 @@ std::vector<prometheus::MetricFamily> PoolMetrics::Collect() const {
   families.push_back(std::move(replicas));
   families.push_back(std::move(in_flight));
   families.push_back(std::move(queued));
+  families.push_back(std::move(service_count));
   return families;
 }
 

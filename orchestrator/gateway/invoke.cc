@@ -146,6 +146,7 @@ class Gateway::Server::InvokeCall {
       int status = InvokeStatusFor(resolved.error().code());
       // Unknown names are not counted: any client could create series without end.
       if (status != 404) {
+        server_.metrics_.RecordStarted(ns_, name_);
         server_.metrics_.RecordInvocation(ns_, name_, status, SecondsSinceStart(), false);
         record_ = true;
         status_ = status;
@@ -153,6 +154,7 @@ class Gateway::Server::InvokeCall {
       co_return ResolveFailed(status, resolved.error().message());
     }
     record_ = true;
+    server_.metrics_.RecordStarted(ns_, name_);
     target_ = std::move(resolved).value();
     release_.emplace(std::move(target_.release));
     key_ = target_.unix_socket.empty() ? fmt::format("{}:{}", target_.host, target_.port)

@@ -9,6 +9,21 @@
 #include "core/version.h"
 
 namespace gantry::gateway {
+namespace {
+
+// OpenFaaS labels a function "name.namespace".
+std::string OpenFaasName(std::string_view ns, std::string_view function) {
+  return std::string(function) + "." + std::string(ns);
+}
+
+const prometheus::Histogram::BucketBoundaries& Buckets() {
+  static const prometheus::Histogram::BucketBoundaries kBuckets(Metrics::kDurationBuckets.begin(),
+                                                                Metrics::kDurationBuckets.end());
+  return kBuckets;
+}
+
+}  // namespace
+
 Metrics::Metrics()
     : registry_(std::make_shared<prometheus::Registry>()),
       invocations_(prometheus::BuildCounter()
@@ -27,6 +42,21 @@ Metrics::Metrics()
       build_info_(prometheus::BuildGauge()
                       .Name("gantry_build_info")
                       .Help("The version, git revision and compiler of this build; always 1.")
+                      .Register(*registry_)),
+      of_invocations_(prometheus::BuildCounter()
+                          .Name("gateway_function_invocation_total")
+                          .Help("Invocations by function (name.namespace) and status code, "
+                                "under OpenFaaS's name.")
+                          .Register(*registry_)),
+      of_seconds_(prometheus::BuildHistogram()
+                      .Name("gateway_functions_seconds")
+                      .Help("Invocation time by function (name.namespace) and status code, "
+                            "under OpenFaaS's name.")
+                      .Register(*registry_)),
+      of_started_(prometheus::BuildCounter()
+                      .Name("gateway_function_invocation_started")
+                      .Help("Invocations started, by function (name.namespace), under "
+                            "OpenFaaS's name.")
                       .Register(*registry_)) {
   build_info_
       .Add({{"version", std::string(core::kVersion)},
@@ -44,9 +74,9 @@ Metrics::Series& Metrics::Ensure(std::string_view ns, std::string_view function)
   auto it = series_.find(KeyView{ns, function});
   if (it != series_.end()) return it->second;
   prometheus::Labels labels{{"namespace", std::string(ns)}, {"function", std::string(function)}};
-  static const prometheus::Histogram::BucketBoundaries kBuckets(kDurationBuckets.begin(),
-                                                                kDurationBuckets.end());
-  Series s{.duration = &durations_.Add(labels, kBuckets), .cold_starts = &cold_starts_.Add(labels)};
+  Series s{.duration = &durations_.Add(labels, Buckets()),
+           .cold_starts = &cold_starts_.Add(labels),
+           .of_started = &of_started_.Add({{"function_name", OpenFaasName(ns, function)}})};
   return series_.emplace(Key{std::string(ns), std::string(function)}, std::move(s)).first->second;
 }
 
@@ -59,26 +89,60 @@ void Metrics::RecordInvocation(std::string_view ns, std::string_view function, i
     it = shard.value.emplace(Key{std::string(ns), std::string(function)}, Tally{}).first;
   }
   Tally& t = it->second;
-  ++t.codes[code];
+  CodeTally& c = t.codes[code];
+  ++c.calls;
   // Prometheus buckets are upper bounds, inclusive ("le").
   auto bucket = std::lower_bound(kDurationBuckets.begin(), kDurationBuckets.end(), seconds);
-  ++t.buckets[static_cast<std::size_t>(bucket - kDurationBuckets.begin())];
-  t.sum += seconds;
+  ++c.buckets[static_cast<std::size_t>(bucket - kDurationBuckets.begin())];
+  c.sum += seconds;
   if (cold_start) ++t.cold_starts;
+}
+
+void Metrics::RecordStarted(std::string_view ns, std::string_view function) {
+  auto& shard = tallies_.Local();
+  std::lock_guard lock(shard.mu);
+  auto it = shard.value.find(KeyView{ns, function});
+  if (it == shard.value.end()) {
+    it = shard.value.emplace(Key{std::string(ns), std::string(function)}, Tally{}).first;
+  }
+  ++it->second.started;
 }
 
 void Metrics::MergeLocked() {
   tallies_.ForEach([this](Tallies& tallies) {
     for (auto& [key, t] : tallies) {
       Series& s = Ensure(key.first, key.second);
-      for (auto [code, n] : t.codes) {
-        Code(s, key.first, key.second, code).Increment(static_cast<double>(n));
+      std::vector<double> all(kDurationBuckets.size() + 1, 0.0);
+      double all_sum = 0;
+      for (const auto& [code, c] : t.codes) {
+        Code(s, key.first, key.second, code).Increment(static_cast<double>(c.calls));
+        std::vector<double> buckets(c.buckets.begin(), c.buckets.end());
+        auto [of_counter, of_histogram] = OpenFaasCode(s, key.first, key.second, code);
+        of_counter->Increment(static_cast<double>(c.calls));
+        of_histogram->ObserveMultiple(buckets, c.sum);
+        for (std::size_t i = 0; i < all.size(); ++i) all[i] += buckets[i];
+        all_sum += c.sum;
       }
-      s.duration->ObserveMultiple(std::vector<double>(t.buckets.begin(), t.buckets.end()), t.sum);
+      if (!t.codes.empty()) s.duration->ObserveMultiple(all, all_sum);
       if (t.cold_starts > 0) s.cold_starts->Increment(static_cast<double>(t.cold_starts));
+      if (t.started > 0) s.of_started->Increment(static_cast<double>(t.started));
     }
     tallies.clear();
   });
+}
+
+std::pair<prometheus::Counter*, prometheus::Histogram*> Metrics::OpenFaasCode(
+    Series& s, std::string_view ns, std::string_view function, int code) {
+  auto it = s.of_codes.find(code);
+  if (it == s.of_codes.end()) {
+    prometheus::Labels labels{{"function_name", OpenFaasName(ns, function)},
+                              {"code", std::to_string(code)}};
+    it = s.of_codes
+             .emplace(code,
+                      std::pair{&of_invocations_.Add(labels), &of_seconds_.Add(labels, Buckets())})
+             .first;
+  }
+  return it->second;
 }
 
 prometheus::Counter& Metrics::Code(Series& s, std::string_view ns, std::string_view function,
@@ -110,8 +174,13 @@ void Metrics::Sync(const std::vector<std::pair<std::string, std::string>>& deplo
     auto it = series_.find(key);
     if (it == series_.end()) continue;
     for (const auto& [code, counter] : it->second.codes) invocations_.Remove(counter);
+    for (const auto& [code, pair] : it->second.of_codes) {
+      of_invocations_.Remove(pair.first);
+      of_seconds_.Remove(pair.second);
+    }
     durations_.Remove(it->second.duration);
     cold_starts_.Remove(it->second.cold_starts);
+    of_started_.Remove(it->second.of_started);
     series_.erase(it);
   }
   tracked_ = std::move(now);

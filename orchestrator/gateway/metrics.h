@@ -29,6 +29,10 @@ namespace gantry::gateway {
 //   gantry_invocation_duration_seconds{function,namespace}       histogram (kDurationBuckets)
 //   gantry_cold_starts_total{function,namespace}                 counter
 //   gantry_build_info{compiler,revision,version}                 gauge, always 1
+// and the same calls under OpenFaaS's gateway names, so its dashboards and alerts work:
+//   gateway_function_invocation_total{code,function_name}        counter ("name.namespace")
+//   gateway_functions_seconds{code,function_name}                histogram (kDurationBuckets)
+//   gateway_function_invocation_started{function_name}           counter
 // then what each registered Collectable collects, in registration order. Within a family,
 // series are sorted by their labels, so the text is stable. Thread-safe.
 //
@@ -54,6 +58,8 @@ class Metrics {
   // function's series (its histogram, its cold starts at 0) appear with its first call.
   void RecordInvocation(std::string_view ns, std::string_view function, int code, double seconds,
                         bool cold_start);
+  // Records that a call of the function starts (gateway_function_invocation_started).
+  void RecordStarted(std::string_view ns, std::string_view function);
 
   // The functions deployed now, as (namespace, name); asked at every scrape (on an io
   // thread: quick, in-memory, never blocking for long). Replaces any earlier lister.
@@ -78,6 +84,9 @@ class Metrics {
     std::map<int, prometheus::Counter*> codes;
     prometheus::Histogram* duration = nullptr;
     prometheus::Counter* cold_starts = nullptr;
+    // OpenFaaS's names: by code, the counter and the histogram.
+    std::map<int, std::pair<prometheus::Counter*, prometheus::Histogram*>> of_codes;
+    prometheus::Counter* of_started = nullptr;
   };
   using Key = std::pair<std::string, std::string>;  // (namespace, function)
   using KeyView = std::pair<std::string_view, std::string_view>;
@@ -90,11 +99,15 @@ class Metrics {
   };
 
   // One thread's calls of one function since the last merge.
-  struct Tally {
-    std::map<int, std::uint64_t> codes;
+  struct CodeTally {
+    std::uint64_t calls = 0;
     std::array<double, kDurationBuckets.size() + 1> buckets{};  // the last one is +Inf
     double sum = 0;
+  };
+  struct Tally {
+    std::map<int, CodeTally> codes;
     std::uint64_t cold_starts = 0;
+    std::uint64_t started = 0;
   };
   using Tallies = std::map<Key, Tally, KeyLess>;
 
@@ -105,6 +118,11 @@ class Metrics {
   Series& Ensure(std::string_view ns, std::string_view function);
   // The counter of `code` in `s`, created when missing. mu_ held.
   prometheus::Counter& Code(Series& s, std::string_view ns, std::string_view function, int code);
+  // OpenFaaS's counter and histogram of `code` in `s`, created when missing. mu_ held.
+  std::pair<prometheus::Counter*, prometheus::Histogram*> OpenFaasCode(Series& s,
+                                                                       std::string_view ns,
+                                                                       std::string_view function,
+                                                                       int code);
   // Makes the tracked series those of `deployed`: creates the missing, removes the series
   // of functions tracked before and gone now. mu_ held.
   void Sync(const std::vector<std::pair<std::string, std::string>>& deployed);
@@ -114,6 +132,9 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& durations_;
   prometheus::Family<prometheus::Counter>& cold_starts_;
   prometheus::Family<prometheus::Gauge>& build_info_;
+  prometheus::Family<prometheus::Counter>& of_invocations_;
+  prometheus::Family<prometheus::Histogram>& of_seconds_;
+  prometheus::Family<prometheus::Counter>& of_started_;
   core::Sharded<Tallies> tallies_;  // each io thread's own; merged under mu_
   mutable std::mutex mu_;
   std::map<Key, Series, KeyLess> series_;  // guarded by mu_

@@ -43,8 +43,11 @@ TEST_CASE("pool metrics: builds by outcome, replicas by state and queue depth pe
                                      "gantry_invocations_in_flight{namespace=\"team\","
                                      "function=\"web\"} 0\n"));
     CHECK_THAT(text,
-               Catch::EndsWith("# TYPE gantry_queue_depth gauge\n"
+               Catch::Contains("# TYPE gantry_queue_depth gauge\n"
                                "gantry_queue_depth{namespace=\"team\",function=\"web\"} 0\n"));
+    // OpenFaaS's name for the ready replicas, last.
+    CHECK_THAT(text, Catch::EndsWith("# TYPE gateway_service_count gauge\n"
+                                     "gateway_service_count{function_name=\"web.team\"} 0\n"));
     pool.Stop();
   }
   std::error_code ignored;

@@ -171,6 +171,38 @@ TEST_CASE("gateway: a tracked function's series exist at zero before its first c
   CHECK(m.Invocations("team", "web", 200) == 0);
 }
 
+TEST_CASE("gateway: the same calls under OpenFaaS's metric names, by name.namespace and code",
+          "[gateway][metrics]") {
+  Metrics m;
+  std::vector<std::pair<std::string, std::string>> deployed = {{"team", "web"}};
+  m.TrackFunctions([&deployed] { return deployed; });
+  for (int i = 0; i < 3; ++i) m.RecordStarted("team", "web");
+  m.RecordInvocation("team", "web", 200, 0.003, true);
+  m.RecordInvocation("team", "web", 200, 0.02, false);
+  m.RecordInvocation("team", "web", 502, 2, false);
+  std::string text = m.Render();
+  const std::string fn = R"(function_name="web.team")";
+  CHECK_THAT(text, Catch::Contains("# TYPE gateway_function_invocation_total counter\n"));
+  CHECK_THAT(text,
+             Catch::Contains("gateway_function_invocation_total{code=\"200\"," + fn + "} 2\n"));
+  CHECK_THAT(text,
+             Catch::Contains("gateway_function_invocation_total{code=\"502\"," + fn + "} 1\n"));
+  CHECK_THAT(text, Catch::Contains("# TYPE gateway_functions_seconds histogram\n"));
+  CHECK_THAT(text, Catch::Contains("gateway_functions_seconds_count{code=\"200\"," + fn + "} 2\n"));
+  CHECK_THAT(text, Catch::Contains("gateway_functions_seconds_bucket{code=\"200\"," + fn +
+                                   ",le=\"0.005\"} 1\n"));
+  CHECK_THAT(text, Catch::Contains("gateway_functions_seconds_bucket{code=\"502\"," + fn +
+                                   ",le=\"1\"} 0\n"));
+  CHECK_THAT(text, Catch::Contains("gateway_function_invocation_started{" + fn + "} 3\n"));
+  // Gantry's own histogram counts every code.
+  CHECK_THAT(text,
+             Catch::Contains(
+                 R"(gantry_invocation_duration_seconds_count{function="web",namespace="team"} 3)"
+                 "\n"));
+  deployed.clear();  // deleted: the OpenFaaS series go too
+  CHECK_THAT(m.Render(), !Catch::Contains(fn));
+}
+
 TEST_CASE("gateway: an untracked function's series are kept as before", "[gateway][metrics]") {
   Metrics m;
   m.TrackFunctions([] { return std::vector<std::pair<std::string, std::string>>{}; });
