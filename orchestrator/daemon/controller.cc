@@ -358,6 +358,7 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
                  {"failuresInARow", 0},
                  {"lastLogLines", json::array()},
                  {"events", json::array()},
+                 {"invocations", invocations_ ? invocations_(r.namespace_name, r.name) : 0},
                  {"lastInvocation", nullptr}};
   auto live = pool_.Describe(r.namespace_name, r.name);
   int min_replicas = 0;

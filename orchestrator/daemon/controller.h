@@ -1,5 +1,6 @@
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -118,7 +119,8 @@ class Controller {
   // "desiredReplicas", "failuresInARow", "lastLogLines" (the last failed
   // replica's last lines), "events" (the newest options.describe_events, oldest first:
   // {"time", "type", "reason", "message", "replica"?, "count"?, "lastTime"?}), "replicas"
-  // [{"id", "generation", "state", ...}], "generation", "image", "lastError", ...}}, times
+  // [{"id", "generation", "state", ...}], "generation", "image", "lastError",
+  // "invocations" (CountInvocationsWith), ...}}, times
   // as ISO-8601 UTC. Errors: kNotFound if unknown; the store's.
   core::Result<nlohmann::json> Describe(const std::string& ns, const std::string& name);
   // {"kind": "FunctionList", "items": Describe() of every function of `ns` ("" = all
@@ -142,7 +144,13 @@ class Controller {
 
   pool::Pool& pool() { return pool_; }
 
+  // How Describe counts a function's calls ("invocations" in its status: the gateway's
+  // count since this gantryd started). Set once, before the API serves; unset: 0.
+  using InvocationCounter = std::function<std::uint64_t(const std::string&, const std::string&)>;
+  void CountInvocationsWith(InvocationCounter counter) { invocations_ = std::move(counter); }
+
  private:
+  InvocationCounter invocations_;
   core::Result<std::map<std::string, std::string>> SecretValues(
       const std::string& ns, const std::vector<std::string>& names);
   // The names of the functions of `ns` whose stored spec lists secret `name`.

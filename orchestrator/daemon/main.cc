@@ -183,6 +183,9 @@ int main(int argc, char** argv) {
   if (f.records) f.gateway.on_call = recorder->Hook();
   gateway::Gateway gateway(f.gateway, backend, std::move(routes));
   gateway.metrics().Register(pool_metrics);
+  controller.CountInvocationsWith([&gateway](const std::string& ns, const std::string& name) {
+    return gateway.metrics().Invocations(ns, name);
+  });
   gateway.metrics().Register(std::make_shared<gateway::ProcessMetrics>());
   gateway.metrics().TrackFunctions([&pool] {
     std::vector<std::pair<std::string, std::string>> deployed;
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
   async.Stop();
   gateway.Stop();
+  controller.CountInvocationsWith(nullptr);  // the gateway goes before the controller
   recorder->Stop();  // after the gateway: the last calls' records are written
   pool.Stop();
   events.Stop();

@@ -136,8 +136,8 @@ json FunctionStatus(const json& d) {
            {"annotations", annotations},
            {"limits", limits},
            {"readOnlyRootFilesystem", true},
-           // OpenFaaS counts invocations in its gateway; Gantry's are on /metrics.
-           {"invocationCount", 0},
+           // The gateway's count since gantryd started (OpenFaaS's comes from Prometheus).
+           {"invocationCount", status.value("invocations", 0)},
            {"replicas", std::max(min, ready + starting)},
            {"availableReplicas", ready},
            {"createdAt", status.value("createdAt", "")}};

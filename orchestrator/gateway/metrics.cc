@@ -233,6 +233,16 @@ std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view functio
   return c == s->codes.end() ? 0 : static_cast<std::uint64_t>(c->second->Value());
 }
 
+std::uint64_t Metrics::Invocations(std::string_view ns, std::string_view function) {
+  std::lock_guard lock(mu_);
+  MergeLocked();
+  const Series* s = Find(ns, function);
+  if (s == nullptr) return 0;
+  double total = 0;
+  for (const auto& [code, counter] : s->codes) total += counter->Value();
+  return static_cast<std::uint64_t>(total);
+}
+
 std::uint64_t Metrics::ColdStarts(std::string_view ns, std::string_view function) {
   std::lock_guard lock(mu_);
   MergeLocked();

@@ -76,6 +76,8 @@ class Metrics {
 
   // For tests and logs: the count of invocations with this code (0 if none).
   std::uint64_t Invocations(std::string_view ns, std::string_view function, int code);
+  // Every code's (what OpenFaaS reports as invocationCount).
+  std::uint64_t Invocations(std::string_view ns, std::string_view function);
   std::uint64_t ColdStarts(std::string_view ns, std::string_view function);
 
  private:

@@ -97,7 +97,8 @@ TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete
                                       {"faas_function", "web"}});
   CHECK(status.body["annotations"] ==
         json{{"topic", "orders"}, {"note", "free text: spaces, = and / are fine"}});
-  CHECK(status.body["replicas"] == 1);  // scale.min, none ready yet
+  CHECK(status.body["replicas"] == 1);         // scale.min, none ready yet
+  CHECK(status.body["invocationCount"] == 0);  // no counter set: none counted
   CHECK(status.body["createdAt"] == "2026-01-01T00:00:00Z");
   auto same = Send(openfaas::GetFunction(*h.controller,
                                          Request("", {{"namespace", "team"}}, {{"name", "web"}})));
@@ -139,6 +140,19 @@ TEST_CASE("OpenFaaS: a bare deployment has labels and annotations as objects, no
   CHECK(status.body["labels"] == json{{"faas_function", "bare"}});
   CHECK(status.body["annotations"] == json::object());
   CHECK_FALSE(status.body.contains("envVars"));
+}
+
+TEST_CASE("OpenFaaS: invocationCount is the gateway's count of the function's calls", "[daemon]") {
+  Harness h;
+  REQUIRE(Send(openfaas::DeployFunction(*h.controller, Request(kDeployment))).status == 202);
+  h.controller->CountInvocationsWith([](const std::string& ns, const std::string& name) {
+    return ns == "team" && name == "web" ? std::uint64_t{42} : std::uint64_t{0};
+  });
+  auto status = Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "web.team"}})));
+  CHECK(status.body["invocationCount"] == 42);
+  auto list = Send(openfaas::ListFunctions(*h.controller, Request("", {{"namespace", "team"}})));
+  REQUIRE(list.body.size() == 1);
+  CHECK(list.body[0]["invocationCount"] == 42);
 }
 
 TEST_CASE("OpenFaaS: malformed requests are 400 with a JSON error", "[daemon]") {

@@ -33,6 +33,7 @@ TEST_CASE("gateway: invocations render as counters and a cumulative histogram",
   CHECK(m.Invocations("default", "echo", 200) == 2);
   CHECK(m.Invocations("default", "echo", 502) == 1);
   CHECK(m.Invocations("default", "echo", 404) == 0);
+  CHECK(m.Invocations("default", "echo") == 3);  // every code
   CHECK(m.Invocations("other", "echo", 200) == 0);
   CHECK(m.ColdStarts("default", "echo") == 1);
   std::string text = m.Render();
