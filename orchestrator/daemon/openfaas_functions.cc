@@ -6,6 +6,7 @@
 #include <cstdlib>
 
 #include "builder/bundle.h"
+#include "core/log.h"
 #include "daemon/api_support.h"
 #include "daemon/openfaas_names.h"
 #include "manifest/file_system.h"
@@ -36,6 +37,13 @@ core::Result<ApiResponse> Deploy(Controller& c, const ApiRequest& r, bool update
   if (!bundle) return bundle.error();
   auto outcome = c.ApplySpec(*spec, builder::BundleDigest(*bundle));
   if (!outcome) return outcome.error();
+  // OpenFaaS starts a replica at deploy even when the function may scale to zero.
+  if (spec->scale().min == 0 && outcome->result != "unchanged") {
+    if (auto s = c.Scale(spec->namespace_name(), spec->name(), 1); !s) {
+      core::Log(core::LogLevel::kWarn, "openfaas: {}.{}: the first replica: {}", spec->name(),
+                spec->namespace_name(), s.error().message());
+    }
+  }
   return JsonResponse(update ? 200 : 202, outcome->ToJson(spec->namespace_name(), spec->name()));
 }
 
@@ -57,19 +65,33 @@ core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
     spec["secrets"] = *it;
   }
   json labels = json::object();
+  // OpenFaaS's scaling labels. A function keeps com.openfaas.scale.min replicas (default 1)
+  // unless com.openfaas.scale.zero=true, which lets it go to zero after
+  // com.openfaas.scale.zero-duration idle (default 15m): then scale.min is 0 and the
+  // deploy starts one replica (DeployFunction) that the idle timeout removes.
+  int min = 1;
+  bool zero = false;
+  std::string zero_duration = "15m";
   json scale = json::object();
   if (auto it = d.find("labels"); it != d.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {
       if (!v.is_string()) continue;
       // Kept as labels too: OpenFaaS returns every label it was given.
       labels[k] = v;
+      const std::string value = v.get<std::string>();
       if (k == "com.openfaas.scale.min") {
-        scale["min"] = std::atoi(v.get<std::string>().c_str());
+        min = std::atoi(value.c_str());
       } else if (k == "com.openfaas.scale.max") {
-        scale["max"] = std::atoi(v.get<std::string>().c_str());
+        scale["max"] = std::atoi(value.c_str());
+      } else if (k == "com.openfaas.scale.zero") {
+        zero = value == "true";
+      } else if (k == "com.openfaas.scale.zero-duration") {
+        zero_duration = value;
       }
     }
   }
+  scale["min"] = zero ? 0 : min;
+  if (zero) scale["idleTimeout"] = zero_duration;
   json annotations = json::object();
   if (auto it = d.find("annotations"); it != d.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {

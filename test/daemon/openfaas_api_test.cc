@@ -70,6 +70,28 @@ TEST_CASE("OpenFaaS: a FunctionDeployment is an image function with its scale an
   CHECK_THAT(invalid.error().message(), Catch::Contains("invalid deployment"));
 }
 
+TEST_CASE("OpenFaaS: scaling labels, one replica by default, zero only when asked", "[daemon]") {
+  auto deploy = [](json labels) {
+    json d = {{"service", "s"}, {"image", "example/s:1"}};
+    if (!labels.is_null()) d["labels"] = labels;
+    auto spec = openfaas::SpecFromDeployment(d);
+    REQUIRE(spec.ok());
+    return *spec;
+  };
+  CHECK(deploy(nullptr).scale().min == 1);  // OpenFaaS's default: one replica
+  CHECK(deploy({{"com.openfaas.scale.min", "3"}}).scale().min == 3);
+  CHECK(deploy({{"com.openfaas.scale.max", "4"}}).scale().max == 4);
+  auto zero = deploy({{"com.openfaas.scale.zero", "true"}});
+  CHECK(zero.scale().min == 0);
+  CHECK(zero.scale().idle_timeout == std::chrono::minutes(15));  // OpenFaaS's default
+  auto quick = deploy({{"com.openfaas.scale.zero", "true"},
+                       {"com.openfaas.scale.zero-duration", "2m"},
+                       {"com.openfaas.scale.min", "2"}});
+  CHECK(quick.scale().min == 0);
+  CHECK(quick.scale().idle_timeout == std::chrono::minutes(2));
+  CHECK(deploy({{"com.openfaas.scale.zero", "false"}}).scale().min == 1);
+}
+
 TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete", "[daemon]") {
   Harness h;
   auto update_unknown = Send(openfaas::UpdateFunction(*h.controller, Request(kDeployment)));
