@@ -25,13 +25,6 @@ void UpdateField(spec::Sha256& h, std::string_view key, std::string_view value) 
   h.Update(value);
 }
 
-// The engine's words for a cached layer a concurrent image removal took away mid-build.
-bool LostCachedLayer(std::string_view message) {
-  return message.find("unknown parent image ID") != std::string_view::npos ||
-         (message.find("failed to get digest") != std::string_view::npos &&
-          message.find("no such file or directory") != std::string_view::npos);
-}
-
 }  // namespace
 
 std::string ImageRepository(const std::string& instance_id) {
@@ -119,16 +112,11 @@ core::Result<std::string> Builder::BuildTagged(const std::string& what,
   // No function's name or namespace: the image is any function's with this content.
   build.labels = labels;
   build.build_args = plan.build_args;
-  auto id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
-  // A cached layer whose parent image another build's removal (a prune, a delete) took away
-  // while this build used it: the engine fails the step with "unknown parent image ID", or
-  // with "failed to get digest sha256:...: no such file or directory" when the layer went
-  // first. Built again, the cache is looked up afresh.
-  if (!id && LostCachedLayer(id.error().message())) {
+  // Built once more if a concurrent image removal took a cached layer away meanwhile.
+  auto id = docker::BuildImageFromTar(docker_, build, tar, progress, [&what] {
     core::Log(core::LogLevel::kInfo, "{}: a cached layer went away meanwhile; building again",
               what);
-    id = docker_.BuildImage(build, docker::ReadFromString(tar), progress);
-  }
+  });
   // A failed install says which package and why, not only which RUN line.
   if (!id && !plan.installer.empty() && id.error().code() == core::ErrorCode::kInvalidArgument &&
       id.error().message().find(plan.install_run.substr(4)) != std::string::npos) {

@@ -13,4 +13,25 @@ core::Status DockerClient::CopyFromContainer(std::string_view /*id*/, std::strin
   return core::Error::Internal("GET /containers/archive: not supported by this client");
 }
 
+namespace {
+
+bool LostCachedLayer(std::string_view message) {
+  return message.find("unknown parent image ID") != std::string_view::npos ||
+         (message.find("failed to get digest") != std::string_view::npos &&
+          message.find("no such file or directory") != std::string_view::npos);
+}
+
+}  // namespace
+
+core::Result<std::string> BuildImageFromTar(DockerClient& client, const BuildOptions& options,
+                                            const std::string& tar, const BuildProgressFn& progress,
+                                            const std::function<void()>& on_retry) {
+  auto id = client.BuildImage(options, ReadFromString(tar), progress);
+  if (!id && LostCachedLayer(id.error().message())) {
+    if (on_retry) on_retry();
+    id = client.BuildImage(options, ReadFromString(tar), progress);
+  }
+  return id;
+}
+
 }  // namespace gantry::docker

@@ -105,4 +105,13 @@ class DockerClient {
                               std::stop_token stop = {}) = 0;
 };
 
+// client.BuildImage over the tar context `tar`, built once more when the engine lost a
+// cached layer mid-build: another build's image removal (a prune, a delete) took away the
+// parent of a layer this build used ("unknown parent image ID", or "failed to get digest
+// sha256:...: no such file or directory" when the layer went first). Built again, the cache
+// is looked up afresh. `on_retry` (may be empty) is told before the second try.
+core::Result<std::string> BuildImageFromTar(DockerClient& client, const BuildOptions& options,
+                                            const std::string& tar, const BuildProgressFn& progress,
+                                            const std::function<void()>& on_retry = {});
+
 }  // namespace gantry::docker

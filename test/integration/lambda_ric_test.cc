@@ -168,7 +168,7 @@ TEST_CASE("protocol lambda: an image whose ENTRYPOINT is aws-lambda-ric, through
   }
   docker::BuildOptions build{.tags = {tag}};
   build.labels = engine.labels();
-  auto built = engine.client().BuildImage(build, docker::ReadFromString(MakeTar(entries)), nullptr);
+  auto built = docker::BuildImageFromTar(engine.client(), build, MakeTar(entries), nullptr);
   REQUIRE(built.ok());
 
   fs::path manifest = state.path() / "img.yaml";

@@ -111,8 +111,9 @@ ShimContainer::ShimContainer(TestEngine& engine, const std::string& base,
   for (auto& file : files)
     context.push_back({"fn/" + file.path, std::move(file.content), file.mode});
   std::string tag = "gantry-test/shim:" + engine.value();
-  auto image = engine.client().BuildImage({.tags = {tag}, .labels = engine.labels()},
-                                          docker::ReadFromString(MakeTar(context)), nullptr);
+  // Retried like the builder's: tests running side by side remove images mid-build.
+  auto image = docker::BuildImageFromTar(
+      engine.client(), {.tags = {tag}, .labels = engine.labels()}, MakeTar(context), nullptr);
   if (!image.ok()) FAIL("build: " << image.error().ToString());
 
   docker::ContainerSpec spec;
