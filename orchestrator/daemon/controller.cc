@@ -324,17 +324,20 @@ core::Status Controller::Delete(const std::string& ns, const std::string& name) 
   return core::Ok();
 }
 
-core::Status Controller::Scale(const std::string& ns, const std::string& name, int64_t replicas) {
+core::Status Controller::Scale(const std::string& ns, const std::string& name, int64_t replicas,
+                               pool::ScaleHold hold) {
   auto existing = store_.GetFunction(ns, name);
   if (!existing) return existing.error();
   auto deployment = DeploymentFromJson(json::parse(existing->deployment_json, nullptr, false));
   if (!deployment) return deployment.error().WithContext(fmt::format("function {}/{}", ns, name));
-  if (replicas < deployment->min_replicas || replicas > deployment->max_replicas) {
+  const bool until_call = hold == pool::ScaleHold::kUntilCall;
+  const int least = until_call ? 0 : deployment->min_replicas;
+  if (replicas < least || replicas > deployment->max_replicas) {
     return core::Error::InvalidArgument(fmt::format(
-        "function {}/{}: replicas must be within [{}, {}] (its scale.min and scale.max), not {}",
-        ns, name, deployment->min_replicas, deployment->max_replicas, replicas));
+        "function {}/{}: replicas must be within [{}, {}] (its {}scale.max), not {}", ns, name,
+        least, deployment->max_replicas, until_call ? "" : "scale.min and ", replicas));
   }
-  return pool_.Scale(ns, name, static_cast<int>(replicas));
+  return pool_.Scale(ns, name, static_cast<int>(replicas), hold);
 }
 
 json Controller::DescribeRecord(const store::FunctionRecord& r) {
@@ -363,7 +366,8 @@ json Controller::DescribeRecord(const store::FunctionRecord& r) {
   auto live = pool_.Describe(r.namespace_name, r.name);
   int min_replicas = 0;
   if (live) {
-    min_replicas = live->min_replicas;
+    // A count held below scale.min until the next call (OpenFaaS's scale-function to zero).
+    min_replicas = live->held_until_call ? 0 : live->min_replicas;
   } else if (auto d = DeploymentFromJson(json::parse(r.deployment_json, nullptr, false))) {
     min_replicas = d->min_replicas;
   }

@@ -105,11 +105,13 @@ class Controller {
   // Errors: kNotFound if unknown; the store's; Pool::Remove's other than kNotFound. An
   // image that can't be listed or removed is logged, not an error.
   core::Status Delete(const std::string& ns, const std::string& name);
-  // Sets the replica count now. Errors: kNotFound if unknown; kInvalidArgument, naming the
-  // bounds, when `replicas` is outside the function's [scale.min, scale.max]; kInternal
-  // when the stored deployment can't be read; the store's; Pool::Scale's (kNotFound when
-  // the pool has no such function).
-  core::Status Scale(const std::string& ns, const std::string& name, int64_t replicas);
+  // Sets the replica count now, held as Pool::Scale's `hold` says. Errors: kNotFound if
+  // unknown; kInvalidArgument, naming the bounds, when `replicas` is outside the function's
+  // [scale.min, scale.max] ([0, scale.max] for kUntilCall); kInternal when the stored
+  // deployment can't be read; the store's; Pool::Scale's (kNotFound when the pool has no
+  // such function).
+  core::Status Scale(const std::string& ns, const std::string& name, int64_t replicas,
+                     pool::ScaleHold hold = pool::ScaleHold::kIdleTimeout);
 
   // {"metadata" {"name", "namespace", "creationTimestamp"}, "spec" (canonical), "status"
   // {"phase" (daemon/function_phase.h: Building, BuildFailed, Ready, ScaledToZero,
@@ -149,6 +151,10 @@ class Controller {
   using InvocationCounter = std::function<std::uint64_t(const std::string&, const std::string&)>;
   void CountInvocationsWith(InvocationCounter counter) { invocations_ = std::move(counter); }
 
+  // Queues an event of ns/name (when options_.events is set): `describe` shows it.
+  void RecordEvent(const std::string& ns, const std::string& name, const std::string& type,
+                   const std::string& reason, const std::string& message);
+
  private:
   InvocationCounter invocations_;
   core::Result<std::map<std::string, std::string>> SecretValues(
@@ -160,9 +166,6 @@ class Controller {
   // Stores a function's status; a failure is logged (the caller's outcome stands).
   void RecordStatus(const std::string& ns, const std::string& name, const std::string& status,
                     const std::string& last_error);
-  // Queues an event of ns/name (when options_.events is set).
-  void RecordEvent(const std::string& ns, const std::string& name, const std::string& type,
-                   const std::string& reason, const std::string& message);
   // options_.identity plus the function's own labels.
   docker::LabelSelector FunctionSelector(const std::string& ns, const std::string& name) const;
 

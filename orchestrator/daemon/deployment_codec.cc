@@ -18,6 +18,7 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.network = spec.network() == spec::Network::kNone ? pool::NetworkAccess::kNone
                                                      : pool::NetworkAccess::kDefault;
   d.runtime_api = image.runtime_api;
+  d.read_only_root = spec.read_only_root();
   d.env = spec.env();
   // What the image needs from the container (the handler); the spec's own env wins.
   for (const auto& [key, value] : image.env) d.env.emplace(key, value);
@@ -47,6 +48,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"httpPort", d.http_port},
               {"network", d.network == pool::NetworkAccess::kNone ? "none" : "default"},
               {"runtimeApi", d.runtime_api},
+              {"readOnlyRoot", d.read_only_root},
               {"env", d.env},
               {"secrets", secrets},
               {"memoryBytes", d.memory_bytes},
@@ -78,7 +80,8 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
           fmt::format("stored deployment has an unknown network \"{}\"", network));
     }
     d.network = network == "none" ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
-    d.runtime_api = j.value("runtimeApi", false);  // absent in deployments stored before it
+    d.runtime_api = j.value("runtimeApi", false);      // absent in deployments stored before it
+    d.read_only_root = j.value("readOnlyRoot", true);  // likewise
     d.env = j.at("env").get<std::map<std::string, std::string>>();
     for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
     d.memory_bytes = j.at("memoryBytes").get<int64_t>();

@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <optional>
+#include <string>
 
 #include "builder/bundle.h"
 #include "core/log.h"
@@ -11,6 +13,7 @@
 #include "daemon/openfaas_names.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
+#include "spec/quantity.h"
 
 namespace gantry::daemon::openfaas {
 namespace {
@@ -18,6 +21,35 @@ namespace {
 using gateway::ApiRequest;
 using gateway::ApiResponse;
 using nlohmann::json;
+
+// The deployment's limits and requests as sent, kept in this annotation (compact JSON, "{}"
+// when it sent neither) so that FunctionStatus echoes them unchanged; never shown among the
+// annotations. A function deployed from a manifest has none: its limits are its resources.
+constexpr std::string_view kAsSentAnnotation = "gantry.dev/openfaas-resources";
+
+// limits.memory when it is a quantity below the engine's floor (it is raised to it).
+std::optional<std::string> MemoryBelowFloor(const json& d) {
+  auto it = d.find("limits");
+  if (it == d.end() || !it->is_object()) return std::nullopt;
+  std::string memory = StringField(*it, "memory");
+  auto bytes = spec::ParseMemory(memory);
+  if (!bytes || *bytes >= spec::kMinMemoryBytes) return std::nullopt;
+  return memory;
+}
+
+// Why a scaling label is not acted on as OpenFaaS would, or empty.
+std::string UnhonouredScaling(const json& labels) {
+  auto label = [&](const char* key) {
+    auto it = labels.find(key);
+    return it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
+  };
+  const std::string type = label("com.openfaas.scale.type");
+  if (type.empty() || type == "capacity") return "";
+  return fmt::format(
+      "com.openfaas.scale.type={} is not supported: scaling follows in-flight calls "
+      "(com.openfaas.scale.type=capacity)",
+      type);
+}
 
 // POST (create) or PUT (update) of a FunctionDeployment.
 core::Result<ApiResponse> Deploy(Controller& c, const ApiRequest& r, bool update) {
@@ -37,6 +69,17 @@ core::Result<ApiResponse> Deploy(Controller& c, const ApiRequest& r, bool update
   if (!bundle) return bundle.error();
   auto outcome = c.ApplySpec(*spec, builder::BundleDigest(*bundle));
   if (!outcome) return outcome.error();
+  const std::string& ns = spec->namespace_name();
+  if (auto memory = MemoryBelowFloor(*body)) {
+    c.RecordEvent(ns, spec->name(), "Warning", "MemoryRaised",
+                  fmt::format("limits.memory {} is below the engine's minimum: raised to {}",
+                              *memory, spec::FormatMemory(spec::kMinMemoryBytes)));
+  }
+  if (auto labels = body->find("labels"); labels != body->end() && labels->is_object()) {
+    if (std::string why = UnhonouredScaling(*labels); !why.empty()) {
+      c.RecordEvent(ns, spec->name(), "Warning", "ScalingLabel", why);
+    }
+  }
   // OpenFaaS starts a replica at deploy even when the function may scale to zero.
   if (spec->scale().min == 0 && outcome->result != "unchanged") {
     if (auto s = c.Scale(spec->namespace_name(), spec->name(), 1); !s) {
@@ -72,6 +115,8 @@ core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
   int min = 1;
   bool zero = false;
   std::string zero_duration = "15m";
+  std::string type;
+  int target = 0;
   json scale = json::object();
   if (auto it = d.find("labels"); it != d.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {
@@ -87,21 +132,42 @@ core::Result<spec::FunctionSpec> SpecFromDeployment(const json& d) {
         zero = value == "true";
       } else if (k == "com.openfaas.scale.zero-duration") {
         zero_duration = value;
+      } else if (k == "com.openfaas.scale.type") {
+        type = value;
+      } else if (k == "com.openfaas.scale.target") {
+        target = std::atoi(value.c_str());
       }
     }
   }
   scale["min"] = zero ? 0 : min;
-  if (zero) scale["idleTimeout"] = zero_duration;
+  // Replicas above the minimum go after 30 s idle (OpenFaaS scales down once the load has
+  // passed); to zero after zero-duration.
+  scale["idleTimeout"] = zero ? zero_duration : "30s";
+  // capacity: the target is in-flight calls per replica, which is how Gantry scales.
+  if (type == "capacity" && target > 0) spec["concurrency"] = target;
+  // As requested; OpenFaaS's default is a writable root (Gantry manifests: read-only).
+  auto read_only = d.find("readOnlyRootFilesystem");
+  spec["readOnlyRootFilesystem"] =
+      read_only != d.end() && read_only->is_boolean() && read_only->get<bool>();
   json annotations = json::object();
   if (auto it = d.find("annotations"); it != d.end() && it->is_object()) {
     for (const auto& [k, v] : it->items()) {
-      if (v.is_string()) annotations[k] = v;
+      if (v.is_string() && k != kAsSentAnnotation) annotations[k] = v;
     }
   }
+  json as_sent = json::object();
+  for (const char* key : {"limits", "requests"}) {
+    if (auto it = d.find(key); it != d.end() && it->is_object()) as_sent[key] = *it;
+  }
+  // Always set: it also marks the function as deployed through this API.
+  annotations[std::string(kAsSentAnnotation)] = as_sent.dump();
   if (!scale.empty()) spec["scale"] = scale;
   if (auto it = d.find("limits"); it != d.end() && it->is_object()) {
     json resources = json::object();
-    if (std::string m = StringField(*it, "memory"); !m.empty()) resources["memory"] = m;
+    if (std::string m = StringField(*it, "memory"); !m.empty()) {
+      // The engine refuses less than its floor; OpenFaaS takes it. Raised (and said: Deploy).
+      resources["memory"] = MemoryBelowFloor(d) ? spec::FormatMemory(spec::kMinMemoryBytes) : m;
+    }
     if (std::string c = StringField(*it, "cpu"); !c.empty()) resources["cpu"] = c;
     if (!resources.empty()) spec["resources"] = resources;
   }
@@ -132,12 +198,11 @@ json FunctionStatus(const json& d) {
     env.erase("fprocess");
   }
   json limits = nullptr;
+  json requests = nullptr;
   if (spec.contains("resources") && spec["resources"].is_object()) limits = spec["resources"];
   const json& status = d["status"];
   const json& metadata = d["metadata"];
-  int min = spec.contains("scale") ? spec["scale"].value("min", 0) : 0;
   int ready = status.value("readyReplicas", 0);
-  int starting = status.value("startingReplicas", 0);
   // Objects, never null; faas_function names the function, as OpenFaaS's providers set it.
   json labels = metadata.contains("labels") && metadata["labels"].is_object() ? metadata["labels"]
                                                                               : json::object();
@@ -145,6 +210,13 @@ json FunctionStatus(const json& d) {
   json annotations = metadata.contains("annotations") && metadata["annotations"].is_object()
                          ? metadata["annotations"]
                          : json::object();
+  // Deployed through this API: limits and requests exactly as sent, or none.
+  if (auto it = annotations.find(kAsSentAnnotation); it != annotations.end()) {
+    json sent = it->is_string() ? json::parse(it->get<std::string>(), nullptr, false) : json();
+    annotations.erase(it);
+    limits = sent.is_object() && sent.contains("limits") ? sent["limits"] : json(nullptr);
+    requests = sent.is_object() && sent.contains("requests") ? sent["requests"] : json(nullptr);
+  }
   // The image as it was sent; a function built from source has only the built one.
   std::string image = spec.contains("image") && spec["image"].is_string()
                           ? spec["image"].get<std::string>()
@@ -156,14 +228,16 @@ json FunctionStatus(const json& d) {
            {"secrets", spec.value("secrets", json::array())},
            {"labels", labels},
            {"annotations", annotations},
-           {"limits", limits},
-           {"readOnlyRootFilesystem", true},
+           {"readOnlyRootFilesystem", spec.value("readOnlyRootFilesystem", true)},
            // The gateway's count since gantryd started (OpenFaaS's comes from Prometheus).
            {"invocationCount", status.value("invocations", 0)},
-           {"replicas", std::max(min, ready + starting)},
+           // Wanted (scale.min, the autoscaler or a scale-function), or more while they go.
+           {"replicas", status.value("desiredReplicas", 0)},
            {"availableReplicas", ready},
            {"createdAt", status.value("createdAt", "")}};
   if (!env.empty()) out["envVars"] = env;  // omitted when none were given, as OpenFaaS does
+  if (!limits.is_null()) out["limits"] = limits;
+  if (!requests.is_null()) out["requests"] = requests;
   return out;
 }
 
@@ -206,7 +280,9 @@ core::Result<ApiResponse> ScaleFunction(Controller& c, const ApiRequest& r) {
   auto [name, ns] = NameAndNamespace(PathParam(r, "name"), StringField(*body, "namespace"));
   auto replicas = ReplicasField(*body);
   if (!replicas) return replicas.error();
-  if (auto s = c.Scale(ns, name, *replicas); !s) return s.error();
+  // As OpenFaaS: any count up to scale.max (zero too, below com.openfaas.scale.min), held
+  // until the next call, which scales the function up again.
+  if (auto s = c.Scale(ns, name, *replicas, pool::ScaleHold::kUntilCall); !s) return s.error();
   return JsonResponse(202, {{"serviceName", name}, {"namespace", ns}, {"replicas", *replicas}});
 }
 

@@ -20,7 +20,8 @@ void StemPackages::Attach(pool::Deployment& d, const nlohmann::json& canonical) 
                             ? spec["runtime"].get<std::string>()
                             : std::string();
   if (runtime != "python3" && runtime != "node" && runtime != "exec") return;
-  if (d.network != pool::NetworkAccess::kDefault || d.http_port != 0) return;
+  // Cells are created read-only, before anyone knows which function they will be.
+  if (d.network != pool::NetworkAccess::kDefault || d.http_port != 0 || !d.read_only_root) return;
   pool::StemSpec stem;
   stem.runtime = runtime;
   if (runtime == "exec") {

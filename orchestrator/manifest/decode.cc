@@ -40,9 +40,11 @@ using Fields = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
 constexpr std::array<std::string_view, 4> kMetadataFields{"name", "namespace", "labels",
                                                           "annotations"};
-constexpr std::array<std::string_view, 15> kFunctionFields{
-    "runtime", "handler",   "command", "source",      "dockerfile", "image",   "port",    "env",
-    "secrets", "resources", "timeout", "concurrency", "scale",      "network", "protocol"};
+constexpr std::array<std::string_view, 16> kFunctionFields{
+    "runtime",    "handler",   "command",  "source",
+    "dockerfile", "image",     "port",     "env",
+    "secrets",    "resources", "timeout",  "concurrency",
+    "scale",      "network",   "protocol", "readOnlyRootFilesystem"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
 constexpr std::array<std::string_view, 5> kScaleFields{"min", "max", "idleTimeout", "pauseAfter",
                                                        "keepAlive"};
@@ -200,6 +202,16 @@ class Decoder {
     return n;
   }
 
+  // true or false (YAML's spellings of them), nothing else.
+  std::optional<bool> Bool(const Field& f) {
+    const YamlNode& v = *f.value;
+    if (v.kind != Kind::kScalar || !v.plain || !IsBoolWord(v.value)) {
+      TypeError(f, "true or false");
+      return std::nullopt;
+    }
+    return v.value[0] == 't' || v.value[0] == 'T';
+  }
+
   std::optional<std::vector<std::string>> StringList(const Field& f, std::string_view hint = {}) {
     if (f.value->kind != Kind::kSequence) {
       TypeError(f, "a list of strings", hint);
@@ -306,6 +318,7 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
   if (auto* f = get("timeout")) m.timeout = d.String(*f);
   if (auto* f = get("concurrency")) m.concurrency = d.Integer(*f);
   if (auto* f = get("network")) m.network = d.String(*f);
+  if (auto* f = get("readOnlyRootFilesystem")) m.read_only_root = d.Bool(*f);
   if (auto* f = get("scale"); f && d.ExpectMapping(*f)) {
     auto scale = d.Fields(*f->value, "spec.scale", kScaleFields);
     if (auto it = scale.find("min"); it != scale.end()) m.scale_min = d.Integer(it->second);

@@ -69,7 +69,7 @@ docker::ContainerSpec ReplicaContainerSpec(const Deployment& deployment, const s
   spec.log_options = {{"max-size", logs.max_size}, {"max-file", std::to_string(logs.max_files)}};
   spec.security_opt = {"no-new-privileges"};
   spec.cap_drop = {"ALL"};
-  spec.read_only_rootfs = true;
+  spec.read_only_rootfs = deployment.read_only_root;
   spec.memory_bytes = deployment.memory_bytes;
   spec.nano_cpus = deployment.nano_cpus;
   spec.pids_limit = deployment.pids_limit;

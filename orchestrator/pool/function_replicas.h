@@ -68,6 +68,8 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   int desired = 0;            // the last decided replica count
   std::optional<int> manual;  // Scale() holds this count until manual_until
   core::SteadyTime manual_until{};
+  // ScaleHold::kUntilCall: `manual` may be below scale.min and holds until the next call.
+  bool manual_until_call = false;
   int start_failures = 0;          // in a row; reset by a replica getting ready
   core::SteadyTime retry_after{};  // no new start before this after failures
   std::mt19937_64 rng;             // replica keys

@@ -75,6 +75,10 @@ std::optional<core::Result<Lease>> PoolCore::AcquireLocked(FunctionReplicas& fn,
   SteadyTime now = lifecycle_->clock().Now();
   fn.last_call = now;
   fn.last_call_wall = std::chrono::system_clock::now();
+  if (fn.manual_until_call) {  // a count held until a call: the usual rules again
+    fn.manual.reset();
+    fn.manual_until_call = false;
+  }
   fn.CallArrivedLocked(now);
   if (std::optional<Lease> lease = lifecycle_->LeaseLocked(fn, /*cold=*/false, now)) {
     return core::Result<Lease>(std::move(*lease));
@@ -210,6 +214,7 @@ core::Status PoolCore::ApplyNewGenerationLocked(FunctionReplicas& fn,
   for (const auto& [k, r] : fn.replicas) had_ready |= r->state == ReplicaState::kReady;
   fn.SetDeploymentLocked(d);
   fn.manual.reset();
+  fn.manual_until_call = false;
   fn.start_failures = 0;
   fn.retry_after = {};
   int want = had_ready ? std::max(d.min_replicas, 1) : d.min_replicas;
@@ -281,7 +286,8 @@ core::Status PoolCore::Remove(const std::string& ns, const std::string& name) {
   return core::Ok();
 }
 
-core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int replicas) {
+core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int replicas,
+                             ScaleHold hold) {
   const std::string key = Key(ns, name);
   if (replicas < 0) {
     return core::Error::InvalidArgument(
@@ -298,14 +304,19 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
   if (fn->removed) return core::Error::NotFound(fmt::format("function {} not found", key));
   // Never a loop of starts beyond scale.max under this lock, whatever the caller checked.
   const Deployment& d = fn->deployment;
-  if (replicas < d.min_replicas || replicas > d.max_replicas) {
+  const bool until_call = hold == ScaleHold::kUntilCall;
+  const int least = until_call ? 0 : d.min_replicas;
+  if (replicas < least || replicas > d.max_replicas) {
     return core::Error::InvalidArgument(
-        fmt::format("{}: replicas must be within [{}, {}] (scale.min, scale.max), not {}", key,
-                    d.min_replicas, d.max_replicas, replicas));
+        fmt::format("{}: replicas must be within [{}, {}] ({}scale.max), not {}", key, least,
+                    d.max_replicas, until_call ? "" : "scale.min, ", replicas));
   }
   SteadyTime now = lifecycle_->clock().Now();
   fn->manual = replicas;
-  fn->manual_until = now + std::max(d.idle_timeout, lifecycle_->options().control_interval * 2);
+  fn->manual_until_call = until_call;
+  fn->manual_until =
+      until_call ? SteadyTime::max()
+                 : now + std::max(d.idle_timeout, lifecycle_->options().control_interval * 2);
   if (fn->desired != replicas) {
     PoolEvent scaled = ReplicaLifecycle::EventLocked(*fn, nullptr, PoolEvent::Kind::kScaled);
     scaled.from = fn->desired;
@@ -392,6 +403,7 @@ core::Result<FunctionStatus> PoolCore::Describe(const std::string& ns,
   s.min_replicas = fn->deployment.min_replicas;
   s.max_replicas = fn->deployment.max_replicas;
   s.desired = fn->desired;
+  s.held_until_call = fn->manual_until_call;
   s.failures_in_a_row = fn->start_failures;
   if (SteadyTime now = lifecycle_->clock().Now(); fn->retry_after > now) {
     s.next_retry =
@@ -516,8 +528,9 @@ core::Status Pool::Apply(const Deployment& deployment) {
 core::Status Pool::Remove(const std::string& ns, const std::string& name) {
   return core_->Remove(ns, name);
 }
-core::Status Pool::Scale(const std::string& ns, const std::string& name, int replicas) {
-  return core_->Scale(ns, name, replicas);
+core::Status Pool::Scale(const std::string& ns, const std::string& name, int replicas,
+                         ScaleHold hold) {
+  return core_->Scale(ns, name, replicas, hold);
 }
 core::Result<int> Pool::UpdateSecret(const std::string& ns, const std::string& secret,
                                      const std::string& value) {

@@ -68,6 +68,7 @@ struct Deployment {
   // /var/openfaas/secrets/<name>
   std::map<std::string, std::string> secrets;
   NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0
+  bool read_only_root = true;  // the container's root filesystem (/tmp is a tmpfs either way)
   int64_t memory_bytes = kDefaultMemoryBytes;
   int64_t nano_cpus = kDefaultNanoCpus;
   int64_t pids_limit = kDefaultPidsLimit;
@@ -98,6 +99,9 @@ struct Endpoint {
 
 // What served a call: a replica that was ready (warm), one started for it from a new
 // container or specialised from a stem cell (both cold starts), or a paused one unpaused.
+// How long Pool::Scale's count holds (Pool::Scale).
+enum class ScaleHold { kIdleTimeout, kUntilCall };
+
 enum class StartPath { kWarm, kContainer, kStemCell, kUnpaused };
 // "warm", "container", "stem-cell", "unpaused": the X-Gantry-Start header and records.
 std::string_view StartPathName(StartPath path);
@@ -174,6 +178,9 @@ struct FunctionStatus {
   int min_replicas = 0;
   int max_replicas = 0;
   int desired = 0;  // the last decided replica count (autoscaler, scale.min or Scale)
+  // Scale(..., ScaleHold::kUntilCall) holds `desired` (possibly below min_replicas) until
+  // the next call.
+  bool held_until_call = false;
   // Replicas that died before they got ready, in a row (reset by a ready replica); while
   // > 0 new starts wait for the back-off (next_retry).
   int failures_in_a_row = 0;
@@ -319,11 +326,15 @@ class Pool {
   // kNotFound. Blocks while calls in flight finish (up to the function's timeout, then they
   // are cut). kNotFound if unknown.
   core::Status Remove(const std::string& ns, const std::string& name);
-  // Sets the replica count now; the autoscaler leaves it so for idle_timeout, then decides
-  // again. Fewer: idle replicas go first, busy ones drain. kNotFound; kInvalidArgument
-  // (outside the deployment's [min_replicas, max_replicas], naming the bounds) — no
-  // replica is started then.
-  core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+  // Sets the replica count now. kIdleTimeout: the autoscaler leaves it so for idle_timeout,
+  // then decides again; kUntilCall (OpenFaaS's scale-function, as its idler uses it): the
+  // count may be below min_replicas and holds until the function's next call, after which
+  // the usual rules (scale.min included) apply. Fewer: idle replicas go first, busy ones
+  // drain. kNotFound; kInvalidArgument (outside the deployment's [min_replicas,
+  // max_replicas], or [0, max_replicas] for kUntilCall, naming the bounds) — no replica is
+  // started then.
+  core::Status Scale(const std::string& ns, const std::string& name, int replicas,
+                     ScaleHold hold = ScaleHold::kIdleTimeout);
 
   // Gives secret `secret` of namespace `ns` its new `value` in every function of `ns` that
   // uses it: each live replica's file (in its secrets directory, which the container mounts)

@@ -32,7 +32,7 @@ class PoolCore {
   void Stop();
   core::Status Apply(const Deployment& d);
   core::Status Remove(const std::string& ns, const std::string& name);
-  core::Status Scale(const std::string& ns, const std::string& name, int replicas);
+  core::Status Scale(const std::string& ns, const std::string& name, int replicas, ScaleHold hold);
   core::Result<int> UpdateSecret(const std::string& ns, const std::string& secret,
                                  const std::string& value);
   void Acquire(const std::string& ns, const std::string& name, AcquireCallback done);

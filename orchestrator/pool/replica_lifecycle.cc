@@ -212,8 +212,9 @@ void ReplicaLifecycle::ReplenishLocked(FunctionReplicas& fn, SteadyTime now) {
   if (fn.removed || stopping_) return;
   EnsureCapacityLocked(fn, now);
   if (now < fn.retry_after) return;
-  int target =
-      std::min(std::max(fn.deployment.min_replicas, fn.desired), fn.deployment.max_replicas);
+  // A count held until a call (ScaleHold::kUntilCall) may be below scale.min.
+  const int floor = fn.manual_until_call ? 0 : fn.deployment.min_replicas;
+  int target = std::min(std::max(floor, fn.desired), fn.deployment.max_replicas);
   for (int n = fn.ActiveLocked(); n < target; ++n) StartReplicaLocked(fn);
 }
 

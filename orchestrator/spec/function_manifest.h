@@ -41,6 +41,7 @@ struct FunctionManifest {
   std::optional<std::string> keep_alive;    // spec.scale.keepAlive
   std::optional<std::int64_t> scale_max;
   std::optional<std::string> network;
+  std::optional<bool> read_only_root;  // spec.readOnlyRootFilesystem
 
   // Directory `source` is relative to: the directory of the manifest file.
   std::string base_dir;

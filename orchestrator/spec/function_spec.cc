@@ -98,6 +98,7 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
   };
   // Only when not the default: specs stored before the field existed keep their form.
   if (spec.protocol() == Protocol::kLambda) body["protocol"] = "lambda";
+  if (!spec.read_only_root()) body["readOnlyRootFilesystem"] = false;
   if (spec.scale().pause_after.count() > 0) {
     body["scale"]["pauseAfter"] = FormatDuration(spec.scale().pause_after);
   }

@@ -47,6 +47,7 @@ const std::vector<std::string_view>& NetworkNames();
 // Defaults a manifest gets for fields it leaves out.
 inline constexpr std::string_view kDefaultNamespace = "default";
 using core::kDefaultMemoryBytes;
+inline constexpr std::int64_t kMinMemoryBytes = std::int64_t{6} << 20;  // the engine's floor
 inline constexpr std::int64_t kDefaultCpuMillis = 500;
 inline constexpr std::chrono::milliseconds kDefaultTimeout = core::kDefaultCallTimeout;
 inline constexpr int kDefaultConcurrency = 1;
@@ -110,6 +111,9 @@ class FunctionSpec {
   int concurrency() const { return concurrency_; }
   const ScalePolicy& scale() const { return scale_; }
   Network network() const { return network_; }
+  // The container's root filesystem is read-only (/tmp is a tmpfs either way); the default.
+  // OpenFaaS deployments ask for it or not (readOnlyRootFilesystem, default false there).
+  bool read_only_root() const { return read_only_root_; }
 
  private:
   friend class FunctionSpecBuilder;
@@ -135,6 +139,7 @@ class FunctionSpec {
   int concurrency_ = kDefaultConcurrency;
   ScalePolicy scale_;
   Network network_ = Network::kDefault;
+  bool read_only_root_ = true;
 };
 
 // The canonical JSON form: every field present (null where the runtime does not use it),

@@ -15,7 +15,6 @@ namespace gantry::spec {
 // Bounds on values; outside them a manifest is almost certainly a mistake.
 namespace {
 
-constexpr std::int64_t kMinMemoryBytes = std::int64_t{6} * 1024 * 1024;  // Docker's floor
 constexpr std::int64_t kMaxMemoryBytes = std::int64_t{64} * 1024 * 1024 * 1024;
 constexpr std::int64_t kMinCpuMillis = 10;
 constexpr std::int64_t kMaxCpuMillis = 64'000;
@@ -284,6 +283,7 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
     }
   }
 
+  if (m.read_only_root) spec.read_only_root_ = *m.read_only_root;
   if (m.network) {
     if (auto network = ParseNetwork(*m.network)) {
       spec.network_ = *network;

@@ -16,6 +16,7 @@
 #include "builder/builder.h"
 #include "core/clock.h"
 #include "daemon/controller.h"
+#include "daemon/function_events.h"
 #include "daemon/function_logs.h"
 #include "logstore/log_store.h"
 #include "manifest/file_system.h"
@@ -144,6 +145,8 @@ struct Harness {
                                                                   .socket_dir_bytes = 0});
     options.state_dir = state_dir;
     options.identity = {"gantry.instance=aaaa1111"};
+    events = std::make_unique<FunctionEvents>(*store);
+    if (options.events == nullptr) options.events = events.get();
     controller = std::make_unique<Controller>(*store, *builder, *pool, docker, options);
     REQUIRE(controller->Start().ok());
     logs = std::make_unique<FunctionLogs>(*store, log_store, &clock);
@@ -151,6 +154,7 @@ struct Harness {
   ~Harness() {
     controller.reset();
     pool.reset();
+    events.reset();
     std::error_code ignored;
     std::filesystem::remove_all(state_dir, ignored);
   }
@@ -168,6 +172,7 @@ struct Harness {
   LoggingDocker docker;
   std::string state_dir;
   std::unique_ptr<store::Store> store;
+  std::unique_ptr<FunctionEvents> events;  // the controller's, unless the options name others
   std::unique_ptr<builder::Builder> builder;
   std::unique_ptr<pool::Pool> pool;
   std::unique_ptr<Controller> controller;

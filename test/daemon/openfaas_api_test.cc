@@ -90,6 +90,71 @@ TEST_CASE("OpenFaaS: scaling labels, one replica by default, zero only when aske
   CHECK(quick.scale().min == 0);
   CHECK(quick.scale().idle_timeout == std::chrono::minutes(2));
   CHECK(deploy({{"com.openfaas.scale.zero", "false"}}).scale().min == 1);
+  // Replicas above the minimum go once the load has passed.
+  CHECK(deploy(nullptr).scale().idle_timeout == std::chrono::seconds(30));
+  // capacity: the target is in-flight calls per replica.
+  CHECK(deploy({{"com.openfaas.scale.type", "capacity"}, {"com.openfaas.scale.target", "20"}})
+            .concurrency() == 20);
+  CHECK(deploy({{"com.openfaas.scale.type", "rps"}, {"com.openfaas.scale.target", "20"}})
+            .concurrency() == 1);
+}
+
+TEST_CASE("OpenFaaS: readOnlyRootFilesystem as requested, writable by default", "[daemon]") {
+  json d = {{"service", "s"}, {"image", "example/s:1"}};
+  auto writable = openfaas::SpecFromDeployment(d);
+  REQUIRE(writable.ok());
+  CHECK_FALSE(writable->read_only_root());
+  d["readOnlyRootFilesystem"] = true;
+  auto read_only = openfaas::SpecFromDeployment(d);
+  REQUIRE(read_only.ok());
+  CHECK(read_only->read_only_root());
+  d["readOnlyRootFilesystem"] = "yes";  // not a boolean: not asked for
+  CHECK_FALSE(openfaas::SpecFromDeployment(d)->read_only_root());
+
+  Harness h;
+  REQUIRE(Send(openfaas::DeployFunction(*h.controller,
+                                        Request(R"({"service": "w", "image": "example/w:1"})")))
+              .status == 202);
+  REQUIRE(Send(openfaas::DeployFunction(*h.controller,
+                                        Request(R"({"service": "r", "image": "example/r:1",
+                                              "readOnlyRootFilesystem": true})")))
+              .status == 202);
+  auto get = [&](const char* name) {
+    return Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", name}}))).body;
+  };
+  CHECK(get("w")["readOnlyRootFilesystem"] == false);
+  CHECK(get("r")["readOnlyRootFilesystem"] == true);
+}
+
+TEST_CASE("OpenFaaS: limits and requests echo as sent; memory below the floor is raised",
+          "[daemon]") {
+  const char* low = R"({"service": "tiny", "image": "example/tiny:1",
+    "limits": {"memory": "5Mi", "cpu": "100m"}, "requests": {"memory": "1Mi"}})";
+  auto spec = openfaas::SpecFromDeployment(json::parse(low));
+  REQUIRE(spec.ok());
+  CHECK(spec->resources().memory_bytes == std::int64_t{6} << 20);  // the engine's minimum
+  CHECK(spec->resources().cpu_millis == 100);
+
+  Harness h;
+  REQUIRE(Send(openfaas::DeployFunction(*h.controller, Request(low))).status == 202);
+  auto status = Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "tiny"}})));
+  CHECK(status.body["limits"] == json{{"memory", "5Mi"}, {"cpu", "100m"}});
+  CHECK(status.body["requests"] == json{{"memory", "1Mi"}});
+  CHECK(status.body["annotations"] == json::object());  // the kept copy is not shown
+  // The raise is said among the function's events.
+  h.events->Flush();
+  auto described = h.controller->Describe("default", "tiny");
+  REQUIRE(described.ok());
+  std::string events = (*described)["status"]["events"].dump();
+  CHECK_THAT(events, Catch::Contains("MemoryRaised") && Catch::Contains("raised to 6Mi"));
+
+  // Neither sent: neither returned.
+  REQUIRE(Send(openfaas::DeployFunction(
+                   *h.controller, Request(R"({"service": "bare", "image": "example/bare:1"})")))
+              .status == 202);
+  auto bare = Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "bare"}})));
+  CHECK_FALSE(bare.body.contains("limits"));
+  CHECK_FALSE(bare.body.contains("requests"));
 }
 
 TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete", "[daemon]") {
@@ -142,6 +207,14 @@ TEST_CASE("OpenFaaS: deploy 202, update 200 or 404, status, scale 202 and delete
   auto beyond = Send(openfaas::ScaleFunction(
       *h.controller, Request(R"({"replicas": 7})", {}, {{"name", "web.team"}})));
   CHECK(beyond.status == 400);
+  // To zero, below com.openfaas.scale.min, as OpenFaaS's idler does: held until a call.
+  auto zero = Send(openfaas::ScaleFunction(
+      *h.controller, Request(R"({"replicas": 0})", {}, {{"name", "web.team"}})));
+  CHECK(zero.status == 202);
+  h.pool->Flush();
+  auto at_zero =
+      Send(openfaas::GetFunction(*h.controller, Request("", {}, {{"name", "web.team"}})));
+  CHECK(at_zero.body["replicas"] == 0);
 
   auto deleted =
       Send(openfaas::DeleteFunction(*h.controller, Request(R"({"functionName": "web.team"})")));

@@ -660,6 +660,47 @@ TEST_CASE("pool: Scale outside [scale.min, scale.max] is refused and starts noth
   CHECK(h.pool->Scale("default", "echo", 3).ok());
 }
 
+TEST_CASE("pool: Scale held until a call may go below scale.min; the next call ends the hold",
+          "[pool]") {
+  Harness h;
+  h.probe.Open();
+  Deployment d = Echo();  // 0..3
+  d.min_replicas = 1;
+  REQUIRE(h.pool->Apply(d).ok());
+  h.pool->Flush();
+  REQUIRE(MustDescribe(*h.pool).ready == 1);
+  CHECK(h.pool->Scale("default", "echo", 4, pool::ScaleHold::kUntilCall).error().code() ==
+        ErrorCode::kInvalidArgument);  // scale.max still holds
+  REQUIRE(h.pool->Scale("default", "echo", 0, pool::ScaleHold::kUntilCall).ok());
+  h.pool->Flush();
+  FunctionStatus held = MustDescribe(*h.pool);
+  CHECK(held.ready == 0);
+  CHECK(held.desired == 0);
+  CHECK(held.held_until_call);
+  // Neither the control loop nor time brings scale.min back while no call comes.
+  for (int i = 0; i < 3; ++i) {
+    h.clock.Advance(1h);
+    h.pool->Reconcile();
+    h.pool->Flush();
+  }
+  CHECK(MustDescribe(*h.pool).ready == 0);
+  CHECK(h.docker.containers().empty());
+  // A call scales it from zero and the usual rules apply again.
+  auto call = h.Acquire();
+  REQUIRE(call->Wait().ok());
+  CHECK(call->Wait()->cold_start());
+  { Lease done = std::move(*call->Wait()); }
+  h.pool->Reconcile();
+  h.pool->Flush();
+  FunctionStatus after = MustDescribe(*h.pool);
+  CHECK_FALSE(after.held_until_call);
+  CHECK(after.ready == 1);
+  h.clock.Advance(1h);
+  h.pool->Reconcile();
+  h.pool->Flush();
+  CHECK(MustDescribe(*h.pool).ready == 1);  // scale.min again
+}
+
 // Runs `f` on a thread; true when it returned within a few (real) seconds, whatever the
 // pool's clock says. Joins the thread either way.
 template <typename F>
