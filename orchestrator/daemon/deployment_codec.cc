@@ -19,6 +19,9 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
                                                      : pool::NetworkAccess::kDefault;
   d.runtime_api = image.runtime_api;
   d.read_only_root = spec.read_only_root();
+  // Gantry's templates run as the secrets' owner; an image of the user's, as its own user.
+  d.secrets_for_any_user =
+      spec.runtime() == spec::Runtime::kImage || spec.runtime() == spec::Runtime::kDockerfile;
   d.env = spec.env();
   // What the image needs from the container (the handler); the spec's own env wins.
   for (const auto& [key, value] : image.env) d.env.emplace(key, value);
@@ -49,6 +52,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"network", d.network == pool::NetworkAccess::kNone ? "none" : "default"},
               {"runtimeApi", d.runtime_api},
               {"readOnlyRoot", d.read_only_root},
+              {"secretsForAnyUser", d.secrets_for_any_user},
               {"env", d.env},
               {"secrets", secrets},
               {"memoryBytes", d.memory_bytes},
@@ -82,6 +86,7 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     d.network = network == "none" ? pool::NetworkAccess::kNone : pool::NetworkAccess::kDefault;
     d.runtime_api = j.value("runtimeApi", false);      // absent in deployments stored before it
     d.read_only_root = j.value("readOnlyRoot", true);  // likewise
+    d.secrets_for_any_user = j.value("secretsForAnyUser", false);
     d.env = j.at("env").get<std::map<std::string, std::string>>();
     for (const auto& name : j.at("secrets")) d.secrets[name.get<std::string>()] = "";
     d.memory_bytes = j.at("memoryBytes").get<int64_t>();

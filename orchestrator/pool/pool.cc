@@ -352,25 +352,30 @@ core::Status PoolCore::Scale(const std::string& ns, const std::string& name, int
 core::Result<int> PoolCore::UpdateSecret(const std::string& ns, const std::string& secret,
                                          const std::string& value) {
   std::lock_guard<std::mutex> secrets_lock(lifecycle_->secrets_mutex());
-  std::vector<std::pair<std::string, ReplicaPaths>> targets;  // (function/replica, paths)
+  struct Target {
+    std::string what;  // function/replica
+    ReplicaPaths paths;
+    int uid;
+  };
+  std::vector<Target> targets;
   for (const auto& fn : functions_.Snapshot()) {
     std::lock_guard<std::mutex> lock(fn->mu);
     if (fn->deployment.namespace_name != ns) continue;
     auto it = fn->deployment.secrets.find(secret);
     if (it == fn->deployment.secrets.end()) continue;
     it->second = value;
+    const int uid = SecretsUid(fn->deployment, lifecycle_->options());
     for (const auto& [replica_key, replica] : fn->replicas) {
       // Older generations still draining read it too; a replica whose files are not made
       // yet gets the new value from its start (which waits for the secrets lock).
       if (replica->state == ReplicaState::kDead) continue;
-      targets.emplace_back(fn->key + "/" + replica_key, replica->paths);
+      targets.push_back({fn->key + "/" + replica_key, replica->paths, uid});
     }
   }
   int updated = 0;
   std::optional<core::Error> first_error;
-  const PoolOptions& options = lifecycle_->options();
-  for (const auto& [what, paths] : targets) {
-    auto s = ReplaceSecretFile(paths, secret, value, options.secrets_uid);
+  for (const auto& [what, paths, uid] : targets) {
+    auto s = ReplaceSecretFile(paths, secret, value, uid);
     if (s) {
       ++updated;
     } else if (s.error().code() != core::ErrorCode::kNotFound) {

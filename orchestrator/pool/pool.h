@@ -69,6 +69,10 @@ struct Deployment {
   std::map<std::string, std::string> secrets;
   NetworkAccess network = NetworkAccess::kDefault;  // kNone needs http_port == 0
   bool read_only_root = true;  // the container's root filesystem (/tmp is a tmpfs either way)
+  // The image runs as a user of its own, unknown here (runtime image or dockerfile): secret
+  // files are made readable by any user (0444; the directory is mounted read-only into this
+  // function's containers alone) instead of owned by PoolOptions::secrets_uid.
+  bool secrets_for_any_user = false;
   int64_t memory_bytes = kDefaultMemoryBytes;
   int64_t nano_cpus = kDefaultNanoCpus;
   int64_t pids_limit = kDefaultPidsLimit;

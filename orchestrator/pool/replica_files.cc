@@ -41,7 +41,10 @@ core::Status WriteNewFile(const std::string& path, const std::string& value, int
   }
   // The function runs as `uid`; without the right to chown (gantryd not root) the file
   // can only be made readable to everyone, which the read-only mount then confines.
-  if (::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) ::fchmod(fd, 0444);
+  // A negative uid: the function's user is unknown, so the file is readable by any.
+  if (uid < 0 || ::fchown(fd, static_cast<uid_t>(uid), static_cast<gid_t>(uid)) != 0) {
+    ::fchmod(fd, 0444);
+  }
   if (::close(fd) != 0) return Errno("close secret", path);
   return core::Ok();
 }

@@ -30,6 +30,12 @@ core::Status CreateReplicaFiles(const ReplicaPaths& paths,
 core::Status ReplaceSecretFile(const ReplicaPaths& paths, const std::string& name,
                                const std::string& value, int uid);
 
+// The uid secret files of `d` are written for: -1 (readable by any user) when
+// d.secrets_for_any_user, else options.secrets_uid.
+inline int SecretsUid(const Deployment& d, const PoolOptions& options) {
+  return d.secrets_for_any_user ? -1 : options.secrets_uid;
+}
+
 // Removes the replica's host directory and everything in it, unmounting its socket
 // directory's tmpfs first; a missing one is fine.
 void RemoveReplicaFiles(const ReplicaPaths& paths);

@@ -294,7 +294,7 @@ void ReplicaLifecycle::StartTask(const std::shared_ptr<FunctionReplicas>& fn,
       std::lock_guard<std::mutex> lock(fn->mu);
       secrets = fn->CurrentSecretsLocked(d.secrets);
     }
-    if (auto s = CreateReplicaFiles(replica->paths, secrets, options_.secrets_uid,
+    if (auto s = CreateReplicaFiles(replica->paths, secrets, SecretsUid(d, options_),
                                     options_.socket_dir_bytes);
         !s) {
       return EndStart(fn, replica, s.error());

@@ -91,6 +91,25 @@ TEST_CASE("pool: a secret file is replaced by a new file, whole, in the same dir
   CHECK(gone.error().code() == core::ErrorCode::kNotFound);
 }
 
+TEST_CASE("pool: an image's own user (uid -1) gets secret files readable by any user",
+          "[pool]") {
+  TempDir tmp;
+  ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
+  REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k"}}, -1, 0).ok());
+  struct stat secret = Stat(paths.SecretPath("api-key"));
+  CHECK((secret.st_mode & 07777) == 0444);
+  CHECK(secret.st_uid == ::geteuid());  // not handed to anyone
+  REQUIRE(ReplaceSecretFile(paths, "api-key", "new", -1).ok());
+  CHECK((Stat(paths.SecretPath("api-key")).st_mode & 07777) == 0444);
+  CHECK(ReadAll(paths.SecretPath("api-key")) == "new");
+  Deployment d;
+  PoolOptions options;
+  CHECK(SecretsUid(d, options) == options.secrets_uid);
+  d.secrets_for_any_user = true;
+  CHECK(SecretsUid(d, options) == -1);
+  RemoveReplicaFiles(paths);
+}
+
 TEST_CASE("pool: a missing run dir is created with the first replica's directory", "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path + "/not/yet", "r0123456789");
