@@ -8,13 +8,17 @@ namespace {
 
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-constexpr std::array<int8_t, 256> DecodeTable() {
-  std::array<int8_t, 256> t{};
-  for (auto& v : t) v = -1;
-  for (int i = 0; i < 64; ++i) t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<int8_t>(i);
+constexpr std::uint8_t kInvalid = 0xff;  // not a base64 character
+
+constexpr std::array<std::uint8_t, 256> DecodeTable() {
+  std::array<std::uint8_t, 256> t{};
+  for (auto& v : t) v = kInvalid;
+  for (int i = 0; i < 64; ++i) {
+    t[static_cast<unsigned char>(kAlphabet[i])] = static_cast<std::uint8_t>(i);
+  }
   return t;
 }
-constexpr std::array<int8_t, 256> kDecode = DecodeTable();
+constexpr std::array<std::uint8_t, 256> kDecode = DecodeTable();
 
 }  // namespace
 
@@ -43,10 +47,10 @@ std::optional<std::string> Base64Decode(std::string_view text) {
     if (last && text[i + 3] == '=') pad = text[i + 2] == '=' ? 2 : 1;
     uint32_t n = 0;
     for (std::size_t k = 0; k < 4; ++k) {
-      int v = 0;
+      std::uint8_t v = 0;
       if (k < 4 - static_cast<std::size_t>(pad)) {
         v = kDecode[static_cast<unsigned char>(text[i + k])];
-        if (v < 0) return std::nullopt;
+        if (v == kInvalid) return std::nullopt;
       }
       n = (n << 6) | static_cast<uint32_t>(v);
     }

@@ -126,7 +126,7 @@ TEST_CASE("OpenFaaS: readOnlyRootFilesystem as requested, writable by default", 
   CHECK(get("r")["readOnlyRootFilesystem"] == true);
 }
 
-TEST_CASE("OpenFaaS: limits and requests echo as sent; memory below the floor is raised",
+TEST_CASE("OpenFaaS: limits and requests echo as sent, memory below the floor is raised",
           "[daemon]") {
   const char* low = R"({"service": "tiny", "image": "example/tiny:1",
     "limits": {"memory": "5Mi", "cpu": "100m"}, "requests": {"memory": "1Mi"}})";

@@ -7,6 +7,7 @@
 #include <catch2/catch.hpp>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -87,7 +88,18 @@ TEST_CASE("build stream: apply --progress plain shows the build's steps before t
                                            "\",function=\"streamed\"} 0\n"));
 
   if (HavePromtool()) {
-    Run check = Program("/usr/bin/promtool", {"check", "metrics"}, {}, metrics.body);
+    // OpenFaaS's names are OpenFaaS's (dashboards depend on them), lint or not:
+    // gateway_function_invocation_started (a counter without _total) and
+    // gateway_service_count (a gauge ending in _count) are left out of the lint.
+    std::string ours;
+    std::istringstream lines(metrics.body);
+    for (std::string line; std::getline(lines, line);) {
+      if (line.find("gateway_function_invocation_started") == std::string::npos &&
+          line.find("gateway_service_count") == std::string::npos) {
+        ours += line + "\n";
+      }
+    }
+    Run check = Program("/usr/bin/promtool", {"check", "metrics"}, {}, ours);
     INFO(check.out);
     CHECK(check.exit_code == 0);
   } else {

@@ -257,8 +257,9 @@ TEST_CASE("identity: scale is bounded by scale.min and scale.max in both APIs",
     CHECK(r.Json().contains("error"));
     Reply o = gantryd.Call("POST", openfaas,
                            std::string("{\"serviceName\":\"same\",\"replicas\":") + replicas + "}");
-    CHECK(o.status == 400);
-    CHECK(o.Json().contains("error"));
+    // OpenFaaS's scale-function takes zero below scale.min (held until the next call).
+    CHECK(o.status == (std::string(replicas) == "0" ? 202 : 400));
+    if (o.status != 202) CHECK(o.Json().contains("error"));
   }
   Reply named = gantryd.Call("PUT", scale, "{\"replicas\":8}");
   CHECK_THAT(named.Json()["error"].get<std::string>(), Catch::Contains("[1, 2]"));

@@ -10,6 +10,7 @@
 // side never share (or remove) each other's image. Nothing is pulled.
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
@@ -166,6 +167,10 @@ TEST_CASE("OpenFaaS certifier: health, info, auth, deploy metadata, invoke, logs
   env_test["labels"] = labels;
   env_test["annotations"] = annotations;
   REQUIRE(of.Deploy(env_test) == 202);
+  // Test_ListNamespaces: the function's namespace, and default.
+  json namespaces = of.Call("GET", "/system/namespaces").Json();
+  CHECK(std::find(namespaces.begin(), namespaces.end(), json(ns)) != namespaces.end());
+  CHECK(std::find(namespaces.begin(), namespaces.end(), json("default")) != namespaces.end());
   Reply listed = of.Call("GET", "/system/functions?namespace=" + ns);
   CHECK(listed.status == 200);
   CHECK(listed.Json().dump().find("\"env-test\"") != std::string::npos);
@@ -331,8 +336,8 @@ TEST_CASE("OpenFaaS certifier: scale minimum, from zero during invoke, to zero, 
   CHECK(most == 2);
   CHECK(of.Replicas("test-scaling-disabled") == 2);
 
-  for (const char* name :
-       {"test-min-scale", "test-scale-from-zero", "test-scaling-to-zero", "test-scaling-disabled"}) {
+  for (const char* name : {"test-min-scale", "test-scale-from-zero", "test-scaling-to-zero",
+                           "test-scaling-disabled"}) {
     CHECK(of.Delete(name) == 200);
   }
 }
@@ -363,8 +368,8 @@ TEST_CASE("OpenFaaS certifier: scale up and down from throughput", "[integration
   // Cool-down: back to the minimum once the load has passed (the certifier waits a minute;
   // here the panic window's minute plus the 30 s idle time, polled).
   CHECK(Eventually([&] { return of.Replicas("test-throughput-scaling") == 1; }, 150s));
-  CHECK(Eventually([&] { return ContainersOf(engine, "test-throughput-scaling").size() == 1; },
-                   30s));
+  CHECK(
+      Eventually([&] { return ContainersOf(engine, "test-throughput-scaling").size() == 1; }, 30s));
   CHECK(of.Delete("test-throughput-scaling") == 200);
 }
 
@@ -381,9 +386,9 @@ TEST_CASE("OpenFaaS certifier: secret CRUD with values and raw values reaching f
   auto secret = [&](const std::string& name, const char* field, const std::string& value) {
     return json{{"name", name}, {"namespace", ns}, {field, value}}.dump();
   };
-  REQUIRE(of.Call("POST", "/system/secrets",
-                  secret("secret-name", "value", "this-is-the-secret-value"))
-              .status == 201);
+  REQUIRE(
+      of.Call("POST", "/system/secrets", secret("secret-name", "value", "this-is-the-secret-value"))
+          .status == 201);
   CHECK(of.Call("POST", "/system/secrets", secret("secret-name", "value", "again")).status == 409);
   const std::string raw("\x00\x01 raw \xff bytes\n", 15);
   REQUIRE(of.Call("POST", "/system/secrets", secret("raw", "rawValue", core::Base64Encode(raw)))

@@ -212,7 +212,8 @@ TEST_CASE("The JSON Schema knows exactly the fields of the canonical form", "[ma
   };
   CHECK(keys(function["properties"]) == keys(canonical));
   auto spec_keys = keys(canonical["spec"]);
-  spec_keys.insert("protocol");  // in the canonical form only when not the default (http)
+  // In the canonical form only when not the default (http, a read-only root).
+  spec_keys.insert({"protocol", "readOnlyRootFilesystem"});
   CHECK(keys(function["properties"]["spec"]["properties"]) == spec_keys);
   auto scale_keys = keys(canonical["spec"]["scale"]);
   // In the canonical form only when not the default (never paused, fixed keep-alive).

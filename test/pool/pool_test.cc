@@ -660,7 +660,7 @@ TEST_CASE("pool: Scale outside [scale.min, scale.max] is refused and starts noth
   CHECK(h.pool->Scale("default", "echo", 3).ok());
 }
 
-TEST_CASE("pool: Scale held until a call may go below scale.min; the next call ends the hold",
+TEST_CASE("pool: Scale held until a call may go below scale.min, and the next call ends the hold",
           "[pool]") {
   Harness h;
   h.probe.Open();

@@ -91,8 +91,7 @@ TEST_CASE("pool: a secret file is replaced by a new file, whole, in the same dir
   CHECK(gone.error().code() == core::ErrorCode::kNotFound);
 }
 
-TEST_CASE("pool: an image's own user (uid -1) gets secret files readable by any user",
-          "[pool]") {
+TEST_CASE("pool: an image's own user (uid -1) gets secret files readable by any user", "[pool]") {
   TempDir tmp;
   ReplicaPaths paths = PathsFor(tmp.path, "r0123456789");
   REQUIRE(CreateReplicaFiles(paths, {{"api-key", "k"}}, -1, 0).ok());
