@@ -38,12 +38,33 @@ double ConcurrencyWindow::Average(TimePoint now, Duration window) const {
   return integral / Seconds(window).count();
 }
 
+void RateWindow::Add(TimePoint now) {
+  constexpr Duration kBucket{100};
+  if (buckets_.empty() || now - buckets_.back().first >= kBucket) {
+    buckets_.emplace_back(now, 0);
+  }
+  ++buckets_.back().second;
+  while (!buckets_.empty() && buckets_.front().first < now - history_) buckets_.pop_front();
+}
+
+double RateWindow::Rate(TimePoint now, Duration window) const {
+  if (window.count() <= 0) return 0;
+  std::int64_t calls = 0;
+  for (auto it = buckets_.rbegin(); it != buckets_.rend() && it->first >= now - window; ++it) {
+    calls += it->second;
+  }
+  return static_cast<double>(calls) / Seconds(window).count();
+}
+
 Decision Autoscaler::Decide(const ConcurrencyWindow& stats, int current, TimePoint now,
-                            std::optional<TimePoint> last_call) {
+                            std::optional<TimePoint> last_call, const RateWindow* arrivals) {
   const Policy& p = policy_;
-  double target = std::max(p.concurrency * p.target_utilization, 0.01);
-  double stable_avg = stats.Average(now, p.stable_window);
-  double panic_avg = stats.Average(now, p.panic_window);
+  const bool rps = p.rps_per_replica > 0 && arrivals != nullptr;
+  double target = rps ? p.rps_per_replica : std::max(p.concurrency * p.target_utilization, 0.01);
+  double stable_avg =
+      rps ? arrivals->Rate(now, p.stable_window) : stats.Average(now, p.stable_window);
+  double panic_avg = rps ? arrivals->Rate(now, p.panic_window) : stats.Average(now, p.panic_window);
+  const char* what = rps ? "calls/s" : "in flight";
   int want_stable = CeilDiv(stable_avg, target);
   int want_panic = CeilDiv(panic_avg, target);
 
@@ -59,12 +80,12 @@ Decision Autoscaler::Decide(const ConcurrencyWindow& stats, int current, TimePoi
     panic_high_water_ = std::max({panic_high_water_, want_panic, current});
     d.desired = panic_high_water_;
     d.panic = true;
-    d.reason = fmt::format("panic: {:.2f} in flight over {}s, target {:.2f} per replica", panic_avg,
+    d.reason = fmt::format("panic: {:.2f} {} over {}s, target {:.2f} per replica", panic_avg, what,
                            Seconds(p.panic_window).count(), target);
   } else {
     d.desired = want_stable;
-    d.reason = fmt::format("stable: {:.2f} in flight over {}s, target {:.2f} per replica",
-                           stable_avg, Seconds(p.stable_window).count(), target);
+    d.reason = fmt::format("stable: {:.2f} {} over {}s, target {:.2f} per replica", stable_avg,
+                           what, Seconds(p.stable_window).count(), target);
     int floor_after_scale_down = static_cast<int>(std::floor(current / p.max_scale_down_rate));
     if (d.desired < floor_after_scale_down) {
       d.desired = floor_after_scale_down;

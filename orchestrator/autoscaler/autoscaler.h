@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <deque>
 #include <optional>
 #include <string>
@@ -18,6 +19,9 @@ struct Policy {
   int max_replicas = 10;
   double concurrency = 1;           // in-flight calls one replica takes (spec.concurrency)
   double target_utilization = 0.7;  // aim at 70% of it, as Knative's KPA does
+  // > 0: scale on calls per second instead, this many per replica (OpenFaaS's
+  // com.openfaas.scale.type=rps with .target), averaged over the same windows.
+  double rps_per_replica = 0;
   Duration stable_window{60'000};
   Duration panic_window{6'000};
   // Panic when the panic window asks for at least this many times the current replicas.
@@ -45,6 +49,22 @@ class ConcurrencyWindow {
   std::deque<std::pair<TimePoint, double>> points_;  // (since, value), oldest first
 };
 
+// Calls that arrived, counted in 100 ms buckets over sliding windows. Keeps `history` worth
+// of buckets. Not thread-safe.
+class RateWindow {
+ public:
+  explicit RateWindow(Duration history) : history_(history) {}
+
+  // One call arrived at `now`. Times must not go backwards.
+  void Add(TimePoint now);
+  // Calls per second over [now - window, now] (whole buckets).
+  double Rate(TimePoint now, Duration window) const;
+
+ private:
+  Duration history_;
+  std::deque<std::pair<TimePoint, std::int64_t>> buckets_;  // (bucket start, calls)
+};
+
 struct Decision {
   int desired = 0;
   bool panic = false;
@@ -61,9 +81,9 @@ class Autoscaler {
   explicit Autoscaler(Policy policy) : policy_(policy) {}
 
   // `current` is the number of replicas there are (ready or starting); `last_call` the time
-  // of the last call, if any.
+  // of the last call, if any; `arrivals` the calls' arrivals (used with rps_per_replica).
   Decision Decide(const ConcurrencyWindow& stats, int current, TimePoint now,
-                  std::optional<TimePoint> last_call);
+                  std::optional<TimePoint> last_call, const RateWindow* arrivals = nullptr);
 
   const Policy& policy() const { return policy_; }
 

@@ -2,9 +2,24 @@
 
 #include <fmt/format.h>
 
+#include <cstdlib>
+
 namespace gantry::daemon {
 
 using nlohmann::json;
+
+double TargetRps(const std::map<std::string, std::string>& labels) {
+  auto label = [&](const char* key) {
+    auto it = labels.find(key);
+    return it == labels.end() ? std::string() : it->second;
+  };
+  const std::string type = label("com.openfaas.scale.type");
+  const std::string target = label("com.openfaas.scale.target");
+  // OpenFaaS's default type is rps: a target alone means calls per second too.
+  if (type != "rps" && !(type.empty() && !target.empty())) return 0;
+  double per_replica = std::atof(target.c_str());
+  return per_replica > 0 ? per_replica : kOpenFaasDefaultTarget;
+}
 
 pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::BuiltImage& image,
                                int64_t generation,
@@ -29,6 +44,7 @@ pool::Deployment DeploymentFor(const spec::FunctionSpec& spec, const builder::Bu
   d.memory_bytes = spec.resources().memory_bytes;
   d.nano_cpus = spec.resources().cpu_millis * 1'000'000;
   d.concurrency = spec.concurrency();
+  d.target_rps = TargetRps(spec.labels());
   d.min_replicas = spec.scale().min;
   d.max_replicas = spec.scale().max;
   d.idle_timeout = spec.scale().idle_timeout;
@@ -59,6 +75,7 @@ json DeploymentToJson(const pool::Deployment& d) {
               {"nanoCpus", d.nano_cpus},
               {"pidsLimit", d.pids_limit},
               {"concurrency", d.concurrency},
+              {"targetRps", d.target_rps},
               {"minReplicas", d.min_replicas},
               {"maxReplicas", d.max_replicas},
               {"idleTimeoutMs", d.idle_timeout.count()},
@@ -93,6 +110,7 @@ core::Result<pool::Deployment> DeploymentFromJson(const json& j) {
     d.nano_cpus = j.at("nanoCpus").get<int64_t>();
     d.pids_limit = j.at("pidsLimit").get<int64_t>();
     d.concurrency = j.at("concurrency").get<int>();
+    d.target_rps = j.value("targetRps", 0.0);  // absent in deployments stored before it
     d.min_replicas = j.at("minReplicas").get<int>();
     d.max_replicas = j.at("maxReplicas").get<int>();
     d.idle_timeout = std::chrono::milliseconds(j.at("idleTimeoutMs").get<int64_t>());

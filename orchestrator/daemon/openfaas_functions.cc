@@ -44,10 +44,10 @@ std::string UnhonouredScaling(const json& labels) {
     return it != labels.end() && it->is_string() ? it->get<std::string>() : std::string();
   };
   const std::string type = label("com.openfaas.scale.type");
-  if (type.empty() || type == "capacity") return "";
+  if (type.empty() || type == "capacity" || type == "rps") return "";
   return fmt::format(
       "com.openfaas.scale.type={} is not supported: scaling follows in-flight calls "
-      "(com.openfaas.scale.type=capacity)",
+      "(as com.openfaas.scale.type=capacity)",
       type);
 }
 

@@ -65,7 +65,8 @@ void ControlLoop::ReconcileLocked(FunctionReplicas& fn, SteadyTime now, Deferred
   fn.UpdateWindowLocked(now);
 
   int active = fn.ActiveLocked();
-  autoscaler::Decision decision = fn.scaler.Decide(fn.window, active, now, fn.last_call);
+  autoscaler::Decision decision =
+      fn.scaler.Decide(fn.window, active, now, fn.last_call, &fn.arrivals);
   // keepAlive: adaptive may scale an idle function to zero sooner, or prewarm it.
   const milliseconds idle_after = ApplyKeepAliveLocked(lifecycle_, fn, now, decision);
   int desired = decision.desired;

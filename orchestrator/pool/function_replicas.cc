@@ -24,6 +24,7 @@ autoscaler::Policy PolicyFor(const Deployment& d) {
   p.min_replicas = d.min_replicas;
   p.max_replicas = d.max_replicas;
   p.concurrency = d.concurrency;
+  p.rps_per_replica = d.target_rps;
   p.idle_timeout = d.idle_timeout;
   p.stable_window = std::clamp(d.idle_timeout, milliseconds(1'000), milliseconds(60'000));
   p.panic_window = std::max(p.stable_window / 10, milliseconds(100));
@@ -34,6 +35,7 @@ FunctionReplicas::FunctionReplicas(std::string function_key, const Deployment& d
     : key(std::move(function_key)),
       deployment(d),
       window(kWindowHistory),
+      arrivals(kWindowHistory),
       scaler(PolicyFor(d)),
       rng(std::random_device{}()) {}
 
@@ -114,6 +116,7 @@ void FunctionReplicas::GiveSlotBackLocked(Replica& replica, SteadyTime now) {
 }
 
 void FunctionReplicas::CallArrivedLocked(SteadyTime now) {
+  arrivals.Add(now);
   if (!idle_since) return;
   idle_times.Add(std::chrono::duration_cast<autoscaler::Micros>(now - *idle_since));
   idle_since.reset();

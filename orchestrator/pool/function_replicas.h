@@ -55,6 +55,7 @@ class FunctionReplicas : public std::enable_shared_from_this<FunctionReplicas> {
   std::map<std::string, std::shared_ptr<Replica>> replicas;  // by key, every generation
   std::deque<Waiter> queue;
   autoscaler::ConcurrencyWindow window;
+  autoscaler::RateWindow arrivals;  // calls as they arrive (Deployment::target_rps)
   autoscaler::Autoscaler scaler;
   autoscaler::DemandEstimate demand;  // what starts and calls take: ReplicasToStartForQueue
   std::optional<core::SteadyTime> last_call;

@@ -77,6 +77,9 @@ struct Deployment {
   int64_t nano_cpus = kDefaultNanoCpus;
   int64_t pids_limit = kDefaultPidsLimit;
   int concurrency = kDefaultConcurrency;  // slots per replica
+  // > 0: the autoscaler aims at this many calls per second per replica instead of in-flight
+  // calls (OpenFaaS's com.openfaas.scale.type=rps).
+  double target_rps = 0;
   int min_replicas = kDefaultMinReplicas;
   int max_replicas = kDefaultMaxReplicas;
   std::chrono::milliseconds idle_timeout = kDefaultIdleTimeout;

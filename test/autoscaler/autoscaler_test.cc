@@ -46,6 +46,37 @@ Policy OnePerReplica() {
   return p;
 }
 
+TEST_CASE("RateWindow counts arrivals per second over a window", "[autoscaler]") {
+  RateWindow r(60s);
+  CHECK(r.Rate(At(10s), 10s) == 0);
+  for (int i = 0; i < 100; ++i) r.Add(At(0s) + std::chrono::milliseconds(i * 100));  // 10/s
+  CHECK(r.Rate(At(10s), 10s) == Approx(10).margin(0.2));
+  CHECK(r.Rate(At(10s), 5s) == Approx(10).margin(0.4));
+  CHECK(r.Rate(At(40s), 10s) == 0);  // long past
+  r.Add(At(200s));                   // older buckets leave the history
+  CHECK(r.Rate(At(200s), 60s) == Approx(1.0 / 60));
+}
+
+TEST_CASE("rps_per_replica scales on calls per second, not on calls in flight", "[autoscaler]") {
+  Policy p = OnePerReplica();
+  p.rps_per_replica = 10;
+  Autoscaler a(p);
+  ConcurrencyWindow w(60s);
+  w.Set(At(0s), 1);  // one call in flight all along: 2 replicas on in-flight calls
+  RateWindow r(61s);
+  for (int i = 0; i < 600; ++i) r.Add(At(0s) + std::chrono::milliseconds(i * 100));  // 10/s
+  Decision d = a.Decide(w, 1, At(60s), At(60s), &r);
+  CHECK(d.desired == 1);  // 10 calls/s, 10 per replica
+  CHECK_THAT(d.reason, Catch::Contains("calls/s"));
+  RateWindow busy(61s);
+  for (int i = 0; i < 6000; ++i) busy.Add(At(0s) + std::chrono::milliseconds(i * 10));  // 100/s
+  Autoscaler b(p);
+  CHECK(b.Decide(w, 10, At(60s), At(60s), &busy).desired == 10);
+  // Without arrivals the policy falls back to calls in flight.
+  Autoscaler c(p);
+  CHECK(c.Decide(w, 2, At(60s), At(60s)).desired == 2);
+}
+
 TEST_CASE("steady load scales to load over 70% of concurrency", "[autoscaler]") {
   Autoscaler a(OnePerReplica());
   ConcurrencyWindow w(60s);

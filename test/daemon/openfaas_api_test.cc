@@ -10,6 +10,7 @@
 
 #include "core/version.h"
 #include "daemon/controller_harness.h"
+#include "daemon/deployment_codec.h"
 #include "daemon/openfaas_functions.h"
 #include "daemon/openfaas_logs.h"
 #include "daemon/openfaas_names.h"
@@ -97,6 +98,18 @@ TEST_CASE("OpenFaaS: scaling labels, one replica by default, zero only when aske
             .concurrency() == 20);
   CHECK(deploy({{"com.openfaas.scale.type", "rps"}, {"com.openfaas.scale.target", "20"}})
             .concurrency() == 1);
+}
+
+TEST_CASE("OpenFaaS: scale.type rps (or a target alone) aims at calls per second", "[daemon]") {
+  using Labels = std::map<std::string, std::string>;
+  CHECK(TargetRps({}) == 0);
+  CHECK(TargetRps(Labels{{"com.openfaas.scale.type", "rps"}}) == kOpenFaasDefaultTarget);
+  CHECK(TargetRps(
+            Labels{{"com.openfaas.scale.type", "rps"}, {"com.openfaas.scale.target", "20"}}) == 20);
+  CHECK(TargetRps(Labels{{"com.openfaas.scale.target", "7"}}) == 7);  // rps is the default type
+  CHECK(TargetRps(Labels{{"com.openfaas.scale.type", "capacity"},
+                         {"com.openfaas.scale.target", "20"}}) == 0);
+  CHECK(TargetRps(Labels{{"com.openfaas.scale.type", "cpu"}}) == 0);
 }
 
 TEST_CASE("OpenFaaS: readOnlyRootFilesystem as requested, writable by default", "[daemon]") {

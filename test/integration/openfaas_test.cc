@@ -124,14 +124,19 @@ int Load(Gantryd& gantryd, const std::string& path, int threads, std::atomic<boo
   return ok;
 }
 
-TEST_CASE("OpenFaaS certifier: health, info, auth, deploy metadata, invoke, logs and metrics",
-          "[integration][openfaas]") {
+// One gantryd of the test's own, the functions/alpine stand-in and a faas-cli-like client.
+struct OpenFaas {
   TestEngine engine;
-  StateDir state(engine);
-  Gantryd gantryd(engine, state.path());
+  StateDir state{engine};
+  Gantryd gantryd{engine, state.path()};
   const std::string image = BuildAlpineStandIn(engine);
   const std::string ns = engine.value();
-  OpenFaasClient of(gantryd, ns);
+  OpenFaasClient of{gantryd, ns};
+};
+
+TEST_CASE_METHOD(
+    OpenFaas, "OpenFaaS certifier: health, info, auth, deploy metadata, invoke, logs and metrics",
+    "[integration][openfaas]") {
   INFO(gantryd.Log());
 
   // Health and provider info (Test_HealthEndpoint, Test_ProviderInfo).
@@ -277,13 +282,9 @@ TEST_CASE("OpenFaaS certifier: health, info, auth, deploy metadata, invoke, logs
   CHECK(of.Delete("env-test") == 404);
 }
 
-TEST_CASE("OpenFaaS certifier: scale minimum, from zero during invoke, to zero, disabled",
-          "[integration][openfaas]") {
-  TestEngine engine;
-  StateDir state(engine);
-  Gantryd gantryd(engine, state.path());
-  const std::string image = BuildAlpineStandIn(engine);
-  OpenFaasClient of(gantryd, engine.value());
+TEST_CASE_METHOD(OpenFaas,
+                 "OpenFaaS certifier: scale minimum, from zero during invoke, to zero, disabled",
+                 "[integration][openfaas]") {
   INFO(gantryd.Log());
 
   // Test_ScaleMinimum.
@@ -342,12 +343,8 @@ TEST_CASE("OpenFaaS certifier: scale minimum, from zero during invoke, to zero, 
   }
 }
 
-TEST_CASE("OpenFaaS certifier: scale up and down from throughput", "[integration][openfaas]") {
-  TestEngine engine;
-  StateDir state(engine);
-  Gantryd gantryd(engine, state.path());
-  const std::string image = BuildAlpineStandIn(engine);
-  OpenFaasClient of(gantryd, engine.value());
+TEST_CASE_METHOD(OpenFaas, "OpenFaaS certifier: scale up and down from throughput",
+                 "[integration][openfaas]") {
   INFO(gantryd.Log());
 
   json fn = Watchdog(image, "test-throughput-scaling", "sha512sum");
@@ -373,14 +370,60 @@ TEST_CASE("OpenFaaS certifier: scale up and down from throughput", "[integration
   CHECK(of.Delete("test-throughput-scaling") == 200);
 }
 
-TEST_CASE("OpenFaaS certifier: secret CRUD with values and raw values reaching functions",
-          "[integration][openfaas]") {
-  TestEngine engine;
-  StateDir state(engine);
-  Gantryd gantryd(engine, state.path());
-  const std::string image = BuildAlpineStandIn(engine);
-  const std::string ns = engine.value();
-  OpenFaasClient of(gantryd, ns);
+TEST_CASE_METHOD(OpenFaas,
+                 "OpenFaaS scaling labels: scale.type rps aims at calls per second per replica",
+                 "[integration][openfaas]") {
+  INFO(gantryd.Log());
+
+  // Two clients back to back keep about 1.5 calls in flight: on in-flight calls that is 3
+  // replicas; at a target of 1000 calls/s per replica it is one.
+  json calm = Watchdog(image, "rps-high-target", "sha512sum");
+  calm["labels"] = {{"com.openfaas.scale.max", "3"},
+                    {"com.openfaas.scale.type", "rps"},
+                    {"com.openfaas.scale.target", "1000"}};
+  REQUIRE(of.Deploy(calm) == 202);
+  // The same load at 5 calls/s per replica asks for more than max.
+  json busy = Watchdog(image, "rps-low-target", "sha512sum");
+  busy["labels"] = {{"com.openfaas.scale.max", "3"},
+                    {"com.openfaas.scale.type", "rps"},
+                    {"com.openfaas.scale.target", "5"}};
+  REQUIRE(of.Deploy(busy) == 202);
+  REQUIRE(Eventually([&] { return of.Available("rps-high-target") == 1; }, 60s));
+  REQUIRE(Eventually([&] { return of.Available("rps-low-target") == 1; }, 60s));
+
+  for (const char* name : {"rps-high-target", "rps-low-target"}) {
+    std::atomic<bool> stop{false};
+    std::atomic<int> ok{0};
+    const std::string path = std::string("/function/") + name + "." + engine.value();
+    std::thread load([&] { ok = Load(gantryd, path, 2, stop); });
+    int most = 0;
+    for (int i = 0; i < 30; ++i) {  // 6 s: the autoscaler decides every control pass
+      most = std::max(most, static_cast<int>(ContainersOf(engine, name).size()));
+      std::this_thread::sleep_for(200ms);
+    }
+    stop = true;
+    load.join();
+    INFO(name << ": " << ok << " calls answered 200, at most " << most << " containers");
+    CHECK(ok > 0);
+    if (std::string(name) == "rps-high-target") {
+      CHECK(most == 1);
+    } else {
+      CHECK(most == 3);
+    }
+  }
+  // rps is honoured: no warning that the label is not.
+  std::string described =
+      gantryd
+          .Call("GET", "/apis/gantry/v1/namespaces/" + engine.value() + "/functions/rps-low-target")
+          .body;
+  CHECK(described.find("ScalingLabel") == std::string::npos);
+  CHECK(of.Delete("rps-high-target") == 200);
+  CHECK(of.Delete("rps-low-target") == 200);
+}
+
+TEST_CASE_METHOD(OpenFaas,
+                 "OpenFaaS certifier: secret CRUD with values and raw values reaching functions",
+                 "[integration][openfaas]") {
   INFO(gantryd.Log());
 
   auto secret = [&](const std::string& name, const char* field, const std::string& value) {

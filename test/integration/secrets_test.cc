@@ -9,6 +9,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -62,27 +63,39 @@ class Project {
 
 // What one call saw: the replica (its hostname) and the secret at both mount points.
 struct Seen {
+  long status = 0;
+  std::string body;
   std::string replica;
   std::string gantry_value;
   std::string openfaas_value;
 };
 
-Seen Read(const Gantryd& gantryd, const std::string& fn, const std::string& ns, bool slow = false) {
+// No assertion here: ReadBoth runs it on other threads, where Catch's can't be used.
+Seen Call(const Gantryd& gantryd, const std::string& fn, const std::string& ns, bool slow) {
   Reply r =
       gantryd.Call("GET", "/function/" + fn + "." + ns + (slow ? "?slow" : ""), "", {}, false);
-  INFO(r.body);
-  REQUIRE(r.status == 200);
+  Seen seen{.status = r.status, .body = r.body};
   std::istringstream words(r.body);
-  Seen seen;
   words >> seen.replica >> seen.gantry_value >> seen.openfaas_value;
+  return seen;
+}
+
+Seen Read(const Gantryd& gantryd, const std::string& fn, const std::string& ns, bool slow = false) {
+  Seen seen = Call(gantryd, fn, ns, slow);
+  INFO(seen.body);
+  REQUIRE(seen.status == 200);
   return seen;
 }
 
 // Two calls at once on a function with two replicas of concurrency 1: one on each.
 std::vector<Seen> ReadBoth(const Gantryd& gantryd, const std::string& fn, const std::string& ns) {
-  auto a = std::async(std::launch::async, [&] { return Read(gantryd, fn, ns, true); });
-  auto b = std::async(std::launch::async, [&] { return Read(gantryd, fn, ns, true); });
+  auto a = std::async(std::launch::async, [&] { return Call(gantryd, fn, ns, true); });
+  auto b = std::async(std::launch::async, [&] { return Call(gantryd, fn, ns, true); });
   std::vector<Seen> both = {a.get(), b.get()};
+  for (const Seen& s : both) {
+    INFO(s.body);
+    REQUIRE(s.status == 200);
+  }
   REQUIRE(both[0].replica != both[1].replica);
   return both;
 }
