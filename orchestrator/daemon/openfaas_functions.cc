@@ -23,8 +23,9 @@ using gateway::ApiResponse;
 using nlohmann::json;
 
 // The deployment's limits and requests as sent, kept in this annotation (compact JSON, "{}"
-// when it sent neither) so that FunctionStatus echoes them unchanged; never shown among the
-// annotations. A function deployed from a manifest has none: its limits are its resources.
+// when it sent neither) so that FunctionStatus echoes them unchanged; never among the
+// annotations FunctionStatus returns (Gantry's own describe shows it). A function deployed
+// from a manifest has none: its limits are its resources.
 constexpr std::string_view kAsSentAnnotation = "gantry.dev/openfaas-resources";
 
 // limits.memory when it is a quantity below the engine's floor (it is raised to it).
