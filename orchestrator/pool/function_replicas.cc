@@ -116,7 +116,7 @@ void FunctionReplicas::GiveSlotBackLocked(Replica& replica, SteadyTime now) {
 }
 
 void FunctionReplicas::CallArrivedLocked(SteadyTime now) {
-  arrivals.Add(now);
+  if (deployment.target_rps > 0) arrivals.Add(now);  // only an rps policy reads them
   if (!idle_since) return;
   idle_times.Add(std::chrono::duration_cast<autoscaler::Micros>(now - *idle_since));
   idle_since.reset();

@@ -14,7 +14,6 @@
 #include <atomic>
 #include <catch2/catch.hpp>
 #include <chrono>
-#include <functional>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -26,6 +25,7 @@
 #include "gantryd_support.h"
 #include "shim_support.h"
 #include "support/engine.h"
+#include "support/eventually.h"
 #include "support/tar.h"
 
 namespace gantry::testing {
@@ -46,16 +46,6 @@ std::string BuildAlpineStandIn(TestEngine& engine) {
       MakeTar({{"Dockerfile", dockerfile, 0644}, {"gantry-shim", ShimBinary(), 0755}}), nullptr);
   if (!built.ok()) FAIL("build of the functions/alpine stand-in: " << built.error().ToString());
   return tag;
-}
-
-// True once `done()` is, polling every 200 ms for at most `limit`.
-bool Eventually(const std::function<bool()>& done, std::chrono::seconds limit) {
-  for (auto until = std::chrono::steady_clock::now() + limit;
-       std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(200ms);
-  }
-  return done();
 }
 
 // faas-cli's calls: basic auth as `faas-cli login -u admin --password-stdin` stores it.

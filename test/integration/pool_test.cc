@@ -22,6 +22,7 @@
 #include "pool/readiness.h"
 #include "shim_support.h"
 #include "support/engine.h"
+#include "support/eventually.h"
 #include "support/examples.h"
 
 namespace gantry::pool {
@@ -33,15 +34,7 @@ using testing::TestEngine;
 
 // Polls `done` every 50 ms until it holds; false after `limit` (the engine is slow
 // sometimes; nothing here measures speed).
-template <typename Pred>
-bool Eventually(Pred done, std::chrono::milliseconds limit = 30s) {
-  for (auto until = std::chrono::steady_clock::now() + limit;
-       std::chrono::steady_clock::now() < until;) {
-    if (done()) return true;
-    std::this_thread::sleep_for(50ms);
-  }
-  return done();
-}
+using testing::Eventually;
 
 // A short run dir of the test's own (unix socket paths are limited to 107 bytes).
 struct RunDir {
