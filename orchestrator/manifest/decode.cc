@@ -40,14 +40,17 @@ using Fields = std::span<const std::string_view>;
 constexpr std::array<std::string_view, 4> kTopFields{"apiVersion", "kind", "metadata", "spec"};
 constexpr std::array<std::string_view, 4> kMetadataFields{"name", "namespace", "labels",
                                                           "annotations"};
-constexpr std::array<std::string_view, 16> kFunctionFields{
+constexpr std::array<std::string_view, 17> kFunctionFields{
     "runtime",    "handler",   "command",  "source",
     "dockerfile", "image",     "port",     "env",
     "secrets",    "resources", "timeout",  "concurrency",
-    "scale",      "network",   "protocol", "readOnlyRootFilesystem"};
+    "scale",      "network",   "protocol", "readOnlyRootFilesystem",
+    "triggers"};
 constexpr std::array<std::string_view, 2> kResourceFields{"memory", "cpu"};
 constexpr std::array<std::string_view, 5> kScaleFields{"min", "max", "idleTimeout", "pauseAfter",
                                                        "keepAlive"};
+constexpr std::array<std::string_view, 6> kTriggerFields{"cron", "timezone", "missed",
+                                                         "body", "headers",  "topic"};
 constexpr std::array<std::string_view, 3> kSecretFields{"value", "file", "fromEnv"};
 constexpr std::array<std::string_view, 2> kKinds{"Function", "Secret"};
 
@@ -287,6 +290,32 @@ void DecodeMetadata(Decoder& d, const Field& metadata, Manifest& m) {
   }
 }
 
+// spec.triggers: a list of mappings, each at spec.triggers[i].
+void DecodeTriggers(Decoder& d, const Field& f, spec::FunctionManifest& m) {
+  if (f.value->kind != Kind::kSequence) {
+    d.TypeError(f, "a list of triggers", " (write - cron: \"*/5 * * * *\" or - topic: name)");
+    return;
+  }
+  for (std::size_t i = 0; i < f.value->items.size(); ++i) {
+    const YamlNode* item = f.value->items[i].get();
+    Field entry{item, item, fmt::format("{}[{}]", f.path, i)};
+    d.Record(entry);
+    if (!d.ExpectMapping(entry)) continue;
+    auto fields = d.Fields(*item, entry.path, kTriggerFields);
+    spec::TriggerManifest t;
+    auto string = [&](std::string_view name, std::optional<std::string>& out) {
+      if (auto it = fields.find(name); it != fields.end()) out = d.String(it->second);
+    };
+    string("cron", t.cron);
+    string("timezone", t.timezone);
+    string("missed", t.missed);
+    string("body", t.body);
+    string("topic", t.topic);
+    if (auto it = fields.find("headers"); it != fields.end()) t.headers = d.StringMap(it->second);
+    m.triggers.push_back(std::move(t));
+  }
+}
+
 void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManifest& m) {
   if (!d.ExpectMapping(spec_field)) return;
   auto fields = d.Fields(*spec_field.value, "spec", kFunctionFields);
@@ -328,6 +357,7 @@ void DecodeFunctionSpec(Decoder& d, const Field& spec_field, spec::FunctionManif
     if (auto it = scale.find("pauseAfter"); it != scale.end()) m.pause_after = d.String(it->second);
     if (auto it = scale.find("keepAlive"); it != scale.end()) m.keep_alive = d.String(it->second);
   }
+  if (auto* f = get("triggers")) DecodeTriggers(d, *f, m);
 }
 
 void DecodeSecretSpec(Decoder& d, const Field& spec_field, spec::SecretManifest& m) {

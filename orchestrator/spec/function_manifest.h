@@ -11,6 +11,17 @@ namespace gantry::spec {
 // The API version every manifest names in `apiVersion`.
 inline constexpr std::string_view kApiVersion = "gantry.dev/v1";
 
+// One entry of spec.triggers as written: a schedule (cron, with timezone, missed, body and
+// headers) or a topic subscription (topic).
+struct TriggerManifest {
+  std::optional<std::string> cron;
+  std::optional<std::string> timezone;
+  std::optional<std::string> missed;  // "once" | "skip"
+  std::optional<std::string> body;
+  std::map<std::string, std::string> headers;
+  std::optional<std::string> topic;
+};
+
 // FunctionManifest is a `kind: Function` document as the user wrote it, after the YAML
 // layer has checked its shape (known fields, right types) but before any value is checked.
 // An unset optional means the field was not given. Plain value type; ValidateFunction()
@@ -41,7 +52,8 @@ struct FunctionManifest {
   std::optional<std::string> keep_alive;    // spec.scale.keepAlive
   std::optional<std::int64_t> scale_max;
   std::optional<std::string> network;
-  std::optional<bool> read_only_root;  // spec.readOnlyRootFilesystem
+  std::optional<bool> read_only_root;     // spec.readOnlyRootFilesystem
+  std::vector<TriggerManifest> triggers;  // spec.triggers
 
   // Directory `source` is relative to: the directory of the manifest file.
   std::string base_dir;

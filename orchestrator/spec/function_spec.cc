@@ -99,6 +99,21 @@ nlohmann::json ToCanonicalJson(const FunctionSpec& spec) {
   // Only when not the default: specs stored before the field existed keep their form.
   if (spec.protocol() == Protocol::kLambda) body["protocol"] = "lambda";
   if (!spec.read_only_root()) body["readOnlyRootFilesystem"] = false;
+  if (!spec.triggers().empty()) {
+    nlohmann::json triggers = nlohmann::json::array();
+    for (const Trigger& t : spec.triggers()) {
+      if (t.kind == Trigger::Kind::kTopic) {
+        triggers.push_back({{"topic", t.topic}});
+        continue;
+      }
+      triggers.push_back({{"cron", t.cron},
+                          {"timezone", t.timezone},
+                          {"missed", t.missed == Trigger::Missed::kSkip ? "skip" : "once"},
+                          {"body", t.body},
+                          {"headers", nlohmann::json(t.headers)}});
+    }
+    body["triggers"] = std::move(triggers);
+  }
   if (spec.scale().pause_after.count() > 0) {
     body["scale"]["pauseAfter"] = FormatDuration(spec.scale().pause_after);
   }

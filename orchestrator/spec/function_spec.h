@@ -77,6 +77,21 @@ struct ScalePolicy {
   KeepAlive keep_alive = KeepAlive::kFixed;
 };
 
+// What fires a function besides HTTP calls (spec.triggers): a cron schedule, whose every
+// tick is one async call of the function with `body` and `headers`, in `timezone`, with
+// ticks missed while gantryd was down fired once at start or skipped; or a topic, whose
+// every published event is one async call with the event as the body.
+struct Trigger {
+  enum class Kind { kCron, kTopic } kind = Kind::kCron;
+  std::string cron;              // the expression as written ("*/5 * * * *", "@hourly")
+  std::string timezone = "UTC";  // an IANA zone name the schedule's wall clock is in
+  enum class Missed { kOnce, kSkip } missed = Missed::kOnce;
+  std::string body;
+  std::map<std::string, std::string> headers;
+  std::string topic;  // kTopic: the topic's name (a DNS-1123 label)
+  bool operator==(const Trigger&) const = default;
+};
+
 // FunctionSpec is a validated function: every field checked, every default filled in. It
 // is immutable — only ValidateFunction() makes one — and a plain copyable value, safe to
 // share between threads. Fields a runtime does not use are empty (handler for exec, ...).
@@ -114,6 +129,8 @@ class FunctionSpec {
   // The container's root filesystem is read-only (/tmp is a tmpfs either way); the default.
   // OpenFaaS deployments ask for it or not (readOnlyRootFilesystem, default false there).
   bool read_only_root() const { return read_only_root_; }
+  // In the order written.
+  const std::vector<Trigger>& triggers() const { return triggers_; }
 
  private:
   friend class FunctionSpecBuilder;
@@ -140,6 +157,7 @@ class FunctionSpec {
   ScalePolicy scale_;
   Network network_ = Network::kDefault;
   bool read_only_root_ = true;
+  std::vector<Trigger> triggers_;
 };
 
 // The canonical JSON form: every field present (null where the runtime does not use it),

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cctype>
+
 namespace gantry::spec {
 namespace {
 
@@ -132,6 +134,41 @@ std::optional<std::string> CheckImageReference(std::string_view text) {
       return "path components must start and end with a letter or digit";
     }
     start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckTimezoneName(std::string_view text) {
+  if (text.empty()) return "must not be empty";
+  if (text.size() > 64) return "must be at most 64 characters";
+  std::size_t start = 0;
+  while (start <= text.size()) {
+    std::size_t end = text.find('/', start);
+    if (end == std::string_view::npos) end = text.size();
+    std::string_view part = text.substr(start, end - start);
+    if (part.empty()) return "has an empty part between slashes";
+    if (!std::isalpha(static_cast<unsigned char>(part.front()))) {
+      return fmt::format("part \"{}\" must start with a letter (e.g. Europe/Berlin)", part);
+    }
+    for (char c : part) {
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '+' && c != '-') {
+        return fmt::format("'{}' is not allowed (e.g. Europe/Berlin, UTC)", c);
+      }
+    }
+    start = end + 1;
+  }
+  return std::nullopt;
+}
+
+std::optional<std::string> CheckHeaderName(std::string_view text) {
+  if (text.empty()) return "must not be empty";
+  if (text.size() > 256) return "must be at most 256 characters";
+  constexpr std::string_view kTokenPunctuation = "!#$%&'*+-.^_`|~";
+  for (char c : text) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) &&
+        kTokenPunctuation.find(c) == std::string_view::npos) {
+      return fmt::format("'{}' is not allowed in a header name", c);
+    }
   }
   return std::nullopt;
 }

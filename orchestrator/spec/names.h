@@ -28,4 +28,13 @@ std::optional<std::string> CheckLabelValue(std::string_view text);
 // A Docker image reference: [host[:port]/]path[:tag][@sha256:hex], lower-case path.
 std::optional<std::string> CheckImageReference(std::string_view text);
 
+// An IANA time zone name as written in a trigger: "UTC", or Area/Location parts
+// ("Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+1") of [A-Za-z0-9_+-],
+// each starting with a letter, at most 64 characters. Whether the zone exists is checked
+// against the machine's zone database where the schedule runs, not here.
+std::optional<std::string> CheckTimezoneName(std::string_view text);
+
+// An HTTP header name (RFC 9110 token): 1-256 of the token characters.
+std::optional<std::string> CheckHeaderName(std::string_view text);
+
 }  // namespace gantry::spec

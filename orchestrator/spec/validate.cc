@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "spec/cron.h"
 #include "spec/duration.h"
 #include "spec/names.h"
 #include "spec/quantity.h"
@@ -26,6 +27,10 @@ constexpr std::int64_t kMaxConcurrency = 1000;
 constexpr std::int64_t kMaxReplicas = 100;
 constexpr std::size_t kMaxEnvValueBytes = 32 * 1024;
 constexpr std::size_t kMaxAnnotationBytes = 16 * 1024;  // each value
+constexpr std::size_t kMaxTriggers = 16;
+constexpr std::size_t kMaxTriggerBodyBytes = 64 * 1024;
+// Where the "does it ever fire" check starts (validation reads no clock).
+constexpr CivilMinute kNeverFrom{std::chrono::year(2024) / std::chrono::January / 1, 0, 0};
 
 bool TakesHandler(Runtime r) {
   return r == Runtime::kPython3 || r == Runtime::kNode;
@@ -113,6 +118,90 @@ std::string NamespaceOf(ErrorSink& sink, const std::optional<std::string>& ns) {
     sink.Add("metadata.namespace", "\"{}\" is not a valid namespace: {}", *ns, *why);
   }
   return *ns;
+}
+
+// spec.triggers: each a cron schedule or a topic, never both; the cron-only fields only
+// with cron. Errors name spec.triggers[i].field.
+std::vector<Trigger> CheckTriggers(ErrorSink& sink, const std::vector<TriggerManifest>& list) {
+  std::vector<Trigger> out;
+  if (list.size() > kMaxTriggers) {
+    sink.Add("spec.triggers", "has {} triggers; at most {} allowed", list.size(), kMaxTriggers);
+  }
+  std::set<std::string> topics;
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    const TriggerManifest& m = list[i];
+    std::string path = fmt::format("spec.triggers[{}]", i);
+    Trigger t;
+    if (m.cron && m.topic) {
+      sink.Add(path + ".topic", "a trigger is a cron schedule or a topic, not both");
+      continue;
+    }
+    if (!m.cron && !m.topic) {
+      // At .cron: a misspelt "cron" is reported already, and this is then left out.
+      sink.Add(path + ".cron", "required (a schedule, e.g. \"*/5 * * * *\"), or topic (a name)");
+      continue;
+    }
+    if (m.topic) {
+      t.kind = Trigger::Kind::kTopic;
+      t.topic = *m.topic;
+      if (auto why = CheckDns1123Label(*m.topic)) {
+        sink.Add(path + ".topic", "\"{}\" is not a valid topic name: {}", *m.topic, *why);
+      } else if (!topics.insert(*m.topic).second) {
+        sink.Add(path + ".topic", "topic \"{}\" is listed twice", *m.topic);
+      }
+      const std::pair<const char*, bool> cron_only[] = {{"timezone", m.timezone.has_value()},
+                                                        {"missed", m.missed.has_value()},
+                                                        {"body", m.body.has_value()},
+                                                        {"headers", !m.headers.empty()}};
+      for (const auto& [field, given] : cron_only) {
+        if (given) {
+          sink.Add(path + "." + field,
+                   "only for cron triggers (a topic's calls carry the published event)");
+        }
+      }
+      out.push_back(std::move(t));
+      continue;
+    }
+    t.cron = *m.cron;
+    if (auto schedule = ParseCron(*m.cron); !schedule) {
+      sink.Add(path + ".cron", "\"{}\" is not a valid schedule: {}", *m.cron,
+               schedule.error().message());
+    } else if (!NextMatch(*schedule, kNeverFrom)) {
+      // Any day a schedule names comes within 8 years of 2024 if it ever comes (leap days).
+      sink.Add(path + ".cron", "\"{}\" never fires (no such day in 8 years)", *m.cron);
+    }
+    if (m.timezone) {
+      if (auto why = CheckTimezoneName(*m.timezone)) {
+        sink.Add(path + ".timezone", "\"{}\" is not a valid time zone: {}", *m.timezone, *why);
+      }
+      t.timezone = *m.timezone;
+    }
+    if (m.missed) {
+      if (*m.missed == "skip") {
+        t.missed = Trigger::Missed::kSkip;
+      } else if (*m.missed != "once") {
+        sink.Add(path + ".missed", "must be once or skip, not \"{}\"", *m.missed);
+      }
+    }
+    if (m.body) {
+      if (m.body->size() > kMaxTriggerBodyBytes) {
+        sink.Add(path + ".body", "is {} bytes; at most {} allowed", m.body->size(),
+                 kMaxTriggerBodyBytes);
+      }
+      t.body = *m.body;
+    }
+    for (const auto& [name, value] : m.headers) {
+      if (auto why = CheckHeaderName(name)) {
+        sink.AddForKey(path + ".headers." + name, "\"{}\" is not a valid header name: {}", name,
+                       *why);
+      } else if (value.find_first_of("\r\n") != std::string::npos) {
+        sink.Add(path + ".headers." + name, "must not contain a line break");
+      }
+    }
+    t.headers = m.headers;
+    out.push_back(std::move(t));
+  }
+  return out;
 }
 
 bool IsUnder(const std::string& normalized) {
@@ -284,6 +373,7 @@ core::Result<FunctionSpec> FunctionSpecBuilder::Build(const FunctionManifest& m,
   }
 
   if (m.read_only_root) spec.read_only_root_ = *m.read_only_root;
+  spec.triggers_ = CheckTriggers(sink, m.triggers);
   if (m.network) {
     if (auto network = ParseNetwork(*m.network)) {
       spec.network_ = *network;

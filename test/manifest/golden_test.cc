@@ -213,7 +213,7 @@ TEST_CASE("The JSON Schema knows exactly the fields of the canonical form", "[ma
   CHECK(keys(function["properties"]) == keys(canonical));
   auto spec_keys = keys(canonical["spec"]);
   // In the canonical form only when not the default (http, a read-only root).
-  spec_keys.insert({"protocol", "readOnlyRootFilesystem"});
+  spec_keys.insert({"protocol", "readOnlyRootFilesystem", "triggers"});
   CHECK(keys(function["properties"]["spec"]["properties"]) == spec_keys);
   auto scale_keys = keys(canonical["spec"]["scale"]);
   // In the canonical form only when not the default (never paused, fixed keep-alive).

@@ -61,6 +61,27 @@ TEST_CASE("Image references", "[spec][names]") {
   }
 }
 
+TEST_CASE("Time zone and header names", "[spec][names]") {
+  for (std::string_view ok : {"UTC", "Europe/Berlin", "America/Argentina/Buenos_Aires", "Etc/GMT+1",
+                              "Etc/GMT-14", "America/Port-au-Prince"}) {
+    INFO(ok);
+    CHECK_FALSE(CheckTimezoneName(ok));
+  }
+  CHECK(CheckTimezoneName("").value() == "must not be empty");
+  CHECK(CheckTimezoneName("Europe//Berlin").value() == "has an empty part between slashes");
+  CHECK(CheckTimezoneName("../etc/passwd").value().find("must start with a letter") !=
+        std::string::npos);
+  CHECK(CheckTimezoneName("Europe/Ber lin").value() ==
+        "' ' is not allowed (e.g. Europe/Berlin, UTC)");
+  CHECK(CheckTimezoneName(std::string(65, 'A')).value() == "must be at most 64 characters");
+
+  CHECK_FALSE(CheckHeaderName("Content-Type"));
+  CHECK_FALSE(CheckHeaderName("X-Api_Key.1~"));
+  CHECK(CheckHeaderName("").value() == "must not be empty");
+  CHECK(CheckHeaderName("Bad Header").value() == "' ' is not allowed in a header name");
+  CHECK(CheckHeaderName("a:b").value() == "':' is not allowed in a header name");
+}
+
 TEST_CASE("Suggest finds near misses only", "[spec][suggest]") {
   const std::string_view fields[] = {"handler", "command", "source", "idleTimeout", "min", "max"};
   struct Case {
