@@ -167,7 +167,7 @@ core::Result<CronSchedule> ParseCron(std::string_view text) {
 }
 
 std::optional<CivilMinute> NextMatch(const CronSchedule& s, const CivilMinute& after) {
-  sys_days day = sys_days(after.date);
+  auto day = sys_days(after.date);
   const sys_days last = day + days(8 * 366);
   int hour = after.hour;
   int minute = after.minute + 1;  // strictly after
