@@ -10,6 +10,10 @@ void AddCommands(CLI::App& app, CommandContext& ctx) {
   AddDescribeCommand(app, ctx);
   AddLogsCommand(app, ctx);
   AddScaleCommand(app, ctx);
+  AddMapCommand(app, ctx);
+  AddPublishCommand(app, ctx);
+  AddReplayCommand(app, ctx);
+  AddUsageCommand(app, ctx);
   AddCreateCommand(app, ctx);
   AddCompletionCommand(app, ctx);
   AddLoginCommand(app, ctx);

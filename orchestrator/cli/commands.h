@@ -38,6 +38,16 @@ void AddCreateCommand(CLI::App& app, CommandContext& ctx);
 // gantry login --server URL [--token T | --token-file F]: checks them with a management
 // call, then writes the config file.
 void AddLoginCommand(CLI::App& app, CommandContext& ctx);
+// gantry usage [-n NS | -A] [--function FN] [--since 24h] [--until T] [--by function|hour]
+// [-o json|yaml]: calls, errors, cold starts, GB-seconds and bytes, with a total
+void AddUsageCommand(CLI::App& app, CommandContext& ctx);
+// gantry publish TOPIC [-d DATA | -d @FILE | stdin] [--content-type T]: the event id and
+// one line per delivery
+void AddPublishCommand(CLI::App& app, CommandContext& ctx);
+// gantry replay deadletter ID... [-n NS] | gantry replay deadletters --all [-n NS]
+void AddReplayCommand(CLI::App& app, CommandContext& ctx);
+// gantry map FN [-n NS] [-f inputs.jsonl | stdin] [-c 64] [-o results.jsonl | stdout]
+void AddMapCommand(CLI::App& app, CommandContext& ctx);
 // gantry completion bash|zsh
 void AddCompletionCommand(CLI::App& app, CommandContext& ctx);
 // gantry version [-o json]: the client's and the server's

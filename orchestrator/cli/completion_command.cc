@@ -10,7 +10,8 @@ namespace gantry::cli {
 namespace {
 
 constexpr const char* kVerbs =
-    "apply get describe delete invoke logs scale create validate version login completion";
+    "apply get describe delete invoke map publish replay logs scale usage create validate version "
+    "login completion";
 
 // Completion scripts: verbs, kinds and flags; function names come from `gantry get -o name`.
 std::string BashCompletion() {

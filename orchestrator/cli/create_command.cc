@@ -57,6 +57,21 @@ void AddCreateCommand(CLI::App& app, CommandContext& ctx) {
   auto* file = cmd->add_option("--from-file", f->file, "read the value from a file");
   literal->excludes(file);
   cmd->callback([f, &ctx] { ctx.exit_code = RunCreateSecret(*f, ctx); });
+
+  auto topic = std::make_shared<std::string>();
+  CLI::App* token = create->add_subcommand(
+      "topic-token", "a token that may publish to one topic only (printed once; replaces the old)");
+  token->add_option("topic", *topic, "the topic")->required();
+  token->callback([topic, &ctx] {
+    ApiClient api = ctx.Client();
+    auto r = CheckedCall(api, "create topic-token", "PUT",
+                         fmt::format("/apis/gantry/v1/topics/{}/token", *topic));
+    if (!r) {
+      ctx.exit_code = ctx.Fail(r.error().message());
+      return;
+    }
+    std::fprintf(ctx.out, "%s\n", r->Json().value("token", "").c_str());
+  });
 }
 
 }  // namespace gantry::cli

@@ -55,8 +55,16 @@ int RunDelete(const DeleteFlags& f, const CommandContext& ctx) {
     targets.emplace_back(f.ns, f.name);
   } else if ((f.kind == "secret" || f.kind == "secrets") && !f.name.empty()) {
     return DeleteSecret(f, ctx);
+  } else if (f.kind == "topic-token" && !f.name.empty()) {
+    ApiClient api = ctx.Client();
+    auto r = CheckedCall(api, "delete", "DELETE",
+                         fmt::format("/apis/gantry/v1/topics/{}/token", f.name));
+    if (!r) return ctx.Fail(r.error().message());
+    std::fprintf(ctx.out, "topic-token %s revoked\n", f.name.c_str());
+    return 0;
   } else {
-    ctx.Fail("gantry delete: expected `function NAME`, `secret NAME` or `-f FILE`");
+    ctx.Fail(
+        "gantry delete: expected `function NAME`, `secret NAME`, `topic-token TOPIC` or `-f FILE`");
     return 2;
   }
   ApiClient api = ctx.Client();

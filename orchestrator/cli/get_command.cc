@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/commands.h"
+#include "cli/events_command.h"
 #include "cli/invocations_command.h"
 #include "cli/output.h"
 
@@ -83,9 +84,13 @@ void PrintFunctions(std::FILE* out, const nlohmann::json& items, const GetFlags&
 int RunGet(const GetFlags& f, const CommandContext& ctx) {
   if (IsInvocationKind(f.kind))
     return RunGetInvocations(f.ns, f.name, f.output, f.invocations, ctx);
+  if (IsEventKind(f.kind)) return RunGetEvents(f.kind, f.ns, f.all_namespaces, f.output, ctx);
   const bool functions = IsFunctionKind(f.kind);
   if (!functions && f.kind != "secrets" && f.kind != "secret") {
-    ctx.Fail(fmt::format("gantry get: unknown kind \"{}\" (functions or secrets)", f.kind));
+    ctx.Fail(fmt::format(
+        "gantry get: unknown kind \"{}\" (functions, secrets, invocations, triggers, topics or "
+        "deadletters)",
+        f.kind));
     return 2;
   }
   std::string path;
@@ -118,7 +123,9 @@ void AddGetCommand(CLI::App& app, CommandContext& ctx) {
   auto f = std::make_shared<GetFlags>();
   CLI::App* cmd = app.add_subcommand(
       "get", "list functions or secrets, show one function, or list its invocations");
-  cmd->add_option("kind", f->kind, "functions or secrets")->required();
+  cmd->add_option("kind", f->kind,
+                  "functions, secrets, invocations, triggers, topics or deadletters")
+      ->required();
   cmd->add_option("name", f->name, "one function");
   cmd->add_option("-n,--namespace", f->ns, "namespace")->capture_default_str();
   cmd->add_flag("-A,--all-namespaces", f->all_namespaces, "functions of every namespace");

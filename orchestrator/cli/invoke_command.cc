@@ -1,12 +1,9 @@
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <cstdio>
-#include <fstream>
-#include <iostream>
-#include <sstream>
 
 #include "cli/commands.h"
+#include "cli/read_stdin.h"
 
 namespace gantry::cli {
 namespace {
@@ -24,20 +21,9 @@ struct InvokeFlags {
 };
 
 int RunInvoke(const InvokeFlags& f, const CommandContext& ctx) {
-  std::string body;
-  if (f.data_set && !f.data.empty() && f.data[0] == '@') {
-    std::ifstream in(f.data.substr(1), std::ios::binary);
-    if (!in) return ctx.Fail(fmt::format("gantry invoke: cannot read {}", f.data.substr(1)));
-    std::stringstream s;
-    s << in.rdbuf();
-    body = s.str();
-  } else if (f.data_set) {
-    body = f.data;
-  } else if (!::isatty(STDIN_FILENO)) {
-    std::stringstream s;
-    s << std::cin.rdbuf();
-    body = s.str();
-  }
+  auto read = ReadDataFlag("invoke", f.data, f.data_set);
+  if (!read) return ctx.Fail(read.error().message());
+  std::string body = std::move(*read);
   std::string method = f.method.empty() ? (body.empty() && !f.data_set ? "GET" : "POST") : f.method;
   std::vector<std::pair<std::string, std::string>> headers;
   for (const auto& h : f.headers) {

@@ -31,6 +31,25 @@ class SystemClock final : public Clock {
   }
 };
 
+// The system clock run `speed` times faster from a fixed origin (2026-01-01T00:00:00Z), the
+// same in every process, so that times it gave before a restart stay in the past after it:
+// tests see a minute's cron tick every 60/speed seconds (gantryd --test-clock-speed).
+class ScaledClock final : public Clock {
+ public:
+  explicit ScaledClock(int speed) : speed_(speed) {}
+  SteadyTime Now() const override {
+    const auto now = std::chrono::steady_clock::now().time_since_epoch();
+    return SteadyTime(now * speed_);
+  }
+  WallTime Wall() const override {
+    const WallTime origin{std::chrono::seconds(1'767'225'600)};
+    return origin + (std::chrono::system_clock::now() - origin) * speed_;
+  }
+
+ private:
+  const int speed_;
+};
+
 // A clock that moves only when told (tests). Starts at an arbitrary fixed point so that
 // "now - 1 h" is still a valid time; Wall() starts at kWallStart (2026-01-01T00:00:00Z)
 // and moves with Now(). Thread-safe.

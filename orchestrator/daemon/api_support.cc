@@ -55,4 +55,13 @@ core::Result<int64_t> ReplicasField(const json& body) {
   return it->get<int64_t>();
 }
 
+bool ValidUtf8(const std::string& text) {
+  try {
+    (void)nlohmann::json(text).dump();  // throws on invalid UTF-8: the only way we use it
+    return true;
+  } catch (const nlohmann::json::exception&) {
+    return false;
+  }
+}
+
 }  // namespace gantry::daemon

@@ -29,6 +29,9 @@ std::string PathParam(const gateway::ApiRequest& request, const char* key);
 std::string QueryParam(const gateway::ApiRequest& request, const char* key);
 std::string HeaderValue(const gateway::ApiRequest& request, const char* key);
 
+// Whether `text` is valid UTF-8 (a JSON string can hold it; otherwise it goes as base64).
+bool ValidUtf8(const std::string& text);
+
 // body["replicas"] as a whole number (both APIs' scale calls): kInvalidArgument when it is
 // missing, not an integer, or beyond a signed 64-bit integer — never truncated. Whether it
 // is within the function's bounds is Controller::Scale's to say.

@@ -97,8 +97,8 @@ bool AsyncDispatcher::RunOnce() {
 }
 
 bool AsyncDispatcher::Write(const Outcome& o) {
-  core::Status s =
-      o.retry ? store_.RetryAsync(o.call_id, o.delay.count()) : store_.FinishAsync(o.call_id);
+  core::Status s = o.retry ? store_.RetryAsync(o.call_id, o.delay.count())
+                           : store_.FinishAsync(o.call_id, o.dead_letter);
   if (s.ok()) return true;
   if (s.error().code() == core::ErrorCode::kNotFound) {
     // Nothing left to write (only a second gantryd on the same state directory does this).
@@ -158,8 +158,11 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
                .max_response_bytes = options_.max_result_bytes});
   }
   if (r.response_too_big) r.status = 502;  // the function answered, but too much to keep
-  bool retry =
-      r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 || r.status == 504;
+  // A caller's call is retried when the function could not take it; a trigger's (cron,
+  // topic: nobody waits for it) on any failure to answer, then it goes to the dead letters.
+  const bool from_trigger = call.trigger != "async";
+  bool retry = r.status == 0 || r.status == 429 || r.status == 502 || r.status == 503 ||
+               r.status == 504 || (from_trigger && r.status >= 500);
   if (retry && !r.response_too_big && call.attempts < kMaxAttempts) {
     auto delay = options_.retry_delay * (int64_t{1} << (call.attempts - 1));
     core::Log(core::LogLevel::kInfo, "async {} {}/{}: attempt {} got {}; again in {} ms",
@@ -210,7 +213,11 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
             call.namespace_name, call.function,
             r.status == 0 || r.response_too_big ? r.error : std::to_string(r.status),
             call.attempts);
-  Outcome o{.call_id = call.call_id};
+  Outcome o{.call_id = call.call_id, .dead_letter = from_trigger && !succeeded};
+  if (o.dead_letter) {
+    core::Log(core::LogLevel::kWarn, "async {} {}/{}: {} call failed every attempt: dead letter",
+              call.call_id, call.namespace_name, call.function, call.trigger);
+  }
   if (!Write(o)) {
     std::lock_guard lock(mu_);
     pending_.push_back(std::move(o));

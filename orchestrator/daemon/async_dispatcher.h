@@ -39,7 +39,8 @@ struct AsyncOptions {
 // succeeded or failed with the result, bounded by max_record_result_bytes),
 // and POST the result to the call's X-Callback-Url if it has one (with X-Call-Id and
 // X-Function-Status). Calls running when gantryd stopped run again on the next start: at
-// least once.
+// least once. A call a trigger queued (cron, topic) is retried on any 5xx too, and when its
+// last attempt fails it is kept as a dead letter (store::Store::FinishAsync), to be replayed.
 //
 // The route answers 400 for a path the invoke-path parser refuses, a bad X-Call-Id (1–64
 // of [A-Za-z0-9._-]) or X-Callback-Url (see CallbackPolicy), 404 for a function that is not
@@ -79,6 +80,7 @@ class AsyncDispatcher {
     std::string call_id;
     bool retry = false;
     std::chrono::milliseconds delay{0};
+    bool dead_letter = false;  // finished, failed: kept as a dead letter
   };
 
   void Work();

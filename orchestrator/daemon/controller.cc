@@ -16,6 +16,7 @@
 #include "daemon/function_phase.h"
 #include "manifest/file_system.h"
 #include "manifest/loader.h"
+#include "spec/zoned_cron.h"
 
 namespace gantry::daemon {
 namespace {
@@ -257,6 +258,15 @@ core::Result<ApplyOutcome> Controller::ApplySpec(const spec::FunctionSpec& spec,
                         .generation = unchanged->generation,
                         .image = unchanged->image,
                         .digest = digest};
+  }
+  // The one check validation can't make without the tz database: the zone exists.
+  for (std::size_t i = 0; i < spec.triggers().size(); ++i) {
+    const spec::Trigger& t = spec.triggers()[i];
+    if (t.kind != spec::Trigger::Kind::kCron) continue;
+    if (auto known = spec::CheckTimezoneKnown(t.timezone); !known) {
+      return core::Error::InvalidArgument(
+          fmt::format("{}: spec.triggers[{}].timezone: {}", name, i, known.error().message()));
+    }
   }
   auto existing = store_.GetFunction(ns, name);
   auto fail = [&](const core::Error& e) -> core::Error {

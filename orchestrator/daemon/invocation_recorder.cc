@@ -13,7 +13,15 @@ InvocationRecorder::InvocationRecorder(store::Store& store, RecorderOptions opti
           [&store](const std::vector<store::InvocationRecord>& records) {
             return store.RecordInvocations(records);
           },
-          options) {}
+          options) {
+  // The compute counters go on from what the store has (a restart does not reset them).
+  if (auto usage = store.Usage({}); usage) {
+    for (const auto& row : *usage) kib_ms_[{row.namespace_name, row.function}] = row.kib_ms;
+  } else {
+    core::Log(core::LogLevel::kWarn, "records: usage not read, compute counters start at 0: {}",
+              usage.error().message());
+  }
+}
 
 InvocationRecorder::InvocationRecorder(WriteFn write, RecorderOptions options)
     : write_(std::move(write)), options_(options) {}
@@ -56,7 +64,8 @@ store::InvocationRecord InvocationRecorder::ToStore(gateway::CallRecord&& call) 
       .request_bytes = call.request_bytes,
       .response_bytes = call.response_bytes,
       .error = std::move(call.error),
-      .started_unix_ms = duration_cast<milliseconds>(call.started.time_since_epoch()).count()};
+      .started_unix_ms = duration_cast<milliseconds>(call.started.time_since_epoch()).count(),
+      .memory_bytes = call.memory_bytes};
 }
 
 void InvocationRecorder::Add(gateway::CallRecord&& call) {
@@ -111,6 +120,12 @@ void InvocationRecorder::Flush() {
       core::Log(core::LogLevel::kWarn, "records: {} invocation record(s) not written: {}",
                 batch.size(), s.error().message());
       dropped_.fetch_add(batch.size(), std::memory_order_relaxed);
+      continue;
+    }
+    std::lock_guard lock(usage_mu_);
+    for (const auto& r : batch) {
+      if (r.replica.empty()) continue;  // as the store's usage: only calls that ran
+      kib_ms_[{r.namespace_name, r.function}] += store::KibMs(r.memory_bytes, r.duration_us);
     }
   }
 }
@@ -133,12 +148,28 @@ std::uint64_t InvocationRecorder::dropped() const {
 std::vector<prometheus::MetricFamily> InvocationRecorder::Collect() const {
   prometheus::ClientMetric m;
   m.counter.value = static_cast<double>(dropped());
+  prometheus::MetricFamily compute{
+      .name = "gantry_function_compute_gb_seconds_total",
+      .help =
+          "Compute billed: memory limit (GiB) x run time of each call that ran, rounded "
+          "up to 1 ms.",
+      .type = prometheus::MetricType::Counter};
+  {
+    std::lock_guard lock(usage_mu_);
+    for (const auto& [key, kib_ms] : kib_ms_) {
+      prometheus::ClientMetric c;
+      c.label = {{"namespace", key.first}, {"function", key.second}};
+      c.counter.value = store::UsageRow{.kib_ms = kib_ms}.gb_seconds();
+      compute.metric.push_back(std::move(c));
+    }
+  }
   return {prometheus::MetricFamily{
-      .name = "gantry_invocation_records_dropped_total",
-      .help = "Invocation records not written: the recorder's queue was full or the store "
-              "refused a batch.",
-      .type = prometheus::MetricType::Counter,
-      .metric = {std::move(m)}}};
+              .name = "gantry_invocation_records_dropped_total",
+              .help = "Invocation records not written: the recorder's queue was full or the "
+                      "store refused a batch.",
+              .type = prometheus::MetricType::Counter,
+              .metric = {std::move(m)}},
+          std::move(compute)};
 }
 
 }  // namespace gantry::daemon

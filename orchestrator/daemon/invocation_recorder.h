@@ -9,8 +9,11 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
+#include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "core/result.h"
@@ -33,7 +36,9 @@ struct RecorderOptions {
 // thread's queue holds `batch` records. When a thread's queue is full a record is
 // dropped and counted (dropped(), and gantry_invocation_records_dropped_total as a
 // Collectable for /metrics); a batch the store refuses is logged and dropped (counted too).
-// Stop() writes what is still queued. Thread-safe.
+// Stop() writes what is still queued. It also counts each function's compute as written
+// (gantry_function_compute_gb_seconds_total), from the store's usage at construction on.
+// Thread-safe.
 class InvocationRecorder : public prometheus::Collectable {
  public:
   using WriteFn = std::function<core::Status(const std::vector<store::InvocationRecord>&)>;
@@ -74,6 +79,10 @@ class InvocationRecorder : public prometheus::Collectable {
   bool full_ = false;      // a thread's queue holds a batch; guarded by mu_
   bool stopping_ = false;  // guarded by mu_
   std::mutex write_mu_;    // one batch written at a time
+  // Compute per (namespace, function) in KiB x ms: seeded from the store's usage, then
+  // counted per batch written.
+  mutable std::mutex usage_mu_;
+  std::map<std::pair<std::string, std::string>, int64_t> kib_ms_;  // guarded by usage_mu_
   std::thread thread_;
 };
 

@@ -18,6 +18,7 @@
 #include "daemon/function_logs.h"
 #include "daemon/instance_id.h"
 #include "daemon/invocation_recorder.h"
+#include "daemon/map_api.h"
 #include "daemon/openfaas_api.h"
 #include "daemon/options.h"
 #include "daemon/pool_backend.h"
@@ -27,6 +28,8 @@
 #include "daemon/stem_images.h"
 #include "daemon/stem_packages.h"
 #include "daemon/token.h"
+#include "daemon/topics.h"
+#include "daemon/trigger_scheduler.h"
 #include "docker/curl_docker_client.h"
 #include "gateway/gateway.h"
 #include "gateway/process_metrics.h"
@@ -175,6 +178,25 @@ int main(int argc, char** argv) {
       daemon::ResourceRoutes(controller, **docker, function_logs, f.bundle_limits);
   routes.push_back(async.Route());
   for (auto& r : daemon::resource::InvocationRoutes(**store)) routes.push_back(std::move(r));
+  core::ScaledClock cron_clock(f.test_clock_speed);
+  daemon::TriggerScheduler scheduler(**store,
+                                     f.test_clock_speed > 1
+                                         ? static_cast<const core::Clock&>(cron_clock)
+                                         : core::SystemClock::Instance(),
+                                     {.poll = f.cron_poll_ms, .queue = f.async.queue});
+  for (auto& r : scheduler.Routes()) routes.push_back(std::move(r));
+  daemon::Topics topics(**store,
+                        {.queue = f.async.queue, .max_body_bytes = f.async.max_body_bytes});
+  if (auto s = topics.Load(); !s) return Fail(s.error().message());
+  for (auto& r : topics.Routes()) routes.push_back(std::move(r));
+  daemon::MapApi map_api({}, [&pool](const std::string& ns, const std::string& name) {
+    auto fn = pool.Describe(ns, name);
+    if (!fn) return -1;
+    int live = 0;
+    for (const auto& r : fn->replicas) live += r.state != "dead" ? 1 : 0;
+    return live;
+  });
+  routes.push_back(map_api.Route());
   for (auto& r : daemon::OpenFaasRoutes(controller, function_logs)) routes.push_back(std::move(r));
   f.gateway.listen = f.listen;
   f.gateway.token = token;
@@ -197,11 +219,11 @@ int main(int argc, char** argv) {
 
   if (auto s = gateway.Start(); !s) return Fail(s.error().message());
   std::string host = f.listen.substr(0, f.listen.rfind(':'));
-  if (auto s = async.Start(
-          fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port()));
-      !s) {
-    return Fail(s.error().message());
-  }
+  const std::string gateway_url =
+      fmt::format("http://{}:{}", host.empty() ? "127.0.0.1" : host, gateway.port());
+  if (auto s = async.Start(gateway_url); !s) return Fail(s.error().message());
+  map_api.Start(gateway_url);
+  scheduler.Start();  // after the dispatcher: its ticks are queued calls
   core::Log(core::LogLevel::kInfo,
             "gantryd {} listening on {}:{} (state {}, instance {}, engine API {}, auth {})",
             core::kVersion, host.empty() ? "127.0.0.1" : host, gateway.port(), f.state_dir,
@@ -211,6 +233,7 @@ int main(int argc, char** argv) {
   core::Log(core::LogLevel::kInfo,
             "gantryd: {} received, stopping (replicas keep running for the next start)",
             sig == SIGTERM ? "SIGTERM" : "SIGINT");
+  scheduler.Stop();
   async.Stop();
   gateway.Stop();
   controller.CountInvocationsWith(nullptr);  // the gateway goes before the controller

@@ -118,6 +118,14 @@ void AddFlags(CLI::App& app, Flags& flags) {
   app.add_option("--record-result-max", flags.async.max_record_result_bytes,
                  "bytes of an async call's answer kept in its record (the rest is cut off)")
       ->capture_default_str();
+  app.add_option("--async-retry-delay", flags.async_retry_delay,
+                 "before an async call's 2nd attempt (doubled after each; 5 attempts)")
+      ->capture_default_str();
+  app.add_option("--cron-poll", flags.cron_poll, "how often cron triggers are looked at")
+      ->capture_default_str();
+  app.add_option("--test-clock-speed", flags.test_clock_speed)
+      ->check(CLI::Range(1, 3600))
+      ->group("");  // tests only (options.h)
 }
 
 core::Status ResolveFlags(Flags& f) {
@@ -181,6 +189,16 @@ core::Status ResolveFlags(Flags& f) {
   } else {
     return core::Error::InvalidArgument(
         "--log-max-age: expected a duration of at least a second such as 24h or 30m");
+  }
+  for (auto [flag, text, out] :
+       {std::tuple{"--async-retry-delay", &f.async_retry_delay, &f.async.retry_delay},
+        std::tuple{"--cron-poll", &f.cron_poll, &f.cron_poll_ms}}) {
+    auto t = spec::ParseDuration(*text);
+    if (!t || t->count() < 10) {
+      return core::Error::InvalidArgument(
+          fmt::format("{}: expected a duration of at least 10ms such as 1s or 250ms", flag));
+    }
+    *out = *t;
   }
   if (f.record_max_count < 0) {
     return core::Error::InvalidArgument("--record-max-count: expected 0 or more records");

@@ -69,6 +69,15 @@ struct Flags {
   std::string record_max_age = "7d";
   // Set by ResolveFlags.
   std::chrono::milliseconds record_max_age_ms{0};
+
+  // Triggers: --async-retry-delay (async.retry_delay), --cron-poll, and the tests' hidden
+  // --test-clock-speed: the cron scheduler's clock runs this many times faster than the
+  // wall clock (from a fixed origin, the same in every run), so that a test sees a
+  // minute's tick every 1/N of a minute.
+  std::string async_retry_delay = "1s";
+  std::string cron_poll = "1s";
+  int test_clock_speed = 1;
+  std::chrono::milliseconds cron_poll_ms{1000};  // set by ResolveFlags
 };
 
 // Declares every gantryd flag on `app`, each writing into `flags` (which must outlive the

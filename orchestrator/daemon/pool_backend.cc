@@ -80,6 +80,7 @@ void PoolBackend::Resolve(const std::string& ns, const std::string& name,
                   target.start = std::string(pool::StartPathName(lease->start_path()));
                   target.replica = lease->replica_id();
                   target.generation = lease->generation();
+                  target.memory_bytes = lease->memory_bytes();
                   // The Target is copyable, the lease is not: hold it until release.
                   auto held = std::make_shared<std::optional<pool::Lease>>(std::move(*lease));
                   target.release = [held](bool replica_failed, const std::string& reason) {

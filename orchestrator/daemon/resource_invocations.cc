@@ -20,15 +20,6 @@ using nlohmann::json;
 constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
 
-bool ValidUtf8(const std::string& text) {
-  try {
-    (void)json(text).dump();  // throws on invalid UTF-8: the only way we use it
-    return true;
-  } catch (const json::exception&) {
-    return false;
-  }
-}
-
 std::string FormatMs(int64_t unix_ms) {
   return core::FormatUtcMillis(std::chrono::system_clock::time_point(
       std::chrono::duration_cast<std::chrono::system_clock::duration>(
@@ -49,6 +40,18 @@ core::Result<int> ParseInt(std::string_view text, int lo, int hi, const char* wh
   return v;
 }
 
+// The query's time `key` in Unix ms: a duration back from now ("10m") or an RFC 3339
+// time; `absent` when it is not given.
+core::Result<int64_t> TimeParam(const core::Clock& clock, const ApiRequest& r, const char* key,
+                                int64_t absent) {
+  std::string text = QueryParam(r, key);
+  if (text.empty()) return absent;
+  if (auto back = spec::ParseDuration(text); back) return UnixMs(clock.Wall()) - back->count();
+  if (auto at = core::ParseUtc(text); at) return UnixMs(*at);
+  return core::Error::InvalidArgument(
+      fmt::format("{} must be a duration (\"10m\") or an RFC 3339 time, not \"{}\"", key, text));
+}
+
 core::Result<store::InvocationFilter> FilterFrom(const core::Clock& clock, const ApiRequest& r) {
   store::InvocationFilter f{.limit = kDefaultLimit};
   if (std::string limit = QueryParam(r, "limit"); !limit.empty()) {
@@ -56,16 +59,9 @@ core::Result<store::InvocationFilter> FilterFrom(const core::Clock& clock, const
     if (!n) return n.error();
     f.limit = *n;
   }
-  if (std::string since = QueryParam(r, "since"); !since.empty()) {
-    if (auto back = spec::ParseDuration(since); back) {
-      f.since_unix_ms = UnixMs(clock.Wall()) - back->count();
-    } else if (auto at = core::ParseUtc(since); at) {
-      f.since_unix_ms = UnixMs(*at);
-    } else {
-      return core::Error::InvalidArgument(
-          fmt::format("since must be a duration (\"10m\") or an RFC 3339 time, not \"{}\"", since));
-    }
-  }
+  auto since = TimeParam(clock, r, "since", 0);
+  if (!since) return since.error();
+  f.since_unix_ms = *since;
   if (std::string status = QueryParam(r, "status"); !status.empty()) {
     using S = store::InvocationFilter::Status;
     if (status == "failed") {
@@ -100,6 +96,10 @@ json InvocationJson(const store::InvocationRecord& r) {
             {"responseBytes", r.response_bytes},
             {"error", r.error},
             {"startedAt", FormatMs(r.started_unix_ms)}};
+  if (!r.replica.empty()) {  // it ran: what it is billed
+    j["billedMs"] = store::BilledMs(r.duration_us);
+    j["memoryBytes"] = r.memory_bytes;
+  }
   if (r.state.empty()) return j;
   j["state"] = r.state;
   j["attempts"] = r.attempts;
@@ -143,14 +143,80 @@ core::Result<ApiResponse> GetInvocation(store::Store& store, const ApiRequest& r
   return JsonResponse(200, InvocationJson(*record));
 }
 
+json UsageJson(const store::UsageRow& u) {
+  return {{"calls", u.calls},
+          {"errors", u.errors},
+          {"coldStarts", u.cold_starts},
+          {"billedMs", u.billed_ms},
+          {"gbSeconds", u.gb_seconds()},
+          {"requestBytes", u.request_bytes},
+          {"responseBytes", u.response_bytes}};
+}
+
+core::Result<ApiResponse> GetUsage(store::Store& store, const core::Clock& clock,
+                                   const ApiRequest& r) {
+  constexpr int64_t kDayMs = 24 * 3'600'000;
+  const int64_t now = UnixMs(clock.Wall());
+  auto since = TimeParam(clock, r, "since", now - kDayMs);
+  if (!since) return since.error();
+  auto until = TimeParam(clock, r, "until", now + 1);
+  if (!until) return until.error();
+  if (*until <= *since) {
+    return core::Error::InvalidArgument(
+        fmt::format("until ({}) must be after since ({})", FormatMs(*until), FormatMs(*since)));
+  }
+  store::UsageQuery q{.ns = PathParam(r, "ns"),
+                      .function = QueryParam(r, "function"),
+                      .since_unix_ms = *since,
+                      .until_unix_ms = *until};
+  const std::string by = QueryParam(r, "by").empty() ? "function" : QueryParam(r, "by");
+  if (by == "hour") {
+    q.by = store::UsageQuery::By::kHour;
+  } else if (by != "function") {
+    return core::Error::InvalidArgument(
+        fmt::format("by must be \"function\" or \"hour\", not \"{}\"", by));
+  }
+  auto rows = store.Usage(q);
+  if (!rows) return rows.error();
+  json items = json::array();
+  store::UsageRow total;
+  for (const auto& row : *rows) {
+    json item = UsageJson(row);
+    if (q.by == store::UsageQuery::By::kHour) {
+      item["hour"] = FormatMs(row.hour_unix_ms);
+    } else {
+      item["namespace"] = row.namespace_name;
+      item["function"] = row.function;
+    }
+    items.push_back(std::move(item));
+    total.calls += row.calls;
+    total.errors += row.errors;
+    total.cold_starts += row.cold_starts;
+    total.billed_ms += row.billed_ms;
+    total.kib_ms += row.kib_ms;
+    total.request_bytes += row.request_bytes;
+    total.response_bytes += row.response_bytes;
+  }
+  return JsonResponse(200, {{"kind", "Usage"},
+                            {"namespace", q.ns},
+                            {"by", by},
+                            {"since", FormatMs(store::HourStart(*since))},
+                            {"until", FormatMs(*until)},
+                            {"items", std::move(items)},
+                            {"total", UsageJson(total)}});
+}
+
 std::vector<gateway::Route> InvocationRoutes(store::Store& store, const core::Clock& clock) {
   std::string fn = "/apis/gantry/v1/namespaces/{ns}/functions/{name}/invocations";
   auto get = [&store](const ApiRequest& r) { return GetInvocation(store, r); };
+  auto usage = [&store, &clock](const ApiRequest& r) { return GetUsage(store, clock, r); };
   return {
       {"GET", fn,
        [&store, &clock](const ApiRequest& r) { return ListInvocations(store, clock, r); }},
       {"GET", fn + "/{id}", get},
       {"GET", "/apis/gantry/v1/namespaces/{ns}/invocations/{id}", get},
+      {"GET", "/apis/gantry/v1/namespaces/{ns}/usage", usage},
+      {"GET", "/apis/gantry/v1/usage", usage},
   };
 }
 

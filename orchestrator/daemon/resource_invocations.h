@@ -34,6 +34,17 @@ core::Result<gateway::ApiResponse> GetInvocation(store::Store& store,
 // (text, or base64 with "bodyEncoding": "base64"), "truncated"}.
 nlohmann::json InvocationJson(const store::InvocationRecord& record);
 
+// Usage (pay-per-use) from the store's hourly rollups:
+//   GET /apis/gantry/v1/namespaces/{ns}/usage?since=&until=&by=function|hour&function=
+//   GET /apis/gantry/v1/usage?...   (every namespace)
+// 200 {"kind": "Usage", "namespace", "by", "since", "until", "items": [...], "total": {...}}:
+// each item and the total {"calls", "errors", "coldStarts", "billedMs", "gbSeconds",
+// "requestBytes", "responseBytes"}, an item with "namespace" and "function" (by function)
+// or "hour" (by hour). `since` (default 24h) and `until` (default now) as for the
+// records; whole hours (since rounds down to its hour).
+core::Result<gateway::ApiResponse> GetUsage(store::Store& store, const core::Clock& clock,
+                                            const gateway::ApiRequest& request);
+
 // The routes above. `store` and `clock` outlive them.
 std::vector<gateway::Route> InvocationRoutes(
     store::Store& store, const core::Clock& clock = core::SystemClock::Instance());

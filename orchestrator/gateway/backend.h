@@ -10,6 +10,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/call_defaults.h"
@@ -27,6 +28,7 @@ struct Target {
   std::string start = "warm";  // what served it (pool::StartPathName): X-Gantry-Start
   std::string replica;         // for logs and records
   int64_t generation = 0;      // the replica's, for records
+  int64_t memory_bytes = 0;    // the function's memory limit, for usage (0: unknown)
   // Called exactly once when the call is over: ok, or the reason the replica failed
   // (connection refused/reset before an answer: the replica is broken).
   std::function<void(bool replica_failed, const std::string& reason)> release;
@@ -102,6 +104,12 @@ struct Route {
   // Cheap and never blocking (/healthz, /metrics): run on the io thread, so a queue of slow
   // handlers on the workers can't hold it up.
   bool on_io_thread = false;
+  // With needs_auth, another credential this route also takes (a topic's publish token):
+  // called with the Authorization header's value and the route's params when the
+  // management token did not match, on the io thread (memory only, never blocking).
+  std::function<bool(std::string_view authorization,
+                     const std::map<std::string, std::string>& params)>
+      also_authorized;
 };
 
 }  // namespace gantry::gateway

@@ -13,8 +13,9 @@ struct CallRecord {
   std::string call_id;
   std::string ns;
   std::string name;
-  int64_t generation = 0;  // of the replica that ran it; 0 when none did
-  std::string replica;     // its container id; empty when none was found
+  int64_t generation = 0;    // of the replica that ran it; 0 when none did
+  std::string replica;       // its container id; empty when none was found
+  int64_t memory_bytes = 0;  // the function's memory limit (usage is billed on it)
   std::string trigger = "http";
   bool cold = false;
   std::string start = "warm";               // warm, container, stem-cell, unpaused (Target::start)

@@ -424,6 +424,7 @@ class Gateway::Server::InvokeCall {
                        .name = std::move(name_),
                        .generation = target_.generation,
                        .replica = std::move(target_.replica),
+                       .memory_bytes = target_.memory_bytes,
                        .cold = target_.cold_start,
                        .start = target_.start,
                        .queue_wait = duration_cast<microseconds>(resolved_at_ - start_),

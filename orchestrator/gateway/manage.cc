@@ -265,7 +265,9 @@ net::awaitable<bool> Gateway::Server::Manage(Connection<Stream>& c, HeaderParser
     r.headers.emplace("Allow", match.allow);
     co_return co_await answer(std::move(r));
   }
-  if (match.route->needs_auth && !Authorized(req)) {
+  if (match.route->needs_auth && !Authorized(req) &&
+      !(match.route->also_authorized &&
+        match.route->also_authorized(req[http::field::authorization], match.params))) {
     keep = keep && !body_pending;
     ApiResponse r =
         JsonResponse(401,

@@ -28,6 +28,7 @@ struct Lease::State {
   bool cold = false;
   StartPath start = StartPath::kWarm;
   std::chrono::milliseconds timeout = kDefaultCallTimeout;
+  int64_t memory_bytes = 0;      // the function's memory limit (what a call is billed for)
   core::SteadyTime leased_at{};  // the call's start: Release measures its duration
 
   State() = default;

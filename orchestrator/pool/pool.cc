@@ -509,6 +509,10 @@ std::chrono::milliseconds Lease::timeout() const {
   return state_ ? state_->timeout : kDefaultCallTimeout;
 }
 
+int64_t Lease::memory_bytes() const {
+  return state_ ? state_->memory_bytes : 0;
+}
+
 void Lease::Fail(const std::string& reason) {
   if (state_) state_->lifecycle->Fail(state_->function, state_->replica, reason);
 }

@@ -136,6 +136,7 @@ class Lease {
   StartPath start_path() const;               // what served it: warm, new container, ...
   int64_t generation() const;                 // the replica's deployment generation
   std::chrono::milliseconds timeout() const;  // the function's call timeout
+  int64_t memory_bytes() const;               // the function's memory limit
   void Fail(const std::string& reason);
 
  private:

@@ -119,6 +119,7 @@ std::shared_ptr<Lease::State> ReplicaLifecycle::LeaseStateLocked(FunctionReplica
                  : state->replica->from_stem_cell ? StartPath::kStemCell
                                                   : StartPath::kContainer;
   state->timeout = fn.deployment.timeout;
+  state->memory_bytes = fn.deployment.memory_bytes;
   state->leased_at = now;
   fn.demand.CallBegan(now);
   return state;

@@ -77,7 +77,53 @@ const char* const kMigrations[] = {
         AND error = '' THEN 'succeeded' ELSE 'failed' END WHERE async = 1;
       CREATE INDEX invocations_by_start ON invocations (started_ms);
     )sql",
+    // 5: usage (pay-per-use): an hourly rollup per function of the calls that ran, kept
+    // when the raw records are trimmed; each record's memory limit. Existing records are
+    // rolled up (their memory unknown: no GB-seconds).
+    R"sql(
+      ALTER TABLE invocations ADD COLUMN memory_bytes INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE usage_hourly (
+        namespace TEXT NOT NULL, function TEXT NOT NULL, hour_ms INTEGER NOT NULL,
+        calls INTEGER NOT NULL, errors INTEGER NOT NULL, cold_starts INTEGER NOT NULL,
+        billed_ms INTEGER NOT NULL, kib_ms INTEGER NOT NULL,
+        request_bytes INTEGER NOT NULL, response_bytes INTEGER NOT NULL,
+        PRIMARY KEY (namespace, function, hour_ms));
+      INSERT INTO usage_hourly SELECT namespace, function, started_ms - started_ms % 3600000,
+        count(*), sum(status >= 400 OR error != ''), sum(cold_start != 0),
+        sum(max(1, (duration_us + 999) / 1000)), 0, sum(request_bytes), sum(response_bytes)
+        FROM invocations WHERE replica != '' GROUP BY 1, 2, 3;
+    )sql",
+    // 6: triggers: what fired an async call (and from which topic event), the last tick
+    // each cron trigger fired, and the dead letters of trigger calls whose attempts all
+    // failed.
+    // (A database that lacks the queue, written by hand, gets schema 1's first.)
+    R"sql(
+      CREATE TABLE IF NOT EXISTS async_calls (
+        call_id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL,
+        method TEXT NOT NULL, path TEXT NOT NULL, headers_json TEXT NOT NULL, body BLOB NOT NULL,
+        callback_url TEXT NOT NULL DEFAULT '', state TEXT NOT NULL DEFAULT 'queued',
+        attempts INTEGER NOT NULL DEFAULT 0, enqueued_ms INTEGER NOT NULL, updated_ms INTEGER NOT NULL);
+      ALTER TABLE async_calls ADD COLUMN trigger TEXT NOT NULL DEFAULT 'async';
+      ALTER TABLE async_calls ADD COLUMN topic TEXT NOT NULL DEFAULT '';
+      ALTER TABLE async_calls ADD COLUMN event_id TEXT NOT NULL DEFAULT '';
+      CREATE TABLE trigger_ticks (
+        namespace TEXT NOT NULL, function TEXT NOT NULL, idx INTEGER NOT NULL,
+        schedule TEXT NOT NULL, last_ms INTEGER NOT NULL,
+        PRIMARY KEY (namespace, function, idx));
+      CREATE TABLE dead_letters (
+        id TEXT PRIMARY KEY, namespace TEXT NOT NULL, function TEXT NOT NULL,
+        trigger TEXT NOT NULL, topic TEXT NOT NULL, event_id TEXT NOT NULL,
+        method TEXT NOT NULL, path TEXT NOT NULL, headers_json TEXT NOT NULL, body BLOB NOT NULL,
+        attempts INTEGER NOT NULL, status INTEGER NOT NULL, error TEXT NOT NULL,
+        enqueued_ms INTEGER NOT NULL, failed_ms INTEGER NOT NULL);
+      CREATE INDEX dead_letters_by_namespace ON dead_letters (namespace, failed_ms);
+      CREATE TABLE topic_tokens (
+        topic TEXT PRIMARY KEY, token_sha256 TEXT NOT NULL, created_ms INTEGER NOT NULL);
+    )sql",
 };
+
+// Dead letters kept (the oldest go first).
+constexpr int64_t kMaxDeadLetters = 10'000;
 
 // The error class for an SQLite result code (see Store's contract).
 core::ErrorCode CodeFor(int rc) {
@@ -402,6 +448,9 @@ core::Status Store::DeleteFunction(const std::string& ns, const std::string& nam
   Stmt events(db_, "DELETE FROM events WHERE namespace = ?1 AND name = ?2");
   events.Bind(1, ns).Bind(2, name);
   if (int rc = events.Step(); rc != SQLITE_DONE) return events.Error(rc, "deleting events");
+  Stmt ticks(db_, "DELETE FROM trigger_ticks WHERE namespace = ?1 AND function = ?2");
+  ticks.Bind(1, ns).Bind(2, name);
+  if (int rc = ticks.Step(); rc != SQLITE_DONE) return ticks.Error(rc, "deleting trigger ticks");
   return tx.Commit("deleting a function");
 }
 
@@ -484,9 +533,26 @@ core::Status Store::DeleteSecret(const std::string& ns, const std::string& name)
 }
 
 core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits) {
+  std::vector<AsyncCall> one{std::move(call)};
+  auto outcome = EnqueueAsyncBatch(one, limits);
+  call = std::move(one.front());
+  return outcome;
+}
+
+core::Result<EnqueueOutcome> Store::EnqueueAsyncBatch(std::vector<AsyncCall>& calls,
+                                                      const AsyncQueueLimits& limits) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (auto s = tx.Begin(); !s) return s.error();
+  for (AsyncCall& call : calls) {
+    auto outcome = EnqueueLocked(call, limits);
+    if (!outcome || *outcome != EnqueueOutcome::kQueued) return outcome;
+  }
+  if (auto c = tx.Commit("queueing an async call"); !c) return c.error();
+  return EnqueueOutcome::kQueued;
+}
+
+core::Result<EnqueueOutcome> Store::EnqueueLocked(AsyncCall& call, const AsyncQueueLimits& limits) {
   // The bounds and the insert in one transaction: concurrent callers can't both take the
   // last place. (A count over at most max_calls rows: no index needed.)
   {
@@ -510,15 +576,15 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
   int64_t now = NowMs();
   Stmt s(db_,
          "INSERT INTO async_calls (call_id, namespace, function, method, path, headers_json, body, "
-         "callback_url, "
-         "state, attempts, enqueued_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-         "'queued', 0, ?9, ?9)");
+         "callback_url, state, attempts, enqueued_ms, updated_ms, trigger, topic, event_id) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'queued', 0, ?9, ?9, ?10, ?11, ?12)");
   s.Bind(1, call.call_id)
       .Bind(2, call.namespace_name)
       .Bind(3, call.function)
       .Bind(4, call.method)
       .Bind(5, call.path);
   s.Bind(6, call.headers_json).BindBlob(7, call.body).Bind(8, call.callback_url).Bind(9, now);
+  s.Bind(10, call.trigger).Bind(11, call.topic).Bind(12, call.event_id);
   int rc = s.Step();
   if (rc == SQLITE_CONSTRAINT && sqlite3_extended_errcode(db_) == SQLITE_CONSTRAINT_PRIMARYKEY) {
     return core::Error::AlreadyExists(fmt::format("call id {} already queued", call.call_id));
@@ -529,10 +595,10 @@ core::Result<EnqueueOutcome> Store::EnqueueAsync(AsyncCall& call, const AsyncQue
   Stmt record(db_,
               "INSERT OR REPLACE INTO invocations (call_id, namespace, function, started_ms, "
               "duration_us, status, cold_start, async, trigger, state, attempts, enqueued_ms) "
-              "VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 1, 'async', 'queued', 0, ?4)");
+              "VALUES (?1, ?2, ?3, ?4, 0, 0, 0, 1, ?5, 'queued', 0, ?4)");
   record.Bind(1, call.call_id).Bind(2, call.namespace_name).Bind(3, call.function).Bind(4, now);
+  record.Bind(5, call.trigger);
   if (rc = record.Step(); rc != SQLITE_DONE) return record.Error(rc, "recording an async call");
-  if (auto c = tx.Commit("queueing an async call"); !c) return c.error();
   call.enqueued_unix_ms = now;
   return EnqueueOutcome::kQueued;
 }
@@ -548,8 +614,7 @@ core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
          "<= ?1 "
          "ORDER BY enqueued_ms LIMIT 1) "
          "RETURNING call_id, namespace, function, method, path, headers_json, body, callback_url, "
-         "attempts, "
-         "enqueued_ms");
+         "attempts, enqueued_ms, trigger, topic, event_id");
   s.Bind(1, NowMs());
   int rc = s.Step();
   if (rc == SQLITE_DONE) return std::optional<AsyncCall>();  // nothing written: just ends
@@ -563,7 +628,10 @@ core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
               .body = s.Text(6),
               .callback_url = s.Text(7),
               .attempts = s.Int(8),
-              .enqueued_unix_ms = s.Int(9)};
+              .enqueued_unix_ms = s.Int(9),
+              .trigger = s.Text(10),
+              .topic = s.Text(11),
+              .event_id = s.Text(12)};
   // Stepped to its end (one row at most), then committed with the record's update.
   while ((rc = s.Step()) == SQLITE_ROW) {
   }
@@ -577,14 +645,182 @@ core::Result<std::optional<AsyncCall>> Store::ClaimAsync() {
   return std::optional<AsyncCall>(std::move(c));
 }
 
-core::Status Store::FinishAsync(const std::string& call_id) {
+core::Status Store::FinishAsync(const std::string& call_id, bool dead_letter) {
   std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
+  if (dead_letter) {
+    // The call as queued, with its last status and error from its record.
+    Stmt copy(db_,
+              "INSERT OR REPLACE INTO dead_letters SELECT a.call_id, a.namespace, a.function, "
+              "a.trigger, a.topic, a.event_id, a.method, a.path, a.headers_json, a.body, "
+              "a.attempts, COALESCE(i.status, 0), COALESCE(i.error, ''), a.enqueued_ms, ?2 "
+              "FROM async_calls a LEFT JOIN invocations i ON i.call_id = a.call_id "
+              "WHERE a.call_id = ?1");
+    copy.Bind(1, call_id).Bind(2, NowMs());
+    if (int rc = copy.Step(); rc != SQLITE_DONE)
+      return copy.Error(rc, "dead-lettering async call " + call_id);
+    Stmt trim(db_,
+              "DELETE FROM dead_letters WHERE rowid <= (SELECT MAX(rowid) FROM dead_letters) - ?1");
+    trim.Bind(1, kMaxDeadLetters);
+    if (int rc = trim.Step(); rc != SQLITE_DONE) return trim.Error(rc, "trimming dead letters");
+  }
   Stmt s(db_, "DELETE FROM async_calls WHERE call_id = ?1");
   s.Bind(1, call_id);
   if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "finishing async call " + call_id);
   if (sqlite3_changes(db_) == 0)
     return core::Error::NotFound(fmt::format("async call {} is not queued", call_id));
+  return tx.Commit("finishing async call " + call_id);
+}
+
+core::Result<std::vector<DeadLetter>> Store::ListDeadLetters(const std::string& ns) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT id, namespace, function, trigger, topic, event_id, method, path, headers_json, "
+         "body, attempts, status, error, enqueued_ms, failed_ms FROM dead_letters "
+         "WHERE ?1 = '' OR namespace = ?1 ORDER BY failed_ms DESC, rowid DESC");
+  s.Bind(1, ns);
+  std::vector<DeadLetter> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(DeadLetter{.id = s.Text(0),
+                             .namespace_name = s.Text(1),
+                             .function = s.Text(2),
+                             .trigger = s.Text(3),
+                             .topic = s.Text(4),
+                             .event_id = s.Text(5),
+                             .method = s.Text(6),
+                             .path = s.Text(7),
+                             .headers_json = s.Text(8),
+                             .body = s.Text(9),
+                             .attempts = s.Int(10),
+                             .status = static_cast<int>(s.Int(11)),
+                             .error = s.Text(12),
+                             .enqueued_unix_ms = s.Int(13),
+                             .failed_unix_ms = s.Int(14)});
+  }
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing dead letters");
+  return out;
+}
+
+core::Result<EnqueueOutcome> Store::ReplayDeadLetter(const std::string& ns, const std::string& id,
+                                                     AsyncCall& call,
+                                                     const AsyncQueueLimits& limits) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
+  Stmt get(db_,
+           "SELECT function, trigger, topic, event_id, method, path, headers_json, body "
+           "FROM dead_letters WHERE namespace = ?1 AND id = ?2");
+  get.Bind(1, ns).Bind(2, id);
+  int rc = get.Step();
+  if (rc == SQLITE_DONE) {
+    return core::Error::NotFound(fmt::format("dead letter {} not found in namespace {}", id, ns));
+  }
+  if (rc != SQLITE_ROW) return get.Error(rc, "reading a dead letter");
+  call.namespace_name = ns;
+  call.function = get.Text(0);
+  call.trigger = get.Text(1);
+  call.topic = get.Text(2);
+  call.event_id = get.Text(3);
+  call.method = get.Text(4);
+  call.path = get.Text(5);
+  call.headers_json = get.Text(6);
+  call.body = get.Text(7);
+  while ((rc = get.Step()) == SQLITE_ROW) {
+  }
+  auto outcome = EnqueueLocked(call, limits);
+  if (!outcome || *outcome != EnqueueOutcome::kQueued) return outcome;
+  Stmt del(db_, "DELETE FROM dead_letters WHERE namespace = ?1 AND id = ?2");
+  del.Bind(1, ns).Bind(2, id);
+  if (rc = del.Step(); rc != SQLITE_DONE) return del.Error(rc, "replaying a dead letter");
+  if (auto c = tx.Commit("replaying a dead letter"); !c) return c.error();
+  return EnqueueOutcome::kQueued;
+}
+
+core::Status Store::PutTopicToken(const std::string& topic, const std::string& token_sha256) {
+  std::lock_guard lock(mu_);
+  Stmt s(
+      db_,
+      "INSERT OR REPLACE INTO topic_tokens (topic, token_sha256, created_ms) VALUES (?1, ?2, ?3)");
+  s.Bind(1, topic).Bind(2, token_sha256).Bind(3, NowMs());
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "storing a topic token");
   return core::Ok();
+}
+
+core::Status Store::DeleteTopicToken(const std::string& topic) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "DELETE FROM topic_tokens WHERE topic = ?1");
+  s.Bind(1, topic);
+  if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "deleting a topic token");
+  if (sqlite3_changes(db_) == 0)
+    return core::Error::NotFound(fmt::format("topic {} has no publish token", topic));
+  return core::Ok();
+}
+
+core::Result<std::map<std::string, std::string>> Store::ListTopicTokens() {
+  std::lock_guard lock(mu_);
+  Stmt s(db_, "SELECT topic, token_sha256 FROM topic_tokens ORDER BY 1");
+  std::map<std::string, std::string> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) out[s.Text(0)] = s.Text(1);
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing topic tokens");
+  return out;
+}
+
+core::Result<std::vector<TriggerTick>> Store::ListTriggerTicks(const std::string& ns) {
+  std::lock_guard lock(mu_);
+  Stmt s(db_,
+         "SELECT namespace, function, idx, schedule, last_ms FROM trigger_ticks "
+         "WHERE ?1 = '' OR namespace = ?1 ORDER BY 1, 2, 3");
+  s.Bind(1, ns);
+  std::vector<TriggerTick> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(TriggerTick{.namespace_name = s.Text(0),
+                              .function = s.Text(1),
+                              .index = static_cast<int>(s.Int(2)),
+                              .schedule = s.Text(3),
+                              .last_unix_ms = s.Int(4)});
+  }
+  if (rc != SQLITE_DONE) return s.Error(rc, "listing trigger ticks");
+  return out;
+}
+
+core::Result<bool> Store::FireTick(const TriggerTick& tick, AsyncCall* call,
+                                   const AsyncQueueLimits& limits) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (auto b = tx.Begin(); !b) return b.error();
+  Stmt get(db_,
+           "SELECT schedule, last_ms FROM trigger_ticks WHERE namespace = ?1 AND function = ?2 "
+           "AND idx = ?3");
+  get.Bind(1, tick.namespace_name).Bind(2, tick.function).Bind(3, int64_t{tick.index});
+  int rc = get.Step();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return get.Error(rc, "reading a trigger's tick");
+  // Fired already (by this or an earlier gantryd) when the same schedule's last tick is
+  // this one or later.
+  if (call != nullptr && rc == SQLITE_ROW && get.Text(0) == tick.schedule &&
+      get.Int(1) >= tick.last_unix_ms) {
+    return false;
+  }
+  while (rc == SQLITE_ROW) rc = get.Step();
+  if (call != nullptr) {
+    auto outcome = EnqueueLocked(*call, limits);
+    if (!outcome) return outcome.error();
+    if (*outcome != EnqueueOutcome::kQueued) {
+      return core::Error::Unavailable(fmt::format(
+          "the async queue is full: tick of {}/{} not queued", tick.namespace_name, tick.function));
+    }
+  }
+  Stmt put(db_,
+           "INSERT OR REPLACE INTO trigger_ticks (namespace, function, idx, schedule, last_ms) "
+           "VALUES (?1, ?2, ?3, ?4, ?5)");
+  put.Bind(1, tick.namespace_name).Bind(2, tick.function).Bind(3, int64_t{tick.index});
+  put.Bind(4, tick.schedule).Bind(5, tick.last_unix_ms);
+  if (rc = put.Step(); rc != SQLITE_DONE) return put.Error(rc, "storing a trigger's tick");
+  if (auto c = tx.Commit("firing a trigger"); !c) return c.error();
+  return true;
 }
 
 core::Status Store::RetryAsync(const std::string& call_id, int64_t delay_ms) {
@@ -616,11 +852,12 @@ core::Result<int> Store::RequeueRunningAsync() {
 }
 
 constexpr int64_t kTrimEveryMs = 1000;
+constexpr int64_t kHourMs = 3'600'000;
 
 const char* const kInvocationColumns =
     "call_id, namespace, function, generation, replica, trigger, cold_start, queue_wait_us, "
     "duration_us, status, request_bytes, response_bytes, error, started_ms, state, attempts, "
-    "enqueued_ms, result_status, result_headers, result_body, result_truncated";
+    "enqueued_ms, result_status, result_headers, result_body, result_truncated, memory_bytes";
 
 // The start path in the cold_start column: 0 warm, 1 container, 2 stem-cell, 3 unpaused.
 constexpr const char* kStartNames[] = {"warm", "container", "stem-cell", "unpaused"};
@@ -652,6 +889,7 @@ InvocationRecord InvocationFrom(const Stmt& s) {
                           .response_bytes = s.Int(11),
                           .error = s.Text(12),
                           .started_unix_ms = s.Int(13),
+                          .memory_bytes = s.Int(21),
                           .state = s.Text(14),
                           .attempts = s.Int(15),
                           .enqueued_unix_ms = s.Int(16),
@@ -667,29 +905,51 @@ core::Status Store::RecordInvocations(const std::vector<InvocationRecord>& recor
   if (auto b = tx.Begin(); !b) return b.error();
   // An async call's row (written at enqueue) owns trigger, state, status, error, start and
   // result; the gateway's record of an attempt brings what only the gateway knows.
-  Stmt s(
-      db_,
-      "INSERT INTO invocations (call_id, namespace, function, generation, replica, trigger, "
-      "cold_start, queue_wait_us, duration_us, status, request_bytes, response_bytes, error, "
-      "started_ms, async) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 0) "
-      "ON CONFLICT (call_id) DO UPDATE SET generation = excluded.generation, "
-      "replica = excluded.replica, cold_start = excluded.cold_start, "
-      "queue_wait_us = excluded.queue_wait_us, duration_us = excluded.duration_us, "
-      "request_bytes = excluded.request_bytes, response_bytes = excluded.response_bytes, "
-      "namespace = iif(state = '', excluded.namespace, namespace), "
-      "function = iif(state = '', excluded.function, function), "
-      "trigger = iif(state = '', excluded.trigger, trigger), "
-      "status = iif(state = '', excluded.status, status), "
-      "error = iif(state = '', excluded.error, error), "
-      "started_ms = iif(state = '', excluded.started_ms, started_ms)");
+  Stmt s(db_,
+         "INSERT INTO invocations (call_id, namespace, function, generation, replica, trigger, "
+         "cold_start, queue_wait_us, duration_us, status, request_bytes, response_bytes, error, "
+         "started_ms, memory_bytes, async) "
+         "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, 0) "
+         "ON CONFLICT (call_id) DO UPDATE SET generation = excluded.generation, "
+         "memory_bytes = excluded.memory_bytes, "
+         "replica = excluded.replica, cold_start = excluded.cold_start, "
+         "queue_wait_us = excluded.queue_wait_us, duration_us = excluded.duration_us, "
+         "request_bytes = excluded.request_bytes, response_bytes = excluded.response_bytes, "
+         "namespace = iif(state = '', excluded.namespace, namespace), "
+         "function = iif(state = '', excluded.function, function), "
+         "trigger = iif(state = '', excluded.trigger, trigger), "
+         "status = iif(state = '', excluded.status, status), "
+         "error = iif(state = '', excluded.error, error), "
+         "started_ms = iif(state = '', excluded.started_ms, started_ms)");
   if (!s.ok()) return SqlError(db_, "recording invocations");
+  // Usage counts the calls that ran on a replica (a call refused before one was found is
+  // not billed), each to its hour.
+  Stmt usage(db_,
+             "INSERT INTO usage_hourly VALUES (?1, ?2, ?3, 1, ?4, ?5, ?6, ?7, ?8, ?9) "
+             "ON CONFLICT (namespace, function, hour_ms) DO UPDATE SET calls = calls + 1, "
+             "errors = errors + excluded.errors, cold_starts = cold_starts + excluded.cold_starts, "
+             "billed_ms = billed_ms + excluded.billed_ms, kib_ms = kib_ms + excluded.kib_ms, "
+             "request_bytes = request_bytes + excluded.request_bytes, "
+             "response_bytes = response_bytes + excluded.response_bytes");
+  if (!usage.ok()) return SqlError(db_, "recording usage");
   for (const InvocationRecord& r : records) {
+    if (!r.replica.empty()) {
+      const int64_t billed = BilledMs(r.duration_us);
+      usage.Reset();
+      usage.Bind(1, r.namespace_name).Bind(2, r.function);
+      usage.Bind(3, HourStart(r.started_unix_ms));
+      usage.Bind(4, int64_t{r.status >= 400 || !r.error.empty() ? 1 : 0});
+      usage.Bind(5, int64_t{r.cold ? 1 : 0}).Bind(6, billed);
+      usage.Bind(7, KibMs(r.memory_bytes, r.duration_us));
+      usage.Bind(8, r.request_bytes).Bind(9, r.response_bytes);
+      if (int rc = usage.Step(); rc != SQLITE_DONE) return usage.Error(rc, "recording usage");
+    }
     s.Reset();
     s.Bind(1, r.call_id).Bind(2, r.namespace_name).Bind(3, r.function).Bind(4, r.generation);
     s.Bind(5, r.replica).Bind(6, r.trigger).Bind(7, StartCode(r));
     s.Bind(8, r.queue_wait_us).Bind(9, r.duration_us).Bind(10, static_cast<int64_t>(r.status));
     s.Bind(11, r.request_bytes).Bind(12, r.response_bytes).Bind(13, r.error);
-    s.Bind(14, r.started_unix_ms);
+    s.Bind(14, r.started_unix_ms).Bind(15, r.memory_bytes);
     if (int rc = s.Step(); rc != SQLITE_DONE) return s.Error(rc, "recording an invocation");
   }
   // Trimmed at most once a second (the bounds may be passed by a second's records): a
@@ -847,6 +1107,50 @@ core::Result<std::vector<std::string>> Store::ListNamespaces() {
   while ((rc = s.Step()) == SQLITE_ROW) out.push_back(s.Text(0));
   if (rc != SQLITE_DONE) return s.Error(rc, "listing namespaces");
   return out;
+}
+
+core::Result<std::vector<UsageRow>> Store::Usage(const UsageQuery& q) {
+  std::lock_guard lock(mu_);
+  const bool by_hour = q.by == UsageQuery::By::kHour;
+  // Grouped by function (namespace, function) or by hour; the other key is left empty/0.
+  const std::string sql = fmt::format(
+      "SELECT {}, sum(calls), sum(errors), sum(cold_starts), sum(billed_ms), sum(kib_ms), "
+      "sum(request_bytes), sum(response_bytes) FROM usage_hourly WHERE (?1 = '' OR namespace = "
+      "?1) AND (?2 = '' OR function = ?2) AND hour_ms >= ?3 AND hour_ms < ?4 GROUP BY 1, 2, 3 "
+      "ORDER BY 1, 2, 3",
+      by_hour ? "'', '', hour_ms" : "namespace, function, 0");
+  Stmt s(db_, sql.c_str());
+  s.Bind(1, q.ns).Bind(2, q.function);
+  s.Bind(3, HourStart(q.since_unix_ms));
+  s.Bind(4, q.until_unix_ms);
+  std::vector<UsageRow> out;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    out.push_back(UsageRow{.namespace_name = s.Text(0),
+                           .function = s.Text(1),
+                           .hour_unix_ms = s.Int(2),
+                           .calls = s.Int(3),
+                           .errors = s.Int(4),
+                           .cold_starts = s.Int(5),
+                           .billed_ms = s.Int(6),
+                           .kib_ms = s.Int(7),
+                           .request_bytes = s.Int(8),
+                           .response_bytes = s.Int(9)});
+  }
+  if (rc != SQLITE_DONE) return s.Error(rc, "reading usage");
+  return out;
+}
+
+int64_t BilledMs(int64_t duration_us) {
+  return std::max<int64_t>(1, (duration_us + 999) / 1000);
+}
+
+int64_t HourStart(int64_t unix_ms) {
+  return unix_ms - ((unix_ms % kHourMs) + kHourMs) % kHourMs;
+}
+
+int64_t KibMs(int64_t memory_bytes, int64_t duration_us) {
+  return (std::max<int64_t>(memory_bytes, 0) + 1023) / 1024 * BilledMs(duration_us);
 }
 
 }  // namespace gantry::store

@@ -3,6 +3,7 @@
 #include <chrono>
 #include <cstdint>
 #include <limits>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -51,6 +52,40 @@ struct AsyncCall {
   std::string callback_url;  // where to POST the result; empty: none
   int64_t attempts = 0;
   int64_t enqueued_unix_ms = 0;
+  std::string trigger = "async";  // what queued it: "async" (a caller), "cron", "topic"
+  std::string topic;              // a topic event's: the topic and the event's id
+  std::string event_id;
+};
+
+// A trigger call (cron or topic) whose every attempt failed, kept to be looked at and
+// replayed (at most 10,000, the oldest dropped first). Its id is the call's id.
+struct DeadLetter {
+  std::string id;
+  std::string namespace_name;
+  std::string function;
+  std::string trigger;
+  std::string topic;
+  std::string event_id;
+  std::string method;
+  std::string path;
+  std::string headers_json;
+  std::string body;
+  int64_t attempts = 0;
+  int status = 0;     // the last attempt's answer; 0 none
+  std::string error;  // the last attempt's error
+  int64_t enqueued_unix_ms = 0;
+  int64_t failed_unix_ms = 0;
+};
+
+// The last tick a function's cron trigger (its index in spec.triggers) fired, for a
+// schedule (the trigger's cron and time zone as one string: a changed schedule starts
+// afresh).
+struct TriggerTick {
+  std::string namespace_name;
+  std::string function;
+  int index = 0;
+  std::string schedule;
+  int64_t last_unix_ms = 0;
 };
 
 // One entry of a function's Events (what `describe` shows): something that happened to it
@@ -90,6 +125,7 @@ struct InvocationRecord {
   int64_t response_bytes = 0;
   std::string error;  // in user terms; empty when the function answered
   int64_t started_unix_ms = 0;
+  int64_t memory_bytes = 0;  // the function's memory limit when it ran (usage); 0 unknown
   // Async calls only ("" and zeros for sync ones).
   std::string state;  // "queued", "running", "succeeded", "failed"
   int64_t attempts = 0;
@@ -106,6 +142,40 @@ struct InvocationFilter {
   int64_t since_unix_ms = 0;  // started at or after; 0: any time
   enum class Status { kAny, kFailed, kSucceeded, kCode } status = Status::kAny;
   int code = 0;  // for kCode
+};
+
+// What a call's run time is billed as: rounded up to the millisecond, at least 1 ms (as
+// Lambda bills).
+int64_t BilledMs(int64_t duration_us);
+// The start of the (UTC) hour `unix_ms` falls in.
+int64_t HourStart(int64_t unix_ms);
+// A call's compute as the usage sums it: memory limit in KiB (rounded up) x BilledMs.
+int64_t KibMs(int64_t memory_bytes, int64_t duration_us);
+
+// Usage (pay-per-use) of the calls that ran on a replica, summed over some hours: per
+// function (hour_unix_ms 0) or per hour (namespace and function empty).
+struct UsageRow {
+  std::string namespace_name;
+  std::string function;
+  int64_t hour_unix_ms = 0;  // the hour's start
+  int64_t calls = 0;
+  int64_t errors = 0;  // answered >= 400, or no answer
+  int64_t cold_starts = 0;
+  int64_t billed_ms = 0;  // sum of BilledMs of each call
+  int64_t kib_ms = 0;     // sum of memory limit (KiB, rounded up) x billed ms
+  int64_t request_bytes = 0;
+  int64_t response_bytes = 0;
+  // Memory limit x run time in GB-seconds (GiB, as Lambda's "GB" is).
+  double gb_seconds() const { return static_cast<double>(kib_ms) / (1024.0 * 1024.0) / 1000.0; }
+};
+
+struct UsageQuery {
+  std::string ns;        // empty: every namespace
+  std::string function;  // empty: every function
+  // Whole hours: from the hour `since` falls in, up to the hours that start before `until`.
+  int64_t since_unix_ms = 0;
+  int64_t until_unix_ms = std::numeric_limits<int64_t>::max();
+  enum class By { kFunction, kHour } by = By::kFunction;
 };
 
 struct StoreOptions {
@@ -199,12 +269,43 @@ class Store {
   // Its invocation record (trigger "async", state "queued") is written with it.
   // kAlreadyExists when a call with the same id is in the queue; other errors as below.
   core::Result<EnqueueOutcome> EnqueueAsync(AsyncCall& call, const AsyncQueueLimits& limits = {});
+  // Queues all of `calls` or none (the first outcome other than kQueued is returned, and
+  // nothing is written): a topic event's deliveries.
+  core::Result<EnqueueOutcome> EnqueueAsyncBatch(std::vector<AsyncCall>& calls,
+                                                 const AsyncQueueLimits& limits = {});
   // Takes the oldest queued call whose time has come (by the clock), marking it running and
   // counting the attempt (in its invocation record too); nullopt when there is none. The
   // SQLite errors only.
   core::Result<std::optional<AsyncCall>> ClaimAsync();
-  // A claimed call is over: removed from the queue. kNotFound when it is not in the queue.
-  core::Status FinishAsync(const std::string& call_id);
+  // A claimed call is over: removed from the queue, and with `dead_letter` kept among the
+  // dead letters (with its record's last status and error) in the same transaction.
+  // kNotFound when it is not in the queue.
+  core::Status FinishAsync(const std::string& call_id, bool dead_letter = false);
+  // The dead letters of `ns` (every namespace when empty), newest first.
+  core::Result<std::vector<DeadLetter>> ListDeadLetters(const std::string& ns);
+  // Queues dead letter `id` of `ns` again as `call` (its call_id set by the caller; the
+  // rest filled in from the letter) and removes the letter, in one transaction. kNotFound
+  // when there is no such letter; an outcome other than kQueued changes nothing.
+  core::Result<EnqueueOutcome> ReplayDeadLetter(const std::string& ns, const std::string& id,
+                                                AsyncCall& call,
+                                                const AsyncQueueLimits& limits = {});
+
+  // Cron ticks. FireTick stores `tick` as its trigger's last tick and queues `call` (trigger
+  // "cron") in one transaction, so that a tick is queued once or not at all: false (nothing
+  // written) when the trigger's stored tick for the same schedule is this one or later.
+  // With `call` null it only stores the tick (a new schedule's start, skipped ticks) and
+  // returns true. kUnavailable when the queue is full (nothing written).
+  core::Result<bool> FireTick(const TriggerTick& tick, AsyncCall* call,
+                              const AsyncQueueLimits& limits = {});
+  // Topics' publish tokens, kept as SHA-256 hex digests (one per topic; a new one replaces
+  // the old). DeleteTopicToken: kNotFound when the topic has none.
+  core::Status PutTopicToken(const std::string& topic, const std::string& token_sha256);
+  core::Status DeleteTopicToken(const std::string& topic);
+  core::Result<std::map<std::string, std::string>> ListTopicTokens();  // topic -> digest
+
+  // The stored ticks of `ns` (every namespace when empty), by namespace, function, index.
+  // A function's go when it is deleted.
+  core::Result<std::vector<TriggerTick>> ListTriggerTicks(const std::string& ns);
   // A claimed (running) call goes back to the queue, to be tried again after `delay_ms`.
   // kNotFound when no running call has that id.
   core::Status RetryAsync(const std::string& call_id, int64_t delay_ms);
@@ -213,10 +314,11 @@ class Store {
   core::Result<int> RequeueRunningAsync();
   // Writes a batch of the gateway's records in one transaction, then trims the records to
   // StoreOptions' bounds (at most once a second by the clock: in between, a second's
-  // records may be beyond them). A record whose call id is an async call's row fills in that row's
-  // replica, cold start, generation, wait, run time and bytes (the async row keeps its
-  // trigger, state, status and result); any other row with that id is replaced. The SQLite
-  // errors only (nothing of the batch is written then).
+  // records may be beyond them). Each record that ran on a replica (replica non-empty) is
+  // added to its function's usage for its hour (see Usage). A record whose call id is an async
+  // call's row fills in that row's replica, cold start, generation, wait, run time and bytes (the
+  // async row keeps its trigger, state, status and result); any other row with that id is replaced.
+  // The SQLite errors only (nothing of the batch is written then).
   core::Status RecordInvocations(const std::vector<InvocationRecord>& records);
   // An async call's outcome: its row's state, attempts, status, error, start and result
   // (from `outcome`) are written. kNotFound when no async row has that call id.
@@ -227,6 +329,11 @@ class Store {
                                                               const InvocationFilter& filter);
   // The record of `call_id` in `ns`; kNotFound if there is none (never recorded, trimmed).
   core::Result<InvocationRecord> GetInvocation(const std::string& ns, const std::string& call_id);
+
+  // Usage from the hourly rollups RecordInvocations keeps (they outlive the trimmed raw
+  // records; a deleted function's usage stays), sorted by namespace, function, hour. The
+  // SQLite errors only.
+  core::Result<std::vector<UsageRow>> Usage(const UsageQuery& query);
 
   // Appends events in one transaction, each to its function's history (kept to
   // StoreOptions::max_events_per_function); an event repeating the function's newest one
@@ -250,6 +357,8 @@ class Store {
         max_invocation_age_ms_(options.max_invocation_age.count()),
         db_(db) {}
   core::Status Migrate();
+  // EnqueueAsync's work inside the caller's transaction (mu_ held).
+  core::Result<EnqueueOutcome> EnqueueLocked(AsyncCall& call, const AsyncQueueLimits& limits);
   // clock_.Wall() in milliseconds since the Unix epoch.
   int64_t NowMs() const;
 

@@ -48,7 +48,9 @@ TEST_CASE("cli get: the path for each kind and scope", "[cli][get]") {
 
   auto unknown = RunGantry(fake, {"get", "pods"});
   CHECK(unknown.exit_code == 2);
-  CHECK(unknown.err == "gantry get: unknown kind \"pods\" (functions or secrets)\n");
+  CHECK(unknown.err ==
+        "gantry get: unknown kind \"pods\" (functions, secrets, invocations, triggers, topics or "
+        "deadletters)\n");
   CHECK(fake.requests.size() == 5);
 }
 
@@ -235,7 +237,9 @@ TEST_CASE("cli delete: function, secret, manifests, anything else is a usage err
 
   auto usage = RunGantry(fake, {"delete", "function"});
   CHECK(usage.exit_code == 2);
-  CHECK_THAT(usage.err, Catch::Contains("expected `function NAME`, `secret NAME` or `-f FILE`"));
+  CHECK_THAT(
+      usage.err,
+      Catch::Contains("expected `function NAME`, `secret NAME`, `topic-token TOPIC` or `-f FILE`"));
 
   // -n must agree with the manifests'.
   auto disagree = RunGantry(fake, {"delete", "-f", manifest, "-n", "team"});

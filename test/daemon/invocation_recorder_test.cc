@@ -48,6 +48,7 @@ gateway::CallRecord Call(int i) {
                              .name = "echo",
                              .generation = 2,
                              .replica = "0123456789abcdef",
+                             .memory_bytes = 128 << 20,
                              .cold = true,
                              .queue_wait = std::chrono::microseconds(1500),
                              .run_time = std::chrono::microseconds(2500),
@@ -97,11 +98,18 @@ TEST_CASE("recorder: a full queue drops and counts, and /metrics shows the count
   for (int i = 0; i < 5; ++i) r.Add(Call(i));
   CHECK(r.dropped() == 2);
   auto families = r.Collect();
-  REQUIRE(families.size() == 1);
+  REQUIRE(families.size() == 2);
   CHECK(families[0].name == "gantry_invocation_records_dropped_total");
   CHECK(families[0].metric.at(0).counter.value == 2);
-  r.Stop();  // writes the three it kept
+  CHECK(families[1].name == "gantry_function_compute_gb_seconds_total");
+  CHECK(families[1].metric.empty());  // nothing written yet
+  r.Stop();                           // writes the three it kept
   CHECK(w.sizes() == std::vector<std::size_t>{3});
+  // Their compute: 3 calls of 128 MiB x 3 ms (2.5 ms rounded up).
+  families = r.Collect();
+  REQUIRE(families[1].metric.size() == 1);
+  CHECK(families[1].metric[0].label.at(1).value == "echo");
+  CHECK(families[1].metric[0].counter.value == Approx(3 * 0.125 * 0.003));
 }
 
 TEST_CASE("recorder: each thread queues on its own, and every record is written once",

@@ -203,14 +203,90 @@ TEST_CASE("invocations API: an async call shows state, attempts and its result",
 TEST_CASE("invocations API: the routes", "[daemon][records]") {
   Fixture f;
   auto routes = InvocationRoutes(*f.store, f.clock);
-  REQUIRE(routes.size() == 3);
+  REQUIRE(routes.size() == 5);
   CHECK(routes[0].pattern == "/apis/gantry/v1/namespaces/{ns}/functions/{name}/invocations");
   CHECK(routes[1].pattern == "/apis/gantry/v1/namespaces/{ns}/functions/{name}/invocations/{id}");
   CHECK(routes[2].pattern == "/apis/gantry/v1/namespaces/{ns}/invocations/{id}");
+  CHECK(routes[3].pattern == "/apis/gantry/v1/namespaces/{ns}/usage");
+  CHECK(routes[4].pattern == "/apis/gantry/v1/usage");
   for (const auto& r : routes) {
     CHECK(r.method == "GET");
     CHECK(r.needs_auth);
   }
+}
+
+gateway::ApiResponse Usage(Fixture& f, std::map<std::string, std::string> query,
+                           const std::string& ns = "default") {
+  gateway::ApiRequest r;
+  r.method = "GET";
+  if (!ns.empty()) r.params = {{"ns", ns}};
+  r.query = std::move(query);
+  return gateway::ToApiResponse(GetUsage(*f.store, f.clock, r));
+}
+
+TEST_CASE("usage API: per function or per hour, with totals and GB-seconds", "[daemon][usage]") {
+  Fixture f;
+  REQUIRE(f.store
+              ->RecordInvocations({{.call_id = "m1",
+                                    .namespace_name = "default",
+                                    .function = "echo",
+                                    .replica = "0123456789abcdef",
+                                    .duration_us = 7'200,
+                                    .status = 200,
+                                    .request_bytes = 5,
+                                    .started_unix_ms = f.now_ms - 2 * 3'600'000,
+                                    .memory_bytes = 256 << 20},
+                                   {.call_id = "m2",
+                                    .namespace_name = "team",
+                                    .function = "resize",
+                                    .replica = "0123456789abcdef",
+                                    .duration_us = 1,
+                                    .status = 200,
+                                    .started_unix_ms = f.now_ms - 60'000,
+                                    .memory_bytes = 1 << 30}})
+              .ok());
+  auto r = Usage(f, {});
+  REQUIRE(r.status == 200);
+  json j = json::parse(r.body);
+  CHECK(j["kind"] == "Usage");
+  CHECK(j["by"] == "function");
+  REQUIRE(j["items"].size() == 1);  // the fixture's "bad" (it ran) and m1, both echo
+  CHECK(j["items"][0]["function"] == "echo");
+  CHECK(j["items"][0]["calls"] == 2);
+  CHECK(j["items"][0]["billedMs"] == 3 + 8);
+  CHECK(j["items"][0]["gbSeconds"].get<double>() == Approx(8 * 0.25 / 1000));
+  CHECK(j["total"]["calls"] == 2);
+  CHECK(j["total"]["errors"] == 1);
+
+  auto all = json::parse(Usage(f, {}, "").body);
+  CHECK(all["items"].size() == 2);
+  CHECK(all["total"]["calls"] == 3);
+  CHECK(all["total"]["gbSeconds"].get<double>() == Approx(8 * 0.25 / 1000 + 0.001));
+
+  auto hours = json::parse(Usage(f, {{"by", "hour"}}).body);
+  REQUIRE(hours["items"].size() == 2);
+  CHECK(hours["items"][0]["hour"] == "2025-12-31T22:00:00.000Z");
+  CHECK(hours["items"][1]["hour"] == "2025-12-31T23:00:00.000Z");
+
+  auto recent = json::parse(Usage(f, {{"since", "1h"}}).body);
+  CHECK(recent["total"]["calls"] == 1);  // "bad", 5 minutes ago
+  CHECK(recent["since"] == "2025-12-31T23:00:00.000Z");
+  auto upto = json::parse(Usage(f, {{"until", "2025-12-31T23:00:00Z"}}).body);
+  CHECK(upto["total"]["calls"] == 1);  // m1
+}
+
+TEST_CASE("usage API: bad parameters are 400 naming them", "[daemon][usage]") {
+  Fixture f;
+  for (auto [key, value] : std::vector<std::pair<std::string, std::string>>{
+           {"by", "minute"}, {"since", "yesterday"}, {"until", "soon"}}) {
+    INFO(key << "=" << value);
+    auto r = Usage(f, {{key, value}});
+    CHECK(r.status == 400);
+    CHECK_THAT(r.body, Catch::Contains(key));
+  }
+  auto r = Usage(f, {{"since", "1h"}, {"until", "2h"}});
+  CHECK(r.status == 400);
+  CHECK_THAT(r.body, Catch::Contains("until"));
 }
 
 }  // namespace

@@ -244,3 +244,96 @@ TEST_CASE("a schema 2 database is migrated: its records are kept, async ones mar
 
 }  // namespace
 }  // namespace gantry::store
+
+namespace gantry::store {
+namespace {
+
+InvocationRecord Ran(const std::string& id, const std::string& fn, int64_t started_ms,
+                     int64_t duration_us, int status = 200) {
+  InvocationRecord r = Call(id, status, started_ms);
+  r.function = fn;
+  r.duration_us = duration_us;
+  r.memory_bytes = 128 << 20;
+  return r;
+}
+
+TEST_CASE("usage sums the calls that ran per function and hour, billed per started ms",
+          "[store][usage]") {
+  TempDb db;
+  auto store = MustOpen(db, {.max_invocations = 2});  // raw records trimmed, usage kept
+  const int64_t t0 = HourStart(NowMs(db.clock));
+  constexpr int64_t kHour = 3'600'000;
+  InvocationRecord not_run = Call("refused", 429, t0 + 10);
+  not_run.replica = "";
+  InvocationRecord cold = Ran("c", "echo", t0 + 20, 1);
+  cold.cold = true;
+  REQUIRE(store
+              ->RecordInvocations({Ran("a", "echo", t0 + 1, 2500), Ran("b", "echo", t0 + 2, 1000),
+                                   cold, not_run, Ran("d", "echo", t0 + kHour + 5, 999'001, 500),
+                                   Ran("e", "resize", t0 + kHour + 6, 40'000)})
+              .ok());
+  // Billed: 3 + 1 + 1 ms in the first hour; 1000 ms (an error) in the second; resize 40.
+  auto by_fn = store->Usage({});
+  REQUIRE(by_fn.ok());
+  REQUIRE(by_fn->size() == 2);
+  const UsageRow& echo = (*by_fn)[0];
+  CHECK(echo.function == "echo");
+  CHECK(echo.calls == 4);
+  CHECK(echo.errors == 1);
+  CHECK(echo.cold_starts == 1);
+  CHECK(echo.billed_ms == 3 + 1 + 1 + 1000);
+  CHECK(echo.gb_seconds() == Approx(1005 * 0.125 / 1000));
+  CHECK(echo.request_bytes == 40);
+  CHECK(echo.response_bytes == 80);
+  CHECK((*by_fn)[1].function == "resize");
+  CHECK((*by_fn)[1].billed_ms == 40);
+
+  auto by_hour = store->Usage({.by = UsageQuery::By::kHour});
+  REQUIRE(by_hour.ok());
+  REQUIRE(by_hour->size() == 2);
+  CHECK((*by_hour)[0].hour_unix_ms == t0);
+  CHECK((*by_hour)[0].calls == 3);
+  CHECK((*by_hour)[1].hour_unix_ms == t0 + kHour);
+  CHECK((*by_hour)[1].calls == 2);
+  CHECK((*by_hour)[1].billed_ms == 1040);
+
+  // A range in whole hours: since rounds down to its hour; until excludes hours from it on.
+  auto second = store->Usage({.since_unix_ms = t0 + kHour + 59'000});
+  REQUIRE(second.ok());
+  CHECK(second->size() == 2);
+  auto first = store->Usage({.function = "echo", .until_unix_ms = t0 + kHour});
+  REQUIRE(first.ok());
+  REQUIRE(first->size() == 1);
+  CHECK((*first)[0].calls == 3);
+  auto other_ns = store->Usage({.ns = "team-b"});
+  REQUIRE(other_ns.ok());
+  CHECK(other_ns->empty());
+
+  // The raw records were trimmed to 2 (at the first batch, a second ago is "now"); usage
+  // still has every call, also after reopening.
+  db.clock.Advance(std::chrono::seconds(2));
+  REQUIRE(store->RecordInvocations({Ran("f", "resize", t0 + kHour + 7, 10)}).ok());
+  auto listed = store->ListInvocations("default", "echo", {.limit = 0});
+  REQUIRE(listed.ok());
+  CHECK(listed->size() < 4);
+  store.reset();
+  store = MustOpen(db);
+  auto again = store->Usage({});
+  REQUIRE(again.ok());
+  CHECK((*again)[0].calls == 4);
+  CHECK((*again)[1].calls == 2);
+}
+
+TEST_CASE("a record's run is billed rounded up to 1 ms, at least 1 ms", "[store][usage]") {
+  CHECK(BilledMs(0) == 1);
+  CHECK(BilledMs(1) == 1);
+  CHECK(BilledMs(1000) == 1);
+  CHECK(BilledMs(1001) == 2);
+  CHECK(KibMs(128 << 20, 2500) == 131072 * 3);
+  CHECK(KibMs(1, 1000) == 1);  // memory rounds up to a KiB
+  CHECK(HourStart(3'600'000 + 5) == 3'600'000);
+  CHECK(HourStart(-1) == -3'600'000);
+}
+
+}  // namespace
+}  // namespace gantry::store
