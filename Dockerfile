@@ -12,6 +12,7 @@ RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-ins
       g++ cmake make pkg-config ca-certificates \
       libyaml-cpp-dev nlohmann-json3-dev libfmt-dev libcurl4-openssl-dev \
       libboost-dev libssl-dev prometheus-cpp-dev libsqlite3-dev libarchive-dev libcli11-dev \
+      libhowardhinnant-date-dev \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -22,6 +23,7 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DGANTRY_TESTS=OFF \
 FROM ${BASE}
 RUN apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       ca-certificates libcurl4 libyaml-cpp0.7 libfmt9 libsqlite3-0 libarchive13 libssl3 libprometheus-cpp-core1.0 \
+      libdate-tz3 tzdata \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=build /build/bin/gantryd /build/bin/gantry /build/bin/gantry-shim /usr/local/bin/
 EXPOSE 8080
