@@ -35,6 +35,9 @@ struct MapJob {
   std::vector<std::string> inputs;
   int concurrency = 1;
   steady_clock::time_point started = steady_clock::now();
+  // The running-jobs count of the MapApi, given back when the last worker ends.
+  std::shared_ptr<std::atomic<int>> jobs;
+  std::atomic<int> workers_left{0};
 
   std::atomic<std::size_t> next_input{0};
   std::atomic<bool> cancelled{false};
@@ -135,9 +138,10 @@ struct MapJob {
   void Work() {
     while (!cancelled.load()) {
       const std::size_t i = next_input.fetch_add(1);
-      if (i >= inputs.size()) return;
+      if (i >= inputs.size()) break;
       Run(i);
     }
+    if (workers_left.fetch_sub(1) == 1) jobs->fetch_sub(1);
   }
 
   void Sample() {
@@ -205,6 +209,22 @@ core::Result<gateway::ApiResponse> MapApi::Map(const gateway::ApiRequest& r) {
   if (replicas_(ns, name) < 0) {
     return core::Error::NotFound(fmt::format("function {}.{} is not deployed", name, ns));
   }
+  if (jobs_->fetch_add(1) >= options_.max_jobs) {
+    jobs_->fetch_sub(1);
+    return gateway::ApiResponse{
+        .status = 429,
+        .body = Dump({{"error", fmt::format("{} map calls are running already: try again later",
+                                            options_.max_jobs)}}) +
+                "\n"};
+  }
+  // Given back by the last worker, or here when no worker starts.
+  struct Release {
+    std::shared_ptr<std::atomic<int>> jobs;
+    bool armed = true;
+    ~Release() {
+      if (armed) jobs->fetch_sub(1);
+    }
+  } release{jobs_};
   auto job = std::make_shared<MapJob>();
   std::size_t start = 0;
   while (start < r.body.size()) {
@@ -232,8 +252,11 @@ core::Result<gateway::ApiResponse> MapApi::Map(const gateway::ApiRequest& r) {
       static_cast<std::size_t>(concurrency), std::max<std::size_t>(job->inputs.size(), 1)));
   core::Log(core::LogLevel::kInfo, "map {}/{}: {} inputs, {} at a time", ns, name,
             job->inputs.size(), job->concurrency);
-  for (int i = 0; i < job->concurrency && !job->inputs.empty(); ++i) {
-    std::thread([job] { job->Work(); }).detach();
+  if (!job->inputs.empty()) {
+    job->jobs = jobs_;
+    job->workers_left = job->concurrency;
+    release.armed = false;
+    for (int i = 0; i < job->concurrency; ++i) std::thread([job] { job->Work(); }).detach();
   }
   std::thread([job] { job->Sample(); }).detach();
   gateway::ApiResponse response{.status = 200, .content_type = "application/x-ndjson"};

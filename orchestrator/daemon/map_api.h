@@ -1,7 +1,9 @@
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -17,6 +19,7 @@ struct MapOptions {
   int max_attempts = 6;  // per input, for 429 and 503 (the function is busy or scaling)
   std::chrono::milliseconds first_backoff{100};  // doubled per attempt, at most 5 s
   std::chrono::seconds call_timeout{600};
+  int max_jobs = 8;  // map calls running at once (each has up to max_concurrency threads)
 };
 
 // How many replicas ns/name has now (for the summary's peak).
@@ -33,7 +36,8 @@ using ReplicaCountFn = std::function<int(const std::string& ns, const std::strin
 // ("error" instead of a status 0 when no answer came), then a last line
 //   {"summary": {"inputs", "ok", "failed", "retried", "wallMs", "callsPerSecond",
 //    "replicasPeak", "coldStarts", "concurrency"}}.
-// 404 when the function is not deployed, 400 for a bad concurrency, 413 past max_inputs.
+// 404 when the function is not deployed, 400 for a bad concurrency, 413 past max_inputs,
+// 429 when max_jobs map calls are running already. Needs the management token.
 // A client that goes away cancels what has not started. Thread-safe.
 class MapApi {
  public:
@@ -51,6 +55,7 @@ class MapApi {
   const ReplicaCountFn replicas_;
   const http::Sender send_;
   std::string gateway_url_;
+  std::shared_ptr<std::atomic<int>> jobs_ = std::make_shared<std::atomic<int>>(0);  // running
 };
 
 }  // namespace gantry::daemon

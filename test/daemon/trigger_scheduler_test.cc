@@ -117,7 +117,7 @@ TEST_CASE("cron scheduler: missed ticks fire once (missed: once) or not at all (
   CHECK((*list)[1].missed == "skip");
 }
 
-TEST_CASE("cron scheduler: a changed schedule starts afresh; undeployed functions wait",
+TEST_CASE("cron scheduler: a changed schedule starts afresh, undeployed functions wait",
           "[daemon][cron]") {
   Fixture f;
   f.Put("fn", json::array({Cron("0 * * * *")}));
