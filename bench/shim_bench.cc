@@ -25,8 +25,8 @@
 #include <thread>
 #include <vector>
 
+#include "bench/shim_load.h"
 #include "docker/curl_docker_client.h"
-#include "shim_load.h"
 
 namespace {
 

@@ -1,4 +1,4 @@
-#include "shim_load.h"
+#include "bench/shim_load.h"
 
 #include <algorithm>
 #include <boost/asio/generic/stream_protocol.hpp>

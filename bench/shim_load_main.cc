@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <string>
 
-#include "shim_load.h"
+#include "bench/shim_load.h"
 
 int main(int argc, char** argv) {
   gantry::bench::LoadTarget target;

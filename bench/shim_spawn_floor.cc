@@ -19,7 +19,7 @@
 #include <thread>
 #include <vector>
 
-#include "shim_load.h"
+#include "bench/shim_load.h"
 
 extern char** environ;
 

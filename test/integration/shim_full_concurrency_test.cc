@@ -19,9 +19,9 @@
 #include <thread>
 #include <vector>
 
+#include "bench/shim_load.h"
 #include "gantryd_support.h"
 #include "gateway/gateway.h"
-#include "shim_load.h"
 #include "shim_support.h"
 #include "support/engine.h"
 #include "support/examples.h"
