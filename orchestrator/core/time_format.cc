@@ -37,4 +37,14 @@ Result<system_clock::time_point> ParseUtc(std::string_view text) {
   return system_clock::from_time_t(timegm(&tm));
 }
 
+int64_t UnixMillis(std::chrono::system_clock::time_point t) {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
+}
+
+std::chrono::system_clock::time_point FromUnixMillis(int64_t unix_ms) {
+  return std::chrono::system_clock::time_point(
+      std::chrono::duration_cast<std::chrono::system_clock::duration>(
+          std::chrono::milliseconds(unix_ms)));
+}
+
 }  // namespace gantry::core

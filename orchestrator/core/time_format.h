@@ -1,6 +1,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,10 @@ std::string FormatUtc(std::chrono::system_clock::time_point t);
 
 // "2026-01-02T15:04:05.123Z": with milliseconds (log lines).
 std::string FormatUtcMillis(std::chrono::system_clock::time_point t);
+
+// Milliseconds since the Unix epoch, as the store keeps times, and back.
+int64_t UnixMillis(std::chrono::system_clock::time_point t);
+std::chrono::system_clock::time_point FromUnixMillis(int64_t unix_ms);
 
 // Reads the "YYYY-MM-DDTHH:MM:SS" start of an RFC 3339 time as UTC; what follows the
 // seconds (a fraction, "Z", an offset) is ignored. kInvalidArgument when the text does

@@ -64,4 +64,8 @@ bool ValidUtf8(const std::string& text) {
   }
 }
 
+std::string DumpJson(const nlohmann::json& j) {
+  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+}
+
 }  // namespace gantry::daemon

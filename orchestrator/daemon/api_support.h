@@ -29,6 +29,10 @@ std::string PathParam(const gateway::ApiRequest& request, const char* key);
 std::string QueryParam(const gateway::ApiRequest& request, const char* key);
 std::string HeaderValue(const gateway::ApiRequest& request, const char* key);
 
+// `j` as one line of JSON, with any invalid UTF-8 in its strings replaced (U+FFFD) rather
+// than thrown on: what a function, a caller or a log line sends can't make it fail.
+std::string DumpJson(const nlohmann::json& j);
+
 // Whether `text` is valid UTF-8 (a JSON string can hold it; otherwise it goes as base64).
 bool ValidUtf8(const std::string& text);
 

@@ -4,13 +4,14 @@
 
 #include <utility>
 
+#include "daemon/api_support.h"
 #include "gateway/error_mapping.h"
 
 namespace gantry::daemon {
 namespace {
 
 std::string Ndjson(const nlohmann::json& j) {
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + "\n";
+  return DumpJson(j) + "\n";
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 
 #include "core/call_id.h"
 #include "core/log.h"
+#include "daemon/api_support.h"
 #include "daemon/resource_api.h"
 #include "gateway/invoke_path.h"
 
@@ -186,7 +187,7 @@ void AsyncDispatcher::Run(const store::AsyncCall& call) {
     } else {
       std::string body = r.body;
       if (r.status == 0 || r.response_too_big || (r.body.empty() && !r.error.empty())) {
-        body = json({{"error", r.error}}).dump(-1, ' ', false, json::error_handler_t::replace);
+        body = DumpJson({{"error", r.error}});
       }
       const CallbackPolicy& policy = options_.callbacks;
       http::Response cb = send_(
@@ -236,7 +237,7 @@ void AsyncDispatcher::RecordOutcome(const store::AsyncCall& call, int64_t starte
     o.result_status = static_cast<int>(r.status);
     json headers = json::object();
     for (const auto& [k, v] : r.headers) headers[k] = v;
-    o.result_headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace);
+    o.result_headers_json = DumpJson(headers);
     o.result_truncated = r.body.size() > options_.max_record_result_bytes;
     o.result_body = r.body.substr(0, options_.max_record_result_bytes);
   }
@@ -287,15 +288,14 @@ gateway::Route AsyncDispatcher::Route() {
               (k.rfind("x-", 0) == 0 && k != "x-callback-url" && k != "x-call-id"))
             headers[k] = v;
         }
-        store::AsyncCall call{
-            .call_id = call_id,
-            .namespace_name = parsed->ns,
-            .function = parsed->name,
-            .method = "POST",
-            .path = parsed->path,
-            .headers_json = headers.dump(-1, ' ', false, json::error_handler_t::replace),
-            .body = r.body,
-            .callback_url = callback};
+        store::AsyncCall call{.call_id = call_id,
+                              .namespace_name = parsed->ns,
+                              .function = parsed->name,
+                              .method = "POST",
+                              .path = parsed->path,
+                              .headers_json = DumpJson(headers),
+                              .body = r.body,
+                              .callback_url = callback};
         auto queued = store_.EnqueueAsync(call, options_.queue);
         if (!queued) {
           if (queued.error().code() == core::ErrorCode::kAlreadyExists) {

@@ -5,23 +5,19 @@
 #include <vector>
 
 #include "core/log.h"
+#include "core/time_format.h"
 
 namespace gantry::daemon {
-namespace {
 
-int64_t UnixMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
-
-}  // namespace
+using core::UnixMillis;
 
 store::EventRecord EventFromPool(const pool::PoolEvent& e) {
   using Kind = pool::PoolEvent::Kind;
   store::EventRecord r{.namespace_name = e.namespace_name,
                        .name = e.name,
-                       .time_unix_ms = UnixMs(e.time.time_since_epoch().count() != 0
-                                                  ? e.time
-                                                  : std::chrono::system_clock::now()),
+                       .time_unix_ms = UnixMillis(e.time.time_since_epoch().count() != 0
+                                                      ? e.time
+                                                      : std::chrono::system_clock::now()),
                        .type = "Normal",
                        .replica = e.replica.substr(0, 12)};
   switch (e.kind) {
@@ -67,7 +63,7 @@ store::EventRecord ControllerEvent(const std::string& ns, const std::string& nam
                                    const std::string& message) {
   return store::EventRecord{.namespace_name = ns,
                             .name = name,
-                            .time_unix_ms = UnixMs(std::chrono::system_clock::now()),
+                            .time_unix_ms = UnixMillis(std::chrono::system_clock::now()),
                             .type = type,
                             .reason = reason,
                             .message = message};

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/time_format.h"
+#include "daemon/api_support.h"
 #include "spec/duration.h"
 
 namespace gantry::daemon {
@@ -49,12 +50,11 @@ std::string LogTime(std::chrono::system_clock::time_point t) {
 
 std::string OpenFaasLogLine(const std::string& ns, const std::string& name,
                             const logstore::LogEntry& e) {
-  return json{{"name", name},
-              {"namespace", ns},
-              {"instance", e.replica},
-              {"timestamp", LogTime(e.time)},
-              {"text", e.text}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(json{{"name", name},
+                       {"namespace", ns},
+                       {"instance", e.replica},
+                       {"timestamp", LogTime(e.time)},
+                       {"text", e.text}});
 }
 
 std::string GantryLogLine(const logstore::LogEntry& e) {
@@ -64,7 +64,7 @@ std::string GantryLogLine(const logstore::LogEntry& e) {
          {"replica", e.replica},
          {"generation", e.generation}};
   if (!e.call_id.empty()) j["callId"] = e.call_id;
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+  return DumpJson(j);
 }
 
 core::Result<std::chrono::system_clock::time_point> ParseLogsSince(

@@ -22,10 +22,6 @@ namespace {
 using nlohmann::json;
 using std::chrono::steady_clock;
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // One map call's state, shared by its workers, its replica sampler and its stream.
 struct MapJob {
   MapOptions options;
@@ -63,18 +59,19 @@ struct MapJob {
     if (finished) {
       const double wall_ms =
           std::chrono::duration<double, std::milli>(steady_clock::now() - started).count();
-      chunk += Dump({{"summary",
-                      {{"inputs", lines.size()},
-                       {"ok", ok},
-                       {"failed", failed},
-                       {"retried", retried},
-                       {"wallMs", wall_ms},
-                       {"callsPerSecond",
-                        wall_ms > 0 ? static_cast<double>(lines.size()) * 1000.0 / wall_ms : 0.0},
-                       {"replicasPeak", replicas_peak.load()},
-                       {"coldStarts", cold},
-                       {"concurrency", concurrency}}}}) +
-               "\n";
+      chunk +=
+          DumpJson({{"summary",
+                     {{"inputs", lines.size()},
+                      {"ok", ok},
+                      {"failed", failed},
+                      {"retried", retried},
+                      {"wallMs", wall_ms},
+                      {"callsPerSecond",
+                       wall_ms > 0 ? static_cast<double>(lines.size()) * 1000.0 / wall_ms : 0.0},
+                      {"replicasPeak", replicas_peak.load()},
+                      {"coldStarts", cold},
+                      {"concurrency", concurrency}}}}) +
+          "\n";
       done = true;
     }
     if (chunk.empty() && !finished) return {};
@@ -129,7 +126,7 @@ struct MapJob {
       (succeeded ? ok : failed) += 1;
       if (attempts > 1) ++retried;
       if (start != "warm") ++cold;
-      lines[i] = Dump(line) + "\n";
+      lines[i] = DumpJson(line) + "\n";
       deliver = TakeReady(chunk, finished);
     }
     if (deliver) deliver(std::move(chunk), finished);
@@ -213,8 +210,8 @@ core::Result<gateway::ApiResponse> MapApi::Map(const gateway::ApiRequest& r) {
     jobs_->fetch_sub(1);
     return gateway::ApiResponse{
         .status = 429,
-        .body = Dump({{"error", fmt::format("{} map calls are running already: try again later",
-                                            options_.max_jobs)}}) +
+        .body = DumpJson({{"error", fmt::format("{} map calls are running already: try again later",
+                                                options_.max_jobs)}}) +
                 "\n"};
   }
   // Given back by the last worker, or here when no worker starts.
@@ -236,8 +233,8 @@ core::Result<gateway::ApiResponse> MapApi::Map(const gateway::ApiRequest& r) {
     if (job->inputs.size() > options_.max_inputs) {
       return gateway::ApiResponse{
           .status = 413,
-          .body =
-              Dump({{"error", fmt::format("more than {} inputs", options_.max_inputs)}}) + "\n"};
+          .body = DumpJson({{"error", fmt::format("more than {} inputs", options_.max_inputs)}}) +
+                  "\n"};
     }
     start = end + 1;
   }

@@ -21,14 +21,10 @@ constexpr int kDefaultLimit = 50;
 constexpr int kMaxLimit = 1000;
 
 std::string FormatMs(int64_t unix_ms) {
-  return core::FormatUtcMillis(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::milliseconds(unix_ms))));
+  return core::FormatUtcMillis(core::FromUnixMillis(unix_ms));
 }
 
-int64_t UnixMs(std::chrono::system_clock::time_point t) {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-}
+using core::UnixMillis;
 
 core::Result<int> ParseInt(std::string_view text, int lo, int hi, const char* what) {
   int v = 0;
@@ -46,8 +42,8 @@ core::Result<int64_t> TimeParam(const core::Clock& clock, const ApiRequest& r, c
                                 int64_t absent) {
   std::string text = QueryParam(r, key);
   if (text.empty()) return absent;
-  if (auto back = spec::ParseDuration(text); back) return UnixMs(clock.Wall()) - back->count();
-  if (auto at = core::ParseUtc(text); at) return UnixMs(*at);
+  if (auto back = spec::ParseDuration(text); back) return UnixMillis(clock.Wall()) - back->count();
+  if (auto at = core::ParseUtc(text); at) return UnixMillis(*at);
   return core::Error::InvalidArgument(
       fmt::format("{} must be a duration (\"10m\") or an RFC 3339 time, not \"{}\"", key, text));
 }
@@ -156,7 +152,7 @@ json UsageJson(const store::UsageRow& u) {
 core::Result<ApiResponse> GetUsage(store::Store& store, const core::Clock& clock,
                                    const ApiRequest& r) {
   constexpr int64_t kDayMs = 24 * 3'600'000;
-  const int64_t now = UnixMs(clock.Wall());
+  const int64_t now = UnixMillis(clock.Wall());
   auto since = TimeParam(clock, r, "since", now - kDayMs);
   if (!since) return since.error();
   auto until = TimeParam(clock, r, "until", now + 1);

@@ -22,10 +22,6 @@ using gateway::ApiRequest;
 using gateway::ApiResponse;
 using nlohmann::json;
 
-std::string Dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 core::Status CheckTopic(const std::string& topic) {
   if (auto bad = spec::CheckDns1123Label(topic); bad) {
     return core::Error::InvalidArgument(fmt::format("topic \"{}\": {}", topic, *bad));
@@ -34,9 +30,7 @@ core::Status CheckTopic(const std::string& topic) {
 }
 
 std::string FormatMs(int64_t ms) {
-  return core::FormatUtcMillis(std::chrono::system_clock::time_point(
-      std::chrono::duration_cast<std::chrono::system_clock::duration>(
-          std::chrono::milliseconds(ms))));
+  return core::FormatUtcMillis(core::FromUnixMillis(ms));
 }
 
 json DeadLetterJson(const store::DeadLetter& d) {
@@ -126,7 +120,7 @@ core::Result<ApiResponse> Topics::Publish(const ApiRequest& r) {
       calls.push_back(store::AsyncCall{.call_id = fmt::format("{}.{}", event_id, calls.size()),
                                        .namespace_name = ns,
                                        .function = fn,
-                                       .headers_json = Dump(headers),
+                                       .headers_json = DumpJson(headers),
                                        .body = r.body,
                                        .trigger = "topic",
                                        .topic = topic,

@@ -17,7 +17,6 @@ namespace gantry::daemon {
 namespace {
 
 using nlohmann::json;
-using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
 // Missed ticks counted at most (a year of every minute); past it the count says so.
@@ -72,14 +71,8 @@ std::string Schedule(const CronTrigger& t) {
   return t.cron + " " + t.timezone;
 }
 
-int64_t UnixMs(system_clock::time_point t) {
-  return std::chrono::duration_cast<milliseconds>(t.time_since_epoch()).count();
-}
-
-system_clock::time_point FromMs(int64_t ms) {
-  return system_clock::time_point(
-      std::chrono::duration_cast<system_clock::duration>(milliseconds(ms)));
-}
+using core::FromUnixMillis;
+using core::UnixMillis;
 
 using TickKey = std::tuple<std::string, std::string, int>;
 
@@ -158,7 +151,7 @@ int TriggerScheduler::RunOnce() {
                               .function = f.name,
                               .index = t.index,
                               .schedule = Schedule(t),
-                              .last_unix_ms = UnixMs(now)};
+                              .last_unix_ms = UnixMillis(now)};
       auto stored = ticks->find(TickKey{f.ns, f.name, t.index});
       if (stored == ticks->end() || stored->second.schedule != tick.schedule) {
         // New, or a new schedule: it starts now (its first tick is the next one).
@@ -167,7 +160,7 @@ int TriggerScheduler::RunOnce() {
         }
         continue;
       }
-      auto next = zoned->Next(FromMs(stored->second.last_unix_ms));
+      auto next = zoned->Next(FromUnixMillis(stored->second.last_unix_ms));
       if (!next || *next > now) continue;
       // The latest tick due, and how many earlier ones it stands for.
       auto latest = *next;
@@ -178,7 +171,7 @@ int TriggerScheduler::RunOnce() {
         latest = *after;
         ++missed;
       }
-      tick.last_unix_ms = UnixMs(latest);
+      tick.last_unix_ms = UnixMillis(latest);
       const std::string at = core::FormatUtc(latest);
       if (t.skip_missed && now - latest >= options_.on_time) {
         core::Log(core::LogLevel::kInfo, "cron {}/{} trigger {}: tick {} missed, skipped", f.ns,
@@ -215,14 +208,14 @@ int TriggerScheduler::RunOnce() {
   return fired;
 }
 
-core::Result<std::vector<CronTriggerStatus>> TriggerScheduler::List(const std::string& ns) {
-  auto functions = store_.ListFunctions(ns);
-  if (!functions) return functions.error();
-  auto ticks = Ticks(store_, ns);
-  if (!ticks) return ticks.error();
-  const system_clock::time_point now = clock_.Wall();
+namespace {
+
+// The cron triggers of `deployed` with their stored ticks, as List() returns them.
+std::vector<CronTriggerStatus> CronStatuses(const std::vector<FunctionTriggers>& deployed,
+                                            const std::map<TickKey, store::TriggerTick>& ticks,
+                                            system_clock::time_point now) {
   std::vector<CronTriggerStatus> out;
-  for (const FunctionTriggers& f : Deployed(*functions)) {
+  for (const FunctionTriggers& f : deployed) {
     for (const CronTrigger& t : f.crons) {
       CronTriggerStatus s{.namespace_name = f.ns,
                           .function = f.name,
@@ -230,17 +223,17 @@ core::Result<std::vector<CronTriggerStatus>> TriggerScheduler::List(const std::s
                           .cron = t.cron,
                           .timezone = t.timezone,
                           .missed = t.skip_missed ? "skip" : "once"};
-      auto stored = ticks->find(TickKey{f.ns, f.name, t.index});
+      auto stored = ticks.find(TickKey{f.ns, f.name, t.index});
       system_clock::time_point from = now;
-      if (stored != ticks->end() && stored->second.schedule == Schedule(t)) {
+      if (stored != ticks.end() && stored->second.schedule == Schedule(t)) {
         s.last_unix_ms = stored->second.last_unix_ms;
-        from = FromMs(s.last_unix_ms);
+        from = FromUnixMillis(s.last_unix_ms);
       }
       if (auto zoned = spec::ZonedCron::Make(t.cron, t.timezone); !zoned) {
         s.error = zoned.error().message();
       } else if (auto next = zoned->Next(from); next) {
         // A tick due already fires at the next poll.
-        s.next_unix_ms = UnixMs(std::max<system_clock::time_point>(*next, now));
+        s.next_unix_ms = UnixMillis(std::max<system_clock::time_point>(*next, now));
       }
       out.push_back(std::move(s));
     }
@@ -248,18 +241,30 @@ core::Result<std::vector<CronTriggerStatus>> TriggerScheduler::List(const std::s
   return out;
 }
 
+}  // namespace
+
+core::Result<std::vector<CronTriggerStatus>> TriggerScheduler::List(const std::string& ns) {
+  auto functions = store_.ListFunctions(ns);
+  if (!functions) return functions.error();
+  auto ticks = Ticks(store_, ns);
+  if (!ticks) return ticks.error();
+  return CronStatuses(Deployed(*functions), *ticks, clock_.Wall());
+}
+
 std::vector<gateway::Route> TriggerScheduler::Routes() {
   auto list = [this](const gateway::ApiRequest& r) -> core::Result<gateway::ApiResponse> {
     const std::string ns = PathParam(r, "ns");
-    auto crons = List(ns);
-    if (!crons) return crons.error();
     auto functions = store_.ListFunctions(ns);
     if (!functions) return functions.error();
+    auto ticks = Ticks(store_, ns);
+    if (!ticks) return ticks.error();
+    const std::vector<FunctionTriggers> deployed = Deployed(*functions);
+    const std::vector<CronTriggerStatus> crons = CronStatuses(deployed, *ticks, clock_.Wall());
     auto time = [](int64_t ms) {
-      return ms == 0 ? json(nullptr) : json(core::FormatUtc(FromMs(ms)));
+      return ms == 0 ? json(nullptr) : json(core::FormatUtc(FromUnixMillis(ms)));
     };
     json items = json::array();
-    for (const auto& c : *crons) {
+    for (const auto& c : crons) {
       items.push_back({{"namespace", c.namespace_name},
                        {"function", c.function},
                        {"index", c.index},
@@ -271,7 +276,7 @@ std::vector<gateway::Route> TriggerScheduler::Routes() {
                        {"nextFire", time(c.next_unix_ms)},
                        {"error", c.error}});
     }
-    for (const FunctionTriggers& f : Deployed(*functions)) {
+    for (const FunctionTriggers& f : deployed) {
       for (const std::string& topic : f.topics) {
         items.push_back(
             {{"namespace", f.ns}, {"function", f.name}, {"type", "topic"}, {"topic", topic}});

@@ -30,6 +30,9 @@ namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using nlohmann::json;
 
+// These tests wait up to this long for a state (records come in batches; retries back off).
+constexpr std::chrono::seconds kPatience = 90s;
+
 void DeployYaml(Gantryd& gantryd, TestEngine& engine, const fs::path& dir, const std::string& name,
                 const std::string& spec_yaml) {
   fs::path src = dir / ("src-" + name);
@@ -38,31 +41,6 @@ void DeployYaml(Gantryd& gantryd, TestEngine& engine, const fs::path& dir, const
                                      << "  name: " << name << "\nspec:\n"
                                      << spec_yaml;
   Deploy(gantryd, LoadFunctionInto(engine.value(), src / "gantry.yaml"));
-}
-
-json PollJson(const Gantryd& g, const std::string& path,
-              const std::function<bool(const json&)>& done, std::chrono::seconds patience = 90s) {
-  json j;
-  for (auto until = std::chrono::steady_clock::now() + patience;
-       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
-    Reply r = g.Call("GET", path);
-    j = r.Json();
-    if (r.status == 200 && done(j)) break;
-  }
-  return j;
-}
-
-std::string Cli(const Gantryd& g, const std::string& args, int& code) {
-  std::string command = std::string(GANTRY_BINARY) + " --server " + g.url() + " --token " +
-                        g.token() + " " + args + " 2>&1";
-  FILE* p = ::popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
 }
 
 // The cron calls of `fn` that succeeded, by their tick (the function echoes its
@@ -98,9 +76,10 @@ TEST_CASE("cron: every tick fires once across kill -9 and restart, missed ones o
              "  runtime: exec\n  command: [\"sh\", \"-c\", \"echo $Http_X_Gantry_Cron_Tick\"]\n"
              "  triggers:\n    - cron: \"* * * * *\"\n");
   const std::string triggers = "/apis/gantry/v1/namespaces/" + ns + "/triggers";
-  json listed = PollJson(*gantryd, triggers, [](const json& j) {
-    return !j["items"].empty() && !j["items"][0]["lastFire"].is_null();
-  });
+  json listed = PollJson(
+      *gantryd, triggers,
+      [](const json& j) { return !j["items"].empty() && !j["items"][0]["lastFire"].is_null(); },
+      kPatience);
   INFO(listed.dump());
   REQUIRE(listed["items"].size() == 1);
   CHECK(listed["items"][0]["cron"] == "* * * * *");
@@ -133,7 +112,8 @@ TEST_CASE("cron: every tick fires once across kill -9 and restart, missed ones o
           if (s == "queued" || s == "running") return false;
         }
         return true;
-      });
+      },
+      kPatience);
   std::map<std::string, int> ticks = CronTicks(*gantryd, ns, "ticker");
   INFO(all.dump(1) << "\n" << gantryd->Log());
   REQUIRE(ticks.size() >= 8);
@@ -196,14 +176,16 @@ TEST_CASE("topics: an event reaches every subscriber, a failing delivery is a de
   std::map<std::string, std::string> call_of;
   for (const auto& d : event["deliveries"]) call_of[d["function"]] = d["callId"];
   const std::string base = "/apis/gantry/v1/namespaces/" + ns;
-  json kept = PollJson(gantryd, base + "/invocations/" + call_of["keeper"],
-                       [](const json& j) { return j.value("state", "") == "succeeded"; });
+  json kept = PollJson(
+      gantryd, base + "/invocations/" + call_of["keeper"],
+      [](const json& j) { return j.value("state", "") == "succeeded"; }, kPatience);
   CHECK(kept["trigger"] == "topic");
   CHECK(kept["result"]["body"] == "{\"order\": 7} " + topic + "\n");
 
   // 5 attempts (50, 100, 200, 400 ms apart), then a dead letter.
-  json letters = PollJson(gantryd, base + "/deadletters",
-                          [](const json& j) { return j["items"].size() == 1; });
+  json letters = PollJson(
+      gantryd, base + "/deadletters", [](const json& j) { return j["items"].size() == 1; },
+      kPatience);
   INFO(letters.dump());
   REQUIRE(letters["items"].size() == 1);
   const json& letter = letters["items"][0];
@@ -232,13 +214,15 @@ TEST_CASE("topics: an event reaches every subscriber, a failing delivery is a de
   CHECK(code == 0);
   CHECK_THAT(replayed, Catch::Contains("replayed to breaker as call "));
   const std::string again_id = replayed.substr(replayed.rfind(' ') + 1, 36);
-  json again = PollJson(gantryd, base + "/invocations/" + again_id,
-                        [](const json& j) { return j.value("state", "") == "failed"; });
+  json again = PollJson(
+      gantryd, base + "/invocations/" + again_id,
+      [](const json& j) { return j.value("state", "") == "failed"; }, kPatience);
   CHECK(again["trigger"] == "topic");
   CHECK(again["attempts"] == 5);
-  letters = PollJson(gantryd, base + "/deadletters", [&](const json& j) {
-    return j["items"].size() == 1 && j["items"][0]["id"] == again_id;
-  });
+  letters = PollJson(
+      gantryd, base + "/deadletters",
+      [&](const json& j) { return j["items"].size() == 1 && j["items"][0]["id"] == again_id; },
+      kPatience);
   CHECK(letters["items"].size() == 1);
   CHECK(letters["items"][0]["id"] == again_id);
 
@@ -317,12 +301,14 @@ TEST_CASE("map: 1,000 inputs give 1,000 ordered results as the function scales o
 
   // Usage: every call's billed ms (its record's) x 0.125 GB.
   const std::string base = "/apis/gantry/v1/namespaces/" + ns;
-  json records = PollJson(*gantryd, base + "/functions/slowecho/invocations?limit=1000",
-                          [](const json& j) { return j["items"].size() == 1000; });
+  json records = PollJson(
+      *gantryd, base + "/functions/slowecho/invocations?limit=1000",
+      [](const json& j) { return j["items"].size() == 1000; }, kPatience);
   REQUIRE(records["items"].size() == 1000);
-  json usage = PollJson(*gantryd, base + "/usage", [](const json& j) {
-    return !j["items"].empty() && j["items"][0]["calls"] == 1002;
-  });
+  json usage = PollJson(
+      *gantryd, base + "/usage",
+      [](const json& j) { return !j["items"].empty() && j["items"][0]["calls"] == 1002; },
+      kPatience);
   INFO(usage.dump());
   REQUIRE(usage["items"].size() == 1);
   CHECK(usage["items"][0]["function"] == "slowecho");

@@ -11,8 +11,10 @@
 #include <algorithm>
 #include <catch2/catch.hpp>
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -248,6 +250,36 @@ inline void Deploy(Gantryd& gantryd, const spec::FunctionSpec& s) {
   INFO(r.body << "\n" << gantryd.Log());
   REQUIRE((r.status == 201 || r.status == 200));
 }
+
+// GET `path` until `done` says yes of its JSON, for up to `patience`; the last answer.
+inline nlohmann::json PollJson(const Gantryd& g, const std::string& path,
+                               const std::function<bool(const nlohmann::json&)>& done,
+                               std::chrono::seconds patience = 60s) {
+  nlohmann::json j;
+  for (auto until = std::chrono::steady_clock::now() + patience;
+       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
+    Reply r = g.Call("GET", path);
+    j = r.Json();
+    if (r.status == 200 && done(j)) break;
+  }
+  return j;
+}
+
+#ifdef GANTRY_BINARY
+// `gantry ARGS` against `g` (stderr too); its output, the exit code in `code`.
+inline std::string Cli(const Gantryd& g, const std::string& args, int& code) {
+  std::string command = std::string(GANTRY_BINARY) + " --server " + g.url() + " --token " +
+                        g.token() + " " + args + " 2>&1";
+  FILE* p = ::popen(command.c_str(), "r");
+  REQUIRE(p != nullptr);
+  std::string out;
+  char buf[4096];
+  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
+  int status = ::pclose(p);
+  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return out;
+}
+#endif
 
 // A state directory of its own for one test.
 class StateDir {

@@ -39,33 +39,6 @@ spec::FunctionSpec Deploy(Gantryd& gantryd, TestEngine& engine, const fs::path& 
   return fn;
 }
 
-// GET `path` until `done` says yes of its JSON, for up to `patience`; the last answer.
-json PollJson(const Gantryd& g, const std::string& path,
-              const std::function<bool(const json&)>& done, std::chrono::seconds patience = 60s) {
-  json j;
-  for (auto until = std::chrono::steady_clock::now() + patience;
-       std::chrono::steady_clock::now() < until; std::this_thread::sleep_for(100ms)) {
-    Reply r = g.Call("GET", path);
-    j = r.Json();
-    if (r.status == 200 && done(j)) break;
-  }
-  return j;
-}
-
-// `gantry ARGS` against `g`; stdout (the exit code in `code`).
-std::string Cli(const Gantryd& g, const std::string& args, int& code) {
-  std::string command = std::string(GANTRY_BINARY) + " --server " + g.url() + " --token " +
-                        g.token() + " " + args + " 2>&1";
-  FILE* p = ::popen(command.c_str(), "r");
-  REQUIRE(p != nullptr);
-  std::string out;
-  char buf[4096];
-  while (std::size_t n = std::fread(buf, 1, sizeof buf, p)) out.append(buf, n);
-  int status = ::pclose(p);
-  code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return out;
-}
-
 TEST_CASE("records: sync and async calls are listed, filtered, found by id, kept over a restart",
           "[integration][records]") {
   TestEngine engine;
